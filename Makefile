@@ -1,0 +1,106 @@
+# wardgate build. `make demo` and `make test` are what a newcomer needs;
+# both install their Debian packages first (tools/deps.sh, only what is missing).
+
+PREFIX      ?= /usr
+SBINDIR     ?= $(PREFIX)/sbin
+LIBDIR      ?= $(PREFIX)/lib/wardgate
+PLUGINDIR   ?= $(LIBDIR)/plugins
+DATADIR     ?= $(PREFIX)/share/wardgate
+WEBDIR      ?= $(DATADIR)/web
+SYSCONFDIR  ?= /etc/wardgate
+STATEDIR    ?= /var/lib/wardgate
+UNITDIR     ?= /lib/systemd/system
+DESTDIR     ?=
+
+VERSION     := 0.1.0
+SANITIZE    ?= 0
+ifeq ($(SANITIZE),1)
+BUILD       ?= build/san
+SANFLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD       ?= build
+SANFLAGS    :=
+endif
+
+CC          ?= cc
+PKGS        := libmodbus libgpiod libwebsockets sqlite3 libsystemd yaml-0.1 jansson libsodium
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CFLAGS      ?= -O2 -g
+ALL_CFLAGS  := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -D_GNU_SOURCE -Igateway \
+               -DWG_VERSION='"$(VERSION)"' -DWG_PLUGIN_DIR='"$(PLUGINDIR)"' \
+               -DWG_DB_PATH='"$(STATEDIR)/wardgate.db"' -DWG_WEB_ROOT='"$(WEBDIR)"' \
+               $(PKG_CFLAGS)
+LDLIBS      := $(PKG_LIBS) -lpaho-mqtt3as -lpthread -ldl -lm
+
+CORE_SRC    := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
+PLUGINS     := $(notdir $(wildcard plugins/*))
+PLUGIN_SO   := $(PLUGINS:%=$(BUILD)/plugins/%.so)
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
+TEST_PLUGINS := $(TEST_PLUGIN_SRC:tests/plugins/%.c=$(BUILD)/test-plugins/%.so)
+
+.PHONY: all deps demo test bench install clean format check-unit
+all: $(BUILD)/wardgated $(PLUGIN_SO)
+
+deps:
+	@tools/deps.sh
+
+$(BUILD)/%.o: %.c $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libwgcore.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/wardgated: $(BUILD)/gateway/main.o $(BUILD)/libwgcore.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each plugin is every .c file in plugins/<name>/, linked into <name>.so.
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard plugins/%/*.c))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libwgcore.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
+
+check-unit: $(UNIT_BIN) $(TEST_PLUGINS) all
+
+test: deps
+	@$(MAKE) --no-print-directory check-unit
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tools/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tools/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/profiles \
+	    $(DESTDIR)$(STATEDIR) $(DESTDIR)$(WEBDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/wardgated $(DESTDIR)$(SBINDIR)/wardgated
+	install -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
+	install -m 0640 config/facility.yaml $(DESTDIR)$(SYSCONFDIR)/wardgate.yaml
+	install -m 0644 config/profiles/*.yaml $(DESTDIR)$(SYSCONFDIR)/profiles/
+	cp -R web/. $(DESTDIR)$(WEBDIR)/
+	install -m 0644 systemd/wardgated.service $(DESTDIR)$(UNITDIR)/wardgated.service
+	chmod 0750 $(DESTDIR)$(STATEDIR)
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i gateway/*.[ch] plugins/*/*.[ch] tests/unit/*.[ch] tests/plugins/*.c

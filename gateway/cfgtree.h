@@ -1,0 +1,74 @@
+/* The configuration as a tree of YAML nodes that remember file:line:col.
+ *
+ * cfgtree_load() reads one YAML file with libyaml into this tree; the schema
+ * checks in config.c and in the drivers (through the plugin host) walk it and
+ * report problems through a wg_diag, so every message can say where it is.
+ * The tree owns all its strings. A tree is immutable once loaded. */
+#ifndef WG_CFGTREE_H
+#define WG_CFGTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum wg_cfg_type { WG_CFG_SCALAR, WG_CFG_MAP, WG_CFG_SEQ };
+
+struct wg_cfg_node {
+    enum wg_cfg_type type;
+    const char *file; /* owned by the tree (shared by its nodes) */
+    int line;         /* 1-based */
+    int column;       /* 1-based */
+    char *scalar;     /* WG_CFG_SCALAR: the text; NULL otherwise */
+    bool quoted;      /* scalar was written in quotes (so "yes" stays a string) */
+    size_t count;     /* map entries or sequence items */
+    char **keys;      /* WG_CFG_MAP: key texts, count of them */
+    int *key_lines;   /* WG_CFG_MAP: line of each key */
+    struct wg_cfg_node **items; /* map values or sequence items */
+};
+
+/* Collected problems, each already formatted "file:line:col: message". */
+struct wg_diag {
+    char **messages;
+    size_t count;
+    size_t capacity;
+};
+
+void diag_init(struct wg_diag *diag);
+void diag_free(struct wg_diag *diag);
+/* Adds "file:line:col: <fmt...>" for the node (node may be NULL: no position). */
+void diag_at(struct wg_diag *diag, const struct wg_cfg_node *node, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Adds "file:line:col: <fmt...>" with an explicit position (file may be NULL). */
+void diag_pos(struct wg_diag *diag, const char *file, int line, int column, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Writes every message to the log at error level. */
+void diag_log(const struct wg_diag *diag);
+
+/* Loads a YAML file holding exactly one document. On a syntax error, a
+ * duplicate key, a non-scalar key or an unreadable file, adds a message and
+ * returns NULL. Aliases are resolved by copying. */
+struct wg_cfg_node *cfgtree_load(const char *path, struct wg_diag *diag);
+void cfgtree_free(struct wg_cfg_node *root);
+
+/* Lookups. cfg_get returns NULL when the key is absent or `map` is not a map. */
+const struct wg_cfg_node *cfg_get(const struct wg_cfg_node *map, const char *key);
+const char *cfg_scalar(const struct wg_cfg_node *node);
+size_t cfg_seq_len(const struct wg_cfg_node *seq);
+const struct wg_cfg_node *cfg_seq_at(const struct wg_cfg_node *seq, size_t index);
+
+/* Typed reads with messages naming the key and what was expected. Absent key:
+ * *out unchanged, returns true (unless the _req variant, which reports
+ * "missing required key"). Wrong type or range: reports, returns false. */
+bool cfg_read_int(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                  long long min, long long max, long long *out);
+bool cfg_read_double(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                     double *out);
+bool cfg_read_bool(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key, bool *out);
+bool cfg_read_string(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                     const char **out);
+bool cfg_require(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key);
+/* Reports every key of `map` not in the NULL-terminated `allowed`, with the
+ * allowed keys listed; also reports when `map` is not a map. */
+bool cfg_only_keys(struct wg_diag *diag, const struct wg_cfg_node *map,
+                   const char *const *allowed);
+
+#endif

@@ -1,0 +1,132 @@
+/* The SQLite store: event journal, current alarms, downsampled readings,
+ * audit log and the MQTT outbox, in one WAL database.
+ *
+ * Schema changes are numbered migrations recorded in the `migrations` table;
+ * opening a database runs the missing ones in order, each in a transaction.
+ * The core batches work: store_begin(), any number of appends, store_commit()
+ * (synchronous=FULL, so a committed event survives SIGKILL and power loss).
+ * Only after store_commit() returns 0 may the caller show or send the events.
+ *
+ * The file never grows beyond storage.max_bytes: when it is full, readings
+ * are thinned first, then telemetry in the outbox, then journal rows older
+ * than the retention; alarms and unsent alarm outbox rows are never deleted.
+ * Every error is returned as -1 with a message naming the file and cause in
+ * store_last_error(); nothing here aborts the process. Single-threaded: the
+ * core thread owns the store (a test may open a second store on the file). */
+#ifndef WG_STORE_H
+#define WG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+struct wg_store;
+
+struct wg_store_options {
+    const char *path;
+    long long max_bytes;         /* 0 = unlimited */
+    int readings_bucket_s;       /* downsampling interval, >= 1 */
+    int readings_retention_days; /* >= 1 */
+    int events_retention_days;   /* >= 1 */
+    int busy_timeout_ms;         /* wait for a lock held by another process; 0 = default 2000 */
+};
+
+enum wg_store_status {
+    WG_STORE_OK = 0,
+    WG_STORE_LOCKED = 1,  /* another process holds the write lock beyond the busy timeout */
+    WG_STORE_FULL = 2,    /* max_bytes reached and nothing more may be pruned, or the disk is full */
+    WG_STORE_CORRUPT = 3, /* the file is not a database or failed its integrity check */
+    WG_STORE_IO = 4,      /* any other failure: permissions, I/O error, bad path */
+};
+
+/* Opens (creating if needed) and migrates. Checks the file with quick_check
+ * on open: a corrupt database is never modified, and NULL is returned with
+ * *status = WG_STORE_CORRUPT and a message in err. */
+struct wg_store *store_open(const struct wg_store_options *options, enum wg_store_status *status,
+                            char *err, size_t err_len);
+void store_close(struct wg_store *store);
+
+/* The message of the last failure, naming the database file and the cause. */
+const char *store_last_error(const struct wg_store *store);
+enum wg_store_status store_last_status(const struct wg_store *store);
+
+/* The schema version (highest applied migration). */
+int store_schema_version(struct wg_store *store);
+
+int store_begin(struct wg_store *store);
+/* Commits. On failure the transaction is rolled back and -1 returned; the
+ * caller still holds its events and retries later. */
+int store_commit(struct wg_store *store);
+void store_rollback(struct wg_store *store);
+
+/* Appends to the journal and, if event->uplink != NONE, to the outbox (the
+ * payload is the event as JSON). Sets event->seq. Inside store_begin/commit. */
+int store_append_event(struct wg_store *store, struct wg_event *event);
+
+/* Adds a value to its (device, point, bucket) aggregate: count, min, max, sum, last. */
+int store_add_reading(struct wg_store *store, const char *device, const char *point, int64_t ts_ms,
+                      double value);
+
+/* Who did what, from where. */
+int store_audit(struct wg_store *store, int64_t ts_ms, const char *actor, const char *origin,
+                const char *action, const char *target, const char *detail_json);
+
+/* Current alarms: the alarm engine keeps one row per alarm id. */
+struct wg_alarm_row {
+    const char *id;
+    int64_t update_count;
+    const char *state; /* "raised", "acknowledged", "attended", "reset" */
+    int priority;
+    const char *kind;
+    const char *body; /* JSON with everything else (location, timestamps, who) */
+    int64_t updated_ms;
+};
+int store_alarm_put(struct wg_store *store, const struct wg_alarm_row *alarm);
+int store_alarm_delete(struct wg_store *store, const char *id);
+/* Calls `each` for every stored alarm; stops early if it returns non-zero. */
+int store_alarm_foreach(struct wg_store *store,
+                        int (*each)(const struct wg_alarm_row *alarm, void *ctx), void *ctx);
+
+/* Outbox, for the uplink. Rows come oldest first. */
+struct wg_outbox_row {
+    int64_t seq;
+    const char *event_id;
+    int uplink_class;
+    const char *kind;
+    const char *payload;
+    size_t payload_len;
+    int64_t created_ms;
+};
+/* Calls `each` for up to `limit` rows with seq > after_seq, in order. */
+int store_outbox_peek(struct wg_store *store, int64_t after_seq, int limit,
+                      int (*each)(const struct wg_outbox_row *row, void *ctx), void *ctx);
+int store_outbox_delete(struct wg_store *store, int64_t seq);
+int64_t store_outbox_count(struct wg_store *store);
+int64_t store_outbox_bytes(struct wg_store *store);
+
+/* Journal reads, for tests and the history API. Rows with seq > after_seq, in order. */
+struct wg_event_row {
+    int64_t seq;
+    const char *id;
+    int64_t ts_ms;
+    const char *kind;
+    int priority;
+    const char *device;
+    const char *body;
+};
+int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
+                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx);
+int64_t store_event_count(struct wg_store *store);
+int64_t store_last_event_seq(struct wg_store *store);
+
+/* Housekeeping, called from the core's timer: drops readings past their
+ * retention and, when the file is above 90 % of max_bytes, thins as described
+ * above. Returns 0, or -1 on error. */
+int store_maintain(struct wg_store *store, int64_t now_ms);
+
+/* Bytes in use (page_count * page_size). */
+int64_t store_size_bytes(struct wg_store *store);
+
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages wardgate needs to build, test and demo, only
+# those that are missing. Runs apt-get (as root, or through sudo).
+set -euo pipefail
+packages=(
+  build-essential pkg-config
+  libmodbus-dev libpaho-mqtt-dev libgpiod-dev libwebsockets-dev libsqlite3-dev
+  libyaml-dev libjansson-dev libsystemd-dev libsodium-dev libcmocka-dev
+  sqlite3 mosquitto mosquitto-clients python3 python3-pymodbus python3-serial-asyncio socat
+  systemd valgrind
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
