@@ -116,7 +116,7 @@ struct wg_host {
     void (*post_counter)(const struct wg_host *host, uint32_t device, const char *counter,
                          uint64_t increment);
 
-    /* Reading the driver's config sections. A missing key gives NULL. */
+    /* Reading the driver's config sections, valid only inside open(). A missing key gives NULL. */
     const wg_cfg_node *(*cfg_get)(const wg_cfg_node *map, const char *key);
     /* The scalar text, or NULL if the node is not a scalar. */
     const char *(*cfg_scalar)(const wg_cfg_node *node);

@@ -1,0 +1,789 @@
+/* The core loop and device model; see core.h. */
+#include "core.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "plugin_host.h"
+#include "queue.h"
+#include "service.h"
+
+#define MAX_LISTENERS       8
+#define MAX_COUNTERS        8
+#define BATCH_MAX           256
+#define MAX_OUTSTANDING     256
+#define RETRY_PERIOD_MS     1000
+#define MAINTAIN_PERIOD_MS  (10 * 60 * 1000)
+#define STATUS_PERIOD_MS    (30 * 1000)
+#define DEFAULT_QUEUE_DEPTH 4096
+
+struct device_counter {
+    char name[64]; /* as long as wg_msg.text */
+    uint64_t count;
+};
+
+struct device_state {
+    enum wg_health health;
+    char reason[64];
+    int64_t last_seen_ms;
+    size_t point_count;
+    double *values;
+    bool *seen;
+    struct device_counter counters[MAX_COUNTERS];
+};
+
+/* An event waiting for its commit; its strings live in `strings`. */
+struct pending_event {
+    struct wg_event event;
+    char *strings;
+};
+
+struct pending_reading {
+    uint32_t device;
+    uint32_t point;
+    int64_t ts_ms;
+    double value;
+};
+
+struct outstanding_write {
+    uint64_t request_id;
+    uint32_t device;
+    uint32_t point;
+    double value;
+};
+
+struct listener {
+    wg_event_listener fn;
+    void *ctx;
+};
+
+struct periodic_job {
+    const char *name;
+    int64_t period_ms;
+    int64_t next_mono_ms;
+    void (*run)(struct wg_core *core);
+};
+
+enum { JOB_RETRY, JOB_WATCHDOG, JOB_MAINTAIN, JOB_STATUS, JOB_COUNT };
+
+struct wg_core {
+    char *config_path;
+    char *plugin_dir_override; /* NULL: take it from the config */
+    struct wg_clock *clock;
+    struct wg_config *config;
+    struct wg_store *store;
+    struct wg_queue *queue;
+    struct wg_plugin_host *host;
+    struct device_state *devices;
+
+    struct pending_event *pending;
+    size_t pending_count, pending_capacity;
+    struct pending_reading readings[BATCH_MAX];
+    size_t reading_count;
+    struct outstanding_write outstanding[MAX_OUTSTANDING];
+    uint64_t next_request_id;
+
+    struct listener listeners[MAX_LISTENERS];
+    size_t listener_count;
+    struct periodic_job jobs[JOB_COUNT];
+
+    bool stop_requested;
+    bool storage_failing;
+    uint64_t events_committed;
+    uint64_t messages_handled;
+};
+
+/* ---- device model ---- */
+
+static void free_device_states(struct device_state *states, size_t count)
+{
+    if (!states)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        free(states[i].values);
+        free(states[i].seen);
+    }
+    free(states);
+}
+
+static struct device_state *new_device_states(const struct wg_config *config)
+{
+    struct device_state *states = calloc(config->device_count ? config->device_count : 1,
+                                         sizeof *states);
+    if (!states)
+        return NULL;
+    for (size_t i = 0; i < config->device_count; i++) {
+        size_t points = config->profiles[config->devices[i].profile].point_count;
+        states[i].point_count = points;
+        states[i].values = calloc(points ? points : 1, sizeof *states[i].values);
+        states[i].seen = calloc(points ? points : 1, sizeof *states[i].seen);
+        if (!states[i].values || !states[i].seen) {
+            free_device_states(states, i + 1);
+            return NULL;
+        }
+    }
+    return states;
+}
+
+/* Carries health, values and counters over to a new config, by device id and
+ * point name, so a reload forgets nothing about devices that stay. */
+static void carry_device_states(const struct wg_config *old_config,
+                                const struct device_state *old_states,
+                                const struct wg_config *new_config, struct device_state *new_states)
+{
+    for (size_t n = 0; n < new_config->device_count; n++) {
+        size_t o = config_find_device(old_config, new_config->devices[n].id);
+        if (o == WG_NO_INDEX)
+            continue;
+        const struct device_state *from = &old_states[o];
+        struct device_state *to = &new_states[n];
+        to->health = from->health;
+        memcpy(to->reason, from->reason, sizeof to->reason);
+        to->last_seen_ms = from->last_seen_ms;
+        memcpy(to->counters, from->counters, sizeof to->counters);
+        const struct wg_profile *old_profile = &old_config->profiles[old_config->devices[o].profile];
+        const struct wg_profile *new_profile = &new_config->profiles[new_config->devices[n].profile];
+        for (size_t np = 0; np < new_profile->point_count; np++)
+            for (size_t op = 0; op < old_profile->point_count; op++)
+                if (strcmp(new_profile->points[np].name, old_profile->points[op].name) == 0) {
+                    to->values[np] = from->values[op];
+                    to->seen[np] = from->seen[op];
+                }
+    }
+}
+
+static const char *health_name(enum wg_health health)
+{
+    switch (health) {
+    case WG_HEALTH_ONLINE:
+        return "online";
+    case WG_HEALTH_SUSPECT:
+        return "suspect";
+    case WG_HEALTH_OFFLINE:
+        return "offline";
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- events ---- */
+
+static char *copy_into(char **cursor, const char *text)
+{
+    if (!text)
+        return NULL;
+    size_t len = strlen(text) + 1;
+    char *start = *cursor;
+    memcpy(start, text, len);
+    *cursor += len;
+    return start;
+}
+
+/* Queues an event for the next commit. Takes `body` (a JSON object). */
+static int core_emit(struct wg_core *core, const char *kind, int priority, size_t device_index,
+                     json_t *body, enum wg_uplink_class uplink, int64_t ts_ms)
+{
+    const struct wg_config *config = core->config;
+    const char *device_id = NULL, *zone = NULL, *room = NULL, *bed = NULL, *resident = NULL;
+    if (device_index != WG_NO_INDEX) {
+        const struct wg_device *device = &config->devices[device_index];
+        device_id = device->id;
+        if (device->room != WG_NO_INDEX) {
+            room = config->rooms[device->room].id;
+            zone = config->zones[config->rooms[device->room].zone].id;
+        }
+        if (device->bed != WG_NO_INDEX) {
+            bed = config->beds[device->bed].id;
+            size_t r = config_resident_of_bed(config, device->bed);
+            if (r != WG_NO_INDEX)
+                resident = config->residents[r].id;
+        }
+    }
+    char *body_text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!body_text) {
+        wg_crit("out of memory serialising a %s event", kind);
+        return -1;
+    }
+    const char *parts[] = {kind, device_id, zone, room, bed, resident, body_text};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        total += parts[i] ? strlen(parts[i]) + 1 : 0;
+
+    if (core->pending_count == core->pending_capacity) {
+        size_t capacity = core->pending_capacity ? core->pending_capacity * 2 : 64;
+        struct pending_event *grown = realloc(core->pending, capacity * sizeof *grown);
+        if (!grown) {
+            free(body_text);
+            wg_crit("out of memory queueing a %s event", kind);
+            return -1;
+        }
+        core->pending = grown;
+        core->pending_capacity = capacity;
+    }
+    char *strings = malloc(total);
+    if (!strings) {
+        free(body_text);
+        wg_crit("out of memory queueing a %s event", kind);
+        return -1;
+    }
+    char *cursor = strings;
+    struct pending_event *pending = &core->pending[core->pending_count++];
+    pending->strings = strings;
+    pending->event = (struct wg_event){
+        .ts_ms = ts_ms,
+        .kind = copy_into(&cursor, kind),
+        .priority = priority,
+        .device = copy_into(&cursor, device_id),
+        .zone = copy_into(&cursor, zone),
+        .room = copy_into(&cursor, room),
+        .bed = copy_into(&cursor, bed),
+        .resident = copy_into(&cursor, resident),
+        .body = copy_into(&cursor, body_text),
+        .uplink = uplink,
+    };
+    event_new_id(&pending->event);
+    free(body_text);
+    return 0;
+}
+
+static void log_event(const struct wg_event *event, void *ctx)
+{
+    (void)ctx;
+    enum wg_log_level level = WG_LOG_INFO;
+    if (strcmp(event->kind, "device_health") == 0 || strcmp(event->kind, "write_result") == 0)
+        level = WG_LOG_NOTICE;
+    wg_log(level, "event #%lld %s %s%s%s%s%s %s", (long long)event->seq, event->kind,
+           event->device ? event->device : "-", event->room ? " room " : "",
+           event->room ? event->room : "", event->resident ? " resident " : "",
+           event->resident ? event->resident : "", event->body);
+}
+
+/* Commits pending events and the batch's readings in one transaction; then,
+ * and only then, hands the events to the listeners. */
+static int flush(struct wg_core *core)
+{
+    if (core->pending_count == 0 && core->reading_count == 0)
+        return 0;
+    struct wg_store *store = core->store;
+    int rc = store_begin(store);
+    for (size_t i = 0; rc == 0 && i < core->reading_count; i++) {
+        const struct pending_reading *r = &core->readings[i];
+        const struct wg_device *device = &core->config->devices[r->device];
+        const char *point = core->config->profiles[device->profile].points[r->point].name;
+        rc = store_add_reading(store, device->id, point, r->ts_ms, r->value);
+    }
+    for (size_t i = 0; rc == 0 && i < core->pending_count; i++)
+        rc = store_append_event(store, &core->pending[i].event);
+    if (rc == 0)
+        rc = store_commit(store);
+    else
+        store_rollback(store);
+    /* Readings are aggregates for history; a failed batch of them is not retried. */
+    core->reading_count = 0;
+    if (rc != 0) {
+        if (!core->storage_failing)
+            wg_crit("storage: %s; %zu events are held in memory and retried every %d s",
+                    store_last_error(store), core->pending_count, RETRY_PERIOD_MS / 1000);
+        core->storage_failing = true;
+        return -1;
+    }
+    if (core->storage_failing)
+        wg_notice("storage: working again; %zu held events committed", core->pending_count);
+    core->storage_failing = false;
+    for (size_t i = 0; i < core->pending_count; i++) {
+        for (size_t l = 0; l < core->listener_count; l++)
+            core->listeners[l].fn(&core->pending[i].event, core->listeners[l].ctx);
+        free(core->pending[i].strings);
+    }
+    core->events_committed += core->pending_count;
+    core->pending_count = 0;
+    return 0;
+}
+
+/* ---- messages from the drivers ---- */
+
+static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
+{
+    const struct wg_config *config = core->config;
+    if (msg->device >= config->device_count)
+        return;
+    struct device_state *state = &core->devices[msg->device];
+    if (msg->point >= state->point_count)
+        return;
+    const struct wg_device *device = &config->devices[msg->device];
+    const struct wg_point_def *point = &config->profiles[device->profile].points[msg->point];
+    state->last_seen_ms = msg->ts_ms;
+
+    bool first = !state->seen[msg->point];
+    double previous = state->values[msg->point];
+    state->values[msg->point] = msg->value;
+    state->seen[msg->point] = true;
+
+    if (point->kind == WG_POINT_BOOL) {
+        bool changed = first ? msg->value != 0 : previous != msg->value;
+        if (!changed)
+            return;
+        json_t *body = json_pack("{s:s, s:s, s:f}", "point", point->name, "meaning",
+                                 point->meaning, "value", msg->value);
+        if (body && !first)
+            json_object_set_new(body, "previous", json_real(previous));
+        if (body)
+            core_emit(core, "point", -1, msg->device, body, WG_UPLINK_NONE, msg->ts_ms);
+        return;
+    }
+    if (core->reading_count == BATCH_MAX)
+        flush(core);
+    core->readings[core->reading_count++] = (struct pending_reading){
+        .device = msg->device, .point = msg->point, .ts_ms = msg->ts_ms, .value = msg->value};
+}
+
+static void handle_health(struct wg_core *core, const struct wg_msg *msg)
+{
+    if (msg->device >= core->config->device_count)
+        return;
+    struct device_state *state = &core->devices[msg->device];
+    enum wg_health health = (enum wg_health)msg->value;
+    if (health == state->health)
+        return;
+    enum wg_health previous = state->health;
+    state->health = health;
+    snprintf(state->reason, sizeof state->reason, "%s", msg->text);
+    json_t *body = json_pack("{s:s, s:s, s:s}", "health", health_name(health), "previous",
+                             health_name(previous), "reason", msg->text);
+    if (body)
+        core_emit(core, "device_health", -1, msg->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
+}
+
+static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
+{
+    struct outstanding_write *write = &core->outstanding[msg->request_id % MAX_OUTSTANDING];
+    if (write->request_id != msg->request_id) {
+        wg_warn("write result for unknown request %llu (%s)",
+                (unsigned long long)msg->request_id, msg->ok ? "ok" : msg->text);
+        return;
+    }
+    const struct wg_device *device = &core->config->devices[write->device];
+    const struct wg_point_def *point = &core->config->profiles[device->profile].points[write->point];
+    json_t *body = json_pack("{s:I, s:s, s:f, s:b, s:s}", "request", (json_int_t)msg->request_id,
+                             "point", point->name, "value", write->value, "ok", msg->ok, "reason",
+                             msg->text);
+    if (body)
+        core_emit(core, "write_result", -1, write->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
+    if (!msg->ok)
+        wg_err("write %s.%s = %g failed: %s", device->id, point->name, write->value, msg->text);
+    write->request_id = 0;
+}
+
+static void handle_counter(struct wg_core *core, const struct wg_msg *msg)
+{
+    if (msg->device >= core->config->device_count)
+        return;
+    struct device_counter *counters = core->devices[msg->device].counters;
+    for (size_t i = 0; i < MAX_COUNTERS; i++) {
+        if (counters[i].name[0] == '\0')
+            snprintf(counters[i].name, sizeof counters[i].name, "%s", msg->text);
+        if (strcmp(counters[i].name, msg->text) == 0) {
+            counters[i].count += (uint64_t)msg->value;
+            return;
+        }
+    }
+    wg_warn("device %s: too many counter kinds, \"%s\" not kept",
+            core->config->devices[msg->device].id, msg->text);
+}
+
+size_t core_process(struct wg_core *core)
+{
+    struct wg_msg batch[BATCH_MAX];
+    size_t total = 0;
+    for (;;) {
+        size_t count = queue_pop_batch(core->queue, batch, BATCH_MAX);
+        for (size_t i = 0; i < count; i++) {
+            switch (batch[i].type) {
+            case WG_MSG_READING:
+                handle_reading(core, &batch[i]);
+                break;
+            case WG_MSG_HEALTH:
+                handle_health(core, &batch[i]);
+                break;
+            case WG_MSG_WRITE_RESULT:
+                handle_write_result(core, &batch[i]);
+                break;
+            case WG_MSG_COUNTER:
+                handle_counter(core, &batch[i]);
+                break;
+            }
+        }
+        total += count;
+        if (!core->storage_failing || core->pending_count == 0)
+            flush(core);
+        if (count < BATCH_MAX)
+            break;
+    }
+    core->messages_handled += total;
+    return total;
+}
+
+/* ---- periodic jobs ---- */
+
+static void job_retry(struct wg_core *core)
+{
+    if (core->pending_count > 0)
+        flush(core);
+}
+
+static void job_watchdog(struct wg_core *core)
+{
+    (void)core;
+    service_watchdog();
+}
+
+static void job_maintain(struct wg_core *core)
+{
+    if (store_maintain(core->store, clock_wall_ms(core->clock)) != 0)
+        wg_err("storage maintenance: %s", store_last_error(core->store));
+}
+
+static void job_status(struct wg_core *core)
+{
+    size_t online = 0, offline = 0;
+    for (size_t i = 0; i < core->config->device_count; i++) {
+        if (core->devices[i].health == WG_HEALTH_ONLINE)
+            online++;
+        else if (core->devices[i].health == WG_HEALTH_OFFLINE)
+            offline++;
+    }
+    service_status("%zu devices: %zu online, %zu offline; %llu events; %zu pending%s",
+                   core->config->device_count, online, offline,
+                   (unsigned long long)core->events_committed, core->pending_count,
+                   core->storage_failing ? "; STORAGE FAILING" : "");
+}
+
+static void init_jobs(struct wg_core *core)
+{
+    int64_t now = clock_mono_ms(core->clock);
+    int64_t watchdog = service_watchdog_period_ms();
+    core->jobs[JOB_RETRY] = (struct periodic_job){"retry", RETRY_PERIOD_MS, now, job_retry};
+    core->jobs[JOB_WATCHDOG] = (struct periodic_job){"watchdog", watchdog, now, job_watchdog};
+    core->jobs[JOB_MAINTAIN] = (struct periodic_job){"maintain", MAINTAIN_PERIOD_MS, now,
+                                                     job_maintain};
+    core->jobs[JOB_STATUS] = (struct periodic_job){"status", STATUS_PERIOD_MS,
+                                                   now + STATUS_PERIOD_MS, job_status};
+}
+
+void core_run_timers(struct wg_core *core)
+{
+    int64_t now = clock_mono_ms(core->clock);
+    for (size_t i = 0; i < JOB_COUNT; i++) {
+        struct periodic_job *job = &core->jobs[i];
+        if (job->period_ms <= 0 || now < job->next_mono_ms)
+            continue;
+        job->run(core);
+        job->next_mono_ms += job->period_ms;
+        if (job->next_mono_ms <= now) /* fell behind (suspend, slow disk): do not catch up */
+            job->next_mono_ms = now + job->period_ms;
+    }
+}
+
+static int next_timer_in_ms(const struct wg_core *core)
+{
+    int64_t now = clock_mono_ms(core->clock);
+    int64_t wait = 1000;
+    for (size_t i = 0; i < JOB_COUNT; i++) {
+        if (core->jobs[i].period_ms <= 0)
+            continue;
+        int64_t until = core->jobs[i].next_mono_ms - now;
+        if (until < wait)
+            wait = until;
+    }
+    return wait < 0 ? 0 : (int)wait;
+}
+
+/* ---- life cycle ---- */
+
+static const char *resolve_plugin_dir(const struct wg_core *core, const struct wg_config *config)
+{
+    if (core->plugin_dir_override)
+        return core->plugin_dir_override;
+    if (config->plugin_dir && config->plugin_dir[0])
+        return config->plugin_dir;
+    return WG_PLUGIN_DIR;
+}
+
+struct wg_core *core_new(const struct wg_core_options *options, struct wg_config *config,
+                         struct wg_store *store, struct wg_diag *diag)
+{
+    struct wg_core *core = calloc(1, sizeof *core);
+    if (!core) {
+        config_free(config);
+        store_close(store);
+        diag_at(diag, NULL, "out of memory");
+        return NULL;
+    }
+    core->config = config;
+    core->store = store;
+    core->clock = options->clock;
+    core->config_path = strdup(options->config_path ? options->config_path : config->path);
+    core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
+    core->queue = queue_new(options->queue_capacity ? options->queue_capacity
+                                                    : DEFAULT_QUEUE_DEPTH);
+    core->devices = new_device_states(config);
+    core->next_request_id = 1;
+    if (!core->config_path || (options->plugin_dir && !core->plugin_dir_override) ||
+        !core->queue || !core->devices) {
+        diag_at(diag, NULL, "out of memory");
+        core_free(core);
+        return NULL;
+    }
+    core_add_listener(core, log_event, NULL);
+    core->host = plugin_host_open(config, resolve_plugin_dir(core, config), core->queue,
+                                  core->clock, diag);
+    if (!core->host) {
+        core_free(core);
+        return NULL;
+    }
+    init_jobs(core);
+    return core;
+}
+
+int core_start(struct wg_core *core)
+{
+    if (plugin_host_start(core->host) != 0)
+        return -1;
+    json_t *body = json_pack("{s:s, s:i, s:i}", "what", "started", "devices",
+                             (int)core->config->device_count, "buses",
+                             (int)core->config->bus_count);
+    if (body)
+        core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
+                  clock_wall_ms(core->clock));
+    flush(core);
+    return 0;
+}
+
+void core_free(struct wg_core *core)
+{
+    if (!core)
+        return;
+    if (core->host) {
+        plugin_host_stop(core->host);
+        core_process(core); /* what the drivers handed over before they stopped */
+        plugin_host_close(core->host);
+    }
+    if (core->store && core->config) {
+        json_t *body = json_pack("{s:s}", "what", "stopped");
+        if (body)
+            core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
+                      clock_wall_ms(core->clock));
+        if (flush(core) != 0)
+            wg_crit("shutting down with %zu events that could not be stored: %s",
+                    core->pending_count, store_last_error(core->store));
+    }
+    for (size_t i = 0; i < core->pending_count; i++)
+        free(core->pending[i].strings);
+    free(core->pending);
+    if (core->config)
+        free_device_states(core->devices, core->config->device_count);
+    store_close(core->store);
+    config_free(core->config);
+    queue_free(core->queue);
+    free(core->config_path);
+    free(core->plugin_dir_override);
+    free(core);
+}
+
+int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ctx)
+{
+    if (core->listener_count == MAX_LISTENERS)
+        return -1;
+    core->listeners[core->listener_count++] = (struct listener){listener, ctx};
+    return 0;
+}
+
+void core_request_stop(struct wg_core *core)
+{
+    core->stop_requested = true;
+}
+
+int core_reload(struct wg_core *core)
+{
+    service_reloading();
+    wg_notice("reload: reading %s", core->config_path);
+    struct wg_diag diag;
+    diag_init(&diag);
+    struct wg_config *next = config_load(core->config_path, &diag);
+    struct wg_plugin_host *next_host = NULL;
+    struct device_state *next_states = NULL;
+    if (next)
+        next_host = plugin_host_open(next, resolve_plugin_dir(core, next), core->queue,
+                                     core->clock, &diag);
+    if (next_host)
+        next_states = new_device_states(next);
+    if (!next || !next_host || !next_states) {
+        diag_log(&diag);
+        wg_err("reload: %s has %zu error(s); keeping the running configuration", core->config_path,
+               diag.count ? diag.count : 1);
+        diag_free(&diag);
+        plugin_host_close(next_host);
+        config_free(next);
+        service_ready("reload refused; running the previous configuration");
+        return -1;
+    }
+    diag_free(&diag);
+    if (strcmp(next->storage.path, core->config->storage.path) != 0 ||
+        next->storage.max_bytes != core->config->storage.max_bytes)
+        wg_warn("reload: storage settings changed; they take effect at the next restart");
+
+    /* Stop the old drivers, take in what they handed over, then switch. */
+    plugin_host_stop(core->host);
+    core_process(core);
+    carry_device_states(core->config, core->devices, next, next_states);
+    if (plugin_host_start(next_host) != 0) {
+        wg_err("reload: the new drivers did not start; going back to the running configuration");
+        plugin_host_close(next_host);
+        free_device_states(next_states, next->device_count);
+        config_free(next);
+        if (plugin_host_start(core->host) != 0)
+            wg_crit("reload: the previous drivers did not restart either; no device is polled");
+        service_ready("reload failed; running the previous configuration");
+        return -1;
+    }
+    plugin_host_close(core->host);
+    free_device_states(core->devices, core->config->device_count);
+    /* Nothing pending may point into the old config: events own their strings. */
+    config_free(core->config);
+    core->config = next;
+    core->host = next_host;
+    core->devices = next_states;
+    json_t *body = json_pack("{s:s, s:i}", "what", "reloaded", "devices", (int)next->device_count);
+    if (body)
+        core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
+                  clock_wall_ms(core->clock));
+    flush(core);
+    wg_notice("reload: applied %s (%zu devices on %zu buses)", core->config_path,
+              next->device_count, next->bus_count);
+    service_ready("running");
+    return 0;
+}
+
+static void handle_signals(struct wg_core *core, int signal_fd)
+{
+    struct signalfd_siginfo info;
+    while (read(signal_fd, &info, sizeof info) == (ssize_t)sizeof info) {
+        switch (info.ssi_signo) {
+        case SIGHUP:
+            core_reload(core);
+            break;
+        case SIGTERM:
+        case SIGINT:
+            wg_notice("signal %s: shutting down", strsignal((int)info.ssi_signo));
+            core->stop_requested = true;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+int core_run(struct wg_core *core, int signal_fd)
+{
+    while (!core->stop_requested) {
+        struct pollfd fds[2] = {{.fd = queue_fd(core->queue), .events = POLLIN},
+                                {.fd = signal_fd, .events = POLLIN}};
+        int ready = poll(fds, signal_fd >= 0 ? 2 : 1, next_timer_in_ms(core));
+        if (ready < 0 && errno != EINTR) {
+            wg_crit("poll: %s", strerror(errno));
+            return -1;
+        }
+        if (ready > 0 && (fds[0].revents & POLLIN))
+            core_process(core);
+        if (ready > 0 && signal_fd >= 0 && (fds[1].revents & POLLIN))
+            handle_signals(core, signal_fd);
+        core_run_timers(core);
+    }
+    service_stopping();
+    return 0;
+}
+
+uint64_t core_write_output(struct wg_core *core, const char *device_id, const char *point_name,
+                           double value)
+{
+    size_t device = config_find_device(core->config, device_id);
+    if (device == WG_NO_INDEX)
+        return 0;
+    const struct wg_profile *profile = &core->config->profiles[core->config->devices[device].profile];
+    for (size_t p = 0; p < profile->point_count; p++) {
+        if (strcmp(profile->points[p].name, point_name) != 0)
+            continue;
+        uint64_t request_id = core->next_request_id++;
+        struct outstanding_write *slot = &core->outstanding[request_id % MAX_OUTSTANDING];
+        if (slot->request_id != 0)
+            wg_warn("write request %llu still unanswered; no longer tracked",
+                    (unsigned long long)slot->request_id);
+        *slot = (struct outstanding_write){request_id, (uint32_t)device, (uint32_t)p, value};
+        if (plugin_host_write(core->host, device, p, value, request_id) != 0) {
+            slot->request_id = 0;
+            wg_err("write %s.%s = %g refused by its driver", device_id, point_name, value);
+            return 0;
+        }
+        return request_id;
+    }
+    return 0;
+}
+
+/* ---- read-only views ---- */
+
+const struct wg_config *core_config(const struct wg_core *core)
+{
+    return core->config;
+}
+
+struct wg_store *core_store(struct wg_core *core)
+{
+    return core->store;
+}
+
+size_t core_pending_events(const struct wg_core *core)
+{
+    return core->pending_count;
+}
+
+enum wg_health core_device_health(const struct wg_core *core, const char *device_id)
+{
+    size_t device = config_find_device(core->config, device_id);
+    return device == WG_NO_INDEX ? WG_HEALTH_UNKNOWN : core->devices[device].health;
+}
+
+bool core_point_value(const struct wg_core *core, const char *device_id, const char *point_name,
+                      double *value)
+{
+    size_t device = config_find_device(core->config, device_id);
+    if (device == WG_NO_INDEX)
+        return false;
+    const struct wg_profile *profile = &core->config->profiles[core->config->devices[device].profile];
+    for (size_t p = 0; p < profile->point_count; p++)
+        if (strcmp(profile->points[p].name, point_name) == 0 && core->devices[device].seen[p]) {
+            *value = core->devices[device].values[p];
+            return true;
+        }
+    return false;
+}
+
+uint64_t core_device_counter(const struct wg_core *core, const char *device_id,
+                             const char *counter)
+{
+    size_t device = config_find_device(core->config, device_id);
+    if (device == WG_NO_INDEX)
+        return 0;
+    for (size_t i = 0; i < MAX_COUNTERS; i++)
+        if (strcmp(core->devices[device].counters[i].name, counter) == 0)
+            return core->devices[device].counters[i].count;
+    return 0;
+}

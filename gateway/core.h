@@ -1,0 +1,82 @@
+/* The core: the one thread that owns all state.
+ *
+ * Driver threads hand readings, health, write results and counters over
+ * through the bounded queue; the core loop wakes on its eventfd, applies them
+ * to the device model, turns what matters into journal events, commits them
+ * to the store in one transaction per batch, and only then tells its
+ * listeners (the log today; the display, the alarm engine's outputs and the
+ * uplink later). Events that could not be committed (database locked or
+ * full) stay pending in memory, in order, and are retried every second; they
+ * are never shown before they are stored.
+ *
+ * Time comes from an injectable clock, and core_process()/core_run_timers()
+ * can be driven step by step, so tests need neither threads nor sleeps. */
+#ifndef WG_CORE_H
+#define WG_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "config.h"
+#include "event.h"
+#include "store.h"
+
+struct wg_core;
+
+struct wg_core_options {
+    const char *config_path; /* re-read on reload */
+    const char *plugin_dir;  /* resolved: --plugin-dir, config plugins.dir, or the default */
+    struct wg_clock *clock;  /* not owned */
+    size_t queue_capacity;   /* 0 = 4096 */
+};
+
+/* Called after an event is committed, in commit order, on the core thread. */
+typedef void (*wg_event_listener)(const struct wg_event *event, void *ctx);
+
+/* Takes ownership of `config` and `store`. Loads and opens the drivers (so
+ * a driver config error is reported here, in `diag`); returns NULL on failure,
+ * in which case config and store are still freed. */
+struct wg_core *core_new(const struct wg_core_options *options, struct wg_config *config,
+                         struct wg_store *store, struct wg_diag *diag);
+/* Starts the drivers. Returns 0, or -1 after logging why. */
+int core_start(struct wg_core *core);
+/* Stops the drivers, handles what is still queued, commits, closes the store. */
+void core_free(struct wg_core *core);
+
+int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ctx);
+
+/* The loop: handles the queue, signals (signal_fd from signalfd(2), or -1)
+ * and timers until SIGTERM/SIGINT or core_request_stop. SIGHUP reloads. */
+int core_run(struct wg_core *core, int signal_fd);
+void core_request_stop(struct wg_core *core);
+
+/* One step for tests: handles everything queued now and commits. Returns the
+ * number of messages handled. */
+size_t core_process(struct wg_core *core);
+/* Runs the periodic jobs that are due on the core's clock. */
+void core_run_timers(struct wg_core *core);
+
+/* Re-reads the config file and applies it; on any error keeps the running
+ * config and drivers and returns -1 (the reasons are logged). */
+int core_reload(struct wg_core *core);
+
+/* Drives an output point through its driver (the outcome comes back as a
+ * write_result event). Returns the request id, or 0 when refused. */
+uint64_t core_write_output(struct wg_core *core, const char *device_id, const char *point_name,
+                           double value);
+
+/* Read-only views for tests and status. */
+const struct wg_config *core_config(const struct wg_core *core);
+struct wg_store *core_store(struct wg_core *core);
+size_t core_pending_events(const struct wg_core *core);
+enum wg_health core_device_health(const struct wg_core *core, const char *device_id);
+/* The last value of a point; false when none was seen yet. */
+bool core_point_value(const struct wg_core *core, const char *device_id, const char *point_name,
+                      double *value);
+/* Sum of a device's error counters of that name ("timeout", "crc", ...). */
+uint64_t core_device_counter(const struct wg_core *core, const char *device_id,
+                             const char *counter);
+
+#endif

@@ -1,0 +1,245 @@
+/* wardgated: command line, start-up and shutdown of the daemon.
+ *
+ *   wardgated -c FILE            run
+ *   wardgated -c FILE --check    validate the config (and the drivers' sections), exit 0 or 1
+ *   wardgated --version
+ *
+ * Start-up order: config, signals, store, drivers (validated), drivers
+ * started, READY=1. SIGTERM/SIGINT stop cleanly with everything committed;
+ * SIGHUP reloads (validate, then apply, or keep the running config). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "core.h"
+#include "log.h"
+#include "plugin_host.h"
+#include "queue.h"
+#include "service.h"
+#include "store.h"
+
+struct cli_options {
+    const char *config_path;
+    const char *db_path;
+    const char *plugin_dir;
+    const char *log_level;
+    bool check_only;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: wardgated -c FILE [options]\n"
+            "  -c, --config FILE     site configuration (YAML)\n"
+            "      --check           validate the configuration and exit (0 = valid)\n"
+            "      --db FILE         database file (overrides storage.path)\n"
+            "      --plugin-dir DIR  driver directory (overrides plugins.dir; default %s)\n"
+            "  -l, --log-level LEVEL crit, error, warning, notice, info or debug\n"
+            "  -V, --version         print the version and exit\n"
+            "  -h, --help            this text\n",
+            WG_PLUGIN_DIR);
+}
+
+/* Returns 0 to go on, 1 to exit successfully, 2 for a usage error. */
+static int parse_args(int argc, char **argv, struct cli_options *cli)
+{
+    enum { OPT_CHECK = 1000, OPT_DB, OPT_PLUGIN_DIR };
+    static const struct option long_options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"db", required_argument, NULL, OPT_DB},
+        {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+        {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:l:Vh", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            cli->config_path = optarg;
+            break;
+        case OPT_CHECK:
+            cli->check_only = true;
+            break;
+        case OPT_DB:
+            cli->db_path = optarg;
+            break;
+        case OPT_PLUGIN_DIR:
+            cli->plugin_dir = optarg;
+            break;
+        case 'l':
+            if (wg_log_level_from_name(optarg) < 0) {
+                fprintf(stderr, "wardgated: unknown log level \"%s\"\n", optarg);
+                return 2;
+            }
+            cli->log_level = optarg;
+            break;
+        case 'V':
+            printf("wardgated %s (plugin ABI %u)\n", WG_VERSION, WG_PLUGIN_ABI_VERSION);
+            return 1;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "wardgated: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+    if (!cli->config_path) {
+        fprintf(stderr, "wardgated: no configuration given (-c FILE)\n");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static const char *plugin_dir_for(const struct cli_options *cli, const struct wg_config *config)
+{
+    if (cli->plugin_dir)
+        return cli->plugin_dir;
+    return config->plugin_dir && config->plugin_dir[0] ? config->plugin_dir : WG_PLUGIN_DIR;
+}
+
+/* --check: the file and every driver's own sections; nothing is started. */
+static int check_config(const struct cli_options *cli, struct wg_config *config)
+{
+    struct wg_diag diag;
+    diag_init(&diag);
+    struct wg_queue *queue = queue_new(16);
+    struct wg_clock clock = clock_real();
+    struct wg_plugin_host *host =
+        queue ? plugin_host_open(config, plugin_dir_for(cli, config), queue, &clock, &diag) : NULL;
+    int rc = 0;
+    if (!host) {
+        for (size_t i = 0; i < diag.count; i++)
+            fprintf(stderr, "%s\n", diag.messages[i]);
+        fprintf(stderr, "%s: %zu error(s)\n", cli->config_path, diag.count ? diag.count : 1);
+        rc = 1;
+    } else {
+        printf("%s: configuration OK: %zu devices on %zu buses, %zu beds, %zu residents, "
+               "%zu rules\n",
+               cli->config_path, config->device_count, config->bus_count, config->bed_count,
+               config->resident_count, config->rule_count);
+    }
+    plugin_host_close(host);
+    queue_free(queue);
+    diag_free(&diag);
+    return rc;
+}
+
+static int open_signals(void)
+{
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    /* Blocked before any thread exists, so every driver thread inherits the mask. */
+    if (pthread_sigmask(SIG_BLOCK, &signals, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static struct wg_store *open_store(const struct cli_options *cli, const struct wg_config *config)
+{
+    struct wg_store_options options = {
+        .path = cli->db_path ? cli->db_path
+                             : (config->storage.path[0] ? config->storage.path : WG_DB_PATH),
+        .max_bytes = config->storage.max_bytes,
+        .readings_bucket_s = config->storage.readings_bucket_s,
+        .readings_retention_days = config->storage.readings_retention_days,
+        .events_retention_days = config->storage.events_retention_days,
+    };
+    enum wg_store_status status;
+    char err[512];
+    struct wg_store *store = store_open(&options, &status, err, sizeof err);
+    if (!store)
+        wg_crit("storage: %s", err);
+    else
+        wg_info("storage: %s (schema %d, %lld bytes)", options.path, store_schema_version(store),
+                (long long)store_size_bytes(store));
+    return store;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_options cli = {0};
+    int parsed = parse_args(argc, argv, &cli);
+    if (parsed != 0)
+        return parsed == 1 ? 0 : 2;
+    if (cli.log_level)
+        wg_log_set_level((enum wg_log_level)wg_log_level_from_name(cli.log_level));
+
+    struct wg_diag diag;
+    diag_init(&diag);
+    struct wg_config *config = config_load(cli.config_path, &diag);
+    if (!config) {
+        for (size_t i = 0; i < diag.count; i++)
+            fprintf(stderr, "%s\n", diag.messages[i]);
+        fprintf(stderr, "%s: %zu error(s); not started\n", cli.config_path, diag.count);
+        diag_free(&diag);
+        return 1;
+    }
+    diag_free(&diag);
+    if (!cli.log_level && wg_log_level_from_name(config->log_level) >= 0)
+        wg_log_set_level((enum wg_log_level)wg_log_level_from_name(config->log_level));
+    if (cli.check_only) {
+        int rc = check_config(&cli, config);
+        config_free(config);
+        return rc;
+    }
+
+    wg_notice("wardgated %s starting: site %s (%s), %zu devices", WG_VERSION, config->site.id,
+              config->site.name, config->device_count);
+    int signal_fd = open_signals();
+    if (signal_fd < 0) {
+        wg_crit("cannot set up signal handling");
+        config_free(config);
+        return 1;
+    }
+    struct wg_store *store = open_store(&cli, config);
+    if (!store) {
+        config_free(config);
+        close(signal_fd);
+        return 1;
+    }
+    struct wg_clock clock = clock_real();
+    struct wg_core_options options = {
+        .config_path = cli.config_path, .plugin_dir = cli.plugin_dir, .clock = &clock};
+    diag_init(&diag);
+    struct wg_core *core = core_new(&options, config, store, &diag);
+    if (!core) {
+        diag_log(&diag);
+        wg_crit("drivers could not be loaded; not started");
+        diag_free(&diag);
+        close(signal_fd);
+        return 1;
+    }
+    diag_free(&diag);
+    if (core_start(core) != 0) {
+        core_free(core);
+        close(signal_fd);
+        return 1;
+    }
+    wg_notice("ready: %zu devices on %zu buses", core_config(core)->device_count,
+              core_config(core)->bus_count);
+    service_ready("running");
+    int rc = core_run(core, signal_fd);
+    core_free(core);
+    close(signal_fd);
+    wg_notice("stopped");
+    return rc == 0 ? 0 : 1;
+}
