@@ -32,7 +32,7 @@ ALL_CFLAGS  := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -D_GNU_SOURCE -Iga
                -DWG_VERSION='"$(VERSION)"' -DWG_PLUGIN_DIR='"$(PLUGINDIR)"' \
                -DWG_DB_PATH='"$(STATEDIR)/wardgate.db"' -DWG_WEB_ROOT='"$(WEBDIR)"' \
                $(PKG_CFLAGS)
-LDLIBS      := $(PKG_LIBS) -lpaho-mqtt3as -lpthread -ldl -lm
+LDLIBS      := -Wl,--as-needed $(PKG_LIBS) -lpaho-mqtt3as -lpthread -ldl -lm
 
 CORE_SRC    := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -60,11 +60,15 @@ $(BUILD)/libwgcore.a: $(CORE_OBJ)
 $(BUILD)/wardgated: $(BUILD)/gateway/main.o $(BUILD)/libwgcore.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-# Each plugin is every .c file in plugins/<name>/, linked into <name>.so.
-.SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard plugins/%/*.c))
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(LDLIBS)
+# Each plugin is every .c file in plugins/<name>/, linked into <name>.so; a
+# plugins/<name>/plugin.mk may set PLUGIN_LIBS_<name> (the libraries it needs).
+-include $(wildcard plugins/*/plugin.mk)
+define plugin_rule
+$(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/%.o,$(wildcard plugins/$(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -shared -o $$@ $$^ $$(PLUGIN_LIBS_$(1)) -lpthread -lm
+endef
+$(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
 
 $(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h
 	@mkdir -p $(dir $@)

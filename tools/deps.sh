@@ -7,7 +7,7 @@ packages=(
   libmodbus-dev libpaho-mqtt-dev libgpiod-dev libwebsockets-dev libsqlite3-dev
   libyaml-dev libjansson-dev libsystemd-dev libsodium-dev libcmocka-dev
   sqlite3 mosquitto mosquitto-clients python3 python3-pymodbus python3-serial-asyncio socat
-  systemd valgrind
+  systemd procps valgrind
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,70 @@
+/* A test driver that does nothing by itself: it records the host and bus it
+ * was opened with so a unit test can post readings, health and write results
+ * from the test thread, exactly when it wants. Writes are recorded too. */
+#include <stdlib.h>
+
+#include "plugin.h"
+
+#define PROBE_MAX_BUSES 8
+
+struct probe_bus {
+    const struct wg_host *host;
+    const struct wg_bus_view *bus;
+    int started;
+    struct wg_write_request last_write;
+    int write_count;
+};
+
+/* Read by the tests through dlsym. */
+__attribute__((visibility("default"))) struct probe_bus probe_buses[PROBE_MAX_BUSES];
+__attribute__((visibility("default"))) int probe_bus_count;
+
+static int probe_open(const struct wg_host *host, const struct wg_bus_view *bus, void **instance)
+{
+    if (probe_bus_count == PROBE_MAX_BUSES)
+        return -1;
+    static const char *const keys[] = {"refuse", NULL};
+    if (bus->settings) {
+        bool refuse = false;
+        if (!host->cfg_only_keys(host, bus->settings, keys) ||
+            !host->cfg_bool(host, bus->settings, "refuse", &refuse))
+            return -1;
+        if (refuse) {
+            host->cfg_error(host, bus->settings, "refuse: the probe was told to refuse");
+            return -1;
+        }
+    }
+    struct probe_bus *probe = &probe_buses[probe_bus_count++];
+    *probe = (struct probe_bus){.host = host, .bus = bus};
+    *instance = probe;
+    return 0;
+}
+
+static int probe_start(void *instance)
+{
+    ((struct probe_bus *)instance)->started = 1;
+    return 0;
+}
+
+static int probe_write(void *instance, const struct wg_write_request *request)
+{
+    struct probe_bus *probe = instance;
+    probe->last_write = *request;
+    probe->write_count++;
+    return 0;
+}
+
+static void probe_stop(void *instance)
+{
+    ((struct probe_bus *)instance)->started = 0;
+}
+
+static void probe_close(void *instance)
+{
+    struct probe_bus *probe = instance;
+    probe->host = NULL;
+    probe->bus = NULL;
+}
+
+WG_PLUGIN_DEFINE(.name = "probe", .version = "test", .open = probe_open, .start = probe_start,
+                 .write = probe_write, .stop = probe_stop, .close = probe_close);
