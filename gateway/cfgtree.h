@@ -22,6 +22,7 @@ struct wg_cfg_node {
     size_t count;     /* map entries or sequence items */
     char **keys;      /* WG_CFG_MAP: key texts, count of them */
     int *key_lines;   /* WG_CFG_MAP: line of each key */
+    int *key_columns; /* WG_CFG_MAP: column of each key */
     struct wg_cfg_node **items; /* map values or sequence items */
 };
 
@@ -66,9 +67,15 @@ bool cfg_read_bool(struct wg_diag *diag, const struct wg_cfg_node *map, const ch
 bool cfg_read_string(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
                      const char **out);
 bool cfg_require(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key);
+/* As cfg_require, naming what the map is: 'missing required key "bus" in device'. */
+bool cfg_require_in(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                    const char *what);
 /* Reports every key of `map` not in the NULL-terminated `allowed`, with the
  * allowed keys listed; also reports when `map` is not a map. */
 bool cfg_only_keys(struct wg_diag *diag, const struct wg_cfg_node *map,
                    const char *const *allowed);
+/* As cfg_only_keys, naming what the map is: 'unknown key "adress" in device (expected ...)'. */
+bool cfg_only_keys_in(struct wg_diag *diag, const struct wg_cfg_node *map,
+                      const char *const *allowed, const char *what);
 
 #endif

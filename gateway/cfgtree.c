@@ -1,0 +1,661 @@
+/* YAML files read with libyaml into wg_cfg_node trees that remember
+ * file:line:col, the collected diagnostics (wg_diag), and the typed readers
+ * the schema checks use. See cfgtree.h. */
+#include "cfgtree.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "log.h"
+
+/* Guards against alias bombs ("billion laughs") and self-referencing anchors. */
+#define CFG_MAX_DEPTH 64
+#define CFG_MAX_NODES 500000
+
+/* ---- diagnostics ---------------------------------------------------------------------------- */
+
+void diag_init(struct wg_diag *diag)
+{
+    diag->messages = NULL;
+    diag->count = 0;
+    diag->capacity = 0;
+}
+
+void diag_free(struct wg_diag *diag)
+{
+    if (!diag)
+        return;
+    for (size_t i = 0; i < diag->count; i++)
+        free(diag->messages[i]);
+    free(diag->messages);
+    diag_init(diag);
+}
+
+/* Takes ownership of `message` (may be NULL after a failed allocation: then a
+ * fixed text is stored so the caller still sees that something went wrong). */
+static void diag_push(struct wg_diag *diag, char *message)
+{
+    if (diag->count == diag->capacity) {
+        size_t capacity = diag->capacity ? diag->capacity * 2 : 16;
+        char **grown = realloc(diag->messages, capacity * sizeof *grown);
+        if (!grown) {
+            free(message);
+            return; /* out of memory: the count we already have still fails the load */
+        }
+        diag->messages = grown;
+        diag->capacity = capacity;
+    }
+    if (!message)
+        message = strdup("out of memory while formatting a message");
+    if (message)
+        diag->messages[diag->count++] = message;
+}
+
+__attribute__((format(printf, 5, 0))) static void
+diag_vpos(struct wg_diag *diag, const char *file, int line, int column, const char *fmt, va_list ap)
+{
+    char *body = NULL;
+    if (vasprintf(&body, fmt, ap) < 0)
+        body = NULL;
+    char *message = NULL;
+    if (!body) {
+        diag_push(diag, NULL);
+        return;
+    }
+    if (!file) {
+        message = body;
+        body = NULL;
+    } else if (asprintf(&message, "%s:%d:%d: %s", file, line, column, body) < 0) {
+        message = NULL;
+    }
+    free(body);
+    diag_push(diag, message);
+}
+
+void diag_pos(struct wg_diag *diag, const char *file, int line, int column, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vpos(diag, file, line, column, fmt, ap);
+    va_end(ap);
+}
+
+void diag_at(struct wg_diag *diag, const struct wg_cfg_node *node, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (node)
+        diag_vpos(diag, node->file, node->line, node->column, fmt, ap);
+    else
+        diag_vpos(diag, NULL, 0, 0, fmt, ap);
+    va_end(ap);
+}
+
+void diag_log(const struct wg_diag *diag)
+{
+    for (size_t i = 0; i < diag->count; i++)
+        wg_err("%s", diag->messages[i]);
+}
+
+/* ---- building the tree ---------------------------------------------------------------------- */
+
+struct tree_builder {
+    yaml_document_t *document;
+    const char *file; /* shared by every node */
+    struct wg_diag *diag;
+    size_t node_count;
+    bool failed;
+};
+
+static void node_free(struct wg_cfg_node *node)
+{
+    if (!node)
+        return;
+    free(node->scalar);
+    for (size_t i = 0; i < node->count; i++) {
+        if (node->keys)
+            free(node->keys[i]);
+        if (node->items)
+            node_free(node->items[i]);
+    }
+    free(node->keys);
+    free(node->key_lines);
+    free(node->key_columns);
+    free(node->items);
+    free(node);
+}
+
+static struct wg_cfg_node *build_node(struct tree_builder *builder, yaml_node_t *source, int depth);
+
+static struct wg_cfg_node *new_node(struct tree_builder *builder, yaml_node_t *source,
+                                    enum wg_cfg_type type)
+{
+    if (++builder->node_count > CFG_MAX_NODES) {
+        if (!builder->failed)
+            diag_pos(builder->diag, builder->file, (int)source->start_mark.line + 1,
+                     (int)source->start_mark.column + 1,
+                     "too many nodes (more than %d after expanding aliases)", CFG_MAX_NODES);
+        builder->failed = true;
+        return NULL;
+    }
+    struct wg_cfg_node *node = calloc(1, sizeof *node);
+    if (!node) {
+        builder->failed = true;
+        diag_pos(builder->diag, builder->file, (int)source->start_mark.line + 1,
+                 (int)source->start_mark.column + 1, "out of memory");
+        return NULL;
+    }
+    node->type = type;
+    node->file = builder->file;
+    node->line = (int)source->start_mark.line + 1;
+    node->column = (int)source->start_mark.column + 1;
+    return node;
+}
+
+static struct wg_cfg_node *build_scalar(struct tree_builder *builder, yaml_node_t *source)
+{
+    struct wg_cfg_node *node = new_node(builder, source, WG_CFG_SCALAR);
+    if (!node)
+        return NULL;
+    node->scalar = strndup((const char *)source->data.scalar.value, source->data.scalar.length);
+    if (!node->scalar) {
+        builder->failed = true;
+        node_free(node);
+        return NULL;
+    }
+    node->quoted = source->data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
+                   source->data.scalar.style != YAML_ANY_SCALAR_STYLE;
+    return node;
+}
+
+static struct wg_cfg_node *build_sequence(struct tree_builder *builder, yaml_node_t *source,
+                                          int depth)
+{
+    struct wg_cfg_node *node = new_node(builder, source, WG_CFG_SEQ);
+    if (!node)
+        return NULL;
+    size_t count = (size_t)(source->data.sequence.items.top - source->data.sequence.items.start);
+    if (count) {
+        node->items = calloc(count, sizeof *node->items);
+        if (!node->items) {
+            builder->failed = true;
+            node_free(node);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *child =
+            yaml_document_get_node(builder->document, source->data.sequence.items.start[i]);
+        struct wg_cfg_node *item = child ? build_node(builder, child, depth + 1) : NULL;
+        if (!item) {
+            node_free(node);
+            return NULL;
+        }
+        node->items[node->count++] = item;
+    }
+    return node;
+}
+
+static struct wg_cfg_node *build_mapping(struct tree_builder *builder, yaml_node_t *source,
+                                         int depth)
+{
+    struct wg_cfg_node *node = new_node(builder, source, WG_CFG_MAP);
+    if (!node)
+        return NULL;
+    size_t count = (size_t)(source->data.mapping.pairs.top - source->data.mapping.pairs.start);
+    if (count) {
+        node->keys = calloc(count, sizeof *node->keys);
+        node->key_lines = calloc(count, sizeof *node->key_lines);
+        node->key_columns = calloc(count, sizeof *node->key_columns);
+        node->items = calloc(count, sizeof *node->items);
+        if (!node->keys || !node->key_lines || !node->key_columns || !node->items) {
+            builder->failed = true;
+            node_free(node);
+            return NULL;
+        }
+    }
+    bool keys_ok = true;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_pair_t *pair = &source->data.mapping.pairs.start[i];
+        yaml_node_t *key = yaml_document_get_node(builder->document, pair->key);
+        yaml_node_t *value = yaml_document_get_node(builder->document, pair->value);
+        if (!key || !value) {
+            builder->failed = true;
+            node_free(node);
+            return NULL;
+        }
+        int key_line = (int)key->start_mark.line + 1;
+        int key_column = (int)key->start_mark.column + 1;
+        if (key->type != YAML_SCALAR_NODE) {
+            diag_pos(builder->diag, builder->file, key_line, key_column,
+                     "a key must be a plain word, not a %s",
+                     key->type == YAML_MAPPING_NODE ? "mapping" : "sequence");
+            keys_ok = false;
+            continue;
+        }
+        const char *text = (const char *)key->data.scalar.value;
+        bool duplicate = false;
+        for (size_t j = 0; j < node->count; j++) {
+            if (strcmp(node->keys[j], text) == 0) {
+                diag_pos(builder->diag, builder->file, key_line, key_column,
+                         "duplicate key \"%s\" (first defined on line %d)", text,
+                         node->key_lines[j]);
+                duplicate = true;
+                break;
+            }
+        }
+        if (duplicate) {
+            keys_ok = false;
+            continue;
+        }
+        struct wg_cfg_node *item = build_node(builder, value, depth + 1);
+        if (!item) {
+            node_free(node);
+            return NULL;
+        }
+        char *key_text = strdup(text);
+        if (!key_text) {
+            builder->failed = true;
+            node_free(item);
+            node_free(node);
+            return NULL;
+        }
+        node->keys[node->count] = key_text;
+        node->key_lines[node->count] = key_line;
+        node->key_columns[node->count] = key_column;
+        node->items[node->count] = item;
+        node->count++;
+    }
+    if (!keys_ok) {
+        builder->failed = true;
+        node_free(node);
+        return NULL;
+    }
+    return node;
+}
+
+static struct wg_cfg_node *build_node(struct tree_builder *builder, yaml_node_t *source, int depth)
+{
+    if (depth > CFG_MAX_DEPTH) {
+        if (!builder->failed)
+            diag_pos(builder->diag, builder->file, (int)source->start_mark.line + 1,
+                     (int)source->start_mark.column + 1,
+                     "nested more than %d levels deep (an alias that refers to itself?)",
+                     CFG_MAX_DEPTH);
+        builder->failed = true;
+        return NULL;
+    }
+    switch (source->type) {
+    case YAML_SCALAR_NODE:
+        return build_scalar(builder, source);
+    case YAML_SEQUENCE_NODE:
+        return build_sequence(builder, source, depth);
+    case YAML_MAPPING_NODE:
+        return build_mapping(builder, source, depth);
+    case YAML_NO_NODE:
+        break;
+    }
+    builder->failed = true;
+    return NULL;
+}
+
+static void report_parser_error(struct wg_diag *diag, const char *file, const yaml_parser_t *parser)
+{
+    const char *problem = parser->problem ? parser->problem : "unknown problem";
+    int line = (int)parser->problem_mark.line + 1;
+    int column = (int)parser->problem_mark.column + 1;
+    if (parser->error == YAML_MEMORY_ERROR) {
+        diag_pos(diag, file, 1, 1, "out of memory while parsing");
+    } else if (parser->error == YAML_READER_ERROR) {
+        /* problem_offset is a byte offset; the reader has no line yet. */
+        diag_pos(diag, file, 1, 1, "YAML error: %s (at byte %zu; the file must be UTF-8)", problem,
+                 parser->problem_offset);
+    } else if (parser->context) {
+        diag_pos(diag, file, line, column, "YAML syntax error: %s %s (line %d, column %d)", problem,
+                 parser->context, (int)parser->context_mark.line + 1,
+                 (int)parser->context_mark.column + 1);
+    } else {
+        diag_pos(diag, file, line, column, "YAML syntax error: %s", problem);
+    }
+}
+
+struct wg_cfg_node *cfgtree_load(const char *path, struct wg_diag *diag)
+{
+    FILE *input = fopen(path, "rb");
+    if (!input) {
+        diag_pos(diag, path, 1, 1, "cannot open the file: %s", strerror(errno));
+        return NULL;
+    }
+    char *file = strdup(path);
+    yaml_parser_t parser;
+    if (!file || !yaml_parser_initialize(&parser)) {
+        diag_pos(diag, path, 1, 1, "out of memory");
+        free(file);
+        fclose(input);
+        return NULL;
+    }
+    yaml_parser_set_input_file(&parser, input);
+
+    struct wg_cfg_node *root = NULL;
+    yaml_document_t document;
+    if (!yaml_parser_load(&parser, &document)) {
+        report_parser_error(diag, path, &parser);
+        goto done;
+    }
+    yaml_node_t *top = yaml_document_get_root_node(&document);
+    if (!top) {
+        diag_pos(diag, path, 1, 1, "the file is empty (expected a YAML mapping)");
+        yaml_document_delete(&document);
+        goto done;
+    }
+    struct tree_builder builder = {.document = &document, .file = file, .diag = diag};
+    root = build_node(&builder, top, 0);
+    if (builder.failed && root) {
+        node_free(root);
+        root = NULL;
+    }
+    if (!root && !builder.failed)
+        diag_pos(diag, path, 1, 1, "out of memory");
+    yaml_document_delete(&document);
+
+    if (root) {
+        yaml_document_t second;
+        if (!yaml_parser_load(&parser, &second)) {
+            report_parser_error(diag, path, &parser);
+            node_free(root);
+            root = NULL;
+        } else {
+            yaml_node_t *extra = yaml_document_get_root_node(&second);
+            if (extra) {
+                diag_pos(diag, path, (int)extra->start_mark.line + 1,
+                         (int)extra->start_mark.column + 1,
+                         "a second YAML document (\"---\"): expected exactly one per file");
+                node_free(root);
+                root = NULL;
+            }
+            yaml_document_delete(&second);
+        }
+    }
+done:
+    yaml_parser_delete(&parser);
+    fclose(input);
+    if (!root)
+        free(file);
+    return root;
+}
+
+void cfgtree_free(struct wg_cfg_node *root)
+{
+    if (!root)
+        return;
+    char *file = (char *)root->file; /* allocated once per tree in cfgtree_load */
+    node_free(root);
+    free(file);
+}
+
+/* ---- lookups -------------------------------------------------------------------------------- */
+
+static size_t key_index(const struct wg_cfg_node *map, const char *key)
+{
+    if (!map || map->type != WG_CFG_MAP)
+        return SIZE_MAX;
+    for (size_t i = 0; i < map->count; i++)
+        if (strcmp(map->keys[i], key) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+const struct wg_cfg_node *cfg_get(const struct wg_cfg_node *map, const char *key)
+{
+    size_t index = key_index(map, key);
+    return index == SIZE_MAX ? NULL : map->items[index];
+}
+
+const char *cfg_scalar(const struct wg_cfg_node *node)
+{
+    return node && node->type == WG_CFG_SCALAR ? node->scalar : NULL;
+}
+
+size_t cfg_seq_len(const struct wg_cfg_node *seq)
+{
+    return seq && seq->type == WG_CFG_SEQ ? seq->count : 0;
+}
+
+const struct wg_cfg_node *cfg_seq_at(const struct wg_cfg_node *seq, size_t index)
+{
+    return seq && seq->type == WG_CFG_SEQ && index < seq->count ? seq->items[index] : NULL;
+}
+
+/* ---- typed reads ---------------------------------------------------------------------------- */
+
+static const char *type_word(const struct wg_cfg_node *node)
+{
+    return node->type == WG_CFG_MAP ? "a mapping" : "a list";
+}
+
+static bool is_null_scalar(const struct wg_cfg_node *node)
+{
+    if (node->type != WG_CFG_SCALAR || node->quoted)
+        return false;
+    const char *text = node->scalar;
+    return !*text || strcmp(text, "~") == 0 || strcmp(text, "null") == 0 ||
+           strcmp(text, "Null") == 0 || strcmp(text, "NULL") == 0;
+}
+
+/* What the user wrote, for "got ..." in messages. */
+static void describe_value(const struct wg_cfg_node *node, char *buf, size_t len)
+{
+    if (node->type != WG_CFG_SCALAR)
+        snprintf(buf, len, "%s", type_word(node));
+    else if (is_null_scalar(node))
+        snprintf(buf, len, "nothing");
+    else
+        snprintf(buf, len, "\"%.60s%s\"", node->scalar, strlen(node->scalar) > 60 ? "..." : "");
+}
+
+static void expected_int_text(long long min, long long max, char *buf, size_t len)
+{
+    if (min == LLONG_MIN && max == LLONG_MAX)
+        snprintf(buf, len, "an integer");
+    else if (max == LLONG_MAX)
+        snprintf(buf, len, "an integer of at least %lld", min);
+    else if (min == LLONG_MIN)
+        snprintf(buf, len, "an integer of at most %lld", max);
+    else
+        snprintf(buf, len, "an integer from %lld to %lld", min, max);
+}
+
+/* Decimal, or 0x-prefixed hexadecimal (register addresses). */
+static bool parse_integer(const char *text, long long *value)
+{
+    const char *digits = text;
+    int base = 10;
+    bool negative = false;
+    if (*digits == '-' || *digits == '+') {
+        negative = *digits == '-';
+        digits++;
+    }
+    if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+        base = 16;
+        digits += 2;
+    }
+    if (!*digits)
+        return false;
+    for (const char *p = digits; *p; p++)
+        if (!(base == 16
+                  ? (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')
+                  : (*p >= '0' && *p <= '9')))
+            return false;
+    errno = 0;
+    unsigned long long magnitude = strtoull(digits, NULL, base);
+    if (errno == ERANGE)
+        return false;
+    if (negative) {
+        if (magnitude > (unsigned long long)LLONG_MAX + 1ull)
+            return false;
+        *value =
+            magnitude == (unsigned long long)LLONG_MAX + 1ull ? LLONG_MIN : -(long long)magnitude;
+    } else {
+        if (magnitude > (unsigned long long)LLONG_MAX)
+            return false;
+        *value = (long long)magnitude;
+    }
+    return true;
+}
+
+bool cfg_read_int(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                  long long min, long long max, long long *out)
+{
+    const struct wg_cfg_node *node = cfg_get(map, key);
+    if (!node)
+        return true;
+    char expected[96], got[96];
+    long long value = 0;
+    bool parsed =
+        node->type == WG_CFG_SCALAR && !node->quoted && parse_integer(node->scalar, &value);
+    if (parsed && value >= min && value <= max) {
+        *out = value;
+        return true;
+    }
+    expected_int_text(min, max, expected, sizeof expected);
+    describe_value(node, got, sizeof got);
+    if (node->type == WG_CFG_SCALAR && node->quoted && parse_integer(node->scalar, &value))
+        diag_at(diag, node, "%s: expected %s, got the string %s (remove the quotes)", key, expected,
+                got);
+    else
+        diag_at(diag, node, "%s: expected %s, got %s", key, expected, got);
+    return false;
+}
+
+bool cfg_read_double(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                     double *out)
+{
+    const struct wg_cfg_node *node = cfg_get(map, key);
+    if (!node)
+        return true;
+    if (node->type == WG_CFG_SCALAR && !node->quoted && *node->scalar) {
+        char *end = NULL;
+        errno = 0;
+        double value = strtod(node->scalar, &end);
+        if (end && !*end && errno != ERANGE && isfinite(value)) {
+            *out = value;
+            return true;
+        }
+    }
+    char got[96];
+    describe_value(node, got, sizeof got);
+    diag_at(diag, node, "%s: expected a number, got %s", key, got);
+    return false;
+}
+
+bool cfg_read_bool(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key, bool *out)
+{
+    const struct wg_cfg_node *node = cfg_get(map, key);
+    if (!node)
+        return true;
+    if (node->type == WG_CFG_SCALAR && !node->quoted) {
+        static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on", "On"};
+        static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off", "Off"};
+        for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+            if (strcmp(node->scalar, yes[i]) == 0) {
+                *out = true;
+                return true;
+            }
+            if (strcmp(node->scalar, no[i]) == 0) {
+                *out = false;
+                return true;
+            }
+        }
+    }
+    char got[96];
+    describe_value(node, got, sizeof got);
+    diag_at(diag, node, "%s: expected true or false, got %s", key, got);
+    return false;
+}
+
+bool cfg_read_string(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                     const char **out)
+{
+    const struct wg_cfg_node *node = cfg_get(map, key);
+    if (!node)
+        return true;
+    if (node->type == WG_CFG_SCALAR && !is_null_scalar(node)) {
+        *out = node->scalar;
+        return true;
+    }
+    char got[96];
+    describe_value(node, got, sizeof got);
+    diag_at(diag, node, "%s: expected a string, got %s%s", key, got,
+            node->type == WG_CFG_SCALAR ? " (write \"\" for an empty string)" : "");
+    return false;
+}
+
+bool cfg_require_in(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                    const char *what)
+{
+    if (!map)
+        return false;
+    if (map->type != WG_CFG_MAP) {
+        diag_at(diag, map, "expected a mapping (key: value lines) for %s, got %s", what,
+                map->type == WG_CFG_SEQ ? "a list" : "a single value");
+        return false;
+    }
+    if (cfg_get(map, key))
+        return true;
+    diag_at(diag, map, "missing required key \"%s\" in %s", key, what);
+    return false;
+}
+
+bool cfg_require(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key)
+{
+    return cfg_require_in(diag, map, key, "this mapping");
+}
+
+bool cfg_only_keys_in(struct wg_diag *diag, const struct wg_cfg_node *map,
+                      const char *const *allowed, const char *what)
+{
+    if (!map)
+        return false;
+    if (map->type != WG_CFG_MAP) {
+        diag_at(diag, map, "expected a mapping (key: value lines) for %s, got %s", what,
+                map->type == WG_CFG_SEQ ? "a list" : "a single value");
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < map->count; i++) {
+        bool known = false;
+        for (const char *const *name = allowed; *name && !known; name++)
+            known = strcmp(*name, map->keys[i]) == 0;
+        if (known)
+            continue;
+        char list[512];
+        size_t used = 0;
+        list[0] = '\0';
+        for (const char *const *name = allowed; *name; name++) {
+            int wrote = snprintf(list + used, sizeof list - used, "%s%s",
+                                 name == allowed ? "" : ", ", *name);
+            if (wrote < 0 || (size_t)wrote >= sizeof list - used) {
+                snprintf(list + sizeof list - 5, 5, "...");
+                break;
+            }
+            used += (size_t)wrote;
+        }
+        diag_pos(diag, map->file, map->key_lines[i], map->key_columns[i],
+                 "unknown key \"%s\" in %s (expected one of: %s)", map->keys[i], what, list);
+        ok = false;
+    }
+    return ok;
+}
+
+bool cfg_only_keys(struct wg_diag *diag, const struct wg_cfg_node *map, const char *const *allowed)
+{
+    return cfg_only_keys_in(diag, map, allowed, "this mapping");
+}
