@@ -1,0 +1,96 @@
+/* The store's schema, as numbered migrations; see migrations.h and docs/storage.md. */
+#include "migrations.h"
+
+static const struct wg_migration migrations[] = {
+    {
+        .version = 1,
+        .name = "initial schema",
+        .sql =
+            /* 0x57474154 = WG_STORE_APPLICATION_ID */
+        "PRAGMA application_id = 1464287572;\n"
+        "CREATE TABLE migrations (\n"
+        "    version    INTEGER PRIMARY KEY,\n"
+        "    name       TEXT    NOT NULL,\n"
+        "    applied_ms INTEGER NOT NULL\n"
+        ");\n"
+        /* The journal: append-only; rows leave only by retention. */
+        "CREATE TABLE events (\n"
+        "    seq      INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+        "    id       TEXT    NOT NULL UNIQUE,\n"
+        "    ts_ms    INTEGER NOT NULL,\n"
+        "    kind     TEXT    NOT NULL,\n"
+        "    priority INTEGER NOT NULL DEFAULT -1,\n"
+        "    alarm_id TEXT,\n"
+        "    device   TEXT,\n"
+        "    zone     TEXT,\n"
+        "    room     TEXT,\n"
+        "    bed      TEXT,\n"
+        "    resident TEXT,\n"
+        "    body     TEXT    NOT NULL\n"
+        ");\n"
+        "CREATE INDEX events_by_ts ON events (ts_ms);\n"
+        "CREATE INDEX events_by_alarm ON events (alarm_id, seq) WHERE alarm_id IS NOT NULL;\n"
+        "CREATE INDEX events_by_device ON events (device, seq) WHERE device IS NOT NULL;\n"
+        "CREATE INDEX events_by_room ON events (room, seq) WHERE room IS NOT NULL;\n"
+        "CREATE TRIGGER events_append_only BEFORE UPDATE ON events\n"
+        "BEGIN\n"
+        "    SELECT RAISE(ABORT, 'events is an append-only journal: UPDATE is not allowed');\n"
+        "END;\n"
+        /* Current alarms: one row per alarm id, kept by the alarm engine. */
+        "CREATE TABLE alarms (\n"
+        "    id           TEXT    PRIMARY KEY,\n"
+        "    update_count INTEGER NOT NULL,\n"
+        "    state        TEXT    NOT NULL\n"
+        "                 CHECK (state IN ('raised', 'acknowledged', 'attended', 'reset')),\n"
+        "    priority     INTEGER NOT NULL,\n"
+        "    kind         TEXT    NOT NULL,\n"
+        "    body         TEXT    NOT NULL,\n"
+        "    updated_ms   INTEGER NOT NULL\n"
+        ") WITHOUT ROWID;\n"
+        /* Downsampled readings: one aggregate per device, point and bucket. */
+        "CREATE TABLE readings (\n"
+        "    device    TEXT    NOT NULL,\n"
+        "    point     TEXT    NOT NULL,\n"
+        "    bucket_ms INTEGER NOT NULL,\n"
+        "    n         INTEGER NOT NULL,\n"
+        "    min       REAL    NOT NULL,\n"
+        "    max       REAL    NOT NULL,\n"
+        "    sum       REAL    NOT NULL,\n"
+        "    last      REAL    NOT NULL,\n"
+        "    last_ms   INTEGER NOT NULL,\n"
+        "    PRIMARY KEY (device, point, bucket_ms)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE INDEX readings_by_bucket ON readings (bucket_ms);\n"
+        "CREATE TABLE audit (\n"
+        "    seq    INTEGER PRIMARY KEY,\n"
+        "    ts_ms  INTEGER NOT NULL,\n"
+        "    actor  TEXT    NOT NULL,\n"
+        "    origin TEXT,\n"
+        "    action TEXT    NOT NULL,\n"
+        "    target TEXT,\n"
+        "    detail TEXT\n"
+        ");\n"
+        "CREATE INDEX audit_by_ts ON audit (ts_ms);\n"
+        /* Uplink queue: a row leaves on PUBACK (or telemetry eviction).
+         * AUTOINCREMENT so a seq is never reused after the queue empties. */
+        "CREATE TABLE outbox (\n"
+        "    seq        INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+        "    event_id   TEXT    NOT NULL REFERENCES events (id),\n"
+        "    class      INTEGER NOT NULL CHECK (class BETWEEN 1 AND 3),\n"
+        "    kind       TEXT    NOT NULL,\n"
+        "    payload    TEXT    NOT NULL,\n"
+        "    bytes      INTEGER NOT NULL,\n"
+        "    created_ms INTEGER NOT NULL\n"
+        ");\n"
+        /* Covers eviction (class, oldest first) and the byte total. */
+        "CREATE INDEX outbox_by_class ON outbox (class, seq, bytes);\n"
+        /* Lets a journal delete check its outbox reference quickly. */
+        "CREATE INDEX outbox_by_event ON outbox (event_id);\n",
+    },
+};
+
+const struct wg_migration *migrations_list(size_t *count)
+{
+    *count = sizeof migrations / sizeof migrations[0];
+    return migrations;
+}
