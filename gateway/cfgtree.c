@@ -18,7 +18,7 @@
 
 /* Guards against alias bombs ("billion laughs") and self-referencing anchors. */
 #define CFG_MAX_DEPTH 64
-#define CFG_MAX_NODES 500000
+#define CFG_MAX_NODES 200000
 
 /* ---- diagnostics ---------------------------------------------------------------------------- */
 

@@ -217,7 +217,7 @@ static bool read_text(struct loader *ld, const struct wg_cfg_node *map, const ch
     const char *value = *out;
     if (!cfg_read_string(ld->diag, map, key, &value))
         return false;
-    if (!empty_ok && value && !*value) {
+    if (!empty_ok && value && !*value && cfg_get(map, key)) {
         diag_at(ld->diag, cfg_get(map, key), "%s: expected a non-empty string", key);
         return false;
     }
@@ -651,7 +651,9 @@ static void load_room(struct loader *ld, const struct wg_cfg_node *item, size_t 
         ld->places_incomplete = true;
         return;
     }
-    cfg_only_keys_in(ld->diag, item, keys, "room");
+    /* A misspelt "beds" would make every bed of the room look unknown later. */
+    if (!cfg_only_keys_in(ld->diag, item, keys, "room"))
+        ld->places_incomplete = true;
     struct wg_room *room = &config->rooms[config->room_count];
     room->zone = zone;
     room->kind = "resident";
@@ -741,7 +743,8 @@ static void load_zones(struct loader *ld, const struct wg_cfg_node *zones)
             ld->places_incomplete = true;
             continue;
         }
-        cfg_only_keys_in(ld->diag, item, keys, "zone");
+        if (!cfg_only_keys_in(ld->diag, item, keys, "zone"))
+            ld->places_incomplete = true;
         struct wg_zone *zone = &config->zones[config->zone_count];
         if (!cfg_require_in(ld->diag, item, "id", "zone") ||
             !read_id(ld, item, "id", false, &zone->id)) {

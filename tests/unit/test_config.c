@@ -1,0 +1,585 @@
+/* Tests of the configuration loader: the example facility, lookups, name
+ * tables, time windows, the YAML tree, and a table of bad configs each
+ * checked for its file:line and reason. Data files are found under $WG_ROOT
+ * (the repo root; "." when unset). */
+#include "testutil.h"
+
+#include "cfgtree.h"
+#include "config.h"
+#include "meaning.h"
+
+static const char *repo_root(void)
+{
+    const char *root = getenv("WG_ROOT");
+    return root && *root ? root : ".";
+}
+
+static char *repo_path(const char *relative)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", repo_root(), relative) < 0)
+        return NULL;
+    return path;
+}
+
+static void print_messages(const struct wg_diag *diag)
+{
+    for (size_t i = 0; i < diag->count; i++)
+        print_message("#   %s\n", diag->messages[i]);
+}
+
+/* ---- the example facility ------------------------------------------------------------------- */
+
+struct facility_fixture {
+    struct wg_config *config;
+    struct wg_diag diag;
+};
+
+static int facility_setup(void **state)
+{
+    struct facility_fixture *fixture = calloc(1, sizeof *fixture);
+    if (!fixture)
+        return -1;
+    diag_init(&fixture->diag);
+    char *path = repo_path("config/facility.yaml");
+    fixture->config = config_load(path, &fixture->diag);
+    free(path);
+    print_messages(&fixture->diag);
+    *state = fixture;
+    return 0;
+}
+
+static int facility_teardown(void **state)
+{
+    struct facility_fixture *fixture = *state;
+    config_free(fixture->config);
+    diag_free(&fixture->diag);
+    free(fixture);
+    return 0;
+}
+
+static void test_facility_loads_cleanly(void **state)
+{
+    struct facility_fixture *fixture = *state;
+    assert_non_null(fixture->config);
+    assert_int_equal(fixture->diag.count, 0);
+    const struct wg_config *config = fixture->config;
+    assert_string_equal(config->site.id, "sh-jingan-anyuan");
+    assert_string_equal(config->site.district, "sh-jingan");
+    assert_int_equal(config->site.night.start_min, 21 * 60);
+    assert_int_equal(config->site.night.end_min, 7 * 60);
+    assert_int_equal(config->profile_count, 15);
+    assert_int_equal(config->zone_count, 3);
+    assert_int_equal(config->room_count, 38);
+    assert_int_equal(config->bed_count, 60);
+    assert_int_equal(config->resident_count, 55);
+    assert_int_equal(config->bus_count, 4);
+    assert_int_equal(config->device_count, 316);
+    assert_int_equal(config->rule_count, 13);
+    assert_int_equal(config->escalation.level_count, 4);
+    assert_int_equal(config->escalation.reannunciate_s, 180);
+    assert_string_equal(config->escalation.levels[0].name, "carer");
+    assert_string_equal(config->escalation.levels[3].name, "district");
+}
+
+static void test_facility_covers_every_rule_kind(void **state)
+{
+    struct facility_fixture *fixture = *state;
+    assert_non_null(fixture->config);
+    unsigned seen = 0;
+    for (size_t i = 0; i < fixture->config->rule_count; i++)
+        seen |= 1u << fixture->config->rules[i].kind;
+    assert_int_equal(seen, (1u << (WG_RULE_COMBINE + 1)) - 1);
+}
+
+static void test_facility_residents_and_risks(void **state)
+{
+    struct facility_fixture *fixture = *state;
+    const struct wg_config *config = fixture->config;
+    assert_non_null(config);
+    size_t fall = 0, wandering = 0;
+    for (size_t i = 0; i < config->resident_count; i++) {
+        const struct wg_resident *resident = &config->residents[i];
+        assert_true(resident->bed < config->bed_count);
+        assert_in_range(resident->care_level, 1, 5);
+        assert_int_equal(config_resident_of_bed(config, resident->bed), i);
+        fall += (resident->risks & WG_RISK_FALL) != 0;
+        wandering += (resident->risks & WG_RISK_WANDERING) != 0;
+    }
+    assert_true(fall >= 10);
+    assert_true(wandering >= 5);
+}
+
+static void test_facility_defaults_and_sections(void **state)
+{
+    struct facility_fixture *fixture = *state;
+    const struct wg_config *config = fixture->config;
+    assert_non_null(config);
+    assert_string_equal(config->log_level, "info");
+    assert_string_equal(config->plugin_dir, "");
+    assert_string_equal(config->storage.path, "");
+    assert_int_equal(config->storage.max_bytes, 256ll << 20);
+    assert_int_equal(config->storage.readings_bucket_s, 60);
+    assert_int_equal(config->storage.readings_retention_days, 90);
+    assert_int_equal(config->storage.events_retention_days, 365);
+    assert_false(config->uplink.enabled);
+    assert_int_equal(config->uplink.broker_count, 2);
+    assert_string_equal(config->uplink.topic_prefix, "wardgate/v1");
+    assert_int_equal(config->uplink.keepalive_s, 30);
+    assert_int_equal(config->uplink.heartbeat_s, 60);
+    assert_int_equal(config->uplink.telemetry_interval_s, 300);
+    assert_int_equal(config->uplink.outbox_max_bytes, 64ll << 20);
+    assert_int_equal(config->uplink.outbox_max_age_h, 168);
+    assert_true(config->web.enabled);
+    assert_int_equal(config->web.port, 8080);
+    assert_string_equal(config->web.language, "zh");
+    assert_string_equal(config->web.tls_cert, "");
+}
+
+static void test_facility_lookups(void **state)
+{
+    struct facility_fixture *fixture = *state;
+    const struct wg_config *config = fixture->config;
+    assert_non_null(config);
+
+    size_t device = config_find_device(config, "203-A-call");
+    assert_int_not_equal(device, WG_NO_INDEX);
+    const struct wg_device *call = &config->devices[device];
+    assert_string_equal(config->beds[call->bed].id, "203-A");
+    assert_string_equal(config->beds[call->bed].label, "A");
+    assert_int_equal(call->room, config_find_room(config, "203"));
+    assert_int_equal(call->bus, config_find_bus(config, "sim-f2"));
+    assert_int_equal(call->profile, config_find_profile(config, "call-point"));
+    assert_int_equal(call->poll_ms, 200);
+    assert_true(call->enabled);
+    char location[64];
+    assert_string_equal(config_device_location(config, call, location, sizeof location),
+                        "F2/203/203-A");
+
+    const struct wg_device *gas = &config->devices[config_find_device(config, "kitchen-gas")];
+    assert_int_equal(gas->bed, WG_NO_INDEX);
+    assert_string_equal(config_device_location(config, gas, location, sizeof location),
+                        "F1/kitchen");
+    assert_string_equal(config->rooms[gas->room].kind, "kitchen");
+
+    size_t sdm120 = config_find_profile(config, "eastron-sdm120");
+    assert_int_not_equal(sdm120, WG_NO_INDEX);
+    const struct wg_profile *profile = &config->profiles[sdm120];
+    assert_string_equal(profile->vendor, "Eastron");
+    assert_false(profile->synthetic);
+    assert_int_equal(profile->point_count, 7);
+    assert_string_equal(profile->points[0].meaning, "voltage");
+    assert_string_equal(profile->points[0].unit, "V");
+    assert_int_equal(profile->points[0].kind, WG_POINT_ANALOG);
+    assert_non_null(profile->points[0].source);
+    assert_string_equal(cfg_scalar(cfg_get(profile->points[0].source, "type")), "float32");
+
+    const struct wg_profile *bed =
+        &config->profiles[config_find_profile(config, "bed-sensor-r60abd1")];
+    assert_true(bed->synthetic);
+    const struct wg_profile *valve =
+        &config->profiles[config_find_profile(config, "gas-valve-fan")];
+    bool has_output = false;
+    for (size_t i = 0; i < valve->point_count; i++)
+        has_output = has_output || valve->points[i].direction == WG_POINT_OUTPUT;
+    assert_true(has_output);
+
+    assert_int_equal(config_find_device(config, "no-such-device"), WG_NO_INDEX);
+    assert_int_equal(config_find_room(config, "999"), WG_NO_INDEX);
+    assert_int_equal(config_find_bed(config, "101-C"), WG_NO_INDEX);
+    assert_int_equal(config_find_bus(config, "rs485"), WG_NO_INDEX);
+    assert_int_equal(config_find_profile(config, "nope"), WG_NO_INDEX);
+}
+
+/* ---- names and windows ---------------------------------------------------------------------- */
+
+static void test_priority_and_risk_names_round_trip(void **state)
+{
+    (void)state;
+    for (int p = WG_PRIO_ADVISORY; p <= WG_PRIO_FIRE; p++)
+        assert_int_equal(priority_from_name(priority_name((enum wg_priority)p)), p);
+    assert_string_equal(priority_name(WG_PRIO_FIRE), "fire");
+    assert_string_equal(priority_name(WG_PRIO_EMERGENCY), "emergency");
+    assert_int_equal(priority_from_name("panic"), -1);
+    assert_int_equal(priority_from_name(NULL), -1);
+    for (unsigned bit = 0; bit <= 8; bit++)
+        assert_int_equal(risk_from_name(risk_name((enum wg_risk)(1u << bit))), (int)(1u << bit));
+    assert_string_equal(risk_name(WG_RISK_FALL), "fall");
+    assert_string_equal(risk_name(WG_RISK_WANDERING), "wandering");
+    assert_int_equal(risk_from_name("falling"), -1);
+    for (int kind = WG_RULE_CALL; kind <= WG_RULE_COMBINE; kind++)
+        assert_string_not_equal(rule_kind_name((enum wg_rule_kind)kind), "unknown");
+    assert_string_equal(rule_kind_name(WG_RULE_BED_EXIT), "bed_exit");
+}
+
+static void test_window_contains(void **state)
+{
+    (void)state;
+    struct wg_window night = {21 * 60, 7 * 60};
+    assert_true(window_contains(&night, 21 * 60));
+    assert_true(window_contains(&night, 23 * 60 + 59));
+    assert_true(window_contains(&night, 0));
+    assert_true(window_contains(&night, 7 * 60 - 1));
+    assert_false(window_contains(&night, 7 * 60));
+    assert_false(window_contains(&night, 12 * 60));
+    assert_false(window_contains(&night, 21 * 60 - 1));
+    assert_true(window_contains(&night, 1440 + 60)); /* normalised */
+    assert_true(window_contains(&night, -60));       /* 23:00 */
+
+    struct wg_window day = {7 * 60, 21 * 60};
+    assert_true(window_contains(&day, 7 * 60));
+    assert_true(window_contains(&day, 12 * 60));
+    assert_false(window_contains(&day, 21 * 60));
+    assert_false(window_contains(&day, 3 * 60));
+
+    struct wg_window whole = {0, 1440};
+    assert_true(window_contains(&whole, 0));
+    assert_true(window_contains(&whole, 1439));
+}
+
+static void test_meaning_vocabulary(void **state)
+{
+    (void)state;
+    int index = -1;
+    const struct wg_meaning_info *info = meaning_lookup("fire_zone_3", &index);
+    assert_non_null(info);
+    assert_string_equal(info->name, "fire_zone");
+    assert_int_equal(index, 3);
+    info = meaning_lookup("gas_lel", &index);
+    assert_non_null(info);
+    assert_int_equal(index, 0);
+    assert_string_equal(info->unit, "%LEL");
+    assert_int_equal(info->kind, WG_POINT_ANALOG);
+    assert_int_equal(meaning_lookup("valve_command", NULL)->direction, WG_POINT_OUTPUT);
+    assert_int_equal(meaning_lookup("energy_kwh", NULL)->kind, WG_POINT_COUNTER);
+    assert_null(meaning_lookup("fire_zone_0", &index));
+    assert_null(meaning_lookup("fire_zone_1000", &index));
+    assert_null(meaning_lookup("fire_zone_x", &index));
+    assert_null(meaning_lookup("call_button_1", &index));
+    assert_null(meaning_lookup("", &index));
+    assert_null(meaning_lookup(NULL, &index));
+    unsigned count = 0;
+    const struct wg_meaning_info *table = meaning_table(&count);
+    assert_true(count >= 45);
+    for (unsigned i = 0; i < count; i++) {
+        assert_non_null(table[i].description);
+        assert_true(table[i].kind != WG_POINT_BOOL || table[i].unit[0] == '\0');
+        for (unsigned j = i + 1; j < count; j++)
+            assert_string_not_equal(table[i].name, table[j].name);
+    }
+}
+
+/* ---- the YAML tree -------------------------------------------------------------------------- */
+
+struct scratch {
+    char *dir;
+    struct wg_diag diag;
+};
+
+static int scratch_setup(void **state)
+{
+    struct scratch *scratch = calloc(1, sizeof *scratch);
+    if (!scratch)
+        return -1;
+    scratch->dir = test_tmpdir();
+    diag_init(&scratch->diag);
+    *state = scratch;
+    return scratch->dir ? 0 : -1;
+}
+
+static int scratch_teardown(void **state)
+{
+    struct scratch *scratch = *state;
+    test_rmtree(scratch->dir);
+    free(scratch->dir);
+    diag_free(&scratch->diag);
+    free(scratch);
+    return 0;
+}
+
+static void test_cfgtree_positions_aliases_quotes(void **state)
+{
+    struct scratch *scratch = *state;
+    char *path = test_write_file(scratch->dir, "tree.yaml",
+                                 "# comment\n"
+                                 "base: &defaults {speed: 9600, parity: N}\n"
+                                 "copy: *defaults\n"
+                                 "list:\n"
+                                 "  - one\n"
+                                 "  - \"yes\"\n"
+                                 "  - yes\n");
+    assert_non_null(path);
+    struct wg_cfg_node *root = cfgtree_load(path, &scratch->diag);
+    print_messages(&scratch->diag);
+    assert_non_null(root);
+    assert_int_equal(scratch->diag.count, 0);
+    assert_int_equal(root->type, WG_CFG_MAP);
+    assert_int_equal(root->key_lines[0], 2);
+    assert_int_equal(root->key_columns[1], 1);
+    const struct wg_cfg_node *copy = cfg_get(root, "copy");
+    assert_non_null(copy);
+    assert_int_equal(copy->type, WG_CFG_MAP);
+    assert_string_equal(cfg_scalar(cfg_get(copy, "speed")), "9600");
+    assert_true(copy != cfg_get(root, "base")); /* copied, not shared */
+    const struct wg_cfg_node *list = cfg_get(root, "list");
+    assert_int_equal(cfg_seq_len(list), 3);
+    assert_int_equal(cfg_seq_at(list, 1)->line, 6);
+    assert_int_equal(cfg_seq_at(list, 1)->column, 5);
+    assert_true(cfg_seq_at(list, 1)->quoted);
+    assert_false(cfg_seq_at(list, 2)->quoted);
+    assert_null(cfg_seq_at(list, 3));
+    assert_null(cfg_get(list, "x"));
+    assert_string_equal(root->file, path);
+    cfgtree_free(root);
+    free(path);
+}
+
+static void test_cfgtree_typed_reads(void **state)
+{
+    struct scratch *scratch = *state;
+    char *path = test_write_file(scratch->dir, "typed.yaml",
+                                 "hex: 0x1C\nneg: -5\nquoted: \"12\"\nfast: fast\n"
+                                 "ratio: 0.25\nflag: false\nmap: {a: 1}\nempty:\n");
+    struct wg_cfg_node *root = cfgtree_load(path, &scratch->diag);
+    assert_non_null(root);
+    long long value = 0;
+    assert_true(cfg_read_int(&scratch->diag, root, "hex", 0, 100, &value));
+    assert_int_equal(value, 28);
+    assert_true(cfg_read_int(&scratch->diag, root, "neg", -10, 10, &value));
+    assert_int_equal(value, -5);
+    value = 77;
+    assert_true(cfg_read_int(&scratch->diag, root, "absent", 0, 1, &value));
+    assert_int_equal(value, 77);
+    assert_int_equal(scratch->diag.count, 0);
+
+    assert_false(cfg_read_int(&scratch->diag, root, "quoted", 0, 100, &value));
+    assert_non_null(strstr(scratch->diag.messages[0], "typed.yaml:3:9: quoted: expected an "
+                                                      "integer from 0 to 100, got the string"));
+    assert_false(cfg_read_int(&scratch->diag, root, "fast", 50, 3600000, &value));
+    assert_non_null(strstr(scratch->diag.messages[1],
+                           ":4:7: fast: expected an integer from 50 to 3600000, got \"fast\""));
+    double ratio = 0;
+    assert_true(cfg_read_double(&scratch->diag, root, "ratio", &ratio));
+    assert_true(ratio > 0.24 && ratio < 0.26);
+    bool flag = true;
+    assert_true(cfg_read_bool(&scratch->diag, root, "flag", &flag));
+    assert_false(flag);
+    assert_false(cfg_read_bool(&scratch->diag, root, "fast", &flag));
+    const char *text = NULL;
+    assert_false(cfg_read_string(&scratch->diag, root, "map", &text));
+    assert_false(cfg_read_string(&scratch->diag, root, "empty", &text));
+    assert_true(cfg_read_string(&scratch->diag, root, "fast", &text));
+    assert_string_equal(text, "fast");
+    assert_false(cfg_require_in(&scratch->diag, root, "missing", "test"));
+    static const char *const allowed[] = {"hex", NULL};
+    assert_false(cfg_only_keys_in(&scratch->diag, root, allowed, "test"));
+    assert_non_null(strstr(scratch->diag.messages[scratch->diag.count - 1],
+                           "unknown key \"empty\" in test (expected one of: hex)"));
+    cfgtree_free(root);
+    free(path);
+}
+
+static void test_cfgtree_alias_bomb_is_refused(void **state)
+{
+    struct scratch *scratch = *state;
+    char *path = test_write_file(scratch->dir, "bomb.yaml",
+                                 "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                                 "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                 "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                                 "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                                 "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                                 "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n");
+    assert_null(cfgtree_load(path, &scratch->diag));
+    assert_int_equal(scratch->diag.count, 1);
+    assert_non_null(strstr(scratch->diag.messages[0], "too many nodes"));
+    free(path);
+}
+
+static void test_diag_formats(void **state)
+{
+    (void)state;
+    struct wg_diag diag;
+    diag_init(&diag);
+    diag_pos(&diag, "f.yaml", 3, 7, "bad %s", "thing");
+    diag_pos(&diag, NULL, 0, 0, "no place");
+    diag_at(&diag, NULL, "no node %d", 5);
+    assert_int_equal(diag.count, 3);
+    assert_string_equal(diag.messages[0], "f.yaml:3:7: bad thing");
+    assert_string_equal(diag.messages[1], "no place");
+    assert_string_equal(diag.messages[2], "no node 5");
+    diag_free(&diag);
+    assert_int_equal(diag.count, 0);
+    config_free(NULL);
+    cfgtree_free(NULL);
+}
+
+/* Relative paths resolve against the directory of the file naming them. */
+static void test_relative_paths_and_minimal_defaults(void **state)
+{
+    struct scratch *scratch = *state;
+    char *profile = test_write_file(scratch->dir, "p.yaml",
+                                    "id: p\nvendor: v\nmodel: m\n"
+                                    "points: [{name: c, meaning: call_button}]\n");
+    char *path = test_write_file(scratch->dir, "site.yaml",
+                                 "site: {id: s1, name: S, district: d1}\n"
+                                 "plugins: {dir: plugins}\n"
+                                 "storage: {path: data/wg.db}\n"
+                                 "profiles: [p.yaml]\n"
+                                 "zones: [{id: Z, rooms: [{id: R1, beds: [A]}]}]\n"
+                                 "buses: [{id: b, driver: sim}]\n"
+                                 "devices: [{id: d, bus: b, address: 3, profile: p, room: R1}]\n"
+                                 "uplink: {password_file: secret, cert_file: /abs/c.pem, "
+                                 "key_file: k.pem}\n"
+                                 "web:\n");
+    struct wg_config *config = config_load(path, &scratch->diag);
+    print_messages(&scratch->diag);
+    assert_non_null(config);
+    char *expected = NULL;
+    assert_true(asprintf(&expected, "%s/data/wg.db", scratch->dir) > 0);
+    assert_string_equal(config->storage.path, expected);
+    free(expected);
+    assert_true(asprintf(&expected, "%s/plugins", scratch->dir) > 0);
+    assert_string_equal(config->plugin_dir, expected);
+    free(expected);
+    assert_true(asprintf(&expected, "%s/k.pem", scratch->dir) > 0);
+    assert_string_equal(config->uplink.key_file, expected);
+    free(expected);
+    assert_string_equal(config->uplink.cert_file, "/abs/c.pem");
+    assert_string_equal(config->uplink.client_id, "wardgate-s1");
+    assert_string_equal(config->web.listen, "127.0.0.1");
+    assert_int_equal(config->web.port, 8080);
+    assert_int_equal(config->devices[0].poll_ms, 1000);
+    assert_int_equal(config->escalation.reannunciate_s, 180);
+    assert_int_equal(config->escalation.level_count, 4);
+    assert_int_equal(config->resident_count, 0);
+    assert_int_equal(config->rule_count, 0);
+    char location[32];
+    assert_string_equal(config_device_location(config, &config->devices[0], location, 32), "Z/R1");
+    config_free(config);
+    free(path);
+    free(profile);
+}
+
+/* ---- bad configs ---------------------------------------------------------------------------- */
+
+struct bad_case {
+    const char *file;         /* under tests/configs/bad/ */
+    const char *message_file; /* where the error is, when not `file` itself */
+    int line;
+    const char *reason;  /* substring of the message */
+    size_t max_messages; /* no cascade: at most this many messages */
+};
+
+static const struct bad_case bad_cases[] = {
+    {"01-syntax-error.yaml", NULL, 13, "YAML syntax error: did not find expected ',' or '}'", 1},
+    {"02-duplicate-key.yaml", NULL, 6, "duplicate key \"id\" (first defined on line 3)", 1},
+    {"03-unknown-top-level.yaml", NULL, 15, "unknown key \"alarms\" in the top level", 1},
+    {"04-unknown-device-key.yaml", NULL, 14,
+     "unknown key \"adress\" in device (expected one of: id, label, bus, address", 2},
+    {"05-missing-required.yaml", NULL, 14, "missing required key \"bus\" in device", 1},
+    {"06-wrong-type.yaml", NULL, 14,
+     "poll_ms: expected an integer from 50 to 3600000, got \"fast\"", 1},
+    {"07-out-of-range.yaml", NULL, 10, "care_level: expected an integer from 1 to 5, got \"7\"", 1},
+    {"08-unknown-bus.yaml", NULL, 14, "bus: no bus \"sim-9\"", 1},
+    {"09-unknown-profile.yaml", NULL, 14, "profile: no profile \"test-cal\"", 1},
+    {"10-unknown-room.yaml", NULL, 14, "room: no room \"102\"", 1},
+    {"11-unknown-bed.yaml", NULL, 14, "bed: no bed \"101-C\"", 1},
+    {"12-duplicate-device.yaml", NULL, 15, "device id \"101-A-call\" is used twice", 1},
+    {"13-bad-window.yaml", NULL, 2, "night: expected a daily time window \"HH:MM-HH:MM\"", 1},
+    {"14-unknown-meaning.yaml", "profiles/bad-meaning.yaml", 6,
+     "meaning: \"call_buton\" is not in the vocabulary", 1},
+    {"15-kind-mismatch.yaml", "profiles/bad-kind.yaml", 8,
+     "kind: meaning \"in_bed\" is a bool point, got \"analog\"", 1},
+    {"16-glob-no-match.yaml", NULL, 4, "\"profiles/nothing-*.yaml\" matches no file", 1},
+    {"17-resident-unknown-bed.yaml", NULL, 10, "bed: no bed \"101-Z\"", 1},
+    {"18-two-residents-one-bed.yaml", NULL, 11, "bed \"101-A\" is already taken by resident", 1},
+    {"19-bad-site-id.yaml", NULL, 2, "id: expected lower-case letters, digits and '-' only", 1},
+    {"20-escalation-not-increasing.yaml", NULL, 19,
+     "after_s: levels must come strictly later one after another: expected more than 600", 1},
+    {"21-rule-foreign-key.yaml", NULL, 16, "unknown key \"idle_hours\" in rule of kind \"call\"",
+     1},
+    {"22-unknown-risk.yaml", NULL, 10, "risks: expected GB 38600 risk names", 1},
+    {"23-empty.yaml", NULL, 1, "the file is empty", 1},
+    {"24-not-found.yaml", NULL, 1, "cannot open the file: No such file or directory", 1},
+    {"25-non-scalar-key.yaml", NULL, 15, "a key must be a plain word, not a sequence", 1},
+    {"26-second-document.yaml", NULL, 18, "a second YAML document", 1},
+    {"27-rule-unknown-meaning.yaml", NULL, 17, "meaning: \"heart_beat\" is not in the vocabulary",
+     1},
+    {"28-duplicate-profile-id.yaml", "profiles/dup-b.yaml", 2,
+     "profile id \"same-id\" is already defined", 1},
+    {"29-combine-bad-op.yaml", NULL, 23, "op: expected one of: eq, ne, lt, le, gt, ge", 1},
+    {"30-uplink-no-broker.yaml", NULL, 17, "the uplink is enabled but lists no broker", 1},
+    {"31-unit-mismatch.yaml", "profiles/bad-unit.yaml", 6,
+     "unit: meaning \"heart_rate\" is measured in \"bpm\", got \"Hz\"", 1},
+    {"32-zones-not-a-list.yaml", NULL, 6, "zones: expected a list", 1},
+    {"33-gas-thresholds.yaml", NULL, 17, "high: expected more than low (40), got 20", 1},
+    {"34-bed-exit-bad-window.yaml", NULL, 17, "window: expected a daily time window", 1},
+};
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    size_t failures = 0;
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const struct bad_case *bad = &bad_cases[i];
+        char *relative = NULL, *path = NULL, *prefix = NULL;
+        assert_true(asprintf(&relative, "tests/configs/bad/%s", bad->file) > 0);
+        path = repo_path(relative);
+        assert_non_null(path);
+        if (bad->message_file) {
+            assert_true(asprintf(&prefix, "%s/tests/configs/bad/%s:%d:", repo_root(),
+                                 bad->message_file, bad->line) > 0);
+        } else {
+            assert_true(asprintf(&prefix, "%s:%d:", path, bad->line) > 0);
+        }
+        struct wg_diag diag;
+        diag_init(&diag);
+        struct wg_config *config = config_load(path, &diag);
+        bool found = false;
+        for (size_t m = 0; m < diag.count; m++)
+            found = found || (strncmp(diag.messages[m], prefix, strlen(prefix)) == 0 &&
+                              strstr(diag.messages[m], bad->reason));
+        bool ok = !config && found && diag.count >= 1 && diag.count <= bad->max_messages;
+        if (!ok) {
+            failures++;
+            print_message("# %s: expected \"%s ...%s\" (at most %zu messages), got %s:\n",
+                          bad->file, prefix, bad->reason, bad->max_messages,
+                          config ? "a config" : "NULL");
+            print_messages(&diag);
+        }
+        config_free(config);
+        diag_free(&diag);
+        free(prefix);
+        free(path);
+        free(relative);
+    }
+    assert_int_equal(failures, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_facility_loads_cleanly, facility_setup,
+                                        facility_teardown),
+        cmocka_unit_test_setup_teardown(test_facility_covers_every_rule_kind, facility_setup,
+                                        facility_teardown),
+        cmocka_unit_test_setup_teardown(test_facility_residents_and_risks, facility_setup,
+                                        facility_teardown),
+        cmocka_unit_test_setup_teardown(test_facility_defaults_and_sections, facility_setup,
+                                        facility_teardown),
+        cmocka_unit_test_setup_teardown(test_facility_lookups, facility_setup, facility_teardown),
+        cmocka_unit_test(test_priority_and_risk_names_round_trip),
+        cmocka_unit_test(test_window_contains),
+        cmocka_unit_test(test_meaning_vocabulary),
+        cmocka_unit_test_setup_teardown(test_cfgtree_positions_aliases_quotes, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_cfgtree_typed_reads, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_cfgtree_alias_bomb_is_refused, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test(test_diag_formats),
+        cmocka_unit_test_setup_teardown(test_relative_paths_and_minimal_defaults, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test(test_bad_configs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
