@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "migrations.h"
+#include "log.h"
 #include "store.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
@@ -1049,5 +1050,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disk_full_reported_and_recovered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_throughput, setup, teardown),
     };
+    wg_log_set_level(WG_LOG_WARNING); /* keep "applied migration" out of the TAP stream */
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
