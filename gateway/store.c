@@ -167,6 +167,33 @@ static bool at_size_limit(struct wg_store *store)
     return pages >= store->max_pages;
 }
 
+/* What an extended SQLITE_IOERR code means, in words. */
+static const char *io_operation(int rc)
+{
+    switch (rc) {
+    case SQLITE_IOERR_READ:
+    case SQLITE_IOERR_SHORT_READ:
+        return "read failed";
+    case SQLITE_IOERR_WRITE:
+        return "write failed";
+    case SQLITE_IOERR_FSYNC:
+    case SQLITE_IOERR_DIR_FSYNC:
+        return "fsync failed";
+    case SQLITE_IOERR_TRUNCATE:
+        return "truncate failed";
+    case SQLITE_IOERR_SHMOPEN:
+    case SQLITE_IOERR_SHMSIZE:
+    case SQLITE_IOERR_SHMMAP:
+        return "the -shm file failed";
+    case SQLITE_IOERR_LOCK:
+    case SQLITE_IOERR_RDLOCK:
+    case SQLITE_IOERR_UNLOCK:
+        return "file locking failed";
+    default:
+        return "I/O failed";
+    }
+}
+
 /* "N MiB free on its filesystem", for disk-full and I/O error messages. */
 static void describe_free_space(const char *path, char *out, size_t out_len)
 {
@@ -216,9 +243,9 @@ static int fail_sqlite(struct wg_store *store, int rc, const char *doing)
         break;
     case SQLITE_IOERR:
         result =
-            fail(store, WG_STORE_IO, "database %s: I/O error while %s: %s (SQLite code %d%s%s; %s)",
-                 store->path, doing, sqlite_msg, rc, sys_errno ? ", " : "",
-                 sys_errno ? strerror(sys_errno) : "", free_space);
+            fail(store, WG_STORE_IO, "database %s: I/O error while %s: %s%s%s (SQLite code %d, %s)",
+                 store->path, doing, io_operation(rc), sys_errno ? ": " : "",
+                 sys_errno ? strerror(sys_errno) : "", rc, free_space);
         break;
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
