@@ -1202,9 +1202,12 @@ static void load_rule(struct loader *ld, const struct wg_cfg_node *item)
         }
         if (cfg_read_double(ld->diag, item, "low", &rule->low) &&
             cfg_read_double(ld->diag, item, "high", &rule->high) && rule->low >= rule->high &&
-            cfg_get(item, "high"))
-            diag_at(ld->diag, cfg_get(item, "high"), "high: expected more than low (%g), got %g",
+            (rule->kind == WG_RULE_GAS || (cfg_get(item, "low") && cfg_get(item, "high")))) {
+            const struct wg_cfg_node *where =
+                cfg_get(item, "high") ? cfg_get(item, "high") : cfg_get(item, "low");
+            diag_at(ld->diag, where ? where : item, "high: expected more than low (%g), got %g",
                     rule->low, rule->high);
+        }
         read_int(ld, item, "for_s", 0, 86400, &rule->for_s);
         cfg_read_bool(ld->diag, item, "reset_on_normal", &rule->reset_on_normal);
         break;
