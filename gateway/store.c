@@ -226,11 +226,12 @@ static int fail_sqlite(struct wg_store *store, int rc, const char *doing)
                       store->path, store->busy_timeout_ms, doing);
         break;
     case SQLITE_FULL:
-        if (at_size_limit(store))
+        /* No OS error behind it: max_page_count, i.e. storage.max_bytes. */
+        if (store->max_pages > 0 && sys_errno != ENOSPC && sys_errno != EDQUOT &&
+            sys_errno != EFBIG)
             result = fail(store, WG_STORE_FULL,
                           "database %s is full: %s reached the size limit of %lld bytes "
-                          "(storage.max_bytes) and nothing more may be pruned (alarms and "
-                          "unsent alarm/health events are kept)",
+                          "(storage.max_bytes)",
                           store->path, doing, store->max_bytes);
         else
             result = fail(store, WG_STORE_FULL, "database %s: disk full while %s: %s (%s)",
