@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "meaning.h"
 #include "plugin_host.h"
 #include "queue.h"
 #include "service.h"
@@ -19,6 +20,7 @@
 #define MAX_LISTENERS       8
 #define MAX_COUNTERS        8
 #define BATCH_MAX           256
+#define BATCHES_PER_WAKEUP  16 /* then back to poll, so signals and timers are never starved */
 #define MAX_OUTSTANDING     256
 #define RETRY_PERIOD_MS     1000
 #define MAINTAIN_PERIOD_MS  (10 * 60 * 1000)
@@ -329,6 +331,8 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
     state->seen[msg->point] = true;
 
     if (point->kind == WG_POINT_BOOL) {
+        if (meaning_is_heartbeat(point->meaning))
+            return; /* liveness only; supervision reads last_seen_ms */
         bool changed = first ? msg->value != 0 : previous != msg->value;
         if (!changed)
             return;
@@ -404,7 +408,7 @@ size_t core_process(struct wg_core *core)
 {
     struct wg_msg batch[BATCH_MAX];
     size_t total = 0;
-    for (;;) {
+    for (int round = 0; round < BATCHES_PER_WAKEUP; round++) {
         size_t count = queue_pop_batch(core->queue, batch, BATCH_MAX);
         for (size_t i = 0; i < count; i++) {
             switch (batch[i].type) {
@@ -430,6 +434,13 @@ size_t core_process(struct wg_core *core)
     }
     core->messages_handled += total;
     return total;
+}
+
+/* Handles everything queued; only for when the drivers are stopped. */
+static void drain_queue(struct wg_core *core)
+{
+    while (core_process(core) > 0)
+        ;
 }
 
 /* ---- periodic jobs ---- */
@@ -574,7 +585,7 @@ void core_free(struct wg_core *core)
         return;
     if (core->host) {
         plugin_host_stop(core->host);
-        core_process(core); /* what the drivers handed over before they stopped */
+        drain_queue(core); /* what the drivers handed over before they stopped */
         plugin_host_close(core->host);
     }
     if (core->store && core->config) {
@@ -643,7 +654,7 @@ int core_reload(struct wg_core *core)
 
     /* Stop the old drivers, take in what they handed over, then switch. */
     plugin_host_stop(core->host);
-    core_process(core);
+    drain_queue(core);
     carry_device_states(core->config, core->devices, next, next_states);
     if (plugin_host_start(next_host) != 0) {
         wg_err("reload: the new drivers did not start; going back to the running configuration");

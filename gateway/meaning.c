@@ -127,3 +127,10 @@ const struct wg_meaning_info *meaning_table(unsigned *count)
         *count = (unsigned)(sizeof meanings / sizeof meanings[0]);
     return meanings;
 }
+
+bool meaning_is_heartbeat(const char *meaning)
+{
+    static const char suffix[] = "_heartbeat";
+    size_t len = meaning ? strlen(meaning) : 0;
+    return len >= sizeof suffix - 1 && strcmp(meaning + len - (sizeof suffix - 1), suffix) == 0;
+}

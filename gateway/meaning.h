@@ -25,6 +25,10 @@ struct wg_meaning_info {
  * otherwise *index = 0. Returns NULL when the word is not in the vocabulary. */
 const struct wg_meaning_info *meaning_lookup(const char *meaning, int *index);
 
+/* Heartbeat bits ("gas_heartbeat", ...) toggle while a device lives: they are
+ * supervision, not events, and are never journaled per toggle. */
+bool meaning_is_heartbeat(const char *meaning);
+
 /* The whole table, for documentation and error messages ("expected one of ..."). */
 const struct wg_meaning_info *meaning_table(unsigned *count);
 

@@ -28,6 +28,9 @@ cat <<EOT
 EOT
 args=(-c config/facility.yaml --db "$db" --plugin-dir "$BUILD/plugins")
 if [ -n "${DEMO_SECONDS:-}" ]; then
-  exec timeout --signal=INT --kill-after=10 "$DEMO_SECONDS" "$BUILD/wardgated" "${args[@]}"
+  rc=0
+  timeout --signal=INT --kill-after=10 "$DEMO_SECONDS" "$BUILD/wardgated" "${args[@]}" || rc=$?
+  [ "$rc" -eq 124 ] && rc=0 # stopped by the timer, as asked
+  exit "$rc"
 fi
 exec "$BUILD/wardgated" "${args[@]}"

@@ -136,11 +136,23 @@ w("""# --- Buses ---------------------------------------------------------------
 #   - id: fire-panel
 #     driver: modbus-tcp
 #     settings: {host: 192.168.10.20, port: 502}
+#
+# sim settings (see docs/config.md, "The sim driver"): scenario demo makes
+# random episodes; *_every_min is the mean time between episodes per device.
+# With 20 call points a floor, call_every_min: 20 is a call a minute a floor.
 buses:
-  - {id: sim-f1, driver: sim}     # 1st floor
-  - {id: sim-f2, driver: sim}     # 2nd floor
-  - {id: sim-f3, driver: sim}     # 3rd floor
-  - {id: sim-plant, driver: sim}  # kitchen and plant room
+  - id: sim-f1            # 1st floor
+    driver: sim
+    settings: {scenario: demo, call_every_min: 20, cord_every_min: 240, bed_exit_every_min: 90, door_every_min: 60, staff_min_s: 30, staff_max_s: 240}
+  - id: sim-f2            # 2nd floor
+    driver: sim
+    settings: {scenario: demo, call_every_min: 20, cord_every_min: 240, bed_exit_every_min: 90, door_every_min: 60, staff_min_s: 30, staff_max_s: 240}
+  - id: sim-f3            # 3rd floor
+    driver: sim
+    settings: {scenario: demo, call_every_min: 20, cord_every_min: 240, bed_exit_every_min: 90, door_every_min: 60, staff_min_s: 30, staff_max_s: 240}
+  - id: sim-plant         # kitchen and plant room: a gas leak every ~6 min, a fire zone every ~30 min
+    driver: sim
+    settings: {scenario: demo, gas_leak_every_min: 6, fire_every_min: 240, door_every_min: 60}
 """)
 
 # --- devices ------------------------------------------------------------------------

@@ -231,10 +231,14 @@ static bool read_bus_settings(struct sim_bus *sim)
                                     .staff_max_s = 240,
                                     .night_start_min = 21 * 60,
                                     .night_end_min = 7 * 60};
+    /* Buses seeded alike would replay the same episodes on every floor: mix in the bus id. */
     long long seed = (long long)time(NULL);
+    uint64_t bus_hash = 1469598103934665603ULL;
+    for (const char *c = sim->bus->id; *c; c++)
+        bus_hash = (bus_hash ^ (unsigned char)*c) * 1099511628211ULL;
     const char *scenario = "demo";
     if (!settings) {
-        sim->rng.state = (uint64_t)seed | 1;
+        sim->rng.state = ((uint64_t)seed ^ bus_hash) | 1;
         sim->active = true;
         return true;
     }
@@ -269,7 +273,7 @@ static bool read_bus_settings(struct sim_bus *sim)
     sim->rates.staff_min_s = (int)staff_min;
     sim->rates.staff_max_s = (int)staff_max;
     sim->active = strcmp(scenario, "demo") == 0;
-    sim->rng.state = (uint64_t)seed * 2654435761u + 1;
+    sim->rng.state = ((uint64_t)seed * 2654435761u ^ bus_hash) | 1;
     return read_script(sim, settings) && ok;
 }
 

@@ -32,6 +32,12 @@ static int64_t next_episode_ms(struct sim_rng *rng, double mean_min)
     return (int64_t)(-log(u) * mean_min * 60000.0);
 }
 
+/* now + wait, saturating: "never" stays never. */
+static int64_t after(int64_t now_ms, int64_t wait_ms)
+{
+    return wait_ms >= INT64_MAX - now_ms ? INT64_MAX : now_ms + wait_ms;
+}
+
 static bool meaning_is(const struct wg_point_view *point, const char *meaning)
 {
     return strcmp(point->meaning, meaning) == 0;
@@ -98,8 +104,8 @@ void sim_model_init(struct sim_device *device, const struct sim_rates *rates, st
         state->value = resting_value(point, rng);
         if (meaning_is(point, "in_bed") && in_night(rates, now_ms))
             state->value = 1;
-        state->next_event_ms =
-            active ? now_ms + next_episode_ms(rng, episode_rate_min(point, rates)) : INT64_MAX;
+        state->next_event_ms = active ? after(now_ms, next_episode_ms(rng, episode_rate_min(point, rates)))
+                                      : INT64_MAX;
     }
 }
 
@@ -130,7 +136,7 @@ static void step_episode(struct sim_device *device, const struct wg_point_view *
     double dt_s = (double)dt_ms / 1000.0;
     bool due = now_ms >= state->next_event_ms;
     if (due)
-        state->next_event_ms = now_ms + next_episode_ms(rng, episode_rate_min(point, rates));
+        state->next_event_ms = after(now_ms, next_episode_ms(rng, episode_rate_min(point, rates)));
 
     if (meaning_is(point, "call_button") || meaning_is(point, "pull_cord")) {
         if (due && state->value == 0)

@@ -34,6 +34,7 @@ wait_for() {
     sleep 0.1; waited=$((waited + 1))
     [ "$waited" -ge $((limit * 10)) ] && return 1
   done
+  return 0
 }
 
 # start_daemon CONFIG DB LOG [extra args]: starts wardgated in the background, sets DAEMON_PID.
