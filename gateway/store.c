@@ -297,6 +297,8 @@ static sqlite3_stmt *prepared_for_iteration(struct wg_store *store, enum stmt_id
     return fresh;
 }
 
+/* Readies a statement for its next use. sqlite3_reset repeats the error of
+ * the last step, which the caller has already handled, so it is not checked. */
 static void done_with(sqlite3_stmt *stmt)
 {
     sqlite3_reset(stmt);
@@ -815,6 +817,8 @@ int store_outbox_peek(struct wg_store *store, int64_t after_seq, int limit,
                       int (*each)(const struct wg_outbox_row *row, void *ctx), void *ctx)
 {
     store->status = WG_STORE_OK;
+    if (!each)
+        return fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
     sqlite3_stmt *stmt = prepared_for_iteration(store, ST_OUTBOX_PEEK);
     if (!stmt)
         return -1;
@@ -860,6 +864,8 @@ int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
                        int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
 {
     store->status = WG_STORE_OK;
+    if (!each)
+        return fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
     sqlite3_stmt *stmt = prepared_for_iteration(store, ST_EVENTS_SINCE);
     if (!stmt)
         return -1;
@@ -1053,6 +1059,8 @@ int store_alarm_foreach(struct wg_store *store,
                         int (*each)(const struct wg_alarm_row *alarm, void *ctx), void *ctx)
 {
     store->status = WG_STORE_OK;
+    if (!each)
+        return fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
     sqlite3_stmt *stmt = prepared_for_iteration(store, ST_ALARM_ALL);
     if (!stmt)
         return -1;
@@ -1471,15 +1479,21 @@ static int open_database(struct wg_store *store)
     if (rc != SQLITE_OK)
         return fail_sqlite(store, rc, "opening it");
     /* Until the checks pass, closing must not checkpoint a WAL into the file. */
-    sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    sqlite3_extended_result_codes(store->db, 1);
+    rc = sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_extended_result_codes(store->db, 1);
+    if (rc != SQLITE_OK)
+        return fail_sqlite(store, rc, "configuring the connection");
     rc = sqlite3_busy_timeout(store->db, store->busy_timeout_ms);
     if (rc != SQLITE_OK)
         return fail_sqlite(store, rc, "setting the busy timeout");
     if (check_integrity(store) < 0 || check_application(store) < 0 ||
         configure_connection(store) < 0 || migrate(store) < 0 || apply_size_limit(store) < 0)
         return -1;
-    sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+    rc = sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+    if (rc != SQLITE_OK)
+        wg_warn("database %s: cannot re-enable the checkpoint on close: %s", store->path,
+                sqlite3_errstr(rc));
     return 0;
 }
 
