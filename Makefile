@@ -74,7 +74,7 @@ $(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libwgcore.a tests/unit/testutil.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
 

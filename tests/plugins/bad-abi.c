@@ -10,6 +10,6 @@ static int never_open(const struct wg_host *host, const struct wg_bus_view *bus,
 __attribute__((visibility("default"))) const struct wg_plugin_descriptor wardgate_plugin = {
     .abi_version = WG_PLUGIN_ABI_VERSION + 98,
     .struct_size = sizeof(struct wg_plugin_descriptor),
-    .name = "bad_abi",
+    .name = "bad-abi",
     .open = never_open,
 };

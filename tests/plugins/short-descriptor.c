@@ -4,5 +4,5 @@
 __attribute__((visibility("default"))) const struct wg_plugin_descriptor wardgate_plugin = {
     .abi_version = WG_PLUGIN_ABI_VERSION,
     .struct_size = sizeof(struct wg_plugin_descriptor) - sizeof(void *),
-    .name = "short_descriptor",
+    .name = "short-descriptor",
 };

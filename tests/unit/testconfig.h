@@ -1,0 +1,61 @@
+/* Helpers for unit tests that need a small site config and the test plugins. */
+#ifndef WG_TESTCONFIG_H
+#define WG_TESTCONFIG_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Repository root (the test runner exports WG_ROOT) and build directory. */
+static inline const char *test_root(void)
+{
+    static char root[4096];
+    const char *given = getenv("WG_ROOT");
+    if (!realpath(given ? given : ".", root))
+        return ".";
+    return root;
+}
+
+static inline char *test_plugin_dir(void)
+{
+    const char *build = getenv("BUILD");
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/%s/test-plugins", test_root(), build ? build : "build") < 0)
+        return NULL;
+    return dir;
+}
+
+/* Writes dir/site.yaml: one floor, rooms 101 and 102, and the given buses and
+ * devices sections (YAML text, may be ""). Returns the path (caller frees). */
+static inline char *test_site_config(const char *dir, const char *buses_and_devices)
+{
+    char *path = NULL, *text = NULL;
+    if (asprintf(&text,
+                 "site: {id: unit-home, name: Unit Home, district: unit-district}\n"
+                 "profiles: [\"%s/config/profiles/*.yaml\"]\n"
+                 "zones:\n"
+                 "  - id: f1\n"
+                 "    name: Floor 1\n"
+                 "    floor: 1\n"
+                 "    rooms:\n"
+                 "      - {id: \"101\", kind: resident, beds: [A, B]}\n"
+                 "      - {id: \"102\", kind: resident, beds: [A]}\n"
+                 "residents:\n"
+                 "  - {id: R-0001, bed: 101-A, care_level: 3, risks: [fall]}\n"
+                 "%s",
+                 test_root(), buses_and_devices) < 0)
+        return NULL;
+    if (asprintf(&path, "%s/site.yaml", dir) >= 0) {
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(text, f);
+            fclose(f);
+        } else {
+            free(path);
+            path = NULL;
+        }
+    }
+    free(text);
+    return path;
+}
+
+#endif
