@@ -101,6 +101,8 @@ install: all
 	install -m 0644 config/profiles/*.yaml $(DESTDIR)$(SYSCONFDIR)/profiles/
 	cp -R web/. $(DESTDIR)$(WEBDIR)/
 	install -m 0644 systemd/wardgated.service $(DESTDIR)$(UNITDIR)/wardgated.service
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 0644 systemd/wardgate.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/wardgate.conf
 	chmod 0750 $(DESTDIR)$(STATEDIR)
 
 clean:

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -277,11 +278,15 @@ static int flush(struct wg_core *core)
         return 0;
     struct wg_store *store = core->store;
     int rc = store_begin(store);
+    /* A reading the store refuses undoes only itself (the store uses a
+     * savepoint per write); it must not hold up the events. */
     for (size_t i = 0; rc == 0 && i < core->reading_count; i++) {
         const struct pending_reading *r = &core->readings[i];
         const struct wg_device *device = &core->config->devices[r->device];
         const char *point = core->config->profiles[device->profile].points[r->point].name;
-        rc = store_add_reading(store, device->id, point, r->ts_ms, r->value);
+        if (store_add_reading(store, device->id, point, r->ts_ms, r->value) != 0)
+            wg_warn("storage: reading %s.%s not kept: %s", device->id, point,
+                    store_last_error(store));
     }
     for (size_t i = 0; rc == 0 && i < core->pending_count; i++)
         rc = store_append_event(store, &core->pending[i].event);
@@ -313,6 +318,8 @@ static int flush(struct wg_core *core)
 
 /* ---- messages from the drivers ---- */
 
+static void handle_counter(struct wg_core *core, const struct wg_msg *msg);
+
 static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
 {
     const struct wg_config *config = core->config;
@@ -324,6 +331,14 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
     const struct wg_device *device = &config->devices[msg->device];
     const struct wg_point_def *point = &config->profiles[device->profile].points[msg->point];
     state->last_seen_ms = msg->ts_ms;
+    if (!isfinite(msg->value)) {
+        /* A NaN or infinite register value (a float of an unwired input, say) is
+         * counted against the device, never stored or compared. */
+        struct wg_msg counter = {.type = WG_MSG_COUNTER, .device = msg->device, .value = 1};
+        snprintf(counter.text, sizeof counter.text, "bad_value");
+        handle_counter(core, &counter);
+        return;
+    }
 
     bool first = !state->seen[msg->point];
     double previous = state->values[msg->point];

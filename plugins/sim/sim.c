@@ -453,9 +453,10 @@ static void *sim_thread(void *arg)
     int64_t now_wall = sim->host->now_ms(sim->host);
     for (size_t d = 0; d < sim->bus->device_count; d++) {
         sim_model_init(&sim->devices[d], &sim->rates, &sim->rng, now_wall, sim->active);
-        /* Spread the first polls over the poll period, as a real bus would. */
-        sim->devices[d].next_poll_ms =
-            start + (int64_t)(sim_random(&sim->rng) * sim->devices[d].view->poll_ms);
+        /* Spread the first polls over up to a second, as a real bus would go
+         * through its devices after start. */
+        int spread_ms = sim->devices[d].view->poll_ms < 1000 ? sim->devices[d].view->poll_ms : 1000;
+        sim->devices[d].next_poll_ms = start + (int64_t)(sim_random(&sim->rng) * spread_ms);
     }
     pthread_mutex_lock(&sim->lock);
     while (!sim->stop) {
