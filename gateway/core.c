@@ -40,6 +40,7 @@ struct device_state {
     size_t point_count;
     double *values;
     bool *seen;
+    struct wg_reading_aggregate *buckets; /* the open readings bucket per point (count 0: none) */
     struct device_counter counters[MAX_COUNTERS];
 };
 
@@ -49,11 +50,11 @@ struct pending_event {
     char *strings;
 };
 
-struct pending_reading {
+/* A readings bucket that has closed and waits for the next commit. */
+struct closed_bucket {
     uint32_t device;
     uint32_t point;
-    int64_t ts_ms;
-    double value;
+    struct wg_reading_aggregate aggregate;
 };
 
 struct outstanding_write {
@@ -75,7 +76,7 @@ struct periodic_job {
     void (*run)(struct wg_core *core);
 };
 
-enum { JOB_RETRY, JOB_WATCHDOG, JOB_MAINTAIN, JOB_STATUS, JOB_COUNT };
+enum { JOB_RETRY, JOB_WATCHDOG, JOB_MAINTAIN, JOB_STATUS, JOB_BUCKETS, JOB_COUNT };
 
 struct wg_core {
     char *config_path;
@@ -89,8 +90,8 @@ struct wg_core {
 
     struct pending_event *pending;
     size_t pending_count, pending_capacity;
-    struct pending_reading readings[BATCH_MAX];
-    size_t reading_count;
+    struct closed_bucket *closed;
+    size_t closed_count, closed_capacity;
     struct outstanding_write outstanding[MAX_OUTSTANDING];
     uint64_t next_request_id;
 
@@ -113,6 +114,7 @@ static void free_device_states(struct device_state *states, size_t count)
     for (size_t i = 0; i < count; i++) {
         free(states[i].values);
         free(states[i].seen);
+        free(states[i].buckets);
     }
     free(states);
 }
@@ -128,7 +130,8 @@ static struct device_state *new_device_states(const struct wg_config *config)
         states[i].point_count = points;
         states[i].values = calloc(points ? points : 1, sizeof *states[i].values);
         states[i].seen = calloc(points ? points : 1, sizeof *states[i].seen);
-        if (!states[i].values || !states[i].seen) {
+        states[i].buckets = calloc(points ? points : 1, sizeof *states[i].buckets);
+        if (!states[i].values || !states[i].seen || !states[i].buckets) {
             free_device_states(states, i + 1);
             return NULL;
         }
@@ -274,17 +277,17 @@ static void log_event(const struct wg_event *event, void *ctx)
  * and only then, hands the events to the listeners. */
 static int flush(struct wg_core *core)
 {
-    if (core->pending_count == 0 && core->reading_count == 0)
+    if (core->pending_count == 0 && core->closed_count == 0)
         return 0;
     struct wg_store *store = core->store;
     int rc = store_begin(store);
     /* A reading the store refuses undoes only itself (the store uses a
      * savepoint per write); it must not hold up the events. */
-    for (size_t i = 0; rc == 0 && i < core->reading_count; i++) {
-        const struct pending_reading *r = &core->readings[i];
-        const struct wg_device *device = &core->config->devices[r->device];
-        const char *point = core->config->profiles[device->profile].points[r->point].name;
-        if (store_add_reading(store, device->id, point, r->ts_ms, r->value) != 0)
+    for (size_t i = 0; rc == 0 && i < core->closed_count; i++) {
+        const struct closed_bucket *bucket = &core->closed[i];
+        const struct wg_device *device = &core->config->devices[bucket->device];
+        const char *point = core->config->profiles[device->profile].points[bucket->point].name;
+        if (store_add_aggregate(store, device->id, point, &bucket->aggregate) != 0)
             wg_warn("storage: reading %s.%s not kept: %s", device->id, point,
                     store_last_error(store));
     }
@@ -295,7 +298,7 @@ static int flush(struct wg_core *core)
     else
         store_rollback(store);
     /* Readings are aggregates for history; a failed batch of them is not retried. */
-    core->reading_count = 0;
+    core->closed_count = 0;
     if (rc != 0) {
         if (!core->storage_failing)
             wg_crit("storage: %s; %zu events are held in memory and retried every %d s",
@@ -314,6 +317,63 @@ static int flush(struct wg_core *core)
     core->events_committed += core->pending_count;
     core->pending_count = 0;
     return 0;
+}
+
+/* ---- readings history: one bucket per point in memory, written when it closes ---- */
+
+static void close_bucket(struct wg_core *core, uint32_t device, uint32_t point)
+{
+    struct wg_reading_aggregate *bucket = &core->devices[device].buckets[point];
+    if (bucket->count == 0)
+        return;
+    if (core->closed_count == core->closed_capacity) {
+        size_t capacity = core->closed_capacity ? core->closed_capacity * 2 : 256;
+        struct closed_bucket *grown = realloc(core->closed, capacity * sizeof *grown);
+        if (!grown) {
+            wg_err("out of memory: a readings bucket of %s is not kept",
+                   core->config->devices[device].id);
+            bucket->count = 0;
+            return;
+        }
+        core->closed = grown;
+        core->closed_capacity = capacity;
+    }
+    core->closed[core->closed_count++] =
+        (struct closed_bucket){.device = device, .point = point, .aggregate = *bucket};
+    bucket->count = 0;
+}
+
+static void add_to_bucket(struct wg_core *core, uint32_t device, uint32_t point, int64_t ts_ms,
+                          double value)
+{
+    struct wg_reading_aggregate *bucket = &core->devices[device].buckets[point];
+    int64_t start = store_bucket_start(core->store, ts_ms);
+    if (bucket->count > 0 && bucket->bucket_ms != start)
+        close_bucket(core, device, point);
+    if (bucket->count == 0) {
+        *bucket = (struct wg_reading_aggregate){start, 1, value, value, value, value, ts_ms};
+        return;
+    }
+    bucket->count++;
+    bucket->sum += value;
+    bucket->min = value < bucket->min ? value : bucket->min;
+    bucket->max = value > bucket->max ? value : bucket->max;
+    if (ts_ms >= bucket->last_ms) {
+        bucket->last = value;
+        bucket->last_ms = ts_ms;
+    }
+}
+
+/* Closes buckets whose interval has passed (all of them when `everything`). */
+static void close_buckets(struct wg_core *core, bool everything)
+{
+    int64_t current = store_bucket_start(core->store, clock_wall_ms(core->clock));
+    for (size_t d = 0; d < core->config->device_count; d++)
+        for (size_t p = 0; p < core->devices[d].point_count; p++) {
+            const struct wg_reading_aggregate *bucket = &core->devices[d].buckets[p];
+            if (bucket->count > 0 && (everything || bucket->bucket_ms < current))
+                close_bucket(core, (uint32_t)d, (uint32_t)p);
+        }
 }
 
 /* ---- messages from the drivers ---- */
@@ -359,10 +419,7 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
             core_emit(core, "point", -1, msg->device, body, WG_UPLINK_NONE, msg->ts_ms);
         return;
     }
-    if (core->reading_count == BATCH_MAX)
-        flush(core);
-    core->readings[core->reading_count++] = (struct pending_reading){
-        .device = msg->device, .point = msg->point, .ts_ms = msg->ts_ms, .value = msg->value};
+    add_to_bucket(core, msg->device, msg->point, msg->ts_ms, msg->value);
 }
 
 static void handle_health(struct wg_core *core, const struct wg_msg *msg)
@@ -493,6 +550,12 @@ static void job_status(struct wg_core *core)
                    core->storage_failing ? "; STORAGE FAILING" : "");
 }
 
+static void job_buckets(struct wg_core *core)
+{
+    close_buckets(core, false);
+    flush(core);
+}
+
 static void init_jobs(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
@@ -503,6 +566,9 @@ static void init_jobs(struct wg_core *core)
                                                      job_maintain};
     core->jobs[JOB_STATUS] = (struct periodic_job){"status", STATUS_PERIOD_MS,
                                                    now + STATUS_PERIOD_MS, job_status};
+    int64_t bucket_ms = (int64_t)core->config->storage.readings_bucket_s * 1000;
+    core->jobs[JOB_BUCKETS] = (struct periodic_job){"buckets", bucket_ms, now + bucket_ms,
+                                                    job_buckets};
 }
 
 void core_run_timers(struct wg_core *core)
@@ -604,6 +670,7 @@ void core_free(struct wg_core *core)
         plugin_host_close(core->host);
     }
     if (core->store && core->config) {
+        close_buckets(core, true);
         json_t *body = json_pack("{s:s}", "what", "stopped");
         if (body)
             core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
@@ -615,6 +682,7 @@ void core_free(struct wg_core *core)
     for (size_t i = 0; i < core->pending_count; i++)
         free(core->pending[i].strings);
     free(core->pending);
+    free(core->closed);
     if (core->config)
         free_device_states(core->devices, core->config->device_count);
     store_close(core->store);
@@ -670,6 +738,9 @@ int core_reload(struct wg_core *core)
     /* Stop the old drivers, take in what they handed over, then switch. */
     plugin_host_stop(core->host);
     drain_queue(core);
+    close_buckets(core, true); /* they name devices of the old config */
+    flush(core);
+    core->closed_count = 0;
     carry_device_states(core->config, core->devices, next, next_states);
     if (plugin_host_start(next_host) != 0) {
         wg_err("reload: the new drivers did not start; going back to the running configuration");

@@ -79,8 +79,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "VALUES (?, ?, ?, ?, ?, ?)",
     [ST_READING_UPSERT] =
         "INSERT INTO readings (device, point, bucket_ms, n, min, max, sum, last, last_ms) "
-        "VALUES (?1, ?2, ?3, 1, ?4, ?4, ?4, ?4, ?5) "
-        "ON CONFLICT (device, point, bucket_ms) DO UPDATE SET n = n + 1, "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "ON CONFLICT (device, point, bucket_ms) DO UPDATE SET n = readings.n + excluded.n, "
         "min = min(readings.min, excluded.min), max = max(readings.max, excluded.max), "
         "sum = readings.sum + excluded.sum, "
         "last = CASE WHEN excluded.last_ms >= readings.last_ms THEN excluded.last "
@@ -891,14 +891,15 @@ int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
 /* ---- readings, audit, alarms ----------------------------------------- */
 
 struct reading_job {
-    const char *device, *point;
-    int64_t bucket_ms, ts_ms;
-    double value;
+    const char *device;
+    const char *point;
+    const struct wg_reading_aggregate *aggregate;
 };
 
 static int reading_work(struct wg_store *store, void *ctx)
 {
     const struct reading_job *job = ctx;
+    const struct wg_reading_aggregate *agg = job->aggregate;
     sqlite3_stmt *stmt = prepared(store, ST_READING_UPSERT);
     if (!stmt)
         return -1;
@@ -906,11 +907,19 @@ static int reading_work(struct wg_store *store, void *ctx)
     if (rc == SQLITE_OK)
         rc = bind_text(stmt, 2, job->point);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(stmt, 3, job->bucket_ms);
+        rc = sqlite3_bind_int64(stmt, 3, agg->bucket_ms);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_double(stmt, 4, job->value);
+        rc = sqlite3_bind_int64(stmt, 4, agg->count);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(stmt, 5, job->ts_ms);
+        rc = sqlite3_bind_double(stmt, 5, agg->min);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_double(stmt, 6, agg->max);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_double(stmt, 7, agg->sum);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_double(stmt, 8, agg->last);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, 9, agg->last_ms);
     if (rc != SQLITE_OK) {
         done_with(stmt);
         return fail_sqlite(store, rc, "adding a reading");
@@ -918,22 +927,41 @@ static int reading_work(struct wg_store *store, void *ctx)
     return run_stmt(store, stmt, "adding a reading");
 }
 
-int store_add_reading(struct wg_store *store, const char *device, const char *point, int64_t ts_ms,
-                      double value)
+int64_t store_bucket_start(const struct wg_store *store, int64_t ts_ms)
 {
-    store->status = WG_STORE_OK;
-    if (!device || !point)
-        return fail(store, WG_STORE_IO, "database %s: reading without device or point refused",
-                    store->path);
-    if (!isfinite(value))
-        return fail(store, WG_STORE_IO, "database %s: reading %s/%s is not a finite number",
-                    store->path, device, point);
     int64_t bucket = ts_ms / store->bucket_ms;
     if (ts_ms % store->bucket_ms < 0)
         bucket -= 1; /* floor for times before 1970 */
-    struct reading_job job = {device, point, bucket * store->bucket_ms, ts_ms, value};
-    return run_write(store, reading_work, &job, strlen(device) + strlen(point) + 64,
+    return bucket * store->bucket_ms;
+}
+
+int store_add_aggregate(struct wg_store *store, const char *device, const char *point,
+                        const struct wg_reading_aggregate *aggregate)
+{
+    store->status = WG_STORE_OK;
+    if (!device || !point || !aggregate || aggregate->count < 1)
+        return fail(store, WG_STORE_IO, "database %s: reading without device, point or values refused",
+                    store->path);
+    if (!isfinite(aggregate->min) || !isfinite(aggregate->max) || !isfinite(aggregate->sum) ||
+        !isfinite(aggregate->last))
+        return fail(store, WG_STORE_IO, "database %s: reading %s/%s is not a finite number",
+                    store->path, device, point);
+    struct reading_job job = {device, point, aggregate};
+    return run_write(store, reading_work, &job, strlen(device) + strlen(point) + 96,
                      "adding a reading");
+}
+
+int store_add_reading(struct wg_store *store, const char *device, const char *point, int64_t ts_ms,
+                      double value)
+{
+    struct wg_reading_aggregate single = {.bucket_ms = store_bucket_start(store, ts_ms),
+                                          .count = 1,
+                                          .min = value,
+                                          .max = value,
+                                          .sum = value,
+                                          .last = value,
+                                          .last_ms = ts_ms};
+    return store_add_aggregate(store, device, point, &single);
 }
 
 struct audit_job {

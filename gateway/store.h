@@ -69,6 +69,20 @@ int store_append_event(struct wg_store *store, struct wg_event *event);
 int store_add_reading(struct wg_store *store, const char *device, const char *point, int64_t ts_ms,
                       double value);
 
+/* A bucket of readings aggregated by the caller (the core keeps the open
+ * bucket in memory and writes it once it closes). Merged into an existing
+ * row for the same bucket, so a restart mid-bucket adds up. */
+struct wg_reading_aggregate {
+    int64_t bucket_ms; /* start of the bucket: store_bucket_start() */
+    int64_t count;
+    double min, max, sum, last;
+    int64_t last_ms;
+};
+int store_add_aggregate(struct wg_store *store, const char *device, const char *point,
+                        const struct wg_reading_aggregate *aggregate);
+/* The start of the readings bucket holding ts_ms. */
+int64_t store_bucket_start(const struct wg_store *store, int64_t ts_ms);
+
 /* Who did what, from where. */
 int store_audit(struct wg_store *store, int64_t ts_ms, const char *actor, const char *origin,
                 const char *action, const char *target, const char *detail_json);
