@@ -516,44 +516,38 @@ static const struct bad_case bad_cases[] = {
     {"34-bed-exit-bad-window.yaml", NULL, 17, "window: expected a daily time window", 1},
 };
 
-static void test_bad_configs(void **state)
+/* One test per bad config, so each shows in the summary under its own name. */
+static void test_bad_config(void **state)
 {
-    (void)state;
-    size_t failures = 0;
-    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
-        const struct bad_case *bad = &bad_cases[i];
-        char *relative = NULL, *path = NULL, *prefix = NULL;
-        assert_true(asprintf(&relative, "tests/configs/bad/%s", bad->file) > 0);
-        path = repo_path(relative);
-        assert_non_null(path);
-        if (bad->message_file) {
-            assert_true(asprintf(&prefix, "%s/tests/configs/bad/%s:%d:", repo_root(),
-                                 bad->message_file, bad->line) > 0);
-        } else {
-            assert_true(asprintf(&prefix, "%s:%d:", path, bad->line) > 0);
-        }
-        struct wg_diag diag;
-        diag_init(&diag);
-        struct wg_config *config = config_load(path, &diag);
-        bool found = false;
-        for (size_t m = 0; m < diag.count; m++)
-            found = found || (strncmp(diag.messages[m], prefix, strlen(prefix)) == 0 &&
-                              strstr(diag.messages[m], bad->reason));
-        bool ok = !config && found && diag.count >= 1 && diag.count <= bad->max_messages;
-        if (!ok) {
-            failures++;
-            print_message("# %s: expected \"%s ...%s\" (at most %zu messages), got %s:\n",
-                          bad->file, prefix, bad->reason, bad->max_messages,
-                          config ? "a config" : "NULL");
-            print_messages(&diag);
-        }
-        config_free(config);
-        diag_free(&diag);
-        free(prefix);
-        free(path);
-        free(relative);
+    const struct bad_case *bad = *state;
+    char *relative = NULL, *path = NULL, *prefix = NULL;
+    assert_true(asprintf(&relative, "tests/configs/bad/%s", bad->file) > 0);
+    path = repo_path(relative);
+    assert_non_null(path);
+    if (bad->message_file)
+        assert_true(asprintf(&prefix, "%s/tests/configs/bad/%s:%d:", repo_root(),
+                             bad->message_file, bad->line) > 0);
+    else
+        assert_true(asprintf(&prefix, "%s:%d:", path, bad->line) > 0);
+    struct wg_diag diag;
+    diag_init(&diag);
+    struct wg_config *config = config_load(path, &diag);
+    bool found = false;
+    for (size_t m = 0; m < diag.count; m++)
+        found = found || (strncmp(diag.messages[m], prefix, strlen(prefix)) == 0 &&
+                          strstr(diag.messages[m], bad->reason));
+    bool ok = !config && found && diag.count >= 1 && diag.count <= bad->max_messages;
+    if (!ok) {
+        print_message("# %s: expected \"%s ...%s\" (at most %zu messages), got %s:\n", bad->file,
+                      prefix, bad->reason, bad->max_messages, config ? "a config" : "NULL");
+        print_messages(&diag);
     }
-    assert_int_equal(failures, 0);
+    config_free(config);
+    diag_free(&diag);
+    free(prefix);
+    free(path);
+    free(relative);
+    assert_true(ok);
 }
 
 int main(void)
@@ -579,7 +573,13 @@ int main(void)
         cmocka_unit_test(test_diag_formats),
         cmocka_unit_test_setup_teardown(test_relative_paths_and_minimal_defaults, scratch_setup,
                                         scratch_teardown),
-        cmocka_unit_test(test_bad_configs),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    enum { FIXED = sizeof tests / sizeof tests[0], BAD = sizeof bad_cases / sizeof bad_cases[0] };
+    struct CMUnitTest all[FIXED + BAD];
+    memcpy(all, tests, sizeof tests);
+    for (size_t i = 0; i < BAD; i++)
+        all[FIXED + i] = (struct CMUnitTest){.name = bad_cases[i].file,
+                                             .test_func = test_bad_config,
+                                             .initial_state = (void *)&bad_cases[i]};
+    return _cmocka_run_group_tests("config", all, FIXED + BAD, NULL, NULL);
 }
