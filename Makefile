@@ -70,7 +70,7 @@ $(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/%.o,$(wildcard plugins/$(1)/*.
 endef
 $(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
 
-$(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h
+$(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h tests/plugins/probe.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 

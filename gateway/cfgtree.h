@@ -14,15 +14,15 @@ enum wg_cfg_type { WG_CFG_SCALAR, WG_CFG_MAP, WG_CFG_SEQ };
 
 struct wg_cfg_node {
     enum wg_cfg_type type;
-    const char *file; /* owned by the tree (shared by its nodes) */
-    int line;         /* 1-based */
-    int column;       /* 1-based */
-    char *scalar;     /* WG_CFG_SCALAR: the text; NULL otherwise */
-    bool quoted;      /* scalar was written in quotes (so "yes" stays a string) */
-    size_t count;     /* map entries or sequence items */
-    char **keys;      /* WG_CFG_MAP: key texts, count of them */
-    int *key_lines;   /* WG_CFG_MAP: line of each key */
-    int *key_columns; /* WG_CFG_MAP: column of each key */
+    const char *file;           /* owned by the tree (shared by its nodes) */
+    int line;                   /* 1-based */
+    int column;                 /* 1-based */
+    char *scalar;               /* WG_CFG_SCALAR: the text; NULL otherwise */
+    bool quoted;                /* scalar was written in quotes (so "yes" stays a string) */
+    size_t count;               /* map entries or sequence items */
+    char **keys;                /* WG_CFG_MAP: key texts, count of them */
+    int *key_lines;             /* WG_CFG_MAP: line of each key */
+    int *key_columns;           /* WG_CFG_MAP: column of each key */
     struct wg_cfg_node **items; /* map values or sequence items */
 };
 
@@ -72,8 +72,7 @@ bool cfg_require_in(struct wg_diag *diag, const struct wg_cfg_node *map, const c
                     const char *what);
 /* Reports every key of `map` not in the NULL-terminated `allowed`, with the
  * allowed keys listed; also reports when `map` is not a map. */
-bool cfg_only_keys(struct wg_diag *diag, const struct wg_cfg_node *map,
-                   const char *const *allowed);
+bool cfg_only_keys(struct wg_diag *diag, const struct wg_cfg_node *map, const char *const *allowed);
 /* As cfg_only_keys, naming what the map is: 'unknown key "adress" in device (expected ...)'. */
 bool cfg_only_keys_in(struct wg_diag *diag, const struct wg_cfg_node *map,
                       const char *const *allowed, const char *what);

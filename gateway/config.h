@@ -56,10 +56,10 @@ struct wg_window {
 bool window_contains(const struct wg_window *window, int minute_of_day);
 
 struct wg_site {
-    const char *id;       /* facility id used in MQTT topics: [a-z0-9-]+ */
-    const char *name;     /* human name, any script */
-    const char *district; /* district id: [a-z0-9-]+ */
-    const char *timezone; /* e.g. "Asia/Shanghai" (informative; the box runs in local time) */
+    const char *id;         /* facility id used in MQTT topics: [a-z0-9-]+ */
+    const char *name;       /* human name, any script */
+    const char *district;   /* district id: [a-z0-9-]+ */
+    const char *timezone;   /* e.g. "Asia/Shanghai" (informative; the box runs in local time) */
     struct wg_window night; /* default night window, e.g. 21:00-07:00 */
 };
 
@@ -68,7 +68,7 @@ struct wg_point_def {
     const char *meaning;
     enum wg_point_kind kind;
     enum wg_point_direction direction;
-    const char *unit;               /* "" when none */
+    const char *unit;                 /* "" when none */
     const struct wg_cfg_node *source; /* driver-specific, may be NULL */
     const struct wg_cfg_node *node;   /* where it was defined */
 };
@@ -93,8 +93,9 @@ struct wg_zone {
 struct wg_room {
     const char *id; /* unique in the site, e.g. "203" */
     const char *name;
-    size_t zone;    /* index into zones */
-    const char *kind; /* "resident", "bathroom", "kitchen", "corridor", "common", "office", "stairwell" */
+    size_t zone; /* index into zones */
+    const char
+        *kind; /* "resident", "bathroom", "kitchen", "corridor", "common", "office", "stairwell" */
 };
 
 struct wg_bed {
@@ -127,9 +128,9 @@ struct wg_device {
     const char *label; /* "" when none */
     size_t bus;        /* index into buses */
     int address;
-    size_t profile; /* index into profiles */
-    size_t room;    /* index into rooms, or WG_NO_INDEX for site-wide devices */
-    size_t bed;     /* index into beds, or WG_NO_INDEX */
+    size_t profile;   /* index into profiles */
+    size_t room;      /* index into rooms, or WG_NO_INDEX for site-wide devices */
+    size_t bed;       /* index into beds, or WG_NO_INDEX */
     const char *spot; /* free text within the room, e.g. "bathroom"; "" when none */
     int poll_ms;
     bool enabled;
@@ -211,21 +212,21 @@ struct wg_web {
     bool enabled;
     const char *listen; /* address, e.g. "0.0.0.0" or "127.0.0.1" */
     int port;
-    const char *root;   /* static files; "" = the compiled-in default */
+    const char *root;               /* static files; "" = the compiled-in default */
     const char *tls_cert, *tls_key; /* "" = plain HTTP */
-    const char *language; /* "zh" (default) or "en" */
+    const char *language;           /* "zh" (default) or "en" */
 };
 
 struct wg_storage {
-    const char *path;         /* "" = the compiled-in default */
-    long long max_bytes;      /* the database never grows beyond this */
-    int readings_bucket_s;    /* downsampling interval */
+    const char *path;      /* "" = the compiled-in default */
+    long long max_bytes;   /* the database never grows beyond this */
+    int readings_bucket_s; /* downsampling interval */
     int readings_retention_days;
     int events_retention_days; /* journal rows older than this may be pruned when space is short */
 };
 
 struct wg_config {
-    const char *path; /* the main file as given */
+    const char *path;       /* the main file as given */
     const char *plugin_dir; /* "" = the compiled-in default */
     const char *log_level;  /* "info" unless set */
     struct wg_site site;

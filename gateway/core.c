@@ -121,8 +121,8 @@ static void free_device_states(struct device_state *states, size_t count)
 
 static struct device_state *new_device_states(const struct wg_config *config)
 {
-    struct device_state *states = calloc(config->device_count ? config->device_count : 1,
-                                         sizeof *states);
+    struct device_state *states =
+        calloc(config->device_count ? config->device_count : 1, sizeof *states);
     if (!states)
         return NULL;
     for (size_t i = 0; i < config->device_count; i++) {
@@ -155,8 +155,10 @@ static void carry_device_states(const struct wg_config *old_config,
         memcpy(to->reason, from->reason, sizeof to->reason);
         to->last_seen_ms = from->last_seen_ms;
         memcpy(to->counters, from->counters, sizeof to->counters);
-        const struct wg_profile *old_profile = &old_config->profiles[old_config->devices[o].profile];
-        const struct wg_profile *new_profile = &new_config->profiles[new_config->devices[n].profile];
+        const struct wg_profile *old_profile =
+            &old_config->profiles[old_config->devices[o].profile];
+        const struct wg_profile *new_profile =
+            &new_config->profiles[new_config->devices[n].profile];
         for (size_t np = 0; np < new_profile->point_count; np++)
             for (size_t op = 0; op < old_profile->point_count; op++)
                 if (strcmp(new_profile->points[np].name, old_profile->points[op].name) == 0) {
@@ -411,8 +413,8 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
         bool changed = first ? msg->value != 0 : previous != msg->value;
         if (!changed)
             return;
-        json_t *body = json_pack("{s:s, s:s, s:f}", "point", point->name, "meaning",
-                                 point->meaning, "value", msg->value);
+        json_t *body = json_pack("{s:s, s:s, s:f}", "point", point->name, "meaning", point->meaning,
+                                 "value", msg->value);
         if (body && !first)
             json_object_set_new(body, "previous", json_real(previous));
         if (body)
@@ -443,15 +445,16 @@ static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
 {
     struct outstanding_write *write = &core->outstanding[msg->request_id % MAX_OUTSTANDING];
     if (write->request_id != msg->request_id) {
-        wg_warn("write result for unknown request %llu (%s)",
-                (unsigned long long)msg->request_id, msg->ok ? "ok" : msg->text);
+        wg_warn("write result for unknown request %llu (%s)", (unsigned long long)msg->request_id,
+                msg->ok ? "ok" : msg->text);
         return;
     }
     const struct wg_device *device = &core->config->devices[write->device];
-    const struct wg_point_def *point = &core->config->profiles[device->profile].points[write->point];
-    json_t *body = json_pack("{s:I, s:s, s:f, s:b, s:s}", "request", (json_int_t)msg->request_id,
-                             "point", point->name, "value", write->value, "ok", msg->ok, "reason",
-                             msg->text);
+    const struct wg_point_def *point =
+        &core->config->profiles[device->profile].points[write->point];
+    json_t *body =
+        json_pack("{s:I, s:s, s:f, s:b, s:s}", "request", (json_int_t)msg->request_id, "point",
+                  point->name, "value", write->value, "ok", msg->ok, "reason", msg->text);
     if (body)
         core_emit(core, "write_result", -1, write->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
     if (!msg->ok)
@@ -562,13 +565,13 @@ static void init_jobs(struct wg_core *core)
     int64_t watchdog = service_watchdog_period_ms();
     core->jobs[JOB_RETRY] = (struct periodic_job){"retry", RETRY_PERIOD_MS, now, job_retry};
     core->jobs[JOB_WATCHDOG] = (struct periodic_job){"watchdog", watchdog, now, job_watchdog};
-    core->jobs[JOB_MAINTAIN] = (struct periodic_job){"maintain", MAINTAIN_PERIOD_MS, now,
-                                                     job_maintain};
-    core->jobs[JOB_STATUS] = (struct periodic_job){"status", STATUS_PERIOD_MS,
-                                                   now + STATUS_PERIOD_MS, job_status};
+    core->jobs[JOB_MAINTAIN] =
+        (struct periodic_job){"maintain", MAINTAIN_PERIOD_MS, now, job_maintain};
+    core->jobs[JOB_STATUS] =
+        (struct periodic_job){"status", STATUS_PERIOD_MS, now + STATUS_PERIOD_MS, job_status};
     int64_t bucket_ms = (int64_t)core->config->storage.readings_bucket_s * 1000;
-    core->jobs[JOB_BUCKETS] = (struct periodic_job){"buckets", bucket_ms, now + bucket_ms,
-                                                    job_buckets};
+    core->jobs[JOB_BUCKETS] =
+        (struct periodic_job){"buckets", bucket_ms, now + bucket_ms, job_buckets};
 }
 
 void core_run_timers(struct wg_core *core)
@@ -625,19 +628,19 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     core->clock = options->clock;
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
-    core->queue = queue_new(options->queue_capacity ? options->queue_capacity
-                                                    : DEFAULT_QUEUE_DEPTH);
+    core->queue =
+        queue_new(options->queue_capacity ? options->queue_capacity : DEFAULT_QUEUE_DEPTH);
     core->devices = new_device_states(config);
     core->next_request_id = 1;
-    if (!core->config_path || (options->plugin_dir && !core->plugin_dir_override) ||
-        !core->queue || !core->devices) {
+    if (!core->config_path || (options->plugin_dir && !core->plugin_dir_override) || !core->queue ||
+        !core->devices) {
         diag_at(diag, NULL, "out of memory");
         core_free(core);
         return NULL;
     }
     core_add_listener(core, log_event, NULL);
-    core->host = plugin_host_open(config, resolve_plugin_dir(core, config), core->queue,
-                                  core->clock, diag);
+    core->host =
+        plugin_host_open(config, resolve_plugin_dir(core, config), core->queue, core->clock, diag);
     if (!core->host) {
         core_free(core);
         return NULL;
@@ -650,9 +653,9 @@ int core_start(struct wg_core *core)
 {
     if (plugin_host_start(core->host) != 0)
         return -1;
-    json_t *body = json_pack("{s:s, s:i, s:i}", "what", "started", "devices",
-                             (int)core->config->device_count, "buses",
-                             (int)core->config->bus_count);
+    json_t *body =
+        json_pack("{s:s, s:i, s:i}", "what", "started", "devices", (int)core->config->device_count,
+                  "buses", (int)core->config->bus_count);
     if (body)
         core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
                   clock_wall_ms(core->clock));
@@ -716,8 +719,8 @@ int core_reload(struct wg_core *core)
     struct wg_plugin_host *next_host = NULL;
     struct device_state *next_states = NULL;
     if (next)
-        next_host = plugin_host_open(next, resolve_plugin_dir(core, next), core->queue,
-                                     core->clock, &diag);
+        next_host =
+            plugin_host_open(next, resolve_plugin_dir(core, next), core->queue, core->clock, &diag);
     if (next_host)
         next_states = new_device_states(next);
     if (!next || !next_host || !next_states) {
@@ -815,7 +818,8 @@ uint64_t core_write_output(struct wg_core *core, const char *device_id, const ch
     size_t device = config_find_device(core->config, device_id);
     if (device == WG_NO_INDEX)
         return 0;
-    const struct wg_profile *profile = &core->config->profiles[core->config->devices[device].profile];
+    const struct wg_profile *profile =
+        &core->config->profiles[core->config->devices[device].profile];
     for (size_t p = 0; p < profile->point_count; p++) {
         if (strcmp(profile->points[p].name, point_name) != 0)
             continue;
@@ -864,7 +868,8 @@ bool core_point_value(const struct wg_core *core, const char *device_id, const c
     size_t device = config_find_device(core->config, device_id);
     if (device == WG_NO_INDEX)
         return false;
-    const struct wg_profile *profile = &core->config->profiles[core->config->devices[device].profile];
+    const struct wg_profile *profile =
+        &core->config->profiles[core->config->devices[device].profile];
     for (size_t p = 0; p < profile->point_count; p++)
         if (strcmp(profile->points[p].name, point_name) == 0 && core->devices[device].seen[p]) {
             *value = core->devices[device].values[p];
@@ -873,8 +878,7 @@ bool core_point_value(const struct wg_core *core, const char *device_id, const c
     return false;
 }
 
-uint64_t core_device_counter(const struct wg_core *core, const char *device_id,
-                             const char *counter)
+uint64_t core_device_counter(const struct wg_core *core, const char *device_id, const char *counter)
 {
     size_t device = config_find_device(core->config, device_id);
     if (device == WG_NO_INDEX)

@@ -17,9 +17,9 @@ enum wg_uplink_class {
 };
 
 struct wg_event {
-    int64_t seq;     /* set by store_append_event */
-    char id[37];     /* UUID v4 text, set by event_new_id */
-    int64_t ts_ms;   /* when it happened, core clock */
+    int64_t seq;          /* set by store_append_event */
+    char id[37];          /* UUID v4 text, set by event_new_id */
+    int64_t ts_ms;        /* when it happened, core clock */
     const char *kind;     /* "point", "device_health", "system", "alarm", ... */
     int priority;         /* enum wg_priority, or -1 when not an alarm */
     const char *alarm_id; /* NULL unless it belongs to an alarm */
@@ -28,7 +28,7 @@ struct wg_event {
     const char *room;
     const char *bed;
     const char *resident;
-    const char *body;     /* JSON object text, never NULL ("{}" at least) */
+    const char *body; /* JSON object text, never NULL ("{}" at least) */
     enum wg_uplink_class uplink;
 };
 

@@ -56,8 +56,8 @@ struct wg_point_view {
     const char *meaning; /* what it is, from a fixed vocabulary, e.g. "gas_lel", "fire_zone_3" */
     enum wg_point_kind kind;
     enum wg_point_direction direction;
-    const char *unit;           /* "" when none */
-    const wg_cfg_node *source;  /* driver-specific (register, line ...); NULL when absent */
+    const char *unit;          /* "" when none */
+    const wg_cfg_node *source; /* driver-specific (register, line ...); NULL when absent */
 };
 
 struct wg_device_view {
@@ -87,7 +87,12 @@ struct wg_write_request {
     double value;
 };
 
-enum wg_log_level_plugin { WG_PLOG_ERR = 3, WG_PLOG_WARNING = 4, WG_PLOG_INFO = 6, WG_PLOG_DEBUG = 7 };
+enum wg_log_level_plugin {
+    WG_PLOG_ERR = 3,
+    WG_PLOG_WARNING = 4,
+    WG_PLOG_INFO = 6,
+    WG_PLOG_DEBUG = 7
+};
 
 /* What the core offers a driver. Valid from open until close returns. */
 struct wg_host {

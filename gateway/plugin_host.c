@@ -122,10 +122,8 @@ static void host_post_write_result(const struct wg_host *api, uint64_t request_i
                                    const char *reason)
 {
     const struct bus_slot *slot = slot_of(api);
-    struct wg_msg msg = {.type = WG_MSG_WRITE_RESULT,
-                         .request_id = request_id,
-                         .ok = ok,
-                         .ts_ms = host_now_ms(api)};
+    struct wg_msg msg = {
+        .type = WG_MSG_WRITE_RESULT, .request_id = request_id, .ok = ok, .ts_ms = host_now_ms(api)};
     snprintf(msg.text, sizeof msg.text, "%s", reason ? reason : "");
     push_or_warn(slot, &msg);
 }
@@ -196,8 +194,7 @@ static bool host_cfg_only_keys(const struct wg_host *api, const wg_cfg_node *map
     return cfg_only_keys(slot_of(api)->diag, map, allowed);
 }
 
-static void host_cfg_error(const struct wg_host *api, const wg_cfg_node *node, const char *fmt,
-                           ...)
+static void host_cfg_error(const struct wg_host *api, const wg_cfg_node *node, const char *fmt, ...)
 {
     char text[1024];
     va_list ap;
@@ -337,8 +334,8 @@ static int build_slot_views(struct wg_plugin_host *host, struct bus_slot *slot)
         if (device->bus != slot->bus_index || !device->enabled)
             continue;
         const struct wg_profile *profile = &config->profiles[device->profile];
-        struct wg_point_view *points = calloc(profile->point_count ? profile->point_count : 1,
-                                              sizeof *points);
+        struct wg_point_view *points =
+            calloc(profile->point_count ? profile->point_count : 1, sizeof *points);
         char location[256];
         config_device_location(config, device, location, sizeof location);
         slot->points[local] = points;

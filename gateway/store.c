@@ -940,8 +940,8 @@ int store_add_aggregate(struct wg_store *store, const char *device, const char *
 {
     store->status = WG_STORE_OK;
     if (!device || !point || !aggregate || aggregate->count < 1)
-        return fail(store, WG_STORE_IO, "database %s: reading without device, point or values refused",
-                    store->path);
+        return fail(store, WG_STORE_IO,
+                    "database %s: reading without device, point or values refused", store->path);
     if (!isfinite(aggregate->min) || !isfinite(aggregate->max) || !isfinite(aggregate->sum) ||
         !isfinite(aggregate->last))
         return fail(store, WG_STORE_IO, "database %s: reading %s/%s is not a finite number",

@@ -35,8 +35,8 @@ struct wg_store_options {
 
 enum wg_store_status {
     WG_STORE_OK = 0,
-    WG_STORE_LOCKED = 1,  /* another process holds the write lock beyond the busy timeout */
-    WG_STORE_FULL = 2,    /* max_bytes reached and nothing more may be pruned, or the disk is full */
+    WG_STORE_LOCKED = 1, /* another process holds the write lock beyond the busy timeout */
+    WG_STORE_FULL = 2,   /* max_bytes reached and nothing more may be pruned, or the disk is full */
     WG_STORE_CORRUPT = 3, /* the file is not a database or failed its integrity check */
     WG_STORE_IO = 4,      /* any other failure: permissions, I/O error, bad path */
 };

@@ -126,7 +126,7 @@ static long find_point(const struct wg_device_view *device, const char *name)
 static bool read_step(struct sim_bus *sim, const wg_cfg_node *node, struct script_step *step)
 {
     const struct wg_host *host = sim->host;
-    static const char *const keys[] = {"at_ms", "device", "point",  "value",  "repeat",
+    static const char *const keys[] = {"at_ms",    "device",  "point",  "value",  "repeat",
                                        "every_ms", "release", "health", "reason", NULL};
     if (!host->cfg_only_keys(host, node, keys))
         return false;
@@ -242,11 +242,19 @@ static bool read_bus_settings(struct sim_bus *sim)
         sim->active = true;
         return true;
     }
-    static const char *const keys[] = {
-        "scenario",       "seed",           "call_every_min", "cord_every_min",
-        "bed_exit_every_min", "gas_leak_every_min", "fire_every_min", "door_every_min",
-        "staff_min_s",    "staff_max_s",    "night",          "script",
-        NULL};
+    static const char *const keys[] = {"scenario",
+                                       "seed",
+                                       "call_every_min",
+                                       "cord_every_min",
+                                       "bed_exit_every_min",
+                                       "gas_leak_every_min",
+                                       "fire_every_min",
+                                       "door_every_min",
+                                       "staff_min_s",
+                                       "staff_max_s",
+                                       "night",
+                                       "script",
+                                       NULL};
     long long staff_min = sim->rates.staff_min_s, staff_max = sim->rates.staff_max_s;
     bool ok = host->cfg_only_keys(host, settings, keys);
     ok = host->cfg_string(host, settings, "scenario", &scenario) && ok;
@@ -301,7 +309,8 @@ static bool group_rooms(struct sim_bus *sim)
         size_t len = slash ? (size_t)(slash - location) : strlen(location);
         struct sim_room *room = NULL;
         for (size_t r = 0; r < sim->room_count && !room; r++)
-            if (strlen(sim->rooms[r].name) == len && strncmp(sim->rooms[r].name, location, len) == 0)
+            if (strlen(sim->rooms[r].name) == len &&
+                strncmp(sim->rooms[r].name, location, len) == 0)
                 room = &sim->rooms[r];
         if (!room) {
             room = &sim->rooms[sim->room_count];
@@ -344,9 +353,9 @@ static int sim_open(const struct wg_host *host, const struct wg_bus_view *bus, v
     bool ok = read_bus_settings(sim);
     for (size_t d = 0; d < bus->device_count; d++) {
         sim->devices[d].view = &bus->devices[d];
-        sim->devices[d].points = calloc(bus->devices[d].point_count ? bus->devices[d].point_count
-                                                                    : 1,
-                                        sizeof *sim->devices[d].points);
+        sim->devices[d].points =
+            calloc(bus->devices[d].point_count ? bus->devices[d].point_count : 1,
+                   sizeof *sim->devices[d].points);
         if (!sim->devices[d].points) {
             sim_free(sim);
             return -1;
@@ -488,7 +497,8 @@ static void *sim_thread(void *arg)
             if (device->next_poll_ms < next)
                 next = device->next_poll_ms;
         }
-        if (sim->script_next < sim->script_count && start + sim->script[sim->script_next].at_ms < next)
+        if (sim->script_next < sim->script_count &&
+            start + sim->script[sim->script_next].at_ms < next)
             next = start + sim->script[sim->script_next].at_ms;
 
         pthread_mutex_lock(&sim->lock);

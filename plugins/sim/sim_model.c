@@ -104,8 +104,9 @@ void sim_model_init(struct sim_device *device, const struct sim_rates *rates, st
         state->value = resting_value(point, rng);
         if (meaning_is(point, "in_bed") && in_night(rates, now_ms))
             state->value = 1;
-        state->next_event_ms = active ? after(now_ms, next_episode_ms(rng, episode_rate_min(point, rates)))
-                                      : INT64_MAX;
+        state->next_event_ms =
+            active ? after(now_ms, next_episode_ms(rng, episode_rate_min(point, rates)))
+                   : INT64_MAX;
     }
 }
 
@@ -125,8 +126,8 @@ static void start_call(struct sim_device *device, const struct sim_rates *rates,
     struct sim_room *room = device->room;
     state->target = room ? room->resets : 0; /* cleared by the next reset */
     if (room && room->staff_arrive_ms == 0 && !room->staff_present)
-        room->staff_arrive_ms = now_ms + (int64_t)(uniform(rng, rates->staff_min_s,
-                                                           rates->staff_max_s) * 1000);
+        room->staff_arrive_ms =
+            now_ms + (int64_t)(uniform(rng, rates->staff_min_s, rates->staff_max_s) * 1000);
 }
 
 static void step_episode(struct sim_device *device, const struct wg_point_view *point,
@@ -194,13 +195,13 @@ static void step_continuous(struct sim_device *device, const struct wg_point_vie
     struct sim_point_state *in_bed = sibling(device, "in_bed");
     bool occupied = !in_bed || in_bed->value != 0;
     if (meaning_is(point, "heart_rate")) {
-        state->value = occupied ? fmin(95, fmax(52, (state->value ? state->value : 70) +
-                                                        uniform(rng, -2, 2)))
-                                : 0;
+        state->value =
+            occupied ? fmin(95, fmax(52, (state->value ? state->value : 70) + uniform(rng, -2, 2)))
+                     : 0;
     } else if (meaning_is(point, "breathing_rate")) {
-        state->value = occupied ? fmin(22, fmax(11, (state->value ? state->value : 15) +
-                                                        uniform(rng, -1, 1)))
-                                : 0;
+        state->value =
+            occupied ? fmin(22, fmax(11, (state->value ? state->value : 15) + uniform(rng, -1, 1)))
+                     : 0;
     } else if (meaning_is(point, "movement")) {
         state->value = occupied ? floor(uniform(rng, 0, 25)) : 0;
     } else if (meaning_is(point, "power_w")) {

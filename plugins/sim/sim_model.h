@@ -15,12 +15,12 @@
 #include "plugin.h"
 
 struct sim_rates {
-    double call_every_min;      /* mean interval between calls, per call point */
-    double cord_every_min;      /* per pull cord */
-    double bed_exit_every_min;  /* per occupied bed, inside the night window */
-    double gas_leak_every_min;  /* per gas detector */
-    double fire_every_min;      /* per fire zone / smoke detector; 0 = never */
-    double door_every_min;      /* per door contact */
+    double call_every_min;        /* mean interval between calls, per call point */
+    double cord_every_min;        /* per pull cord */
+    double bed_exit_every_min;    /* per occupied bed, inside the night window */
+    double gas_leak_every_min;    /* per gas detector */
+    double fire_every_min;        /* per fire zone / smoke detector; 0 = never */
+    double door_every_min;        /* per door contact */
     int staff_min_s, staff_max_s; /* how long a carer takes to arrive */
     int night_start_min, night_end_min;
 };
@@ -46,9 +46,9 @@ struct sim_device {
     struct sim_point_state *points;
     struct sim_room *room;
     int64_t next_poll_ms;
-    bool silent;       /* never answers: a dead device */
-    bool fail_writes;  /* every write fails its read-back */
-    bool announced;    /* health ONLINE posted */
+    bool silent;      /* never answers: a dead device */
+    bool fail_writes; /* every write fails its read-back */
+    bool announced;   /* health ONLINE posted */
 };
 
 struct sim_room {
@@ -56,8 +56,8 @@ struct sim_room {
     int64_t staff_arrive_ms; /* a carer is on the way (0 = nobody called) */
     int64_t staff_leave_ms;  /* the carer resets and leaves */
     bool staff_present;
-    unsigned resets;         /* how many times a carer has reset the room's calls */
-    bool valve_closed;       /* the room's gas valve, as last written */
+    unsigned resets;   /* how many times a carer has reset the room's calls */
+    bool valve_closed; /* the room's gas valve, as last written */
 };
 
 /* Sets plausible starting values; `active` enables random episodes. */

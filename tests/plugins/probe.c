@@ -3,17 +3,7 @@
  * from the test thread, exactly when it wants. Writes are recorded too. */
 #include <stdlib.h>
 
-#include "plugin.h"
-
-#define PROBE_MAX_BUSES 8
-
-struct probe_bus {
-    const struct wg_host *host;
-    const struct wg_bus_view *bus;
-    int started;
-    struct wg_write_request last_write;
-    int write_count;
-};
+#include "probe.h"
 
 /* Read by the tests through dlsym. */
 __attribute__((visibility("default"))) struct probe_bus probe_buses[PROBE_MAX_BUSES];

@@ -525,8 +525,8 @@ static void test_bad_config(void **state)
     path = repo_path(relative);
     assert_non_null(path);
     if (bad->message_file)
-        assert_true(asprintf(&prefix, "%s/tests/configs/bad/%s:%d:", repo_root(),
-                             bad->message_file, bad->line) > 0);
+        assert_true(asprintf(&prefix, "%s/tests/configs/bad/%s:%d:", repo_root(), bad->message_file,
+                             bad->line) > 0);
     else
         assert_true(asprintf(&prefix, "%s:%d:", path, bad->line) > 0);
     struct wg_diag diag;

@@ -5,6 +5,7 @@
  * changes go to the outbox; writes and their results; reload keeps the
  * running config when the new one is bad. */
 #include "testutil.h"
+#include "../plugins/probe.h"
 #include "testconfig.h"
 
 #include <dlfcn.h>
@@ -15,14 +16,6 @@
 #include "config.h"
 #include "core.h"
 #include "store.h"
-
-struct probe_bus {
-    const struct wg_host *host;
-    const struct wg_bus_view *bus;
-    int started;
-    struct wg_write_request last_write;
-    int write_count;
-};
 
 struct fixture {
     char *dir;
@@ -296,9 +289,10 @@ static void test_reload_bad_keeps_running_good_applies(void **state)
     host->post_reading(host, 0, call, 1, 5000);
     assert_int_equal(core_process(f->core), 1);
 
-    rewrite_config(f, "buses:\n  - {id: p1, driver: probe}\ndevices:\n"
-                      "  - {id: call-101A, bus: p1, address: 1, profile: call-point, bed: 101-A}\n"
-                      "  - {id: call-101B, bus: p1, address: 4, profile: call-point, bed: 101-B}\n");
+    rewrite_config(f,
+                   "buses:\n  - {id: p1, driver: probe}\ndevices:\n"
+                   "  - {id: call-101A, bus: p1, address: 1, profile: call-point, bed: 101-A}\n"
+                   "  - {id: call-101B, bus: p1, address: 4, profile: call-point, bed: 101-B}\n");
     assert_int_equal(core_reload(f->core), 0);
     assert_int_equal(core_config(f->core)->device_count, 2);
     /* State carried over by id: call-101A is still 1. */

@@ -3,6 +3,7 @@
  * message naming the bus and file:line; driver config errors reported with
  * file:line; device views and index translation; writes routed to outputs. */
 #include "testutil.h"
+#include "../plugins/probe.h"
 #include "testconfig.h"
 
 #include <dlfcn.h>
@@ -79,8 +80,8 @@ static void expect_refused(void **state, const char *driver, const char *needle)
              "101-A}\n",
              driver);
     load(f, text);
-    struct wg_plugin_host *host = plugin_host_open(f->config, f->plugin_dir, f->queue, &f->clock,
-                                                   &f->diag);
+    struct wg_plugin_host *host =
+        plugin_host_open(f->config, f->plugin_dir, f->queue, &f->clock, &f->diag);
     assert_null(host);
     assert_true(diag_has(&f->diag, needle));
     assert_true(diag_has(&f->diag, "site.yaml:13:")); /* the bus's line */
@@ -125,14 +126,6 @@ static void test_driver_config_error_has_position(void **state)
     assert_true(diag_has(&f->diag, "site.yaml:15:15: refuse: the probe was told to refuse"));
 }
 
-struct probe_bus {
-    const struct wg_host *host;
-    const struct wg_bus_view *bus;
-    int started;
-    struct wg_write_request last_write;
-    int write_count;
-};
-
 static struct probe_bus *probe_buses(struct fixture *f)
 {
     char path[512];
@@ -165,8 +158,8 @@ static void test_views_indexes_and_writes(void **state)
     void *keep = dlopen(path, RTLD_NOW);
     assert_non_null(keep);
     struct probe_bus *probes = probe_buses(f);
-    struct wg_plugin_host *host = plugin_host_open(f->config, f->plugin_dir, f->queue, &f->clock,
-                                                   &f->diag);
+    struct wg_plugin_host *host =
+        plugin_host_open(f->config, f->plugin_dir, f->queue, &f->clock, &f->diag);
     assert_non_null(host);
     assert_int_equal(plugin_host_bus_count(host), 2);
 
@@ -212,7 +205,7 @@ static void test_views_indexes_and_writes(void **state)
     assert_int_equal(probes[1].write_count, 1);
     assert_int_equal(probes[1].last_write.device, 0);
     assert_int_equal(probes[1].last_write.request_id, 77);
-    assert_int_equal(plugin_host_write(host, 0, 0, 1.0, 78), -1); /* an input */
+    assert_int_equal(plugin_host_write(host, 0, 0, 1.0, 78), -1);      /* an input */
     assert_int_equal(plugin_host_write(host, 2, output, 1.0, 79), -1); /* disabled */
 
     plugin_host_stop(host);

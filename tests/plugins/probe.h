@@ -1,0 +1,18 @@
+/* What the probe test driver records per bus; tests reach it through dlsym
+ * ("probe_buses", "probe_bus_count") and post from the test thread. */
+#ifndef WG_TEST_PROBE_H
+#define WG_TEST_PROBE_H
+
+#include "plugin.h"
+
+#define PROBE_MAX_BUSES 8
+
+struct probe_bus {
+    const struct wg_host *host;
+    const struct wg_bus_view *bus;
+    int started;
+    struct wg_write_request last_write;
+    int write_count;
+};
+
+#endif
