@@ -99,7 +99,7 @@ install: all
 	install -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
 	install -m 0640 config/facility.yaml $(DESTDIR)$(SYSCONFDIR)/wardgate.yaml
 	install -m 0644 config/profiles/*.yaml $(DESTDIR)$(SYSCONFDIR)/profiles/
-	cp -R web/. $(DESTDIR)$(WEBDIR)/
+	[ ! -d web ] || cp -R web/. $(DESTDIR)$(WEBDIR)/
 	install -m 0644 systemd/wardgated.service $(DESTDIR)$(UNITDIR)/wardgated.service
 	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	install -m 0644 systemd/wardgate.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/wardgate.conf
