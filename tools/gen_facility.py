@@ -195,6 +195,8 @@ for floor in range(1, FLOORS + 1):
     w(f"  # floor {floor} corridor")
     w(f"  - {{id: F{floor}-smoke, label: {floor}楼走廊烟感, bus: {bus}, address: {nxt()}, "
       f"profile: smoke-detector, room: F{floor}-corridor, poll_ms: 500}}")
+    w(f"  - {{id: F{floor}-firedoor, label: {floor}楼防火门释放, bus: {bus}, address: {nxt()}, "
+      f"profile: fire-door-relay, room: F{floor}-corridor, spot: stairwell doors}}")
     w(f"  - {{id: F{floor}-mains, label: {floor}楼总电表, bus: {bus}, address: {nxt()}, "
       f"profile: {floor_meters[floor]}, room: F{floor}-station, spot: distribution board, poll_ms: 10000}}")
     w(f"  - {{id: F{floor}-station-lamp, label: {floor}楼护士站声光, bus: {bus}, address: {nxt()}, "

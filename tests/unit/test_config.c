@@ -68,13 +68,13 @@ static void test_facility_loads_cleanly(void **state)
     assert_string_equal(config->site.district, "sh-jingan");
     assert_int_equal(config->site.night.start_min, 21 * 60);
     assert_int_equal(config->site.night.end_min, 7 * 60);
-    assert_int_equal(config->profile_count, 15);
+    assert_int_equal(config->profile_count, 16);
     assert_int_equal(config->zone_count, 3);
     assert_int_equal(config->room_count, 38);
     assert_int_equal(config->bed_count, 60);
     assert_int_equal(config->resident_count, 55);
     assert_int_equal(config->bus_count, 4);
-    assert_int_equal(config->device_count, 316);
+    assert_int_equal(config->device_count, 319);
     assert_int_equal(config->rule_count, 13);
     assert_int_equal(config->escalation.level_count, 4);
     assert_int_equal(config->escalation.reannunciate_s, 180);
