@@ -14,6 +14,8 @@
 
 #include "log.h"
 #include "meaning.h"
+#include "alarm.h"
+#include "engine.h"
 #include "plugin_host.h"
 #include "queue.h"
 #include "service.h"
@@ -24,6 +26,7 @@
 #define BATCHES_PER_WAKEUP  16 /* then back to poll, so signals and timers are never starved */
 #define MAX_OUTSTANDING     256
 #define RETRY_PERIOD_MS     1000
+#define ENGINE_PERIOD_MS    1000 /* rule timers, supervision, escalation */
 #define MAINTAIN_PERIOD_MS  (10 * 60 * 1000)
 #define STATUS_PERIOD_MS    (30 * 1000)
 #define DEFAULT_QUEUE_DEPTH 4096
@@ -44,10 +47,18 @@ struct device_state {
     struct device_counter counters[MAX_COUNTERS];
 };
 
-/* An event waiting for its commit; its strings live in `strings`. */
+enum alarm_row_op { ALARM_ROW_NONE, ALARM_ROW_PUT, ALARM_ROW_DELETE };
+
+/* An event waiting for its commit; its strings live in `strings`. An alarm
+ * event also carries the alarm's row (the current-alarms table), written in
+ * the same transaction. */
 struct pending_event {
     struct wg_event event;
     char *strings;
+    enum alarm_row_op alarm_op;
+    int64_t alarm_update;
+    char alarm_state[16];
+    char alarm_kind[64];
 };
 
 /* A readings bucket that has closed and waits for the next commit. */
@@ -76,7 +87,7 @@ struct periodic_job {
     void (*run)(struct wg_core *core);
 };
 
-enum { JOB_RETRY, JOB_WATCHDOG, JOB_MAINTAIN, JOB_STATUS, JOB_BUCKETS, JOB_COUNT };
+enum { JOB_ENGINE, JOB_RETRY, JOB_WATCHDOG, JOB_MAINTAIN, JOB_STATUS, JOB_BUCKETS, JOB_COUNT };
 
 struct wg_core {
     char *config_path;
@@ -86,6 +97,7 @@ struct wg_core {
     struct wg_store *store;
     struct wg_queue *queue;
     struct wg_plugin_host *host;
+    struct wg_engine *engine;
     struct device_state *devices;
 
     struct pending_event *pending;
@@ -104,6 +116,8 @@ struct wg_core {
     uint64_t events_committed;
     uint64_t messages_handled;
 };
+
+static uint64_t engine_write_output(void *ctx, size_t device, size_t point, double value);
 
 /* ---- device model ---- */
 
@@ -195,33 +209,19 @@ static char *copy_into(char **cursor, const char *text)
     return start;
 }
 
-/* Queues an event for the next commit. Takes `body` (a JSON object). */
-static int core_emit(struct wg_core *core, const char *kind, int priority, size_t device_index,
-                     json_t *body, enum wg_uplink_class uplink, int64_t ts_ms)
+/* Queues an event for the next commit: copies `proto`'s strings and takes
+ * `body` (a JSON object). Returns the pending entry, or NULL when out of memory. */
+static struct pending_event *queue_event(struct wg_core *core, const struct wg_event *proto,
+                                         json_t *body)
 {
-    const struct wg_config *config = core->config;
-    const char *device_id = NULL, *zone = NULL, *room = NULL, *bed = NULL, *resident = NULL;
-    if (device_index != WG_NO_INDEX) {
-        const struct wg_device *device = &config->devices[device_index];
-        device_id = device->id;
-        if (device->room != WG_NO_INDEX) {
-            room = config->rooms[device->room].id;
-            zone = config->zones[config->rooms[device->room].zone].id;
-        }
-        if (device->bed != WG_NO_INDEX) {
-            bed = config->beds[device->bed].id;
-            size_t r = config_resident_of_bed(config, device->bed);
-            if (r != WG_NO_INDEX)
-                resident = config->residents[r].id;
-        }
-    }
     char *body_text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!body_text) {
-        wg_crit("out of memory serialising a %s event", kind);
-        return -1;
+        wg_crit("out of memory serialising a %s event", proto->kind);
+        return NULL;
     }
-    const char *parts[] = {kind, device_id, zone, room, bed, resident, body_text};
+    const char *parts[] = {proto->kind, proto->alarm_id, proto->device, proto->zone,
+                           proto->room, proto->bed,      proto->resident, body_text};
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         total += parts[i] ? strlen(parts[i]) + 1 : 0;
@@ -231,8 +231,8 @@ static int core_emit(struct wg_core *core, const char *kind, int priority, size_
         struct pending_event *grown = realloc(core->pending, capacity * sizeof *grown);
         if (!grown) {
             free(body_text);
-            wg_crit("out of memory queueing a %s event", kind);
-            return -1;
+            wg_crit("out of memory queueing a %s event", proto->kind);
+            return NULL;
         }
         core->pending = grown;
         core->pending_capacity = capacity;
@@ -240,27 +240,102 @@ static int core_emit(struct wg_core *core, const char *kind, int priority, size_
     char *strings = malloc(total);
     if (!strings) {
         free(body_text);
-        wg_crit("out of memory queueing a %s event", kind);
-        return -1;
+        wg_crit("out of memory queueing a %s event", proto->kind);
+        return NULL;
     }
     char *cursor = strings;
     struct pending_event *pending = &core->pending[core->pending_count++];
-    pending->strings = strings;
+    *pending = (struct pending_event){.strings = strings, .alarm_op = ALARM_ROW_NONE};
     pending->event = (struct wg_event){
-        .ts_ms = ts_ms,
-        .kind = copy_into(&cursor, kind),
-        .priority = priority,
-        .device = copy_into(&cursor, device_id),
-        .zone = copy_into(&cursor, zone),
-        .room = copy_into(&cursor, room),
-        .bed = copy_into(&cursor, bed),
-        .resident = copy_into(&cursor, resident),
+        .ts_ms = proto->ts_ms,
+        .kind = copy_into(&cursor, proto->kind),
+        .priority = proto->priority,
+        .alarm_id = copy_into(&cursor, proto->alarm_id),
+        .device = copy_into(&cursor, proto->device),
+        .zone = copy_into(&cursor, proto->zone),
+        .room = copy_into(&cursor, proto->room),
+        .bed = copy_into(&cursor, proto->bed),
+        .resident = copy_into(&cursor, proto->resident),
         .body = copy_into(&cursor, body_text),
-        .uplink = uplink,
+        .uplink = proto->uplink,
     };
     event_new_id(&pending->event);
     free(body_text);
-    return 0;
+    return pending;
+}
+
+/* Queues an event about a device (or the system, with WG_NO_INDEX). Takes `body`. */
+static int core_emit(struct wg_core *core, const char *kind, int priority, size_t device_index,
+                     json_t *body, enum wg_uplink_class uplink, int64_t ts_ms)
+{
+    const struct wg_config *config = core->config;
+    struct wg_event proto = {.ts_ms = ts_ms, .kind = kind, .priority = priority, .uplink = uplink};
+    if (device_index != WG_NO_INDEX) {
+        const struct wg_device *device = &config->devices[device_index];
+        proto.device = device->id;
+        if (device->room != WG_NO_INDEX) {
+            proto.room = config->rooms[device->room].id;
+            proto.zone = config->zones[config->rooms[device->room].zone].id;
+        }
+        if (device->bed != WG_NO_INDEX) {
+            proto.bed = config->beds[device->bed].id;
+            size_t r = config_resident_of_bed(config, device->bed);
+            if (r != WG_NO_INDEX)
+                proto.resident = config->residents[r].id;
+        }
+    }
+    return queue_event(core, &proto, body) ? 0 : -1;
+}
+
+static const char *empty_to_null(const char *text)
+{
+    return text && text[0] ? text : NULL;
+}
+
+/* The engine's sink: every alarm change becomes an "alarm" event for the
+ * journal and the uplink, with the alarm's row, committed before anybody sees it. */
+static void alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *phase)
+{
+    struct wg_core *core = ctx;
+    json_t *body = alarm_to_json(alarm);
+    if (!body) {
+        wg_crit("out of memory journaling alarm %s (%s)", alarm->id, phase);
+        return;
+    }
+    json_object_set_new(body, "phase", json_string(phase));
+    struct wg_event proto = {.ts_ms = clock_wall_ms(core->clock),
+                             .kind = "alarm",
+                             .priority = alarm->priority,
+                             .alarm_id = alarm->id,
+                             .device = empty_to_null(alarm->device),
+                             .zone = empty_to_null(alarm->zone),
+                             .room = empty_to_null(alarm->room),
+                             .bed = empty_to_null(alarm->bed),
+                             .resident = empty_to_null(alarm->resident),
+                             .uplink = WG_UPLINK_ALARM};
+    struct pending_event *pending = queue_event(core, &proto, body);
+    if (!pending)
+        return;
+    pending->alarm_op = alarm->state == WG_ALARM_RESET ? ALARM_ROW_DELETE : ALARM_ROW_PUT;
+    pending->alarm_update = alarm->update;
+    snprintf(pending->alarm_state, sizeof pending->alarm_state, "%s",
+             alarm_state_name(alarm->state));
+    snprintf(pending->alarm_kind, sizeof pending->alarm_kind, "%s", alarm->kind);
+}
+
+/* Writes the alarm row that goes with a pending alarm event. */
+static int store_alarm_row(struct wg_store *store, const struct pending_event *pending)
+{
+    if (pending->alarm_op == ALARM_ROW_DELETE)
+        return store_alarm_delete(store, pending->event.alarm_id);
+    struct wg_alarm_row row = {.id = pending->event.alarm_id,
+                               .update_count = pending->alarm_update,
+                               .state = pending->alarm_state,
+                               .priority = pending->event.priority,
+                               .kind = pending->alarm_kind,
+                               .body = pending->event.body,
+                               .updated_ms = pending->event.ts_ms};
+    return store_alarm_put(store, &row);
 }
 
 static void log_event(const struct wg_event *event, void *ctx)
@@ -293,8 +368,11 @@ static int flush(struct wg_core *core)
             wg_warn("storage: reading %s.%s not kept: %s", device->id, point,
                     store_last_error(store));
     }
-    for (size_t i = 0; rc == 0 && i < core->pending_count; i++)
+    for (size_t i = 0; rc == 0 && i < core->pending_count; i++) {
         rc = store_append_event(store, &core->pending[i].event);
+        if (rc == 0 && core->pending[i].alarm_op != ALARM_ROW_NONE)
+            rc = store_alarm_row(store, &core->pending[i]);
+    }
     if (rc == 0)
         rc = store_commit(store);
     else
@@ -407,21 +485,20 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
     state->values[msg->point] = msg->value;
     state->seen[msg->point] = true;
 
-    if (point->kind == WG_POINT_BOOL) {
-        if (meaning_is_heartbeat(point->meaning))
-            return; /* liveness only; supervision reads last_seen_ms */
-        bool changed = first ? msg->value != 0 : previous != msg->value;
-        if (!changed)
-            return;
+    if (point->kind != WG_POINT_BOOL) {
+        add_to_bucket(core, msg->device, msg->point, msg->ts_ms, msg->value);
+    } else if (!meaning_is_heartbeat(point->meaning) && /* heartbeats: liveness only */
+               (first ? msg->value != 0 : previous != msg->value)) {
         json_t *body = json_pack("{s:s, s:s, s:f}", "point", point->name, "meaning", point->meaning,
                                  "value", msg->value);
         if (body && !first)
             json_object_set_new(body, "previous", json_real(previous));
         if (body)
             core_emit(core, "point", -1, msg->device, body, WG_UPLINK_NONE, msg->ts_ms);
-        return;
     }
-    add_to_bucket(core, msg->device, msg->point, msg->ts_ms, msg->value);
+    /* The cause is journaled first, then what the engine makes of it. */
+    engine_on_point(core->engine, msg->device, msg->point, msg->value, previous, first,
+                    msg->ts_ms);
 }
 
 static void handle_health(struct wg_core *core, const struct wg_msg *msg)
@@ -439,6 +516,7 @@ static void handle_health(struct wg_core *core, const struct wg_msg *msg)
                              health_name(previous), "reason", msg->text);
     if (body)
         core_emit(core, "device_health", -1, msg->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
+    engine_on_health(core->engine, msg->device, health, msg->text, msg->ts_ms);
 }
 
 static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
@@ -459,6 +537,8 @@ static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
         core_emit(core, "write_result", -1, write->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
     if (!msg->ok)
         wg_err("write %s.%s = %g failed: %s", device->id, point->name, write->value, msg->text);
+    engine_on_write_result(core->engine, write->device, write->point, msg->ok, msg->text,
+                           msg->ts_ms);
     write->request_id = 0;
 }
 
@@ -553,6 +633,12 @@ static void job_status(struct wg_core *core)
                    core->storage_failing ? "; STORAGE FAILING" : "");
 }
 
+static void job_engine(struct wg_core *core)
+{
+    engine_tick(core->engine, clock_wall_ms(core->clock));
+    flush(core);
+}
+
 static void job_buckets(struct wg_core *core)
 {
     close_buckets(core, false);
@@ -563,6 +649,7 @@ static void init_jobs(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
     int64_t watchdog = service_watchdog_period_ms();
+    core->jobs[JOB_ENGINE] = (struct periodic_job){"engine", ENGINE_PERIOD_MS, now, job_engine};
     core->jobs[JOB_RETRY] = (struct periodic_job){"retry", RETRY_PERIOD_MS, now, job_retry};
     core->jobs[JOB_WATCHDOG] = (struct periodic_job){"watchdog", watchdog, now, job_watchdog};
     core->jobs[JOB_MAINTAIN] =
@@ -613,6 +700,29 @@ static const char *resolve_plugin_dir(const struct wg_core *core, const struct w
     return WG_PLUGIN_DIR;
 }
 
+static int restore_one(const struct wg_alarm_row *row, void *ctx)
+{
+    struct wg_core *core = ctx;
+    json_error_t error;
+    json_t *record = json_loads(row->body, 0, &error);
+    if (!record || engine_restore(core->engine, record) != 0)
+        wg_err("storage: alarm %s could not be restored (%s); it stays in the journal", row->id,
+               record ? "not an alarm record" : error.text);
+    json_decref(record);
+    return 0;
+}
+
+/* After a restart, or a crash, the active calls are still active. */
+static int restore_alarms(struct wg_core *core)
+{
+    if (store_alarm_foreach(core->store, restore_one, core) != 0)
+        return -1;
+    size_t count = alarm_count(engine_alarms(core->engine));
+    if (count > 0)
+        wg_notice("restored %zu active alarms from the database", count);
+    return 0;
+}
+
 struct wg_core *core_new(const struct wg_core_options *options, struct wg_config *config,
                          struct wg_store *store, struct wg_diag *diag)
 {
@@ -639,6 +749,19 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         return NULL;
     }
     core_add_listener(core, log_event, NULL);
+    core->engine = engine_new(config,
+                              (struct wg_engine_host){core, alarm_changed, engine_write_output},
+                              clock_wall_ms(core->clock));
+    if (!core->engine) {
+        diag_at(diag, NULL, "out of memory");
+        core_free(core);
+        return NULL;
+    }
+    if (restore_alarms(core) != 0) {
+        diag_at(diag, NULL, "storage: cannot read the active alarms: %s", store_last_error(store));
+        core_free(core);
+        return NULL;
+    }
     core->host =
         plugin_host_open(config, resolve_plugin_dir(core, config), core->queue, core->clock, diag);
     if (!core->host) {
@@ -685,6 +808,7 @@ void core_free(struct wg_core *core)
     for (size_t i = 0; i < core->pending_count; i++)
         free(core->pending[i].strings);
     free(core->pending);
+    engine_free(core->engine);
     free(core->closed);
     if (core->config)
         free_device_states(core->devices, core->config->device_count);
@@ -762,6 +886,8 @@ int core_reload(struct wg_core *core)
     core->config = next;
     core->host = next_host;
     core->devices = next_states;
+    if (engine_set_config(core->engine, next, clock_wall_ms(core->clock)) != 0)
+        wg_crit("reload: out of memory rebuilding the alarm engine's state");
     json_t *body = json_pack("{s:s, s:i}", "what", "reloaded", "devices", (int)next->device_count);
     if (body)
         core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
@@ -812,6 +938,40 @@ int core_run(struct wg_core *core, int signal_fd)
     return 0;
 }
 
+/* Drives an output by index: the one path every write takes, so the safety
+ * interlocks live here. Returns the request id, or 0 when refused. */
+static uint64_t write_output(struct wg_core *core, size_t device, size_t point, double value)
+{
+    const struct wg_device *dev = &core->config->devices[device];
+    const struct wg_point_def *def = &core->config->profiles[dev->profile].points[point];
+    if (strcmp(def->meaning, "valve_command") == 0 && value == 0) {
+        /* GB 50028: a closed gas valve is re-opened by hand, on site; never from here. */
+        wg_warn("write %s.%s = 0 refused: the gas valve is never re-opened remotely", dev->id,
+                def->name);
+        return 0;
+    }
+    uint64_t request_id = core->next_request_id++;
+    struct outstanding_write *slot = &core->outstanding[request_id % MAX_OUTSTANDING];
+    if (slot->request_id != 0)
+        wg_warn("write request %llu still unanswered; no longer tracked",
+                (unsigned long long)slot->request_id);
+    *slot = (struct outstanding_write){request_id, (uint32_t)device, (uint32_t)point, value};
+    if (plugin_host_write(core->host, device, point, value, request_id) != 0) {
+        slot->request_id = 0;
+        wg_err("write %s.%s = %g refused by its driver", dev->id, def->name, value);
+        return 0;
+    }
+    return request_id;
+}
+
+static uint64_t engine_write_output(void *ctx, size_t device, size_t point, double value)
+{
+    struct wg_core *core = ctx;
+    if (!core->host)
+        return 0; /* drivers not loaded yet (restoring alarms at start) */
+    return write_output(core, device, point, value);
+}
+
 uint64_t core_write_output(struct wg_core *core, const char *device_id, const char *point_name,
                            double value)
 {
@@ -820,23 +980,30 @@ uint64_t core_write_output(struct wg_core *core, const char *device_id, const ch
         return 0;
     const struct wg_profile *profile =
         &core->config->profiles[core->config->devices[device].profile];
-    for (size_t p = 0; p < profile->point_count; p++) {
-        if (strcmp(profile->points[p].name, point_name) != 0)
-            continue;
-        uint64_t request_id = core->next_request_id++;
-        struct outstanding_write *slot = &core->outstanding[request_id % MAX_OUTSTANDING];
-        if (slot->request_id != 0)
-            wg_warn("write request %llu still unanswered; no longer tracked",
-                    (unsigned long long)slot->request_id);
-        *slot = (struct outstanding_write){request_id, (uint32_t)device, (uint32_t)p, value};
-        if (plugin_host_write(core->host, device, p, value, request_id) != 0) {
-            slot->request_id = 0;
-            wg_err("write %s.%s = %g refused by its driver", device_id, point_name, value);
-            return 0;
-        }
-        return request_id;
-    }
+    for (size_t p = 0; p < profile->point_count; p++)
+        if (strcmp(profile->points[p].name, point_name) == 0)
+            return write_output(core, device, p, value);
     return 0;
+}
+
+int core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who,
+                     const char *where, char *why, size_t why_len)
+{
+    int rc = engine_acknowledge(core->engine, alarm_id, who, where, clock_wall_ms(core->clock),
+                                why, why_len);
+    flush(core);
+    return rc;
+}
+
+int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *who,
+                      const char *where, char *why, size_t why_len)
+{
+    return engine_reset_remote(core->engine, alarm_id, who, where, why, why_len);
+}
+
+size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max)
+{
+    return alarm_active(engine_alarms(core->engine), out, max);
 }
 
 /* ---- read-only views ---- */

@@ -67,6 +67,16 @@ int core_reload(struct wg_core *core);
 uint64_t core_write_output(struct wg_core *core, const char *device_id, const char *point_name,
                            double value);
 
+/* At the station: acknowledge an alarm. 0, or -1 with the reason in `why`. */
+int core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who,
+                     const char *where, char *why, size_t why_len);
+/* A reset asked for away from the origin: always -1, the reason in `why`. */
+int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *who,
+                      const char *where, char *why, size_t why_len);
+struct wg_alarm;
+/* Active alarms in display order (priority, then age). */
+size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max);
+
 /* Read-only views for tests and status. */
 const struct wg_config *core_config(const struct wg_core *core);
 struct wg_store *core_store(struct wg_core *core);

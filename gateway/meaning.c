@@ -51,9 +51,12 @@ static const struct wg_meaning_info meanings[] = {
     {"fan_running", B, IN, false, "", "exhaust fan running feedback"},
     {"fan_command", B, OUT, false, "", "exhaust fan drive; 1 = run"},
     /* Outputs */
-    {"door_lamp", B, OUT, false, "", "door lamp over the room door; 1 = on"},
-    {"corridor_lamp", B, OUT, false, "", "corridor display / lamp; 1 = on"},
-    {"buzzer", B, OUT, false, "", "local buzzer or sounder; 1 = sound"},
+    {"door_lamp", A, OUT, false, "",
+     "door lamp over the room door; a wg_lamp_code: 0 off, 1 call (red steady), 2 emergency "
+     "(red 1 s/1 s), 3 alarm (red 0.3 s/0.3 s), 4 presence (green)"},
+    {"corridor_lamp", A, OUT, false, "", "corridor lamp of a zone; a wg_lamp_code as door_lamp"},
+    {"buzzer", A, OUT, false, "",
+     "buzzer or sounder; a wg_buzzer_code: 0 off, 1 low, 2 medium, 3 high (IEC 60601-1-8 bursts)"},
     {"fire_door_release", B, OUT, false, "",
      "fire-door hold-open magnet; 1 = release (fail-safe: power off releases)"},
     /* Energy */

@@ -50,6 +50,24 @@ enum wg_health {
     WG_HEALTH_OFFLINE = 3, /* given up until the back-off expires */
 };
 
+/* What the core writes to door_lamp and corridor_lamp outputs: the driver
+ * renders the pattern (DIN VDE 0834 door-lamp patterns). */
+enum wg_lamp_code {
+    WG_LAMP_OFF = 0,
+    WG_LAMP_CALL = 1,      /* red, steady */
+    WG_LAMP_EMERGENCY = 2, /* red, flashing 1 s on / 1 s off */
+    WG_LAMP_ALARM = 3,     /* red, flashing 0.3 s on / 0.3 s off (fire, gas) */
+    WG_LAMP_PRESENCE = 4,  /* green, steady: staff in the room */
+};
+
+/* What the core writes to buzzer outputs: IEC 60601-1-8 burst priorities. */
+enum wg_buzzer_code {
+    WG_BUZZER_OFF = 0,
+    WG_BUZZER_LOW = 1,    /* 1-2 pulses, repeated */
+    WG_BUZZER_MEDIUM = 2, /* 3 pulses */
+    WG_BUZZER_HIGH = 3,   /* 10 pulses (3+2, twice) */
+};
+
 /* One point of a device, from its profile. */
 struct wg_point_view {
     const char *name;    /* unique within the profile, e.g. "gas_concentration" */

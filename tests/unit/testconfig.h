@@ -41,6 +41,7 @@ static inline char *test_site_config(const char *dir, const char *buses_and_devi
                  "      - {id: \"102\", kind: resident, beds: [A]}\n"
                  "residents:\n"
                  "  - {id: R-0001, bed: 101-A, care_level: 3, risks: [fall]}\n"
+                 "  - {id: R-0002, bed: 102-A, care_level: 2, risks: [wandering]}\n"
                  "%s",
                  test_root(), buses_and_devices) < 0)
         return NULL;

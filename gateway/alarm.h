@@ -1,0 +1,120 @@
+/* Calls and alarms: the records and their lifecycle.
+ *
+ * An alarm is raised by a rule (or by supervision), then acknowledged at the
+ * station, attended when staff presence is logged in its room, and reset at
+ * its origin only (the room's presence/reset button, or its device returning
+ * to normal where the rule says so). The table here keeps the active alarms,
+ * orders them for display (priority, then age), and hands every change to a
+ * sink, which journals it (and its row in the `alarms` table) before anybody
+ * is told. Every change increments the alarm's update counter.
+ *
+ * This file knows nothing of rules or devices' values: engine.c decides when
+ * to raise, attend and reset; alarm.c keeps the records right. */
+#ifndef WG_ALARM_H
+#define WG_ALARM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WG_ALARM_TEXT      64
+#define WG_ALARM_MAX_LEVEL 8
+
+enum wg_alarm_state {
+    WG_ALARM_RAISED = 0,
+    WG_ALARM_ACKNOWLEDGED = 1,
+    WG_ALARM_ATTENDED = 2,
+    WG_ALARM_RESET = 3,
+};
+const char *alarm_state_name(enum wg_alarm_state state);
+
+/* How an alarm may end. */
+enum wg_alarm_reset_mode {
+    WG_RESET_AT_ORIGIN = 0, /* presence/reset button in its room, once its condition is normal */
+    WG_RESET_ON_NORMAL = 1, /* by itself when its device returns to normal */
+};
+
+struct wg_alarm {
+    char id[37];
+    int64_t update; /* 1 at raise, +1 on every change */
+    enum wg_alarm_state state;
+    int priority;                /* enum wg_priority */
+    char kind[WG_ALARM_TEXT];    /* "call", "pull_cord", "bed_exit", "gas_high", "device_offline" ... */
+    int risk;                    /* one wg_risk bit, 0 when none */
+    char rule[WG_ALARM_TEXT];    /* rule id, "supervision" or "technical" */
+    char device[WG_ALARM_TEXT];  /* the originating device */
+    char point[WG_ALARM_TEXT];   /* the originating point, "" when none */
+    char zone[WG_ALARM_TEXT];
+    char room[WG_ALARM_TEXT];
+    char bed[WG_ALARM_TEXT];
+    char resident[WG_ALARM_TEXT];
+    char detail[128]; /* one line for people, e.g. "gas 52 %LEL", "no reply for 95 s" */
+    enum wg_alarm_reset_mode reset_mode;
+    bool condition_active; /* the cause is still present (cord pulled, gas high, offline) */
+
+    int64_t raised_ms;
+    int64_t acknowledged_ms; /* 0 = not yet; likewise below */
+    char acknowledged_by[WG_ALARM_TEXT];
+    char acknowledged_from[WG_ALARM_TEXT];
+    int64_t attended_ms;
+    int64_t reset_ms;
+    char reset_by[WG_ALARM_TEXT];
+    char reset_from[WG_ALARM_TEXT];
+    int escalation_level; /* index into the escalation levels; 0 = the first recipients */
+    int64_t escalated_ms[WG_ALARM_MAX_LEVEL];
+    int reannunciations;
+    int64_t reannunciate_due_ms; /* 0 = none pending */
+};
+
+/* Where changes go: the core journals them (event + alarm row in one
+ * transaction) before showing or sending. `phase` is one of "raise", "ack",
+ * "attend", "reset", "escalate", "reannunciate", "update". */
+struct wg_alarm_sink {
+    void *ctx;
+    void (*changed)(void *ctx, const struct wg_alarm *alarm, const char *phase);
+};
+
+struct wg_alarm_table;
+
+struct wg_alarm_table *alarm_table_new(struct wg_alarm_sink sink);
+void alarm_table_free(struct wg_alarm_table *table);
+
+/* Raises a new alarm from `proto` (kind, priority, location, ... filled in);
+ * sets id, update, state and raised_ms. Returns the stored alarm. */
+struct wg_alarm *alarm_raise(struct wg_alarm_table *table, const struct wg_alarm *proto,
+                             int64_t now_ms);
+/* Acknowledge at the station. Refused (returns -1, reason in why) when the
+ * alarm is unknown or already attended or reset. Re-acknowledging after a
+ * re-annunciation is allowed. */
+int alarm_acknowledge(struct wg_alarm_table *table, const char *id, const char *who,
+                      const char *where, int64_t now_ms, int64_t reannunciate_after_ms, char *why,
+                      size_t why_len);
+/* Staff presence logged in the alarm's room. */
+void alarm_attend(struct wg_alarm_table *table, struct wg_alarm *alarm, int64_t now_ms);
+/* Reset at the origin; `who`/`where` say what reset it ("presence-101", "device"). */
+void alarm_reset(struct wg_alarm_table *table, struct wg_alarm *alarm, const char *who,
+                 const char *where, int64_t now_ms);
+/* Any other change (priority up, detail, condition) bumps the update counter. */
+void alarm_update(struct wg_alarm_table *table, struct wg_alarm *alarm, const char *phase);
+
+/* Timers: re-annunciation of acknowledged-but-unattended alarms and the
+ * escalation levels (after_s since the raise, while not attended). */
+void alarm_run_timers(struct wg_alarm_table *table, int64_t now_ms, const int *level_after_s,
+                      size_t level_count);
+
+struct wg_alarm *alarm_find(struct wg_alarm_table *table, const char *id);
+/* Active alarms in display order: priority (high first), then age (oldest first). */
+size_t alarm_active(struct wg_alarm_table *table, const struct wg_alarm **out, size_t max);
+size_t alarm_count(const struct wg_alarm_table *table);
+/* Calls `each` for every active alarm (any order); stop by returning false. */
+void alarm_foreach(struct wg_alarm_table *table, bool (*each)(struct wg_alarm *alarm, void *ctx),
+                   void *ctx);
+
+/* The full record as JSON (for the journal, the alarms table, the uplink). */
+json_t *alarm_to_json(const struct wg_alarm *alarm);
+/* Restores an active alarm saved with alarm_to_json (after a restart); no
+ * change is reported. Returns -1 if the JSON is not an alarm record. */
+int alarm_restore(struct wg_alarm_table *table, const json_t *record);
+
+#endif
