@@ -534,7 +534,8 @@ static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
         json_pack("{s:I, s:s, s:f, s:b, s:s}", "request", (json_int_t)msg->request_id, "point",
                   point->name, "value", write->value, "ok", msg->ok, "reason", msg->text);
     if (body)
-        core_emit(core, "write_result", -1, write->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
+        core_emit(core, "write_result", -1, write->device, body,
+                  msg->ok ? WG_UPLINK_NONE : WG_UPLINK_HEALTH, msg->ts_ms);
     if (!msg->ok)
         wg_err("write %s.%s = %g failed: %s", device->id, point->name, write->value, msg->text);
     engine_on_write_result(core->engine, write->device, write->point, msg->ok, msg->text,
@@ -881,13 +882,14 @@ int core_reload(struct wg_core *core)
     }
     plugin_host_close(core->host);
     free_device_states(core->devices, core->config->device_count);
+    /* The engine carries its state over while the old config still exists. */
+    if (engine_set_config(core->engine, next, clock_wall_ms(core->clock)) != 0)
+        wg_crit("reload: out of memory rebuilding the alarm engine's state");
     /* Nothing pending may point into the old config: events own their strings. */
     config_free(core->config);
     core->config = next;
     core->host = next_host;
     core->devices = next_states;
-    if (engine_set_config(core->engine, next, clock_wall_ms(core->clock)) != 0)
-        wg_crit("reload: out of memory rebuilding the alarm engine's state");
     json_t *body = json_pack("{s:s, s:i}", "what", "reloaded", "devices", (int)next->device_count);
     if (body)
         core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,

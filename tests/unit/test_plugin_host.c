@@ -84,7 +84,7 @@ static void expect_refused(void **state, const char *driver, const char *needle)
         plugin_host_open(f->config, f->plugin_dir, f->queue, &f->clock, &f->diag);
     assert_null(host);
     assert_true(diag_has(&f->diag, needle));
-    assert_true(diag_has(&f->diag, "site.yaml:13:")); /* the bus's line */
+    assert_true(diag_has(&f->diag, "site.yaml:14:")); /* the bus's line */
     assert_true(diag_has(&f->diag, "bus bus-x"));
 }
 
@@ -123,7 +123,7 @@ static void test_driver_config_error_has_position(void **state)
             "devices:\n"
             "  - {id: call-101A, bus: p1, address: 1, profile: call-point, bed: 101-A}\n");
     assert_null(plugin_host_open(f->config, f->plugin_dir, f->queue, &f->clock, &f->diag));
-    assert_true(diag_has(&f->diag, "site.yaml:15:15: refuse: the probe was told to refuse"));
+    assert_true(diag_has(&f->diag, "site.yaml:16:15: refuse: the probe was told to refuse"));
 }
 
 static struct probe_bus *probe_buses(struct fixture *f)
