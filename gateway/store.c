@@ -1572,3 +1572,44 @@ struct wg_store *store_open(const struct wg_store_options *options, enum wg_stor
         err[0] = '\0';
     return store;
 }
+
+/* ---- alarm journal by time (reports) --------------------------------- */
+
+/* `kind = 'alarm'` is a literal so the partial index events_alarm_by_ts
+ * (migration 2) serves the range. Prepared per call: reports are rare. */
+int store_alarm_events(struct wg_store *store, int64_t from_ms, int64_t to_ms,
+                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
+{
+    store->status = WG_STORE_OK;
+    if (!each)
+        return fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(store->db,
+                                "SELECT seq, id, ts_ms, kind, priority, device, body FROM events "
+                                "WHERE kind = 'alarm' AND ts_ms >= ?1 AND ts_ms < ?2 ORDER BY seq",
+                                -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, 1, from_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, 2, to_ms);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
+            break;
+        struct wg_event_row row = {
+            .seq = sqlite3_column_int64(stmt, 0),
+            .id = column_text(stmt, 1),
+            .ts_ms = sqlite3_column_int64(stmt, 2),
+            .kind = column_text(stmt, 3),
+            .priority = sqlite3_column_int(stmt, 4),
+            .device = column_text(stmt, 5),
+            .body = column_text(stmt, 6),
+        };
+        if (each(&row, ctx) != 0)
+            break;
+    }
+    int result = 0;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        result = fail_sqlite(store, rc, "reading the alarm journal");
+    sqlite3_finalize(stmt);
+    return result;
+}

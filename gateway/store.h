@@ -143,4 +143,10 @@ int store_maintain(struct wg_store *store, int64_t now_ms);
 /* Bytes in use (page_count * page_size). */
 int64_t store_size_bytes(struct wg_store *store);
 
+/* The alarm journal (rows with kind = 'alarm') with from_ms <= ts_ms < to_ms,
+ * in seq order, for reports such as the response-time figures. The alarm id
+ * is the body's "id". Stops early, returning 0, if `each` returns non-zero. */
+int store_alarm_events(struct wg_store *store, int64_t from_ms, int64_t to_ms,
+                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx);
+
 #endif
