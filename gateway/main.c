@@ -2,6 +2,7 @@
  *
  *   wardgated -c FILE            run
  *   wardgated -c FILE --check    validate the config (and the drivers' sections), exit 0 or 1
+ *   wardgated -c FILE --response-report [--days N]   response times per shift, then exit
  *   wardgated --version
  *
  * Start-up order: config, signals, store, drivers (validated), drivers
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "plugin_host.h"
 #include "queue.h"
+#include "response.h"
 #include "service.h"
 #include "store.h"
 
@@ -30,6 +32,8 @@ struct cli_options {
     const char *plugin_dir;
     const char *log_level;
     bool check_only;
+    bool response_report;
+    int report_days;
 };
 
 static void usage(FILE *out)
@@ -38,6 +42,8 @@ static void usage(FILE *out)
             "usage: wardgated -c FILE [options]\n"
             "  -c, --config FILE     site configuration (YAML)\n"
             "      --check           validate the configuration and exit (0 = valid)\n"
+            "      --response-report print call and alarm response times per shift and exit\n"
+            "      --days N          days the report covers, up to now (default 7)\n"
             "      --db FILE         database file (overrides storage.path)\n"
             "      --plugin-dir DIR  driver directory (overrides plugins.dir; default %s)\n"
             "  -l, --log-level LEVEL crit, error, warning, notice, info or debug\n"
@@ -49,12 +55,14 @@ static void usage(FILE *out)
 /* Returns 0 to go on, 1 to exit successfully, 2 for a usage error. */
 static int parse_args(int argc, char **argv, struct cli_options *cli)
 {
-    enum { OPT_CHECK = 1000, OPT_DB, OPT_PLUGIN_DIR };
+    enum { OPT_CHECK = 1000, OPT_DB, OPT_PLUGIN_DIR, OPT_RESPONSE_REPORT, OPT_DAYS };
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, OPT_CHECK},
         {"db", required_argument, NULL, OPT_DB},
         {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+        {"response-report", no_argument, NULL, OPT_RESPONSE_REPORT},
+        {"days", required_argument, NULL, OPT_DAYS},
         {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -75,6 +83,19 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
         case OPT_PLUGIN_DIR:
             cli->plugin_dir = optarg;
             break;
+        case OPT_RESPONSE_REPORT:
+            cli->response_report = true;
+            break;
+        case OPT_DAYS: {
+            char *end = NULL;
+            long days = strtol(optarg, &end, 10);
+            if (end == optarg || *end || days < 1 || days > 3660) {
+                fprintf(stderr, "wardgated: --days wants a whole number of days, 1 to 3660\n");
+                return 2;
+            }
+            cli->report_days = (int)days;
+            break;
+        }
         case 'l':
             if (wg_log_level_from_name(optarg) < 0) {
                 fprintf(stderr, "wardgated: unknown log level \"%s\"\n", optarg);
@@ -95,6 +116,10 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
     }
     if (optind < argc) {
         fprintf(stderr, "wardgated: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+    if (cli->report_days && !cli->response_report) {
+        fprintf(stderr, "wardgated: --days goes with --response-report\n");
         return 2;
     }
     if (!cli->config_path) {
@@ -198,6 +223,14 @@ int main(int argc, char **argv)
         wg_log_set_level((enum wg_log_level)wg_log_level_from_name(config->log_level));
     if (cli.check_only) {
         int rc = check_config(&cli, config);
+        config_free(config);
+        return rc;
+    }
+    if (cli.response_report) {
+        int rc = response_report_main(
+            cli.db_path ? cli.db_path
+                        : (config->storage.path[0] ? config->storage.path : WG_DB_PATH),
+            cli.report_days ? cli.report_days : 7, stdout);
         config_free(config);
         return rc;
     }
