@@ -338,9 +338,31 @@ static int store_alarm_row(struct wg_store *store, const struct pending_event *p
     return store_alarm_put(store, &row);
 }
 
+/* Alarm events get one readable line: what a nurse would want to read. */
+static void log_alarm_event(const struct wg_event *event)
+{
+    json_t *body = json_loads(event->body, 0, NULL);
+    const char *phase = json_string_value(json_object_get(body, "phase"));
+    const char *kind = json_string_value(json_object_get(body, "kind"));
+    const char *detail = json_string_value(json_object_get(body, "detail"));
+    const char *bed = json_string_value(json_object_get(body, "bed"));
+    wg_log(event->priority >= WG_PRIO_URGENT ? WG_LOG_WARNING : WG_LOG_NOTICE,
+           "event #%lld ALARM %-12s %-9s %-16s room %s%s%s%s%s (%s) %s", (long long)event->seq,
+           phase ? phase : "?", priority_name((enum wg_priority)event->priority),
+           kind ? kind : "?", event->room ? event->room : "-", bed && bed[0] ? " bed " : "",
+           bed ? bed : "", event->resident ? " resident " : "",
+           event->resident ? event->resident : "", event->device ? event->device : "-",
+           detail ? detail : "");
+    json_decref(body);
+}
+
 static void log_event(const struct wg_event *event, void *ctx)
 {
     (void)ctx;
+    if (strcmp(event->kind, "alarm") == 0) {
+        log_alarm_event(event);
+        return;
+    }
     enum wg_log_level level = WG_LOG_INFO;
     if (strcmp(event->kind, "device_health") == 0 || strcmp(event->kind, "write_result") == 0)
         level = WG_LOG_NOTICE;

@@ -162,9 +162,6 @@ static struct wg_alarm *raise_into(struct wg_engine *engine, char *slot,
     struct wg_alarm *alarm = alarm_raise(engine->alarms, proto, now_ms);
     if (alarm && slot)
         memcpy(slot, alarm->id, 37);
-    wg_notice("alarm %s: %s %s in %s%s%s (%s)", priority_name((enum wg_priority)proto->priority),
-              proto->kind, proto->detail, proto->room[0] ? proto->room : "-",
-              proto->bed[0] ? " bed " : "", proto->bed, proto->device);
     return alarm;
 }
 
