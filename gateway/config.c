@@ -1309,6 +1309,47 @@ static void load_escalation(struct loader *ld, const struct wg_cfg_node *escalat
     }
 }
 
+/* True when a device has a point with this meaning ("fire_zone" matches "fire_zone_3"). */
+static bool some_device_has(const struct wg_config *config, const char *meaning)
+{
+    size_t len = strlen(meaning);
+    for (size_t d = 0; d < config->device_count; d++) {
+        const struct wg_profile *profile = &config->profiles[config->devices[d].profile];
+        for (size_t p = 0; p < profile->point_count; p++) {
+            const char *have = profile->points[p].meaning;
+            if (strcmp(have, meaning) == 0 ||
+                (strncmp(have, meaning, len) == 0 && have[len] == '_' && have[len + 1] >= '0' &&
+                 have[len + 1] <= '9'))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* A rule bound to a point no device has would never fire: refuse it, naming the place. */
+static void check_rule_points(struct loader *ld)
+{
+    const struct wg_config *config = ld->config;
+    for (size_t r = 0; r < config->rule_count; r++) {
+        const struct wg_rule *rule = &config->rules[r];
+        if (rule->kind == WG_RULE_COMBINE) {
+            const struct wg_cfg_node *conditions = cfg_get(rule->node, "conditions");
+            for (size_t c = 0; c < rule->condition_count; c++)
+                if (!some_device_has(config, rule->conditions[c].meaning))
+                    diag_at(ld->diag, cfg_get(cfg_seq_at(conditions, c), "meaning"),
+                            "meaning: rule \"%s\" needs a point meaning \"%s\", but no device "
+                            "has one (check devices: and their profiles)",
+                            rule->id, rule->conditions[c].meaning);
+        } else if (rule->meaning && !some_device_has(config, rule->meaning)) {
+            const struct wg_cfg_node *at = cfg_get(rule->node, "meaning");
+            diag_at(ld->diag, at ? at : rule->node,
+                    "meaning: rule \"%s\" needs a point meaning \"%s\", but no device has one "
+                    "(check devices: and their profiles)",
+                    rule->id, rule->meaning);
+        }
+    }
+}
+
 static void check_pair(struct loader *ld, const struct wg_cfg_node *map, const char *first,
                        const char *second)
 {
@@ -1505,6 +1546,8 @@ struct wg_config *config_load(const char *path, struct wg_diag *diag)
         load_devices(ld, section(root, "devices"));
     if (!ld->out_of_memory)
         load_rules(ld, section(root, "rules"));
+    if (!ld->out_of_memory && diag->count == first_message)
+        check_rule_points(ld);
     if (!ld->out_of_memory)
         load_escalation(ld, section(root, "escalation"));
     if (!ld->out_of_memory)

@@ -514,6 +514,8 @@ static const struct bad_case bad_cases[] = {
     {"32-zones-not-a-list.yaml", NULL, 6, "zones: expected a list", 1},
     {"33-gas-thresholds.yaml", NULL, 17, "high: expected more than low (40), got 20", 1},
     {"34-bed-exit-bad-window.yaml", NULL, 17, "window: expected a daily time window", 1},
+    {"35-rule-point-missing.yaml", NULL, 17,
+     "meaning: rule \"heart\" needs a point meaning \"heart_rate\", but no device has one", 1},
 };
 
 /* One test per bad config, so each shows in the summary under its own name. */
