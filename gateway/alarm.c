@@ -175,8 +175,8 @@ void alarm_run_timers(struct wg_alarm_table *table, int64_t now_ms, const int *l
         if (alarm->state == WG_ALARM_ATTENDED || alarm->priority <= WG_PRIO_TECHNICAL)
             continue; /* escalation is for calls nobody has attended */
         while ((size_t)alarm->escalation_level + 1 < level_count &&
-               now_ms >= alarm->raised_ms +
-                             (int64_t)level_after_s[alarm->escalation_level + 1] * 1000) {
+               now_ms >=
+                   alarm->raised_ms + (int64_t)level_after_s[alarm->escalation_level + 1] * 1000) {
             alarm->escalation_level++;
             alarm->escalated_ms[alarm->escalation_level] = now_ms;
             alarm_update(table, alarm, "escalate");
@@ -249,11 +249,11 @@ json_t *alarm_to_json(const struct wg_alarm *alarm)
     json_t *record = json_pack(
         "{s:s, s:I, s:s, s:s, s:i, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
         "id", alarm->id, "update", (json_int_t)alarm->update, "state",
-        alarm_state_name(alarm->state), "priority", priority_name((enum wg_priority)alarm->priority),
-        "priority_level", alarm->priority, "kind", alarm->kind, "risk",
-        risk ? json_string(risk) : json_null(), "rule", alarm->rule, "device", alarm->device,
-        "point", alarm->point, "zone", alarm->zone, "room", alarm->room, "bed", alarm->bed,
-        "resident", alarm->resident, "detail", alarm->detail, "reset_mode",
+        alarm_state_name(alarm->state), "priority",
+        priority_name((enum wg_priority)alarm->priority), "priority_level", alarm->priority, "kind",
+        alarm->kind, "risk", risk ? json_string(risk) : json_null(), "rule", alarm->rule, "device",
+        alarm->device, "point", alarm->point, "zone", alarm->zone, "room", alarm->room, "bed",
+        alarm->bed, "resident", alarm->resident, "detail", alarm->detail, "reset_mode",
         alarm->reset_mode == WG_RESET_ON_NORMAL ? "normal" : "origin", "condition_active",
         alarm->condition_active);
     if (!record || !escalations) {
@@ -315,13 +315,13 @@ int alarm_restore(struct wg_alarm_table *table, const json_t *record)
     copy_text(alarm.resident, sizeof alarm.resident, record, "resident");
     copy_text(alarm.detail, sizeof alarm.detail, record, "detail");
     const char *mode = json_string_value(json_object_get(record, "reset_mode"));
-    alarm.reset_mode = mode && strcmp(mode, "normal") == 0 ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN;
+    alarm.reset_mode =
+        mode && strcmp(mode, "normal") == 0 ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN;
     alarm.condition_active = json_is_true(json_object_get(record, "condition_active"));
     alarm.raised_ms = read_ms(record, "raised_ms");
     alarm.acknowledged_ms = read_ms(record, "acknowledged_ms");
     copy_text(alarm.acknowledged_by, sizeof alarm.acknowledged_by, record, "acknowledged_by");
-    copy_text(alarm.acknowledged_from, sizeof alarm.acknowledged_from, record,
-              "acknowledged_from");
+    copy_text(alarm.acknowledged_from, sizeof alarm.acknowledged_from, record, "acknowledged_from");
     alarm.attended_ms = read_ms(record, "attended_ms");
     alarm.reset_ms = 0;
     alarm.escalation_level = (int)json_integer_value(json_object_get(record, "escalation_level"));

@@ -39,12 +39,13 @@ struct wg_alarm {
     char id[37];
     int64_t update; /* 1 at raise, +1 on every change */
     enum wg_alarm_state state;
-    int priority;                /* enum wg_priority */
-    char kind[WG_ALARM_TEXT];    /* "call", "pull_cord", "bed_exit", "gas_high", "device_offline" ... */
-    int risk;                    /* one wg_risk bit, 0 when none */
-    char rule[WG_ALARM_TEXT];    /* rule id, "supervision" or "technical" */
-    char device[WG_ALARM_TEXT];  /* the originating device */
-    char point[WG_ALARM_TEXT];   /* the originating point, "" when none */
+    int priority; /* enum wg_priority */
+    char
+        kind[WG_ALARM_TEXT]; /* "call", "pull_cord", "bed_exit", "gas_high", "device_offline" ... */
+    int risk;                /* one wg_risk bit, 0 when none */
+    char rule[WG_ALARM_TEXT];   /* rule id, "supervision" or "technical" */
+    char device[WG_ALARM_TEXT]; /* the originating device */
+    char point[WG_ALARM_TEXT];  /* the originating point, "" when none */
     char zone[WG_ALARM_TEXT];
     char room[WG_ALARM_TEXT];
     char bed[WG_ALARM_TEXT];

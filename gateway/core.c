@@ -220,7 +220,7 @@ static struct pending_event *queue_event(struct wg_core *core, const struct wg_e
         wg_crit("out of memory serialising a %s event", proto->kind);
         return NULL;
     }
-    const char *parts[] = {proto->kind, proto->alarm_id, proto->device, proto->zone,
+    const char *parts[] = {proto->kind, proto->alarm_id, proto->device,   proto->zone,
                            proto->room, proto->bed,      proto->resident, body_text};
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
@@ -348,11 +348,10 @@ static void log_alarm_event(const struct wg_event *event)
     const char *bed = json_string_value(json_object_get(body, "bed"));
     wg_log(event->priority >= WG_PRIO_URGENT ? WG_LOG_WARNING : WG_LOG_NOTICE,
            "event #%lld ALARM %-12s %-9s %-16s room %s%s%s%s%s (%s) %s", (long long)event->seq,
-           phase ? phase : "?", priority_name((enum wg_priority)event->priority),
-           kind ? kind : "?", event->room ? event->room : "-", bed && bed[0] ? " bed " : "",
-           bed ? bed : "", event->resident ? " resident " : "",
-           event->resident ? event->resident : "", event->device ? event->device : "-",
-           detail ? detail : "");
+           phase ? phase : "?", priority_name((enum wg_priority)event->priority), kind ? kind : "?",
+           event->room ? event->room : "-", bed && bed[0] ? " bed " : "", bed ? bed : "",
+           event->resident ? " resident " : "", event->resident ? event->resident : "",
+           event->device ? event->device : "-", detail ? detail : "");
     json_decref(body);
 }
 
@@ -519,8 +518,7 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
             core_emit(core, "point", -1, msg->device, body, WG_UPLINK_NONE, msg->ts_ms);
     }
     /* The cause is journaled first, then what the engine makes of it. */
-    engine_on_point(core->engine, msg->device, msg->point, msg->value, previous, first,
-                    msg->ts_ms);
+    engine_on_point(core->engine, msg->device, msg->point, msg->value, previous, first, msg->ts_ms);
 }
 
 static void handle_health(struct wg_core *core, const struct wg_msg *msg)
@@ -772,9 +770,9 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         return NULL;
     }
     core_add_listener(core, log_event, NULL);
-    core->engine = engine_new(config,
-                              (struct wg_engine_host){core, alarm_changed, engine_write_output},
-                              clock_wall_ms(core->clock));
+    core->engine =
+        engine_new(config, (struct wg_engine_host){core, alarm_changed, engine_write_output},
+                   clock_wall_ms(core->clock));
     if (!core->engine) {
         diag_at(diag, NULL, "out of memory");
         core_free(core);
@@ -1010,11 +1008,11 @@ uint64_t core_write_output(struct wg_core *core, const char *device_id, const ch
     return 0;
 }
 
-int core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who,
-                     const char *where, char *why, size_t why_len)
+int core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who, const char *where,
+                     char *why, size_t why_len)
 {
-    int rc = engine_acknowledge(core->engine, alarm_id, who, where, clock_wall_ms(core->clock),
-                                why, why_len);
+    int rc = engine_acknowledge(core->engine, alarm_id, who, where, clock_wall_ms(core->clock), why,
+                                why_len);
     flush(core);
     return rc;
 }

@@ -68,8 +68,8 @@ uint64_t core_write_output(struct wg_core *core, const char *device_id, const ch
                            double value);
 
 /* At the station: acknowledge an alarm. 0, or -1 with the reason in `why`. */
-int core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who,
-                     const char *where, char *why, size_t why_len);
+int core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who, const char *where,
+                     char *why, size_t why_len);
 /* A reset asked for away from the origin: always -1, the reason in `why`. */
 int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *who,
                       const char *where, char *why, size_t why_len);

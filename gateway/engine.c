@@ -38,7 +38,7 @@ struct device_watch {
     double *values;
     bool *seen;
     size_t point_count;
-    double *written; /* last value written per point (NAN = never) */
+    double *written;   /* last value written per point (NAN = never) */
     char *point_alarm; /* per point, 37 bytes each: the alarm that point raised by itself
                         * (technical fault, fire zone, failed write); "" = none */
 };
@@ -143,10 +143,8 @@ static struct wg_alarm proto_alarm(const struct wg_engine *engine, size_t device
                                    const char *kind, int priority, int risk, const char *rule,
                                    enum wg_alarm_reset_mode reset_mode)
 {
-    struct wg_alarm proto = {.priority = priority,
-                             .risk = risk,
-                             .reset_mode = reset_mode,
-                             .condition_active = true};
+    struct wg_alarm proto = {
+        .priority = priority, .risk = risk, .reset_mode = reset_mode, .condition_active = true};
     snprintf(proto.kind, sizeof proto.kind, "%s", kind);
     snprintf(proto.rule, sizeof proto.rule, "%s", rule);
     if (point != WG_NO_INDEX)
@@ -185,8 +183,7 @@ static void reset_slot(struct wg_engine *engine, char *slot, const char *who, co
 }
 
 /* The cause went away: reset if the rule says so, else remember it for the reset at origin. */
-static void condition_cleared(struct wg_engine *engine, char *slot, const char *who,
-                              int64_t now_ms)
+static void condition_cleared(struct wg_engine *engine, char *slot, const char *who, int64_t now_ms)
 {
     struct wg_alarm *alarm = alarm_in(engine, slot);
     if (!alarm)
@@ -304,8 +301,8 @@ static void update_indicators(struct wg_engine *engine)
         }
     }
     for (size_t r = 0; r < rooms; r++) {
-        int code = room_sum[r].lamp_priority >= 0 ? lamp_code_for(room_sum[r].lamp_priority)
-                                                  : WG_LAMP_OFF;
+        int code =
+            room_sum[r].lamp_priority >= 0 ? lamp_code_for(room_sum[r].lamp_priority) : WG_LAMP_OFF;
         if (code == WG_LAMP_OFF && engine->room_presence[r])
             code = WG_LAMP_PRESENCE;
         drive_outputs(engine, "door_lamp", r, code);
@@ -549,11 +546,10 @@ static void on_fire(struct wg_engine *engine, size_t r, size_t device, size_t po
     char *slot = &engine->devices[device].point_alarm[point * 37];
     if (rising(value, previous, first) && !alarm_in(engine, slot)) {
         /* Whatever the device's health: a fire during a fault still annunciates. */
-        struct wg_alarm proto =
-            proto_alarm(engine, device, point, kind, rule_priority(rule, WG_PRIO_FIRE), rule->risk,
-                        rule->id, rule->reset_on_normal || strcmp(kind, "fire") == 0
-                                      ? WG_RESET_ON_NORMAL
-                                      : WG_RESET_AT_ORIGIN);
+        struct wg_alarm proto = proto_alarm(
+            engine, device, point, kind, rule_priority(rule, WG_PRIO_FIRE), rule->risk, rule->id,
+            rule->reset_on_normal || strcmp(kind, "fire") == 0 ? WG_RESET_ON_NORMAL
+                                                               : WG_RESET_AT_ORIGIN);
         int zone = 0;
         meaning_lookup(point_def(engine, device, point)->meaning, &zone);
         if (zone > 0)
@@ -644,9 +640,9 @@ static void on_combine(struct wg_engine *engine, size_t r, size_t device, size_t
         if (!state->now_true[c] &&
             (state->last_true_ms[c] == 0 || ts - state->last_true_ms[c] > rule->within_s * 1000LL))
             return;
-    struct wg_alarm proto = proto_alarm(engine, device, point, rule->alarm_kind,
-                                        rule_priority(rule, WG_PRIO_URGENT), rule->risk, rule->id,
-                                        WG_RESET_AT_ORIGIN);
+    struct wg_alarm proto =
+        proto_alarm(engine, device, point, rule->alarm_kind, rule_priority(rule, WG_PRIO_URGENT),
+                    rule->risk, rule->id, WG_RESET_AT_ORIGIN);
     proto.condition_active = false;
     snprintf(proto.detail, sizeof proto.detail, "%zu conditions within %d s", n, rule->within_s);
     raise_into(engine, state->alarm, &proto, ts);
@@ -879,8 +875,8 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                     state->followup_ms = 0;
                     if (alarm->priority < WG_PRIO_EMERGENCY)
                         alarm->priority = WG_PRIO_EMERGENCY;
-                    snprintf(alarm->detail, sizeof alarm->detail,
-                             "not back in bed after %d min", rule->followup_s / 60);
+                    snprintf(alarm->detail, sizeof alarm->detail, "not back in bed after %d min",
+                             rule->followup_s / 60);
                     alarm_update(engine->alarms, alarm, "update");
                 }
                 break;
@@ -926,10 +922,10 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
             case WG_RULE_DOOR_NIGHT:
                 if (state->since_ms && now - state->since_ms >= hold &&
                     !alarm_in(engine, state->alarm)) {
-                    struct wg_alarm proto = proto_alarm(
-                        engine, d, WG_NO_INDEX, "door_open_night",
-                        rule_priority(rule, WG_PRIO_URGENT),
-                        rule->risk ? rule->risk : WG_RISK_WANDERING, rule->id, WG_RESET_AT_ORIGIN);
+                    struct wg_alarm proto = proto_alarm(engine, d, WG_NO_INDEX, "door_open_night",
+                                                        rule_priority(rule, WG_PRIO_URGENT),
+                                                        rule->risk ? rule->risk : WG_RISK_WANDERING,
+                                                        rule->id, WG_RESET_AT_ORIGIN);
                     size_t resident =
                         room_resident_with(config, config->devices[d].room, WG_RISK_WANDERING);
                     if (resident != WG_NO_INDEX)
@@ -945,12 +941,11 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                     now - state->last_change_ms >= rule->idle_hours * 3600000LL &&
                     (!rule->has_window ||
                      window_contains(&rule->window, clock_minute_of_day(now)))) {
-                    struct wg_alarm proto =
-                        proto_alarm(engine, d, WG_NO_INDEX, "no_activity",
-                                    rule_priority(rule, WG_PRIO_ADVISORY), rule->risk, rule->id,
-                                    WG_RESET_ON_NORMAL);
-                    snprintf(proto.detail, sizeof proto.detail, "no %s use for %d h",
-                             rule->meaning, rule->idle_hours);
+                    struct wg_alarm proto = proto_alarm(engine, d, WG_NO_INDEX, "no_activity",
+                                                        rule_priority(rule, WG_PRIO_ADVISORY),
+                                                        rule->risk, rule->id, WG_RESET_ON_NORMAL);
+                    snprintf(proto.detail, sizeof proto.detail, "no %s use for %d h", rule->meaning,
+                             rule->idle_hours);
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;
@@ -987,7 +982,8 @@ int engine_reset_remote(struct wg_engine *engine, const char *alarm_id, const ch
         snprintf(why, why_len, "no active alarm %s", alarm_id);
     else
         snprintf(why, why_len,
-                 "reset refused: a %s is reset only at its origin (%s%s%s), not from %s", alarm->kind,
+                 "reset refused: a %s is reset only at its origin (%s%s%s), not from %s",
+                 alarm->kind,
                  alarm->reset_mode == WG_RESET_ON_NORMAL ? "its device returning to normal"
                                                          : "the presence/reset button in room ",
                  alarm->reset_mode == WG_RESET_ON_NORMAL ? "" : alarm->room, "",

@@ -263,20 +263,18 @@ static void test_call_lifecycle_with_reannunciation(void **state)
     memcpy(id, alarm->id, 37);
     set(f, "call-101A", "call", 0); /* the button is released: the call stays */
     advance(f, 10, NULL);
-    assert_int_equal(engine_acknowledge(f->engine, id, "nurse-li", "station-1", f->now, why,
-                                        sizeof why),
-                     0);
-    assert_int_equal(engine_acknowledge(f->engine, id, "nurse-li", "station-1", f->now, why,
-                                        sizeof why),
-                     -1); /* already acknowledged */
+    assert_int_equal(
+        engine_acknowledge(f->engine, id, "nurse-li", "station-1", f->now, why, sizeof why), 0);
+    assert_int_equal(
+        engine_acknowledge(f->engine, id, "nurse-li", "station-1", f->now, why, sizeof why),
+        -1); /* already acknowledged */
     advance(f, 179, NULL);
     assert_int_equal(only_active(f)->state, WG_ALARM_ACKNOWLEDGED);
     advance(f, 1, NULL); /* 180 s after the acknowledgement, nobody came */
     assert_int_equal(only_active(f)->state, WG_ALARM_RAISED);
     assert_int_equal(only_active(f)->reannunciations, 1);
-    assert_int_equal(engine_acknowledge(f->engine, id, "nurse-li", "station-1", f->now, why,
-                                        sizeof why),
-                     0);
+    assert_int_equal(
+        engine_acknowledge(f->engine, id, "nurse-li", "station-1", f->now, why, sizeof why), 0);
     advance(f, 20, NULL);
     set(f, "presence-101", "presence", 1);
     assert_int_equal(only_active(f)->state, WG_ALARM_ATTENDED);
@@ -303,8 +301,7 @@ static void test_escalation_chain(void **state)
     assert_int_equal(only_active(f)->escalation_level, 3);
     advance(f, 3600, NULL); /* the last level is the last */
     assert_int_equal(only_active(f)->escalation_level, 3);
-    assert_string_equal(phases(f, 0),
-                        "call:raise call:escalate call:escalate call:escalate");
+    assert_string_equal(phases(f, 0), "call:raise call:escalate call:escalate call:escalate");
     /* Acknowledging does not stop escalation; only attending does. */
 }
 
@@ -493,7 +490,8 @@ static void test_gas_low_high_interlock_and_reset_at_origin(void **state)
     assert_int_equal(active[0]->priority, WG_PRIO_EMERGENCY);
     assert_true(last_write(f, "valve-k", "valve_close") == 1);
     assert_true(last_write(f, "valve-k", "fan_run") == 1);
-    assert_true(last_write(f, "lamp-101", "lamp") == WG_LAMP_OFF || isnan(last_write(f, "lamp-101", "lamp")));
+    assert_true(last_write(f, "lamp-101", "lamp") == WG_LAMP_OFF ||
+                isnan(last_write(f, "lamp-101", "lamp")));
     set(f, "gas-k", "gas_lel", 0);
     advance(f, 5, NULL);
     assert_int_equal(alarm_count(engine_alarms(f->engine)), 2); /* gas alarms stay until reset */
@@ -663,10 +661,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_while_staff_present_is_emergency, setup_night,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reset_only_at_the_origin, setup_night, teardown),
-        cmocka_unit_test_setup_teardown(test_pull_cord_latches_until_reset_at_its_unit,
-                                        setup_night, teardown),
-        cmocka_unit_test_setup_teardown(test_bed_exit_fall_risk_at_night_with_followup,
-                                        setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_pull_cord_latches_until_reset_at_its_unit, setup_night,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bed_exit_fall_risk_at_night_with_followup, setup_night,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bed_exit_short_absence_raises_nothing, setup_night,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bed_exit_in_the_day_raises_nothing, setup_day,
@@ -674,8 +672,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_night_window_across_midnight, setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_door_at_night_for_wandering_resident, setup_night,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_combined_out_of_bed_and_door_is_wandering,
-                                        setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_combined_out_of_bed_and_door_is_wandering, setup_night,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_gas_low_high_interlock_and_reset_at_origin,
                                         setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_gas_reset_refused_while_still_high, setup_night,
@@ -684,8 +682,8 @@ int main(void)
                                         setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_silent_device_goes_offline_within_100_s, setup_day,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_cut_wire_and_unplugged_cord_are_technical,
-                                        setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_cut_wire_and_unplugged_cord_are_technical, setup_night,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_vital_signs_out_of_range, setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_failed_safety_write_is_an_alarm, setup_night,
                                         teardown),
