@@ -41,6 +41,11 @@ struct device_watch {
     double *written;   /* last value written per point (NAN = never) */
     char *point_alarm; /* per point, 37 bytes each: the alarm that point raised by itself
                         * (technical fault, fire zone, failed write); "" = none */
+    /* Per point, worked out once per config: the rules that read it and its
+     * technical-fault entry (-1 = none), so a reading costs no string compares. */
+    size_t **point_rules;
+    size_t *point_rule_count;
+    int *point_technical;
 };
 
 struct wg_engine {
@@ -668,14 +673,21 @@ static const struct {
     {"fire_power_fault", "fire_panel_power_fault", "fire panel power fault"},
 };
 
+static int technical_entry(const char *meaning)
+{
+    for (size_t t = 0; t < sizeof technical_points / sizeof technical_points[0]; t++)
+        if (meaning_matches(technical_points[t].meaning, meaning))
+            return (int)t;
+    return -1;
+}
+
 static void on_technical(struct wg_engine *engine, size_t device, size_t point, double value,
                          double previous, bool first, int64_t ts)
 {
-    const char *meaning = point_def(engine, device, point)->meaning;
     struct device_watch *watch = &engine->devices[device];
-    for (size_t t = 0; t < sizeof technical_points / sizeof technical_points[0]; t++) {
-        if (!meaning_matches(technical_points[t].meaning, meaning))
-            continue;
+    int entry = watch->point_technical[point];
+    if (entry >= 0) {
+        size_t t = (size_t)entry;
         char *slot = &watch->point_alarm[point * 37]; /* one technical alarm per point */
         if (rising(value, previous, first) && !alarm_in(engine, slot)) {
             struct wg_alarm proto =
@@ -686,7 +698,6 @@ static void on_technical(struct wg_engine *engine, size_t device, size_t point, 
         } else if (falling(value, previous, first)) {
             condition_cleared(engine, slot, "device normal", ts);
         }
-        return;
     }
 }
 
@@ -718,14 +729,9 @@ void engine_on_point(struct wg_engine *engine, size_t device, size_t point, doub
         if (strcmp(def->meaning, "reset_button") == 0)
             on_reset_button(engine, device, value, previous, first, ts_ms);
     }
-    for (size_t r = 0; r < config->rule_count; r++) {
+    for (size_t i = 0; i < watch->point_rule_count[point]; i++) {
+        size_t r = watch->point_rules[point][i];
         const struct wg_rule *rule = &config->rules[r];
-        if (rule->kind == WG_RULE_COMBINE) {
-            on_combine(engine, r, device, point, value, ts_ms);
-            continue;
-        }
-        if (!meaning_matches(rule->meaning, def->meaning))
-            continue;
         switch (rule->kind) {
         case WG_RULE_CALL:
             on_call(engine, r, device, point, value, previous, first, ts_ms);
@@ -758,6 +764,7 @@ void engine_on_point(struct wg_engine *engine, size_t device, size_t point, doub
             on_wellbeing(engine, r, device, value, ts_ms);
             break;
         case WG_RULE_COMBINE:
+            on_combine(engine, r, device, point, value, ts_ms);
             break;
         }
     }
@@ -1054,12 +1061,54 @@ enum wg_health engine_device_health(const struct wg_engine *engine, size_t devic
 static void free_watches(struct device_watch *watches, size_t count)
 {
     for (size_t d = 0; watches && d < count; d++) {
+        for (size_t p = 0; watches[d].point_rules && p < watches[d].point_count; p++)
+            free(watches[d].point_rules[p]);
+        free(watches[d].point_rules);
+        free(watches[d].point_rule_count);
+        free(watches[d].point_technical);
         free(watches[d].values);
         free(watches[d].seen);
         free(watches[d].written);
         free(watches[d].point_alarm);
     }
     free(watches);
+}
+
+static bool rule_reads(const struct wg_rule *rule, const char *meaning)
+{
+    if (rule->kind != WG_RULE_COMBINE)
+        return meaning_matches(rule->meaning, meaning);
+    for (size_t c = 0; c < rule->condition_count; c++)
+        if (meaning_matches(rule->conditions[c].meaning, meaning))
+            return true;
+    return false;
+}
+
+/* Works out, for every point of the device, which rules read it. */
+static int bind_rules(const struct wg_config *config, struct device_watch *watch, size_t device)
+{
+    const struct wg_profile *profile = &config->profiles[config->devices[device].profile];
+    size_t n = profile->point_count ? profile->point_count : 1;
+    watch->point_rules = calloc(n, sizeof *watch->point_rules);
+    watch->point_rule_count = calloc(n, sizeof *watch->point_rule_count);
+    watch->point_technical = calloc(n, sizeof *watch->point_technical);
+    if (!watch->point_rules || !watch->point_rule_count || !watch->point_technical)
+        return -1;
+    for (size_t p = 0; p < profile->point_count; p++) {
+        const char *meaning = profile->points[p].meaning;
+        watch->point_technical[p] = technical_entry(meaning);
+        for (size_t r = 0; r < config->rule_count; r++) {
+            if (!rule_reads(&config->rules[r], meaning))
+                continue;
+            size_t *grown = realloc(watch->point_rules[p],
+                                    (watch->point_rule_count[p] + 1) * sizeof *grown);
+            if (!grown)
+                return -1;
+            grown[watch->point_rule_count[p]++] = r;
+            watch->point_rules[p] = grown;
+        }
+    }
+    return 0;
 }
 
 static struct device_watch *new_watches(const struct wg_config *config)
@@ -1081,6 +1130,10 @@ static struct device_watch *new_watches(const struct wg_config *config)
         }
         for (size_t p = 0; p < n; p++)
             watches[d].written[p] = NAN;
+        if (bind_rules(config, &watches[d], d) != 0) {
+            free_watches(watches, d + 1);
+            return NULL;
+        }
     }
     return watches;
 }
