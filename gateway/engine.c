@@ -1100,8 +1100,8 @@ static int bind_rules(const struct wg_config *config, struct device_watch *watch
         for (size_t r = 0; r < config->rule_count; r++) {
             if (!rule_reads(&config->rules[r], meaning))
                 continue;
-            size_t *grown = realloc(watch->point_rules[p],
-                                    (watch->point_rule_count[p] + 1) * sizeof *grown);
+            size_t *grown =
+                realloc(watch->point_rules[p], (watch->point_rule_count[p] + 1) * sizeof *grown);
             if (!grown)
                 return -1;
             grown[watch->point_rule_count[p]++] = r;

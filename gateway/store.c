@@ -29,9 +29,10 @@
 #define THIN_ABOVE_PERCENT         90 /* store_maintain thins above this share of max_bytes */
 #define THIN_TO_PERCENT            80 /* ... down to this share, so it does not run every tick */
 #define THIN_CHUNK_ROWS            256
-#define RESERVE_PAGES_PER_WRITE    64 /* an alarm append: events + 6 indexes, outbox + 2 = 10 b-trees x 4 levels + slack */
-#define WAL_SIZE_LIMIT_BYTES       (4 * 1024 * 1024)
-#define MS_PER_DAY                 (24LL * 3600 * 1000)
+#define RESERVE_PAGES_PER_WRITE                                                                    \
+    64 /* an alarm append: events + 6 indexes, outbox + 2 = 10 b-trees x 4 levels + slack */
+#define WAL_SIZE_LIMIT_BYTES (4 * 1024 * 1024)
+#define MS_PER_DAY           (24LL * 3600 * 1000)
 
 /* Every statement the store runs more than once, prepared on first use and
  * kept until store_close. */
