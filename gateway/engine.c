@@ -856,6 +856,26 @@ static void supervise(struct wg_engine *engine, int64_t now)
     }
 }
 
+/* Raises gas_low or gas_high for the device unless its slot holds one already. */
+static bool raise_gas(struct wg_engine *engine, const struct wg_rule *rule, size_t device,
+                      char *slot, bool high, double lel, int64_t now)
+{
+    if (alarm_in(engine, slot))
+        return false;
+    struct wg_alarm proto =
+        proto_alarm(engine, device, WG_NO_INDEX, high ? "gas_high" : "gas_low",
+                    high ? rule_priority(rule, WG_PRIO_EMERGENCY) : WG_PRIO_URGENT,
+                    rule->risk ? rule->risk : WG_RISK_ACTIVITY_ACCIDENT, rule->id,
+                    rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
+    if (high)
+        snprintf(proto.detail, sizeof proto.detail,
+                 "gas %.0f %%LEL (high %.0f): valve closed, fan started", lel, rule->high);
+    else
+        snprintf(proto.detail, sizeof proto.detail, "gas %.0f %%LEL (low %.0f)", lel, rule->low);
+    raise_into(engine, slot, &proto, now);
+    return true;
+}
+
 static void rule_timers(struct wg_engine *engine, int64_t now)
 {
     const struct wg_config *config = engine->config;
@@ -900,32 +920,13 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;
-            case WG_RULE_GAS: {
-                size_t room = config->devices[d].room;
-                if (state->since_ms && now - state->since_ms >= hold &&
-                    !alarm_in(engine, state->alarm)) {
-                    struct wg_alarm proto = proto_alarm(
-                        engine, d, WG_NO_INDEX, "gas_low", WG_PRIO_URGENT,
-                        rule->risk ? rule->risk : WG_RISK_ACTIVITY_ACCIDENT, rule->id,
-                        rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
-                    snprintf(proto.detail, sizeof proto.detail, "gas %.0f %%LEL (low %.0f)",
-                             state->last_value, rule->low);
-                    raise_into(engine, state->alarm, &proto, now);
-                }
+            case WG_RULE_GAS:
+                if (state->since_ms && now - state->since_ms >= hold)
+                    raise_gas(engine, rule, d, state->alarm, false, state->last_value, now);
                 if (state->since2_ms && now - state->since2_ms >= hold &&
-                    !alarm_in(engine, state->alarm2)) {
-                    struct wg_alarm proto = proto_alarm(
-                        engine, d, WG_NO_INDEX, "gas_high", rule_priority(rule, WG_PRIO_EMERGENCY),
-                        rule->risk ? rule->risk : WG_RISK_ACTIVITY_ACCIDENT, rule->id,
-                        rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
-                    snprintf(proto.detail, sizeof proto.detail,
-                             "gas %.0f %%LEL (high %.0f): valve closed, fan started",
-                             state->last_value, rule->high);
-                    raise_into(engine, state->alarm2, &proto, now);
-                    gas_interlock(engine, room);
-                }
+                    raise_gas(engine, rule, d, state->alarm2, true, state->last_value, now))
+                    gas_interlock(engine, config->devices[d].room);
                 break;
-            }
             case WG_RULE_DOOR_NIGHT:
                 if (state->since_ms && now - state->since_ms >= hold &&
                     !alarm_in(engine, state->alarm)) {
