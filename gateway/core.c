@@ -39,7 +39,6 @@ struct device_counter {
 struct device_state {
     enum wg_health health;
     char reason[64];
-    int64_t last_seen_ms;
     size_t point_count;
     double *values;
     bool *seen;
@@ -167,7 +166,6 @@ static void carry_device_states(const struct wg_config *old_config,
         struct device_state *to = &new_states[n];
         to->health = from->health;
         memcpy(to->reason, from->reason, sizeof to->reason);
-        to->last_seen_ms = from->last_seen_ms;
         memcpy(to->counters, from->counters, sizeof to->counters);
         const struct wg_profile *old_profile =
             &old_config->profiles[old_config->devices[o].profile];
@@ -491,7 +489,6 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
         return;
     const struct wg_device *device = &config->devices[msg->device];
     const struct wg_point_def *point = &config->profiles[device->profile].points[msg->point];
-    state->last_seen_ms = msg->ts_ms;
     if (!isfinite(msg->value)) {
         /* A NaN or infinite register value (a float of an unwired input, say) is
          * counted against the device, never stored or compared. */
@@ -712,10 +709,10 @@ static int next_timer_in_ms(const struct wg_core *core)
 
 /* ---- life cycle ---- */
 
-static const char *resolve_plugin_dir(const struct wg_core *core, const struct wg_config *config)
+const char *core_plugin_dir(const char *override, const struct wg_config *config)
 {
-    if (core->plugin_dir_override)
-        return core->plugin_dir_override;
+    if (override)
+        return override;
     if (config->plugin_dir && config->plugin_dir[0])
         return config->plugin_dir;
     return WG_PLUGIN_DIR;
@@ -783,8 +780,8 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         core_free(core);
         return NULL;
     }
-    core->host =
-        plugin_host_open(config, resolve_plugin_dir(core, config), core->queue, core->clock, diag);
+    core->host = plugin_host_open(config, core_plugin_dir(core->plugin_dir_override, config),
+                                  core->queue, core->clock, diag);
     if (!core->host) {
         core_free(core);
         return NULL;
@@ -864,8 +861,8 @@ int core_reload(struct wg_core *core)
     struct wg_plugin_host *next_host = NULL;
     struct device_state *next_states = NULL;
     if (next)
-        next_host =
-            plugin_host_open(next, resolve_plugin_dir(core, next), core->queue, core->clock, &diag);
+        next_host = plugin_host_open(next, core_plugin_dir(core->plugin_dir_override, next),
+                                     core->queue, core->clock, &diag);
     if (next_host)
         next_states = new_device_states(next);
     if (!next || !next_host || !next_states) {

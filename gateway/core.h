@@ -35,6 +35,10 @@ struct wg_core_options {
 /* Called after an event is committed, in commit order, on the core thread. */
 typedef void (*wg_event_listener)(const struct wg_event *event, void *ctx);
 
+/* Where the drivers are: --plugin-dir (override, may be NULL), else the
+ * config's plugins.dir, else the compiled-in default. */
+const char *core_plugin_dir(const char *override, const struct wg_config *config);
+
 /* Takes ownership of `config` and `store`. Loads and opens the drivers (so
  * a driver config error is reported here, in `diag`); returns NULL on failure,
  * in which case config and store are still freed. */

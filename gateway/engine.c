@@ -35,8 +35,6 @@ struct device_watch {
     int64_t last_seen_ms;
     enum wg_health health; /* supervision's view */
     char offline_alarm[37];
-    double *values;
-    bool *seen;
     size_t point_count;
     double *written;   /* last value written per point (NAN = never) */
     char *point_alarm; /* per point, 37 bytes each: the alarm that point raised by itself
@@ -711,8 +709,6 @@ void engine_on_point(struct wg_engine *engine, size_t device, size_t point, doub
     if (point >= watch->point_count)
         return;
     watch->last_seen_ms = ts_ms;
-    watch->values[point] = value;
-    watch->seen[point] = true;
     if (watch->offline_alarm[0]) {
         watch->health = WG_HEALTH_ONLINE;
         reset_slot(engine, watch->offline_alarm, config->devices[device].id, "device answered",
@@ -876,11 +872,19 @@ static bool raise_gas(struct wg_engine *engine, const struct wg_rule *rule, size
     return true;
 }
 
+static bool rule_has_timers(enum wg_rule_kind kind)
+{
+    return kind == WG_RULE_BED_EXIT || kind == WG_RULE_VITAL_RANGE || kind == WG_RULE_GAS ||
+           kind == WG_RULE_DOOR_NIGHT || kind == WG_RULE_WELLBEING;
+}
+
 static void rule_timers(struct wg_engine *engine, int64_t now)
 {
     const struct wg_config *config = engine->config;
     for (size_t r = 0; r < config->rule_count; r++) {
         const struct wg_rule *rule = &config->rules[r];
+        if (!rule_has_timers(rule->kind))
+            continue; /* calls, cords, presence, fire and combinations act on edges only */
         for (size_t d = 0; d < config->device_count; d++) {
             struct rule_state *state = rule_state(engine, r, d);
             const int64_t hold = rule->for_s * 1000LL;
@@ -1067,8 +1071,6 @@ static void free_watches(struct device_watch *watches, size_t count)
         free(watches[d].point_rules);
         free(watches[d].point_rule_count);
         free(watches[d].point_technical);
-        free(watches[d].values);
-        free(watches[d].seen);
         free(watches[d].written);
         free(watches[d].point_alarm);
     }
@@ -1120,12 +1122,9 @@ static struct device_watch *new_watches(const struct wg_config *config)
         size_t points = config->profiles[config->devices[d].profile].point_count;
         size_t n = points ? points : 1;
         watches[d].point_count = points;
-        watches[d].values = calloc(n, sizeof *watches[d].values);
-        watches[d].seen = calloc(n, sizeof *watches[d].seen);
         watches[d].written = malloc(n * sizeof *watches[d].written);
         watches[d].point_alarm = calloc(n, 37);
-        if (!watches[d].values || !watches[d].seen || !watches[d].written ||
-            !watches[d].point_alarm) {
+        if (!watches[d].written || !watches[d].point_alarm) {
             free_watches(watches, d + 1);
             return NULL;
         }

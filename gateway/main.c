@@ -130,13 +130,6 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
     return 0;
 }
 
-static const char *plugin_dir_for(const struct cli_options *cli, const struct wg_config *config)
-{
-    if (cli->plugin_dir)
-        return cli->plugin_dir;
-    return config->plugin_dir && config->plugin_dir[0] ? config->plugin_dir : WG_PLUGIN_DIR;
-}
-
 /* --check: the file and every driver's own sections; nothing is started. */
 static int check_config(const struct cli_options *cli, struct wg_config *config)
 {
@@ -145,7 +138,9 @@ static int check_config(const struct cli_options *cli, struct wg_config *config)
     struct wg_queue *queue = queue_new(16);
     struct wg_clock clock = clock_real();
     struct wg_plugin_host *host =
-        queue ? plugin_host_open(config, plugin_dir_for(cli, config), queue, &clock, &diag) : NULL;
+        queue ? plugin_host_open(config, core_plugin_dir(cli->plugin_dir, config), queue, &clock,
+                                 &diag)
+              : NULL;
     int rc = 0;
     if (!host) {
         for (size_t i = 0; i < diag.count; i++)
