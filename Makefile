@@ -37,7 +37,12 @@ LDLIBS      := -Wl,--as-needed $(PKG_LIBS) -lpaho-mqtt3as -lpthread -ldl -lm
 CORE_SRC    := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PLUGINS     := $(notdir $(wildcard plugins/*))
-PLUGIN_SO   := $(PLUGINS:%=$(BUILD)/plugins/%.so)
+# A plugins/<name>/plugin.mk may set PLUGIN_LIBS_<name> (the libraries it
+# needs) and PLUGIN_VARIANTS_<name> (several plugins built from one source
+# tree, each compiled with -DWG_PLUGIN_VARIANT='"<variant>"').
+-include $(wildcard plugins/*/plugin.mk)
+plugin_outputs = $(or $(PLUGIN_VARIANTS_$(1)),$(1))
+PLUGIN_SO   := $(foreach p,$(PLUGINS),$(foreach v,$(call plugin_outputs,$(p)),$(BUILD)/plugins/$(v).so))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
@@ -60,15 +65,30 @@ $(BUILD)/libwgcore.a: $(CORE_OBJ)
 $(BUILD)/wardgated: $(BUILD)/gateway/main.o $(BUILD)/libwgcore.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-# Each plugin is every .c file in plugins/<name>/, linked into <name>.so; a
-# plugins/<name>/plugin.mk may set PLUGIN_LIBS_<name> (the libraries it needs).
--include $(wildcard plugins/*/plugin.mk)
+# Each plugin is every .c file in plugins/<name>/, linked into <name>.so, or
+# into one .so per variant.
 define plugin_rule
 $(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/%.o,$(wildcard plugins/$(1)/*.c))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) -shared -o $$@ $$^ $$(PLUGIN_LIBS_$(1)) -lpthread -lm
 endef
-$(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
+define variant_rule
+$(BUILD)/plugins/$(2)/%.o: plugins/$(1)/%.c $(wildcard gateway/*.h) $(wildcard plugins/$(1)/*.h)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -DWG_PLUGIN_VARIANT='"$(2)"' -c -o $$@ $$<
+$(BUILD)/plugins/$(2).so: $(patsubst plugins/$(1)/%.c,$(BUILD)/plugins/$(2)/%.o,$(wildcard plugins/$(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -shared -o $$@ $$^ $$(PLUGIN_LIBS_$(1)) -lpthread -lm
+endef
+$(foreach p,$(PLUGINS),$(if $(PLUGIN_VARIANTS_$(p)),\
+  $(foreach v,$(PLUGIN_VARIANTS_$(p)),$(eval $(call variant_rule,$(p),$(v)))),\
+  $(eval $(call plugin_rule,$(p)))))
+
+# Unit tests of a plugin's pure parts link those sources directly.
+MODBUS_UNIT_SRC := plugins/modbus/mb_point.c plugins/modbus/mb_plan.c plugins/modbus/mb_health.c
+$(BUILD)/tests/test_modbus: tests/unit/test_modbus.c $(MODBUS_UNIT_SRC) $(wildcard plugins/modbus/*.h) $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugins/modbus -o $@ $< $(MODBUS_UNIT_SRC) $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
 
 $(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h tests/plugins/probe.h
 	@mkdir -p $(dir $@)

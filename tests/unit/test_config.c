@@ -172,7 +172,7 @@ static void test_facility_lookups(void **state)
     assert_string_equal(profile->points[0].unit, "V");
     assert_int_equal(profile->points[0].kind, WG_POINT_ANALOG);
     assert_non_null(profile->points[0].source);
-    assert_string_equal(cfg_scalar(cfg_get(profile->points[0].source, "type")), "float32");
+    assert_string_equal(cfg_scalar(cfg_get(profile->points[0].source, "type")), "f32");
 
     const struct wg_profile *bed =
         &config->profiles[config_find_profile(config, "bed-sensor-r60abd1")];
