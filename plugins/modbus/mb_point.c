@@ -328,9 +328,10 @@ uint64_t mb_point_raw(const struct mb_point *point, const uint16_t *registers)
     return raw;
 }
 
+/* An NC input and an inverted output both read 1 when the raw contact or coil is 0. */
 static double finish_bool(const struct mb_point *point, bool value)
 {
-    return (value != point->normally_closed) ? 1.0 : 0.0;
+    return (value != (point->normally_closed || point->inverted)) ? 1.0 : 0.0;
 }
 
 double mb_point_decode_bits(const struct mb_point *point, const uint8_t *bits)
@@ -351,6 +352,8 @@ double mb_point_decode_registers(const struct mb_point *point, const uint16_t *r
             value = (raw & point->mask) != 0;
         else if (point->has_equals)
             value = raw == point->equals;
+        else if (point->write_function == 6 || point->write_function == 16)
+            value = raw == point->write_on; /* a command register reads back what was written */
         else
             value = raw != 0;
         return finish_bool(point, value);

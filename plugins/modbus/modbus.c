@@ -31,7 +31,7 @@
 
 /* The parsed points of one profile, shared by its devices. */
 struct parsed_profile {
-    const struct wg_point_view *view; /* identity: the host shares one array per profile */
+    const char *profile_id;
     struct mb_point *points;
     size_t count;
     bool valid;
@@ -50,10 +50,10 @@ static struct parsed_profile *parse_profile(struct modbus_driver *driver,
                                             const struct wg_device_view *view)
 {
     for (size_t i = 0; i < driver->profile_count; i++)
-        if (driver->profiles[i].view == view->points)
+        if (strcmp(driver->profiles[i].profile_id, view->profile_id) == 0)
             return &driver->profiles[i];
     struct parsed_profile *profile = &driver->profiles[driver->profile_count++];
-    profile->view = view->points;
+    profile->profile_id = view->profile_id;
     profile->count = view->point_count;
     profile->points = calloc(view->point_count ? view->point_count : 1, sizeof *profile->points);
     if (!profile->points) {

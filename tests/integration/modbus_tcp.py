@@ -161,7 +161,7 @@ rules:
        f"... and then reads with {want} requests per cycle instead of "
        f"{minimum_requests(profile_spans('xintai-water'), gap=8)}", f"per cycle: {per_cycle}")
     readings = wait_until(lambda: [b for k, d, b in daemon.events("point", "holey")], 2)
-    ok([b["point"] for b in readings] == ["valve_open"], "... and its points are read", readings)
+    ok("valve_open" in [b["point"] for b in readings], "... and its points are read", readings)
 
     # ---- 3. exception replies -------------------------------------------------------------
     exception_lines = [line for line in log.splitlines()

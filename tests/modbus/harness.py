@@ -202,10 +202,14 @@ residents:
 """
 
 
-def write_config(name, body):
+def write_config(name, body, extra_profiles=()):
+    """Writes a config: the common head (site, zones, shipped profiles) and `body`."""
     path = os.path.join(TMP, f"{name}.yaml")
+    head = CONFIG_HEAD.format(root=ROOT)
+    for profile in extra_profiles:
+        head = head.replace("profiles:\n", f"profiles:\n  - \"{profile}\"\n", 1)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(CONFIG_HEAD.format(root=ROOT) + body)
+        f.write(head + body)
     return path
 
 
@@ -249,6 +253,8 @@ class Daemon:
         return self.process is not None and self.process.poll() is None
 
     def query(self, sql, *args):
+        if not os.path.exists(self.db):
+            return []  # not created yet
         db = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
         try:
             return db.execute(sql, args).fetchall()
