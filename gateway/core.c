@@ -804,6 +804,26 @@ int core_start(struct wg_core *core)
     return 0;
 }
 
+/* Every device's non-zero error counters ({"meter-3": {"timeout": 4}}), for the
+ * "stopped" event: the totals of a run stay in the journal. */
+static json_t *counters_json(const struct wg_core *core)
+{
+    json_t *all = json_object();
+    for (size_t d = 0; all && d < core->config->device_count; d++) {
+        json_t *device = NULL;
+        for (size_t i = 0; i < MAX_COUNTERS && core->devices[d].counters[i].name[0]; i++) {
+            if (!device)
+                device = json_object();
+            if (device)
+                json_object_set_new(device, core->devices[d].counters[i].name,
+                                    json_integer((json_int_t)core->devices[d].counters[i].count));
+        }
+        if (device)
+            json_object_set_new(all, core->config->devices[d].id, device);
+    }
+    return all;
+}
+
 void core_free(struct wg_core *core)
 {
     if (!core)
@@ -815,7 +835,7 @@ void core_free(struct wg_core *core)
     }
     if (core->store && core->config) {
         close_buckets(core, true);
-        json_t *body = json_pack("{s:s}", "what", "stopped");
+        json_t *body = json_pack("{s:s, s:o*}", "what", "stopped", "counters", counters_json(core));
         if (body)
             core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
                       clock_wall_ms(core->clock));

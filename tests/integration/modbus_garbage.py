@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""A slave that answers garbage, a wrong byte count or an undefined exception.
+
+pymodbus serves three units over RTU; a fault injector (tests/modbus/rogue.py)
+between the gateway's pty and pymodbus's spoils the replies of unit 3 in
+turn. Each fault is counted against the device, logged once per change of
+state, and never crashes the daemon or slows the other units on the line.
+The totals land in the journal's "stopped" event.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../modbus"))
+from harness import (PYTHON, ROOT, TMP, Daemon, Slave, _children, done, f32, free_port,  # noqa: E402
+                     note, ok, wait_until, write_config)
+
+POLL_MS = 250
+
+
+def main():
+    slave = Slave({"1": {"hr": {"0": 0x0001, "2": f32(4.0, "cdab")}},
+                   "2": {"di": {"0": [0, 1, 1]}},
+                   "3": {"ir": {"0": f32(230.0)}}}, rtu=True)
+    # A second pty pair: the gateway talks to the injector, the injector to pymodbus.
+    gateway_end, injector_end = os.path.join(TMP, "ttyGW2"), os.path.join(TMP, "ttyINJ")
+    log = open(os.path.join(TMP, "rogue.log"), "w", encoding="utf-8")
+    socat = subprocess.Popen(["socat", f"pty,raw,echo=0,link={gateway_end}",
+                              f"pty,raw,echo=0,link={injector_end}"], stderr=log)
+    _children.append(socat)
+    wait_until(lambda: os.path.exists(gateway_end) and os.path.exists(injector_end))
+    control_port = free_port()
+    rogue = subprocess.Popen([PYTHON, os.path.join(ROOT, "tests/modbus/rogue.py"), "--gateway",
+                              injector_end, "--slave", slave.pty_gateway, "--control",
+                              str(control_port)], stdout=log, stderr=log)
+    _children.append(rogue)
+    control = wait_until(lambda: _connect(control_port), 10)
+
+    def mode(unit, name):
+        control.sendall(f"mode {unit} {name}\n".encode())
+        return control.recv(100)
+
+    config = write_config("garbage", f"""buses:
+  - id: rs485
+    driver: modbus-rtu
+    settings: {{device: {gateway_end}, baud: 19200, timeout_ms: 150, frame_pause_ms: 2,
+                backoff_ms: 1000, backoff_max_ms: 1000}}
+devices:
+  - {{id: gas, bus: rs485, address: 1, profile: gas-midas, poll_ms: {POLL_MS}}}
+  - {{id: call, bus: rs485, address: 2, profile: call-point, poll_ms: {POLL_MS}}}
+  - {{id: meter, bus: rs485, address: 3, profile: eastron-sdm120, poll_ms: {POLL_MS}}}
+""")
+    daemon = Daemon(config).start()
+    online = wait_until(lambda: len({d for k, d, b in daemon.events("device_health")
+                                     if b["health"] == "online"}) == 3, 10)
+    ok(online, "three units online through the fault injector", daemon.read_log()[-1500:])
+
+    for name in ("garbage", "short", "badexc", "noise", "pass"):
+        slave.command("reset")
+        mode(3, name)
+        start = time.monotonic()
+        wait_until(lambda: False, 3.0)
+        elapsed = time.monotonic() - start
+        for unit in (1, 2):
+            polls = len(slave.times(unit)) / elapsed
+            ok(polls >= 0.8 * 1000 / POLL_MS,
+               f"{name}: unit {unit} keeps polling ({polls:.1f} requests/s, poll {POLL_MS} ms)")
+        ok(daemon.alive(), f"{name}: the daemon keeps running")
+    lines = [line for line in daemon.read_log().splitlines()
+             if "device meter" in line and "answering normally" not in line]
+    note("\n".join(line.split("bus rs485: ", 1)[-1] for line in lines))
+    ok(sum("crc error" in line for line in lines) == 1, "garbage is logged once (crc error)")
+    ok(sum("Invalid data" in line for line in lines) == 1,
+       "a wrong byte count is logged once (bad reply: invalid data)")
+    ok(sum("exception code" in line for line in lines) == 1,
+       "an undefined exception code is logged once (bad reply)")
+    ok(sum("answering normally again" in line for line in daemon.read_log().splitlines()) >= 1,
+       "recovery is logged once the replies are good again")
+    back = wait_until(lambda: [b["health"] for k, d, b in daemon.events("device_health", "meter")]
+                      [-1:] == ["online"], 5)
+    ok(back, "the meter is online again",
+       [b for k, d, b in daemon.events("device_health", "meter")])
+
+    rc = daemon.stop()
+    ok(rc == 0, "clean stop")
+    stopped = [b for k, d, b in daemon.events("system") if b.get("what") == "stopped"]
+    counters = stopped[-1].get("counters", {}).get("meter", {}) if stopped else {}
+    note(f"meter counters at stop: {counters}")
+    ok(counters.get("crc_error", 0) >= 3 and counters.get("bad_reply", 0) >= 6,
+       "the faults are counted per device (journaled at stop)", stopped)
+    ok(not any(name in stopped[-1].get("counters", {}) for name in ("gas", "call")) if stopped
+       else False, "the healthy units have no error counts", stopped)
+    rogue.kill()
+    slave.stop()
+    done()
+
+
+def _connect(port):
+    try:
+        return socket.create_connection(("127.0.0.1", port), timeout=5)
+    except OSError:
+        return None
+
+
+main()
