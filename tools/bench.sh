@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: see tools/bench.py. Results go to stdout; docs/benchmarks.md keeps the record.
+# `make bench`: tools/bench.py (start-up, idle, journal) and tools/bench_modbus.py
+# (1,000 Modbus TCP devices). Results go to stdout; docs/benchmarks.md keeps the record.
 set -euo pipefail
-BUILD=${BUILD:-build} exec /usr/bin/python3 "$(dirname "$0")/bench.py"
+export BUILD=${BUILD:-build}
+here=$(dirname "$0")
+/usr/bin/python3 "$here/bench.py"
+/usr/bin/python3 "$here/bench_modbus.py"

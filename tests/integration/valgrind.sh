@@ -29,7 +29,7 @@ stop_daemon TERM
 check "wardgated under memcheck: no errors or leaks (exit $DAEMON_RC)" test "$DAEMON_RC" -eq 0
 [ "$DAEMON_RC" -ne 0 ] && note "$(head -40 "$TMP/vg-daemon.txt")"
 
-for t in test_core test_plugin_host test_queue test_config test_store; do
+for t in test_core test_plugin_host test_queue test_config test_store test_modbus; do
   "${vg[@]}" --log-file="$TMP/vg-$t.txt" "$BUILD/tests/$t" >"$TMP/$t.out" 2>&1; rc=$?
   check "$t under memcheck: no errors or leaks (exit $rc)" test $rc -eq 0
   [ $rc -ne 0 ] && note "$(head -30 "$TMP/vg-$t.txt")"

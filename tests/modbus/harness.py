@@ -214,7 +214,8 @@ def write_config(name, body, extra_profiles=()):
 
 
 class Daemon:
-    def __init__(self, config, name="wardgated", extra=()):
+    def __init__(self, config, name="wardgated", extra=(), prefix=()):
+        self.prefix = list(prefix)  # e.g. valgrind and its options
         self.db = os.path.join(TMP, f"{name}.db")
         self.log_path = os.path.join(TMP, f"{name}.log")
         self.config = config
@@ -224,7 +225,7 @@ class Daemon:
     def start(self):
         self.log = open(self.log_path, "a", encoding="utf-8")
         self.process = subprocess.Popen(
-            [WARDGATED, "-c", self.config, "--db", self.db, "--plugin-dir", PLUGINS] + self.extra,
+            self.prefix + [WARDGATED, "-c", self.config, "--db", self.db, "--plugin-dir", PLUGINS] + self.extra,
             stdout=self.log, stderr=self.log)
         _children.append(self.process)
         return self
