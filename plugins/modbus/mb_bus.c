@@ -124,8 +124,9 @@ static void note_recovery(struct mb_bus *bus, struct mb_device *device)
 {
     if (!device->problem[0])
         return;
-    bus->host->log(bus->host, WG_PLOG_INFO, "device %s (unit %d): answering normally again (was: %s)",
-                   device->id, device->unit, device->problem);
+    bus->host->log(bus->host, WG_PLOG_INFO,
+                   "device %s (unit %d): answering normally again (was: %s)", device->id,
+                   device->unit, device->problem);
     device->problem[0] = '\0';
 }
 
@@ -173,9 +174,9 @@ static void poll_device(struct mb_bus *bus, struct mb_device *device, int64_t no
     for (size_t b = 0; b < device->block_count; b++) {
         const struct mb_block *read = &device->blocks[b];
         int exception = 0;
-        enum mb_error error = mb_link_read(bus->link, device->unit, read->function, read->start,
-                                           read->count, registers, bits, &exception, detail,
-                                           sizeof detail);
+        enum mb_error error =
+            mb_link_read(bus->link, device->unit, read->function, read->start, read->count,
+                         registers, bits, &exception, detail, sizeof detail);
         pause_between_frames(bus);
         if (error == MB_OK) {
             replied = true;
@@ -240,8 +241,8 @@ static void run_write(struct mb_bus *bus, const struct mb_write_job *job)
         coil ? mb_link_write_bit(bus->link, device->unit, point->write_function, point->address,
                                  bit, &exception, detail, sizeof detail)
              : mb_link_write_registers(bus->link, device->unit, point->write_function,
-                                       point->address, point->count, registers, &exception,
-                                       detail, sizeof detail);
+                                       point->address, point->count, registers, &exception, detail,
+                                       sizeof detail);
     pause_between_frames(bus);
     if (error != MB_OK) {
         note_problem(bus, device, error, detail);
@@ -265,8 +266,8 @@ static void run_write(struct mb_bus *bus, const struct mb_write_job *job)
             host->post_write_result(host, job->request_id, false, reason);
             return;
         }
-        host->post_reading(host, device->index, job->point, mb_point_decode_bits(point, &readback_bit),
-                           ts_ms);
+        host->post_reading(host, device->index, job->point,
+                           mb_point_decode_bits(point, &readback_bit), ts_ms);
     } else {
         uint64_t wrote = mb_point_raw(point, registers), got = mb_point_raw(point, readback);
         if (wrote != got) {
@@ -381,7 +382,8 @@ int mb_bus_start(struct mb_bus *bus)
     for (size_t i = 0; i < bus->device_count; i++) {
         struct mb_device *device = &bus->devices[i];
         device->next_due_ms =
-            now + (device->alarm_first ? 0 : (int64_t)(i * (size_t)device->poll_ms / bus->device_count));
+            now +
+            (device->alarm_first ? 0 : (int64_t)(i * (size_t)device->poll_ms / bus->device_count));
     }
     bus->running = true;
     if (pthread_create(&bus->thread, NULL, bus_thread, bus) != 0) {

@@ -21,8 +21,8 @@ struct mb_supervision {
 
 struct mb_device_health {
     enum wg_health state;
-    int fails;        /* silent polls in a row */
-    int backoff_ms;   /* the current probe interval while offline */
+    int fails;      /* silent polls in a row */
+    int backoff_ms; /* the current probe interval while offline */
 };
 
 /* A reply arrived. Returns true when the state changed (to online). */

@@ -35,8 +35,8 @@ struct mb_link *mb_link_new(const struct mb_link_config *config, char *error, si
         return NULL;
     }
     if (config->rtu) {
-        link->ctx = modbus_new_rtu(config->device, config->baud, config->parity,
-                                   config->data_bits, config->stop_bits);
+        link->ctx = modbus_new_rtu(config->device, config->baud, config->parity, config->data_bits,
+                                   config->stop_bits);
     } else {
         char port[16];
         snprintf(port, sizeof port, "%d", config->port);
@@ -97,8 +97,7 @@ static bool ensure_connected(struct mb_link *link, char *detail, size_t detail_s
         snprintf(detail, detail_size, "%s", link->last_connect_error);
         return false;
     }
-    if (link->rtu && link->rs485 &&
-        modbus_rtu_set_serial_mode(link->ctx, MODBUS_RTU_RS485) < 0) {
+    if (link->rtu && link->rs485 && modbus_rtu_set_serial_mode(link->ctx, MODBUS_RTU_RS485) < 0) {
         /* Many USB adapters switch direction themselves and refuse the ioctl;
          * the driver says so once and carries on in plain mode. */
         if (!link->rs485_warned)
@@ -144,8 +143,7 @@ static enum mb_error classify(struct mb_link *link, int error, int *exception, c
     enum mb_error kind;
     if (error > MODBUS_ENOBASE && error < EMBXGTAR + 1) {
         *exception = error - MODBUS_ENOBASE;
-        snprintf(detail, detail_size, "exception %d (%s)", *exception,
-                 exception_name(*exception));
+        snprintf(detail, detail_size, "exception %d (%s)", *exception, exception_name(*exception));
         return MB_ERR_EXCEPTION;
     }
     switch (error) {

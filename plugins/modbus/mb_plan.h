@@ -16,7 +16,7 @@
 
 #include "mb_point.h"
 
-#define MB_MAX_READ_REGISTERS 125 /* Modbus spec, function 3/4 */
+#define MB_MAX_READ_REGISTERS 125  /* Modbus spec, function 3/4 */
 #define MB_MAX_READ_BITS      2000 /* Modbus spec, function 1/2 */
 
 struct mb_limits {

@@ -64,8 +64,8 @@ static bool parse_order(const struct wg_host *host, const wg_cfg_node *source, c
         const char *name;
         bool byte_swap, word_swap, single;
     } orders[] = {
-        {"ab", false, false, true},    {"ba", true, false, true},     {"abcd", false, false, false},
-        {"cdab", false, true, false},  {"badc", true, false, false},   {"dcba", true, true, false},
+        {"ab", false, false, true},   {"ba", true, false, true},    {"abcd", false, false, false},
+        {"cdab", false, true, false}, {"badc", true, false, false}, {"dcba", true, true, false},
     };
     for (size_t i = 0; order && i < sizeof orders / sizeof orders[0]; i++) {
         if (strcmp(order, orders[i].name) != 0)
@@ -110,8 +110,9 @@ static bool parse_type(const struct wg_host *host, const wg_cfg_node *source, co
         }
         return true;
     }
-    host->cfg_error(host, node, "%s: type: expected bit, u16, i16, u32, i32, u64 or f32, got \"%s\"",
-                    where, name ? name : "(not text)");
+    host->cfg_error(host, node,
+                    "%s: type: expected bit, u16, i16, u32, i32, u64 or f32, got \"%s\"", where,
+                    name ? name : "(not text)");
     return false;
 }
 
@@ -137,9 +138,9 @@ static bool parse_bool_extraction(const struct wg_host *host, const wg_cfg_node 
         return false;
     }
     if (any && !out->is_bool) {
-        host->cfg_error(host, any,
-                        "%s: bit, mask and equals make a bool, but this point's meaning is not bool",
-                        where);
+        host->cfg_error(
+            host, any, "%s: bit, mask and equals make a bool, but this point's meaning is not bool",
+            where);
         return false;
     }
     if (bit_node && (mask_node || equals_node)) {
@@ -173,8 +174,7 @@ static bool parse_write(const struct wg_host *host, const struct wg_point_view *
         for (size_t i = 0; i < 3; i++) {
             const wg_cfg_node *stray = host->cfg_get(source, write_keys[i]);
             if (stray) {
-                host->cfg_error(host, stray, "%s: %s without write_function", where,
-                                write_keys[i]);
+                host->cfg_error(host, stray, "%s: %s without write_function", where, write_keys[i]);
                 return false;
             }
         }
@@ -250,19 +250,19 @@ static bool parse_write(const struct wg_host *host, const struct wg_point_view *
     return true;
 }
 
-bool mb_point_parse(const struct wg_host *host, const struct wg_point_view *view,
-                    const char *where, struct mb_point *out)
+bool mb_point_parse(const struct wg_host *host, const struct wg_point_view *view, const char *where,
+                    struct mb_point *out)
 {
     static const char *const keys[] = {
-        "function", "address",         "type",        "order",          "scale",
-        "offset",   "bit",             "mask",        "equals",         "normally_closed",
-        "debounce_ms", "write_function", "write_on",  "write_off",      "inverted",
-        NULL};
+        "function", "address",         "type",        "order",
+        "scale",    "offset",          "bit",         "mask",
+        "equals",   "normally_closed", "debounce_ms", "write_function",
+        "write_on", "write_off",       "inverted",    NULL};
     *out = (struct mb_point){.scale = 1.0, .bit = -1, .is_bool = view->kind == WG_POINT_BOOL};
     const wg_cfg_node *source = view->source;
     if (!source || !host->cfg_get(source, "function")) {
-        host->cfg_error(host, source, "%s: a Modbus point needs source: {function: 1..4, address: N}",
-                        where);
+        host->cfg_error(host, source,
+                        "%s: a Modbus point needs source: {function: 1..4, address: N}", where);
         return false;
     }
     if (!host->cfg_only_keys(host, source, keys))
@@ -299,8 +299,9 @@ bool mb_point_parse(const struct wg_host *host, const struct wg_point_view *view
                         "%s: scale must be a finite non-zero number", where);
         return false;
     }
-    const wg_cfg_node *analog_only =
-        host->cfg_get(source, "scale") ? host->cfg_get(source, "scale") : host->cfg_get(source, "offset");
+    const wg_cfg_node *analog_only = host->cfg_get(source, "scale")
+                                         ? host->cfg_get(source, "scale")
+                                         : host->cfg_get(source, "offset");
     if (out->is_bool && analog_only) {
         host->cfg_error(host, analog_only, "%s: scale and offset apply to analog points", where);
         return false;
@@ -313,7 +314,8 @@ bool mb_point_parse(const struct wg_host *host, const struct wg_point_view *view
                         where);
         return false;
     }
-    return parse_bool_extraction(host, source, where, out) && parse_write(host, view, source, where, out);
+    return parse_bool_extraction(host, source, where, out) &&
+           parse_write(host, view, source, where, out);
 }
 
 uint64_t mb_point_raw(const struct mb_point *point, const uint16_t *registers)
@@ -398,8 +400,8 @@ static void put_raw(const struct mb_point *point, uint64_t raw, uint16_t *regist
     }
 }
 
-bool mb_point_encode(const struct mb_point *point, double value, uint8_t *bit,
-                     uint16_t *registers, char *reason, size_t reason_size)
+bool mb_point_encode(const struct mb_point *point, double value, uint8_t *bit, uint16_t *registers,
+                     char *reason, size_t reason_size)
 {
     if (!isfinite(value)) {
         snprintf(reason, reason_size, "value is not a number");

@@ -26,9 +26,9 @@ struct mb_point {
     bool word_swap; /* order cdab / dcba: the least significant register first */
     double scale;
     double offset;
-    bool is_bool;   /* the point's kind is bool: the result is 0 or 1 */
-    int bit;        /* >= 0: bool = that bit of the raw value */
-    uint64_t mask;  /* != 0: bool = (raw & mask) != 0, or == equals */
+    bool is_bool;  /* the point's kind is bool: the result is 0 or 1 */
+    int bit;       /* >= 0: bool = that bit of the raw value */
+    uint64_t mask; /* != 0: bool = (raw & mask) != 0, or == equals */
     bool has_equals;
     uint64_t equals;
     bool normally_closed; /* the bool is inverted: an open NC contact reads 1 */
@@ -44,8 +44,8 @@ struct mb_point {
 /* Validates `source` for a point of `kind` and `direction` and fills *out.
  * `where` names the point in messages ("profile gas-midas point concentration").
  * Returns false after reporting every problem through host->cfg_error. */
-bool mb_point_parse(const struct wg_host *host, const struct wg_point_view *view,
-                    const char *where, struct mb_point *out);
+bool mb_point_parse(const struct wg_host *host, const struct wg_point_view *view, const char *where,
+                    struct mb_point *out);
 
 /* Bits (fc 1/2) as libmodbus returns them, one byte per bit; registers as
  * host-order uint16_t. `data` starts at the point's own address. */
@@ -58,8 +58,8 @@ uint64_t mb_point_raw(const struct mb_point *point, const uint16_t *registers);
 /* Encodes `value` for a write. Bits: *bit. Registers: registers[0..count-1].
  * Returns false and fills `reason` when the value cannot be written (out of
  * range for the type, not finite, a refused valve re-open). */
-bool mb_point_encode(const struct mb_point *point, double value, uint8_t *bit,
-                     uint16_t *registers, char *reason, size_t reason_size);
+bool mb_point_encode(const struct mb_point *point, double value, uint8_t *bit, uint16_t *registers,
+                     char *reason, size_t reason_size);
 
 const char *mb_type_name(enum mb_type type);
 

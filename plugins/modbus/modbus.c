@@ -68,8 +68,7 @@ static struct parsed_profile *parse_profile(struct modbus_driver *driver,
         profile->valid &= mb_point_parse(host, &view->points[p], where, &profile->points[p]);
     }
     size_t first, second;
-    if (profile->valid &&
-        mb_plan_find_overlap(profile->points, profile->count, &first, &second)) {
+    if (profile->valid && mb_plan_find_overlap(profile->points, profile->count, &first, &second)) {
         const struct mb_point *a = &profile->points[first], *b = &profile->points[second];
         host->cfg_error(host, view->points[second].source,
                         "profile %s: point %s (fc%d %u, %s) overlaps point %s (fc%d %u, %s); "
@@ -105,8 +104,8 @@ static bool parse_device(struct modbus_driver *driver, const struct wg_host *hos
                          const struct wg_device_view *view, uint32_t index, int bus_timeout_ms,
                          int bus_gap, struct mb_device *device)
 {
-    static const char *const keys[] = {"timeout_ms", "gap", "max_registers", "max_bits",
-                                       "priority",   NULL};
+    static const char *const keys[] = {"timeout_ms", "gap",      "max_registers",
+                                       "max_bits",   "priority", NULL};
     *device = (struct mb_device){.index = index,
                                  .id = view->id,
                                  .unit = view->address,
@@ -130,8 +129,8 @@ static bool parse_device(struct modbus_driver *driver, const struct wg_host *hos
         ok &= host->cfg_only_keys(host, settings, keys);
         ok &= parse_limit(host, settings, "timeout_ms", 10, 10000, &device->timeout_ms);
         ok &= parse_limit(host, settings, "gap", 0, 124, &gap);
-        ok &= parse_limit(host, settings, "max_registers", 1, MB_MAX_READ_REGISTERS,
-                          &max_registers);
+        ok &=
+            parse_limit(host, settings, "max_registers", 1, MB_MAX_READ_REGISTERS, &max_registers);
         ok &= parse_limit(host, settings, "max_bits", 1, MB_MAX_READ_BITS, &max_bits);
         const char *priority = NULL;
         ok &= host->cfg_string(host, settings, "priority", &priority);
@@ -172,8 +171,8 @@ static bool parse_device(struct modbus_driver *driver, const struct wg_host *hos
 static bool parse_rtu(const struct wg_host *host, const wg_cfg_node *settings,
                       struct modbus_driver *driver, struct mb_link_config *link)
 {
-    static const int bauds[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400,
-                                460800, 921600};
+    static const int bauds[] = {1200,  2400,   4800,   9600,   19200, 38400,
+                                57600, 115200, 230400, 460800, 921600};
     const char *device = NULL, *parity = "none";
     long long baud = 9600, data_bits = 8, stop_bits = 1;
     bool ok = host->cfg_string(host, settings, "device", &device) &&
@@ -257,12 +256,12 @@ static void driver_free(struct modbus_driver *driver)
 static int modbus_open(const struct wg_host *host, const struct wg_bus_view *view, void **instance)
 {
     static const char *const rtu_keys[] = {
-        "device",   "baud",       "parity",        "data_bits",  "stop_bits",      "rs485",
-        "frame_pause_ms", "timeout_ms", "gap", "allowed_fails", "backoff_ms", "backoff_max_ms",
-        NULL};
-    static const char *const tcp_keys[] = {"host",          "port",       "frame_pause_ms",
-                                           "timeout_ms",    "gap",        "allowed_fails",
-                                           "backoff_ms",    "backoff_max_ms", NULL};
+        "device",     "baud",           "parity",     "data_bits", "stop_bits",
+        "rs485",      "frame_pause_ms", "timeout_ms", "gap",       "allowed_fails",
+        "backoff_ms", "backoff_max_ms", NULL};
+    static const char *const tcp_keys[] = {
+        "host",          "port",       "frame_pause_ms", "timeout_ms", "gap",
+        "allowed_fails", "backoff_ms", "backoff_max_ms", NULL};
     struct modbus_driver *driver = calloc(1, sizeof *driver);
     if (!driver) {
         host->log(host, WG_PLOG_ERR, "out of memory");
@@ -279,8 +278,8 @@ static int modbus_open(const struct wg_host *host, const struct wg_bus_view *vie
         return -1;
     }
     int timeout_ms = 300, gap = 8, frame_pause_ms = IS_RTU ? 5 : 0;
-    bus->supervision = (struct mb_supervision){.allowed_fails = 3, .backoff_ms = 5000,
-                                               .backoff_max_ms = 60000};
+    bus->supervision =
+        (struct mb_supervision){.allowed_fails = 3, .backoff_ms = 5000, .backoff_max_ms = 60000};
     bool ok = host->cfg_only_keys(host, settings, IS_RTU ? rtu_keys : tcp_keys) &&
               (IS_RTU ? parse_rtu(host, settings, driver, &bus->link_config)
                       : parse_tcp(host, settings, driver, &bus->link_config));
@@ -310,8 +309,8 @@ static int modbus_open(const struct wg_host *host, const struct wg_bus_view *vie
         return -1;
     }
     for (size_t d = 0; d < view->device_count; d++) {
-        bool device_ok = parse_device(driver, host, &view->devices[d], (uint32_t)d, timeout_ms,
-                                      gap, &bus->devices[d]);
+        bool device_ok = parse_device(driver, host, &view->devices[d], (uint32_t)d, timeout_ms, gap,
+                                      &bus->devices[d]);
         bus->device_count = d + 1;
         if (device_ok && !mb_device_prepare(&bus->devices[d])) {
             host->log(host, WG_PLOG_ERR, "out of memory");
@@ -355,8 +354,8 @@ static int modbus_write(void *instance, const struct wg_write_request *request)
                                .value = request->value};
     if (!mb_bus_queue_write(bus, &job)) {
         bus->host->log(bus->host, WG_PLOG_ERR,
-                       "write queue full (%d writes waiting): device %s refused",
-                       MB_WRITE_QUEUE, bus->devices[request->device].id);
+                       "write queue full (%d writes waiting): device %s refused", MB_WRITE_QUEUE,
+                       bus->devices[request->device].id);
         return -1;
     }
     return 0;

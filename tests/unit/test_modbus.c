@@ -88,8 +88,8 @@ static void test_decode_bools(void **state)
     uint16_t empty[] = {0x55};
     assert_float_equal(mb_point_decode_registers(&status, empty), 1.0, 0);
 
-    struct mb_point contact = {.function = 2, .count = 1, .type = MB_BIT, .is_bool = true,
-                               .bit = -1, .scale = 1};
+    struct mb_point contact = {
+        .function = 2, .count = 1, .type = MB_BIT, .is_bool = true, .bit = -1, .scale = 1};
     uint8_t closed = 1, open = 0;
     assert_float_equal(mb_point_decode_bits(&contact, &closed), 1.0, 0);
     contact.normally_closed = true; /* NC: an open contact (cut wire) reads 1 */
@@ -105,18 +105,22 @@ static void test_encode_round_trip(void **state)
         enum mb_type type;
         unsigned count;
         double value;
-    } cases[] = {{MB_U16, 1, 65535}, {MB_I16, 1, -32768}, {MB_U32, 2, 4000000000.0},
-                 {MB_I32, 2, -2000000000.0}, {MB_U64, 4, 9007199254740992.0}, {MB_F32, 2, -12.5}};
+    } cases[] = {{MB_U16, 1, 65535},
+                 {MB_I16, 1, -32768},
+                 {MB_U32, 2, 4000000000.0},
+                 {MB_I32, 2, -2000000000.0},
+                 {MB_U64, 4, 9007199254740992.0},
+                 {MB_F32, 2, -12.5}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int order = 0; order < 4; order++) {
-            struct mb_point point =
-                reg_point(cases[c].type, cases[c].count, order & 1, (order & 2) && cases[c].count > 1);
+            struct mb_point point = reg_point(cases[c].type, cases[c].count, order & 1,
+                                              (order & 2) && cases[c].count > 1);
             point.write_function = 16;
             uint16_t registers[4] = {0};
             uint8_t bit = 0;
             char reason[96];
-            assert_true(mb_point_encode(&point, cases[c].value, &bit, registers, reason,
-                                        sizeof reason));
+            assert_true(
+                mb_point_encode(&point, cases[c].value, &bit, registers, reason, sizeof reason));
             assert_float_equal(mb_point_decode_registers(&point, registers), cases[c].value, 0);
         }
     }
@@ -135,8 +139,14 @@ static void test_encode_refusals(void **state)
     assert_false(mb_point_encode(&u16, -1, &bit, registers, reason, sizeof reason));
     assert_false(mb_point_encode(&u16, NAN, &bit, registers, reason, sizeof reason));
 
-    struct mb_point valve = {.function = 1, .count = 1, .type = MB_BIT, .is_bool = true,
-                             .bit = -1, .scale = 1, .write_function = 5, .refuse_zero = true};
+    struct mb_point valve = {.function = 1,
+                             .count = 1,
+                             .type = MB_BIT,
+                             .is_bool = true,
+                             .bit = -1,
+                             .scale = 1,
+                             .write_function = 5,
+                             .refuse_zero = true};
     assert_false(mb_point_encode(&valve, 0, &bit, registers, reason, sizeof reason));
     assert_non_null(strstr(reason, "never re-opened"));
     assert_true(mb_point_encode(&valve, 1, &bit, registers, reason, sizeof reason));
@@ -220,8 +230,10 @@ static void test_plan_is_minimal(void **state)
             /* distinct, non-overlapping spans: an address grid of 4 */
             points[i] = reg_point(MB_U16, count, false, false);
             points[i].function = (uint8_t)function;
-            points[i].type = function <= 2 ? MB_BIT : count == 1 ? MB_U16 : count == 2 ? MB_U32
-                                                                                        : MB_U64;
+            points[i].type = function <= 2 ? MB_BIT
+                             : count == 1  ? MB_U16
+                             : count == 2  ? MB_U32
+                                           : MB_U64;
             points[i].address = (uint16_t)(4 * (rand_r(&seed) % 200));
         }
         size_t a, b;
@@ -241,8 +253,8 @@ static void test_plan_is_minimal(void **state)
             assert_int_equal(block->function, points[i].function);
             assert_true(points[i].address >= block->start);
             assert_true(points[i].address + points[i].count <= block->start + block->count);
-            assert_true(block->count <= (block->function <= 2 ? limits.max_bits
-                                                               : limits.max_registers));
+            assert_true(block->count <=
+                        (block->function <= 2 ? limits.max_bits : limits.max_registers));
         }
     }
 }
@@ -302,8 +314,7 @@ static void test_overlap(void **state)
 static void test_health(void **state)
 {
     (void)state;
-    struct mb_supervision config = {.allowed_fails = 3, .backoff_ms = 1000,
-                                    .backoff_max_ms = 5000};
+    struct mb_supervision config = {.allowed_fails = 3, .backoff_ms = 1000, .backoff_max_ms = 5000};
     struct mb_device_health health = {.state = WG_HEALTH_UNKNOWN};
     int probe = -1;
     assert_true(mb_health_on_reply(&health, &config));
@@ -332,10 +343,14 @@ static void test_health(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decode_known_floats), cmocka_unit_test(test_decode_integers),
-        cmocka_unit_test(test_decode_bools),        cmocka_unit_test(test_encode_round_trip),
-        cmocka_unit_test(test_encode_refusals),     cmocka_unit_test(test_plan_is_minimal),
-        cmocka_unit_test(test_plan_caps_and_gaps),  cmocka_unit_test(test_overlap),
+        cmocka_unit_test(test_decode_known_floats),
+        cmocka_unit_test(test_decode_integers),
+        cmocka_unit_test(test_decode_bools),
+        cmocka_unit_test(test_encode_round_trip),
+        cmocka_unit_test(test_encode_refusals),
+        cmocka_unit_test(test_plan_is_minimal),
+        cmocka_unit_test(test_plan_caps_and_gaps),
+        cmocka_unit_test(test_overlap),
         cmocka_unit_test(test_health),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
