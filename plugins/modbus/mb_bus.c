@@ -335,6 +335,9 @@ static void *bus_thread(void *arg)
         }
         pthread_mutex_unlock(&bus->lock);
         poll_device(bus, device, now);
+        char notice[128];
+        if (mb_link_take_notice(bus->link, notice, sizeof notice))
+            bus->host->log(bus->host, WG_PLOG_WARNING, "%s", notice);
         pthread_mutex_lock(&bus->lock);
     }
     pthread_mutex_unlock(&bus->lock);

@@ -15,6 +15,7 @@ struct mb_link {
     bool rs485;
     bool connected;
     bool rs485_warned;
+    char notice[128]; /* a one-time remark for the log, taken by mb_link_take_notice */
     int reconnect_ms;
     int64_t last_connect_ms;
     char last_connect_error[96];
@@ -101,7 +102,9 @@ static bool ensure_connected(struct mb_link *link, char *detail, size_t detail_s
         /* Many USB adapters switch direction themselves and refuse the ioctl;
          * the driver says so once and carries on in plain mode. */
         if (!link->rs485_warned)
-            snprintf(detail, detail_size, "rs485 mode refused (%s); continuing without it",
+            snprintf(link->notice, sizeof link->notice,
+                     "the port refused RS-485 mode (%s); continuing without it (most USB "
+                     "adapters switch direction themselves)",
                      modbus_strerror(errno));
         link->rs485_warned = true;
     }
@@ -246,6 +249,15 @@ enum mb_error mb_link_write_registers(struct mb_link *link, int unit, int functi
     if (rc < 0)
         return classify(link, errno, exception, detail, detail_size);
     return MB_OK;
+}
+
+bool mb_link_take_notice(struct mb_link *link, char *notice, size_t notice_size)
+{
+    if (!link->notice[0])
+        return false;
+    snprintf(notice, notice_size, "%s", link->notice);
+    link->notice[0] = '\0';
+    return true;
 }
 
 const char *mb_error_counter(enum mb_error error)

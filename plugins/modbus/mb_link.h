@@ -62,6 +62,9 @@ enum mb_error mb_link_write_registers(struct mb_link *link, int unit, int functi
                                       uint16_t address, uint16_t count, const uint16_t *registers,
                                       int *exception, char *detail, size_t detail_size);
 
+/* A one-time remark about the line (RS-485 mode refused), for the log. */
+bool mb_link_take_notice(struct mb_link *link, char *notice, size_t notice_size);
+
 /* The per-device counter an error adds to ("timeout", "crc_error", ...). */
 const char *mb_error_counter(enum mb_error error);
 

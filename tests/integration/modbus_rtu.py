@@ -32,12 +32,17 @@ def main():
   - id: rs485
     driver: modbus-rtu
     settings: {{device: {slave.pty_gateway}, baud: 19200, parity: none, timeout_ms: {TIMEOUT_MS},
-                frame_pause_ms: 2, allowed_fails: 3, backoff_ms: 2000, backoff_max_ms: 4000}}
+                frame_pause_ms: 2, allowed_fails: 3, backoff_ms: 2000, backoff_max_ms: 4000,
+                rs485: true}}
+  - id: unplugged
+    driver: modbus-rtu
+    settings: {{device: /dev/ttyUSB-wardgate-absent, backoff_ms: 1000}}
 devices:
   - {{id: gas, bus: rs485, address: 1, profile: gas-midas, room: kitchen, poll_ms: {POLL_MS}}}
   - {{id: call, bus: rs485, address: 2, profile: call-point, bed: 101-A, poll_ms: {POLL_MS}}}
   - {{id: meter, bus: rs485, address: 3, profile: eastron-sdm120, poll_ms: {POLL_MS}}}
   - {{id: valve, bus: rs485, address: 4, profile: gas-valve-fan, room: kitchen, poll_ms: {POLL_MS}}}
+  - {{id: lost-meter, bus: unplugged, address: 9, profile: eastron-sdm120, poll_ms: 500}}
 rules:
   - {{id: gas, kind: gas, low: 20, high: 40, for_s: 1}}
 """)
@@ -45,6 +50,18 @@ rules:
     online = wait_until(lambda: len({d for k, d, b in daemon.events("device_health")
                                      if b["health"] == "online"}) == 4, 10)
     ok(online, "four RTU slaves online through the pty pair", daemon.read_log()[-2000:])
+    log = daemon.read_log()
+    ok(log.count("refused RS-485 mode") == 1,
+       "rs485: true on a pty: the refusal is logged once and the line works",
+       [line for line in log.splitlines() if "RS-485" in line])
+    unplugged = wait_until(lambda: [b for k, d, b in daemon.events("device_health", "lost-meter")
+                                    if b["health"] == "offline"], 8)
+    ok(unplugged and "No such file" in unplugged[-1]["reason"],
+       "a serial port that is not there: the daemon runs, its device goes offline with the "
+       "reason", unplugged)
+    ok(daemon.read_log().count("device lost-meter (unit 9): connection: open:") +
+       daemon.read_log().count("device lost-meter (unit 9): open:") == 1,
+       "... logged once", [line for line in daemon.read_log().splitlines() if "lost-meter" in line])
 
     # Baseline, then unit 2 dies for 10 s, then it answers again.
     wait_until(lambda: False, 3.0)
