@@ -546,7 +546,7 @@ static int gpio_start(void *instance)
     for (size_t i = 0; i < gpio->point_count; i++)
         if (gpio->points[i].role == GPIO_ROLE_INPUT)
             gpio_contact_level(&gpio->points[i].contact, gpio->points[i].debounce.stable);
-    gpio->host->log(gpio->host, WG_PLOG_INFO, "chip %s (%s backend): %zu lines requested",
+    gpio->host->log(gpio->host, WG_PLOG_INFO, "chip %s (%s backend): %zu points on their lines",
                     gpio->settings.backend->describe(gpio->chip), gpio->settings.backend->name,
                     gpio->point_count);
     announce(gpio, "lines requested");

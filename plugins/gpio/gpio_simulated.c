@@ -21,6 +21,7 @@
 struct sim_line {
     bool requested, output, active_low;
     bool physical; /* the wire's level */
+    bool wired;    /* a script or test drives the wire; otherwise the bias decides */
     char consumer[32];
     int event_fd;
     struct gpio_edge edges[EDGE_QUEUE];
@@ -36,6 +37,7 @@ struct gpio_chip_handle {
     FILE *trace;
     struct gpio_sim_step *steps;
     size_t step_count;
+    size_t first_timed_step; /* steps before it are the wiring at time 0 */
     pthread_t script_thread;
     bool script_running;
     bool stop;
@@ -56,8 +58,11 @@ static int64_t mono_ns(void)
 static void drive_locked(struct gpio_chip_handle *chip, unsigned offset, bool high, int64_t ts_ns)
 {
     struct sim_line *line = &chip->lines[offset];
-    if ((line->requested && line->output) || line->physical == high)
+    if (line->requested && line->output)
         return; /* a wire cannot move a line the chip drives */
+    line->wired = true;
+    if (line->physical == high)
+        return;
     line->physical = high;
     if (!line->requested)
         return;
@@ -96,7 +101,7 @@ static void *script_thread(void *arg)
     struct gpio_chip_handle *chip = arg;
     int64_t start = mono_ns();
     pthread_mutex_lock(&chip->lock);
-    for (size_t s = 0; s < chip->step_count && !chip->stop; s++) {
+    for (size_t s = chip->first_timed_step; s < chip->step_count && !chip->stop; s++) {
         const struct gpio_sim_step *step = &chip->steps[s];
         bool high = step->high;
         for (unsigned i = 0; i < step->repeat && !chip->stop; i++) {
@@ -155,6 +160,13 @@ static struct gpio_chip_handle *sim_open_chip(const char *name, const struct gpi
     if (sim && sim->step_count) {
         memcpy(chip->steps, sim->steps, sim->step_count * sizeof *chip->steps);
         chip->step_count = sim->step_count;
+        /* Steps at 0 ms are how the wires are before any line is requested. */
+        while (chip->first_timed_step < chip->step_count &&
+               chip->steps[chip->first_timed_step].at_ms == 0 &&
+               chip->steps[chip->first_timed_step].repeat == 1) {
+            const struct gpio_sim_step *step = &chip->steps[chip->first_timed_step++];
+            drive_locked(chip, step->line, step->high, mono_ns());
+        }
         int rc = pthread_create(&chip->script_thread, NULL, script_thread, chip);
         if (rc != 0) {
             snprintf(why, why_len, "simulated chip \"%s\": cannot start its script: %s", name,
@@ -248,7 +260,8 @@ static struct gpio_line_handle *sim_request(struct gpio_chip_handle *chip,
     if (request->output) {
         line->physical = request->initial != request->active_low;
         trace_locked(chip, request->offset);
-    } else if (request->bias == GPIO_BIAS_PULL_UP || request->bias == GPIO_BIAS_PULL_DOWN) {
+    } else if (!line->wired &&
+               (request->bias == GPIO_BIAS_PULL_UP || request->bias == GPIO_BIAS_PULL_DOWN)) {
         line->physical =
             request->bias == GPIO_BIAS_PULL_UP; /* an open contact floats to the bias */
     }
