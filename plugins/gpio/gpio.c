@@ -382,10 +382,19 @@ static void read_edges(struct gpio_bus *gpio, struct gpio_point *point, short re
         lose_chip(gpio, "failed reading edges", errno);
         return;
     }
+    uint32_t bounces = point->debounce.bounces;
     for (int i = 0; i < count; i++)
         gpio_debounce_edge(&point->debounce, edges[i].level, edges[i].ts_ns);
     if (count > 0)
         point->refreshes_mismatched = 0;
+    if (point->debounce.bounces != bounces) {
+        /* Worth knowing: a contact that bounces a lot is wearing out. */
+        gpio->host->post_counter(gpio->host, point->device, "bounces",
+                                 point->debounce.bounces - bounces);
+        gpio->host->log(gpio->host, WG_PLOG_INFO,
+                        "%s: bounce shorter than %lld ms ignored (%u so far)", point->name,
+                        (long long)(point->debounce_ns / 1000000), point->debounce.bounces);
+    }
 }
 
 /* Settles debounced inputs and steps patterns; returns the next deadline. */
