@@ -94,9 +94,12 @@ $(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h tests/plugins/pro
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 
+# A unit test of driver code links the driver's objects it tests.
+$(BUILD)/tests/test_gpio: $(BUILD)/plugins/gpio/gpio_logic.o $(BUILD)/plugins/gpio/gpio_simulated.o
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(filter %.o,$^) $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
 
 check-unit: $(UNIT_BIN) $(TEST_PLUGINS) all
 

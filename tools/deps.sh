@@ -8,6 +8,10 @@ packages=(
   libyaml-dev libjansson-dev libsystemd-dev libsodium-dev libcmocka-dev
   sqlite3 mosquitto mosquitto-clients python3 python3-pymodbus python3-serial-asyncio socat
   systemd procps valgrind
+  # the gpio driver's test on the kernel's gpio-sim in qemu (tests/gpio-vm/):
+  # the kernel headers pull in the matching kernel image; linux-source-6.12
+  # itself is fetched by the test with apt-get download (GPL, never committed)
+  qemu-system-x86 busybox-static cpio xz-utils linux-headers-6.12-amd64
 )
 missing=()
 for p in "${packages[@]}"; do

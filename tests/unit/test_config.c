@@ -68,7 +68,7 @@ static void test_facility_loads_cleanly(void **state)
     assert_string_equal(config->site.district, "sh-jingan");
     assert_int_equal(config->site.night.start_min, 21 * 60);
     assert_int_equal(config->site.night.end_min, 7 * 60);
-    assert_int_equal(config->profile_count, 16);
+    assert_int_equal(config->profile_count, 26); /* 16 + the 10 gpio-* variants */
     assert_int_equal(config->zone_count, 3);
     assert_int_equal(config->room_count, 38);
     assert_int_equal(config->bed_count, 60);
