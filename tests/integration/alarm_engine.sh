@@ -20,7 +20,7 @@ rules:
   - {id: call, kind: call}
   - {id: cord, kind: pull_cord}
   - {id: presence, kind: presence}
-  - {id: bed-exit, kind: bed_exit, for_s: 1, followup_s: 4}
+  - {id: bed-exit, kind: bed_exit, for_s: 1, followup_s: 5}
 escalation:
   reannunciate_s: 60
   levels:
@@ -34,9 +34,9 @@ YAML
 config=$TMP/night.yaml
 make_config "$config" "        - {at_ms: 300, device: bed-101A, point: in_bed, value: 1}
         - {at_ms: 1500, device: bed-101A, point: in_bed, value: 0}
-        - {at_ms: 9000, device: presence-101, point: presence, value: 1}
-        - {at_ms: 10000, device: bed-101A, point: in_bed, value: 1}
-        - {at_ms: 10500, device: presence-101, point: presence, value: 0}"
+        - {at_ms: 10000, device: presence-101, point: presence, value: 1}
+        - {at_ms: 11000, device: bed-101A, point: in_bed, value: 1}
+        - {at_ms: 11500, device: presence-101, point: presence, value: 0}"
 with_rules "$config"
 db=$TMP/night.db
 log=$TMP/night.log
@@ -91,7 +91,7 @@ with_rules "$config"
 sed -i 's/^devices:/devices:\n  - {id: gas-k, bus: sim1, address: 20, profile: gas-midas, room: "102"}\n  - {id: valve-k, bus: sim1, address: 21, profile: gas-valve-fan, room: "102"}/' "$config"
 cat >>"$config" <<'YAML'
 YAML
-sed -i 's/^  - {id: bed-exit, kind: bed_exit, for_s: 1, followup_s: 4}/&\n  - {id: gas, kind: gas, low: 20, high: 40, for_s: 1}/' "$config"
+sed -i 's/^  - {id: bed-exit, kind: bed_exit, for_s: 1, followup_s: 5}/&\n  - {id: gas, kind: gas, low: 20, high: 40, for_s: 1}/' "$config"
 db=$TMP/gas.db
 log=$TMP/gas.log
 start_daemon "$config" "$db" "$log"

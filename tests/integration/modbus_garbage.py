@@ -57,18 +57,28 @@ devices:
                                      if b["health"] == "online"}) == 3, 10)
     ok(online, "three units online through the fault injector", daemon.read_log()[-1500:])
 
-    for name in ("garbage", "short", "badexc", "noise", "pass"):
+    def rates(seconds=3.0):
         slave.command("reset")
-        mode(3, name)
         start = time.monotonic()
-        wait_until(lambda: False, 3.0)
+        wait_until(lambda: False, seconds)
         elapsed = time.monotonic() - start
+        return {unit: len(slave.times(unit)) / elapsed for unit in (1, 2)}
+
+    baseline = rates()
+    note(f"baseline: {baseline[1]:.1f} and {baseline[2]:.1f} requests/s (poll {POLL_MS} ms)")
+    logged = ""
+    for name in ("garbage", "short", "badexc", "noise", "pass"):
+        if name == "noise":  # random bytes may look like any fault: count lines before it
+            logged = daemon.read_log()
+        mode(3, name)
+        during = rates()
         for unit in (1, 2):
-            polls = len(slave.times(unit)) / elapsed
-            ok(polls >= 0.8 * 1000 / POLL_MS,
-               f"{name}: unit {unit} keeps polling ({polls:.1f} requests/s, poll {POLL_MS} ms)")
+            # Against the same run's baseline: a loaded machine slows both alike.
+            ok(during[unit] >= 0.75 * baseline[unit],
+               f"{name}: unit {unit} keeps its rate ({during[unit]:.1f} requests/s, "
+               f"{during[unit] / baseline[unit]:.2f} of baseline)")
         ok(daemon.alive(), f"{name}: the daemon keeps running")
-    lines = [line for line in daemon.read_log().splitlines()
+    lines = [line for line in logged.splitlines()
              if "device meter" in line and "answering normally" not in line]
     note("\n".join(line.split("bus rs485: ", 1)[-1] for line in lines))
     ok(sum("crc error" in line for line in lines) == 1, "garbage is logged once (crc error)")
