@@ -260,8 +260,14 @@ struct room_summary {
     int buzzer_priority; /* highest unacknowledged priority, -1 = none */
 };
 
+static void gas_interlock(struct wg_engine *engine, size_t room);
+static void fire_doors(struct wg_engine *engine);
+
 /* Door lamps per room, corridor lamps and buzzers per zone (site-wide ones
- * for the whole site). Gas and fire show as "alarm" whatever their priority. */
+ * for the whole site). Gas and fire show as "alarm" whatever their priority.
+ * The interlocks are re-driven for every active fire and gas-high alarm too,
+ * so an alarm restored after a restart or kept over a reload still holds the
+ * doors released and the valve closed (repeated values are not re-written). */
 static void update_indicators(struct wg_engine *engine)
 {
     if (!engine->indicators_dirty)
@@ -289,6 +295,10 @@ static void update_indicators(struct wg_engine *engine)
         size_t zone = room != WG_NO_INDEX ? config->rooms[room].zone : zones;
         if (room == WG_NO_INDEX)
             room = rooms;
+        if (alarm->priority == WG_PRIO_FIRE)
+            fire_doors(engine);
+        if (strcmp(alarm->kind, "gas_high") == 0)
+            gas_interlock(engine, config_find_room(config, alarm->room));
         int lamp = alarm->state == WG_ALARM_ATTENDED ? -1 : alarm->priority;
         if (strncmp(alarm->kind, "gas", 3) == 0 && lamp >= 0)
             lamp = WG_PRIO_FIRE; /* gas shows the fast "alarm" pattern */

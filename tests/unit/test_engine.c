@@ -649,6 +649,33 @@ static void test_restart_keeps_active_calls(void **state)
     assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
 }
 
+/* A fire or gas alarm restored after a restart drives its interlock again:
+ * doors re-held by hand during a fire still burning are released again. */
+static void test_restart_redrives_interlocks(void **state)
+{
+    struct fixture *f = *state;
+    set(f, "panel", "zone3_fire", 1);
+    set(f, "gas-k", "gas_lel", 50);
+    advance(f, 3, NULL);
+    assert_true(last_write(f, "firedoor", "release") == 1);
+    assert_true(last_write(f, "valve-k", "valve_close") == 1);
+    const struct wg_alarm *active[8];
+    size_t n = alarm_active(engine_alarms(f->engine), active, 8);
+    json_t *saved[8];
+    for (size_t i = 0; i < n; i++)
+        saved[i] = alarm_to_json(active[i]);
+    engine_free(f->engine);
+    f->write_count = 0;
+    f->engine = engine_new(f->config, (struct wg_engine_host){f, on_change, on_write}, f->now);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(engine_restore(f->engine, saved[i]), 0);
+        json_decref(saved[i]);
+    }
+    advance(f, 1, NULL);
+    assert_true(last_write(f, "firedoor", "release") == 1);
+    assert_true(last_write(f, "valve-k", "valve_close") == 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -690,6 +717,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_door_lamp_follows_priority_and_presence, setup_night,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restart_keeps_active_calls, setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_redrives_interlocks, setup_night, teardown),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }
