@@ -199,13 +199,21 @@ struct wg_uplink {
     const char *client_id;
     const char *username;      /* "" when none */
     const char *password_file; /* "" when none; the secret never sits in the main file */
+    const char *password;      /* read from password_file at load; "" when none */
     const char *topic_prefix;  /* e.g. "wardgate/v1"; district and site ids are appended */
+    int mqtt_version;          /* 4 = MQTT 3.1.1 (default), 5 = MQTT 5 */
     int keepalive_s;
+    int connect_timeout_s;
+    int reconnect_min_s, reconnect_max_s; /* back-off: doubles from min up to max */
     const char *ca_file, *cert_file, *key_file; /* "" when not used */
+    int max_inflight;                           /* PUBLISHes awaiting their PUBACK, at most */
+    long long max_message_bytes; /* the broker's limit; larger replies are split, events refused */
     long long outbox_max_bytes;
     int outbox_max_age_h;
     int heartbeat_s;
     int telemetry_interval_s;
+    int response_interval_s; /* response-time figures published this often */
+    unsigned commands;       /* allow-list: WG_COMMAND_BIT()s (uplink_command.h) */
 };
 
 struct wg_web {

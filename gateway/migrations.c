@@ -94,6 +94,39 @@ static const struct wg_migration migrations[] = {
          * store_alarm_events (response-time figures). */
         .sql = "CREATE INDEX events_alarm_by_ts ON events (ts_ms) WHERE kind = 'alarm';\n",
     },
+    {
+        .version = 3,
+        .name = "uplink: class in the journal, outbox totals",
+        /* events.uplink: which journal rows were meant for the district
+         * (counted against what the platform received). outbox_totals: rows
+         * and bytes per class, kept by triggers, so the uplink can check its
+         * bound after every commit without summing the outbox. */
+        .sql = "ALTER TABLE events ADD COLUMN uplink INTEGER NOT NULL DEFAULT 0;\n"
+               "CREATE TABLE outbox_totals (\n"
+               "    class INTEGER PRIMARY KEY,\n"
+               "    rows  INTEGER NOT NULL,\n"
+               "    bytes INTEGER NOT NULL\n"
+               ");\n"
+               "INSERT INTO outbox_totals (class, rows, bytes)\n"
+               "    SELECT c.value, (SELECT count(*) FROM outbox WHERE class = c.value),\n"
+               "           (SELECT coalesce(sum(bytes), 0) FROM outbox WHERE class = c.value)\n"
+               "    FROM (SELECT 1 AS value UNION ALL SELECT 2 UNION ALL SELECT 3) AS c;\n"
+               "CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox\n"
+               "BEGIN\n"
+               "    UPDATE outbox_totals SET rows = rows + 1, bytes = bytes + NEW.bytes\n"
+               "    WHERE class = NEW.class;\n"
+               "END;\n"
+               "CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox\n"
+               "BEGIN\n"
+               "    UPDATE outbox_totals SET rows = rows - 1, bytes = bytes - OLD.bytes\n"
+               "    WHERE class = OLD.class;\n"
+               "END;\n"
+               /* Outbox rows are never updated; the totals would drift if they were. */
+               "CREATE TRIGGER outbox_no_update BEFORE UPDATE ON outbox\n"
+               "BEGIN\n"
+               "    SELECT RAISE(ABORT, 'outbox rows are never updated: delete and insert');\n"
+               "END;\n",
+    },
 };
 
 const struct wg_migration *migrations_list(size_t *count)

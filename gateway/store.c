@@ -64,6 +64,11 @@ enum stmt_id {
     ST_THIN_READINGS,
     ST_THIN_TELEMETRY,
     ST_THIN_EVENTS,
+    ST_OUTBOX_TOTALS,
+    ST_OUTBOX_OLDEST,
+    ST_OUTBOX_OLDEST_OF_CLASS,
+    ST_OUTBOX_EVICT_OLDEST,
+    ST_OUTBOX_EVICT_AGED,
     ST_COUNT
 };
 
@@ -75,7 +80,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RELEASE] = "RELEASE wg_write",
     [ST_ROLLBACK_TO] = "ROLLBACK TO wg_write",
     [ST_EVENT_INSERT] = "INSERT INTO events (id, ts_ms, kind, priority, alarm_id, device, zone, "
-                        "room, bed, resident, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "room, bed, resident, body, uplink) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_OUTBOX_INSERT] = "INSERT INTO outbox (event_id, class, kind, payload, bytes, created_ms) "
                          "VALUES (?, ?, ?, ?, ?, ?)",
     [ST_READING_UPSERT] =
@@ -119,6 +124,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "WHERE ts_ms < ? AND NOT EXISTS "
                        "(SELECT 1 FROM outbox AS o WHERE o.event_id = e.id) "
                        "ORDER BY seq LIMIT ?)",
+    [ST_OUTBOX_TOTALS] = "SELECT class, rows, bytes FROM outbox_totals",
+    [ST_OUTBOX_OLDEST] = "SELECT created_ms FROM outbox ORDER BY seq LIMIT 1",
+    [ST_OUTBOX_OLDEST_OF_CLASS] =
+        "SELECT created_ms FROM outbox INDEXED BY outbox_by_class WHERE class = ? "
+        "ORDER BY seq LIMIT 1",
+    /* Oldest first within a class; the covering index serves both. */
+    [ST_OUTBOX_EVICT_OLDEST] = "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
+                               "INDEXED BY outbox_by_class WHERE class = ?1 ORDER BY seq LIMIT ?2)",
+    [ST_OUTBOX_EVICT_AGED] = "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
+                             "INDEXED BY outbox_by_class WHERE class = ?1 AND created_ms < ?2 "
+                             "ORDER BY seq LIMIT ?3)",
 };
 
 struct wg_store {
@@ -656,6 +672,8 @@ static int append_work(struct wg_store *store, void *ctx)
     if (rc == SQLITE_OK)
         rc = bind_text(insert, 11, job->body);
     if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(insert, 12, (int)event->uplink);
+    if (rc == SQLITE_OK)
         rc = sqlite3_step(insert);
     if (rc != SQLITE_DONE) {
         if (rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -859,6 +877,138 @@ int store_outbox_delete(struct wg_store *store, int64_t seq)
 {
     store->status = WG_STORE_OK;
     return run_write(store, outbox_delete_work, &seq, 0, "deleting an outbox row");
+}
+
+int store_outbox_totals(struct wg_store *store, struct wg_outbox_totals *totals)
+{
+    store->status = WG_STORE_OK;
+    *totals = (struct wg_outbox_totals){0};
+    sqlite3_stmt *stmt = prepared(store, ST_OUTBOX_TOTALS);
+    if (!stmt)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int uplink_class = sqlite3_column_int(stmt, 0);
+        if (uplink_class < WG_UPLINK_ALARM || uplink_class > WG_UPLINK_TELEMETRY)
+            continue;
+        totals->rows[uplink_class] = sqlite3_column_int64(stmt, 1);
+        totals->bytes[uplink_class] = sqlite3_column_int64(stmt, 2);
+        totals->total_rows += totals->rows[uplink_class];
+        totals->total_bytes += totals->bytes[uplink_class];
+    }
+    done_with(stmt);
+    if (rc != SQLITE_DONE)
+        return fail_sqlite(store, rc, "reading the outbox totals");
+    stmt = prepared(store, ST_OUTBOX_OLDEST);
+    if (!stmt)
+        return -1;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        totals->oldest_created_ms = sqlite3_column_int64(stmt, 0);
+    done_with(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail_sqlite(store, rc, "reading the oldest outbox row");
+    return 0;
+}
+
+#define EVICT_CHUNK_ROWS 256
+
+struct bound_job {
+    const struct wg_outbox_bound *bound;
+    int64_t now_ms;
+    struct wg_outbox_eviction *evicted;
+};
+
+/* created_ms of the oldest row of a class; 0 when it has none, -1 on error. */
+static int oldest_of_class(struct wg_store *store, int uplink_class, int64_t *created_ms)
+{
+    sqlite3_stmt *stmt = prepared(store, ST_OUTBOX_OLDEST_OF_CLASS);
+    if (!stmt)
+        return -1;
+    *created_ms = 0;
+    int rc = sqlite3_bind_int(stmt, 1, uplink_class);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *created_ms = sqlite3_column_int64(stmt, 0);
+    done_with(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail_sqlite(store, rc, "reading the oldest outbox row of a class");
+    return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* Deletes up to EVICT_CHUNK_ROWS of the oldest rows of a class (only those
+ * created before `before_ms` when it is > 0). Returns the count, or -1. */
+static int64_t evict_chunk(struct wg_store *store, int uplink_class, int64_t before_ms)
+{
+    enum stmt_id id = before_ms > 0 ? ST_OUTBOX_EVICT_AGED : ST_OUTBOX_EVICT_OLDEST;
+    sqlite3_stmt *stmt = prepared(store, id);
+    if (!stmt)
+        return -1;
+    int rc = sqlite3_bind_int(stmt, 1, uplink_class);
+    if (rc == SQLITE_OK && before_ms > 0)
+        rc = sqlite3_bind_int64(stmt, 2, before_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(stmt, before_ms > 0 ? 3 : 2, EVICT_CHUNK_ROWS);
+    if (rc != SQLITE_OK) {
+        done_with(stmt);
+        return fail_sqlite(store, rc, "evicting from the outbox");
+    }
+    if (run_stmt(store, stmt, "evicting from the outbox") < 0)
+        return -1;
+    return sqlite3_changes(store->db);
+}
+
+static int bound_work(struct wg_store *store, void *ctx)
+{
+    struct bound_job *job = ctx;
+    static const int evictable[] = {WG_UPLINK_TELEMETRY, WG_UPLINK_HEALTH}; /* in this order */
+    /* Age first: rows the platform no longer wants, alarms excepted. */
+    if (job->bound->max_age_ms > 0) {
+        int64_t cutoff = job->now_ms - job->bound->max_age_ms;
+        for (size_t i = 0; i < sizeof evictable / sizeof evictable[0]; i++) {
+            int64_t oldest = 0;
+            int found = oldest_of_class(store, evictable[i], &oldest);
+            if (found < 0)
+                return -1;
+            while (found && oldest < cutoff) {
+                int64_t n = evict_chunk(store, evictable[i], cutoff);
+                if (n < 0)
+                    return -1;
+                job->evicted->by_age[evictable[i]] += n;
+                if (n < EVICT_CHUNK_ROWS)
+                    break;
+            }
+        }
+    }
+    if (job->bound->max_bytes <= 0)
+        return 0;
+    /* Then bytes: telemetry oldest first, then health; alarms never. */
+    for (size_t i = 0; i < sizeof evictable / sizeof evictable[0]; i++) {
+        for (;;) {
+            struct wg_outbox_totals totals;
+            if (store_outbox_totals(store, &totals) < 0)
+                return -1;
+            if (totals.total_bytes <= job->bound->max_bytes || totals.rows[evictable[i]] == 0)
+                break;
+            int64_t n = evict_chunk(store, evictable[i], 0);
+            if (n < 0)
+                return -1;
+            job->evicted->by_size[evictable[i]] += n;
+            if (n == 0)
+                break;
+        }
+    }
+    return 0;
+}
+
+int store_outbox_bound(struct wg_store *store, const struct wg_outbox_bound *bound, int64_t now_ms,
+                       struct wg_outbox_eviction *evicted)
+{
+    store->status = WG_STORE_OK;
+    *evicted = (struct wg_outbox_eviction){0};
+    struct bound_job job = {bound, now_ms, evicted};
+    return run_write(store, bound_work, &job, 0, "bounding the outbox");
 }
 
 int store_events_since(struct wg_store *store, int64_t after_seq, int limit,

@@ -120,6 +120,33 @@ int store_outbox_delete(struct wg_store *store, int64_t seq);
 int64_t store_outbox_count(struct wg_store *store);
 int64_t store_outbox_bytes(struct wg_store *store);
 
+/* Rows and bytes per uplink class (index 1..3; 0 unused), kept by triggers,
+ * so this is cheap enough to call after every commit. */
+struct wg_outbox_totals {
+    int64_t rows[4];
+    int64_t bytes[4];
+    int64_t total_rows;
+    int64_t total_bytes;
+    int64_t oldest_created_ms; /* 0 when the outbox is empty */
+};
+int store_outbox_totals(struct wg_store *store, struct wg_outbox_totals *totals);
+
+/* The uplink's bound on what waits to be sent (docs/storage.md). Rows older
+ * than max_age_ms go first, then, while the outbox holds more than
+ * max_bytes, the oldest telemetry, then the oldest health rows. Alarm rows
+ * are never evicted, however old or big the outbox. 0 disables a limit.
+ * Runs in its own transaction; counts go to `evicted` by class. */
+struct wg_outbox_bound {
+    long long max_bytes;
+    int64_t max_age_ms;
+};
+struct wg_outbox_eviction {
+    int64_t by_age[4];
+    int64_t by_size[4];
+};
+int store_outbox_bound(struct wg_store *store, const struct wg_outbox_bound *bound, int64_t now_ms,
+                       struct wg_outbox_eviction *evicted);
+
 /* Journal reads, for tests and the history API. Rows with seq > after_seq, in order. */
 struct wg_event_row {
     int64_t seq;
