@@ -1492,7 +1492,7 @@ static void load_uplink(struct loader *ld, const struct wg_cfg_node *uplink)
         read_text(ld, uplink, "client_id", false, &out->client_id);
         read_text(ld, uplink, "username", true, &out->username);
         read_path(ld, uplink, "password_file", &out->password_file);
-        if (out->password_file[0])
+        if (out->password_file[0] && out->enabled) /* a disabled uplink needs no secret yet */
             read_password(ld, uplink, out->password_file, &out->password);
         const char *prefix = NULL;
         if (read_text(ld, uplink, "topic_prefix", false, &prefix) && prefix) {

@@ -19,6 +19,7 @@
 #include "plugin_host.h"
 #include "queue.h"
 #include "service.h"
+#include "uplink.h"
 
 #define MAX_LISTENERS       8
 #define MAX_COUNTERS        8
@@ -43,6 +44,7 @@ struct device_state {
     double *values;
     bool *seen;
     struct wg_reading_aggregate *buckets; /* the open readings bucket per point (count 0: none) */
+    struct wg_reading_aggregate *telemetry; /* the open uplink telemetry interval per point */
     struct device_counter counters[MAX_COUNTERS];
 };
 
@@ -86,7 +88,17 @@ struct periodic_job {
     void (*run)(struct wg_core *core);
 };
 
-enum { JOB_ENGINE, JOB_RETRY, JOB_WATCHDOG, JOB_MAINTAIN, JOB_STATUS, JOB_BUCKETS, JOB_COUNT };
+enum {
+    JOB_ENGINE,
+    JOB_RETRY,
+    JOB_WATCHDOG,
+    JOB_MAINTAIN,
+    JOB_STATUS,
+    JOB_BUCKETS,
+    JOB_UPLINK,
+    JOB_TELEMETRY,
+    JOB_COUNT
+};
 
 struct wg_core {
     char *config_path;
@@ -97,6 +109,8 @@ struct wg_core {
     struct wg_queue *queue;
     struct wg_plugin_host *host;
     struct wg_engine *engine;
+    struct wg_uplink_client *uplink; /* NULL when the uplink is disabled */
+    int64_t telemetry_from_ms;      /* start of the open telemetry interval */
     struct device_state *devices;
 
     struct pending_event *pending;
@@ -128,6 +142,7 @@ static void free_device_states(struct device_state *states, size_t count)
         free(states[i].values);
         free(states[i].seen);
         free(states[i].buckets);
+        free(states[i].telemetry);
     }
     free(states);
 }
@@ -144,7 +159,8 @@ static struct device_state *new_device_states(const struct wg_config *config)
         states[i].values = calloc(points ? points : 1, sizeof *states[i].values);
         states[i].seen = calloc(points ? points : 1, sizeof *states[i].seen);
         states[i].buckets = calloc(points ? points : 1, sizeof *states[i].buckets);
-        if (!states[i].values || !states[i].seen || !states[i].buckets) {
+        states[i].telemetry = calloc(points ? points : 1, sizeof *states[i].telemetry);
+        if (!states[i].values || !states[i].seen || !states[i].buckets || !states[i].telemetry) {
             free_device_states(states, i + 1);
             return NULL;
         }
@@ -415,6 +431,8 @@ static int flush(struct wg_core *core)
     }
     core->events_committed += core->pending_count;
     core->pending_count = 0;
+    if (core->uplink)
+        uplink_after_commit(core->uplink);
     return 0;
 }
 
@@ -463,6 +481,23 @@ static void add_to_bucket(struct wg_core *core, uint32_t device, uint32_t point,
     }
 }
 
+/* The uplink's telemetry: one aggregate per numeric point per interval. */
+static void add_to_telemetry(struct wg_reading_aggregate *aggregate, int64_t ts_ms, double value)
+{
+    if (aggregate->count == 0) {
+        *aggregate = (struct wg_reading_aggregate){0, 1, value, value, value, value, ts_ms};
+        return;
+    }
+    aggregate->count++;
+    aggregate->sum += value;
+    aggregate->min = value < aggregate->min ? value : aggregate->min;
+    aggregate->max = value > aggregate->max ? value : aggregate->max;
+    if (ts_ms >= aggregate->last_ms) {
+        aggregate->last = value;
+        aggregate->last_ms = ts_ms;
+    }
+}
+
 /* Closes buckets whose interval has passed (all of them when `everything`). */
 static void close_buckets(struct wg_core *core, bool everything)
 {
@@ -505,6 +540,8 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
 
     if (point->kind != WG_POINT_BOOL) {
         add_to_bucket(core, msg->device, msg->point, msg->ts_ms, msg->value);
+        if (core->uplink)
+            add_to_telemetry(&state->telemetry[msg->point], msg->ts_ms, msg->value);
     } else if (!meaning_is_heartbeat(point->meaning) && /* heartbeats: liveness only */
                (first ? msg->value != 0 : previous != msg->value)) {
         json_t *body = json_pack("{s:s, s:s, s:f}", "point", point->name, "meaning", point->meaning,
@@ -663,6 +700,62 @@ static void job_buckets(struct wg_core *core)
     flush(core);
 }
 
+static void job_uplink(struct wg_core *core)
+{
+    if (core->uplink)
+        uplink_tick(core->uplink);
+}
+
+/* One telemetry event per device with numeric readings in the interval:
+ * count, min, max, average and last of each point (class TELEMETRY, the
+ * first to be evicted when the outbox is full). */
+static void job_telemetry(struct wg_core *core)
+{
+    int64_t now = clock_wall_ms(core->clock);
+    const struct wg_config *config = core->config;
+    for (size_t d = 0; core->uplink && d < config->device_count; d++) {
+        struct device_state *state = &core->devices[d];
+        const struct wg_profile *profile = &config->profiles[config->devices[d].profile];
+        json_t *points = json_array();
+        for (size_t p = 0; points && p < state->point_count; p++) {
+            struct wg_reading_aggregate *aggregate = &state->telemetry[p];
+            if (aggregate->count == 0)
+                continue;
+            json_array_append_new(
+                points, json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f}", "point",
+                                  profile->points[p].name, "meaning", profile->points[p].meaning,
+                                  "unit", profile->points[p].unit, "count",
+                                  (json_int_t)aggregate->count, "min", aggregate->min, "max",
+                                  aggregate->max, "avg", aggregate->sum / (double)aggregate->count,
+                                  "last", aggregate->last));
+            aggregate->count = 0;
+        }
+        if (json_array_size(points) == 0) {
+            json_decref(points);
+            continue;
+        }
+        json_t *body = json_pack("{s:I, s:I, s:i, s:o}", "from_ms", (json_int_t)core->telemetry_from_ms,
+                                 "to_ms", (json_int_t)now, "interval_s",
+                                 config->uplink.telemetry_interval_s, "points", points);
+        if (body)
+            core_emit(core, "telemetry", -1, d, body, WG_UPLINK_TELEMETRY, now);
+    }
+    core->telemetry_from_ms = now;
+    flush(core);
+}
+
+/* The uplink's timer and the telemetry interval; off when it is disabled. */
+static void init_uplink_jobs(struct wg_core *core)
+{
+    int64_t now = clock_mono_ms(core->clock);
+    int64_t telemetry_ms = (int64_t)core->config->uplink.telemetry_interval_s * 1000;
+    core->jobs[JOB_UPLINK] =
+        (struct periodic_job){"uplink", core->uplink ? 1000 : 0, now + 1000, job_uplink};
+    core->jobs[JOB_TELEMETRY] = (struct periodic_job){
+        "telemetry", core->uplink ? telemetry_ms : 0, now + telemetry_ms, job_telemetry};
+    core->telemetry_from_ms = clock_wall_ms(core->clock);
+}
+
 static void init_jobs(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
@@ -677,6 +770,7 @@ static void init_jobs(struct wg_core *core)
     int64_t bucket_ms = (int64_t)core->config->storage.readings_bucket_s * 1000;
     core->jobs[JOB_BUCKETS] =
         (struct periodic_job){"buckets", bucket_ms, now + bucket_ms, job_buckets};
+    init_uplink_jobs(core);
 }
 
 void core_run_timers(struct wg_core *core)
@@ -705,6 +799,81 @@ static int next_timer_in_ms(const struct wg_core *core)
             wait = until;
     }
     return wait < 0 ? 0 : (int)wait;
+}
+
+/* ---- what the uplink asks of the core ---- */
+
+static json_t *uplink_status(void *ctx)
+{
+    struct wg_core *core = ctx;
+    size_t counts[4] = {0}; /* unknown, online, suspect, offline */
+    for (size_t i = 0; i < core->config->device_count; i++) {
+        enum wg_health health = core->devices[i].health;
+        counts[health == WG_HEALTH_ONLINE    ? 1
+               : health == WG_HEALTH_SUSPECT ? 2
+               : health == WG_HEALTH_OFFLINE ? 3
+                                             : 0]++;
+    }
+    return json_pack("{s:{s:i, s:i, s:i, s:i, s:i}, s:i}", "devices", "total",
+                     (int)core->config->device_count, "online", (int)counts[1], "suspect",
+                     (int)counts[2], "offline", (int)counts[3], "unknown", (int)counts[0],
+                     "alarms_active", (int)alarm_count(engine_alarms(core->engine)));
+}
+
+static json_t *uplink_active_alarms(void *ctx)
+{
+    struct wg_core *core = ctx;
+    size_t count = alarm_count(engine_alarms(core->engine));
+    const struct wg_alarm **alarms = calloc(count ? count : 1, sizeof *alarms);
+    json_t *records = json_array();
+    if (!alarms || !records) {
+        free(alarms);
+        json_decref(records);
+        return NULL;
+    }
+    count = alarm_active(engine_alarms(core->engine), alarms, count);
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(records, alarm_to_json(alarms[i]));
+    free(alarms);
+    return records;
+}
+
+static json_t *uplink_devices(void *ctx)
+{
+    struct wg_core *core = ctx;
+    const struct wg_config *config = core->config;
+    json_t *devices = json_array();
+    for (size_t i = 0; devices && i < config->device_count; i++) {
+        const struct wg_device *device = &config->devices[i];
+        const char *zone = NULL, *room = NULL, *bed = NULL;
+        if (device->room != WG_NO_INDEX) {
+            room = config->rooms[device->room].id;
+            zone = config->zones[config->rooms[device->room].zone].id;
+        }
+        if (device->bed != WG_NO_INDEX)
+            bed = config->beds[device->bed].id;
+        json_array_append_new(
+            devices,
+            json_pack("{s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s?}, s:s, s:s, s:b}", "id",
+                      device->id, "label", device->label, "profile",
+                      config->profiles[device->profile].id, "bus", config->buses[device->bus].id,
+                      "location", "zone", zone, "room", room, "bed", bed, "health",
+                      health_name(core->devices[i].health), "reason", core->devices[i].reason,
+                      "enabled", device->enabled));
+    }
+    return devices;
+}
+
+/* Creates the uplink when the config enables it (and it is not running). */
+static void open_uplink(struct wg_core *core)
+{
+    if (!core->config->uplink.enabled || core->uplink)
+        return;
+    struct wg_uplink_host host = {.ctx = core,
+                                  .status = uplink_status,
+                                  .active_alarms = uplink_active_alarms,
+                                  .devices = uplink_devices};
+    core->uplink = uplink_new(core->config, core->store, core->clock, &host);
 }
 
 /* ---- life cycle ---- */
@@ -786,6 +955,7 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         core_free(core);
         return NULL;
     }
+    open_uplink(core);
     init_jobs(core);
     return core;
 }
@@ -794,6 +964,8 @@ int core_start(struct wg_core *core)
 {
     if (plugin_host_start(core->host) != 0)
         return -1;
+    if (core->uplink)
+        uplink_start(core->uplink);
     json_t *body =
         json_pack("{s:s, s:i, s:i}", "what", "started", "devices", (int)core->config->device_count,
                   "buses", (int)core->config->bus_count);
@@ -843,6 +1015,8 @@ void core_free(struct wg_core *core)
             wg_crit("shutting down with %zu events that could not be stored: %s",
                     core->pending_count, store_last_error(core->store));
     }
+    uplink_free(core->uplink); /* before the store closes: it deletes what was acknowledged */
+    core->uplink = NULL;
     for (size_t i = 0; i < core->pending_count; i++)
         free(core->pending[i].strings);
     free(core->pending);
@@ -923,10 +1097,22 @@ int core_reload(struct wg_core *core)
     if (engine_set_config(core->engine, next, clock_wall_ms(core->clock)) != 0)
         wg_crit("reload: out of memory rebuilding the alarm engine's state");
     /* Nothing pending may point into the old config: events own their strings. */
+    bool uplink_changed = !uplink_same_settings(core->config, next);
+    if (uplink_changed && core->uplink) {
+        wg_notice("reload: uplink settings changed; reconnecting with the new ones");
+        uplink_free(core->uplink);
+        core->uplink = NULL;
+    }
     config_free(core->config);
     core->config = next;
     core->host = next_host;
     core->devices = next_states;
+    if (uplink_changed) {
+        open_uplink(core);
+        if (core->uplink)
+            uplink_start(core->uplink);
+        init_uplink_jobs(core);
+    }
     json_t *body = json_pack("{s:s, s:i}", "what", "reloaded", "devices", (int)next->device_count);
     if (body)
         core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
@@ -960,9 +1146,11 @@ static void handle_signals(struct wg_core *core, int signal_fd)
 int core_run(struct wg_core *core, int signal_fd)
 {
     while (!core->stop_requested) {
-        struct pollfd fds[2] = {{.fd = queue_fd(core->queue), .events = POLLIN},
-                                {.fd = signal_fd, .events = POLLIN}};
-        int ready = poll(fds, signal_fd >= 0 ? 2 : 1, next_timer_in_ms(core));
+        struct pollfd fds[3] = {{.fd = queue_fd(core->queue), .events = POLLIN},
+                                {.fd = signal_fd, .events = POLLIN},
+                                {.fd = core->uplink ? uplink_fd(core->uplink) : -1,
+                                 .events = POLLIN}};
+        int ready = poll(fds, 3, next_timer_in_ms(core));
         if (ready < 0 && errno != EINTR) {
             wg_crit("poll: %s", strerror(errno));
             return -1;
@@ -971,6 +1159,8 @@ int core_run(struct wg_core *core, int signal_fd)
             core_process(core);
         if (ready > 0 && signal_fd >= 0 && (fds[1].revents & POLLIN))
             handle_signals(core, signal_fd);
+        if (ready > 0 && core->uplink && (fds[2].revents & POLLIN))
+            uplink_process(core->uplink);
         core_run_timers(core);
     }
     service_stopping();

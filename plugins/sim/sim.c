@@ -13,7 +13,7 @@
  *   script: list of steps, each {at_ms, device, then one of:
  *       point + value [+ repeat, every_ms: repeat toggling the value],
  *       release: point   (hand the point back to the model),
- *       health: online|offline [+ reason]}
+ *       health: online|offline [+ reason] [+ repeat, every_ms: alternate]}
  * Device settings: silent (never answers: goes offline), fail_writes.
  * Profile `source:` sections are ignored: the sim simulates by meaning. */
 #include <errno.h>
@@ -410,11 +410,25 @@ static void run_step(struct sim_bus *sim, struct script_step *step)
     struct sim_device *device = &sim->devices[step->device];
     const struct wg_host *host = sim->host;
     switch (step->action) {
-    case STEP_HEALTH:
-        device->silent = step->health == WG_HEALTH_OFFLINE;
-        host->post_health(host, step->device, step->health,
-                          step->reason ? step->reason : "scripted");
+    case STEP_HEALTH: {
+        /* With repeat, alternates between the given state and the other one. */
+        enum wg_health health = step->health;
+        for (long long i = 0; i < step->repeat; i++) {
+            device->silent = health == WG_HEALTH_OFFLINE;
+            host->post_health(host, step->device, health, step->reason ? step->reason : "scripted");
+            health = health == WG_HEALTH_OFFLINE ? WG_HEALTH_ONLINE : WG_HEALTH_OFFLINE;
+            if (step->every_ms > 0 && i + 1 < step->repeat) {
+                struct timespec pause = {step->every_ms / 1000, (step->every_ms % 1000) * 1000000};
+                nanosleep(&pause, NULL);
+            }
+            pthread_mutex_lock(&sim->lock);
+            bool stop = sim->stop;
+            pthread_mutex_unlock(&sim->lock);
+            if (stop)
+                break;
+        }
         break;
+    }
     case STEP_RELEASE:
         device->points[step->point].forced = false;
         break;

@@ -1,0 +1,67 @@
+/* The MQTT uplink to the district platform: connection, store-and-forward
+ * publisher and downlink commands.
+ *
+ * paho MQTTAsync does the protocol on its own threads. Its callbacks only
+ * queue a small result and wake the core through an eventfd (uplink_fd);
+ * everything else (reading and deleting outbox rows, deciding what to send,
+ * answering commands) runs on the core thread, which owns SQLite.
+ *
+ * Store-and-forward: the outbox table is the only record of what must still
+ * be sent. Rows are published in seq order (one facility per gateway, so
+ * this is the facility's order) with QoS 1, at most max_inflight awaiting
+ * their PUBACK. A row is deleted only when its PUBACK arrives. Any failure
+ * (a refused publish, a lost connection) rewinds to the oldest row not yet
+ * acknowledged and publishes again from there: duplicates are possible, as
+ * QoS 1 allows, and carry the same event id. paho's own session resend is
+ * not used (clean session), see docs/mqtt.md for why.
+ *
+ * The connection: the configured broker URIs in order (fail-over), client
+ * id, user and password, TLS with a CA and client certificate, MQTT 3.1.1
+ * (or 5) set explicitly, keepalive, a retained "online" birth and an
+ * "offline" last will on .../status, and reconnects with exponential
+ * back-off. A broker that refuses gets one clear log line per reason. */
+#ifndef WG_UPLINK_H
+#define WG_UPLINK_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "clock.h"
+#include "config.h"
+#include "store.h"
+
+struct wg_uplink_client;
+
+/* What the uplink asks of the core (all called on the core thread). */
+struct wg_uplink_host {
+    void *ctx;
+    /* {"devices": {"total", "online", "suspect", "offline", "unknown"}, "alarms_active": n} */
+    json_t *(*status)(void *ctx);
+    /* Active alarm records (alarm_to_json), display order. */
+    json_t *(*active_alarms)(void *ctx);
+    /* Every device: id, label, profile, bus, location, health, reason. */
+    json_t *(*devices)(void *ctx);
+};
+
+/* Copies what it needs from `config`; nothing is connected yet. NULL (and
+ * logged) when paho refuses the settings or memory runs out. */
+struct wg_uplink_client *uplink_new(const struct wg_config *config, struct wg_store *store,
+                                    struct wg_clock *clock, const struct wg_uplink_host *host);
+/* Starts connecting (asynchronously). */
+void uplink_start(struct wg_uplink_client *client);
+/* Publishes the retained "offline" status if connected, disconnects, frees.
+ * Unsent rows stay in the outbox for the next start. */
+void uplink_free(struct wg_uplink_client *client);
+
+/* Readable when paho has reported something; then call uplink_process. */
+int uplink_fd(const struct wg_uplink_client *client);
+void uplink_process(struct wg_uplink_client *client);
+/* After each commit: keeps the outbox within its bound and publishes. */
+void uplink_after_commit(struct wg_uplink_client *client);
+/* Once a second: reconnects when due, heartbeat, response figures, age bound. */
+void uplink_tick(struct wg_uplink_client *client);
+
+/* True when two configs give the same uplink (a reload keeps the link). */
+bool uplink_same_settings(const struct wg_config *a, const struct wg_config *b);
+
+#endif
