@@ -76,6 +76,16 @@ $extra
 EOY
 }
 
+# with_rules CONFIG: calls, cords and presence raise and attend alarms.
+with_rules() {
+  cat >>"$1" <<EOY
+rules:
+  - {id: call, kind: call}
+  - {id: cord, kind: pull_cord}
+  - {id: presence, kind: presence}
+EOY
+}
+
 # with_uplink CONFIG PORT [extra keys]: appends an uplink section.
 with_uplink() { uplink_section "$2" "${3:-}" >>"$1"; }
 
