@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The broker is killed (SIGKILL) for 30 s in the middle of a burst of 2,000
+# device-health toggles (each also raising or resetting a technical alarm).
+# After it is back, every journal event meant for the district arrives at
+# the independent subscriber, first arrivals in journal order, duplicates
+# only as re-sends of the same id. OUTAGE_S=n shortens the outage.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mqtt_lib.sh"
+outage=${OUTAGE_S:-30}
+port=$(free_port)
+base=wardgate/v1/test-district/test-home
+start_broker b1 "$port" || { not_ok "mosquitto started"; done_testing; exit 1; }
+make_config "$TMP/c.yaml" "        - {at_ms: 2000, device: call-102A, health: offline, repeat: 4000, every_ms: 6}"
+with_uplink "$TMP/c.yaml" "$port"
+start_sub "$TMP/sub.txt" "$port" "$base/#"
+sub_pid=$SUB_PID
+start_daemon "$TMP/c.yaml" "$TMP/db" "$TMP/d.log"
+check "connected" wait_for "$TMP/d.log" "uplink: connected" 10
+sleep 3 # the burst runs from 2 s to about 30 s
+stop_broker "$BROKER_PID" KILL
+kill_ms=$(($(date +%s%N) / 1000000))
+note "broker killed at $(date +%T.%N | cut -c1-12), mid-burst"
+sleep "$outage"
+restart_ms=$(($(date +%s%N) / 1000000))
+raised=$(sql "$TMP/db" "select count(*) from events where uplink != 0 and ts_ms between $kill_ms and $restart_ms")
+note "$raised uplink events were raised while the broker was down for ${outage} s"
+check "at least 2,000 events raised during the outage" test "$raised" -ge 2000
+check "the gateway logged the lost link once" test "$(grep -c 'connection to .* lost' "$TMP/d.log")" -eq 1
+start_broker b1 "$port" || not_ok "mosquitto restarted"
+check "reconnected after the restart" wait_for "$TMP/d.log" "uplink: connected.*messages waiting" 20
+for _ in $(seq 1 100); do
+  [ "$(sql "$TMP/db" 'select count(*) from outbox')" -eq 0 ] && break
+  sleep 0.2
+done
+check "the outbox drained" test "$(sql "$TMP/db" 'select count(*) from outbox')" -eq 0
+stop_daemon TERM
+sleep 1
+kill "$sub_pid" 2>/dev/null
+out=$(/usr/bin/python3 "$CHECK_MQTT" delivery "$TMP/sub.txt" "$TMP/db"); note "$out"
+check "all delivered, in order, duplicates only by id" /usr/bin/python3 "$CHECK_MQTT" delivery "$TMP/sub.txt" "$TMP/db"
+check "every message valid against its schema" /usr/bin/python3 "$CHECK_MQTT" validate "$TMP/sub.txt"
+note "$(grep -E 'published again|connected to' "$TMP/d.log" | sed 's/^.*uplink: //' | tr '\n' ';')"
+done_testing
