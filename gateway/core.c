@@ -43,7 +43,7 @@ struct device_state {
     size_t point_count;
     double *values;
     bool *seen;
-    struct wg_reading_aggregate *buckets; /* the open readings bucket per point (count 0: none) */
+    struct wg_reading_aggregate *buckets;   /* the open readings bucket per point (count 0: none) */
     struct wg_reading_aggregate *telemetry; /* the open uplink telemetry interval per point */
     struct device_counter counters[MAX_COUNTERS];
 };
@@ -110,7 +110,7 @@ struct wg_core {
     struct wg_plugin_host *host;
     struct wg_engine *engine;
     struct wg_uplink_client *uplink; /* NULL when the uplink is disabled */
-    int64_t telemetry_from_ms;      /* start of the open telemetry interval */
+    int64_t telemetry_from_ms;       /* start of the open telemetry interval */
     struct device_state *devices;
 
     struct pending_event *pending;
@@ -722,21 +722,21 @@ static void job_telemetry(struct wg_core *core)
             if (aggregate->count == 0)
                 continue;
             json_array_append_new(
-                points, json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f}", "point",
-                                  profile->points[p].name, "meaning", profile->points[p].meaning,
-                                  "unit", profile->points[p].unit, "count",
-                                  (json_int_t)aggregate->count, "min", aggregate->min, "max",
-                                  aggregate->max, "avg", aggregate->sum / (double)aggregate->count,
-                                  "last", aggregate->last));
+                points,
+                json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f}", "point",
+                          profile->points[p].name, "meaning", profile->points[p].meaning, "unit",
+                          profile->points[p].unit, "count", (json_int_t)aggregate->count, "min",
+                          aggregate->min, "max", aggregate->max, "avg",
+                          aggregate->sum / (double)aggregate->count, "last", aggregate->last));
             aggregate->count = 0;
         }
         if (json_array_size(points) == 0) {
             json_decref(points);
             continue;
         }
-        json_t *body = json_pack("{s:I, s:I, s:i, s:o}", "from_ms", (json_int_t)core->telemetry_from_ms,
-                                 "to_ms", (json_int_t)now, "interval_s",
-                                 config->uplink.telemetry_interval_s, "points", points);
+        json_t *body = json_pack(
+            "{s:I, s:I, s:i, s:o}", "from_ms", (json_int_t)core->telemetry_from_ms, "to_ms",
+            (json_int_t)now, "interval_s", config->uplink.telemetry_interval_s, "points", points);
         if (body)
             core_emit(core, "telemetry", -1, d, body, WG_UPLINK_TELEMETRY, now);
     }
@@ -751,8 +751,8 @@ static void init_uplink_jobs(struct wg_core *core)
     int64_t telemetry_ms = (int64_t)core->config->uplink.telemetry_interval_s * 1000;
     core->jobs[JOB_UPLINK] =
         (struct periodic_job){"uplink", core->uplink ? 1000 : 0, now + 1000, job_uplink};
-    core->jobs[JOB_TELEMETRY] = (struct periodic_job){
-        "telemetry", core->uplink ? telemetry_ms : 0, now + telemetry_ms, job_telemetry};
+    core->jobs[JOB_TELEMETRY] = (struct periodic_job){"telemetry", core->uplink ? telemetry_ms : 0,
+                                                      now + telemetry_ms, job_telemetry};
     core->telemetry_from_ms = clock_wall_ms(core->clock);
 }
 
@@ -854,12 +854,11 @@ static json_t *uplink_devices(void *ctx)
             bed = config->beds[device->bed].id;
         json_array_append_new(
             devices,
-            json_pack("{s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s?}, s:s, s:s, s:b}", "id",
-                      device->id, "label", device->label, "profile",
-                      config->profiles[device->profile].id, "bus", config->buses[device->bus].id,
-                      "location", "zone", zone, "room", room, "bed", bed, "health",
-                      health_name(core->devices[i].health), "reason", core->devices[i].reason,
-                      "enabled", device->enabled));
+            json_pack("{s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s?}, s:s, s:s, s:b}", "id", device->id,
+                      "label", device->label, "profile", config->profiles[device->profile].id,
+                      "bus", config->buses[device->bus].id, "location", "zone", zone, "room", room,
+                      "bed", bed, "health", health_name(core->devices[i].health), "reason",
+                      core->devices[i].reason, "enabled", device->enabled));
     }
     return devices;
 }
@@ -1146,10 +1145,10 @@ static void handle_signals(struct wg_core *core, int signal_fd)
 int core_run(struct wg_core *core, int signal_fd)
 {
     while (!core->stop_requested) {
-        struct pollfd fds[3] = {{.fd = queue_fd(core->queue), .events = POLLIN},
-                                {.fd = signal_fd, .events = POLLIN},
-                                {.fd = core->uplink ? uplink_fd(core->uplink) : -1,
-                                 .events = POLLIN}};
+        struct pollfd fds[3] = {
+            {.fd = queue_fd(core->queue), .events = POLLIN},
+            {.fd = signal_fd, .events = POLLIN},
+            {.fd = core->uplink ? uplink_fd(core->uplink) : -1, .events = POLLIN}};
         int ready = poll(fds, 3, next_timer_in_ms(core));
         if (ready < 0 && errno != EINTR) {
             wg_crit("poll: %s", strerror(errno));

@@ -79,8 +79,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT wg_write",
     [ST_RELEASE] = "RELEASE wg_write",
     [ST_ROLLBACK_TO] = "ROLLBACK TO wg_write",
-    [ST_EVENT_INSERT] = "INSERT INTO events (id, ts_ms, kind, priority, alarm_id, device, zone, "
-                        "room, bed, resident, body, uplink) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_EVENT_INSERT] =
+        "INSERT INTO events (id, ts_ms, kind, priority, alarm_id, device, zone, "
+        "room, bed, resident, body, uplink) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_OUTBOX_INSERT] = "INSERT INTO outbox (event_id, class, kind, payload, bytes, created_ms) "
                          "VALUES (?, ?, ?, ?, ?, ?)",
     [ST_READING_UPSERT] =

@@ -19,10 +19,10 @@
 #include "uplink_command.h"
 #include "uplink_encode.h"
 
-#define PEEK_CHUNK           512
-#define INFLIGHT_RESERVE     64 /* paho slots beyond the window: status, heartbeat, replies */
-#define WARN_AGAIN_MS        (10 * 60 * 1000) /* a persisting failure is logged again after this */
-#define RESPONSE_WINDOW_MS   (24LL * 3600 * 1000)
+#define PEEK_CHUNK            512
+#define INFLIGHT_RESERVE      64 /* paho slots beyond the window: status, heartbeat, replies */
+#define WARN_AGAIN_MS         (10 * 60 * 1000) /* a persisting failure is logged again after this */
+#define RESPONSE_WINDOW_MS    (24LL * 3600 * 1000)
 #define DISCONNECT_TIMEOUT_MS 2000
 #define DRAIN_ON_STOP_MS      1000
 
@@ -141,8 +141,7 @@ static void post_text(struct wg_uplink_client *client, enum result_type type, in
 
 static void on_connected(void *context, MQTTAsync_successData *response)
 {
-    post_text(context, RESULT_CONNECTED, 0, 0,
-              response ? response->alt.connect.serverURI : NULL);
+    post_text(context, RESULT_CONNECTED, 0, 0, response ? response->alt.connect.serverURI : NULL);
 }
 
 static void on_connected5(void *context, MQTTAsync_successData5 *response)
@@ -316,10 +315,10 @@ static void publish_ephemeral(struct wg_uplink_client *client, const char *leaf,
     if (uplink_topic(&client->identity, leaf, topic, sizeof topic) < 0)
         return;
     size_t length = strlen(text);
-    long long limit = client->broker_max_packet > 0 && client->broker_max_packet <
-                                                             client->max_message_bytes
-                          ? client->broker_max_packet
-                          : client->max_message_bytes;
+    long long limit =
+        client->broker_max_packet > 0 && client->broker_max_packet < client->max_message_bytes
+            ? client->broker_max_packet
+            : client->max_message_bytes;
     if ((long long)length > limit) {
         wg_err("uplink: the %s message is %zu bytes, more than the limit of %lld; not sent", leaf,
                length, limit);
@@ -365,8 +364,9 @@ static void rewind_window(struct wg_uplink_client *client, const char *why)
     if (unacked > 0) {
         client->cursor = oldest - 1;
         client->resent += unacked;
-        wg_notice("uplink: %s; %zu unacknowledged messages are published again from event #%" PRId64,
-                  why, unacked, oldest);
+        wg_notice(
+            "uplink: %s; %zu unacknowledged messages are published again from event #%" PRId64, why,
+            unacked, oldest);
     }
     client->inflight_count = 0;
     client->inflight_head = 0;
@@ -463,8 +463,8 @@ static int send_row(const struct wg_outbox_row *row, void *ctx)
                row->event_id, row->seq, row->kind, length, message_limit(client));
         free(text);
         leaf = WG_LEAF_EVENT;
-        text = uplink_encode_oversize(&client->identity, row->event_id, row->seq, row->kind,
-                                      length, message_limit(client), wall_now(client), &length);
+        text = uplink_encode_oversize(&client->identity, row->event_id, row->seq, row->kind, length,
+                                      message_limit(client), wall_now(client), &length);
     }
     if (!text) {
         wg_crit("uplink: out of memory encoding event #%" PRId64 "; retried", row->seq);
@@ -570,7 +570,7 @@ static void schedule_reconnect(struct wg_uplink_client *client)
 {
     int delay = client->backoff_s;
     client->backoff_s = client->backoff_s * 2 > client->reconnect_max_s ? client->reconnect_max_s
-                                                                         : client->backoff_s * 2;
+                                                                        : client->backoff_s * 2;
     client->next_connect_mono_ms = mono_now(client) + (int64_t)delay * 1000;
     client->state = LINK_IDLE;
 }
@@ -735,9 +735,8 @@ static json_t *history_items(struct wg_uplink_client *client, const struct wg_co
                              char *why, size_t why_len)
 {
     struct history_ctx history = {.items = json_array(), .limit = command->limit};
-    if (!history.items ||
-        store_alarm_events(client->store, command->from_ms, command->to_ms, add_history_row,
-                           &history) != 0) {
+    if (!history.items || store_alarm_events(client->store, command->from_ms, command->to_ms,
+                                             add_history_row, &history) != 0) {
         snprintf(why, why_len, "the gateway could not read its journal: %s",
                  history.items ? store_last_error(client->store) : "out of memory");
         json_decref(history.items);
@@ -797,12 +796,10 @@ static void send_reply(struct wg_uplink_client *client, const struct wg_reply *r
     int count = uplink_encode_reply(&client->identity, reply, wall_now(client),
                                     message_limit(client), &parts, why, sizeof why);
     if (count < 0) {
-        wg_err("uplink: reply to %s (%s) cannot be sent: %s; a denial goes instead",
-               reply->request, reply->command ? reply->command : "?", why);
-        struct wg_reply denial = {.request = reply->request,
-                                  .command = reply->command,
-                                  .confirm = false,
-                                  .reason = why};
+        wg_err("uplink: reply to %s (%s) cannot be sent: %s; a denial goes instead", reply->request,
+               reply->command ? reply->command : "?", why);
+        struct wg_reply denial = {
+            .request = reply->request, .command = reply->command, .confirm = false, .reason = why};
         count = uplink_encode_reply(&client->identity, &denial, wall_now(client),
                                     message_limit(client), &parts, why, sizeof why);
         if (count < 0)
@@ -1062,10 +1059,9 @@ static bool is_tls_uri(const char *uri)
 
 static void free_settings(struct wg_uplink_client *client)
 {
-    char **texts[] = {&client->prefix,  &client->district,  &client->facility,
-                      &client->client_id, &client->username, &client->password,
-                      &client->ca_file, &client->cert_file, &client->key_file,
-                      &client->will_text};
+    char **texts[] = {&client->prefix,   &client->district, &client->facility, &client->client_id,
+                      &client->username, &client->password, &client->ca_file,  &client->cert_file,
+                      &client->key_file, &client->will_text};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         if (*texts[i] == client->password && client->password)
             explicit_bzero(client->password, strlen(client->password));
@@ -1107,14 +1103,14 @@ static bool copy_settings(struct wg_uplink_client *client, const struct wg_confi
     client->backoff_s = uplink->reconnect_min_s;
     client->window = uplink->max_inflight;
     client->max_message_bytes = uplink->max_message_bytes;
-    client->bound = (struct wg_outbox_bound){
-        .max_bytes = uplink->outbox_max_bytes,
-        .max_age_ms = (int64_t)uplink->outbox_max_age_h * 3600 * 1000};
+    client->bound =
+        (struct wg_outbox_bound){.max_bytes = uplink->outbox_max_bytes,
+                                 .max_age_ms = (int64_t)uplink->outbox_max_age_h * 3600 * 1000};
     client->heartbeat_s = uplink->heartbeat_s;
     client->response_interval_s = uplink->response_interval_s;
     client->commands = uplink->commands;
-    client->identity = (struct wg_uplink_identity){client->prefix, client->district,
-                                                   client->facility};
+    client->identity =
+        (struct wg_uplink_identity){client->prefix, client->district, client->facility};
     if (!ok || client->broker_count == 0)
         return false;
     if (uplink_topic(&client->identity, WG_LEAF_STATUS, client->status_topic,
@@ -1182,8 +1178,7 @@ void uplink_free(struct wg_uplink_client *client)
         /* Give the PUBACKs of what is in flight a moment, so a clean stop
          * leaves no duplicates behind. */
         int64_t until = mono_now(client) + DRAIN_ON_STOP_MS;
-        while (client->state == LINK_UP && client->inflight_count > 0 &&
-               mono_now(client) < until) {
+        while (client->state == LINK_UP && client->inflight_count > 0 && mono_now(client) < until) {
             struct pollfd wake = {.fd = client->event_fd, .events = POLLIN};
             if (poll(&wake, 1, 50) > 0)
                 uplink_process(client);

@@ -107,8 +107,8 @@ int64_t uplink_parse_rfc3339(const char *text)
 }
 
 /* A time argument: RFC 3339 text or integer ms since the epoch. */
-static int read_time(const json_t *args, const char *key, int64_t fallback, int64_t *out,
-                     char *why, size_t why_len)
+static int read_time(const json_t *args, const char *key, int64_t fallback, int64_t *out, char *why,
+                     size_t why_len)
 {
     const json_t *value = json_object_get(args, key);
     if (!value) {

@@ -26,10 +26,10 @@ enum wg_command_kind {
 #define WG_COMMAND_BIT(kind)  (1u << (kind))
 #define WG_COMMANDS_READ_ONLY ((1u << WG_COMMAND_KIND_COUNT) - 1u)
 
-#define WG_COMMAND_REQUEST_MAX    64            /* bytes of a request id, with the NUL */
-#define WG_COMMAND_MAX_BYTES      (16 * 1024)   /* a command larger than this is refused */
-#define WG_COMMAND_MAX_RANGE_MS   (31LL * 86400 * 1000) /* alarm history: at most 31 days */
-#define WG_COMMAND_HISTORY_LIMIT  10000         /* rows in one history reply, at most */
+#define WG_COMMAND_REQUEST_MAX   64                    /* bytes of a request id, with the NUL */
+#define WG_COMMAND_MAX_BYTES     (16 * 1024)           /* a command larger than this is refused */
+#define WG_COMMAND_MAX_RANGE_MS  (31LL * 86400 * 1000) /* alarm history: at most 31 days */
+#define WG_COMMAND_HISTORY_LIMIT 10000                 /* rows in one history reply, at most */
 
 struct wg_command {
     enum wg_command_kind kind;

@@ -87,10 +87,9 @@ json_t *uplink_alarm_object(const json_t *record, const char *phase)
     json_t *escalations = json_array();
     size_t index;
     const json_t *step;
-    json_array_foreach(json_object_get(record, "escalations"), index, step)
-        json_array_append_new(escalations,
-                              json_pack("{s:O, s:o}", "level", json_object_get(step, "level"),
-                                        "at", time_or_null(json_object_get(step, "ms"))));
+    json_array_foreach(json_object_get(record, "escalations"), index, step) json_array_append_new(
+        escalations, json_pack("{s:O, s:o}", "level", json_object_get(step, "level"), "at",
+                               time_or_null(json_object_get(step, "ms"))));
     const json_t *risk = json_object_get(record, "risk");
     json_t *alarm = json_pack(
         "{s:o, s:I, s:s, s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id",
@@ -99,8 +98,9 @@ json_t *uplink_alarm_object(const json_t *record, const char *phase)
         text_or_null(record, "priority"), "priority_level",
         json_integer_value(json_object_get(record, "priority_level")), "kind",
         text_or_null(record, "kind"), "risk",
-        json_is_string(risk) && strcmp(json_string_value(risk), "none") != 0 ? json_copy((json_t *)risk)
-                                                                            : json_null(),
+        json_is_string(risk) && strcmp(json_string_value(risk), "none") != 0
+            ? json_copy((json_t *)risk)
+            : json_null(),
         "rule", text_or_null(record, "rule"), "location", location_object(record), "device",
         text_or_null(record, "device"), "point", text_or_null(record, "point"), "resident",
         text_or_null(record, "resident"), "detail", text_or_null(record, "detail"),
@@ -110,8 +110,8 @@ json_t *uplink_alarm_object(const json_t *record, const char *phase)
         json_decref(escalations);
         return NULL;
     }
-    int rc = json_object_set_new(alarm, "raised_at",
-                                 time_or_null(json_object_get(record, "raised_ms")));
+    int rc =
+        json_object_set_new(alarm, "raised_at", time_or_null(json_object_get(record, "raised_ms")));
     rc |= json_object_set_new(alarm, "acknowledged_at",
                               time_or_null(json_object_get(record, "acknowledged_ms")));
     rc |= json_object_set_new(alarm, "acknowledged_by", text_or_null(record, "acknowledged_by"));
@@ -161,8 +161,8 @@ static const char *fill_event(json_t *message, const json_t *row, const char *ki
         json_object_set_new(message, "location", location_object(row));
         json_object_set_new(message, "from", time_or_null(json_object_get(data, "from_ms")));
         json_object_set_new(message, "to", time_or_null(json_object_get(data, "to_ms")));
-        json_object_set_new(message, "interval_s", json_integer(json_integer_value(
-                                                       json_object_get(data, "interval_s"))));
+        json_object_set_new(message, "interval_s",
+                            json_integer(json_integer_value(json_object_get(data, "interval_s"))));
         const json_t *points = json_object_get(data, "points");
         json_object_set_new(message, "points",
                             json_is_array(points) ? json_copy((json_t *)points) : json_array());
@@ -247,8 +247,7 @@ char *uplink_encode_oversize(const struct wg_uplink_identity *identity, const ch
     json_object_set_new(message, "seq", json_integer(seq));
     json_object_set_new(message, "kind", json_string("oversize"));
     json_object_set_new(message, "device", json_null());
-    json_object_set_new(message, "location",
-                        json_pack("{s:n, s:n, s:n}", "zone", "room", "bed"));
+    json_object_set_new(message, "location", json_pack("{s:n, s:n, s:n}", "zone", "room", "bed"));
     json_object_set_new(message, "data",
                         json_pack("{s:s, s:I, s:I, s:s}", "original_kind", kind, "bytes",
                                   (json_int_t)size, "limit", (json_int_t)limit, "reason", reason));
@@ -309,9 +308,8 @@ int uplink_encode_reply(const struct wg_uplink_identity *identity, const struct 
     size_t item_count = json_array_size(reply->items);
     /* The frame: everything but the items, with the widest part numbers. */
     json_t *empty = json_array();
-    char *frame = empty ? dump_part(identity, reply, ts_ms, reply->items ? empty : NULL, 99999,
-                                    99999)
-                        : NULL;
+    char *frame =
+        empty ? dump_part(identity, reply, ts_ms, reply->items ? empty : NULL, 99999, 99999) : NULL;
     json_decref(empty);
     if (!frame) {
         snprintf(why, why_len, "out of memory encoding a reply");
