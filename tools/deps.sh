@@ -6,7 +6,7 @@ packages=(
   build-essential pkg-config
   libmodbus-dev libpaho-mqtt-dev libgpiod-dev libwebsockets-dev libsqlite3-dev
   libyaml-dev libjansson-dev libsystemd-dev libsodium-dev libcmocka-dev
-  sqlite3 mosquitto mosquitto-clients python3 python3-pymodbus python3-serial-asyncio socat
+  sqlite3 mosquitto mosquitto-clients openssl python3 python3-jsonschema python3-pymodbus python3-serial-asyncio socat
   systemd procps valgrind
   # the gpio driver's test on the kernel's gpio-sim in qemu (tests/gpio-vm/):
   # the kernel headers pull in the matching kernel image; linux-source-6.12
