@@ -30,10 +30,12 @@ for window in $windows; do
   db=$TMP/drain$window.db
   make_config "$TMP/d$window.yaml" "        - {at_ms: 200, device: call-102A, health: offline, repeat: $n, every_ms: 0}"
   with_uplink "$TMP/d$window.yaml" "$port" "  max_inflight: $window
-  reconnect_max_s: 1
   outbox_max_mb: 1024"
   start_daemon "$TMP/d$window.yaml" "$db" "$TMP/d$window.log"
-  until [ "$(sql "$db" 'select count(*) from outbox' 2>/dev/null || echo 0)" -ge "$n" ]; do sleep 0.5; done
+  until [ "$(sql "$db" 'select count(*) from outbox' 2>/dev/null || echo 0)" -ge "$n" ]; do
+    kill -0 "$DAEMON_PID" 2>/dev/null || { echo "drain: the daemon stopped:"; head -3 "$TMP/d$window.log"; exit 1; }
+    sleep 0.5
+  done
   sleep 1
   rows=$(sql "$db" 'select count(*) from outbox')
   start_broker "drain$window" "$port" >/dev/null
