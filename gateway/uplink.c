@@ -100,6 +100,7 @@ struct wg_uplink_client {
     size_t acked_count, acked_capacity;
     bool send_blocked; /* paho refused a publish: wait for acks or the next connect */
     bool waiting_logged, cap_logged, alarm_only_logged;
+    bool snapshot_due; /* the retained snapshot goes out once after each connect */
     int64_t started_mono_ms, connected_mono_ms;
     int64_t next_heartbeat_mono_ms, next_response_mono_ms;
     uint64_t published, acknowledged, resent, reconnects;
@@ -663,7 +664,8 @@ static void connected(struct wg_uplink_client *client, const struct result *resu
     char *birth = uplink_encode_status(&client->identity, true, WG_VERSION, wall_now(client));
     publish_ephemeral(client, WG_LEAF_STATUS, birth, true);
     free(birth);
-    client->next_heartbeat_mono_ms = mono_now(client); /* heartbeat and snapshot now */
+    client->next_heartbeat_mono_ms = client->connected_mono_ms; /* heartbeat and snapshot now */
+    client->snapshot_due = true;
     client->next_response_mono_ms = mono_now(client);
     pump(client);
 }
@@ -1027,10 +1029,10 @@ void uplink_tick(struct wg_uplink_client *client)
     if (client->state != LINK_UP)
         return;
     if (now >= client->next_heartbeat_mono_ms) {
-        bool first = client->next_heartbeat_mono_ms == client->connected_mono_ms;
         publish_heartbeat(client);
-        if (first)
+        if (client->snapshot_due)
             publish_snapshot(client);
+        client->snapshot_due = false;
         client->next_heartbeat_mono_ms = now + (int64_t)client->heartbeat_s * 1000;
     }
     if (now >= client->next_response_mono_ms) {

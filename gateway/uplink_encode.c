@@ -322,8 +322,10 @@ int uplink_encode_reply(const struct wg_uplink_identity *identity, const struct 
                  max_bytes);
         return -1;
     }
-    /* Greedy: items in order, a new part when the next one does not fit. */
-    size_t *starts = calloc(item_count + 1, sizeof *starts);
+    /* Greedy: items in order, a new part when the next one does not fit.
+     * starts[p] is the first item of part p; starts[parts] the end. There
+     * is always one part, even without items, so parts <= item_count + 1. */
+    size_t *starts = calloc(item_count + 2, sizeof *starts);
     if (!starts) {
         snprintf(why, why_len, "out of memory encoding a reply");
         return -1;

@@ -110,4 +110,5 @@ wait_for "$TMP/sub5.txt" '/telemetry ' 10
 stop_daemon TERM
 check "MQTT 5: every message valid" /usr/bin/python3 "$CHECK_MQTT" validate "$TMP/sub5.txt"
 check "MQTT 5: every journal event delivered, in order" /usr/bin/python3 "$CHECK_MQTT" delivery "$TMP/sub5.txt" "$TMP/db5"
+[ -n "${KEEP_LOGS:-}" ] && cp -r "$TMP" "$KEEP_LOGS"
 done_testing

@@ -183,6 +183,19 @@ static void test_reply_split(void **state)
     }
     assert_int_equal(seen, 100);
     uplink_free_parts(parts, count);
+    /* A reply with a summary and no items (response_times): one part. */
+    json_t *summary = json_pack("{s:i}", "raised", 3);
+    struct wg_reply summary_only = {.request = "r-2",
+                                    .command = "response_times",
+                                    .confirm = true,
+                                    .reason = "",
+                                    .summary = summary};
+    assert_int_equal(
+        uplink_encode_reply(&identity, &summary_only, NOW_MS, 1024, &parts, why, sizeof why), 1);
+    assert_non_null(strstr(parts[0], "\"summary\":{\"raised\":3}"));
+    assert_null(strstr(parts[0], "\"items\""));
+    uplink_free_parts(parts, 1);
+    json_decref(summary);
     /* One item larger than the limit: refused with a reason, never truncated. */
     json_array_append_new(items, json_pack("{s:s}", "big", "x"));
     char big[2000];
