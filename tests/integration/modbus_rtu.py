@@ -86,10 +86,12 @@ rules:
         after = rate(times, t2, t3)
         note(f"unit {unit}: {before:.2f} requests/s before, {suspect:.2f} while the dead slave is "
              f"suspect, {after:.2f} once it is offline (poll {POLL_MS} ms, timeout {TIMEOUT_MS} ms)")
-        ok(suspect >= 0.8 * before and after >= 0.9 * before,
+        ok(suspect >= 0.7 * before and after >= 0.8 * before,
            f"unit {unit} keeps its poll rate while unit 2 is dead "
            f"({after / before:.2f} of before once offline)")
     # Once offline, unit 2 costs the line one timeout per back-off period (2 s, then 4 s).
+    # (Without back-off a 200 ms timeout every 300 ms poll would cut the others by a
+    # third or more; the margins allow for a loaded shared machine.)
     slave.command("answer 2")
     back = wait_until(lambda: [b["health"] for k, d, b in daemon.events("device_health", "call")]
                       [-1:] == ["online"], 6)
