@@ -1,6 +1,7 @@
 /* Real and manual clocks; see clock.h. */
 #include "clock.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static int64_t read_clock_ms(clockid_t id)
@@ -57,4 +58,31 @@ int clock_minute_of_day(int64_t wall_ms)
     struct tm local;
     localtime_r(&seconds, &local);
     return local.tm_hour * 60 + local.tm_min;
+}
+
+void clock_format_rfc3339(int64_t ts_ms, bool local_offset, char *out, size_t out_len)
+{
+    int64_t seconds = ts_ms / 1000, millis = ts_ms % 1000;
+    if (millis < 0) {
+        millis += 1000;
+        seconds -= 1;
+    }
+    time_t t = (time_t)seconds;
+    struct tm tm;
+    if (!(local_offset ? localtime_r(&t, &tm) : gmtime_r(&t, &tm))) {
+        snprintf(out, out_len, "1970-01-01T00:00:00.000%s", local_offset ? "+00:00" : "Z");
+        return;
+    }
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!local_offset) {
+        snprintf(out, out_len, "%s.%03dZ", date, (int)millis);
+        return;
+    }
+    long offset_min = tm.tm_gmtoff / 60;
+    char sign = offset_min < 0 ? '-' : '+';
+    if (offset_min < 0)
+        offset_min = -offset_min;
+    snprintf(out, out_len, "%s.%03d%c%02ld:%02ld", date, (int)millis, sign, offset_min / 60,
+             offset_min % 60);
 }

@@ -6,6 +6,8 @@
 #ifndef WG_CLOCK_H
 #define WG_CLOCK_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct wg_clock {
@@ -30,6 +32,10 @@ static inline int64_t clock_mono_ms(const struct wg_clock *clock)
 {
     return clock->mono_ms(clock);
 }
+
+/* RFC 3339 with milliseconds: in UTC ("2024-05-01T12:00:00.250Z"), or in the
+ * box's local time with its offset ("2024-05-01T20:00:00.250+08:00"). */
+void clock_format_rfc3339(int64_t ts_ms, bool local_offset, char *out, size_t out_len);
 
 /* Minutes since local midnight for a wall time, for time windows. */
 int clock_minute_of_day(int64_t wall_ms);

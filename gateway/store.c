@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "log.h"
 #include "migrations.h"
 
@@ -573,25 +574,6 @@ void store_rollback(struct wg_store *store)
 
 /* ---- journal and outbox ---------------------------------------------- */
 
-/* RFC 3339 UTC with milliseconds, e.g. 2024-05-01T12:00:00.250Z. */
-static void format_rfc3339(int64_t ts_ms, char *out, size_t out_len)
-{
-    int64_t seconds = ts_ms / 1000, millis = ts_ms % 1000;
-    if (millis < 0) {
-        millis += 1000;
-        seconds -= 1;
-    }
-    time_t t = (time_t)seconds;
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(out, out_len, "1970-01-01T00:00:00.000Z");
-        return;
-    }
-    char date[32];
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, out_len, "%s.%03dZ", date, (int)millis);
-}
-
 static int set_optional_string(json_t *object, const char *key, const char *value)
 {
     if (!value)
@@ -608,7 +590,7 @@ static char *outbox_payload(const struct wg_event *event, int64_t seq, size_t *l
     if (!head)
         return NULL;
     char ts[40];
-    format_rfc3339(event->ts_ms, ts, sizeof ts);
+    clock_format_rfc3339(event->ts_ms, false, ts, sizeof ts);
     int rc = json_object_set_new(head, "id", json_string(event->id));
     rc |= json_object_set_new(head, "seq", json_integer(seq));
     rc |= json_object_set_new(head, "ts", json_string(ts));

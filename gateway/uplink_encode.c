@@ -1,6 +1,8 @@
 /* Topics and JSON payloads for the district platform; see uplink_encode.h. */
 #include "uplink_encode.h"
 
+#include "clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +18,7 @@ int uplink_topic(const struct wg_uplink_identity *identity, const char *leaf, ch
 
 void uplink_format_time(int64_t ts_ms, char *out, size_t out_len)
 {
-    int64_t seconds = ts_ms / 1000, millis = ts_ms % 1000;
-    if (millis < 0) {
-        millis += 1000;
-        seconds -= 1;
-    }
-    time_t t = (time_t)seconds;
-    struct tm tm;
-    if (!localtime_r(&t, &tm)) {
-        snprintf(out, out_len, "1970-01-01T00:00:00.000+00:00");
-        return;
-    }
-    long offset_min = tm.tm_gmtoff / 60;
-    char sign = offset_min < 0 ? '-' : '+';
-    if (offset_min < 0)
-        offset_min = -offset_min;
-    char date[32];
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, out_len, "%s.%03d%c%02ld:%02ld", date, (int)millis, sign, offset_min / 60,
-             offset_min % 60);
+    clock_format_rfc3339(ts_ms, true, out, out_len);
 }
 
 static json_t *time_value(int64_t ts_ms)
