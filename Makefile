@@ -95,7 +95,7 @@ $(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h tests/plugins/pro
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 
 # A unit test of driver code links the driver's objects it tests.
-$(BUILD)/tests/test_gpio: $(BUILD)/plugins/gpio/gpio_logic.o $(BUILD)/plugins/gpio/gpio_simulated.o
+$(BUILD)/tests/test_gpio: $(BUILD)/plugins/gpio/gpio_logic.o $(BUILD)/plugins/gpio/simulated_lines.o
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)

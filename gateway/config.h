@@ -204,7 +204,7 @@ struct wg_uplink {
     int mqtt_version;          /* 4 = MQTT 3.1.1 (default), 5 = MQTT 5 */
     int keepalive_s;
     int connect_timeout_s;
-    int reconnect_min_s, reconnect_max_s; /* back-off: doubles from min up to max */
+    int reconnect_min_s, reconnect_max_s;       /* back-off: doubles from min up to max */
     const char *ca_file, *cert_file, *key_file; /* "" when not used */
     int max_inflight;                           /* PUBLISHes awaiting their PUBACK, at most */
     long long max_message_bytes; /* the broker's limit; larger replies are split, events refused */

@@ -4,7 +4,7 @@
  *   gpio_chardev.c    the kernel's GPIO character device through libgpiod
  *                     (the only file that includes gpiod.h, so moving to
  *                     the libgpiod v2 API touches this file alone);
- *   gpio_simulated.c  the "simulated" line backend, in memory, for the demo
+ *   simulated_lines.c the "simulated" line backend, in memory, for the demo
  *                     and for machines without GPIO.
  *
  * Levels are logical: active_low is applied by the backend (by the kernel

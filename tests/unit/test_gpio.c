@@ -1,5 +1,5 @@
 /* Unit tests of the gpio driver's logic (plugins/gpio/gpio_logic.c) and its
- * simulated line backend (plugins/gpio/gpio_simulated.c): debounce with
+ * simulated line backend (plugins/gpio/simulated_lines.c): debounce with
  * made-up edge times, what NC / latching / toggling contacts report, the lamp
  * and buzzer patterns, and the backend's edges, errors and event fd. The same
  * code on the kernel's gpio-sim: tests/integration/gpio_sim_qemu.sh. */
