@@ -172,6 +172,11 @@ class Slave:
         reply = self.command(f"times {unit}")
         return [float(t) for t in reply.split()] if reply else []
 
+    def probes(self, unit):
+        """Times of the requests a silenced unit left unanswered."""
+        reply = self.command(f"probes {unit}")
+        return [float(t) for t in reply.split()] if reply else []
+
     def stop(self):
         for child in (self.process, self.socat):
             if child and child.poll() is None:

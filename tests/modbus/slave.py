@@ -8,6 +8,7 @@ values, silence a unit, read what the gateway wrote and count requests:
   set UNIT TABLE ADDR V [V...]   TABLE: co di hr ir          -> ok
   get UNIT TABLE ADDR N                                     -> v v v
   silent UNIT / answer UNIT      stop / resume replying     -> ok
+  probes UNIT                    monotonic times of requests left unanswered -> t t t
   counts                         reads per "unit:fc", JSON  -> {...}
   times UNIT                     monotonic times of reads   -> t t t
   reset                          forget counts and times    -> ok
@@ -28,6 +29,7 @@ import time
 
 from pymodbus.datastore import (ModbusSequentialDataBlock, ModbusServerContext,
                                 ModbusSlaveContext)
+from pymodbus.exceptions import NoSuchSlaveException
 from pymodbus.server import StartAsyncSerialServer, StartAsyncTcpServer
 from pymodbus.transaction import ModbusRtuFramer, ModbusSocketFramer
 
@@ -67,6 +69,22 @@ class Stats:
     def __init__(self):
         self.counts = collections.Counter()
         self.times = collections.defaultdict(lambda: collections.deque(maxlen=20000))
+        self.probes = collections.defaultdict(lambda: collections.deque(maxlen=20000))
+
+
+class SilenceableContext(ModbusServerContext):
+    """Units in `silenced` get no reply (as if dead), but each request is noted."""
+
+    def __init__(self, slaves, stats):
+        super().__init__(slaves=slaves, single=False)
+        self.silenced = set()
+        self.stats = stats
+
+    def __getitem__(self, slave):
+        if slave in self.silenced:
+            self.stats.probes[slave].append(time.monotonic())
+            raise NoSuchSlaveException(f"unit {slave} is silenced")
+        return super().__getitem__(slave)
 
 
 def build_unit(unit, spec, stats):
@@ -100,12 +118,11 @@ async def control(reader, writer, context, units, stats):
                 values = ModbusSlaveContext.getValues(units[unit], TABLES[table], address, count)
                 reply = " ".join(str(int(v)) for v in values)
             elif command == "silent":
-                unit = int(words[1])
-                if unit in context:
-                    del context[unit]
+                context.silenced.add(int(words[1]))
             elif command == "answer":
-                unit = int(words[1])
-                context[unit] = units[unit]
+                context.silenced.discard(int(words[1]))
+            elif command == "probes":
+                reply = " ".join(f"{t:.4f}" for t in stats.probes[int(words[1])])
             elif command == "counts":
                 reply = json.dumps(stats.counts)
             elif command == "times":
@@ -113,6 +130,7 @@ async def control(reader, writer, context, units, stats):
             elif command == "reset":
                 stats.counts.clear()
                 stats.times.clear()
+                stats.probes.clear()
             else:
                 reply = f"error unknown command {command!r}"
         except (IndexError, KeyError, ValueError) as error:
@@ -134,17 +152,17 @@ async def main():
     image = json.load(open(args.image, encoding="utf-8"))
     stats = Stats()
     units = {int(u): build_unit(int(u), spec, stats) for u, spec in image["units"].items()}
-    context = ModbusServerContext(slaves=dict(units), single=False)
+    context = SilenceableContext(dict(units), stats)
     server = await asyncio.start_server(
         lambda r, w: control(r, w, context, units, stats), "127.0.0.1", args.control)
     async with server:
         if args.tcp:
             await StartAsyncTcpServer(context=context, address=("127.0.0.1", args.tcp),
-                                      framer=ModbusSocketFramer)
+                                      framer=ModbusSocketFramer, ignore_missing_slaves=True)
         else:
             await StartAsyncSerialServer(context=context, framer=ModbusRtuFramer, port=args.rtu,
                                          baudrate=args.baud, bytesize=8, parity="N", stopbits=1,
-                                         timeout=0.05)
+                                         timeout=0.05, ignore_missing_slaves=True)
 
 
 if __name__ == "__main__":
