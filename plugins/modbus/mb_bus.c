@@ -8,13 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int ms)
 {
     struct timespec delay = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -327,7 +320,7 @@ static void *bus_thread(void *arg)
             pthread_mutex_lock(&bus->lock);
             continue;
         }
-        int64_t now = monotonic_ms(), earliest;
+        int64_t now = mb_monotonic_ms(), earliest;
         struct mb_device *device = next_due(bus, now, &earliest);
         if (!device) {
             wait_until(bus, earliest);
@@ -381,7 +374,7 @@ int mb_bus_start(struct mb_bus *bus)
     }
     /* Spread first polls over the first poll period so a restart does not
      * put every request on the line at once. */
-    int64_t now = monotonic_ms();
+    int64_t now = mb_monotonic_ms();
     for (size_t i = 0; i < bus->device_count; i++) {
         struct mb_device *device = &bus->devices[i];
         device->next_due_ms =

@@ -21,13 +21,6 @@ struct mb_link {
     char last_connect_error[96];
 };
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 struct mb_link *mb_link_new(const struct mb_link_config *config, char *error, size_t error_size)
 {
     struct mb_link *link = calloc(1, sizeof *link);
@@ -86,7 +79,7 @@ static bool ensure_connected(struct mb_link *link, char *detail, size_t detail_s
 {
     if (link->connected)
         return true;
-    int64_t now = monotonic_ms();
+    int64_t now = mb_monotonic_ms();
     if (now - link->last_connect_ms < link->reconnect_ms) {
         snprintf(detail, detail_size, "%s", link->last_connect_error);
         return false;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 enum mb_error {
     MB_OK = 0,
@@ -38,6 +39,14 @@ struct mb_link_config {
 };
 
 struct mb_link;
+
+/* CLOCK_MONOTONIC in ms: reconnect pacing here, poll scheduling in the bus. */
+static inline int64_t mb_monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 /* Names the line for messages ("/dev/ttyUSB0", "10.0.0.5:502"). */
 struct mb_link *mb_link_new(const struct mb_link_config *config, char *error, size_t error_size);

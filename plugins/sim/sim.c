@@ -405,6 +405,20 @@ static void apply_write(struct sim_bus *sim, const struct wg_write_request *requ
     sim->host->post_write_result(sim->host, request->request_id, true, "");
 }
 
+/* Between repeats of a step: waits every_ms (not after the last one) and says
+ * whether to go on (false once the bus is stopping). */
+static bool pause_before_repeat(struct sim_bus *sim, const struct script_step *step, long long i)
+{
+    if (step->every_ms > 0 && i + 1 < step->repeat) {
+        struct timespec pause = {step->every_ms / 1000, (step->every_ms % 1000) * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    pthread_mutex_lock(&sim->lock);
+    bool stop = sim->stop;
+    pthread_mutex_unlock(&sim->lock);
+    return !stop;
+}
+
 static void run_step(struct sim_bus *sim, struct script_step *step)
 {
     struct sim_device *device = &sim->devices[step->device];
@@ -417,14 +431,7 @@ static void run_step(struct sim_bus *sim, struct script_step *step)
             device->silent = health == WG_HEALTH_OFFLINE;
             host->post_health(host, step->device, health, step->reason ? step->reason : "scripted");
             health = health == WG_HEALTH_OFFLINE ? WG_HEALTH_ONLINE : WG_HEALTH_OFFLINE;
-            if (step->every_ms > 0 && i + 1 < step->repeat) {
-                struct timespec pause = {step->every_ms / 1000, (step->every_ms % 1000) * 1000000};
-                nanosleep(&pause, NULL);
-            }
-            pthread_mutex_lock(&sim->lock);
-            bool stop = sim->stop;
-            pthread_mutex_unlock(&sim->lock);
-            if (stop)
+            if (!pause_before_repeat(sim, step, i))
                 break;
         }
         break;
@@ -440,14 +447,7 @@ static void run_step(struct sim_bus *sim, struct script_step *step)
             state->value = value;
             host->post_reading(host, step->device, step->point, value, host->now_ms(host));
             value = (value != 0) ? 0 : (step->value != 0 ? step->value : 1);
-            if (step->every_ms > 0 && i + 1 < step->repeat) {
-                struct timespec pause = {step->every_ms / 1000, (step->every_ms % 1000) * 1000000};
-                nanosleep(&pause, NULL);
-            }
-            pthread_mutex_lock(&sim->lock);
-            bool stop = sim->stop;
-            pthread_mutex_unlock(&sim->lock);
-            if (stop)
+            if (!pause_before_repeat(sim, step, i))
                 break;
         }
         break;
