@@ -1,0 +1,111 @@
+/* Users, passwords, sessions and login throttling for the web interface.
+ *
+ * Users live in the SQLite database (tables users, sessions, setup_token;
+ * migration 4), reached through the auth module's own connection, so the
+ * web thread never waits for the core. Passwords are hashed with argon2id
+ * (libsodium crypto_pwhash_str). Session tokens are 256 random bits given to
+ * the browser once; only their hash is stored. Failed logins are counted per
+ * user name and per client address in memory.
+ *
+ * Thread safety: every function may be called from any thread; an internal
+ * mutex guards the connection and the throttle table, and is NOT held while
+ * a password is hashed or verified (auth_login, auth_add_user, ... are slow
+ * on purpose: call them off the web server's service thread). */
+#ifndef WG_AUTH_H
+#define WG_AUTH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wg_role {
+    WG_ROLE_NONE = 0,
+    WG_ROLE_STATION = 1, /* the wall display: read only */
+    WG_ROLE_NURSE = 2,   /* + acknowledge */
+    WG_ROLE_MANAGER = 3, /* + configure devices, residents, beds */
+    WG_ROLE_ADMIN = 4,   /* + users */
+};
+const char *role_name(enum wg_role role); /* "station", ...; "none" */
+int role_from_name(const char *name);     /* -1 if unknown */
+
+#define WG_AUTH_NAME_MAX  32 /* user name characters */
+#define WG_AUTH_TOKEN_LEN 43 /* session token: 32 bytes, base64url without padding */
+#define WG_AUTH_CSRF_LEN  43
+
+struct wg_session {
+    char username[WG_AUTH_NAME_MAX + 1];
+    enum wg_role role;
+    char csrf[WG_AUTH_CSRF_LEN + 1];
+    int64_t expires_ms;
+};
+
+struct wg_auth;
+
+/* Opens its own connection to the database at db_path, which the store has
+ * created and migrated. NULL with a message in err on failure. */
+struct wg_auth *auth_open(const char *db_path, char *err, size_t err_len);
+void auth_close(struct wg_auth *auth);
+
+/* Users. Each returns 0, or -1 with a message for people in why (a bad name,
+ * a short password, an unknown role, an existing user, the last admin ...).
+ * `actor`/`origin` go to the audit table. */
+int auth_add_user(struct wg_auth *auth, const char *username, enum wg_role role,
+                  const char *password, const char *actor, const char *origin, char *why,
+                  size_t why_len);
+/* role WG_ROLE_NONE keeps the role; password NULL keeps the password. */
+int auth_update_user(struct wg_auth *auth, const char *username, enum wg_role role,
+                     const char *password, const char *actor, const char *origin, char *why,
+                     size_t why_len);
+/* Refused for the last admin. Ends the user's sessions. */
+int auth_delete_user(struct wg_auth *auth, const char *username, const char *actor,
+                     const char *origin, char *why, size_t why_len);
+/* {"users": [{"username", "role", "created_ms", "last_login_ms"}]}; NULL on error. */
+json_t *auth_list_users(struct wg_auth *auth);
+/* One user as in the list; NULL when unknown. */
+json_t *auth_get_user(struct wg_auth *auth, const char *username);
+int auth_user_count(struct wg_auth *auth); /* -1 on error */
+
+/* First start: when there is no user, makes a one-time setup token (valid
+ * 24 h, replaced at every start), writes it to token_out and returns 1;
+ * returns 0 when users exist, -1 on error. */
+int auth_make_setup_token(struct wg_auth *auth, int64_t now_ms, char *token_out,
+                          size_t token_len);
+
+enum wg_login_result {
+    WG_LOGIN_OK = 0,
+    WG_LOGIN_BAD = 1,       /* wrong user or password (the same answer for both) */
+    WG_LOGIN_THROTTLED = 2, /* *retry_after_s says when to try again */
+    WG_LOGIN_ERROR = 3,     /* database error; why says */
+};
+/* Checks the password (slow), opens a session: token_out gets the cookie
+ * value (WG_AUTH_TOKEN_LEN + 1 bytes), session the rest. Throttled per user
+ * name and per `client` address; successes and failures are audited. */
+enum wg_login_result auth_login(struct wg_auth *auth, const char *username, const char *password,
+                                const char *client, int64_t now_ms, char *token_out,
+                                struct wg_session *session, int *retry_after_s, char *why,
+                                size_t why_len);
+/* Consumes the setup token and creates the first admin, then logs in as it.
+ * WG_LOGIN_BAD for a wrong or expired token or when a user exists. */
+enum wg_login_result auth_setup_admin(struct wg_auth *auth, const char *setup_token,
+                                      const char *username, const char *password,
+                                      const char *client, int64_t now_ms, char *token_out,
+                                      struct wg_session *session, char *why, size_t why_len);
+
+/* The session of a cookie value; false when unknown or expired. Fast (no
+ * hashing beyond one BLAKE2b of the token; cached); extends the idle expiry. */
+bool auth_session(struct wg_auth *auth, const char *token, int64_t now_ms,
+                  struct wg_session *session);
+void auth_logout(struct wg_auth *auth, const char *token);
+
+/* Counters for /metrics. */
+uint64_t auth_failed_logins(struct wg_auth *auth);
+
+/* `wardgated --add-user NAME --role ROLE [--password-file F]`: opens the
+ * database at db_path (creating and migrating it if needed), reads the
+ * password from the file or, without one, twice from the terminal (no echo)
+ * or once from a non-terminal stdin, adds the user. Exit status 0 or 1. */
+int auth_add_user_main(const char *db_path, const char *username, const char *role,
+                       const char *password_file);
+
+#endif
