@@ -1,0 +1,159 @@
+/* Shared by the headless-Chromium tests: TAP output, a wardgated started on a
+ * test facility with its web server on a free port, users made with the real
+ * `wardgated --add-user`, Debian's Chromium through playwright-core, logins
+ * through the real login page, and screenshots kept as test artifacts in
+ * $BUILD/test-artifacts/screenshots. */
+'use strict';
+
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const ROOT = process.env.WG_ROOT || path.resolve(__dirname, '..', '..');
+const BUILD = path.resolve(ROOT, process.env.BUILD || 'build');
+const WARDGATED = path.join(BUILD, 'wardgated');
+const PLUGINS = path.join(BUILD, 'plugins');
+const SHOTS = path.join(BUILD, 'test-artifacts', 'screenshots');
+
+/* ---- TAP ---- */
+let tapCount = 0;
+let tapFailed = 0;
+function ok(cond, description, diag) {
+  tapCount++;
+  if (cond) {
+    console.log(`ok ${tapCount} - ${description}`);
+  } else {
+    tapFailed++;
+    console.log(`not ok ${tapCount} - ${description}`);
+    if (diag !== undefined) console.log(`# ${String(diag).split('\n').join('\n# ')}`);
+  }
+  return cond;
+}
+function note(text) { console.log(`# ${text}`); }
+function doneTesting() { console.log(`1..${tapCount}`); return tapFailed; }
+
+/* ---- scratch space and ports ---- */
+function scratchDir(name) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `wgweb-${name}-`));
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* ---- the daemon ---- */
+
+/* Writes the small test facility (tests/integration/fixtures/small.yaml.in)
+ * with the web server on `port` and optional extra sim bus settings
+ * (YAML lines, indented 6 spaces, e.g. "      control: /tmp/x.fifo"). */
+function writeConfig(dir, port, simSettings = '') {
+  const src = fs.readFileSync(path.join(ROOT, 'tests/integration/fixtures/small.yaml.in'), 'utf8');
+  let text = src.replace(/@ROOT@/g, ROOT).replace('@SCRIPT@\n', simSettings ? `${simSettings}\n` : '');
+  text = text.replace(/^web:[\s\S]*?(?=^\S|$(?![\s\S]))/m, '');
+  text += `\nweb:\n  enabled: true\n  listen: 127.0.0.1\n  port: ${port}\n  root: ${path.join(ROOT, 'web')}\n`;
+  const file = path.join(dir, 'facility.yaml');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/* Adds a user with the real CLI; the password goes through a 0600 file. */
+function addUser(config, db, username, role, password) {
+  const pwFile = path.join(path.dirname(db), `.pw-${username}`);
+  fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+  try {
+    execFileSync(WARDGATED, ['-c', config, '--db', db, '--add-user', username, '--role', role,
+      '--password-file', pwFile], { stdio: 'pipe' });
+  } finally {
+    fs.unlinkSync(pwFile);
+  }
+}
+
+class Daemon {
+  constructor(config, db, port, logFile) {
+    Object.assign(this, { config, db, port, logFile, proc: null });
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  async start(timeoutMs = 15000) {
+    const log = fs.openSync(this.logFile, 'a');
+    this.proc = spawn(WARDGATED, ['-c', this.config, '--db', this.db, '--plugin-dir', PLUGINS],
+      { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    const exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = exited;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        const r = await fetch(`${this.url}/healthz`);
+        if (r.status === 200) return;
+      } catch (e) { /* not listening yet */ }
+      if (this.proc.exitCode !== null) break;
+      await sleep(100);
+    }
+    throw new Error(`wardgated did not become healthy; log:\n${this.log().slice(-3000)}`);
+  }
+
+  log() { return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, 'utf8') : ''; }
+
+  /* Signals the daemon and waits for it to exit. */
+  async stop(signal = 'SIGTERM') {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.kill(signal);
+    await this.exited;
+  }
+}
+
+/* ---- the browser ---- */
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+async function launchBrowser() {
+  const { chromium } = require('playwright-core');
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/* A new page at 1920x1080 (the wall display's screen) in its own context
+ * (its own cookies), with the page's console errors collected. */
+async function newPage(browser, lang) {
+  const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+  const page = await context.newPage();
+  page.consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') page.consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => page.consoleErrors.push(String(e)));
+  if (lang) await page.addInitScript((l) => localStorage.setItem('wg.lang', l), lang);
+  return page;
+}
+
+/* Logs in through the real login page, then lands on `next`. */
+async function login(page, baseUrl, username, password, next = '/') {
+  await page.goto(`${baseUrl}/login.html?next=${encodeURIComponent(next)}`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL((u) => !u.pathname.endsWith('/login.html'), { timeout: 10000 }),
+    page.click('#login-submit')]);
+}
+
+async function screenshot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  note(`screenshot ${path.relative(ROOT, file)}`);
+  return file;
+}
+
+module.exports = {
+  ROOT, BUILD, WARDGATED, ok, note, doneTesting, scratchDir, freePort, sleep, writeConfig, addUser,
+  Daemon, launchBrowser, newPage, login, screenshot,
+};

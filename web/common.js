@@ -1,0 +1,130 @@
+/* Shared by every page: the session, the JSON API with its CSRF header,
+ * the language (Chinese by default, English available) and small formatters.
+ * No framework and no build step: the daemon serves these files as they are. */
+'use strict';
+
+const WG = (() => {
+  const ROLES = ['none', 'station', 'nurse', 'manager', 'admin'];
+  const strings = { zh: {}, en: {} };
+  let session = null;
+
+  const common = {
+    zh: {
+      'lang.switch': 'English', 'login.title': '登录', 'login.user': '用户名', 'login.password': '密码',
+      'login.submit': '登录', 'login.bad': '用户名或密码错误', 'login.throttled': '尝试次数过多，请 {s} 秒后再试',
+      'login.setup': '首次设置：用启动日志中的一次性令牌创建管理员', 'login.token': '一次性令牌',
+      'logout': '退出', 'forbidden': '您的账号无权打开此页面', 'error.network': '无法连接网关',
+      'role.station': '护士站显示屏', 'role.nurse': '护理员', 'role.manager': '管理员(设施)', 'role.admin': '系统管理员',
+    },
+    en: {
+      'lang.switch': '中文', 'login.title': 'Log in', 'login.user': 'User name', 'login.password': 'Password',
+      'login.submit': 'Log in', 'login.bad': 'Wrong user name or password', 'login.throttled': 'Too many attempts; try again in {s} s',
+      'login.setup': 'First start: create the admin with the one-time token from the start-up log', 'login.token': 'One-time token',
+      'logout': 'Log out', 'forbidden': 'Your account may not open this page', 'error.network': 'Cannot reach the gateway',
+      'role.station': 'Station display', 'role.nurse': 'Nurse', 'role.manager': 'Facility manager', 'role.admin': 'Administrator',
+    },
+  };
+
+  function lang() {
+    const stored = localStorage.getItem('wg.lang');
+    return stored === 'en' || stored === 'zh' ? stored : 'zh';
+  }
+
+  /* Pages add their own tables: WG.addStrings({zh: {...}, en: {...}}). */
+  function addStrings(tables) {
+    for (const l of Object.keys(strings)) Object.assign(strings[l], common[l], tables[l] || {});
+  }
+  addStrings({});
+
+  /* The text for key in the current language, {name} replaced from params. */
+  function t(key, params) {
+    const table = strings[lang()];
+    let text = key in table ? table[key] : (key in strings.en ? strings.en[key] : key);
+    if (params) text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+    return text;
+  }
+
+  function setLang(l) {
+    localStorage.setItem('wg.lang', l);
+    document.documentElement.lang = l === 'zh' ? 'zh-CN' : 'en';
+    document.dispatchEvent(new CustomEvent('wg-lang', { detail: l }));
+  }
+
+  /* Fills every element with data-t="key" (text) or data-t-placeholder. */
+  function translatePage(root) {
+    (root || document).querySelectorAll('[data-t]').forEach((el) => { el.textContent = t(el.dataset.t); });
+    (root || document).querySelectorAll('[data-t-placeholder]').forEach((el) => { el.placeholder = t(el.dataset.tPlaceholder); });
+  }
+
+  function roleAtLeast(role, min) {
+    return ROLES.indexOf(role) >= ROLES.indexOf(min);
+  }
+
+  function loginUrl() {
+    return 'login.html?next=' + encodeURIComponent(location.pathname + location.search);
+  }
+
+  /* The JSON API. Resolves to {status, data}; a 401 sends the page to the
+   * login form. Never throws for an HTTP status; throws on a network error. */
+  async function api(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET' && session && session.csrf) headers['X-CSRF-Token'] = session.csrf;
+    const response = await fetch(path, {
+      method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    const type = response.headers.get('Content-Type') || '';
+    if (type.startsWith('application/json')) data = await response.json();
+    else data = await response.text();
+    if (response.status === 401 && !path.endsWith('/login') && !path.endsWith('/setup')) {
+      location.href = loginUrl();
+    }
+    return { status: response.status, data };
+  }
+
+  /* The current session, or null (not logged in). */
+  async function loadSession() {
+    const { status, data } = await api('GET', '/api/v1/session').catch(() => ({ status: 0 }));
+    session = status === 200 ? data : null;
+    return session;
+  }
+
+  /* Resolves to the session when its role is at least `min`; otherwise
+   * goes to the login page (no session) or resolves to null (role too low). */
+  async function requireRole(min) {
+    const s = await loadSession();
+    if (!s) { location.href = loginUrl(); return null; }
+    return roleAtLeast(s.role, min) ? s : null;
+  }
+
+  async function logout() {
+    await api('POST', '/api/v1/logout', {}).catch(() => {});
+    session = null;
+    location.href = loginUrl();
+  }
+
+  function escape(text) {
+    return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+  }
+
+  function pad(n) { return String(n).padStart(2, '0'); }
+  /* "2026-11-23 14:05:09", local time. */
+  function fmtTime(ms) {
+    if (!ms) return '';
+    const d = new Date(ms);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+  /* "4:07" or "1:02:09" since ms. */
+  function fmtElapsed(ms, now) {
+    let s = Math.max(0, Math.floor(((now || Date.now()) - ms) / 1000));
+    const h = Math.floor(s / 3600); s -= h * 3600;
+    const m = Math.floor(s / 60); s -= m * 60;
+    return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+  }
+
+  return {
+    t, lang, setLang, addStrings, translatePage, api, loadSession, requireRole, logout, roleAtLeast,
+    escape, fmtTime, fmtElapsed, loginUrl, get session() { return session; },
+  };
+})();
