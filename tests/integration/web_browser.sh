@@ -20,6 +20,8 @@ for t in "$browser_dir"/*.test.js; do
       "ok "*) ok "${line#ok * - }" ;;
       "not ok "*) not_ok "${line#not ok * - }" ;;
       1..*) ;;
+      "# exit 0") ;;
+      "# exit "*) not_ok "$(basename "$t") exited with ${line#\# exit }" ;;
       *) echo "$line" ;;
     esac
   done < <(cd "$ROOT" && timeout 300 node "$t" 2>&1; echo "# exit $?")
