@@ -81,6 +81,15 @@ struct listener {
     void *ctx;
 };
 
+/* A file descriptor another part of the daemon (the web bridge) wants the
+ * core loop to watch; `ready` runs on the core thread when it is readable. */
+struct extra_source {
+    int fd;
+    void (*ready)(void *ctx);
+    void *ctx;
+};
+#define MAX_SOURCES 4
+
 struct periodic_job {
     const char *name;
     int64_t period_ms;
@@ -122,6 +131,8 @@ struct wg_core {
 
     struct listener listeners[MAX_LISTENERS];
     size_t listener_count;
+    struct extra_source sources[MAX_SOURCES];
+    size_t source_count;
     struct periodic_job jobs[JOB_COUNT];
 
     bool stop_requested;
@@ -803,9 +814,8 @@ static int next_timer_in_ms(const struct wg_core *core)
 
 /* ---- what the uplink asks of the core ---- */
 
-static json_t *uplink_status(void *ctx)
+json_t *core_status_json(const struct wg_core *core)
 {
-    struct wg_core *core = ctx;
     size_t counts[4] = {0}; /* unknown, online, suspect, offline */
     for (size_t i = 0; i < core->config->device_count; i++) {
         enum wg_health health = core->devices[i].health;
@@ -818,6 +828,11 @@ static json_t *uplink_status(void *ctx)
                      (int)core->config->device_count, "online", (int)counts[1], "suspect",
                      (int)counts[2], "offline", (int)counts[3], "unknown", (int)counts[0],
                      "alarms_active", (int)alarm_count(engine_alarms(core->engine)));
+}
+
+static json_t *uplink_status(void *ctx)
+{
+    return core_status_json(ctx);
 }
 
 static json_t *uplink_active_alarms(void *ctx)
@@ -838,29 +853,64 @@ static json_t *uplink_active_alarms(void *ctx)
     return records;
 }
 
+/* One device for the uplink (detailed = false) or the web API (detailed:
+ * also address, placement, poll period, last values and error counters). */
+static json_t *device_json(const struct wg_core *core, size_t index, bool detailed)
+{
+    const struct wg_config *config = core->config;
+    const struct wg_device *device = &config->devices[index];
+    const struct device_state *state = &core->devices[index];
+    const char *zone = NULL, *room = NULL, *bed = NULL;
+    if (device->room != WG_NO_INDEX) {
+        room = config->rooms[device->room].id;
+        zone = config->zones[config->rooms[device->room].zone].id;
+    }
+    if (device->bed != WG_NO_INDEX)
+        bed = config->beds[device->bed].id;
+    json_t *record = json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s?}, s:s, s:s, s:b}", "id", device->id, "label",
+        device->label, "profile", config->profiles[device->profile].id, "bus",
+        config->buses[device->bus].id, "location", "zone", zone, "room", room, "bed", bed, "health",
+        health_name(state->health), "reason", state->reason, "enabled", device->enabled);
+    if (!record || !detailed)
+        return record;
+    const struct wg_profile *profile = &config->profiles[device->profile];
+    json_t *values = json_object();
+    for (size_t p = 0; values && p < profile->point_count && p < state->point_count; p++)
+        if (state->seen[p])
+            json_object_set_new(values, profile->points[p].name, json_real(state->values[p]));
+    json_t *counters = json_object();
+    for (size_t c = 0; counters && c < MAX_COUNTERS && state->counters[c].name[0]; c++)
+        json_object_set_new(counters, state->counters[c].name,
+                            json_integer((json_int_t)state->counters[c].count));
+    json_object_set_new(record, "values", values ? values : json_null());
+    json_object_set_new(record, "counters", counters ? counters : json_null());
+    json_object_set_new(record, "address", json_integer(device->address));
+    json_object_set_new(record, "poll_ms", json_integer(device->poll_ms));
+    json_object_set_new(record, "spot", json_string(device->spot));
+    json_object_set_new(record, "room", room && !bed ? json_string(room) : json_null());
+    json_object_set_new(record, "bed", bed ? json_string(bed) : json_null());
+    json_object_set_new(record, "driver", json_string(config->buses[device->bus].driver));
+    return record;
+}
+
+json_t *core_devices_json(const struct wg_core *core, bool detailed)
+{
+    json_t *devices = json_array();
+    for (size_t i = 0; devices && i < core->config->device_count; i++)
+        json_array_append_new(devices, device_json(core, i, detailed));
+    return devices;
+}
+
+json_t *core_device_json(const struct wg_core *core, const char *device_id)
+{
+    size_t index = config_find_device(core->config, device_id);
+    return index == WG_NO_INDEX ? NULL : device_json(core, index, true);
+}
+
 static json_t *uplink_devices(void *ctx)
 {
-    struct wg_core *core = ctx;
-    const struct wg_config *config = core->config;
-    json_t *devices = json_array();
-    for (size_t i = 0; devices && i < config->device_count; i++) {
-        const struct wg_device *device = &config->devices[i];
-        const char *zone = NULL, *room = NULL, *bed = NULL;
-        if (device->room != WG_NO_INDEX) {
-            room = config->rooms[device->room].id;
-            zone = config->zones[config->rooms[device->room].zone].id;
-        }
-        if (device->bed != WG_NO_INDEX)
-            bed = config->beds[device->bed].id;
-        json_array_append_new(
-            devices,
-            json_pack("{s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s?}, s:s, s:s, s:b}", "id", device->id,
-                      "label", device->label, "profile", config->profiles[device->profile].id,
-                      "bus", config->buses[device->bus].id, "location", "zone", zone, "room", room,
-                      "bed", bed, "health", health_name(core->devices[i].health), "reason",
-                      core->devices[i].reason, "enabled", device->enabled));
-    }
-    return devices;
+    return core_devices_json(ctx, false);
 }
 
 /* Creates the uplink when the config enables it (and it is not running). */
@@ -1046,6 +1096,11 @@ void core_request_stop(struct wg_core *core)
 
 int core_reload(struct wg_core *core)
 {
+    return core_reload_report(core, NULL);
+}
+
+int core_reload_report(struct wg_core *core, struct wg_diag *report)
+{
     service_reloading();
     wg_notice("reload: reading %s", core->config_path);
     struct wg_diag diag;
@@ -1060,6 +1115,8 @@ int core_reload(struct wg_core *core)
         next_states = new_device_states(next);
     if (!next || !next_host || !next_states) {
         diag_log(&diag);
+        for (size_t i = 0; report && i < diag.count; i++)
+            diag_pos(report, NULL, 0, 0, "%s", diag.messages[i]);
         wg_err("reload: %s has %zu error(s); keeping the running configuration", core->config_path,
                diag.count ? diag.count : 1);
         diag_free(&diag);
@@ -1082,6 +1139,10 @@ int core_reload(struct wg_core *core)
     carry_device_states(core->config, core->devices, next, next_states);
     if (plugin_host_start(next_host) != 0) {
         wg_err("reload: the new drivers did not start; going back to the running configuration");
+        if (report)
+            diag_pos(report, NULL, 0, 0,
+                     "the new drivers did not start (see the log); the running configuration "
+                     "is kept");
         plugin_host_close(next_host);
         free_device_states(next_states, next->device_count);
         config_free(next);
@@ -1142,14 +1203,24 @@ static void handle_signals(struct wg_core *core, int signal_fd)
     }
 }
 
+int core_add_source(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx)
+{
+    if (core->source_count == MAX_SOURCES)
+        return -1;
+    core->sources[core->source_count++] = (struct extra_source){fd, ready, ctx};
+    return 0;
+}
+
 int core_run(struct wg_core *core, int signal_fd)
 {
     while (!core->stop_requested) {
-        struct pollfd fds[3] = {
+        struct pollfd fds[3 + MAX_SOURCES] = {
             {.fd = queue_fd(core->queue), .events = POLLIN},
             {.fd = signal_fd, .events = POLLIN},
             {.fd = core->uplink ? uplink_fd(core->uplink) : -1, .events = POLLIN}};
-        int ready = poll(fds, 3, next_timer_in_ms(core));
+        for (size_t i = 0; i < core->source_count; i++)
+            fds[3 + i] = (struct pollfd){.fd = core->sources[i].fd, .events = POLLIN};
+        int ready = poll(fds, (nfds_t)(3 + core->source_count), next_timer_in_ms(core));
         if (ready < 0 && errno != EINTR) {
             wg_crit("poll: %s", strerror(errno));
             return -1;
@@ -1160,6 +1231,9 @@ int core_run(struct wg_core *core, int signal_fd)
             handle_signals(core, signal_fd);
         if (ready > 0 && core->uplink && (fds[2].revents & POLLIN))
             uplink_process(core->uplink);
+        for (size_t i = 0; ready > 0 && i < core->source_count; i++)
+            if (fds[3 + i].revents & POLLIN)
+                core->sources[i].ready(core->sources[i].ctx);
         core_run_timers(core);
     }
     service_stopping();
@@ -1229,12 +1303,35 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
     return engine_reset_remote(core->engine, alarm_id, who, where, why, why_len);
 }
 
+size_t core_active_alarm_count(struct wg_core *core)
+{
+    return alarm_count(engine_alarms(core->engine));
+}
+
+struct wg_clock *core_clock(struct wg_core *core)
+{
+    return core->clock;
+}
+
 size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max)
 {
     return alarm_active(engine_alarms(core->engine), out, max);
 }
 
 /* ---- read-only views ---- */
+
+void core_stats(struct wg_core *core, struct wg_core_stats *stats)
+{
+    struct wg_queue_stats queue;
+    queue_stats(core->queue, &queue);
+    *stats = (struct wg_core_stats){.events_committed = core->events_committed,
+                                    .events_pending = core->pending_count,
+                                    .storage_failing = core->storage_failing,
+                                    .queue_depth = queue.depth,
+                                    .queue_capacity = queue.capacity,
+                                    .queue_high_water = queue.high_water,
+                                    .uplink_enabled = core->uplink != NULL};
+}
 
 const struct wg_config *core_config(const struct wg_core *core)
 {

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "clock.h"
 #include "config.h"
 #include "event.h"
@@ -50,6 +52,9 @@ int core_start(struct wg_core *core);
 void core_free(struct wg_core *core);
 
 int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ctx);
+/* Has core_run also watch `fd`; `ready` runs on the core thread whenever it
+ * is readable (the web bridge's requests, its heartbeat timer). -1 when full. */
+int core_add_source(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx);
 
 /* The loop: handles the queue, signals (signal_fd from signalfd(2), or -1)
  * and timers until SIGTERM/SIGINT or core_request_stop. SIGHUP reloads. */
@@ -65,6 +70,8 @@ void core_run_timers(struct wg_core *core);
 /* Re-reads the config file and applies it; on any error keeps the running
  * config and drivers and returns -1 (the reasons are logged). */
 int core_reload(struct wg_core *core);
+/* The same, with the reasons for a refusal also added to `report` (may be NULL). */
+int core_reload_report(struct wg_core *core, struct wg_diag *report);
 
 /* Drives an output point through its driver (the outcome comes back as a
  * write_result event). Returns the request id, or 0 when refused. */
@@ -80,6 +87,26 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
 struct wg_alarm;
 /* Active alarms in display order (priority, then age). */
 size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max);
+size_t core_active_alarm_count(struct wg_core *core);
+struct wg_clock *core_clock(struct wg_core *core);
+
+/* Devices as JSON: id, label, profile, bus, location, health, reason,
+ * enabled; `detailed` adds address, poll_ms, spot, room, bed, driver, the
+ * last values and the error counters. core_device_json: one (detailed), or
+ * NULL when unknown. */
+json_t *core_devices_json(const struct wg_core *core, bool detailed);
+json_t *core_device_json(const struct wg_core *core, const char *device_id);
+/* {"devices": {"total", "online", "suspect", "offline", "unknown"}, "alarms_active"} */
+json_t *core_status_json(const struct wg_core *core);
+
+struct wg_core_stats {
+    uint64_t events_committed;
+    size_t events_pending; /* waiting for storage */
+    bool storage_failing;
+    size_t queue_depth, queue_capacity, queue_high_water;
+    bool uplink_enabled;
+};
+void core_stats(struct wg_core *core, struct wg_core_stats *stats);
 
 /* Read-only views for tests and status. */
 const struct wg_config *core_config(const struct wg_core *core);

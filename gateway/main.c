@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "clock.h"
 #include "config.h"
 #include "core.h"
@@ -25,6 +26,8 @@
 #include "response.h"
 #include "service.h"
 #include "store.h"
+#include "web.h"
+#include "web_bridge.h"
 
 struct cli_options {
     const char *config_path;
@@ -173,11 +176,16 @@ static int open_signals(void)
     return signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+static const char *database_path(const struct cli_options *cli, const struct wg_config *config)
+{
+    return cli->db_path ? cli->db_path
+                        : (config->storage.path[0] ? config->storage.path : WG_DB_PATH);
+}
+
 static struct wg_store *open_store(const struct cli_options *cli, const struct wg_config *config)
 {
     struct wg_store_options options = {
-        .path = cli->db_path ? cli->db_path
-                             : (config->storage.path[0] ? config->storage.path : WG_DB_PATH),
+        .path = database_path(cli, config),
         .max_bytes = config->storage.max_bytes,
         .readings_bucket_s = config->storage.readings_bucket_s,
         .readings_retention_days = config->storage.readings_retention_days,
@@ -257,8 +265,25 @@ int main(int argc, char **argv)
         return 1;
     }
     diag_free(&diag);
+    /* The web server: its API attaches to the core before the drivers start,
+     * so no committed event is missed. Without it the daemon still runs. */
+    struct wg_web_bridge *bridge = NULL;
+    struct wg_api *api = NULL;
+    struct wg_web_server *web = NULL;
+    if (core_config(core)->web.enabled) {
+        bridge = bridge_new(256, 8192, NULL, NULL);
+        api = bridge ? api_new(core, bridge) : NULL;
+        if (api)
+            web =
+                web_start(&core_config(core)->web, database_path(&cli, core_config(core)), bridge);
+        if (!web)
+            wg_crit("web: not started; the display and the manager UI are unavailable");
+    }
     if (core_start(core) != 0) {
+        web_stop(web);
         core_free(core);
+        api_free(api);
+        bridge_free(bridge);
         close(signal_fd);
         return 1;
     }
@@ -266,7 +291,10 @@ int main(int argc, char **argv)
               core_config(core)->bus_count);
     service_ready("running");
     int rc = core_run(core, signal_fd);
+    web_stop(web);
     core_free(core);
+    api_free(api);
+    bridge_free(bridge);
     close(signal_fd);
     wg_notice("stopped");
     return rc == 0 ? 0 : 1;

@@ -68,6 +68,7 @@ def write_files(tmp, ports):
     with open(config, "w") as f:
         f.write(f"""site: {{id: bench, name: bench, district: bench}}
 log: {{level: notice}}
+web: {{enabled: false}}
 profiles: ["{profile}"]
 zones:
   - id: f1

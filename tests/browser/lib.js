@@ -55,6 +55,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /* ---- the daemon ---- */
 
+/* The rules of the example facility that the small one needs: calls, pull
+ * cords, presence/reset, smoke. */
+const RULES = `rules:
+  - {id: bed-call, kind: call, meaning: call_button, priority: normal}
+  - {id: bathroom-cord, kind: pull_cord, meaning: pull_cord, priority: emergency}
+  - {id: door-presence, kind: presence, meaning: presence}
+  - {id: smoke, kind: smoke, meaning: smoke, priority: fire, reset_on_normal: false}
+`;
+
 /* Writes the small test facility (tests/integration/fixtures/small.yaml.in)
  * with the web server on `port` and optional extra sim bus settings
  * (YAML lines, indented 6 spaces, e.g. "      control: /tmp/x.fifo"). */
@@ -62,6 +71,7 @@ function writeConfig(dir, port, simSettings = '') {
   const src = fs.readFileSync(path.join(ROOT, 'tests/integration/fixtures/small.yaml.in'), 'utf8');
   let text = src.replace(/@ROOT@/g, ROOT).replace('@SCRIPT@\n', simSettings ? `${simSettings}\n` : '');
   text = text.replace(/^web:[\s\S]*?(?=^\S|$(?![\s\S]))/m, '');
+  text += `\n${RULES}`;
   text += `\nweb:\n  enabled: true\n  listen: 127.0.0.1\n  port: ${port}\n  root: ${path.join(ROOT, 'web')}\n`;
   const file = path.join(dir, 'facility.yaml');
   fs.writeFileSync(file, text);

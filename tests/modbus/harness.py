@@ -186,7 +186,8 @@ class Slave:
 
 # ---- the daemon -----------------------------------------------------------------------------
 
-CONFIG_HEAD = """site:
+CONFIG_HEAD = """web: {{enabled: false}}
+site:
   id: modbus-test
   name: Modbus test home
   district: test-district

@@ -1,0 +1,1155 @@
+/* The JSON API and the WebSocket feed, answered on the core thread.
+ *
+ * The web thread hands every /api/v1 call (already authenticated: it carries
+ * the user and role), every WebSocket snapshot and action to the core through
+ * the bridge; this file answers them with the core's state, and turns each
+ * committed event into a WebSocket delta. Because requests and deltas are
+ * answered on the one thread that commits events, a snapshot and the deltas
+ * after it can never disagree. Roles are checked here, in one route table,
+ * for every call; acknowledgements, refused resets and configuration changes
+ * are written to the audit log. See docs/api.md. */
+#include "api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "alarm.h"
+#include "auth.h"
+#include "config_edit.h"
+#include "engine.h"
+#include "log.h"
+#include "response.h"
+#include "store.h"
+
+#define HEARTBEAT_MS      1000
+#define HISTORY_MAX_LIMIT 1000
+#define CSV_MAX_ROWS      100000
+#define MAX_SEGMENTS      6
+
+struct wg_api {
+    struct wg_core *core;
+    struct wg_web_bridge *bridge;
+    int heartbeat_fd;
+    int64_t last_seq;
+    uint64_t raised[WG_PRIO_FIRE + 1];
+};
+
+/* ---- replies ---- */
+
+static void post(struct wg_api *api, uint64_t request_id, int status, const char *type, char *body,
+                 size_t len, const char *disposition)
+{
+    struct wg_web_reply reply = {
+        .request_id = request_id, .status = status, .body = body, .len = len};
+    snprintf(reply.content_type, sizeof reply.content_type, "%s", type);
+    snprintf(reply.disposition, sizeof reply.disposition, "%s", disposition ? disposition : "");
+    bridge_post_reply(api->bridge, &reply);
+}
+
+/* Sends `value` (stolen) as JSON. */
+static void reply_json(struct wg_api *api, uint64_t request_id, int status, json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(value);
+    if (!text) {
+        text = strdup("{\"error\":\"out of memory building the reply\"}");
+        status = 500;
+    }
+    post(api, request_id, status, "application/json", text, text ? strlen(text) : 0, NULL);
+}
+
+static void reply_error(struct wg_api *api, uint64_t request_id, int status, const char *field,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void reply_error(struct wg_api *api, uint64_t request_id, int status, const char *field,
+                        const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    json_t *body = json_pack("{s:s}", "error", message);
+    if (body && field && field[0])
+        json_object_set_new(body, "field", json_string(field));
+    reply_json(api, request_id, status, body);
+}
+
+/* ---- alarms as people read them ---- */
+
+static void add_names(const struct wg_config *config, json_t *record)
+{
+    const char *room = json_string_value(json_object_get(record, "room"));
+    const char *bed = json_string_value(json_object_get(record, "bed"));
+    const char *device = json_string_value(json_object_get(record, "device"));
+    size_t r = room && room[0] ? config_find_room(config, room) : WG_NO_INDEX;
+    if (r != WG_NO_INDEX) {
+        json_object_set_new(record, "room_name", json_string(config->rooms[r].name));
+        json_object_set_new(record, "zone_name",
+                            json_string(config->zones[config->rooms[r].zone].name));
+    }
+    size_t b = bed && bed[0] ? config_find_bed(config, bed) : WG_NO_INDEX;
+    size_t resident = b != WG_NO_INDEX ? config_resident_of_bed(config, b) : WG_NO_INDEX;
+    if (resident != WG_NO_INDEX)
+        json_object_set_new(record, "resident_label",
+                            json_string(config->residents[resident].label));
+    size_t d = device && device[0] ? config_find_device(config, device) : WG_NO_INDEX;
+    if (d != WG_NO_INDEX)
+        json_object_set_new(record, "device_label", json_string(config->devices[d].label));
+}
+
+static json_t *active_alarms_json(struct wg_api *api)
+{
+    const struct wg_config *config = core_config(api->core);
+    size_t count = core_active_alarm_count(api->core);
+    const struct wg_alarm **alarms = calloc(count ? count : 1, sizeof *alarms);
+    json_t *list = json_array();
+    if (!alarms || !list) {
+        free(alarms);
+        json_decref(list);
+        return NULL;
+    }
+    count = core_active_alarms(api->core, alarms, count);
+    for (size_t i = 0; i < count; i++) {
+        json_t *record = alarm_to_json(alarms[i]);
+        if (record) {
+            add_names(config, record);
+            json_array_append_new(list, record);
+        }
+    }
+    free(alarms);
+    return list;
+}
+
+static json_t *snapshot_json(struct wg_api *api, const struct wg_web_request *request)
+{
+    const struct wg_config *config = core_config(api->core);
+    json_t *status = core_status_json(api->core);
+    json_t *snapshot = json_pack("{s:s, s:I, s:I, s:{s:s, s:s}, s:s, s:o, s:O, s:s, s:s}", "type",
+                                 "snapshot", "seq", (json_int_t)api->last_seq, "ts_ms",
+                                 (json_int_t)clock_wall_ms(core_clock(api->core)), "site", "id",
+                                 config->site.id, "name", config->site.name, "language",
+                                 config->web.language, "alarms", active_alarms_json(api), "devices",
+                                 status ? json_object_get(status, "devices") : json_null(), "role",
+                                 role_name(request->role), "username", request->username);
+    json_decref(status);
+    return snapshot;
+}
+
+/* ---- committed events become WebSocket deltas ---- */
+
+static void broadcast(struct wg_api *api, json_t *message)
+{
+    reply_json(api, 0, 200, message);
+}
+
+static void on_event(const struct wg_event *event, void *ctx)
+{
+    struct wg_api *api = ctx;
+    api->last_seq = event->seq;
+    if (strcmp(event->kind, "alarm") == 0) {
+        json_t *record = json_loads(event->body, 0, NULL);
+        if (!record)
+            return;
+        json_t *phase = json_object_get(record, "phase");
+        json_t *message = json_pack("{s:s, s:I, s:O}", "type", "alarm", "seq",
+                                    (json_int_t)event->seq, "phase", phase ? phase : json_null());
+        json_object_del(record, "phase");
+        add_names(core_config(api->core), record);
+        if (message)
+            json_object_set_new(message, "alarm", record);
+        else
+            json_decref(record);
+        const char *phase_text = json_string_value(phase);
+        if (phase_text && strcmp(phase_text, "raise") == 0 && event->priority >= 0 &&
+            event->priority <= WG_PRIO_FIRE)
+            api->raised[event->priority]++;
+        broadcast(api, message);
+    } else if (strcmp(event->kind, "device_health") == 0 && event->device) {
+        json_t *body = json_loads(event->body, 0, NULL);
+        broadcast(api, json_pack("{s:s, s:I, s:{s:s, s:O, s:O}}", "type", "device", "seq",
+                                 (json_int_t)event->seq, "device", "id", event->device, "health",
+                                 body ? json_object_get(body, "health") : json_null(), "reason",
+                                 body ? json_object_get(body, "reason") : json_null()));
+        json_decref(body);
+    }
+}
+
+/* Once a second, from the core thread: proves the core (not only the web
+ * thread) is alive; the web thread also reads storage health from it. */
+static void heartbeat(void *ctx)
+{
+    struct wg_api *api = ctx;
+    uint64_t expirations;
+    if (read(api->heartbeat_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        wg_warn("web: heartbeat timer: %s", strerror(errno));
+    struct wg_core_stats stats;
+    core_stats(api->core, &stats);
+    broadcast(api, json_pack("{s:s, s:I, s:I, s:s}", "type", "heartbeat", "ts_ms",
+                             (json_int_t)clock_wall_ms(core_clock(api->core)), "seq",
+                             (json_int_t)api->last_seq, "storage",
+                             stats.storage_failing ? "failing" : "ok"));
+}
+
+/* ---- request parsing ---- */
+
+/* The body as a JSON object; NULL after replying 400. An empty body is {}. */
+static json_t *body_object(struct wg_api *api, const struct wg_web_request *request)
+{
+    if (!request->body || request->body_len == 0)
+        return json_object();
+    json_error_t error;
+    json_t *value = json_loadb(request->body, request->body_len, JSON_REJECT_DUPLICATES, &error);
+    if (!value) {
+        reply_error(api, request->id, 400, NULL, "malformed JSON at line %d column %d: %s",
+                    error.line, error.column, error.text);
+        return NULL;
+    }
+    if (!json_is_object(value)) {
+        json_decref(value);
+        reply_error(api, request->id, 400, NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    return value;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes %XX and '+' in place; false on a bad escape or a NUL. */
+static bool url_decode(char *text)
+{
+    char *out = text;
+    for (const char *in = text; *in; in++) {
+        if (*in == '+') {
+            *out++ = ' ';
+        } else if (*in == '%') {
+            int hi = hex_value(in[1]), lo = hi >= 0 ? hex_value(in[2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return false;
+            *out++ = (char)(hi * 16 + lo);
+            in += 2;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = '\0';
+    return true;
+}
+
+struct query_param {
+    const char *name;
+    char *value; /* decoded; NULL when absent */
+};
+
+/* Splits the query into the allowed parameters (others are refused with
+ * 400). Values point into `buffer`. Returns false after replying. */
+static bool parse_query(struct wg_api *api, const struct wg_web_request *request, char *buffer,
+                        size_t buffer_len, struct query_param *params, size_t count)
+{
+    if (!request->query || !request->query[0])
+        return true;
+    if (strlen(request->query) >= buffer_len) {
+        reply_error(api, request->id, 400, NULL, "the query string is too long");
+        return false;
+    }
+    strcpy(buffer, request->query);
+    char *save = NULL;
+    for (char *pair = strtok_r(buffer, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        char *value = eq ? eq + 1 : pair + strlen(pair);
+        if (eq)
+            *eq = '\0';
+        if (!url_decode(pair) || !url_decode(value)) {
+            reply_error(api, request->id, 400, pair, "bad %%-escape in the query");
+            return false;
+        }
+        size_t i = 0;
+        while (i < count && strcmp(params[i].name, pair) != 0)
+            i++;
+        if (i == count) {
+            reply_error(api, request->id, 400, pair, "unknown query parameter \"%s\"", pair);
+            return false;
+        }
+        params[i].value = value;
+    }
+    return true;
+}
+
+/* A whole number in [low, high] from a query value; false after replying. */
+static bool query_int(struct wg_api *api, uint64_t request_id, const struct query_param *param,
+                      long long low, long long high, long long *out)
+{
+    if (!param->value)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long long value = strtoll(param->value, &end, 10);
+    if (errno || end == param->value || *end || value < low || value > high) {
+        reply_error(api, request_id, 400, param->name,
+                    "%s: expected a whole number from %lld to %lld", param->name, low, high);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+static void audit(struct wg_api *api, const struct wg_web_request *request, const char *action,
+                  const char *target, json_t *detail)
+{
+    char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    struct wg_store *store = core_store(api->core);
+    if (store_audit(store, clock_wall_ms(core_clock(api->core)), request->username, request->client,
+                    action, target, text) != 0)
+        wg_err("audit: %s %s by %s not recorded: %s", action, target ? target : "",
+               request->username, store_last_error(store));
+    free(text);
+    json_decref(detail);
+}
+
+/* ---- the display ---- */
+
+static void acknowledge(struct wg_api *api, const struct wg_web_request *request,
+                        const char *alarm_id, bool over_ws)
+{
+    char why[256] = "";
+    char where[96];
+    snprintf(where, sizeof where, "%s %s", over_ws ? "display" : "api", request->client);
+    int rc = core_acknowledge(api->core, alarm_id, request->username, where, why, sizeof why);
+    bool unknown = rc != 0 && strncmp(why, "no active alarm", 15) == 0;
+    audit(api, request, rc == 0 ? "alarm.ack" : "alarm.ack_refused", alarm_id,
+          rc == 0 ? NULL : json_pack("{s:s}", "reason", why));
+    int status = rc == 0 ? 200 : unknown ? 404 : 409;
+    if (over_ws) {
+        json_t *result = json_pack("{s:s, s:I, s:b}", "type", "result", "ref",
+                                   (json_int_t)request->ref, "ok", rc == 0);
+        if (result && rc != 0)
+            json_object_set_new(result, "error", json_string(why));
+        reply_json(api, request->id, status, result);
+        return;
+    }
+    if (rc != 0) {
+        reply_error(api, request->id, status, NULL, "%s", why);
+        return;
+    }
+    const struct wg_alarm **alarms = NULL;
+    size_t count = core_active_alarm_count(api->core);
+    alarms = calloc(count ? count : 1, sizeof *alarms);
+    json_t *record = NULL;
+    count = alarms ? core_active_alarms(api->core, alarms, count) : 0;
+    for (size_t i = 0; i < count && !record; i++)
+        if (strcmp(alarms[i]->id, alarm_id) == 0)
+            record = alarm_to_json(alarms[i]);
+    free(alarms);
+    if (record)
+        add_names(core_config(api->core), record);
+    reply_json(api, request->id, 200, json_pack("{s:o*}", "alarm", record));
+}
+
+static void reset_remote(struct wg_api *api, const struct wg_web_request *request,
+                         const char *alarm_id)
+{
+    char why[256] = "";
+    char where[96];
+    snprintf(where, sizeof where, "api %s", request->client);
+    core_reset_remote(api->core, alarm_id, request->username, where, why, sizeof why);
+    audit(api, request, "alarm.reset_refused", alarm_id, json_pack("{s:s}", "reason", why));
+    reply_error(api, request->id, strncmp(why, "no active alarm", 15) == 0 ? 404 : 409, NULL, "%s",
+                why);
+}
+
+/* ---- configuration: meta, devices, residents, beds ---- */
+
+static json_t *window_json(bool has, const struct wg_window *window)
+{
+    if (!has)
+        return json_null();
+    char text[48];
+    snprintf(text, sizeof text, "%02d:%02d-%02d:%02d", window->start_min / 60,
+             window->start_min % 60, window->end_min / 60, window->end_min % 60);
+    return json_string(text);
+}
+
+static json_t *resident_json(const struct wg_config *config, const struct wg_resident *resident)
+{
+    json_t *risks = json_array();
+    for (unsigned bit = 1; risks && bit <= WG_RISK_ACTIVITY_ACCIDENT; bit <<= 1)
+        if (resident->risks & bit)
+            json_array_append_new(risks, json_string(risk_name((enum wg_risk)bit)));
+    const struct wg_bed *bed = &config->beds[resident->bed];
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:b, s:b}", "id", resident->id, "label",
+                     resident->label, "bed", bed->id, "room", config->rooms[bed->room].id,
+                     "care_level", resident->care_level, "risks", risks, "night",
+                     window_json(resident->has_night, &resident->night), "fall_risk",
+                     (resident->risks & (WG_RISK_FALL | WG_RISK_FALL_FROM_BED)) != 0,
+                     "wandering_risk", (resident->risks & WG_RISK_WANDERING) != 0);
+}
+
+static json_t *room_json(const struct wg_config *config, size_t index)
+{
+    const struct wg_room *room = &config->rooms[index];
+    json_t *beds = json_array();
+    for (size_t b = 0; beds && b < config->bed_count; b++)
+        if (config->beds[b].room == index)
+            json_array_append_new(beds, json_string(config->beds[b].label));
+    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", room->id, "name", room->name, "zone",
+                     config->zones[room->zone].id, "kind", room->kind, "beds", beds);
+}
+
+static void meta(struct wg_api *api, const struct wg_web_request *request)
+{
+    const struct wg_config *config = core_config(api->core);
+    json_t *buses = json_array(), *profiles = json_array(), *zones = json_array(),
+           *rooms = json_array(), *beds = json_array();
+    for (size_t i = 0; buses && i < config->bus_count; i++)
+        json_array_append_new(buses, json_pack("{s:s, s:s}", "id", config->buses[i].id, "driver",
+                                               config->buses[i].driver));
+    for (size_t i = 0; profiles && i < config->profile_count; i++) {
+        const struct wg_profile *profile = &config->profiles[i];
+        json_t *points = json_array();
+        for (size_t p = 0; points && p < profile->point_count; p++) {
+            const struct wg_point_def *point = &profile->points[p];
+            json_array_append_new(
+                points,
+                json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", point->name, "meaning",
+                          point->meaning, "kind", point->kind == WG_POINT_BOOL ? "bool" : "number",
+                          "direction", point->direction == WG_POINT_OUTPUT ? "output" : "input",
+                          "unit", point->unit));
+        }
+        json_array_append_new(profiles,
+                              json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", profile->id, "vendor",
+                                        profile->vendor, "model", profile->model, "description",
+                                        profile->description, "points", points));
+    }
+    for (size_t i = 0; zones && i < config->zone_count; i++)
+        json_array_append_new(zones,
+                              json_pack("{s:s, s:s, s:i}", "id", config->zones[i].id, "name",
+                                        config->zones[i].name, "floor", config->zones[i].floor));
+    for (size_t i = 0; rooms && i < config->room_count; i++)
+        json_array_append_new(rooms, room_json(config, i));
+    for (size_t i = 0; beds && i < config->bed_count; i++)
+        json_array_append_new(beds, json_pack("{s:s, s:s, s:s}", "id", config->beds[i].id, "room",
+                                              config->rooms[config->beds[i].room].id, "label",
+                                              config->beds[i].label));
+    reply_json(api, request->id, 200,
+               json_pack("{s:{s:s, s:s, s:s}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
+                         config->site.id, "name", config->site.name, "district",
+                         config->site.district, "buses", buses, "profiles", profiles, "zones",
+                         zones, "rooms", rooms, "beds", beds));
+}
+
+static void list_residents(struct wg_api *api, const struct wg_web_request *request)
+{
+    const struct wg_config *config = core_config(api->core);
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < config->resident_count; i++)
+        json_array_append_new(list, resident_json(config, &config->residents[i]));
+    reply_json(api, request->id, 200, json_pack("{s:o}", "residents", list));
+}
+
+static const char *edit_action(enum wg_edit_op op)
+{
+    switch (op) {
+    case WG_EDIT_DEVICE_ADD:
+        return "device.add";
+    case WG_EDIT_DEVICE_UPDATE:
+        return "device.update";
+    case WG_EDIT_DEVICE_DELETE:
+        return "device.delete";
+    case WG_EDIT_RESIDENT_ADD:
+        return "resident.add";
+    case WG_EDIT_RESIDENT_UPDATE:
+        return "resident.update";
+    case WG_EDIT_RESIDENT_DELETE:
+        return "resident.delete";
+    case WG_EDIT_ROOM_BEDS:
+        return "room.beds";
+    }
+    return "config.edit";
+}
+
+static json_t *diag_json(const struct wg_diag *diag)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < diag->count; i++)
+        json_array_append_new(list, json_string(diag->messages[i]));
+    return list;
+}
+
+/* The edited item as the API shows it after the reload. */
+static json_t *edited_item(struct wg_api *api, enum wg_edit_op op, const char *id)
+{
+    const struct wg_config *config = core_config(api->core);
+    switch (op) {
+    case WG_EDIT_DEVICE_ADD:
+    case WG_EDIT_DEVICE_UPDATE:
+        return json_pack("{s:o*}", "device", core_device_json(api->core, id));
+    case WG_EDIT_RESIDENT_ADD:
+    case WG_EDIT_RESIDENT_UPDATE:
+        for (size_t i = 0; i < config->resident_count; i++)
+            if (strcmp(config->residents[i].id, id) == 0)
+                return json_pack("{s:o*}", "resident",
+                                 resident_json(config, &config->residents[i]));
+        return json_object();
+    case WG_EDIT_ROOM_BEDS: {
+        size_t room = config_find_room(config, id);
+        return json_pack("{s:o*}", "room", room == WG_NO_INDEX ? NULL : room_json(config, room));
+    }
+    default:
+        return json_object();
+    }
+}
+
+/* Applies a change to the config file and reloads; on a refused reload the
+ * previous file is put back, so file and running config always agree. */
+static void edit_config(struct wg_api *api, const struct wg_web_request *request,
+                        enum wg_edit_op op, const char *id)
+{
+    json_t *value = NULL;
+    if (op != WG_EDIT_DEVICE_DELETE && op != WG_EDIT_RESIDENT_DELETE) {
+        value = body_object(api, request);
+        if (!value)
+            return;
+    }
+    const char *path = core_config(api->core)->path;
+    struct wg_edit_result result;
+    int rc = config_edit_apply(path, op, id, value, &result);
+    const char *item_id = id ? id : json_string_value(json_object_get(value, "id"));
+    char item[128];
+    snprintf(item, sizeof item, "%s", item_id ? item_id : "");
+    json_decref(value);
+    if (rc != 0) {
+        json_t *body = json_pack("{s:s}", "error", result.error);
+        if (body && result.field[0])
+            json_object_set_new(body, "field", json_string(result.field));
+        if (body && result.details.count)
+            json_object_set_new(body, "details", diag_json(&result.details));
+        reply_json(api, request->id, result.status >= 400 ? result.status : 500, body);
+        config_edit_result_free(&result);
+        return;
+    }
+    struct wg_diag report;
+    diag_init(&report);
+    if (core_reload_report(api->core, &report) != 0) {
+        char previous[4096];
+        snprintf(previous, sizeof previous, "%s.prev", path);
+        if (rename(previous, path) != 0)
+            wg_crit("config: %s was changed but the daemon refused it, and putting back %s "
+                    "failed: %s; the running configuration is the previous one",
+                    path, previous, strerror(errno));
+        else
+            wg_warn("config: the change to %s was refused at reload; the previous file is back",
+                    path);
+        json_t *body = json_pack("{s:s, s:o}", "error",
+                                 "the change passed the file checks but the drivers refused it; "
+                                 "nothing was changed",
+                                 "details", diag_json(&report));
+        reply_json(api, request->id, 422, body);
+        diag_free(&report);
+        config_edit_result_free(&result);
+        return;
+    }
+    diag_free(&report);
+    audit(api, request, edit_action(op), item,
+          json_pack("{s:O?, s:O?}", "before", result.before, "after", result.after));
+    wg_notice("config: %s %s by %s from %s", edit_action(op), item, request->username,
+              request->client);
+    reply_json(api, request->id, result.status ? result.status : 200, edited_item(api, op, item));
+    config_edit_result_free(&result);
+}
+
+/* ---- history, report, audit ---- */
+
+struct history_job {
+    json_t *events;
+    int64_t last_seq;
+    FILE *csv;
+    size_t rows;
+};
+
+/* A CSV field: quoted when needed; a leading = + - @ is defused so a
+ * spreadsheet never runs it as a formula. */
+static void csv_field(FILE *out, const char *text, bool last)
+{
+    text = text ? text : "";
+    bool formula = strchr("=+-@\t\r", text[0]) && text[0];
+    bool quote = formula || strpbrk(text, ",\"\r\n") != NULL;
+    if (quote)
+        fputc('"', out);
+    if (formula)
+        fputc('\'', out);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"')
+            fputc('"', out);
+        fputc(*c, out);
+    }
+    if (quote)
+        fputc('"', out);
+    fputc(last ? '\n' : ',', out);
+}
+
+static int history_row(const struct wg_event_row *row, void *ctx)
+{
+    struct history_job *job = ctx;
+    job->last_seq = row->seq;
+    json_t *body = json_loads(row->body, 0, NULL);
+    if (job->csv) {
+        char seq[24], time_text[40], priority[8];
+        snprintf(seq, sizeof seq, "%lld", (long long)row->seq);
+        clock_format_rfc3339(row->ts_ms, true, time_text, sizeof time_text);
+        snprintf(priority, sizeof priority, "%d", row->priority);
+        const char *phase = json_string_value(json_object_get(body, "phase"));
+        const char *state = json_string_value(json_object_get(body, "state"));
+        const char *alarm_kind = json_string_value(json_object_get(body, "kind"));
+        const char *detail = json_string_value(json_object_get(body, "detail"));
+        csv_field(job->csv, seq, false);
+        csv_field(job->csv, time_text, false);
+        csv_field(job->csv, row->kind, false);
+        csv_field(job->csv,
+                  row->priority >= 0 ? priority_name((enum wg_priority)row->priority) : "", false);
+        csv_field(job->csv, alarm_kind && row->alarm_id ? alarm_kind : "", false);
+        csv_field(job->csv, phase, false);
+        csv_field(job->csv, state, false);
+        csv_field(job->csv, row->alarm_id, false);
+        csv_field(job->csv, row->device, false);
+        csv_field(job->csv, row->zone, false);
+        csv_field(job->csv, row->room, false);
+        csv_field(job->csv, row->bed, false);
+        csv_field(job->csv, row->resident, false);
+        csv_field(job->csv, detail ? detail : row->body, true);
+    } else {
+        json_array_append_new(
+            job->events,
+            json_pack("{s:I, s:s, s:I, s:s, s:i, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o*}", "seq",
+                      (json_int_t)row->seq, "id", row->id, "ts_ms", (json_int_t)row->ts_ms, "kind",
+                      row->kind, "priority", row->priority, "alarm_id", row->alarm_id, "device",
+                      row->device, "zone", row->zone, "room", row->room, "bed", row->bed,
+                      "resident", row->resident, "body", json_incref(body)));
+    }
+    json_decref(body);
+    job->rows++;
+    return 0;
+}
+
+static void history(struct wg_api *api, const struct wg_web_request *request)
+{
+    struct query_param params[] = {
+        {"from", NULL},   {"to", NULL},    {"kind", NULL},   {"priority", NULL}, {"room", NULL},
+        {"device", NULL}, {"alarm", NULL}, {"before", NULL}, {"limit", NULL},    {"format", NULL}};
+    enum {
+        P_FROM,
+        P_TO,
+        P_KIND,
+        P_PRIORITY,
+        P_ROOM,
+        P_DEVICE,
+        P_ALARM,
+        P_BEFORE,
+        P_LIMIT,
+        P_FORMAT
+    };
+    char buffer[2048];
+    if (!parse_query(api, request, buffer, sizeof buffer, params, sizeof params / sizeof *params))
+        return;
+    long long from = 0, to = 0, before = 0, limit = 200;
+    if (!query_int(api, request->id, &params[P_FROM], 0, INT64_MAX, &from) ||
+        !query_int(api, request->id, &params[P_TO], 0, INT64_MAX, &to) ||
+        !query_int(api, request->id, &params[P_BEFORE], 0, INT64_MAX, &before) ||
+        !query_int(api, request->id, &params[P_LIMIT], 1, HISTORY_MAX_LIMIT, &limit))
+        return;
+    int min_priority = -1;
+    if (params[P_PRIORITY].value && params[P_PRIORITY].value[0]) {
+        min_priority = priority_from_name(params[P_PRIORITY].value);
+        if (min_priority < 0) {
+            reply_error(api, request->id, 400, "priority",
+                        "priority: expected fire, emergency, urgent, normal, technical or "
+                        "advisory");
+            return;
+        }
+    }
+    bool csv = false;
+    if (params[P_FORMAT].value) {
+        csv = strcmp(params[P_FORMAT].value, "csv") == 0;
+        if (!csv && strcmp(params[P_FORMAT].value, "json") != 0) {
+            reply_error(api, request->id, 400, "format", "format: expected json or csv");
+            return;
+        }
+    }
+#define EMPTY_NULL(i) (params[i].value && params[i].value[0] ? params[i].value : NULL)
+    struct wg_event_filter filter = {.from_ms = from,
+                                     .to_ms = to,
+                                     .kind = EMPTY_NULL(P_KIND),
+                                     .room = EMPTY_NULL(P_ROOM),
+                                     .device = EMPTY_NULL(P_DEVICE),
+                                     .alarm_id = EMPTY_NULL(P_ALARM),
+                                     .min_priority = min_priority,
+                                     .before_seq = before,
+                                     .limit = csv ? CSV_MAX_ROWS : (int)limit};
+#undef EMPTY_NULL
+    struct history_job job = {0};
+    char *csv_text = NULL;
+    size_t csv_len = 0;
+    if (csv) {
+        job.csv = open_memstream(&csv_text, &csv_len);
+        if (!job.csv) {
+            reply_error(api, request->id, 500, NULL, "out of memory");
+            return;
+        }
+        fputs("seq,time,event,priority,alarm_kind,phase,state,alarm_id,device,zone,room,bed,"
+              "resident,detail\n",
+              job.csv);
+    } else {
+        job.events = json_array();
+    }
+    struct wg_store *store = core_store(api->core);
+    int rc = store_events_query(store, &filter, history_row, &job);
+    if (job.csv)
+        fclose(job.csv);
+    if (rc != 0) {
+        free(csv_text);
+        json_decref(job.events);
+        reply_error(api, request->id, 503, NULL, "history: %s", store_last_error(store));
+        return;
+    }
+    if (csv) {
+        post(api, request->id, 200, "text/csv; charset=utf-8", csv_text, csv_len,
+             "attachment; filename=\"wardgate-history.csv\"");
+        return;
+    }
+    json_t *reply = json_pack("{s:o}", "events", job.events);
+    if (reply && job.rows == (size_t)limit)
+        json_object_set_new(reply, "next_before", json_integer(job.last_seq));
+    reply_json(api, request->id, 200, reply);
+}
+
+static void report(struct wg_api *api, const struct wg_web_request *request)
+{
+    struct query_param params[] = {{"days", NULL}, {"from", NULL}, {"to", NULL}};
+    char buffer[256];
+    if (!parse_query(api, request, buffer, sizeof buffer, params, 3))
+        return;
+    long long days = 7, from = 0, to = 0;
+    if (!query_int(api, request->id, &params[0], 1, 92, &days) ||
+        !query_int(api, request->id, &params[1], 0, INT64_MAX, &from) ||
+        !query_int(api, request->id, &params[2], 0, INT64_MAX, &to))
+        return;
+    int64_t now = clock_wall_ms(core_clock(api->core));
+    if (!to)
+        to = now;
+    if (!from)
+        from = to - days * 86400000LL;
+    if (from >= to) {
+        reply_error(api, request->id, 400, "from", "from must be before to");
+        return;
+    }
+    struct wg_response_report result;
+    char err[256];
+    if (response_compute(core_store(api->core), from, to, NULL, &result, err, sizeof err) != 0) {
+        reply_error(api, request->id, 503, NULL, "report: %s", err);
+        return;
+    }
+    reply_json(api, request->id, 200, response_report_to_json(&result));
+    response_report_free(&result);
+}
+
+static int audit_row(const struct wg_audit_row *row, void *ctx)
+{
+    json_t *detail = row->detail ? json_loads(row->detail, 0, NULL) : NULL;
+    json_array_append_new(ctx, json_pack("{s:I, s:I, s:s, s:s?, s:s, s:s?, s:o*}", "seq",
+                                         (json_int_t)row->seq, "ts_ms", (json_int_t)row->ts_ms,
+                                         "actor", row->actor, "origin", row->origin, "action",
+                                         row->action, "target", row->target, "detail", detail));
+    return 0;
+}
+
+static void audit_log(struct wg_api *api, const struct wg_web_request *request)
+{
+    struct query_param params[] = {{"before", NULL}, {"limit", NULL}};
+    char buffer[256];
+    if (!parse_query(api, request, buffer, sizeof buffer, params, 2))
+        return;
+    long long before = 0, limit = 200;
+    if (!query_int(api, request->id, &params[0], 0, INT64_MAX, &before) ||
+        !query_int(api, request->id, &params[1], 1, HISTORY_MAX_LIMIT, &limit))
+        return;
+    json_t *entries = json_array();
+    struct wg_store *store = core_store(api->core);
+    if (store_audit_recent(store, before, (int)limit, audit_row, entries) != 0) {
+        json_decref(entries);
+        reply_error(api, request->id, 503, NULL, "audit: %s", store_last_error(store));
+        return;
+    }
+    reply_json(api, request->id, 200, json_pack("{s:o}", "entries", entries));
+}
+
+/* ---- /metrics ---- */
+
+static void metric_help(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value with \ " and newline escaped, as the text format wants. */
+static void label_value(FILE *out, const char *text)
+{
+    for (const char *c = text ? text : ""; *c; c++) {
+        if (*c == '\\' || *c == '"')
+            fputc('\\', out);
+        if (*c == '\n') {
+            fputs("\\n", out);
+            continue;
+        }
+        fputc(*c, out);
+    }
+}
+
+static void metrics(struct wg_api *api, const struct wg_web_request *request)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out) {
+        reply_error(api, request->id, 500, NULL, "out of memory");
+        return;
+    }
+    json_t *devices = core_devices_json(api->core, true);
+    static const char *const states[] = {"online", "suspect", "offline", "unknown"};
+    metric_help(out, "wardgate_device_health", "gauge", "1 for the device's current health state");
+    size_t index;
+    json_t *device;
+    json_array_foreach(devices, index, device)
+    {
+        const char *health = json_string_value(json_object_get(device, "health"));
+        for (size_t s = 0; s < 4; s++) {
+            fputs("wardgate_device_health{device=\"", out);
+            label_value(out, json_string_value(json_object_get(device, "id")));
+            fputs("\",bus=\"", out);
+            label_value(out, json_string_value(json_object_get(device, "bus")));
+            fprintf(out, "\",state=\"%s\"} %d\n", states[s],
+                    health && strcmp(health, states[s]) == 0);
+        }
+    }
+    metric_help(out, "wardgate_device_errors_total", "counter",
+                "driver error counters per device (timeout, crc_error, ...)");
+    json_array_foreach(devices, index, device)
+    {
+        const char *name;
+        json_t *count;
+        json_object_foreach(json_object_get(device, "counters"), name, count)
+        {
+            fputs("wardgate_device_errors_total{device=\"", out);
+            label_value(out, json_string_value(json_object_get(device, "id")));
+            fputs("\",counter=\"", out);
+            label_value(out, name);
+            fprintf(out, "\"} %lld\n", (long long)json_integer_value(count));
+        }
+    }
+    json_decref(devices);
+    size_t active[WG_PRIO_FIRE + 1] = {0};
+    size_t count = core_active_alarm_count(api->core);
+    const struct wg_alarm **alarms = calloc(count ? count : 1, sizeof *alarms);
+    count = alarms ? core_active_alarms(api->core, alarms, count) : 0;
+    for (size_t i = 0; i < count; i++)
+        if (alarms[i]->priority >= 0 && alarms[i]->priority <= WG_PRIO_FIRE)
+            active[alarms[i]->priority]++;
+    free(alarms);
+    metric_help(out, "wardgate_alarms_active", "gauge", "active calls and alarms by priority");
+    for (int p = WG_PRIO_FIRE; p >= 0; p--)
+        fprintf(out, "wardgate_alarms_active{priority=\"%s\"} %zu\n",
+                priority_name((enum wg_priority)p), active[p]);
+    metric_help(out, "wardgate_alarms_raised_total", "counter",
+                "calls and alarms raised since the daemon started, by priority");
+    for (int p = WG_PRIO_FIRE; p >= 0; p--)
+        fprintf(out, "wardgate_alarms_raised_total{priority=\"%s\"} %llu\n",
+                priority_name((enum wg_priority)p), (unsigned long long)api->raised[p]);
+    struct wg_outbox_totals totals = {0};
+    store_outbox_totals(core_store(api->core), &totals);
+    metric_help(out, "wardgate_outbox_rows", "gauge", "events waiting for the district's PUBACK");
+    fprintf(out, "wardgate_outbox_rows %lld\n", (long long)totals.total_rows);
+    metric_help(out, "wardgate_outbox_bytes", "gauge", "bytes waiting in the outbox");
+    fprintf(out, "wardgate_outbox_bytes %lld\n", (long long)totals.total_bytes);
+    struct wg_core_stats stats;
+    core_stats(api->core, &stats);
+    metric_help(out, "wardgate_core_queue_depth", "gauge", "driver messages waiting for the core");
+    fprintf(out, "wardgate_core_queue_depth %zu\n", stats.queue_depth);
+    metric_help(out, "wardgate_core_queue_high_water", "gauge", "the deepest the queue has been");
+    fprintf(out, "wardgate_core_queue_high_water %zu\n", stats.queue_high_water);
+    metric_help(out, "wardgate_events_committed_total", "counter", "journal events committed");
+    fprintf(out, "wardgate_events_committed_total %llu\n",
+            (unsigned long long)stats.events_committed);
+    metric_help(out, "wardgate_events_pending", "gauge",
+                "events held in memory because storage is failing");
+    fprintf(out, "wardgate_events_pending %zu\n", stats.events_pending);
+    metric_help(out, "wardgate_storage_failing", "gauge", "1 while commits fail");
+    fprintf(out, "wardgate_storage_failing %d\n", stats.storage_failing);
+    metric_help(out, "wardgate_ws_broadcasts_dropped_total", "counter",
+                "display deltas dropped because the web thread fell behind");
+    fprintf(out, "wardgate_ws_broadcasts_dropped_total %llu\n",
+            (unsigned long long)bridge_dropped_broadcasts(api->bridge));
+    fclose(out);
+    post(api, request->id, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
+}
+
+/* ---- routing ---- */
+
+enum route_id {
+    R_SNAPSHOT,
+    R_ALARMS,
+    R_ACK,
+    R_RESET,
+    R_DEVICES,
+    R_DEVICE,
+    R_DEVICE_ADD,
+    R_DEVICE_UPDATE,
+    R_DEVICE_DELETE,
+    R_META,
+    R_RESIDENTS,
+    R_RESIDENT_ADD,
+    R_RESIDENT_UPDATE,
+    R_RESIDENT_DELETE,
+    R_ROOM_BEDS,
+    R_HISTORY,
+    R_REPORT,
+    R_AUDIT,
+    R_METRICS,
+};
+
+struct route {
+    const char *method;
+    const char *pattern; /* segments; "*" takes any one (the id) */
+    enum wg_role role;
+    enum route_id id;
+    bool query; /* takes query parameters */
+};
+
+static const struct route routes[] = {
+    {"GET", "/api/v1/snapshot", WG_ROLE_STATION, R_SNAPSHOT, false},
+    {"GET", "/api/v1/alarms", WG_ROLE_STATION, R_ALARMS, false},
+    {"POST", "/api/v1/alarms/*/ack", WG_ROLE_NURSE, R_ACK, false},
+    {"POST", "/api/v1/alarms/*/reset", WG_ROLE_NURSE, R_RESET, false},
+    {"GET", "/api/v1/devices", WG_ROLE_NURSE, R_DEVICES, false},
+    {"GET", "/api/v1/devices/*", WG_ROLE_NURSE, R_DEVICE, false},
+    {"POST", "/api/v1/devices", WG_ROLE_MANAGER, R_DEVICE_ADD, false},
+    {"PUT", "/api/v1/devices/*", WG_ROLE_MANAGER, R_DEVICE_UPDATE, false},
+    {"DELETE", "/api/v1/devices/*", WG_ROLE_MANAGER, R_DEVICE_DELETE, false},
+    {"GET", "/api/v1/meta", WG_ROLE_NURSE, R_META, false},
+    {"GET", "/api/v1/residents", WG_ROLE_MANAGER, R_RESIDENTS, false},
+    {"POST", "/api/v1/residents", WG_ROLE_MANAGER, R_RESIDENT_ADD, false},
+    {"PUT", "/api/v1/residents/*", WG_ROLE_MANAGER, R_RESIDENT_UPDATE, false},
+    {"DELETE", "/api/v1/residents/*", WG_ROLE_MANAGER, R_RESIDENT_DELETE, false},
+    {"PUT", "/api/v1/rooms/*/beds", WG_ROLE_MANAGER, R_ROOM_BEDS, false},
+    {"GET", "/api/v1/history", WG_ROLE_NURSE, R_HISTORY, true},
+    {"GET", "/api/v1/report/response", WG_ROLE_MANAGER, R_REPORT, true},
+    {"GET", "/api/v1/audit", WG_ROLE_MANAGER, R_AUDIT, true},
+    {"GET", "/metrics", WG_ROLE_NONE, R_METRICS, false},
+};
+
+/* Matches path against pattern; the "*" segment is copied to id. */
+static bool path_matches(const char *pattern, const char *path, char *id, size_t id_len)
+{
+    while (*pattern && *path) {
+        if (*pattern == '*') {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= id_len)
+                return false;
+            memcpy(id, path, n);
+            id[n] = '\0';
+            path += n;
+            pattern++;
+            continue;
+        }
+        if (*pattern != *path)
+            return false;
+        pattern++;
+        path++;
+    }
+    return !*pattern && !*path;
+}
+
+static void handle_http(struct wg_api *api, const struct wg_web_request *request)
+{
+    char id[256] = "";
+    const struct route *route = NULL;
+    bool path_known = false;
+    for (size_t i = 0; i < sizeof routes / sizeof *routes && !route; i++) {
+        if (!path_matches(routes[i].pattern, request->path, id, sizeof id))
+            continue;
+        path_known = true;
+        if (strcmp(routes[i].method, request->method) == 0)
+            route = &routes[i];
+    }
+    if (!route) {
+        reply_error(api, request->id, path_known ? 405 : 404, NULL, "%s %s: %s", request->method,
+                    request->path, path_known ? "method not allowed" : "no such endpoint");
+        return;
+    }
+    if (request->role < (int)route->role) {
+        reply_error(api, request->id, 403, NULL, "%s %s needs the %s role; %s is %s",
+                    request->method, request->path, role_name(route->role), request->username,
+                    role_name((enum wg_role)request->role));
+        return;
+    }
+    if (!route->query && request->query && request->query[0]) {
+        reply_error(api, request->id, 400, NULL, "%s takes no query parameters", request->path);
+        return;
+    }
+    switch (route->id) {
+    case R_SNAPSHOT:
+        reply_json(api, request->id, 200, snapshot_json(api, request));
+        return;
+    case R_ALARMS:
+        reply_json(api, request->id, 200, json_pack("{s:o*}", "alarms", active_alarms_json(api)));
+        return;
+    case R_ACK: {
+        json_t *body = body_object(api, request);
+        if (!body)
+            return;
+        const char *unknown = NULL;
+        json_t *value;
+        json_object_foreach(body, unknown, value) break;
+        if (unknown) {
+            reply_error(api, request->id, 400, unknown, "unknown field \"%s\"", unknown);
+            json_decref(body);
+            return;
+        }
+        json_decref(body);
+        acknowledge(api, request, id, false);
+        return;
+    }
+    case R_RESET:
+        reset_remote(api, request, id);
+        return;
+    case R_DEVICES:
+        reply_json(api, request->id, 200,
+                   json_pack("{s:o*}", "devices", core_devices_json(api->core, true)));
+        return;
+    case R_DEVICE: {
+        json_t *device = core_device_json(api->core, id);
+        if (!device)
+            reply_error(api, request->id, 404, NULL, "no device \"%s\"", id);
+        else
+            reply_json(api, request->id, 200, json_pack("{s:o}", "device", device));
+        return;
+    }
+    case R_DEVICE_ADD:
+        edit_config(api, request, WG_EDIT_DEVICE_ADD, NULL);
+        return;
+    case R_DEVICE_UPDATE:
+        edit_config(api, request, WG_EDIT_DEVICE_UPDATE, id);
+        return;
+    case R_DEVICE_DELETE:
+        edit_config(api, request, WG_EDIT_DEVICE_DELETE, id);
+        return;
+    case R_META:
+        meta(api, request);
+        return;
+    case R_RESIDENTS:
+        list_residents(api, request);
+        return;
+    case R_RESIDENT_ADD:
+        edit_config(api, request, WG_EDIT_RESIDENT_ADD, NULL);
+        return;
+    case R_RESIDENT_UPDATE:
+        edit_config(api, request, WG_EDIT_RESIDENT_UPDATE, id);
+        return;
+    case R_RESIDENT_DELETE:
+        edit_config(api, request, WG_EDIT_RESIDENT_DELETE, id);
+        return;
+    case R_ROOM_BEDS:
+        edit_config(api, request, WG_EDIT_ROOM_BEDS, id);
+        return;
+    case R_HISTORY:
+        history(api, request);
+        return;
+    case R_REPORT:
+        report(api, request);
+        return;
+    case R_AUDIT:
+        audit_log(api, request);
+        return;
+    case R_METRICS:
+        metrics(api, request);
+        return;
+    }
+}
+
+static void handle(struct wg_api *api, const struct wg_web_request *request)
+{
+    switch (request->kind) {
+    case WG_WEB_HTTP:
+        handle_http(api, request);
+        return;
+    case WG_WEB_WS_SNAPSHOT:
+        reply_json(api, request->id, 200, snapshot_json(api, request));
+        return;
+    case WG_WEB_WS_ACK:
+        if (request->role < WG_ROLE_NURSE) {
+            reply_json(api, request->id, 403,
+                       json_pack("{s:s, s:I, s:b, s:s}", "type", "result", "ref",
+                                 (json_int_t)request->ref, "ok", 0, "error",
+                                 "acknowledging needs the nurse role"));
+            return;
+        }
+        acknowledge(api, request, request->alarm_id, true);
+        return;
+    }
+}
+
+static void requests_ready(void *ctx)
+{
+    struct wg_api *api = ctx;
+    /* A bounded batch, so a flood of requests never starves the drivers' queue. */
+    for (int i = 0; i < 64; i++) {
+        struct wg_web_request *request = bridge_next_request(api->bridge);
+        if (!request)
+            return;
+        handle(api, request);
+        bridge_request_free(request);
+    }
+}
+
+/* ---- life cycle ---- */
+
+struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge)
+{
+    struct wg_api *api = calloc(1, sizeof *api);
+    if (!api)
+        return NULL;
+    api->core = core;
+    api->bridge = bridge;
+    api->last_seq = store_last_event_seq(core_store(core));
+    api->heartbeat_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct itimerspec period = {.it_interval = {HEARTBEAT_MS / 1000, 0},
+                                .it_value = {HEARTBEAT_MS / 1000, 0}};
+    if (api->heartbeat_fd < 0 || timerfd_settime(api->heartbeat_fd, 0, &period, NULL) != 0 ||
+        core_add_listener(core, on_event, api) != 0 ||
+        core_add_source(core, bridge_request_fd(bridge), requests_ready, api) != 0 ||
+        core_add_source(core, api->heartbeat_fd, heartbeat, api) != 0) {
+        wg_crit("web: cannot attach the API to the core: %s", strerror(errno));
+        if (api->heartbeat_fd >= 0)
+            close(api->heartbeat_fd);
+        free(api);
+        return NULL;
+    }
+    return api;
+}
+
+void api_free(struct wg_api *api)
+{
+    if (!api)
+        return;
+    close(api->heartbeat_fd);
+    free(api);
+}

@@ -1,0 +1,86 @@
+/* The hand-over between the web server's thread and the core thread.
+ *
+ * The web thread (libwebsockets' service loop) never touches the core's
+ * state, and the core never touches a socket. Requests go one way: the web
+ * thread posts a request (an API call, a WebSocket client's snapshot or
+ * action) and the core, woken through an eventfd, answers each on its own
+ * thread. Replies and broadcasts go the other way, in ONE ordered queue: a
+ * client's snapshot reply and the deltas committed after it arrive in the
+ * order the core made them, so a display never misses or repeats a change.
+ * The web thread is woken by the `wake` callback (lws_cancel_service, the
+ * only lws call that may come from another thread).
+ *
+ * Both queues are bounded. A full request queue refuses (the web thread
+ * answers 503). A full reply queue (the web thread is stuck) drops further
+ * broadcasts and raises `overflowed`, on which the web thread closes every
+ * WebSocket so that each display reconnects to a fresh snapshot: a display
+ * may be interrupted, never silently wrong. */
+#ifndef WG_WEB_BRIDGE_H
+#define WG_WEB_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wg_web_request_kind {
+    WG_WEB_HTTP,        /* an /api/v1 call or /metrics */
+    WG_WEB_WS_SNAPSHOT, /* a WebSocket client needs its first snapshot */
+    WG_WEB_WS_ACK,      /* a WebSocket client acknowledges an alarm */
+};
+
+struct wg_web_request {
+    uint64_t id; /* set by bridge_post_request */
+    enum wg_web_request_kind kind;
+    char method[8];
+    char path[256]; /* decoded, without the query */
+    char *query;    /* raw query string ("a=1&b=2"), NULL when none; owned */
+    char *body;     /* NUL-terminated; NULL when none; owned */
+    size_t body_len;
+    char username[40];
+    int role;          /* enum wg_role */
+    char client[64];   /* the peer's address */
+    char alarm_id[48]; /* WG_WEB_WS_ACK */
+    int64_t ref;       /* WG_WEB_WS_ACK: the client's reference */
+};
+
+struct wg_web_reply {
+    uint64_t request_id; /* 0: a broadcast to every WebSocket client */
+    int status;          /* HTTP status; WS_ACK: 200 ok or the refusal's status */
+    char content_type[48];
+    char disposition[128]; /* Content-Disposition, "" when none */
+    char *body;            /* owned */
+    size_t len;
+};
+
+struct wg_web_bridge;
+
+/* wake(ctx) is called (from the core thread) after replies were added. */
+struct wg_web_bridge *bridge_new(size_t max_requests, size_t max_replies, void (*wake)(void *ctx),
+                                 void *wake_ctx);
+void bridge_free(struct wg_web_bridge *bridge);
+/* Changes whom to wake (the web thread sets it once its context exists). */
+void bridge_set_wake(struct wg_web_bridge *bridge, void (*wake)(void *ctx), void *wake_ctx);
+
+/* Web thread: takes ownership of request->query and ->body (freed even on
+ * failure). Returns the request id, or 0 when the queue is full. */
+uint64_t bridge_post_request(struct wg_web_bridge *bridge, struct wg_web_request *request);
+/* Web thread: moves every waiting reply into *out (a malloc'd array the
+ * caller frees, with each reply's body); returns how many. *overflowed is
+ * set (and cleared in the bridge) when broadcasts were dropped since. */
+size_t bridge_take_replies(struct wg_web_bridge *bridge, struct wg_web_reply **out,
+                           bool *overflowed);
+
+/* Core thread: readable while requests wait. */
+int bridge_request_fd(const struct wg_web_bridge *bridge);
+/* Core thread: the next request (the caller frees it with
+ * bridge_request_free), or NULL when none. */
+struct wg_web_request *bridge_next_request(struct wg_web_bridge *bridge);
+void bridge_request_free(struct wg_web_request *request);
+/* Core thread (or the web's login worker): takes ownership of reply->body.
+ * Broadcasts are dropped (and counted) when the queue is full; a reply to a
+ * request is always queued. Wakes the web thread. */
+void bridge_post_reply(struct wg_web_bridge *bridge, struct wg_web_reply *reply);
+
+uint64_t bridge_dropped_broadcasts(struct wg_web_bridge *bridge);
+
+#endif
