@@ -10,7 +10,12 @@
  * Thread safety: every function may be called from any thread; an internal
  * mutex guards the connection and the throttle table, and is NOT held while
  * a password is hashed or verified (auth_login, auth_add_user, ... are slow
- * on purpose: call them off the web server's service thread). */
+ * on purpose: call them off the web server's service thread).
+ *
+ * The throttle table lives in memory only: a restart clears it. Every user
+ * change, login (ok, failed, throttled, lock-out), logout and setup step is
+ * written to the audit table; no password or token ever reaches the audit
+ * table or the log. */
 #ifndef WG_AUTH_H
 #define WG_AUTH_H
 
@@ -47,9 +52,21 @@ struct wg_auth;
 struct wg_auth *auth_open(const char *db_path, char *err, size_t err_len);
 void auth_close(struct wg_auth *auth);
 
-/* Users. Each returns 0, or -1 with a message for people in why (a bad name,
- * a short password, an unknown role, an existing user, the last admin ...).
- * `actor`/`origin` go to the audit table. */
+/* What went wrong with a user change, as a negative return value; the HTTP
+ * status an API answer should carry is in the name. */
+enum wg_auth_error {
+    WG_AUTH_INVALID = -400,   /* bad name, password length or role */
+    WG_AUTH_NOT_FOUND = -404, /* no such user */
+    WG_AUTH_CONFLICT = -409,  /* the user exists; the last admin */
+    WG_AUTH_FAILED = -500,    /* database or system error */
+};
+
+/* Users. Each returns 0, or a negative enum wg_auth_error with a message for
+ * people in why (a bad name, a short password, an unknown role, an existing
+ * user, the last admin ...). Names and passwords are checked before any
+ * hashing. `actor`/`origin` go to the audit table (never the password).
+ * Changing a user's role or password, or deleting them, ends their sessions;
+ * adding a user removes a pending setup token (and its file). */
 int auth_add_user(struct wg_auth *auth, const char *username, enum wg_role role,
                   const char *password, const char *actor, const char *origin, char *why,
                   size_t why_len);
@@ -67,16 +84,22 @@ json_t *auth_get_user(struct wg_auth *auth, const char *username);
 int auth_user_count(struct wg_auth *auth); /* -1 on error */
 
 /* First start: when there is no user, makes a one-time setup token (valid
- * 24 h, replaced at every start), writes it to token_out and returns 1;
- * returns 0 when users exist, -1 on error. */
-int auth_make_setup_token(struct wg_auth *auth, int64_t now_ms, char *token_out,
-                          size_t token_len);
+ * 24 h; each call replaces the previous one: only its hash is stored),
+ * writes it to token_out (WG_AUTH_TOKEN_LEN + 1 bytes) and returns 1;
+ * returns 0 when users exist (and drops any old token), -1 on error. */
+int auth_make_setup_token(struct wg_auth *auth, int64_t now_ms, char *token_out, size_t token_len);
+/* Writes token to "<database dir>/setup-token" (mode 0600, replaced
+ * atomically), or with token NULL removes that file if it is there. The
+ * file's path goes to path_out. 0, or -1 with a message in err. */
+int auth_write_setup_token_file(struct wg_auth *auth, const char *token, char *path_out,
+                                size_t path_len, char *err, size_t err_len);
 
 enum wg_login_result {
     WG_LOGIN_OK = 0,
     WG_LOGIN_BAD = 1,       /* wrong user or password (the same answer for both) */
     WG_LOGIN_THROTTLED = 2, /* *retry_after_s says when to try again */
     WG_LOGIN_ERROR = 3,     /* database error; why says */
+    WG_LOGIN_INVALID = 4,   /* auth_setup_admin: the name or password is not acceptable */
 };
 /* Checks the password (slow), opens a session: token_out gets the cookie
  * value (WG_AUTH_TOKEN_LEN + 1 bytes), session the rest. Throttled per user
@@ -85,21 +108,33 @@ enum wg_login_result auth_login(struct wg_auth *auth, const char *username, cons
                                 const char *client, int64_t now_ms, char *token_out,
                                 struct wg_session *session, int *retry_after_s, char *why,
                                 size_t why_len);
-/* Consumes the setup token and creates the first admin, then logs in as it.
- * WG_LOGIN_BAD for a wrong or expired token or when a user exists. */
+/* Consumes the setup token and creates the first admin, then logs in as it
+ * (removing the setup-token file). WG_LOGIN_BAD for a wrong or expired token
+ * or when a user exists (checked before any hashing); WG_LOGIN_INVALID with
+ * why for a bad name or password (the token is then kept). */
 enum wg_login_result auth_setup_admin(struct wg_auth *auth, const char *setup_token,
                                       const char *username, const char *password,
                                       const char *client, int64_t now_ms, char *token_out,
                                       struct wg_session *session, char *why, size_t why_len);
 
 /* The session of a cookie value; false when unknown or expired. Fast (no
- * hashing beyond one BLAKE2b of the token; cached); extends the idle expiry. */
+ * hashing beyond one BLAKE2b of the token; cached); extends the idle expiry
+ * (12 h; station 365 days) up to the absolute cap (7 days after login; none
+ * for station). The extension reaches the database at most once a minute
+ * per session, so a restart may forget up to a minute of it. */
 bool auth_session(struct wg_auth *auth, const char *token, int64_t now_ms,
                   struct wg_session *session);
 void auth_logout(struct wg_auth *auth, const char *token);
 
 /* Counters for /metrics. */
 uint64_t auth_failed_logins(struct wg_auth *auth);
+/* Passwords verified so far by auth_login (a throttled attempt verifies none). */
+uint64_t auth_password_checks(struct wg_auth *auth);
+
+/* For tests: the argon2id cost of new hashes (default
+ * crypto_pwhash_OPSLIMIT_INTERACTIVE / MEMLIMIT_INTERACTIVE). A login whose
+ * stored hash has other parameters rehashes the password with these. */
+void auth_set_hash_cost(struct wg_auth *auth, unsigned long long opslimit, size_t memlimit);
 
 /* `wardgated --add-user NAME --role ROLE [--password-file F]`: opens the
  * database at db_path (creating and migrating it if needed), reads the

@@ -3,6 +3,7 @@
  *   wardgated -c FILE            run
  *   wardgated -c FILE --check    validate the config (and the drivers' sections), exit 0 or 1
  *   wardgated -c FILE --response-report [--days N]   response times per shift, then exit
+ *   wardgated -c FILE --add-user NAME [--role ROLE] [--password-file F]   add a web user
  *   wardgated --version
  *
  * Start-up order: config, signals, store, drivers (validated), drivers
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "core.h"
@@ -37,6 +39,7 @@ struct cli_options {
     bool check_only;
     bool response_report;
     int report_days;
+    const char *add_user, *role, *password_file;
 };
 
 static void usage(FILE *out)
@@ -47,6 +50,10 @@ static void usage(FILE *out)
             "      --check           validate the configuration and exit (0 = valid)\n"
             "      --response-report print call and alarm response times per shift and exit\n"
             "      --days N          days the report covers, up to now (default 7)\n"
+            "      --add-user NAME   add a user of the web interface and exit; the password\n"
+            "                        is asked twice on the terminal, or read from stdin\n"
+            "      --role ROLE       station, nurse (default), manager or admin\n"
+            "      --password-file F read the new user's password from F's first line\n"
             "      --db FILE         database file (overrides storage.path)\n"
             "      --plugin-dir DIR  driver directory (overrides plugins.dir; default %s)\n"
             "  -l, --log-level LEVEL crit, error, warning, notice, info or debug\n"
@@ -59,6 +66,7 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct cli_options *cli)
 {
     enum { OPT_CHECK = 1000, OPT_DB, OPT_PLUGIN_DIR, OPT_RESPONSE_REPORT, OPT_DAYS };
+    enum { OPT_ADD_USER = 1100, OPT_ROLE, OPT_PASSWORD_FILE };
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, OPT_CHECK},
@@ -66,6 +74,9 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
         {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
         {"response-report", no_argument, NULL, OPT_RESPONSE_REPORT},
         {"days", required_argument, NULL, OPT_DAYS},
+        {"add-user", required_argument, NULL, OPT_ADD_USER},
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
         {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -99,6 +110,15 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
             cli->report_days = (int)days;
             break;
         }
+        case OPT_ADD_USER:
+            cli->add_user = optarg;
+            break;
+        case OPT_ROLE:
+            cli->role = optarg;
+            break;
+        case OPT_PASSWORD_FILE:
+            cli->password_file = optarg;
+            break;
         case 'l':
             if (wg_log_level_from_name(optarg) < 0) {
                 fprintf(stderr, "wardgated: unknown log level \"%s\"\n", optarg);
@@ -123,6 +143,15 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
     }
     if (cli->report_days && !cli->response_report) {
         fprintf(stderr, "wardgated: --days goes with --response-report\n");
+        return 2;
+    }
+    if ((cli->role || cli->password_file) && !cli->add_user) {
+        fprintf(stderr, "wardgated: --role and --password-file go with --add-user\n");
+        return 2;
+    }
+    if (cli->add_user && (cli->check_only || cli->response_report)) {
+        fprintf(stderr,
+                "wardgated: --add-user goes alone, not with --check or --response-report\n");
         return 2;
     }
     if (!cli->config_path) {
@@ -234,6 +263,15 @@ int main(int argc, char **argv)
             cli.db_path ? cli.db_path
                         : (config->storage.path[0] ? config->storage.path : WG_DB_PATH),
             cli.report_days ? cli.report_days : 7, stdout);
+        config_free(config);
+        return rc;
+    }
+
+    if (cli.add_user) {
+        int rc = auth_add_user_main(
+            cli.db_path ? cli.db_path
+                        : (config->storage.path[0] ? config->storage.path : WG_DB_PATH),
+            cli.add_user, cli.role, cli.password_file);
         config_free(config);
         return rc;
     }

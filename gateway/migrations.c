@@ -127,6 +127,41 @@ static const struct wg_migration migrations[] = {
                "    SELECT RAISE(ABORT, 'outbox rows are never updated: delete and insert');\n"
                "END;\n",
     },
+    {
+        .version = 4,
+        .name = "web users, sessions, setup token",
+        /* Reached through the auth module's own connection (auth.c). Only
+         * hashes of secrets are stored: argon2id strings for passwords,
+         * BLAKE2b-256 of the session and setup tokens. A session's role is
+         * its user's (ending sessions is how a role change takes effect). */
+        .sql = "CREATE TABLE users (\n"
+               "    username      TEXT    PRIMARY KEY\n"
+               "                  CHECK (length(username) BETWEEN 1 AND 32\n"
+               "                         AND username NOT GLOB '*[^a-z0-9._-]*'),\n"
+               "    role          TEXT    NOT NULL\n"
+               "                  CHECK (role IN ('station', 'nurse', 'manager', 'admin')),\n"
+               "    password_hash TEXT    NOT NULL CHECK (password_hash GLOB '$argon2*'),\n"
+               "    created_ms    INTEGER NOT NULL,\n"
+               "    updated_ms    INTEGER NOT NULL,\n"
+               "    last_login_ms INTEGER\n"
+               ") WITHOUT ROWID;\n"
+               "CREATE TABLE sessions (\n"
+               "    token_hash   BLOB    PRIMARY KEY CHECK (length(token_hash) = 32),\n"
+               "    username     TEXT    NOT NULL REFERENCES users (username) ON DELETE CASCADE,\n"
+               "    created_ms   INTEGER NOT NULL,\n"
+               "    last_seen_ms INTEGER NOT NULL,\n"
+               "    expires_ms   INTEGER NOT NULL\n"
+               ") WITHOUT ROWID;\n"
+               "CREATE INDEX sessions_by_user ON sessions (username, last_seen_ms);\n"
+               "CREATE INDEX sessions_by_expiry ON sessions (expires_ms);\n"
+               /* At most one row: the first admin's one-time token. */
+               "CREATE TABLE setup_token (\n"
+               "    id         INTEGER PRIMARY KEY CHECK (id = 1),\n"
+               "    token_hash BLOB    NOT NULL CHECK (length(token_hash) = 32),\n"
+               "    created_ms INTEGER NOT NULL,\n"
+               "    expires_ms INTEGER NOT NULL\n"
+               ");\n",
+    },
 };
 
 const struct wg_migration *migrations_list(size_t *count)
