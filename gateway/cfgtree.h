@@ -3,7 +3,10 @@
  * cfgtree_load() reads one YAML file with libyaml into this tree; the schema
  * checks in config.c and in the drivers (through the plugin host) walk it and
  * report problems through a wg_diag, so every message can say where it is.
- * The tree owns all its strings. A tree is immutable once loaded. */
+ * Every node also knows its exact byte range in the text, so a change can
+ * replace one node's text and leave the rest of the file as it was
+ * (config_edit.c). The tree owns all its strings. A tree is immutable once
+ * loaded. */
 #ifndef WG_CFGTREE_H
 #define WG_CFGTREE_H
 
@@ -14,15 +17,22 @@ enum wg_cfg_type { WG_CFG_SCALAR, WG_CFG_MAP, WG_CFG_SEQ };
 
 struct wg_cfg_node {
     enum wg_cfg_type type;
-    const char *file;           /* owned by the tree (shared by its nodes) */
-    int line;                   /* 1-based */
-    int column;                 /* 1-based */
-    char *scalar;               /* WG_CFG_SCALAR: the text; NULL otherwise */
-    bool quoted;                /* scalar was written in quotes (so "yes" stays a string) */
-    size_t count;               /* map entries or sequence items */
-    char **keys;                /* WG_CFG_MAP: key texts, count of them */
-    int *key_lines;             /* WG_CFG_MAP: line of each key */
-    int *key_columns;           /* WG_CFG_MAP: column of each key */
+    const char *file;   /* owned by the tree (shared by its nodes) */
+    int line;           /* 1-based */
+    int column;         /* 1-based, in characters */
+    int end_line;       /* just past the node's last character (see cfgtree_load) */
+    int end_column;     /* 1-based, in characters */
+    size_t start_index; /* byte offset of its first character (an anchor or tag if any) */
+    size_t end_index;   /* byte offset just past its last character */
+    bool flow;          /* a mapping or list written {...} or [...] */
+    char *scalar;       /* WG_CFG_SCALAR: the text; NULL otherwise */
+    bool quoted;        /* scalar was written in quotes (so "yes" stays a string) */
+    size_t count;       /* map entries or sequence items */
+    char **keys;        /* WG_CFG_MAP: key texts, count of them */
+    int *key_lines;     /* WG_CFG_MAP: line of each key */
+    int *key_columns;   /* WG_CFG_MAP: column of each key */
+    size_t *key_starts; /* WG_CFG_MAP: byte range of each key's text */
+    size_t *key_ends;
     struct wg_cfg_node **items; /* map values or sequence items */
 };
 
@@ -46,8 +56,20 @@ void diag_log(const struct wg_diag *diag);
 
 /* Loads a YAML file holding exactly one document. On a syntax error, a
  * duplicate key, a non-scalar key or an unreadable file, adds a message and
- * returns NULL. Aliases are resolved by copying. */
+ * returns NULL. Aliases are resolved by copying (a copy keeps the positions
+ * of the anchored node it was copied from).
+ *
+ * Byte ranges: libyaml ends a block mapping or list, and a block scalar
+ * (| or >), where the next token begins, past trailing blank lines and
+ * comments; here they end at the node's own last character (the end of its
+ * last entry or line), so [start_index, end_index) is exactly the node's
+ * text. Byte offsets are those of the UTF-8 text as read; for a UTF-16 file
+ * (which libyaml also reads) they are 0. */
 struct wg_cfg_node *cfgtree_load(const char *path, struct wg_diag *diag);
+/* The same for a text in memory; `name` is the file name used in messages
+ * and in the nodes. `text` need not be NUL-terminated. */
+struct wg_cfg_node *cfgtree_parse(const char *name, const char *text, size_t length,
+                                  struct wg_diag *diag);
 void cfgtree_free(struct wg_cfg_node *root);
 
 /* Lookups. cfg_get returns NULL when the key is absent or `map` is not a map. */

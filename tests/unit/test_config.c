@@ -334,6 +334,67 @@ static void test_cfgtree_positions_aliases_quotes(void **state)
     free(path);
 }
 
+/* Every node knows its exact byte range: multi-byte text, block mappings and
+ * block scalars end at their own last character, not at the next token. */
+static void test_cfgtree_byte_ranges(void **state)
+{
+    struct scratch *scratch = *state;
+    const char *text = "a: 王奶奶\n"
+                       "list:\n"
+                       "  - id: x\n"
+                       "    bus: y   # c\n"
+                       "\n"
+                       "  # comment\n"
+                       "  - {id: 王, \"z\": 1}  # tail\n"
+                       "key:\n"
+                       "bs: |\n"
+                       "  text\n"
+                       "\n"
+                       "last: [a,\n"
+                       "   b]\n";
+    struct wg_cfg_node *root = cfgtree_parse("mem.yaml", text, strlen(text), &scratch->diag);
+    print_messages(&scratch->diag);
+    assert_non_null(root);
+#define RANGE_TEXT(node)                                                                           \
+    ((int)((node)->end_index - (node)->start_index)), text + (node)->start_index
+    char got[128];
+    const struct wg_cfg_node *a = cfg_get(root, "a");
+    snprintf(got, sizeof got, "%.*s", RANGE_TEXT(a));
+    assert_string_equal(got, "王奶奶");
+    assert_int_equal(a->end_column, 7); /* characters, not bytes */
+    const struct wg_cfg_node *list = cfg_get(root, "list");
+    assert_false(list->flow);
+    const struct wg_cfg_node *block = cfg_seq_at(list, 0);
+    snprintf(got, sizeof got, "%.*s", RANGE_TEXT(block));
+    assert_string_equal(got, "id: x\n    bus: y");
+    assert_int_equal(block->end_line, 4);
+    assert_int_equal(block->end_column, 11);
+    const struct wg_cfg_node *flow = cfg_seq_at(list, 1);
+    assert_true(flow->flow);
+    snprintf(got, sizeof got, "%.*s", RANGE_TEXT(flow));
+    assert_string_equal(got, "{id: 王, \"z\": 1}");
+    snprintf(got, sizeof got, "%.*s", (int)(flow->key_ends[1] - flow->key_starts[1]),
+             text + flow->key_starts[1]);
+    assert_string_equal(got, "\"z\"");
+    snprintf(got, sizeof got, "%.*s", RANGE_TEXT(list));
+    assert_string_equal(got, "- id: x\n    bus: y   # c\n\n  # comment\n  - {id: 王, \"z\": 1}");
+    const struct wg_cfg_node *empty = cfg_get(root, "key");
+    assert_int_equal(empty->start_index, empty->end_index);
+    assert_int_equal(text[empty->start_index - 1], ':');
+    const struct wg_cfg_node *literal = cfg_get(root, "bs");
+    snprintf(got, sizeof got, "%.*s", RANGE_TEXT(literal));
+    assert_string_equal(got, "|\n  text");
+    assert_int_equal(literal->end_line, 10);
+    assert_int_equal(literal->end_column, 7);
+    const struct wg_cfg_node *last = cfg_get(root, "last");
+    snprintf(got, sizeof got, "%.*s", RANGE_TEXT(last));
+    assert_string_equal(got, "[a,\n   b]");
+    snprintf(got, sizeof got, "%.*s", RANGE_TEXT(root));
+    assert_int_equal(root->end_index, strlen(text) - 1);
+#undef RANGE_TEXT
+    cfgtree_free(root);
+}
+
 static void test_cfgtree_typed_reads(void **state)
 {
     struct scratch *scratch = *state;
@@ -569,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_meaning_vocabulary),
         cmocka_unit_test_setup_teardown(test_cfgtree_positions_aliases_quotes, scratch_setup,
                                         scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_cfgtree_byte_ranges, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_cfgtree_typed_reads, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_cfgtree_alias_bomb_is_refused, scratch_setup,
                                         scratch_teardown),
