@@ -35,6 +35,7 @@ struct cli_options {
     const char *config_path;
     const char *db_path;
     const char *plugin_dir;
+    const char *web_root;
     const char *log_level;
     bool check_only;
     bool response_report;
@@ -56,6 +57,7 @@ static void usage(FILE *out)
             "      --password-file F read the new user's password from F's first line\n"
             "      --db FILE         database file (overrides storage.path)\n"
             "      --plugin-dir DIR  driver directory (overrides plugins.dir; default %s)\n"
+            "      --web-root DIR    the pages the web server serves (overrides web.root)\n"
             "  -l, --log-level LEVEL crit, error, warning, notice, info or debug\n"
             "  -V, --version         print the version and exit\n"
             "  -h, --help            this text\n",
@@ -66,12 +68,13 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, struct cli_options *cli)
 {
     enum { OPT_CHECK = 1000, OPT_DB, OPT_PLUGIN_DIR, OPT_RESPONSE_REPORT, OPT_DAYS };
-    enum { OPT_ADD_USER = 1100, OPT_ROLE, OPT_PASSWORD_FILE };
+    enum { OPT_ADD_USER = 1100, OPT_ROLE, OPT_PASSWORD_FILE, OPT_WEB_ROOT };
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, OPT_CHECK},
         {"db", required_argument, NULL, OPT_DB},
         {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+        {"web-root", required_argument, NULL, OPT_WEB_ROOT},
         {"response-report", no_argument, NULL, OPT_RESPONSE_REPORT},
         {"days", required_argument, NULL, OPT_DAYS},
         {"add-user", required_argument, NULL, OPT_ADD_USER},
@@ -96,6 +99,9 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
             break;
         case OPT_PLUGIN_DIR:
             cli->plugin_dir = optarg;
+            break;
+        case OPT_WEB_ROOT:
+            cli->web_root = optarg;
             break;
         case OPT_RESPONSE_REPORT:
             cli->response_report = true;

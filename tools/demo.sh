@@ -22,11 +22,26 @@ cat <<EOT
     reload config   kill -HUP \$(pgrep -f 'wardgated -c config/facility.yaml')
     check config    $BUILD/wardgated -c config/facility.yaml --plugin-dir $BUILD/plugins --check
 
-  Ctrl-C stops it cleanly (everything committed). The station display comes
-  with the web issue; until then, this log is the display.
+  Ctrl-C stops it cleanly (everything committed).
 
 EOT
-args=(-c config/facility.yaml --db "$db" --plugin-dir "$BUILD/plugins")
+# The first admin: made once with the real `wardgated --add-user`, its random
+# password kept (mode 0600) beside the demo database. No default password.
+creds=$state/admin-password
+if [ ! -s "$creds" ]; then
+  (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > "$creds")
+  "$BUILD/wardgated" -c config/facility.yaml --db "$db" --add-user admin --role admin \
+    --password-file "$creds" >/dev/null
+fi
+port=$(sed -n 's/^  port: *\([0-9]*\).*/\1/p' config/facility.yaml | head -1)
+cat <<EOT
+  Station display   http://127.0.0.1:${port:-8080}/            (any browser on this machine)
+  Manager UI        http://127.0.0.1:${port:-8080}/manage.html
+  First admin       user "admin", password "$(cat "$creds")"  (kept in $creds)
+                    Add nurse, station and manager accounts in the manager UI (Users).
+
+EOT
+args=(-c config/facility.yaml --db "$db" --plugin-dir "$BUILD/plugins" --web-root web)
 if [ -n "${DEMO_SECONDS:-}" ]; then
   rc=0
   timeout --signal=INT --kill-after=10 "$DEMO_SECONDS" "$BUILD/wardgated" "${args[@]}" || rc=$?

@@ -7,12 +7,19 @@ packages=(
   libmodbus-dev libpaho-mqtt-dev libgpiod-dev libwebsockets-dev libsqlite3-dev
   libyaml-dev libjansson-dev libsystemd-dev libsodium-dev libcmocka-dev
   sqlite3 mosquitto mosquitto-clients openssl python3 python3-jsonschema python3-pymodbus python3-serial-asyncio socat
-  systemd procps valgrind
+  systemd procps valgrind curl
   # the gpio driver's test on the kernel's gpio-sim in qemu (tests/gpio-vm/):
   # the kernel headers pull in the matching kernel image; linux-source-6.12
   # itself is fetched by the test with apt-get download (GPL, never committed)
   qemu-system-x86 busybox-static cpio xz-utils linux-headers-6.12-amd64
+  # the web tests: a WebSocket client for the API test, Debian's Chromium for
+  # the browser tests (playwright-core comes from npm, tests/browser/package.json)
+  python3-websocket chromium
 )
+# Node.js and npm for the browser tests, unless the machine has them already
+# (some images carry their own Node.js, which Debian's npm would conflict with).
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
