@@ -56,7 +56,47 @@ check "wardgated with the gpio driver under memcheck: no errors or leaks (exit $
 check "... and the scripted pull was raised and reset" grep -qE "ALARM reset .*pull_cord" "$log"
 [ "$DAEMON_RC" -ne 0 ] && note "$(head -40 "$TMP/vg-gpio.txt")"
 
-for t in test_core test_plugin_host test_queue test_config test_store test_modbus test_gpio; do
+# The web server: setup of the first admin (one argon2id hash), a snapshot,
+# the history as CSV, a device edit (config file rewrite and reload), a
+# WebSocket that gets its snapshot and one that sends garbage, bad JSON.
+web_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+make_config "$TMP/web.yaml" "        - {at_ms: 0, device: call-101A, point: call, value: 1}"
+sed -i "s|^web:|rules:\n  - {id: bed-call, kind: call, meaning: call_button}\nweb:|; s|^  enabled: false|  listen: 127.0.0.1\n  port: $web_port\n  root: $ROOT/web|" "$TMP/web.yaml"
+log=$TMP/web.log
+"${vg[@]}" --log-file="$TMP/vg-web.txt" "$WARDGATED" -c "$TMP/web.yaml" --db "$TMP/web.db" --plugin-dir "$PLUGINS" >"$log" 2>&1 &
+DAEMON_PID=$!; _pids+=("$DAEMON_PID")
+wait_for "$log" "web: serving" 60
+/usr/bin/python3 - "$web_port" "$TMP/setup-token" >"$TMP/web-client.txt" 2>&1 <<'PY'
+import http.client, json, sys, websocket
+port, token = int(sys.argv[1]), open(sys.argv[2]).read().strip()
+def call(method, path, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse(); data = r.read(); c.close(); return r, data
+r, data = call("POST", "/api/v1/setup", json.dumps({"token": token, "username": "admin1", "password": "valgrind-pass-1"}),
+               {"Content-Type": "application/json"})
+cookie = r.getheader("Set-Cookie").split(";")[0]; csrf = json.loads(data)["csrf"]
+h = {"Cookie": cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json"}
+codes = [r.status]
+codes.append(call("GET", "/api/v1/snapshot", headers=h)[0].status)
+codes.append(call("GET", "/api/v1/history?format=csv&kind=alarm", headers=h)[0].status)
+codes.append(call("PUT", "/api/v1/devices/meter-f1", json.dumps({"bus": "sim1", "address": 7, "profile": "eastron-sdm120", "room": "101", "label": "x"}), h)[0].status)
+codes.append(call("PUT", "/api/v1/devices/meter-f1", "{bad", h)[0].status)
+codes.append(call("GET", "/metrics")[0].status)
+ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", subprotocols=["wardgate.v1"], cookie=cookie, timeout=60)
+codes.append(json.loads(ws.recv())["type"])
+bad = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", subprotocols=["wardgate.v1"], cookie=cookie, timeout=60)
+bad.recv(); bad.send("garbage")
+print(codes)
+PY
+sleep 1
+stop_daemon TERM
+check "the web server's client got its answers" grep -q "\[200, 200, 200, 200, 400, 200, 'snapshot'\]" "$TMP/web-client.txt"
+[ -s "$TMP/web-client.txt" ] && note "$(cat "$TMP/web-client.txt" | tail -5)"
+check "wardgated with the web server under memcheck: no errors or leaks (exit $DAEMON_RC)" test "$DAEMON_RC" -eq 0
+[ "$DAEMON_RC" -ne 0 ] && note "$(head -60 "$TMP/vg-web.txt")"
+
+for t in test_core test_plugin_host test_queue test_config test_store test_modbus test_gpio test_config_edit; do
   "${vg[@]}" --log-file="$TMP/vg-$t.txt" "$BUILD/tests/$t" >"$TMP/$t.out" 2>&1; rc=$?
   check "$t under memcheck: no errors or leaks (exit $rc)" test $rc -eq 0
   [ $rc -ne 0 ] && note "$(head -30 "$TMP/vg-$t.txt")"
