@@ -14,14 +14,32 @@
  *       point + value [+ repeat, every_ms: repeat toggling the value],
  *       release: point   (hand the point back to the model),
  *       health: online|offline [+ reason] [+ repeat, every_ms: alternate]}
+ *   control: PATH            a FIFO (created 0600 at start, a stale one
+ *                            replaced, removed at stop) taking one command a
+ *                            line, applied like a script step at once:
+ *                              DEVICE POINT VALUE       hold a point at a value
+ *                              DEVICE release POINT     hand it back to the model
+ *                              DEVICE health online|offline [reason]
+ *                            Blank lines and lines starting with # are skipped;
+ *                            a bad line is logged with its text and ignored.
+ *                            A reader thread blocks in poll() on the FIFO (it
+ *                            keeps a write end open itself, so writers may
+ *                            come and go without an end of file) and hands
+ *                            commands to the bus thread through its queue.
  * Device settings: silent (never answers: goes offline), fail_writes.
  * Profile `source:` sections are ignored: the sim simulates by meaning. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "plugin.h"
 #include "sim_model.h"
@@ -40,7 +58,15 @@ struct script_step {
     const char *reason;
 };
 
-#define WRITE_QUEUE 64
+#define WRITE_QUEUE   64
+#define CONTROL_QUEUE 64
+#define CONTROL_LINE  256 /* longer lines are refused */
+
+/* A command read from the control FIFO: a one-shot script step. */
+struct control_cmd {
+    struct script_step step;
+    char reason[64];
+};
 
 struct sim_bus {
     const struct wg_host *host;
@@ -56,12 +82,26 @@ struct sim_bus {
     size_t script_next;
 
     pthread_t thread;
-    bool running;
+    bool running;        /* started: stop has something to do */
+    bool thread_running; /* the bus thread exists */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;
     struct wg_write_request writes[WRITE_QUEUE];
     size_t write_count;
+
+    /* The control FIFO (control: PATH); control_path NULL when not set. */
+    char *control_path;
+    int control_fd;      /* read end */
+    int control_keep_fd; /* our own write end: no EOF when the last writer closes */
+    int control_stop[2]; /* a byte here ends the reader thread */
+    dev_t control_dev;
+    ino_t control_ino;
+    pthread_t control_thread;
+    bool control_running;
+    pthread_cond_t control_room; /* the queue has room again */
+    struct control_cmd control[CONTROL_QUEUE];
+    size_t control_count;
 };
 
 /* ---- configuration ---- */
@@ -217,6 +257,60 @@ static bool read_script(struct sim_bus *sim, const wg_cfg_node *settings)
     return ok;
 }
 
+/* control: PATH. Only checked here (open also runs for --check and for a
+ * reload that may be refused): the FIFO is made at start. */
+static bool read_control(struct sim_bus *sim, const wg_cfg_node *settings)
+{
+    const struct wg_host *host = sim->host;
+    const char *path = NULL;
+    if (!host->cfg_string(host, settings, "control", &path))
+        return false;
+    if (!path)
+        return true;
+    const wg_cfg_node *node = host->cfg_get(settings, "control");
+    size_t len = strlen(path);
+    if (len == 0 || len >= PATH_MAX || path[len - 1] == '/') {
+        host->cfg_error(host, node, "control: expected the path of a FIFO to create, got \"%s\"",
+                        path);
+        return false;
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISFIFO(st.st_mode)) {
+            host->cfg_error(host, node, "control: %s exists and is not a FIFO; it is not replaced",
+                            path);
+            return false;
+        }
+    } else if (errno != ENOENT) {
+        host->cfg_error(host, node, "control: %s: %s", path, strerror(errno));
+        return false;
+    }
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0) {
+        host->cfg_error(host, node, "control: the directory of %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        host->cfg_error(host, node, "control: %s (the directory of %s) is not a directory", dir,
+                        path);
+        return false;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        host->cfg_error(host, node, "control: cannot create a FIFO in %s: %s", dir,
+                        strerror(errno));
+        return false;
+    }
+    sim->control_path = strdup(path);
+    return sim->control_path != NULL;
+}
+
 static bool read_bus_settings(struct sim_bus *sim)
 {
     const struct wg_host *host = sim->host;
@@ -254,6 +348,7 @@ static bool read_bus_settings(struct sim_bus *sim)
                                        "staff_max_s",
                                        "night",
                                        "script",
+                                       "control",
                                        NULL};
     long long staff_min = sim->rates.staff_min_s, staff_max = sim->rates.staff_max_s;
     bool ok = host->cfg_only_keys(host, settings, keys);
@@ -268,6 +363,7 @@ static bool read_bus_settings(struct sim_bus *sim)
     ok = host->cfg_int(host, settings, "staff_min_s", 1, 3600, &staff_min) && ok;
     ok = host->cfg_int(host, settings, "staff_max_s", 1, 3600, &staff_max) && ok;
     ok = read_night(sim, settings) && ok;
+    ok = read_control(sim, settings) && ok;
     if (ok && staff_max < staff_min) {
         host->cfg_error(host, host->cfg_get(settings, "staff_max_s"),
                         "staff_max_s: expected at least staff_min_s (%lld)", staff_min);
@@ -335,6 +431,7 @@ static void sim_free(struct sim_bus *sim)
     free(sim->rooms);
     free(sim->devices);
     free(sim->script);
+    free(sim->control_path);
     free(sim);
 }
 
@@ -345,6 +442,8 @@ static int sim_open(const struct wg_host *host, const struct wg_bus_view *bus, v
         return -1;
     sim->host = host;
     sim->bus = bus;
+    sim->control_fd = sim->control_keep_fd = -1;
+    sim->control_stop[0] = sim->control_stop[1] = -1;
     sim->devices = calloc(bus->device_count ? bus->device_count : 1, sizeof *sim->devices);
     if (!sim->devices) {
         sim_free(sim);
@@ -372,6 +471,7 @@ static int sim_open(const struct wg_host *host, const struct wg_bus_view *bus, v
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&sim->wake, &attr);
     pthread_condattr_destroy(&attr);
+    pthread_cond_init(&sim->control_room, NULL);
     *instance = sim;
     return 0;
 }
@@ -490,6 +590,15 @@ static void *sim_thread(void *arg)
             apply_write(sim, &request);
             pthread_mutex_lock(&sim->lock);
         }
+        while (sim->control_count > 0 && !sim->stop) {
+            struct control_cmd cmd = sim->control[0];
+            memmove(sim->control, sim->control + 1, --sim->control_count * sizeof sim->control[0]);
+            pthread_cond_signal(&sim->control_room);
+            pthread_mutex_unlock(&sim->lock);
+            cmd.step.reason = cmd.reason;
+            run_step(sim, &cmd.step);
+            pthread_mutex_lock(&sim->lock);
+        }
         pthread_mutex_unlock(&sim->lock);
 
         int64_t now = mono_ms();
@@ -516,7 +625,7 @@ static void *sim_thread(void *arg)
             next = start + sim->script[sim->script_next].at_ms;
 
         pthread_mutex_lock(&sim->lock);
-        if (!sim->stop && sim->write_count == 0 && next > mono_ms()) {
+        if (!sim->stop && sim->write_count == 0 && sim->control_count == 0 && next > mono_ms()) {
             struct timespec until = {next / 1000, (next % 1000) * 1000000};
             pthread_cond_timedwait(&sim->wake, &sim->lock, &until);
         }
@@ -525,18 +634,253 @@ static void *sim_thread(void *arg)
     return NULL;
 }
 
+/* ---- the control FIFO ---- */
+
+/* Parses one command line (already trimmed, not empty) into a one-shot step.
+ * On error returns false with why in `error`. */
+static bool parse_control(const struct sim_bus *sim, char *line, struct control_cmd *cmd,
+                          char *error, size_t error_size)
+{
+    const char *const blanks = " \t";
+    char *save = NULL;
+    char *device_id = strtok_r(line, blanks, &save);
+    char *verb = strtok_r(NULL, blanks, &save);
+    *cmd = (struct control_cmd){.step = {.repeat = 1}};
+    if (!device_id || !verb) {
+        snprintf(error, error_size,
+                 "expected DEVICE POINT VALUE, DEVICE release POINT or DEVICE health "
+                 "online|offline [reason]");
+        return false;
+    }
+    long device = find_device(sim->bus, device_id);
+    if (device < 0) {
+        snprintf(error, error_size, "device \"%s\" is not on bus %s", device_id, sim->bus->id);
+        return false;
+    }
+    cmd->step.device = (uint32_t)device;
+    const struct wg_device_view *view = &sim->bus->devices[device];
+    if (strcmp(verb, "health") == 0) {
+        char *state = strtok_r(NULL, blanks, &save);
+        char *reason = save ? save + strspn(save, blanks) : NULL;
+        if (!state || (strcmp(state, "online") != 0 && strcmp(state, "offline") != 0)) {
+            snprintf(error, error_size, "health: expected online or offline");
+            return false;
+        }
+        cmd->step.action = STEP_HEALTH;
+        cmd->step.health = strcmp(state, "online") == 0 ? WG_HEALTH_ONLINE : WG_HEALTH_OFFLINE;
+        snprintf(cmd->reason, sizeof cmd->reason, "%s", reason && *reason ? reason : "control");
+        return true;
+    }
+    bool release = strcmp(verb, "release") == 0;
+    const char *point_name = release ? strtok_r(NULL, blanks, &save) : verb;
+    const char *value_text = release ? NULL : strtok_r(NULL, blanks, &save);
+    if (!point_name || (!release && !value_text) || strtok_r(NULL, blanks, &save)) {
+        snprintf(error, error_size,
+                 release ? "expected DEVICE release POINT" : "expected DEVICE POINT VALUE");
+        return false;
+    }
+    long point = find_point(view, point_name);
+    if (point < 0) {
+        snprintf(error, error_size, "device %s (profile %s) has no point \"%s\"", device_id,
+                 view->profile_id, point_name);
+        return false;
+    }
+    cmd->step.point = (uint32_t)point;
+    cmd->step.action = release ? STEP_RELEASE : STEP_SET;
+    if (!release) {
+        char *end = NULL;
+        errno = 0;
+        cmd->step.value = strtod(value_text, &end);
+        if (end == value_text || *end || errno == ERANGE || !isfinite(cmd->step.value)) {
+            snprintf(error, error_size, "value: expected a number, got \"%s\"", value_text);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Queues a command for the bus thread; waits while the queue is full.
+ * Returns false once the bus is stopping. */
+static bool queue_control(struct sim_bus *sim, const struct control_cmd *cmd)
+{
+    pthread_mutex_lock(&sim->lock);
+    while (sim->control_count == CONTROL_QUEUE && !sim->stop)
+        pthread_cond_wait(&sim->control_room, &sim->lock);
+    bool stopping = sim->stop;
+    if (!stopping) {
+        sim->control[sim->control_count++] = *cmd;
+        pthread_cond_signal(&sim->wake);
+    }
+    pthread_mutex_unlock(&sim->lock);
+    return !stopping;
+}
+
+/* One line from the FIFO, without its newline. Returns false once stopping. */
+static bool control_line(struct sim_bus *sim, char *line, size_t len, bool too_long)
+{
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    for (size_t i = 0; i < len; i++) /* the line goes to the log */
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = line[i] == '\t' ? ' ' : '?';
+    char *start = line + strspn(line, " ");
+    if (too_long) {
+        sim->host->log(sim->host, WG_PLOG_WARNING,
+                       "control: ignored a line of more than %d bytes: \"%.40s...\"",
+                       CONTROL_LINE - 1, start);
+        return true;
+    }
+    if (*start == '\0' || *start == '#')
+        return true;
+    char text[CONTROL_LINE];
+    snprintf(text, sizeof text, "%s", start);
+    struct control_cmd cmd;
+    char error[160];
+    if (!parse_control(sim, start, &cmd, error, sizeof error)) {
+        sim->host->log(sim->host, WG_PLOG_WARNING, "control: ignored \"%s\": %s", text, error);
+        return true;
+    }
+    sim->host->log(sim->host, WG_PLOG_INFO, "control: %s", text);
+    return queue_control(sim, &cmd);
+}
+
+static void *control_thread(void *arg)
+{
+    struct sim_bus *sim = arg;
+    char line[CONTROL_LINE];
+    size_t len = 0;
+    bool too_long = false;
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = sim->control_fd, .events = POLLIN},
+                                {.fd = sim->control_stop[0], .events = POLLIN}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            sim->host->log(sim->host, WG_PLOG_ERR, "control: poll: %s; no more commands",
+                           strerror(errno));
+            break;
+        }
+        if (fds[1].revents)
+            break;
+        if (!fds[0].revents)
+            continue;
+        char chunk[512];
+        ssize_t got = read(sim->control_fd, chunk, sizeof chunk);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (got <= 0) { /* cannot happen while we hold a write end ourselves */
+            sim->host->log(sim->host, WG_PLOG_ERR, "control: read: %s; no more commands",
+                           got < 0 ? strerror(errno) : "end of file");
+            break;
+        }
+        bool go_on = true;
+        for (ssize_t i = 0; i < got && go_on; i++) {
+            if (chunk[i] == '\n') {
+                line[len] = '\0';
+                go_on = control_line(sim, line, len, too_long);
+                len = 0;
+                too_long = false;
+            } else if (len + 1 < sizeof line) {
+                line[len++] = chunk[i];
+            } else {
+                too_long = true;
+            }
+        }
+        if (!go_on)
+            break;
+    }
+    return NULL;
+}
+
+static void control_close(struct sim_bus *sim)
+{
+    int *fds[] = {&sim->control_fd, &sim->control_keep_fd, &sim->control_stop[0],
+                  &sim->control_stop[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    /* Remove the FIFO only if it is still ours (a reload's next instance makes its own). */
+    struct stat st;
+    if (sim->control_ino && lstat(sim->control_path, &st) == 0 && st.st_dev == sim->control_dev &&
+        st.st_ino == sim->control_ino)
+        unlink(sim->control_path);
+    sim->control_ino = 0;
+}
+
+/* Makes the FIFO (replacing a stale one) and starts its reader. */
+static int control_open(struct sim_bus *sim)
+{
+    const char *path = sim->control_path;
+    const struct wg_host *host = sim->host;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISFIFO(st.st_mode)) {
+            host->log(host, WG_PLOG_ERR, "control: %s exists and is not a FIFO", path);
+            return -1;
+        }
+        if (unlink(path) != 0) {
+            host->log(host, WG_PLOG_ERR, "control: cannot remove the stale FIFO %s: %s", path,
+                      strerror(errno));
+            return -1;
+        }
+        host->log(host, WG_PLOG_INFO, "control: replaced the stale FIFO %s", path);
+    }
+    if (mkfifo(path, 0600) != 0) {
+        host->log(host, WG_PLOG_ERR, "control: mkfifo %s: %s", path, strerror(errno));
+        return -1;
+    }
+    sim->control_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (sim->control_fd >= 0 && fstat(sim->control_fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+        st.st_uid == geteuid()) {
+        sim->control_dev = st.st_dev;
+        sim->control_ino = st.st_ino;
+    }
+    if (sim->control_fd < 0 || !sim->control_ino) {
+        host->log(host, WG_PLOG_ERR, "control: cannot open the FIFO %s: %s", path,
+                  sim->control_fd < 0 ? strerror(errno) : "not the FIFO just made");
+        control_close(sim);
+        return -1;
+    }
+    fchmod(sim->control_fd, 0600); /* whatever the umask left */
+    sim->control_keep_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (sim->control_keep_fd < 0 || pipe2(sim->control_stop, O_CLOEXEC | O_NONBLOCK) != 0) {
+        host->log(host, WG_PLOG_ERR, "control: %s: %s", path, strerror(errno));
+        control_close(sim);
+        return -1;
+    }
+    int rc = pthread_create(&sim->control_thread, NULL, control_thread, sim);
+    if (rc != 0) {
+        host->log(host, WG_PLOG_ERR, "control: cannot start the reader thread: %s", strerror(rc));
+        control_close(sim);
+        return -1;
+    }
+    sim->control_running = true;
+    host->log(host, WG_PLOG_INFO, "control: reading commands from %s", path);
+    return 0;
+}
+
 /* ---- lifecycle ---- */
+
+static void sim_stop(void *instance);
 
 static int sim_start(void *instance)
 {
     struct sim_bus *sim = instance;
     sim->stop = false;
+    sim->control_count = 0;
+    if (sim->control_path && control_open(sim) != 0)
+        return -1;
     int rc = pthread_create(&sim->thread, NULL, sim_thread, sim);
     if (rc != 0) {
         sim->host->log(sim->host, WG_PLOG_ERR, "cannot start the sim thread: %s", strerror(rc));
+        sim->running = true; /* so that sim_stop ends the control reader */
+        sim_stop(sim);
         return -1;
     }
     sim->running = true;
+    sim->thread_running = true;
     return 0;
 }
 
@@ -566,8 +910,21 @@ static void sim_stop(void *instance)
     pthread_mutex_lock(&sim->lock);
     sim->stop = true;
     pthread_cond_signal(&sim->wake);
+    pthread_cond_broadcast(&sim->control_room);
     pthread_mutex_unlock(&sim->lock);
-    pthread_join(sim->thread, NULL);
+    if (sim->thread_running)
+        pthread_join(sim->thread, NULL);
+    sim->thread_running = false;
+    if (sim->control_running) {
+        ssize_t wrote;
+        do
+            wrote = write(sim->control_stop[1], "x", 1);
+        while (wrote < 0 && errno == EINTR);
+        pthread_join(sim->control_thread, NULL);
+        sim->control_running = false;
+    }
+    if (sim->control_path)
+        control_close(sim);
     sim->running = false;
 }
 
@@ -578,6 +935,7 @@ static void sim_close(void *instance)
         return;
     sim_stop(sim);
     pthread_cond_destroy(&sim->wake);
+    pthread_cond_destroy(&sim->control_room);
     pthread_mutex_destroy(&sim->lock);
     sim_free(sim);
 }
