@@ -317,9 +317,11 @@ int main(int argc, char **argv)
     if (core_config(core)->web.enabled) {
         bridge = bridge_new(256, 8192, NULL, NULL);
         api = bridge ? api_new(core, bridge) : NULL;
+        struct wg_web settings = core_config(core)->web;
+        if (cli.web_root)
+            settings.root = cli.web_root;
         if (api)
-            web =
-                web_start(&core_config(core)->web, database_path(&cli, core_config(core)), bridge);
+            web = web_start(&settings, database_path(&cli, core_config(core)), bridge);
         if (!web)
             wg_crit("web: not started; the display and the manager UI are unavailable");
     }
