@@ -959,7 +959,28 @@ static bool update_item(struct edit *edit, const struct item_kind *kind, const c
     /* A block mapping: from its first key to its last character, same indentation. */
     size_t indent = block_key_indent(edit, item);
     write_item(edit, &sb, kind->fields, value, id, item, true, indent);
-    return add_splice(edit, item->key_starts[0], item->end_index, &sb, true);
+    size_t to = item->end_index;
+    /* A comment after the item's last line stays there, unless a key the API
+     * does not manage moved to the end: its value may be a block scalar,
+     * which the comment would join, so the comment gets a line of its own. */
+    size_t last_unmanaged = SIZE_MAX;
+    for (size_t i = 0; i < item->count; i++)
+        if (!field_named(kind->fields, item->keys[i]))
+            last_unmanaged = i;
+    size_t comment = to;
+    while (comment < edit->length && (edit->text[comment] == ' ' || edit->text[comment] == '\t'))
+        comment++;
+    if (last_unmanaged != SIZE_MAX && last_unmanaged != item->count - 1 && comment < edit->length &&
+        edit->text[comment] == '#') {
+        size_t end = line_end(edit, comment);
+        if (end > comment && edit->text[end - 1] == '\r')
+            end--;
+        sb_str(&sb, edit->eol);
+        sb_spaces(&sb, indent);
+        sb_add(&sb, edit->text + comment, end - comment);
+        to = end;
+    }
+    return add_splice(edit, item->key_starts[0], to, &sb, true);
 }
 
 static bool delete_item(struct edit *edit, const struct item_kind *kind, const char *id)
@@ -1124,8 +1145,11 @@ static void audit_json(struct edit *edit, enum wg_edit_op op, const char *id, co
         const struct wg_cfg_node *room = find_room(edit->root, id);
         json_t *before = json_pack("{s:s}", "id", id);
         const struct wg_cfg_node *beds = cfg_get(room, "beds");
-        if (before && beds)
-            json_object_set_new(before, "beds", scalar_json(&beds_fields[0], beds));
+        if (before && beds &&
+            json_object_set_new(before, "beds", scalar_json(&beds_fields[0], beds)) != 0) {
+            json_decref(before);
+            before = NULL; /* out of memory: refused by the caller */
+        }
         result->before = before;
         result->after = json_pack("{s:s, s:O}", "id", id, "beds", json_object_get(value, "beds"));
         return;

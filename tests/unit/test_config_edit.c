@@ -443,6 +443,49 @@ static void test_room_beds(void **state)
     config_edit_result_free(&result);
 }
 
+/* The facility is written the way config_edit writes: updating any device
+ * or resident with its own values gives the same text, byte for byte. */
+static void test_own_values_change_nothing(void **state)
+{
+    struct fixture *fx = *state;
+    struct wg_diag diag;
+    diag_init(&diag);
+    struct wg_cfg_node *root = cfgtree_parse("f.yaml", fx->original, strlen(fx->original), &diag);
+    assert_non_null(root);
+    static const struct {
+        const char *section;
+        enum wg_edit_op update, remove;
+    } lists[] = {{"devices", WG_EDIT_DEVICE_UPDATE, WG_EDIT_DEVICE_DELETE},
+                 {"residents", WG_EDIT_RESIDENT_UPDATE, WG_EDIT_RESIDENT_DELETE}};
+    size_t checked = 0;
+    for (size_t l = 0; l < 2; l++) {
+        const struct wg_cfg_node *list = cfg_get(root, lists[l].section);
+        for (size_t i = 0; i < cfg_seq_len(list); i++) {
+            const char *id = cfg_scalar(cfg_get(cfg_seq_at(list, i), "id"));
+            struct wg_edit_result first, second;
+            /* The first pass only reads the item's values (a delete changes nothing here). */
+            char *text =
+                config_edit_text("f.yaml", fx->original, lists[l].remove, id, NULL, &first);
+            assert_non_null(text);
+            free(text);
+            text = config_edit_text("f.yaml", fx->original, lists[l].update, id, first.before,
+                                    &second);
+            if (!text || strcmp(text, fx->original) != 0)
+                print_message("# %s %s changed: %s\n", lists[l].section, id,
+                              text ? "" : second.error);
+            assert_non_null(text);
+            assert_string_equal(text, fx->original);
+            free(text);
+            config_edit_result_free(&first);
+            config_edit_result_free(&second);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 319 + 55);
+    cfgtree_free(root);
+    diag_free(&diag);
+}
+
 /* Every refusal leaves the file byte for byte, no temporary file and no .prev. */
 static void test_refusals_change_nothing(void **state)
 {
@@ -888,6 +931,67 @@ static void test_crlf_file(void **state)
     free(crlf.data);
 }
 
+/* A comment after a block item's last line must not join a block scalar
+ * that moved to the end. */
+static void test_block_item_trailing_comment(void **state)
+{
+    struct fixture *fx = *state;
+    rewrite_devices(fx, "devices:\n"
+                        "  - id: s-1\n"
+                        "    bus: b1\n"
+                        "    settings:\n"
+                        "      script: |\n"
+                        "        line one\n"
+                        "    address: 5\n"
+                        "    profile: call-point   # trailing\n"
+                        "# end\n");
+    apply_ok(fx, WG_EDIT_DEVICE_UPDATE, "s-1",
+             "{\"bus\": \"b1\", \"address\": 6, \"profile\": \"call-point\"}");
+    char *text = slurp(fx->path);
+    const char *expected = "devices:\n"
+                           "  - id: s-1\n"
+                           "    bus: b1\n"
+                           "    address: 6\n"
+                           "    profile: call-point\n"
+                           "    settings:\n"
+                           "      script: |\n"
+                           "        line one\n"
+                           "    # trailing\n"
+                           "# end\n";
+    if (!strstr(text, expected))
+        print_message("# got:\n%s\n", text);
+    assert_non_null(strstr(text, expected));
+    free(text);
+    struct wg_config *config = load(fx->path);
+    const struct wg_device *device = &config->devices[config_find_device(config, "s-1")];
+    assert_string_equal(cfg_scalar(cfg_get(device->settings, "script")), "line one\n");
+    assert_int_equal(device->address, 6);
+    config_free(config);
+}
+
+/* A UTF-8 byte order mark: byte offsets still match. */
+static void test_byte_order_mark(void **state)
+{
+    struct fixture *fx = *state;
+    char *text = NULL;
+    assert_true(asprintf(&text, "\xEF\xBB\xBF%s", fx->original) > 0);
+    char *path = test_write_file(fx->dir, "site.yaml", text);
+    free(path);
+    size_t from = 0, to = 0;
+    item_range(text, "devices", "lamp-1", &from, &to);
+    assert_int_equal(strncmp(text + from, "{id: lamp-1,", 12), 0);
+    apply_ok(fx, WG_EDIT_DEVICE_UPDATE, "lamp-1",
+             "{\"label\": \"门灯\", \"bus\": \"b1\", \"address\": 3, \"profile\": \"door-lamp\"}");
+    char *changed = slurp(fx->path);
+    assert_only_range_changed(text, changed, from, to,
+                              "{id: lamp-1, label: 门灯, bus: b1, address: 3, profile: door-lamp}");
+    free(changed);
+    free(text);
+    struct wg_config *config = load(fx->path);
+    assert_int_equal(config->device_count, 3);
+    config_free(config);
+}
+
 static void test_file_problems(void **state)
 {
     struct fixture *fx = *state;
@@ -971,6 +1075,8 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_residents, facility_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_room_beds, facility_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_own_values_change_nothing, facility_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_refusals_change_nothing, facility_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_prev_is_the_previous_version, facility_setup,
@@ -988,6 +1094,9 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_flow_list, small_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_crlf_file, small_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_block_item_trailing_comment, small_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_byte_order_mark, small_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_file_problems, small_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_text_only_and_mode, small_setup, fixture_teardown),
     };
