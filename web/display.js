@@ -220,7 +220,7 @@
     }
     if (button) {
       const pending = ackPending(a.id);
-      button.disabled = pending;
+      button.disabled = pending || !state.connected;
       setText(button, WG.t(pending ? 'd.ack.pending' : 'd.ack'));
     }
     let error = container.querySelector('.ack-error');
@@ -413,6 +413,7 @@
       if (a) setText(item.querySelector('.f-elapsed'), WG.fmtElapsed(a.raised_ms, t));
     });
     if (!state.connected) renderConnLost();
+    if ([...state.ackErrors.values()].some((f) => f.until <= Date.now())) render();
     Sound.renderButton();
   }
 
@@ -484,7 +485,7 @@
       const real = new Float32Array([0, 0, 0, 0, 0, 0]);
       const imag = new Float32Array([0, 1, 0.6, 0.45, 0.35, 0.25]);
       wave = ctx.createPeriodicWave(real, imag);
-      ctx.onstatechange = () => { renderButton(); schedule(true); };
+      ctx.onstatechange = () => { renderButton(); if (unlocked()) schedule(true); else schedule(false); };
       return ctx;
     }
     function unlocked() { return !!ctx && ctx.state === 'running'; }
@@ -570,11 +571,10 @@
       schedule(false);
     }
 
-    async function unlock() {
-      if (!context()) return;
-      try { await ctx.resume(); } catch (e) { /* stays locked */ }
-      renderButton();
-      schedule(true);
+    /* Resuming is all: the context's statechange starts the sound. */
+    function unlock() {
+      if (!context() || unlocked()) return;
+      ctx.resume().catch(() => { /* stays locked until the next gesture */ });
     }
 
     function renderButton() {
@@ -625,6 +625,7 @@
     return { init, update, renderButton, rms, silenced, unlocked, state: () => document.body.dataset.sound };
   })();
   hooks.sound = Sound;
+  hooks.acknowledge = (id) => acknowledge(id); /* what the button does; the server checks the role */
 
   /* ---- the connection ---- */
   let backoff = BACKOFF_MIN_MS;
