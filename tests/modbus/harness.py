@@ -265,6 +265,10 @@ class Daemon:
         db = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
         try:
             return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return []  # the file exists but the daemon has not migrated it yet
+            raise
         finally:
             db.close()
 
