@@ -13,7 +13,7 @@ const path = require('path');
 const lib = require('./lib');
 
 const { ok, note } = lib;
-const PW = { manager: 'manager-pass-1', nurse: 'nurse-pass-01', admin: 'admin-pass-01', carer: 'carer2-pass-1', carer2: 'carer2-pass-2' };
+const PW = { station: 'station-pass-1', manager: 'manager-pass-1', nurse: 'nurse-pass-01', admin: 'admin-pass-01', carer: 'carer2-pass-1', carer2: 'carer2-pass-2' };
 const WAIT = 15000;
 
 /* The call point rings and the pull cord's unit goes silent shortly after
@@ -71,7 +71,7 @@ async function main() {
   const port = await lib.freePort();
   const config = lib.writeConfig(dir, port, SCRIPT);
   const db = path.join(dir, 'wardgate.db');
-  for (const [name, role] of [['manager', 'manager'], ['nurse', 'nurse'], ['admin', 'admin']]) {
+  for (const [name, role] of [['manager', 'manager'], ['nurse', 'nurse'], ['admin', 'admin'], ['station', 'station']]) {
     lib.addUser(config, db, name, role, PW[name]);
   }
   const daemon = new lib.Daemon(config, db, port, path.join(dir, 'wardgated.log'));
@@ -83,7 +83,10 @@ async function main() {
     } catch (e) {
       ok(false, `${name}: no exception`, e && e.stack ? e.stack : String(e));
       for (const p of pages) {
-        if (!p.isClosed()) await lib.screenshot(p, `manager-FAILED-${name.replace(/\W+/g, '-')}-${pages.indexOf(p)}`).catch(() => {});
+        if (p.isClosed()) continue;
+        await lib.screenshot(p, `manager-FAILED-${name.replace(/\W+/g, '-')}-${pages.indexOf(p)}`).catch(() => {});
+        /* An editor left open would block every later step. */
+        await p.evaluate(() => document.querySelectorAll('dialog[open]').forEach((d) => d.close())).catch(() => {});
       }
     }
   };
@@ -206,6 +209,20 @@ async function main() {
         'unknown profile: the loader\'s messages are listed', `${details} shown; ${JSON.stringify(res.data)}`);
       ok(/facility\.yaml:\d+:\d+/.test(await mgr.textContent('#device-errors')), 'unknown profile: the messages name file:line:col');
       await lib.screenshot(mgr, 'manager-05-unknown-profile');
+      /* A 403 from the server (here: the CSRF header stripped on the way)
+       * is shown as a refusal, not taken for a success. */
+      await mgr.selectOption('#dev-profile', 'eastron-sdm120');
+      await mgr.route('**/api/v1/devices/meter-f1', (route) => {
+        const headers = { ...route.request().headers() };
+        delete headers['x-csrf-token'];
+        return route.continue({ headers });
+      });
+      res = await saveAndCapture(mgr, '#device-save', 'PUT', '/api/v1/devices/meter-f1');
+      await mgr.unroute('**/api/v1/devices/meter-f1');
+      ok(res.status === 403, 'no CSRF header: the server answers 403', JSON.stringify(res));
+      await mgr.waitForFunction(() => /无权/.test(document.querySelector('#device-errors').textContent));
+      ok(await mgr.locator('#device-editor').isVisible(),
+        '403: the editor says the change is not allowed and stays open');
       await mgr.click('#device-cancel');
       await mgr.waitForSelector('#device-editor', { state: 'hidden' });
       ok(!/edit/.test(new URL(mgr.url()).hash), 'cancel: back to #devices', mgr.url());
@@ -324,6 +341,15 @@ async function main() {
       ok(await nurse.locator('#view-residents').isHidden(), 'nurse: #residents shows forbidden');
     });
 
+    await step('station account', async () => {
+      const station = await newPage();
+      await lib.login(station, base, 'station', PW.station, '/manage.html#devices');
+      await station.waitForSelector('#forbidden', { state: 'visible' });
+      ok(await station.locator('#tabs').isHidden() && await station.locator('#view-devices').isHidden(),
+        'station: the wall display\'s account gets forbidden, no tabs');
+      await lib.screenshot(station, 'manager-12b-station-forbidden');
+    });
+
     /* ---------------- history and CSV ---------------- */
     await step('history and CSV', async () => {
       await mgr.click('#tabs a[data-tab="history"]');
@@ -414,7 +440,7 @@ async function main() {
     await step('admin adds a user', async () => {
       await lib.login(admin, base, 'admin', PW.admin, '/manage.html#users');
       await admin.waitForSelector('#user-table tr[data-user="manager"]');
-      ok(await admin.locator('#user-table tbody tr').count() === 3, 'admin: the three users are listed');
+      ok(await admin.locator('#user-table tbody tr').count() === 4, 'admin: the four users are listed');
       await admin.fill('#new-username', 'carer2');
       await admin.selectOption('#new-role', 'nurse');
       await admin.fill('#new-password', PW.carer);
