@@ -652,9 +652,11 @@
     event.preventDefault();
     const id = editingResident && editingResident.id;
     const care = $('#res-care').value;
+    const label = $('#res-label').value.trim();
     const body = {
       id: $('#res-id').value.trim(),
-      label: $('#res-label').value.trim(),
+      /* An empty label is left out (the file keeps no `label: ""`) unless it clears one. */
+      label: label !== '' || (editingResident && editingResident.label) ? label : undefined,
       bed: $('#res-bed').value,
       care_level: /^\d+$/.test(care) ? Number(care) : care,
       risks: $$('#res-risks input:checked').map((el) => el.value),
@@ -734,7 +736,6 @@
   function updateCsvLink() {
     const p = historyParams();
     p.set('format', 'csv');
-    p.set('limit', '1000');
     $('#history-csv').href = `/api/v1/history?${p}`;
   }
 
