@@ -48,9 +48,11 @@ async function main() {
   const port = await lib.freePort();
   const fifo = path.join(dir, 'sim.fifo');
   const config = lib.writeConfig(dir, port, `      control: ${fifo}`);
-  /* The small facility has no smoke detector: one in room 101. */
+  /* The small facility has no smoke detector: one in room 101, and its rule. */
   fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace(/^devices:\n/m,
-    'devices:\n  - {id: smoke-101, bus: sim1, address: 8, profile: smoke-detector, room: "101"}\n'));
+    'devices:\n  - {id: smoke-101, bus: sim1, address: 8, profile: smoke-detector, room: "101"}\n')
+    .replace(/^rules:\n/m,
+      'rules:\n  - {id: smoke, kind: smoke, meaning: smoke, priority: fire, reset_on_normal: false}\n'));
   const db = path.join(dir, 'wardgate.db');
   lib.addUser(config, db, 'station1', 'station', 'station-pass-1');
   lib.addUser(config, db, 'nurse1', 'nurse', 'nurse-pass-12');
@@ -189,11 +191,19 @@ async function main() {
         && r.width > 100 && r.height > 50 && r.top >= 0 && r.bottom <= innerHeight;
     }, selector);
 
-    ok((await sound(kiosk)).mode === 'locked' && await kiosk.locator('#sound-enable').isVisible(),
-      'without a user gesture the sound is locked and an "enable sound" button shows');
-    await kiosk.click('#sound-enable');
-    await kiosk.waitForFunction(() => document.body.dataset.sound !== 'locked', null, { timeout: 5000 });
-    ok(await kiosk.locator('#sound-enable').isHidden(), 'clicking it unlocks the sound and the button goes');
+    /* Chromium's autoplay policy sometimes lets a localhost page start audio
+     * without a gesture; then there is no button to press, which is right too. */
+    if ((await sound(kiosk)).mode === 'locked') {
+      ok(await kiosk.locator('#sound-enable').isVisible(),
+        'without a user gesture the sound is locked and an "enable sound" button shows');
+      await kiosk.click('#sound-enable');
+      await kiosk.waitForFunction(() => document.body.dataset.sound !== 'locked', null, { timeout: 5000 });
+      ok(await kiosk.locator('#sound-enable').isHidden(), 'clicking it unlocks the sound and the button goes');
+    } else {
+      ok(await kiosk.locator('#sound-enable').isHidden(),
+        'the browser allowed sound without a gesture: no "enable sound" button shows');
+      note('autoplay allowed without a gesture in this run; the locked path was not exercised');
+    }
     ok((await sound(kiosk)).mode === 'off', 'nothing sounds while the only call is acknowledged', JSON.stringify(await sound(kiosk)));
 
     t0 = Date.now();
