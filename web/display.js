@@ -663,7 +663,7 @@
   }
 
   function connectionLost(why) {
-    hooks.connectEvents.push({ what: 'lost', why, at: Date.now() });
+    hooks.connectEvents.push({ what: 'lost', why, at: Date.now(), lastDataAt: state.lastDataAt });
     if (socket) { const s = socket; socket = null; try { s.close(); } catch (e) { /* closing */ } }
     state.connected = false;
     for (const [ref, p] of state.pendingAcks) { clearTimeout(p.timer); state.pendingAcks.delete(ref); }
