@@ -13,8 +13,10 @@ packages=(
   # itself is fetched by the test with apt-get download (GPL, never committed)
   qemu-system-x86 busybox-static cpio xz-utils linux-headers-6.12-amd64
   # the web tests: a WebSocket client for the API test, Debian's Chromium for
-  # the browser tests (playwright-core comes from npm, tests/browser/package.json)
-  python3-websocket chromium
+  # the browser tests (playwright-core comes from npm, tests/browser/package.json);
+  # a CJK font so that the Chinese pages render as text, not boxes, in the
+  # screenshots (the pages name no font file: they use what the system has)
+  python3-websocket chromium fonts-wqy-microhei
 )
 # Node.js and npm for the browser tests, unless the machine has them already
 # (some images carry their own Node.js, which Debian's npm would conflict with).
