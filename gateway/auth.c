@@ -1244,9 +1244,13 @@ enum wg_login_result auth_login(struct wg_auth *auth, const char *username, cons
 {
     if (retry_after_s)
         *retry_after_s = 0;
-    if (!auth || !username || !password || !token_out || !session) {
+    if (!auth || !token_out || !session) {
         say(why, why_len, "auth_login: missing argument");
         return WG_LOGIN_ERROR;
+    }
+    if (!username || !password) { /* a request without them: nothing to check or count */
+        say(why, why_len, "user name and password are required");
+        return WG_LOGIN_BAD;
     }
     bool valid_name = name_ok(username);
     /* An invalid name is never logged: it may be a password typed in the wrong field. */
@@ -1486,9 +1490,13 @@ enum wg_login_result auth_setup_admin(struct wg_auth *auth, const char *setup_to
                                       const char *client, int64_t now_ms, char *token_out,
                                       struct wg_session *session, char *why, size_t why_len)
 {
-    if (!auth || !setup_token || !username || !password || !token_out || !session) {
+    if (!auth || !token_out || !session) {
         say(why, why_len, "auth_setup_admin: missing argument");
         return WG_LOGIN_ERROR;
+    }
+    if (!setup_token) {
+        say(why, why_len, "the setup token is wrong or expired, or a user exists");
+        return WG_LOGIN_BAD;
     }
     char from[72];
     clean_text(client, from, sizeof from);

@@ -103,7 +103,8 @@ enum wg_login_result {
 };
 /* Checks the password (slow), opens a session: token_out gets the cookie
  * value (WG_AUTH_TOKEN_LEN + 1 bytes), session the rest. Throttled per user
- * name and per `client` address; successes and failures are audited. */
+ * name and per `client` address; successes and failures are audited. A
+ * NULL username or password is WG_LOGIN_BAD at once (nothing is counted). */
 enum wg_login_result auth_login(struct wg_auth *auth, const char *username, const char *password,
                                 const char *client, int64_t now_ms, char *token_out,
                                 struct wg_session *session, int *retry_after_s, char *why,

@@ -318,6 +318,16 @@ static void test_login(void **state)
                                 why, sizeof why),
                      WG_LOGIN_BAD);
     assert_string_equal(why, "wrong user name or password");
+    /* A request without a name or password is refused without any check. */
+    assert_int_equal(
+        auth_login(fx->auth, "alice", NULL, CLIENT, T0, token, &session, &retry, why, sizeof why),
+        WG_LOGIN_BAD);
+    assert_int_equal(
+        auth_login(fx->auth, NULL, PW, CLIENT, T0, token, &session, &retry, why, sizeof why),
+        WG_LOGIN_BAD);
+    assert_int_equal(
+        auth_login(NULL, "alice", PW, CLIENT, T0, token, &session, &retry, why, sizeof why),
+        WG_LOGIN_ERROR);
     assert_int_equal(auth_failed_logins(fx->auth), 3);
     /* Each attempt verified one hash, the unknown users a stand-in's. */
     assert_int_equal(auth_password_checks(fx->auth), 4);
@@ -768,6 +778,12 @@ static void test_setup_token(void **state)
     assert_int_equal(auth_setup_admin(fx->auth, token, "Root!", PW, CLIENT, T0 + HOUR, cookie,
                                       &session, why, sizeof why),
                      WG_LOGIN_INVALID);
+    assert_int_equal(auth_setup_admin(fx->auth, token, NULL, NULL, CLIENT, T0 + HOUR, cookie,
+                                      &session, why, sizeof why),
+                     WG_LOGIN_INVALID);
+    assert_int_equal(auth_setup_admin(fx->auth, NULL, "root", PW, CLIENT, T0 + HOUR, cookie,
+                                      &session, why, sizeof why),
+                     WG_LOGIN_BAD);
     assert_int_equal(auth_user_count(fx->auth), 0);
 
     assert_int_equal(auth_setup_admin(fx->auth, token, "root", PW, CLIENT, T0 + HOUR, cookie,
