@@ -488,6 +488,7 @@ static void run_job(struct wg_web_server *web, struct job *job)
             job->token[0] = '\0';
             job->status = result == WG_LOGIN_THROTTLED ? 429
                           : result == WG_LOGIN_ERROR   ? 503
+                          : result == WG_LOGIN_INVALID ? 400
                           : job->kind == JOB_SETUP     ? 403
                                                        : 401;
             job->reply = json_text(json_pack(
@@ -1385,23 +1386,6 @@ static char *copy_or_empty(const char *text)
     return strdup(text ? text : "");
 }
 
-static void write_setup_token(const char *db_path, const char *token)
-{
-    char dir[PATH_MAX], path[PATH_MAX + 16];
-    snprintf(dir, sizeof dir, "%s", db_path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    snprintf(path, sizeof path, "%s/setup-token", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || dprintf(fd, "%s\n", token) < 0 || fchmod(fd, 0600) != 0)
-        wg_warn("web: cannot write the setup token to %s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-}
-
 static void free_server(struct wg_web_server *web)
 {
     auth_close(web->auth);
@@ -1453,13 +1437,18 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
         free_server(web);
         return NULL;
     }
-    char token[128];
-    if (auth_make_setup_token(web->auth, wall_ms(), token, sizeof token) == 1) {
+    char token[128], token_path[4096], token_err[256];
+    int made = auth_make_setup_token(web->auth, wall_ms(), token, sizeof token);
+    /* The file holds the new token, or is removed once users exist. */
+    if (made >= 0 &&
+        auth_write_setup_token_file(web->auth, made == 1 ? token : NULL, token_path,
+                                    sizeof token_path, token_err, sizeof token_err) != 0)
+        wg_warn("web: setup token file: %s", token_err);
+    if (made == 1) {
         wg_notice("web: no user exists yet. Create the first admin with `wardgated -c FILE "
                   "--add-user NAME --role admin`, or in the browser with the one-time setup "
                   "token %s (valid 24 h; also in the setup-token file beside the database)",
                   token);
-        write_setup_token(db_path, token);
     }
     sodium_memzero(token, sizeof token);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
