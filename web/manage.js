@@ -54,7 +54,7 @@
       'history.from': '从', 'history.to': '到', 'history.kind': '类型', 'history.priority': '最低优先级', 'history.priority_col': '优先级',
       'history.device': '设备', 'history.search': '查询', 'history.csv': '导出 CSV', 'history.time': '时间',
       'history.detail': '内容', 'history.newest': '最新', 'history.newer': '较新', 'history.older': '较早',
-      'history.page': '第 {n} 页',
+      'history.page': '第 {n} 页', 'history.was': '之前',
       'kind.alarm': '呼叫/报警', 'kind.device_health': '设备状态', 'kind.point': '测点', 'kind.system': '系统',
       'priority.advisory': '提示', 'priority.technical': '技术', 'priority.normal': '普通', 'priority.urgent': '紧急',
       'priority.emergency': '危急', 'priority.fire': '火警',
@@ -111,7 +111,7 @@
       'history.from': 'From', 'history.to': 'To', 'history.kind': 'Kind', 'history.priority': 'Lowest priority', 'history.priority_col': 'Priority',
       'history.device': 'Device', 'history.search': 'Search', 'history.csv': 'Export CSV', 'history.time': 'Time',
       'history.detail': 'Detail', 'history.newest': 'Newest', 'history.newer': 'Newer', 'history.older': 'Older',
-      'history.page': 'page {n}',
+      'history.page': 'page {n}', 'history.was': 'was',
       'kind.alarm': 'call/alarm', 'kind.device_health': 'device health', 'kind.point': 'point', 'kind.system': 'system',
       'priority.advisory': 'advisory', 'priority.technical': 'technical', 'priority.normal': 'normal', 'priority.urgent': 'urgent',
       'priority.emergency': 'emergency', 'priority.fire': 'fire',
@@ -172,7 +172,12 @@
 
   function errorText(res) {
     const data = res.data && typeof res.data === 'object' ? res.data : {};
-    return data.error || (typeof res.data === 'string' && res.data) || String(res.status);
+    let text = data.error || (typeof res.data === 'string' && res.data) || String(res.status);
+    /* The server's headline may repeat the first detail, which is listed anyway. */
+    if (Array.isArray(data.details) && typeof data.details[0] === 'string' && data.details[0] && text.includes(data.details[0])) {
+      text = text.replace(data.details[0], '').replace(/[\s:：]+$/, '') || text;
+    }
+    return text;
   }
 
   /* WG.api that never throws: a network error is status 0. A 403 is always
@@ -433,7 +438,9 @@
     const status = res.status === 403 ? t('forbidden.action', { error: errorText(res) }) : t('error.http', { status: res.status, error: errorText(res) });
     let html = `<p class="error-title">${esc(t('errors.title'))} ${esc(status)}</p>`;
     if (data.field) {
-      html += `<p class="error-field">${esc(t('errors.field', { field: data.field }))}</p>`;
+      const label = fieldMap[data.field] && $(`label[for="${fieldMap[data.field]}"]`, form);
+      const name = label ? `${label.textContent} (${data.field})` : data.field;
+      html += `<p class="error-field">${esc(t('errors.field', { field: name }))}</p>`;
       const el = fieldMap[data.field] && document.getElementById(fieldMap[data.field]);
       if (el) { el.classList.add('invalid'); el.setAttribute('aria-invalid', 'true'); }
     }
@@ -610,7 +617,7 @@
       const labels = bedsOfRoom(r.id).map((b) => b.label).join(', ');
       const zone = (meta.zones || []).find((z) => z.id === r.zone);
       return `<tr data-id="${id}"><td class="id">${id}</td><td>${esc(r.name)}</td><td>${esc(zone && zone.name ? zone.name : r.zone)}</td>`
-        + `<td><input class="bed-labels" data-room="${id}" value="${esc(labels)}" aria-label="${esc(t('room.beds'))} ${id}"> <span class="field-error"></span></td>`
+        + `<td class="beds-cell"><input class="bed-labels" data-room="${id}" value="${esc(labels)}" aria-label="${esc(t('room.beds'))} ${id}"><div class="field-error"></div></td>`
         + `<td><button type="button" class="room-beds-save" data-room="${id}">${esc(t('save'))}</button></td></tr>`;
     }).join('');
   }
@@ -708,8 +715,9 @@
     }
     input.classList.add('invalid');
     const data = res.data && typeof res.data === 'object' ? res.data : {};
-    err.textContent = [res.status === 403 ? t('forbidden.action', { error: errorText(res) }) : t('error.http', { status: res.status, error: errorText(res) })]
-      .concat(Array.isArray(data.details) ? data.details : []).join(' — ');
+    const head = res.status === 403 ? t('forbidden.action', { error: errorText(res) }) : t('error.http', { status: res.status, error: errorText(res) });
+    const details = Array.isArray(data.details) ? data.details : [];
+    err.innerHTML = `${esc(head)}${details.length ? `<ul class="details">${details.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>` : ''}`;
   }
 
   /* ================= History ================= */
@@ -758,7 +766,16 @@
       return esc(parts.join(' · '));
     }
     if (e.kind === 'device_health' && body.health) {
-      return `${healthBadge(body.health)} ${esc(body.reason || '')}`;
+      const was = body.previous ? ` <span class="muted">(${esc(t('history.was'))} ${esc(t(`health.${body.previous}`))})</span>` : '';
+      return `${healthBadge(body.health)} ${esc(body.reason || '')}${was}`;
+    }
+    if (e.kind === 'point' && body.point !== undefined) {
+      const was = body.previous !== undefined ? ` <span class="muted">(${esc(t('history.was'))} ${esc(fmtValue(body.previous))})</span>` : '';
+      return `${esc(body.point)} = ${esc(fmtValue(body.value))}${was}`;
+    }
+    if (e.kind === 'system' && body.what) {
+      const rest = Object.keys(body).filter((k) => k !== 'what');
+      return `${esc(body.what)}${rest.length ? ` <span class="muted">${esc(rest.map((k) => `${k}: ${fmtValue(body[k])}`).join(', '))}</span>` : ''}`;
     }
     const text = JSON.stringify(body);
     return esc(text.length > 200 ? `${text.slice(0, 200)}…` : text);

@@ -186,7 +186,8 @@ async function main() {
       await mgr.waitForSelector('#device-errors:not([hidden])');
       ok(await mgr.locator('#device-editor').isVisible(), 'address 70000: the editor stays open');
       const shown = await mgr.textContent('#device-errors');
-      ok(shown.includes(String(res.status)) && res.data && shown.includes(res.data.error), 'address 70000: the error is shown', shown);
+      const expected = res.data && Array.isArray(res.data.details) && res.data.details.length ? res.data.details : [res.data && res.data.error];
+      ok(shown.includes(String(res.status)) && expected.every((x) => x && shown.includes(x)), 'address 70000: the error is shown', shown);
       if (res.data && res.data.field) {
         const fieldId = { address: 'dev-address' }[res.data.field];
         ok(fieldId && await mgr.locator(`#${fieldId}.invalid`).count() === 1,
@@ -314,6 +315,61 @@ async function main() {
       await lib.screenshot(mgr, 'manager-10-resident-saved');
     });
 
+    /* ---------------- beds and a new resident ---------------- */
+    await step('manager edits beds, adds and deletes a resident', async () => {
+      const row = '#room-table tr[data-id="102"]';
+      await mgr.fill(`${row} input.bed-labels`, 'A, B');
+      let [resp] = await Promise.all([
+        mgr.waitForResponse((r) => r.url().endsWith('/api/v1/rooms/102/beds') && r.request().method() === 'PUT'),
+        mgr.click(`${row} button.room-beds-save`),
+      ]);
+      ok(resp.status() === 200, 'beds: PUT /api/v1/rooms/102/beds ["A", "B"]: 200', String(resp.status()));
+      ok(/\{id: "102"[^\n]*beds: \[A, B\]/.test(fs.readFileSync(config, 'utf8')), 'beds: the file has room 102 with beds A, B');
+      await mgr.waitForFunction(() => document.querySelector('#room-table tr[data-id="102"] input.bed-labels').value === 'A, B');
+
+      /* Bed A has a resident: removing it is refused by the loader. */
+      const before = fs.readFileSync(config, 'utf8');
+      await mgr.fill(`${row} input.bed-labels`, 'B');
+      [resp] = await Promise.all([
+        mgr.waitForResponse((r) => r.url().endsWith('/api/v1/rooms/102/beds') && r.request().method() === 'PUT'),
+        mgr.click(`${row} button.room-beds-save`),
+      ]);
+      ok(resp.status() === 422, 'beds: removing bed 102-A (R-0002 lies there): 422', String(resp.status()));
+      await mgr.waitForFunction((r) => /102-A/.test(document.querySelector(`${r} .field-error`).textContent), row);
+      ok(await mgr.locator(`${row} input.bed-labels.invalid`).count() === 1, 'beds: the refusal is shown in the room\'s row');
+      ok(fs.readFileSync(config, 'utf8') === before, 'beds: the file is unchanged after the refusal');
+      await lib.screenshot(mgr, 'manager-10b-beds-refused');
+
+      await mgr.click('#resident-add');
+      await mgr.waitForSelector('#resident-editor[open]');
+      await mgr.fill('#res-id', 'bad id');
+      let res = await saveAndCapture(mgr, '#resident-save', 'POST', '/api/v1/residents');
+      ok(res.status === 400, 'new resident with a bad id: 400', JSON.stringify(res));
+      await mgr.waitForSelector('#resident-errors:not([hidden])');
+      if (res.data && res.data.field === 'id') ok(await mgr.locator('#res-id.invalid').count() === 1, 'new resident: the id field is highlighted');
+      await mgr.fill('#res-id', 'R-0003');
+      await mgr.fill('#res-label', '李爷爷');
+      await mgr.selectOption('#res-bed', '102-B');
+      await mgr.selectOption('#res-care', '2');
+      await mgr.check('#res-risks input[value="wandering"]');
+      await mgr.fill('#res-night', '20:00-07:30');
+      res = await saveAndCapture(mgr, '#resident-save', 'POST', '/api/v1/residents');
+      ok(res.status === 201, 'POST /api/v1/residents R-0003 in the new bed 102-B: 201', JSON.stringify(res));
+      await mgr.waitForSelector('#resident-table tr[data-id="R-0003"] .risk-wandering');
+      ok(await mgr.textContent('#resident-table tr[data-id="R-0003"] td.night') === '20:00-07:30', 'new resident: listed with the wandering flag and night window');
+      ok(fs.readFileSync(config, 'utf8').includes('R-0003'), 'new resident: in the file');
+
+      await mgr.click('#resident-table tr[data-id="R-0003"] button.resident-delete');
+      await mgr.waitForSelector('#confirm-dialog[open]');
+      [resp] = await Promise.all([
+        mgr.waitForResponse((r) => r.url().endsWith('/api/v1/residents/R-0003') && r.request().method() === 'DELETE'),
+        mgr.click('#confirm-ok'),
+      ]);
+      ok(resp.status() === 200, 'DELETE /api/v1/residents/R-0003: 200', String(resp.status()));
+      await mgr.waitForSelector('#resident-table tr[data-id="R-0003"]', { state: 'detached' });
+      ok(!fs.readFileSync(config, 'utf8').includes('R-0003'), 'the deleted resident leaves the list and the file');
+    });
+
     /* ---------------- the nurse ---------------- */
     const nurse = await newPage();
     await step('nurse cannot edit', async () => {
@@ -348,6 +404,9 @@ async function main() {
       await setHash(nurse, '#residents');
       await nurse.waitForSelector('#forbidden', { state: 'visible' });
       ok(await nurse.locator('#view-residents').isHidden(), 'nurse: #residents shows forbidden');
+      await setHash(nurse, '#history');
+      await nurse.waitForSelector('#history-table tbody tr');
+      ok(await nurse.locator('#forbidden').isHidden(), 'nurse: may read the history');
     });
 
     await step('station account', async () => {
