@@ -424,7 +424,10 @@ static void meta(struct wg_api *api, const struct wg_web_request *request)
             json_array_append_new(
                 points,
                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", point->name, "meaning",
-                          point->meaning, "kind", point->kind == WG_POINT_BOOL ? "bool" : "number",
+                          point->meaning, "kind",
+                          point->kind == WG_POINT_BOOL      ? "bool"
+                          : point->kind == WG_POINT_COUNTER ? "counter"
+                                                            : "analog",
                           "direction", point->direction == WG_POINT_OUTPUT ? "output" : "input",
                           "unit", point->unit));
         }

@@ -461,6 +461,20 @@ static const char *body_string(json_t *body, const char *key)
     return json_string_value(json_object_get(body, key));
 }
 
+/* An auth refusal as an API error; auth starts its messages with the field
+ * at fault ("password: at least 10 characters"), which goes to "field". */
+static json_t *user_error(const char *why)
+{
+    json_t *body = json_pack("{s:s}", "error", why);
+    static const char *const fields[] = {"username", "password", "role"};
+    for (size_t i = 0; body && i < 3; i++) {
+        size_t n = strlen(fields[i]);
+        if (strncmp(why, fields[i], n) == 0 && why[n] == ':')
+            json_object_set_new(body, "field", json_string(fields[i]));
+    }
+    return body;
+}
+
 static void run_job(struct wg_web_server *web, struct job *job)
 {
     char why[256] = "";
@@ -522,8 +536,8 @@ static void run_job(struct wg_web_server *web, struct job *job)
                                   sizeof why);
         json_t *user = rc == 0 ? auth_get_user(web->auth, name) : NULL;
         job->status = rc == 0 ? (job->kind == JOB_USER_ADD ? 201 : 200) : rc < -1 ? -rc : 400;
-        job->reply = rc == 0 ? json_text(json_pack("{s:o*}", "user", user))
-                             : json_text(json_pack("{s:s}", "error", why));
+        job->reply =
+            rc == 0 ? json_text(json_pack("{s:o*}", "user", user)) : json_text(user_error(why));
         return;
     }
     case JOB_USER_DELETE: {

@@ -165,7 +165,7 @@ status, body, _ = admin.send("POST", "/api/v1/users", {"username": "nurse1", "ro
                                                        "password": "password-nurse1"})
 ok(status == 409, "a duplicate user: 409", body)
 status, body, _ = admin.send("POST", "/api/v1/users", {"username": "x", "role": "nurse", "password": "short"})
-ok(status == 400, "a short password: 400", body)
+ok(status == 400 and body.get("field") == "password", "a short password: 400 naming the field", body)
 status, body, _ = admin.send("POST", "/api/v1/users", {"username": "x2", "role": "boss", "password": "long-enough-1"})
 ok(status == 400, "an unknown role: 400", body)
 status, body, _ = admin.send("DELETE", "/api/v1/users/admin1")
