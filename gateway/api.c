@@ -51,11 +51,18 @@ static void post(struct wg_api *api, uint64_t request_id, int status, const char
     bridge_post_reply(api->bridge, &reply);
 }
 
-/* Sends `value` (stolen) as JSON. */
-static void reply_json(struct wg_api *api, uint64_t request_id, int status, json_t *value)
+/* `value` (stolen) as compact JSON text; NULL when out of memory. */
+static char *json_text_of(json_t *value)
 {
     char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(value);
+    return text;
+}
+
+/* Sends `value` (stolen) as JSON. */
+static void reply_json(struct wg_api *api, uint64_t request_id, int status, json_t *value)
+{
+    char *text = json_text_of(value);
     if (!text) {
         text = strdup("{\"error\":\"out of memory building the reply\"}");
         status = 500;
@@ -102,26 +109,13 @@ static void add_names(const struct wg_config *config, json_t *record)
         json_object_set_new(record, "device_label", json_string(config->devices[d].label));
 }
 
+/* The active alarms in display order, with the names people read. */
 static json_t *active_alarms_json(struct wg_api *api)
 {
-    const struct wg_config *config = core_config(api->core);
-    size_t count = core_active_alarm_count(api->core);
-    const struct wg_alarm **alarms = calloc(count ? count : 1, sizeof *alarms);
-    json_t *list = json_array();
-    if (!alarms || !list) {
-        free(alarms);
-        json_decref(list);
-        return NULL;
-    }
-    count = core_active_alarms(api->core, alarms, count);
-    for (size_t i = 0; i < count; i++) {
-        json_t *record = alarm_to_json(alarms[i]);
-        if (record) {
-            add_names(config, record);
-            json_array_append_new(list, record);
-        }
-    }
-    free(alarms);
+    json_t *list = core_active_alarms_json(api->core);
+    size_t index;
+    json_t *record;
+    json_array_foreach(list, index, record) add_names(core_config(api->core), record);
     return list;
 }
 
@@ -189,10 +183,19 @@ static void heartbeat(void *ctx)
         wg_warn("web: heartbeat timer: %s", strerror(errno));
     struct wg_core_stats stats;
     core_stats(api->core, &stats);
-    broadcast(api, json_pack("{s:s, s:I, s:I, s:s}", "type", "heartbeat", "ts_ms",
-                             (json_int_t)clock_wall_ms(core_clock(api->core)), "seq",
-                             (json_int_t)api->last_seq, "storage",
-                             stats.storage_failing ? "failing" : "ok"));
+    char *text = json_text_of(json_pack("{s:s, s:I, s:I, s:s}", "type", "heartbeat", "ts_ms",
+                                        (json_int_t)clock_wall_ms(core_clock(api->core)), "seq",
+                                        (json_int_t)api->last_seq, "storage",
+                                        stats.storage_failing ? "failing" : "ok"));
+    if (!text)
+        return;
+    struct wg_web_reply reply = {.status = 200,
+                                 .content_type = "application/json",
+                                 .body = text,
+                                 .len = strlen(text),
+                                 .heartbeat = true,
+                                 .storage_failing = stats.storage_failing};
+    bridge_post_reply(api->bridge, &reply);
 }
 
 /* ---- request parsing ---- */
@@ -344,15 +347,8 @@ static void acknowledge(struct wg_api *api, const struct wg_web_request *request
         reply_error(api, request->id, status, NULL, "%s", why);
         return;
     }
-    const struct wg_alarm **alarms = NULL;
-    size_t count = core_active_alarm_count(api->core);
-    alarms = calloc(count ? count : 1, sizeof *alarms);
-    json_t *record = NULL;
-    count = alarms ? core_active_alarms(api->core, alarms, count) : 0;
-    for (size_t i = 0; i < count && !record; i++)
-        if (strcmp(alarms[i]->id, alarm_id) == 0)
-            record = alarm_to_json(alarms[i]);
-    free(alarms);
+    const struct wg_alarm *alarm = core_find_alarm(api->core, alarm_id);
+    json_t *record = alarm ? alarm_to_json(alarm) : NULL;
     if (record)
         add_names(core_config(api->core), record);
     reply_json(api, request->id, 200, json_pack("{s:o*}", "alarm", record));
@@ -861,13 +857,15 @@ static void metrics(struct wg_api *api, const struct wg_web_request *request)
     }
     json_decref(devices);
     size_t active[WG_PRIO_FIRE + 1] = {0};
-    size_t count = core_active_alarm_count(api->core);
-    const struct wg_alarm **alarms = calloc(count ? count : 1, sizeof *alarms);
-    count = alarms ? core_active_alarms(api->core, alarms, count) : 0;
-    for (size_t i = 0; i < count; i++)
-        if (alarms[i]->priority >= 0 && alarms[i]->priority <= WG_PRIO_FIRE)
-            active[alarms[i]->priority]++;
-    free(alarms);
+    json_t *alarms = core_active_alarms_json(api->core);
+    json_t *alarm;
+    json_array_foreach(alarms, index, alarm)
+    {
+        json_int_t level = json_integer_value(json_object_get(alarm, "priority_level"));
+        if (level >= 0 && level <= WG_PRIO_FIRE)
+            active[level]++;
+    }
+    json_decref(alarms);
     metric_help(out, "wardgate_alarms_active", "gauge", "active calls and alarms by priority");
     for (int p = WG_PRIO_FIRE; p >= 0; p--)
         fprintf(out, "wardgate_alarms_active{priority=\"%s\"} %zu\n",

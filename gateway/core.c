@@ -835,9 +835,8 @@ static json_t *uplink_status(void *ctx)
     return core_status_json(ctx);
 }
 
-static json_t *uplink_active_alarms(void *ctx)
+json_t *core_active_alarms_json(struct wg_core *core)
 {
-    struct wg_core *core = ctx;
     size_t count = alarm_count(engine_alarms(core->engine));
     const struct wg_alarm **alarms = calloc(count ? count : 1, sizeof *alarms);
     json_t *records = json_array();
@@ -851,6 +850,11 @@ static json_t *uplink_active_alarms(void *ctx)
         json_array_append_new(records, alarm_to_json(alarms[i]));
     free(alarms);
     return records;
+}
+
+static json_t *uplink_active_alarms(void *ctx)
+{
+    return core_active_alarms_json(ctx);
 }
 
 /* One device for the uplink (detailed = false) or the web API (detailed:
@@ -1303,9 +1307,9 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
     return engine_reset_remote(core->engine, alarm_id, who, where, why, why_len);
 }
 
-size_t core_active_alarm_count(struct wg_core *core)
+const struct wg_alarm *core_find_alarm(struct wg_core *core, const char *alarm_id)
 {
-    return alarm_count(engine_alarms(core->engine));
+    return alarm_find(engine_alarms(core->engine), alarm_id);
 }
 
 struct wg_clock *core_clock(struct wg_core *core)

@@ -87,7 +87,10 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
 struct wg_alarm;
 /* Active alarms in display order (priority, then age). */
 size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max);
-size_t core_active_alarm_count(struct wg_core *core);
+/* The active alarms as alarm_to_json records, display order; NULL on no memory. */
+json_t *core_active_alarms_json(struct wg_core *core);
+/* An active alarm by id, or NULL. */
+const struct wg_alarm *core_find_alarm(struct wg_core *core, const char *alarm_id);
 struct wg_clock *core_clock(struct wg_core *core);
 
 /* Devices as JSON: id, label, profile, bus, location, health, reason,

@@ -1006,6 +1006,29 @@ int store_outbox_bound(struct wg_store *store, const struct wg_outbox_bound *bou
     return run_write(store, bound_work, &job, 0, "bounding the outbox");
 }
 
+/* A journal row from a statement selecting seq, id, ts_ms, kind, priority,
+ * device, body and, optionally, alarm_id, zone, room, bed, resident. */
+static struct wg_event_row event_row(sqlite3_stmt *stmt)
+{
+    struct wg_event_row row = {
+        .seq = sqlite3_column_int64(stmt, 0),
+        .id = column_text(stmt, 1),
+        .ts_ms = sqlite3_column_int64(stmt, 2),
+        .kind = column_text(stmt, 3),
+        .priority = sqlite3_column_int(stmt, 4),
+        .device = column_text(stmt, 5),
+        .body = column_text(stmt, 6),
+    };
+    if (sqlite3_column_count(stmt) >= 12) {
+        row.alarm_id = column_text(stmt, 7);
+        row.zone = column_text(stmt, 8);
+        row.room = column_text(stmt, 9);
+        row.bed = column_text(stmt, 10);
+        row.resident = column_text(stmt, 11);
+    }
+    return row;
+}
+
 int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
                        int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
 {
@@ -1019,15 +1042,7 @@ int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
             break;
-        struct wg_event_row row = {
-            .seq = sqlite3_column_int64(stmt, 0),
-            .id = column_text(stmt, 1),
-            .ts_ms = sqlite3_column_int64(stmt, 2),
-            .kind = column_text(stmt, 3),
-            .priority = sqlite3_column_int(stmt, 4),
-            .device = column_text(stmt, 5),
-            .body = column_text(stmt, 6),
-        };
+        struct wg_event_row row = event_row(stmt);
         if (each(&row, ctx) != 0)
             break;
     }
@@ -1059,20 +1074,7 @@ int store_events_query(struct wg_store *store, const struct wg_event_filter *fil
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
             break;
-        struct wg_event_row row = {
-            .seq = sqlite3_column_int64(stmt, 0),
-            .id = column_text(stmt, 1),
-            .ts_ms = sqlite3_column_int64(stmt, 2),
-            .kind = column_text(stmt, 3),
-            .priority = sqlite3_column_int(stmt, 4),
-            .device = column_text(stmt, 5),
-            .body = column_text(stmt, 6),
-            .alarm_id = column_text(stmt, 7),
-            .zone = column_text(stmt, 8),
-            .room = column_text(stmt, 9),
-            .bed = column_text(stmt, 10),
-            .resident = column_text(stmt, 11),
-        };
+        struct wg_event_row row = event_row(stmt);
         if (each(&row, ctx) != 0)
             break;
     }
@@ -1816,15 +1818,7 @@ int store_alarm_events(struct wg_store *store, int64_t from_ms, int64_t to_ms,
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
             break;
-        struct wg_event_row row = {
-            .seq = sqlite3_column_int64(stmt, 0),
-            .id = column_text(stmt, 1),
-            .ts_ms = sqlite3_column_int64(stmt, 2),
-            .kind = column_text(stmt, 3),
-            .priority = sqlite3_column_int(stmt, 4),
-            .device = column_text(stmt, 5),
-            .body = column_text(stmt, 6),
-        };
+        struct wg_event_row row = event_row(stmt);
         if (each(&row, ctx) != 0)
             break;
     }

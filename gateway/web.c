@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "log.h"
 
 #define MAX_BODY                 (64 * 1024)
@@ -129,8 +130,9 @@ struct job {
 };
 
 struct wg_web_server {
-    struct wg_web settings; /* strings below are owned copies */
-    char *listen, *root, *tls_cert, *tls_key, *language;
+    int port;
+    char *listen, *root, *tls_cert, *tls_key; /* owned copies of the settings */
+    struct wg_clock clock;
     char root_real[PATH_MAX];
     struct wg_web_bridge *bridge;
     struct wg_auth *auth;
@@ -157,20 +159,6 @@ struct wg_web_server {
 
     uint64_t requests_by_class[6]; /* 1xx..5xx */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void wake(void *ctx)
 {
@@ -364,10 +352,7 @@ static int serve_static(struct wg_web_server *web, struct http_conn *conn)
         return -1;
     web->requests_by_class[2]++;
     int rc = lws_serve_http_file(conn->wsi, real, type, (const char *)headers, (int)(p - headers));
-    if (rc < 0)
-        return -1;
-    conn->responding = true;
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- sessions ---- */
@@ -380,7 +365,7 @@ static bool read_session(struct wg_web_server *web, struct lws *wsi, char *token
     if (lws_http_cookie_get(wsi, "wg_session", token, &len) != 0)
         return false;
     token[len < WG_AUTH_TOKEN_LEN + 1 ? len : WG_AUTH_TOKEN_LEN] = '\0';
-    return auth_session(web->auth, token, wall_ms(), session);
+    return auth_session(web->auth, token, clock_wall_ms(&web->clock), session);
 }
 
 /* A custom header's value (lws keeps the names lower-case for h2, and as
@@ -442,7 +427,7 @@ static void post_job(struct wg_web_server *web, struct http_conn *conn, enum job
     }
     job->kind = kind;
     job->id = conn->request_id = web->next_local_id++;
-    conn->posted_ms = mono_ms();
+    conn->posted_ms = clock_mono_ms(&web->clock);
     job->body = body;
     snprintf(job->target, sizeof job->target, "%s", target ? target : "");
     snprintf(job->actor, sizeof job->actor, "%s", conn->has_session ? conn->session.username : "");
@@ -479,7 +464,7 @@ static void run_job(struct wg_web_server *web, struct job *job)
 {
     char why[256] = "";
     struct wg_session session;
-    int64_t now = wall_ms();
+    int64_t now = clock_wall_ms(&web->clock);
     switch (job->kind) {
     case JOB_LOGIN:
     case JOB_SETUP: {
@@ -674,7 +659,7 @@ static void forward_to_core(struct wg_web_server *web, struct http_conn *conn)
         return;
     }
     conn->request_id = id;
-    conn->posted_ms = mono_ms();
+    conn->posted_ms = clock_mono_ms(&web->clock);
 }
 
 static void handle_api(struct wg_web_server *web, struct http_conn *conn)
@@ -784,7 +769,7 @@ static void dispatch(struct wg_web_server *web, struct http_conn *conn)
 
 static int healthz(struct wg_web_server *web, struct http_conn *conn)
 {
-    int64_t age = web->heartbeat_ms ? mono_ms() - web->heartbeat_ms : -1;
+    int64_t age = web->heartbeat_ms ? clock_mono_ms(&web->clock) - web->heartbeat_ms : -1;
     bool ok = age >= 0 && age <= HEARTBEAT_STALE_MS && !web->storage_failing;
     respond_json(conn, ok ? 200 : 503,
                  json_pack("{s:s, s:I, s:s, s:i}", "status", ok ? "ok" : "failing",
@@ -1038,7 +1023,7 @@ static void ws_frame(struct wg_web_server *web, struct ws_client *client)
         return;
     }
     struct wg_session session;
-    if (!auth_session(web->auth, client->token, wall_ms(), &session) ||
+    if (!auth_session(web->auth, client->token, clock_wall_ms(&web->clock), &session) ||
         strlen(csrf) != strlen(session.csrf) ||
         sodium_memcmp(csrf, session.csrf, strlen(csrf)) != 0) {
         json_decref(frame);
@@ -1083,7 +1068,7 @@ static void ws_receive(struct wg_web_server *web, struct ws_client *client, cons
     client->rx_len += len;
     if (!lws_is_final_fragment(client->wsi))
         return;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms(&web->clock);
     if (now - client->window_start_ms > WS_RATE_WINDOW_MS) {
         client->window_start_ms = now;
         client->window_frames = 0;
@@ -1100,9 +1085,9 @@ static void ws_receive(struct wg_web_server *web, struct ws_client *client, cons
 
 static void broadcast(struct wg_web_server *web, struct wg_web_reply *reply)
 {
-    if (reply->len > 19 && strncmp(reply->body, "{\"type\":\"heartbeat\"", 19) == 0) {
-        web->heartbeat_ms = mono_ms();
-        web->storage_failing = strstr(reply->body, "\"storage\":\"failing\"") != NULL;
+    if (reply->heartbeat) {
+        web->heartbeat_ms = clock_mono_ms(&web->clock);
+        web->storage_failing = reply->storage_failing;
     }
     struct ws_msg *msg = msg_new(reply->body, reply->len);
     if (!msg)
@@ -1200,7 +1185,7 @@ static void take_replies(struct wg_web_server *web)
 static void tick(lws_sorted_usec_list_t *sul)
 {
     struct wg_web_server *web = lws_container_of(sul, struct wg_web_server, tick);
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms(&web->clock);
     for (struct http_conn *c = web->conns; c; c = c->next)
         if (c->request_id && now - c->posted_ms > REPLY_TIMEOUT_MS)
             respond_error(c, 503, NULL, "the gateway did not answer within %d s",
@@ -1209,7 +1194,7 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (now - c->checked_ms < WS_RECHECK_MS)
             continue;
         c->checked_ms = now;
-        if (!auth_session(web->auth, c->token, wall_ms(), &c->session))
+        if (!auth_session(web->auth, c->token, clock_wall_ms(&web->clock), &c->session))
             ws_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session ended");
     }
     lws_sul_schedule(web->context, 0, &web->tick, tick, LWS_US_PER_SEC);
@@ -1234,14 +1219,13 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         if (pss->http && !pss->http->responding && !pss->http->request_id)
             dispatch(web, pss->http);
         return 0;
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (!pss->http || !pss->http->responding || !pss->http->out_len ||
-            pss->http->out_sent == pss->http->out_len) {
-            if (pss->http && pss->http->responding && !pss->http->headers_sent)
-                return write_response(web, pss->http);
-            return 0;
-        }
-        return write_response(web, pss->http);
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        /* Either headers still to send, or body left to send. */
+        struct http_conn *conn = pss->http;
+        bool pending =
+            conn && conn->responding && (!conn->headers_sent || conn->out_sent < conn->out_len);
+        return pending ? write_response(web, conn) : 0;
+    }
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
@@ -1282,7 +1266,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
         client->wsi = wsi;
         if (lws_get_peer_simple(wsi, client->client, sizeof client->client) == NULL)
             snprintf(client->client, sizeof client->client, "?");
-        client->checked_ms = client->window_start_ms = mono_ms();
+        client->checked_ms = client->window_start_ms = clock_mono_ms(&web->clock);
         pss->ws = client;
         return 0;
     }
@@ -1339,7 +1323,7 @@ static struct lws_context *create_context(struct wg_web_server *web)
 {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = web->settings.port;
+    info.port = web->port;
     info.iface = web->listen[0] ? web->listen : NULL;
     info.protocols = protocols;
     info.mounts = &mount;
@@ -1366,7 +1350,7 @@ static void *web_main(void *arg)
             if (!complained)
                 wg_crit("web: cannot serve on %s:%d (see above); the display is unavailable, "
                         "alarms still go to lamps, buzzers and the district; retrying every %d s",
-                        web->listen[0] ? web->listen : "*", web->settings.port, RETRY_BIND_S);
+                        web->listen[0] ? web->listen : "*", web->port, RETRY_BIND_S);
             complained = true;
             for (int i = 0; i < RETRY_BIND_S * 10 && !atomic_load(&web->stop); i++)
                 usleep(100000);
@@ -1377,11 +1361,12 @@ static void *web_main(void *arg)
         pthread_mutex_unlock(&web->context_lock);
         wg_notice("web: serving %s on %s://%s:%d/", web->root_real,
                   web->tls_cert[0] ? "https" : "http", web->listen[0] ? web->listen : "*",
-                  web->settings.port);
+                  web->port);
         lws_sul_schedule(context, 0, &web->tick, tick, LWS_US_PER_SEC);
         if (!web->heartbeat_ms)
-            web->heartbeat_ms = mono_ms(); /* the core's first beat is due within a second */
-        take_replies(web);                 /* anything posted before the context existed */
+            web->heartbeat_ms =
+                clock_mono_ms(&web->clock); /* the core's first beat is due within a second */
+        take_replies(web);                  /* anything posted before the context existed */
         while (!atomic_load(&web->stop))
             if (lws_service(context, 0) < 0)
                 break;
@@ -1410,7 +1395,6 @@ static void free_server(struct wg_web_server *web)
     free(web->root);
     free(web->tls_cert);
     free(web->tls_key);
-    free(web->language);
     free(web);
 }
 
@@ -1427,15 +1411,15 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
     pthread_mutex_init(&web->context_lock, NULL);
     pthread_mutex_init(&web->jobs_lock, NULL);
     pthread_cond_init(&web->jobs_cond, NULL);
-    web->settings = *settings;
+    web->port = settings->port;
+    web->clock = clock_real();
     web->listen = copy_or_empty(settings->listen);
     web->root = copy_or_empty(settings->root && settings->root[0] ? settings->root : WG_WEB_ROOT);
     web->tls_cert = copy_or_empty(settings->tls_cert);
     web->tls_key = copy_or_empty(settings->tls_key);
-    web->language = copy_or_empty(settings->language);
     web->bridge = bridge;
     web->next_local_id = LOCAL_ID_BASE;
-    if (!web->listen || !web->root || !web->tls_cert || !web->tls_key || !web->language) {
+    if (!web->listen || !web->root || !web->tls_cert || !web->tls_key) {
         free_server(web);
         return NULL;
     }
@@ -1452,7 +1436,7 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
         return NULL;
     }
     char token[128], token_path[4096], token_err[256];
-    int made = auth_make_setup_token(web->auth, wall_ms(), token, sizeof token);
+    int made = auth_make_setup_token(web->auth, clock_wall_ms(&web->clock), token, sizeof token);
     /* The file holds the new token, or is removed once users exist. */
     if (made >= 0 &&
         auth_write_setup_token_file(web->auth, made == 1 ? token : NULL, token_path,

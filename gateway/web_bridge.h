@@ -50,6 +50,8 @@ struct wg_web_reply {
     char disposition[128]; /* Content-Disposition, "" when none */
     char *body;            /* owned */
     size_t len;
+    bool heartbeat;       /* a broadcast that is the core's heartbeat ... */
+    bool storage_failing; /* ... and what it says of storage (for /healthz) */
 };
 
 struct wg_web_bridge;

@@ -205,11 +205,9 @@ checks = [
     (nurse, "GET", "/api/v1/residents", 403), (nurse, "GET", "/api/v1/users", 403),
     (manager, "GET", "/api/v1/users", 403), (nurse, "GET", "/api/v1/report/response", 403),
     (nurse, "GET", "/api/v1/audit", 403), (station, "GET", "/api/v1/snapshot", 200),
-    (manager, "PUT", "/api/v1/rooms/101/beds", None), (station, "POST", "/api/v1/alarms/x/ack", 403),
+    (station, "POST", "/api/v1/alarms/x/ack", 403),
 ]
 for who, method, path, expected in checks:
-    if expected is None:
-        continue
     body = {"label": "x"} if method in ("PUT", "POST") else None
     status, reply, _ = who.send(method, path, body) if method != "GET" else who.get(path)
     ok(status == expected, f"{who.role} {method} {path}: {expected}", (status, reply))
@@ -346,8 +344,8 @@ status, body, _ = nurse.get(f"/api/v1/history?kind=alarm&alarm={alarm_id}")
 ok(status == 200 and [e["body"]["phase"] for e in body["events"]] == ["ack", "raise"],
      "history filters by kind and alarm, newest first", body if status != 200 else [e["body"]["phase"] for e in body["events"]])
 status, body, r = nurse.get("/api/v1/history?format=csv&kind=alarm")
-ok(status == 200 and body.startswith(b"seq,time,event,priority") and b"attachment" not in b"" and
-     "attachment" in (r.getheader("Content-Disposition") or ""), "history as a CSV download")
+ok(status == 200 and body.startswith(b"seq,time,event,priority") and
+   "attachment" in (r.getheader("Content-Disposition") or ""), "history as a CSV download")
 status, body, _ = nurse.get("/api/v1/history?limit=2")
 ok(status == 200 and len(body["events"]) == 2 and "next_before" in body, "history pages with next_before")
 status, body2, _ = nurse.get(f"/api/v1/history?limit=2&before={body.get('next_before', 0)}")
