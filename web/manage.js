@@ -55,9 +55,7 @@
       'history.device': '设备', 'history.search': '查询', 'history.csv': '导出 CSV', 'history.time': '时间',
       'history.detail': '内容', 'history.newest': '最新', 'history.newer': '较新', 'history.older': '较早',
       'history.page': '第 {n} 页', 'history.was': '之前',
-      'kind.alarm': '呼叫/报警', 'kind.device_health': '设备状态', 'kind.point': '测点', 'kind.system': '系统',
-      'priority.advisory': '提示', 'priority.technical': '技术', 'priority.normal': '普通', 'priority.urgent': '紧急',
-      'priority.emergency': '危急', 'priority.fire': '火警',
+      'event.alarm': '呼叫/报警', 'event.device_health': '设备状态', 'event.point': '测点', 'event.system': '系统',
       'phase.raise': '发出', 'phase.ack': '已确认', 'phase.attend': '已到场', 'phase.reset': '已复位',
       'phase.escalate': '升级', 'phase.reannunciate': '再次提醒', 'phase.update': '更新',
       'report.days': '最近天数', 'report.load': '生成', 'report.window': '{from} 至 {to} 发出的呼叫与报警',
@@ -112,9 +110,7 @@
       'history.device': 'Device', 'history.search': 'Search', 'history.csv': 'Export CSV', 'history.time': 'Time',
       'history.detail': 'Detail', 'history.newest': 'Newest', 'history.newer': 'Newer', 'history.older': 'Older',
       'history.page': 'page {n}', 'history.was': 'was',
-      'kind.alarm': 'call/alarm', 'kind.device_health': 'device health', 'kind.point': 'point', 'kind.system': 'system',
-      'priority.advisory': 'advisory', 'priority.technical': 'technical', 'priority.normal': 'normal', 'priority.urgent': 'urgent',
-      'priority.emergency': 'emergency', 'priority.fire': 'fire',
+      'event.alarm': 'call/alarm', 'event.device_health': 'device health', 'event.point': 'point', 'event.system': 'system',
       'phase.raise': 'raised', 'phase.ack': 'acknowledged', 'phase.attend': 'attended', 'phase.reset': 'reset',
       'phase.escalate': 'escalated', 'phase.reannunciate': 're-annunciated', 'phase.update': 'updated',
       'report.days': 'Last days', 'report.load': 'Show', 'report.window': 'Calls and alarms raised {from} to {to}',
@@ -807,8 +803,8 @@
       try { raw = JSON.stringify(eventBody(e)); } catch (x) { raw = ''; }
       return `<tr data-seq="${esc(e.seq)}" class="kind-${esc(e.kind)}${pri ? ` pri-${esc(pri)}` : ''}">`
         + `<td class="time">${esc(WG.fmtTime(e.ts_ms))}</td>`
-        + `<td class="kind">${esc(t(`kind.${e.kind}`) === `kind.${e.kind}` ? e.kind : t(`kind.${e.kind}`))}</td>`
-        + `<td class="priority">${pri ? `<span class="pri pri-${esc(pri)}">${esc(t(`priority.${pri}`))}</span>` : ''}</td>`
+        + `<td class="kind">${esc(t(`event.${e.kind}`) === `event.${e.kind}` ? e.kind : t(`event.${e.kind}`))}</td>`
+        + `<td class="priority">${pri ? `<span class="pri pri-${esc(pri)}">${esc(t(`prio.${pri}`))}</span>` : ''}</td>`
         + `<td>${esc(loc)}</td><td>${esc(e.device)}</td><td class="detail" title="${esc(raw)}">${eventDetail(e)}</td></tr>`;
     });
     $('#history-table tbody').innerHTML = rows.join('');
@@ -855,7 +851,7 @@
       const pri = w.priority || priorityName(w.priority_level);
       return `<tr class="late-row"><td>${esc(WG.fmtTime(w.raised_ms))}</td>`
         + `<td>${esc(w.shift ? (t(`shift.${w.shift}`) === `shift.${w.shift}` ? w.shift : t(`shift.${w.shift}`)) : '–')}</td>`
-        + `<td>${esc(loc)}</td><td>${esc(w.kind)}</td><td>${esc(t(`priority.${pri}`) === `priority.${pri}` ? pri : t(`priority.${pri}`))}</td>`
+        + `<td>${esc(loc)}</td><td>${esc(w.kind)}</td><td>${esc(t(`prio.${pri}`) === `prio.${pri}` ? pri : t(`prio.${pri}`))}</td>`
         + `<td class="late">${fmtSeconds(w.wait_s)}</td>`
         + `<td class="outcome-${esc(w.outcome)}">${esc(t(`outcome.${w.outcome}`) === `outcome.${w.outcome}` ? w.outcome : t(`outcome.${w.outcome}`))}</td></tr>`;
     }).join('');
