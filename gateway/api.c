@@ -7,7 +7,9 @@
  * answered on the one thread that commits events, a snapshot and the deltas
  * after it can never disagree. Roles are checked here, in one route table,
  * for every call; acknowledgements, refused resets and configuration changes
- * are written to the audit log. See docs/api.md. */
+ * are written to the audit log. Reads of the journal (history, CSV export,
+ * report, audit log) are checked here and answered by a query worker
+ * (api_read.c), so the core thread never waits for them. See docs/api.md. */
 #include "api.h"
 
 #include <errno.h>
@@ -19,21 +21,22 @@
 #include <unistd.h>
 
 #include "alarm.h"
+#include "api_read.h"
 #include "auth.h"
 #include "config_edit.h"
 #include "engine.h"
+#include "labels.h"
 #include "log.h"
-#include "response.h"
 #include "store.h"
 
 #define HEARTBEAT_MS      1000
 #define HISTORY_MAX_LIMIT 1000
-#define CSV_MAX_ROWS      100000
 #define MAX_SEGMENTS      6
 
 struct wg_api {
     struct wg_core *core;
     struct wg_web_bridge *bridge;
+    struct wg_query_service *queries;
     int heartbeat_fd;
     int64_t last_seq;
     uint64_t raised[WG_PRIO_FIRE + 1];
@@ -62,12 +65,7 @@ static char *json_text_of(json_t *value)
 /* Sends `value` (stolen) as JSON. */
 static void reply_json(struct wg_api *api, uint64_t request_id, int status, json_t *value)
 {
-    char *text = json_text_of(value);
-    if (!text) {
-        text = strdup("{\"error\":\"out of memory building the reply\"}");
-        status = 500;
-    }
-    post(api, request_id, status, "application/json", text, text ? strlen(text) : 0, NULL);
+    bridge_reply_json(api->bridge, request_id, status, value);
 }
 
 static void reply_error(struct wg_api *api, uint64_t request_id, int status, const char *field,
@@ -80,10 +78,7 @@ static void reply_error(struct wg_api *api, uint64_t request_id, int status, con
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    json_t *body = json_pack("{s:s}", "error", message);
-    if (body && field && field[0])
-        json_object_set_new(body, "field", json_string(field));
-    reply_json(api, request_id, status, body);
+    bridge_reply_error(api->bridge, request_id, status, field, "%s", message);
 }
 
 /* ---- alarms as people read them ---- */
@@ -569,84 +564,32 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
     config_edit_result_free(&result);
 }
 
-/* ---- history, report, audit ---- */
+/* ---- history, report, audit: answered on the query workers ---- */
 
-struct history_job {
-    json_t *events;
-    int64_t last_seq;
-    FILE *csv;
-    size_t rows;
-};
-
-/* A CSV field: quoted when needed; a leading = + - @ is defused so a
- * spreadsheet never runs it as a formula. */
-static void csv_field(FILE *out, const char *text, bool last)
+static bool known_kind(const char *kind)
 {
-    text = text ? text : "";
-    bool formula = strchr("=+-@\t\r", text[0]) && text[0];
-    bool quote = formula || strpbrk(text, ",\"\r\n") != NULL;
-    if (quote)
-        fputc('"', out);
-    if (formula)
-        fputc('\'', out);
-    for (const char *c = text; *c; c++) {
-        if (*c == '"')
-            fputc('"', out);
-        fputc(*c, out);
-    }
-    if (quote)
-        fputc('"', out);
-    fputc(last ? '\n' : ',', out);
+    for (size_t i = 0; wg_event_kinds[i]; i++)
+        if (strcmp(wg_event_kinds[i], kind) == 0)
+            return true;
+    return false;
 }
 
-static int history_row(const struct wg_event_row *row, void *ctx)
+static void refused_by_workers(struct wg_api *api, const struct wg_web_request *request, bool csv)
 {
-    struct history_job *job = ctx;
-    job->last_seq = row->seq;
-    json_t *body = json_loads(row->body, 0, NULL);
-    if (job->csv) {
-        char seq[24], time_text[40], priority[8];
-        snprintf(seq, sizeof seq, "%lld", (long long)row->seq);
-        clock_format_rfc3339(row->ts_ms, true, time_text, sizeof time_text);
-        snprintf(priority, sizeof priority, "%d", row->priority);
-        const char *phase = json_string_value(json_object_get(body, "phase"));
-        const char *state = json_string_value(json_object_get(body, "state"));
-        const char *alarm_kind = json_string_value(json_object_get(body, "kind"));
-        const char *detail = json_string_value(json_object_get(body, "detail"));
-        csv_field(job->csv, seq, false);
-        csv_field(job->csv, time_text, false);
-        csv_field(job->csv, row->kind, false);
-        csv_field(job->csv,
-                  row->priority >= 0 ? priority_name((enum wg_priority)row->priority) : "", false);
-        csv_field(job->csv, alarm_kind && row->alarm_id ? alarm_kind : "", false);
-        csv_field(job->csv, phase, false);
-        csv_field(job->csv, state, false);
-        csv_field(job->csv, row->alarm_id, false);
-        csv_field(job->csv, row->device, false);
-        csv_field(job->csv, row->zone, false);
-        csv_field(job->csv, row->room, false);
-        csv_field(job->csv, row->bed, false);
-        csv_field(job->csv, row->resident, false);
-        csv_field(job->csv, detail ? detail : row->body, true);
-    } else {
-        json_array_append_new(
-            job->events,
-            json_pack("{s:I, s:s, s:I, s:s, s:i, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o*}", "seq",
-                      (json_int_t)row->seq, "id", row->id, "ts_ms", (json_int_t)row->ts_ms, "kind",
-                      row->kind, "priority", row->priority, "alarm_id", row->alarm_id, "device",
-                      row->device, "zone", row->zone, "room", row->room, "bed", row->bed,
-                      "resident", row->resident, "body", json_incref(body)));
-    }
-    json_decref(body);
-    job->rows++;
-    return 0;
+    if (csv)
+        reply_error(api, request->id, 503, NULL,
+                    "%d CSV exports are running already; try again when one has finished",
+                    WG_EXPORTS_AT_ONCE);
+    else
+        reply_error(api, request->id, 503, NULL, "the gateway is stopping or out of memory");
 }
 
 static void history(struct wg_api *api, const struct wg_web_request *request)
 {
-    struct query_param params[] = {
-        {"from", NULL},   {"to", NULL},    {"kind", NULL},   {"priority", NULL}, {"room", NULL},
-        {"device", NULL}, {"alarm", NULL}, {"before", NULL}, {"limit", NULL},    {"format", NULL}};
+    struct query_param params[] = {{"from", NULL},     {"to", NULL},           {"kind", NULL},
+                                   {"priority", NULL}, {"room", NULL},         {"device", NULL},
+                                   {"alarm", NULL},    {"before", NULL},       {"limit", NULL},
+                                   {"format", NULL},   {"write_results", NULL}};
     enum {
         P_FROM,
         P_TO,
@@ -657,17 +600,23 @@ static void history(struct wg_api *api, const struct wg_web_request *request)
         P_ALARM,
         P_BEFORE,
         P_LIMIT,
-        P_FORMAT
+        P_FORMAT,
+        P_WRITE_RESULTS
     };
     char buffer[2048];
     if (!parse_query(api, request, buffer, sizeof buffer, params, sizeof params / sizeof *params))
         return;
-    long long from = 0, to = 0, before = 0, limit = 200;
+    long long from = 0, to = 0, before = 0, limit = 200, write_results = 0;
     if (!query_int(api, request->id, &params[P_FROM], 0, INT64_MAX, &from) ||
         !query_int(api, request->id, &params[P_TO], 0, INT64_MAX, &to) ||
         !query_int(api, request->id, &params[P_BEFORE], 0, INT64_MAX, &before) ||
-        !query_int(api, request->id, &params[P_LIMIT], 1, HISTORY_MAX_LIMIT, &limit))
+        !query_int(api, request->id, &params[P_LIMIT], 1, HISTORY_MAX_LIMIT, &limit) ||
+        !query_int(api, request->id, &params[P_WRITE_RESULTS], 0, 1, &write_results))
         return;
+    if (from && to && from >= to) {
+        reply_error(api, request->id, 400, "from", "from must be before to");
+        return;
+    }
     int min_priority = -1;
     if (params[P_PRIORITY].value && params[P_PRIORITY].value[0]) {
         min_priority = priority_from_name(params[P_PRIORITY].value);
@@ -678,6 +627,13 @@ static void history(struct wg_api *api, const struct wg_web_request *request)
             return;
         }
     }
+    const char *kind = params[P_KIND].value;
+    if (kind && kind[0] && !known_kind(kind)) {
+        reply_error(api, request->id, 400, "kind",
+                    "kind: expected alarm, point, device_health, write_result, telemetry or "
+                    "system");
+        return;
+    }
     bool csv = false;
     if (params[P_FORMAT].value) {
         csv = strcmp(params[P_FORMAT].value, "csv") == 0;
@@ -687,6 +643,7 @@ static void history(struct wg_api *api, const struct wg_web_request *request)
         }
     }
 #define EMPTY_NULL(i) (params[i].value && params[i].value[0] ? params[i].value : NULL)
+    /* A CSV export is every matching row: limit and paging do not apply. */
     struct wg_event_filter filter = {.from_ms = from,
                                      .to_ms = to,
                                      .kind = EMPTY_NULL(P_KIND),
@@ -694,43 +651,13 @@ static void history(struct wg_api *api, const struct wg_web_request *request)
                                      .device = EMPTY_NULL(P_DEVICE),
                                      .alarm_id = EMPTY_NULL(P_ALARM),
                                      .min_priority = min_priority,
-                                     .before_seq = before,
-                                     .limit = csv ? CSV_MAX_ROWS : (int)limit};
+                                     .write_results = write_results == 1,
+                                     .before_seq = csv ? 0 : before,
+                                     .limit = csv ? 0 : (int)limit};
 #undef EMPTY_NULL
-    struct history_job job = {0};
-    char *csv_text = NULL;
-    size_t csv_len = 0;
-    if (csv) {
-        job.csv = open_memstream(&csv_text, &csv_len);
-        if (!job.csv) {
-            reply_error(api, request->id, 500, NULL, "out of memory");
-            return;
-        }
-        fputs("seq,time,event,priority,alarm_kind,phase,state,alarm_id,device,zone,room,bed,"
-              "resident,detail\n",
-              job.csv);
-    } else {
-        job.events = json_array();
-    }
-    struct wg_store *store = core_store(api->core);
-    int rc = store_events_query(store, &filter, history_row, &job);
-    if (job.csv)
-        fclose(job.csv);
-    if (rc != 0) {
-        free(csv_text);
-        json_decref(job.events);
-        reply_error(api, request->id, 503, NULL, "history: %s", store_last_error(store));
-        return;
-    }
-    if (csv) {
-        post(api, request->id, 200, "text/csv; charset=utf-8", csv_text, csv_len,
-             "attachment; filename=\"wardgate-history.csv\"");
-        return;
-    }
-    json_t *reply = json_pack("{s:o}", "events", job.events);
-    if (reply && job.rows == (size_t)limit)
-        json_object_set_new(reply, "next_before", json_integer(job.last_seq));
-    reply_json(api, request->id, 200, reply);
+    if (api_read_history(api->queries, api->bridge, request->id, &filter, csv,
+                         labels_of(core_config(api->core))) != 0)
+        refused_by_workers(api, request, csv);
 }
 
 static void report(struct wg_api *api, const struct wg_web_request *request)
@@ -753,24 +680,8 @@ static void report(struct wg_api *api, const struct wg_web_request *request)
         reply_error(api, request->id, 400, "from", "from must be before to");
         return;
     }
-    struct wg_response_report result;
-    char err[256];
-    if (response_compute(core_store(api->core), from, to, NULL, &result, err, sizeof err) != 0) {
-        reply_error(api, request->id, 503, NULL, "report: %s", err);
-        return;
-    }
-    reply_json(api, request->id, 200, response_report_to_json(&result));
-    response_report_free(&result);
-}
-
-static int audit_row(const struct wg_audit_row *row, void *ctx)
-{
-    json_t *detail = row->detail ? json_loads(row->detail, 0, NULL) : NULL;
-    json_array_append_new(ctx, json_pack("{s:I, s:I, s:s, s:s?, s:s, s:s?, s:o*}", "seq",
-                                         (json_int_t)row->seq, "ts_ms", (json_int_t)row->ts_ms,
-                                         "actor", row->actor, "origin", row->origin, "action",
-                                         row->action, "target", row->target, "detail", detail));
-    return 0;
+    if (api_read_report(api->queries, api->bridge, request->id, from, to) != 0)
+        refused_by_workers(api, request, false);
 }
 
 static void audit_log(struct wg_api *api, const struct wg_web_request *request)
@@ -783,14 +694,8 @@ static void audit_log(struct wg_api *api, const struct wg_web_request *request)
     if (!query_int(api, request->id, &params[0], 0, INT64_MAX, &before) ||
         !query_int(api, request->id, &params[1], 1, HISTORY_MAX_LIMIT, &limit))
         return;
-    json_t *entries = json_array();
-    struct wg_store *store = core_store(api->core);
-    if (store_audit_recent(store, before, (int)limit, audit_row, entries) != 0) {
-        json_decref(entries);
-        reply_error(api, request->id, 503, NULL, "audit: %s", store_last_error(store));
-        return;
-    }
-    reply_json(api, request->id, 200, json_pack("{s:o}", "entries", entries));
+    if (api_read_audit(api->queries, api->bridge, request->id, before, (int)limit) != 0)
+        refused_by_workers(api, request, false);
 }
 
 /* ---- /metrics ---- */
@@ -1123,13 +1028,15 @@ static void requests_ready(void *ctx)
 
 /* ---- life cycle ---- */
 
-struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge)
+struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
+                       struct wg_query_service *queries)
 {
     struct wg_api *api = calloc(1, sizeof *api);
     if (!api)
         return NULL;
     api->core = core;
     api->bridge = bridge;
+    api->queries = queries;
     api->last_seq = store_last_event_seq(core_store(core));
     api->heartbeat_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     struct itimerspec period = {.it_interval = {HEARTBEAT_MS / 1000, 0},

@@ -118,6 +118,8 @@ struct wg_core {
     struct wg_queue *queue;
     struct wg_plugin_host *host;
     struct wg_engine *engine;
+    /* Not owned: the query workers, where the uplink's journal reads go. */
+    struct wg_query_service *queries;
     struct wg_uplink_client *uplink; /* NULL when the uplink is disabled */
     int64_t telemetry_from_ms;       /* start of the open telemetry interval */
     struct device_state *devices;
@@ -923,6 +925,7 @@ static void open_uplink(struct wg_core *core)
     if (!core->config->uplink.enabled || core->uplink)
         return;
     struct wg_uplink_host host = {.ctx = core,
+                                  .queries = core->queries,
                                   .status = uplink_status,
                                   .active_alarms = uplink_active_alarms,
                                   .devices = uplink_devices};
@@ -976,6 +979,7 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     core->config = config;
     core->store = store;
     core->clock = options->clock;
+    core->queries = options->queries;
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
     core->queue =

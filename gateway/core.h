@@ -26,12 +26,14 @@
 #include "store.h"
 
 struct wg_core;
+struct wg_query_service;
 
 struct wg_core_options {
     const char *config_path; /* re-read on reload */
     const char *plugin_dir;  /* resolved: --plugin-dir, config plugins.dir, or the default */
     struct wg_clock *clock;  /* not owned */
     size_t queue_capacity;   /* 0 = 4096 */
+    struct wg_query_service *queries; /* the read workers (query.h); not owned; may be NULL */
 };
 
 /* Called after an event is committed, in commit order, on the core thread. */
