@@ -360,8 +360,9 @@ status, body, _ = nurse.get(f"/api/v1/history?kind=alarm&alarm={alarm_id}")
 ok(status == 200 and [e["body"]["phase"] for e in body["events"]] == ["ack", "raise"],
      "history filters by kind and alarm, newest first", body if status != 200 else [e["body"]["phase"] for e in body["events"]])
 status, body, r = nurse.get("/api/v1/history?format=csv&kind=alarm")
-ok(status == 200 and body.startswith(b"seq,time,event,priority") and
-   "attachment" in (r.getheader("Content-Disposition") or ""), "history as a CSV download")
+ok(status == 200 and body.startswith(b"\xef\xbb\xbfseq,time,event,priority") and
+   "attachment" in (r.getheader("Content-Disposition") or ""),
+   "history as a CSV download, with a UTF-8 BOM for Excel", body[:80])
 status, body, _ = nurse.get("/api/v1/history?limit=2")
 ok(status == 200 and len(body["events"]) == 2 and "next_before" in body, "history pages with next_before")
 status, body2, _ = nurse.get(f"/api/v1/history?limit=2&before={body.get('next_before', 0)}")
