@@ -41,6 +41,8 @@
 
 /* A client that takes nothing of a streamed response for this long is dropped. */
 #define STREAM_STALL_MS 60000
+/* Acknowledgements of one WebSocket client waiting for the core, at most. */
+#define WS_ACKS_WAITING_MAX 256
 
 /* ---- connections ---- */
 
@@ -100,8 +102,9 @@ struct ws_client {
     char token[WG_AUTH_TOKEN_LEN + 1];
     char client[64];
     uint64_t snapshot_request;
-    uint64_t ack_requests[8]; /* acknowledgements waiting for their result */
-    bool ready;               /* has its snapshot: deltas go out */
+    uint64_t *acks; /* acknowledgements waiting for their result (request ids) */
+    size_t ack_count, ack_capacity;
+    bool ready; /* has its snapshot: deltas go out */
     struct ws_msg *queue[WS_QUEUE_MAX];
     size_t head, count;
     char rx[WS_FRAME_MAX + 1];
@@ -1137,7 +1140,50 @@ static void ws_free(struct wg_web_server *web, struct ws_client *client)
         client->head = (client->head + 1) % WS_QUEUE_MAX;
         client->count--;
     }
+    free(client->acks);
     free(client);
+}
+
+/* Room for one more acknowledgement waiting for its result (the list grows
+ * up to WS_ACKS_WAITING_MAX, a bound a display never reaches: the frame
+ * rate limit allows 20 in 10 s, and the core answers in milliseconds). */
+static bool ws_ack_room(struct ws_client *client)
+{
+    if (client->ack_count < client->ack_capacity)
+        return true;
+    if (client->ack_capacity >= WS_ACKS_WAITING_MAX)
+        return false;
+    size_t capacity = client->ack_capacity ? client->ack_capacity * 2 : 8;
+    uint64_t *grown = realloc(client->acks, capacity * sizeof *grown);
+    if (!grown)
+        return false;
+    client->acks = grown;
+    client->ack_capacity = capacity;
+    return true;
+}
+
+/* True (and forgets it) when `request_id` is one of the client's acknowledgements. */
+static bool ws_ack_answered(struct ws_client *client, uint64_t request_id)
+{
+    for (size_t i = 0; i < client->ack_count; i++)
+        if (client->acks[i] == request_id) {
+            client->acks[i] = client->acks[--client->ack_count];
+            return true;
+        }
+    return false;
+}
+
+/* Answers an acknowledgement the web thread cannot pass on, as the core
+ * answers a refused one: {"type":"result","ref","ok":false,"error"}. */
+static void ws_refuse_ack(struct ws_client *client, int64_t ref, const char *why)
+{
+    char *text = json_text(json_pack("{s:s, s:I, s:b, s:s}", "type", "result", "ref",
+                                     (json_int_t)ref, "ok", 0, "error", why));
+    struct ws_msg *msg = msg_new(text, strlen(text));
+    free(text);
+    if (msg)
+        ws_enqueue(client, msg);
+    msg_release(msg);
 }
 
 static void ws_request_snapshot(struct wg_web_server *web, struct ws_client *client)
@@ -1190,16 +1236,19 @@ static void ws_frame(struct wg_web_server *web, struct ws_client *client)
     snprintf(request.username, sizeof request.username, "%s", session.username);
     snprintf(request.client, sizeof request.client, "%s", client->client);
     snprintf(request.alarm_id, sizeof request.alarm_id, "%s", alarm);
+    int64_t client_ref = request.ref;
     json_decref(frame);
+    if (!ws_ack_room(client)) {
+        ws_refuse_ack(client, client_ref,
+                      "too many acknowledgements are waiting for the gateway; try again");
+        return;
+    }
     uint64_t id = bridge_post_request(web->bridge, &request);
     if (!id) {
         ws_close(client, WS_CLOSE_TRY_AGAIN_LATER, "gateway busy");
         return;
     }
-    size_t slot = 0;
-    while (slot < 7 && client->ack_requests[slot])
-        slot++;
-    client->ack_requests[slot] = id; /* the 8th outstanding one overwrites the last */
+    client->acks[client->ack_count++] = id;
 }
 
 static void ws_receive(struct wg_web_server *web, struct ws_client *client, const void *in,
@@ -1295,11 +1344,8 @@ static void take_replies(struct wg_web_server *web)
             for (struct ws_client *c = web->clients; c && !conn && !client && !acker; c = c->next) {
                 if (c->snapshot_request == reply->request_id)
                     client = c;
-                for (size_t a = 0; a < 8 && !acker; a++)
-                    if (c->ack_requests[a] == reply->request_id) {
-                        c->ack_requests[a] = 0;
-                        acker = c;
-                    }
+                else if (ws_ack_answered(c, reply->request_id))
+                    acker = c;
             }
             if (conn && conn->is_metrics) {
                 metrics_reply(web, conn, reply);

@@ -355,6 +355,31 @@ log = daemon.read_log()
 ok("unexpected frame" in log and "too many frames" in log and "frame over 1 KiB" in log,
      "each closure is logged with its reason")
 
+# 20 acknowledgements outstanding on one WebSocket: sent in one TCP write, so
+# the web thread has passed all 20 to the core before the first answer is
+# back (it used to keep 8, and lost the answers of the rest). Each gets its
+# own result: the real alarm is already acknowledged (409), the others are
+# unknown.
+acker = ws_connect(nurse)
+acker.recv()
+frames = [websocket.ABNF.create_frame(json.dumps({"type": "ack", "alarm": alarm_id if ref == 0 else f"gone-{ref}",
+                                                  "ref": ref, "csrf": nurse.csrf}), websocket.ABNF.OPCODE_TEXT)
+          for ref in range(20)]
+acker.sock.sendall(b"".join(frame.format() for frame in frames))
+results = {}
+for _ in range(20):
+    m = next_of(acker, "result", seconds=10)
+    if m is None:
+        break
+    results[m["ref"]] = m
+ok(sorted(results) == list(range(20)), "20 outstanding acknowledgements on one WebSocket: 20 results",
+   sorted(results))
+ok(all(r["ok"] is False and r.get("error") for r in results.values()),
+   "... each refused with its own reason (acknowledged already, no such alarm)",
+   [r.get("error") for r in results.values()][:3])
+ok(next_of(acker, "heartbeat", seconds=3) is not None, "... and that WebSocket stays open")
+acker.close()
+
 # ---- history, report, audit ----
 status, body, _ = nurse.get(f"/api/v1/history?kind=alarm&alarm={alarm_id}")
 ok(status == 200 and [e["body"]["phase"] for e in body["events"]] == ["ack", "raise"],
