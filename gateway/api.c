@@ -33,10 +33,14 @@
 #define HISTORY_MAX_LIMIT 1000
 #define MAX_SEGMENTS      6
 
+struct edit_job;
+
 struct wg_api {
     struct wg_core *core;
     struct wg_web_bridge *bridge;
     struct wg_query_service *queries;
+    struct edit_job *edits, *edits_tail; /* configuration changes waiting their turn */
+    bool editing;                        /* one is with a worker or reloading */
     int heartbeat_fd;
     int64_t last_seq;
     uint64_t raised[WG_PRIO_FIRE + 1];
@@ -506,8 +510,118 @@ static json_t *edited_item(struct wg_api *api, enum wg_edit_op op, const char *i
     }
 }
 
-/* Applies a change to the config file and reloads; on a refused reload the
- * previous file is put back, so file and running config always agree. */
+/* ---- configuration changes: the file on a worker, the reload here ---- */
+
+/* One change to the config file. Changes go one at a time (api->edits
+ * waits): a query worker edits, checks and writes the file (config_edit.h:
+ * the validation load and every fsync); then the core thread reloads; if
+ * the drivers refuse the new file, a worker puts the previous one back. So
+ * file and running config always agree, and the core thread neither touches
+ * the file nor waits for the disk. */
+struct edit_job {
+    struct wg_query_job job; /* first: the service hands this back */
+    struct wg_api *api;
+    struct edit_job *next;         /* waiting in api->edits */
+    struct wg_web_request request; /* who and from where; no query or body */
+    enum wg_edit_op op;
+    char *id;      /* NULL for an add */
+    json_t *value; /* the body; NULL for a delete */
+    char *path;
+    char item[128];
+    bool restoring; /* the next step: the drivers refused, put the file back */
+    int rc;
+    struct wg_edit_result result;
+    struct wg_diag refusal; /* the reload's messages */
+    char restore_error[320];
+};
+
+static enum wg_query_step edit_run(struct wg_query_job *base, struct wg_store_reader *reader)
+{
+    (void)reader;
+    struct edit_job *job = (struct edit_job *)base;
+    if (job->restoring)
+        job->rc = config_edit_restore(job->path, job->restore_error, sizeof job->restore_error);
+    else
+        job->rc = config_edit_apply(job->path, job->op, job->id, job->value, &job->result);
+    return WG_QUERY_DONE;
+}
+
+static void edit_free(struct wg_query_job *base)
+{
+    struct edit_job *job = (struct edit_job *)base;
+    json_decref(job->value);
+    config_edit_result_free(&job->result);
+    diag_free(&job->refusal);
+    free(job->id);
+    free(job->path);
+    free(job);
+}
+
+/* The next waiting change, if any, goes to a worker. */
+static void edit_next(struct wg_api *api)
+{
+    api->editing = false;
+    while (api->edits && !api->editing) {
+        struct edit_job *job = api->edits;
+        api->edits = job->next;
+        if (!api->edits)
+            api->edits_tail = NULL;
+        uint64_t request_id = job->request.id;
+        if (query_submit(api->queries, &job->job) == 0)
+            api->editing = true;
+        else /* the service freed it */
+            reply_error(api, request_id, 503, NULL, "the gateway is stopping; nothing was changed");
+    }
+}
+
+/* Core thread: a step of a change is done. */
+static bool edit_done(struct wg_query_job *base)
+{
+    struct edit_job *job = (struct edit_job *)base;
+    struct wg_api *api = job->api;
+    const struct wg_web_request *request = &job->request;
+    if (job->restoring) {
+        if (job->rc != 0)
+            wg_crit("config: %s was changed but the daemon refused it, and %s; the running "
+                    "configuration is the previous one",
+                    job->path, job->restore_error);
+        else
+            wg_warn("config: the change to %s was refused at reload; the previous file is back",
+                    job->path);
+        reply_json(api, request->id, 422,
+                   json_pack("{s:s, s:o}", "error",
+                             "the change passed the file checks but the drivers refused it; "
+                             "nothing was changed",
+                             "details", diag_json(&job->refusal)));
+    } else if (job->rc != 0) {
+        struct wg_edit_result *result = &job->result;
+        json_t *body = json_pack("{s:s}", "error", result->error);
+        if (body && result->field[0])
+            json_object_set_new(body, "field", json_string(result->field));
+        if (body && result->details.count)
+            json_object_set_new(body, "details", diag_json(&result->details));
+        reply_json(api, request->id, result->status >= 400 ? result->status : 500, body);
+    } else if (core_reload_report(api->core, &job->refusal) != 0) {
+        job->restoring = true;
+        if (query_submit(api->queries, &job->job) == 0)
+            return true; /* edit_done runs again when the file is back */
+        wg_crit("config: the change to a file was refused at reload and cannot be undone: the "
+                "gateway is stopping; <file>.prev holds the previous version");
+        edit_next(api);
+        return true; /* query_submit freed it */
+    } else {
+        audit(api, request, edit_action(job->op), job->item,
+              json_pack("{s:O?, s:O?}", "before", job->result.before, "after", job->result.after));
+        wg_notice("config: %s %s by %s from %s", edit_action(job->op), job->item, request->username,
+                  request->client);
+        reply_json(api, request->id, job->result.status ? job->result.status : 200,
+                   edited_item(api, job->op, job->item));
+    }
+    edit_next(api);
+    return false;
+}
+
+/* A change asked for: checked for JSON here, made by a worker in turn. */
 static void edit_config(struct wg_api *api, const struct wg_web_request *request,
                         enum wg_edit_op op, const char *id)
 {
@@ -517,51 +631,43 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
         if (!value)
             return;
     }
-    const char *path = core_config(api->core)->path;
-    struct wg_edit_result result;
-    int rc = config_edit_apply(path, op, id, value, &result);
-    const char *item_id = id ? id : json_string_value(json_object_get(value, "id"));
-    char item[128];
-    snprintf(item, sizeof item, "%s", item_id ? item_id : "");
-    json_decref(value);
-    if (rc != 0) {
-        json_t *body = json_pack("{s:s}", "error", result.error);
-        if (body && result.field[0])
-            json_object_set_new(body, "field", json_string(result.field));
-        if (body && result.details.count)
-            json_object_set_new(body, "details", diag_json(&result.details));
-        reply_json(api, request->id, result.status >= 400 ? result.status : 500, body);
-        config_edit_result_free(&result);
+    if (!api->queries) {
+        json_decref(value);
+        reply_error(api, request->id, 503, NULL,
+                    "configuration changes are unavailable (see the "
+                    "log at start-up)");
         return;
     }
-    struct wg_diag report;
-    diag_init(&report);
-    if (core_reload_report(api->core, &report) != 0) {
-        char previous[4096];
-        snprintf(previous, sizeof previous, "%s.prev", path);
-        if (rename(previous, path) != 0)
-            wg_crit("config: %s was changed but the daemon refused it, and putting back %s "
-                    "failed: %s; the running configuration is the previous one",
-                    path, previous, strerror(errno));
+    struct edit_job *job = calloc(1, sizeof *job);
+    if (job) {
+        *job = (struct edit_job){.job = {.run = edit_run, .done = edit_done, .free = edit_free},
+                                 .api = api,
+                                 .request = *request,
+                                 .op = op,
+                                 .id = id ? strdup(id) : NULL,
+                                 .value = value,
+                                 .path = strdup(core_config(api->core)->path)};
+        job->request.query = job->request.body = NULL;
+        job->request.body_len = 0;
+        diag_init(&job->refusal);
+        const char *item_id = id ? id : json_string_value(json_object_get(value, "id"));
+        snprintf(job->item, sizeof job->item, "%s", item_id ? item_id : "");
+    }
+    if (!job || !job->path || (id && !job->id)) {
+        if (job)
+            edit_free(&job->job);
         else
-            wg_warn("config: the change to %s was refused at reload; the previous file is back",
-                    path);
-        json_t *body = json_pack("{s:s, s:o}", "error",
-                                 "the change passed the file checks but the drivers refused it; "
-                                 "nothing was changed",
-                                 "details", diag_json(&report));
-        reply_json(api, request->id, 422, body);
-        diag_free(&report);
-        config_edit_result_free(&result);
+            json_decref(value);
+        reply_error(api, request->id, 500, NULL, "out of memory");
         return;
     }
-    diag_free(&report);
-    audit(api, request, edit_action(op), item,
-          json_pack("{s:O?, s:O?}", "before", result.before, "after", result.after));
-    wg_notice("config: %s %s by %s from %s", edit_action(op), item, request->username,
-              request->client);
-    reply_json(api, request->id, result.status ? result.status : 200, edited_item(api, op, item));
-    config_edit_result_free(&result);
+    if (api->edits_tail)
+        api->edits_tail->next = job;
+    else
+        api->edits = job;
+    api->edits_tail = job;
+    if (!api->editing)
+        edit_next(api);
 }
 
 /* ---- history, report, audit: answered on the query workers ---- */
@@ -1058,6 +1164,11 @@ void api_free(struct wg_api *api)
 {
     if (!api)
         return;
+    while (api->edits) {
+        struct edit_job *next = api->edits->next;
+        edit_free(&api->edits->job);
+        api->edits = next;
+    }
     close(api->heartbeat_fd);
     free(api);
 }

@@ -211,8 +211,9 @@ void query_service_complete(void *ctx)
     pthread_mutex_unlock(&service->lock);
     while (job) {
         struct wg_query_job *next = job->next;
-        job->done(job); /* only finished jobs not cancelled are on the list */
-        job->free(job);
+        /* Only finished jobs not cancelled are on the list. */
+        if (!job->done(job))
+            job->free(job); /* else it went on to its next step */
         job = next;
     }
 }

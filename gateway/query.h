@@ -37,8 +37,10 @@ struct wg_query_job {
     /* Worker thread: one turn of the job. */
     enum wg_query_step (*run)(struct wg_query_job *job, struct wg_store_reader *reader);
     /* Core thread, once run said DONE; NULL when the core need not know. Not
-     * called for a cancelled job or when the service stops first. */
-    void (*done)(struct wg_query_job *job);
+     * called for a cancelled job or when the service stops first. Returns
+     * false, and `free` follows; or true when it handed the job to
+     * query_submit again for a next step (the service then leaves it be). */
+    bool (*done)(struct wg_query_job *job);
     /* Frees the job (any thread). Called exactly once, always. */
     void (*free)(struct wg_query_job *job);
     uint64_t key; /* for query_resume; 0 when the job never waits */

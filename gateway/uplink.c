@@ -815,7 +815,7 @@ static void send_reply(struct wg_uplink_client *client, const struct wg_reply *r
 static void publish_figures(struct wg_uplink_client *client, json_t *figures, int64_t now);
 
 /* Core thread: the read is done; answer the platform. */
-static void journal_read_done(struct wg_query_job *job)
+static bool journal_read_done(struct wg_query_job *job)
 {
     struct journal_read *read = (struct journal_read *)job;
     struct wg_uplink_client *client = read->client;
@@ -831,7 +831,7 @@ static void journal_read_done(struct wg_query_job *job)
         else
             wg_err("uplink: response-time figures not published: %s", read->why);
         read->summary = NULL; /* taken */
-        return;
+        return false;
     }
     const char *name = uplink_command_name(read->command.kind);
     struct wg_reply reply = {.request = read->command.request,
@@ -848,6 +848,7 @@ static void journal_read_done(struct wg_query_job *job)
         wg_warn("uplink: command %s (request %s) failed: %s", name, read->command.request,
                 read->why);
     send_reply(client, &reply);
+    return false;
 }
 
 /* Hands a journal read to the query workers; false (with why) when it

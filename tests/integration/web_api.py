@@ -429,6 +429,18 @@ status, body, _ = manager.send("POST", "/api/v1/devices",
 ok(status == 201, "a manager adds a device", body)
 status, body, _ = manager.send("DELETE", "/api/v1/devices/call-102B")
 ok(status == 200 and nurse.get("/api/v1/devices/call-102B")[0] == 404, "... and removes it", body)
+# A change the loader accepts but the sim driver refuses at the reload (its
+# script names the device): 422 with the driver's words, and the previous
+# file is back (a worker put it back; the core thread only reloaded).
+with open(config, encoding="utf-8") as f:
+    before_refusal = f.read()
+status, body, _ = manager.send("DELETE", "/api/v1/devices/call-101A")
+ok(status == 422 and "drivers refused" in body.get("error", "") and
+   any("call-101A" in d for d in body.get("details", [])),
+   "a change the driver refuses at the reload: 422 with its reason", body)
+with open(config, encoding="utf-8") as f:
+    ok(f.read() == before_refusal, "... and the file is as it was")
+ok(nurse.get("/api/v1/devices/call-101A")[0] == 200, "... and the device is still there")
 status, body, _ = manager.send("PUT", "/api/v1/residents/R-0002",
                                {"label": "李爷爷", "bed": "102-A", "care_level": 3, "risks": ["wandering", "fall"],
                                 "night": "20:00-06:30"})
@@ -436,6 +448,29 @@ ok(status == 200 and body["resident"]["fall_risk"] and body["resident"]["night"]
      "a manager edits a resident's risks and night window", body)
 status, body, _ = manager.send("PUT", "/api/v1/rooms/102/beds", {"beds": ["A", "B"]})
 ok(status == 200 and body["room"]["beds"] == ["A", "B"], "a manager adds a bed to a room", body)
+
+# Three changes at once: made one after the other, each answered, all kept.
+import threading  # noqa: E402
+answers = {}
+
+
+def change(label):
+    answers[label] = manager.send("PUT", "/api/v1/devices/meter-f1",
+                                  {"label": label, "bus": "sim1", "address": 7,
+                                   "profile": "eastron-sdm120", "room": "101"})[0]
+
+
+workers = [threading.Thread(target=change, args=(f"表{i}",)) for i in range(3)]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+ok(sorted(answers.values()) == [200, 200, 200], "three changes at once: each answered 200", answers)
+with open(config, encoding="utf-8") as f:
+    text_now = f.read()
+final_label = [lbl for lbl in answers if lbl in text_now]
+ok(len(final_label) == 1 and nurse.get("/api/v1/devices/meter-f1")[1]["device"]["label"] == final_label[0],
+   "... the file and the running daemon agree on the last one", final_label)
 status, body, _ = manager.get("/api/v1/audit")
 actions = [e["action"] for e in body.get("entries", [])]
 ok(all(a in actions for a in ["device.update", "device.add", "device.delete", "resident.update", "room.beds"]),
