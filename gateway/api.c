@@ -906,6 +906,14 @@ static void metrics(struct wg_api *api, const struct wg_web_request *request)
     fprintf(out, "wardgate_events_pending %zu\n", stats.events_pending);
     metric_help(out, "wardgate_storage_failing", "gauge", "1 while commits fail");
     fprintf(out, "wardgate_storage_failing %d\n", stats.storage_failing);
+    metric_help(out, "wardgate_core_loop_longest_seconds", "gauge",
+                "the core loop's longest turn since start (a call waits at most this long)");
+    fprintf(out, "wardgate_core_loop_longest_seconds %.3f\n",
+            (double)stats.longest_iteration_ms / 1000.0);
+    metric_help(out, "wardgate_query_backlog", "gauge",
+                "history, export, report and config jobs waiting for or on a query worker");
+    fprintf(out, "wardgate_query_backlog %zu\n",
+            api->queries ? query_service_backlog(api->queries) : 0);
     metric_help(out, "wardgate_ws_broadcasts_dropped_total", "counter",
                 "display deltas dropped because the web thread fell behind");
     fprintf(out, "wardgate_ws_broadcasts_dropped_total %llu\n",

@@ -141,6 +141,7 @@ struct wg_core {
     bool storage_failing;
     uint64_t events_committed;
     uint64_t messages_handled;
+    int64_t longest_iteration_ms; /* of core_run's loop, poll's wait not counted */
 };
 
 static uint64_t engine_write_output(void *ctx, size_t device, size_t point, double value);
@@ -1233,6 +1234,7 @@ int core_run(struct wg_core *core, int signal_fd)
             wg_crit("poll: %s", strerror(errno));
             return -1;
         }
+        int64_t woke_ms = clock_mono_ms(core->clock);
         if (ready > 0 && (fds[0].revents & POLLIN))
             core_process(core);
         if (ready > 0 && signal_fd >= 0 && (fds[1].revents & POLLIN))
@@ -1243,6 +1245,9 @@ int core_run(struct wg_core *core, int signal_fd)
             if (fds[3 + i].revents & POLLIN)
                 core->sources[i].ready(core->sources[i].ctx);
         core_run_timers(core);
+        int64_t took_ms = clock_mono_ms(core->clock) - woke_ms;
+        if (took_ms > core->longest_iteration_ms)
+            core->longest_iteration_ms = took_ms;
     }
     service_stopping();
     return 0;
@@ -1338,7 +1343,8 @@ void core_stats(struct wg_core *core, struct wg_core_stats *stats)
                                     .queue_depth = queue.depth,
                                     .queue_capacity = queue.capacity,
                                     .queue_high_water = queue.high_water,
-                                    .uplink_enabled = core->uplink != NULL};
+                                    .uplink_enabled = core->uplink != NULL,
+                                    .longest_iteration_ms = core->longest_iteration_ms};
 }
 
 const struct wg_config *core_config(const struct wg_core *core)
