@@ -20,6 +20,7 @@ parameter.)"""
 import os
 import statistics
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
@@ -44,7 +45,8 @@ QUERIES = [
 def fmt(values, unit="ms", scale=1000.0):
     if not values:
         return "-"
-    return f"{statistics.median(values) * scale:.0f} {unit}"
+    median = statistics.median(values) * scale
+    return f"{median:.0f} {unit}" if unit == "ms" else f"{median:.1f} {unit}"
 
 
 def main():
@@ -81,7 +83,6 @@ def main():
         lines = 0
         rss_before = s.rss_kib()
         for _ in range(RUNS):
-            import threading
             done = threading.Event()
 
             def sample():

@@ -16,26 +16,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
+from harness import done, note, ok  # noqa: E402
 from journal_load import Scenario  # noqa: E402
-
-n = 0
-failed = 0
-
-
-def ok(condition, text, diagnostic=""):
-    global n, failed
-    n += 1
-    print(("ok" if condition else "not ok"), n, "-", text, flush=True)
-    if not condition:
-        failed += 1
-        for line in str(diagnostic).splitlines()[:20]:
-            print("#  ", line, flush=True)
-    return condition
-
-
-def note(text):
-    print("#", text, flush=True)
-
 
 ROWS = 50_000
 s = Scenario(ROWS)
@@ -179,5 +162,4 @@ finally:
     s.cleanup()
 ok(rc == 0, "the daemon stops cleanly", rc)
 ok("AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report")
-print(f"1..{n}", flush=True)
-sys.exit(1 if failed else 0)
+done()

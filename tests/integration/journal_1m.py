@@ -30,21 +30,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
+from harness import done, ok  # noqa: E402
 from journal_load import Raiser, Scenario, percentile  # noqa: E402
 
 ROWS = int(os.environ.get("WG_JOURNAL_ROWS") or (100_000 if os.environ.get("SANITIZE") == "1" else 1_000_000))
-n = failed = 0
-
-
-def ok(condition, text, diagnostic=""):
-    global n, failed
-    n += 1
-    print(("ok" if condition else "not ok"), n, "-", text, flush=True)
-    if not condition:
-        failed += 1
-        for line in str(diagnostic).splitlines()[:20]:
-            print("#  ", line, flush=True)
-
 
 s = Scenario(ROWS, watchdog_usec=2_000_000)
 print(f"# journal of {ROWS} rows made in {s.fill_s:.1f} s", flush=True)
@@ -126,5 +116,4 @@ finally:
     s.cleanup()
 ok(rc == 0, "the daemon stops cleanly", rc)
 ok("AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report")
-print(f"1..{n}", flush=True)
-sys.exit(1 if failed else 0)
+done()
