@@ -1169,7 +1169,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     bool uplink_changed = !uplink_same_settings(core->config, next);
     if (uplink_changed && core->uplink) {
         wg_notice("reload: uplink settings changed; reconnecting with the new ones");
-        uplink_free(core->uplink);
+        uplink_retire(core->uplink);
         core->uplink = NULL;
     }
     config_free(core->config);

@@ -110,8 +110,7 @@ struct wg_core_stats {
     bool storage_failing;
     size_t queue_depth, queue_capacity, queue_high_water;
     bool uplink_enabled;
-    int64_t
-        longest_iteration_ms; /* the core loop's longest turn since start (waiting not counted) */
+    int64_t longest_iteration_ms; /* the core loop's longest turn, waiting not counted */
 };
 void core_stats(struct wg_core *core, struct wg_core_stats *stats);
 

@@ -1285,16 +1285,65 @@ struct wg_uplink_client *uplink_new(const struct wg_config *config, struct wg_st
     return client;
 }
 
-void uplink_free(struct wg_uplink_client *client)
+/* Journal reads still on the workers are not answered. */
+static void cancel_reads(struct wg_uplink_client *client)
 {
-    if (!client)
-        return;
-    /* Journal reads still on the workers are not answered. */
     for (struct journal_read *read = client->reads, *next; read; read = next) {
         next = read->next;
         query_cancel(client->host.queries, &read->job);
     }
     client->reads = NULL;
+}
+
+/* A clean stop says so itself: the will is only for a crash. */
+static void say_offline(struct wg_uplink_client *client)
+{
+    if (client->state != LINK_UP)
+        return;
+    char *offline = uplink_encode_status(&client->identity, false, WG_VERSION, wall_now(client));
+    if (offline) {
+        MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+        publish_text(client, client->status_topic, offline, strlen(offline), true, &options);
+        free(offline);
+    }
+}
+
+/* Asks paho to disconnect (it does so on its own thread). */
+static void start_disconnect(struct wg_uplink_client *client)
+{
+    if (client->mqtt && MQTTAsync_isConnected(client->mqtt)) {
+        MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+        options.timeout = DISCONNECT_TIMEOUT_MS;
+        MQTTAsync_disconnect(client->mqtt, &options);
+    }
+}
+
+/* Waits up to DISCONNECT_TIMEOUT_MS for the disconnect, destroys the paho
+ * client and frees everything; touches neither the store nor the core. */
+static void disconnect_and_free(struct wg_uplink_client *client)
+{
+    if (client->mqtt) {
+        for (int i = 0; i < DISCONNECT_TIMEOUT_MS / 10 && MQTTAsync_isConnected(client->mqtt); i++)
+            usleep(10 * 1000);
+        MQTTAsync_destroy(&client->mqtt);
+    }
+    for (size_t i = 0; i < client->result_count; i++)
+        free(client->results[i].payload);
+    free(client->results);
+    free(client->acked);
+    free(client->inflight);
+    if (client->event_fd >= 0)
+        close(client->event_fd);
+    pthread_mutex_destroy(&client->lock);
+    free_settings(client);
+    free(client);
+}
+
+void uplink_free(struct wg_uplink_client *client)
+{
+    if (!client)
+        return;
+    cancel_reads(client);
     if (client->mqtt) {
         /* Give the PUBACKs of what is in flight a moment, so a clean stop
          * leaves no duplicates behind. */
@@ -1304,37 +1353,47 @@ void uplink_free(struct wg_uplink_client *client)
             if (poll(&wake, 1, 50) > 0)
                 uplink_process(client);
         }
-        if (client->state == LINK_UP) {
-            /* A clean stop says so itself: the will is only for a crash. */
-            char *offline =
-                uplink_encode_status(&client->identity, false, WG_VERSION, wall_now(client));
-            if (offline) {
-                MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-                publish_text(client, client->status_topic, offline, strlen(offline), true,
-                             &options);
-                free(offline);
-            }
-            MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
-            options.timeout = DISCONNECT_TIMEOUT_MS;
-            MQTTAsync_disconnect(client->mqtt, &options);
-            for (int i = 0; i < DISCONNECT_TIMEOUT_MS / 10 && MQTTAsync_isConnected(client->mqtt);
-                 i++)
-                usleep(10 * 1000);
-        }
-        MQTTAsync_destroy(&client->mqtt);
+        say_offline(client);
+        start_disconnect(client);
     }
-    for (size_t i = 0; i < client->result_count; i++)
-        free(client->results[i].payload);
-    free(client->results);
     if (client->acked_count > 0)
         delete_acked(client);
-    free(client->acked);
-    free(client->inflight);
-    if (client->event_fd >= 0)
-        close(client->event_fd);
-    pthread_mutex_destroy(&client->lock);
-    free_settings(client);
-    free(client);
+    disconnect_and_free(client);
+}
+
+static void *retire_main(void *arg)
+{
+    disconnect_and_free(arg);
+    return NULL;
+}
+
+void uplink_retire(struct wg_uplink_client *client)
+{
+    if (!client)
+        return;
+    cancel_reads(client);
+    if (client->mqtt) {
+        uplink_process(client); /* what paho has reported: the PUBACKs in, to delete */
+        say_offline(client);
+        /* Queued now, before the new link's CONNECT: the broker drops the
+         * old session's will instead of publishing it over the new "online". */
+        start_disconnect(client);
+    }
+    if (client->acked_count > 0)
+        delete_acked(client);
+    /* Rows published but not acknowledged stay in the outbox: the new link
+     * sends them again (QoS 1: the platform drops the duplicates by id). */
+    pthread_attr_t attr;
+    pthread_t thread;
+    if (pthread_attr_init(&attr) == 0) {
+        bool started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                       pthread_create(&thread, &attr, retire_main, client) == 0;
+        pthread_attr_destroy(&attr);
+        if (started)
+            return;
+    }
+    wg_warn("uplink: cannot disconnect the previous link in the background; waiting for it");
+    disconnect_and_free(client);
 }
 
 static bool same_text(const char *a, const char *b)

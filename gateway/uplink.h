@@ -56,8 +56,14 @@ struct wg_uplink_client *uplink_new(const struct wg_config *config, struct wg_st
 /* Starts connecting (asynchronously). */
 void uplink_start(struct wg_uplink_client *client);
 /* Publishes the retained "offline" status if connected, disconnects, frees.
- * Unsent rows stay in the outbox for the next start. */
+ * Unsent rows stay in the outbox for the next start. Waits up to 3 s (for
+ * the PUBACKs in flight and the disconnect): for a clean stop. */
 void uplink_free(struct wg_uplink_client *client);
+/* The same without waiting, for a reload that replaces the link: what paho
+ * has reported is taken in, "offline" is published, and the disconnect
+ * finishes on a thread of its own; rows in flight are sent again by the new
+ * link. The core thread does not sleep. */
+void uplink_retire(struct wg_uplink_client *client);
 
 /* Readable when paho has reported something; then call uplink_process. */
 int uplink_fd(const struct wg_uplink_client *client);
