@@ -252,18 +252,33 @@ static enum wg_query_step finish_export(struct history_job *job, bool ok)
     return WG_QUERY_DONE;
 }
 
+/* True (and the export ended) when its client has gone away. */
+static bool abandoned(struct history_job *job)
+{
+    if (!bridge_stream_gone(job->stream))
+        return false;
+    wg_info("web: CSV export (request %llu) abandoned by its client after %lld rows",
+            (unsigned long long)job->request_id, (long long)job->exported);
+    bridge_stream_end(job->stream, false);
+    job->stream = NULL;
+    return true;
+}
+
+/* Waits for the client to take what it was sent, unless it has gone: a
+ * client that leaves while the job runs wakes nobody (the job was not
+ * waiting then), so it is checked after the stream said "no room". */
+static enum wg_query_step wait_for_client(struct history_job *job)
+{
+    return abandoned(job) ? WG_QUERY_DONE : WG_QUERY_WAIT;
+}
+
 /* One turn of an export: up to a page of rows, while the client keeps up. */
 static enum wg_query_step export_turn(struct history_job *job, struct wg_store_reader *reader)
 {
-    if (bridge_stream_gone(job->stream)) {
-        wg_info("web: CSV export (request %llu) abandoned by its client after %lld rows",
-                (unsigned long long)job->request_id, (long long)job->exported);
-        bridge_stream_end(job->stream, false);
-        job->stream = NULL;
+    if (abandoned(job))
         return WG_QUERY_DONE;
-    }
     if (!bridge_stream_has_room(job->stream))
-        return WG_QUERY_WAIT;
+        return wait_for_client(job);
     job->rows = 0;
     job->page_full = false;
     job->filter.limit = EXPORT_PAGE_ROWS;
@@ -280,7 +295,7 @@ static enum wg_query_step export_turn(struct history_job *job, struct wg_store_r
     }
     if (!job->page_full)
         return finish_export(job, true);
-    return bridge_stream_has_room(job->stream) ? WG_QUERY_MORE : WG_QUERY_WAIT;
+    return bridge_stream_has_room(job->stream) ? WG_QUERY_MORE : wait_for_client(job);
 }
 
 static enum wg_query_step history_run(struct wg_query_job *base, struct wg_store_reader *reader)

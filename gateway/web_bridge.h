@@ -128,7 +128,8 @@ struct wg_web_stream *bridge_stream_start(struct wg_web_bridge *bridge, uint64_t
                                           const char *disposition,
                                           void (*wake)(void *ctx, uint64_t request_id),
                                           void *wake_ctx);
-/* Producer: may it write another chunk now? */
+/* Producer: may it write another chunk now? When not (and the client is
+ * still there), `wake` is called once there is room or the client goes. */
 bool bridge_stream_has_room(struct wg_web_stream *stream);
 /* Producer: has the client gone away (nothing more will be sent)? */
 bool bridge_stream_gone(struct wg_web_stream *stream);
