@@ -141,8 +141,11 @@ try:
     ok(s.wait_frame(mark, "raise", 10) is not None, "a call reaches the display meanwhile")
     rss_stalled = s.rss_kib()
     note(f"figure: daemon RSS {rss_before} KiB before, {rss_stalled} KiB with four stalled exports")
-    ok(rss_stalled - rss_before < 16 * 1024, "four stalled exports hold less than 16 MiB",
-       (rss_before, rss_stalled))
+    if os.environ.get("SANITIZE") == "1":
+        note("AddressSanitizer keeps freed memory in quarantine: the daemon's RSS says nothing here")
+    else:
+        ok(rss_stalled - rss_before < 16 * 1024, "four stalled exports hold less than 16 MiB",
+           (rss_before, rss_stalled))
 
     # ---- clients that go away half-way ----
     for sock, _ in stalled:

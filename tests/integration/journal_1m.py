@@ -13,8 +13,9 @@ Pass when:
 - the systemd watchdog is never missed: no gap between WATCHDOG=1 pings
   reaches WATCHDOG_USEC (2 s; main's daemon: 5.5 s);
 - the export holds every row once, newest first, and the daemon's memory
-  does not grow with it (under 16 MiB more);
-- the sparse query finds its 20 rows;
+  does not grow with it (under 16 MiB more; not checked under
+  AddressSanitizer, whose quarantine keeps freed memory);
+- the sparse query finds its rows (one in 50,000);
 - the core loop's longest turn (/metrics) stays under a second (main's
   daemon: the length of the longest query or export, seconds).
 
@@ -31,10 +32,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
-from harness import done, ok  # noqa: E402
+from harness import done, note, ok  # noqa: E402
 from journal_load import Raiser, Scenario, percentile  # noqa: E402
 
-ROWS = int(os.environ.get("WG_JOURNAL_ROWS") or (100_000 if os.environ.get("SANITIZE") == "1" else 1_000_000))
+SANITIZED = os.environ.get("SANITIZE") == "1"
+ROWS = int(os.environ.get("WG_JOURNAL_ROWS") or (100_000 if SANITIZED else 1_000_000))
 
 s = Scenario(ROWS, watchdog_usec=2_000_000)
 print(f"# journal of {ROWS} rows made in {s.fill_s:.1f} s", flush=True)
@@ -98,10 +100,14 @@ try:
     ok(header.startswith("\ufeffseq,time,"), "the export is a CSV with a BOM", header[:60])
     ok(rows == expected and out_of_order == 0, f"the export holds every row once, newest first ({rows} rows)",
        (rows, expected, out_of_order))
-    ok(rss_peak - rss_before < 16 * 1024, "the daemon's memory does not grow with the export",
-       (rss_before, rss_peak))
-    ok(status == 200 and len(sparse["events"]) == 20 and
-       all(e["device"] == "cord-rare" for e in sparse["events"]), "the sparse query finds its 20 rows",
+    if SANITIZED:
+        note("AddressSanitizer keeps freed memory in quarantine: the daemon's RSS says nothing here")
+    else:
+        ok(rss_peak - rss_before < 16 * 1024, "the daemon's memory does not grow with the export",
+           (rss_before, rss_peak))
+    rare = ROWS // 50_000  # big_journal: one row of device cord-rare in 50,000
+    ok(status == 200 and len(sparse["events"]) == rare and
+       all(e["device"] == "cord-rare" for e in sparse["events"]), f"the sparse query finds its {rare} rows",
        (status, len(sparse.get("events", []))))
     ok(len(lat) >= 10 and raiser.lost == 0, f"every call reached the display ({len(lat)} raises)",
        (len(lat), raiser.lost))
