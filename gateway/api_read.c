@@ -243,11 +243,14 @@ static void stream_wake(void *ctx, uint64_t request_id)
     query_resume(ctx, request_id);
 }
 
+/* Ends the export: the rest and the end, or (not ok, or out of memory
+ * underway) a cut-off the client sees as an incomplete transfer. */
 static enum wg_query_step finish_export(struct history_job *job, bool ok)
 {
-    if (ok)
+    bool complete = ok && !job->out.failed;
+    if (complete)
         flush_chunk(job);
-    bridge_stream_end(job->stream, ok && !job->out.failed);
+    bridge_stream_end(job->stream, complete);
     job->stream = NULL;
     return WG_QUERY_DONE;
 }

@@ -350,6 +350,10 @@ static void stream_part(struct wg_web_server *web, struct wg_web_reply *reply)
         conn->stream_h1 = lws_get_network_wsi(conn->wsi) == conn->wsi;
         conn->status = reply->status;
         conn->progress_ms = clock_mono_ms(&web->clock);
+        /* lws gives a response 10 s (timeout_secs) unless it serves a file
+         * itself; a stream's pace is the client's and the journal's: the
+         * stall check in tick() replaces it. */
+        lws_set_timeout(conn->wsi, NO_PENDING_TIMEOUT, 0);
         snprintf(conn->content_type, sizeof conn->content_type, "%s", reply->content_type);
         snprintf(conn->disposition, sizeof conn->disposition, "%s", reply->disposition);
         break;

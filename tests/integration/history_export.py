@@ -4,8 +4,9 @@
 beside ids, defused formulas, every matching row, chunked), write results
 hidden unless asked for, bad filters refused, two exports at once, exports
 whose clients stop reading (the limit of four at once, a fifth refused,
-queries and the display unaffected, memory bounded) and clients that go
-away half-way (the daemon lets go). About 20 s."""
+queries and the display unaffected, memory bounded), a client reading
+slowly for longer than lws's own response timeout, and clients that go away
+half-way (the daemon lets go). About 35 s."""
 import http.client
 import json
 import os
@@ -111,6 +112,27 @@ try:
         t.join()
     counts = [len(r.splitlines()) for r in results]
     ok(all(c > ROWS for c in counts), "two exports at once: both complete", counts)
+
+    # ---- a client that reads slowly: more than the 10 s lws gives a response ----
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET /api/v1/history?format=csv&kind=alarm HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 f"Cookie: wg_session={s.nurse}\r\n\r\n".encode())
+    received, began = b"", time.monotonic()
+    while not received.endswith(b"\r\n0\r\n\r\n") and time.monotonic() - began < 60:
+        part = sock.recv(24000)
+        if not part:
+            break
+        received += part
+        while len(received) > 25_000 * (time.monotonic() - began):  # 25 kB/s: about 16 s
+            time.sleep(0.05)
+    took = time.monotonic() - began
+    sock.close()
+    body = received.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in received else b""
+    ok(received.endswith(b"\r\n0\r\n\r\n") and took > 12 and body.count(b",alarm,") >= ROWS * 6 // 100,
+       f"a client reading slowly for {took:.0f} s gets the whole export, ended properly",
+       (took, len(received), received[-40:]))
 
     # ---- clients that stop reading ----
     def stalled_export():
