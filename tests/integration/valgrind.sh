@@ -99,7 +99,9 @@ check "wardgated with the web server under memcheck: no errors or leaks (exit $D
 
 # The query workers: a CSV export its client abandons half-way (15 MB of
 # CSV from a 100,000-row journal: more than the socket buffers hold), two
-# at once and a history page; the daemon lets go of everything.
+# at once (the whole journal, which under memcheck takes longer than the
+# 10 s lws would give a response) and a history page; the daemon lets go
+# of everything.
 q_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 make_config "$TMP/q.yaml"
 sed -i "s|^  enabled: false|  listen: 127.0.0.1\n  port: $q_port\n  root: $ROOT/web|" "$TMP/q.yaml"
@@ -134,16 +136,19 @@ sock = socket.socket(); sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 409
 sock.connect(("127.0.0.1", port))
 sock.sendall(f"GET /api/v1/history?format=csv&write_results=1 HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode())
 first = sock.recv(2048); sock.close()
-results = []
-t = [threading.Thread(target=lambda: results.append(get("/api/v1/history?format=csv&kind=alarm"))) for _ in range(2)]
+results = {}
+paths = ["/api/v1/history?format=csv&kind=alarm", "/api/v1/history?format=csv&write_results=1"]
+t = [threading.Thread(target=lambda p=p: results.__setitem__(p, get(p))) for p in paths]
 [x.start() for x in t]; [x.join() for x in t]
 status, page = get("/api/v1/history?device=cord-rare&limit=5")
-print([b" 200 " in first.split(b"\r\n")[0]] + sorted(s for s, _ in results) + [status],
-      [len(body.splitlines()) for _, body in results])
+lines = [len(results[p][1].splitlines()) for p in paths]
+print([b" 200 " in first.split(b"\r\n")[0]] + [results[p][0] for p in paths] + [status],
+      "complete" if lines[0] > 6000 and lines[1] > 100000 else "incomplete", lines)
 PY
 wait_for "$log" "abandoned by its client" 60
 stop_daemon TERM
-check "the query workers' client got its answers" grep -q "^\[True, 200, 200, 200\]" "$TMP/q-client.txt"
+check "the query workers' client got its answers, whole (the full export runs past 10 s here)" \
+  grep -q "^\[True, 200, 200, 200\] complete" "$TMP/q-client.txt"
 note "$(tail -3 "$TMP/q-client.txt")"
 check "... and the abandoned export was let go" grep -q "abandoned by its client" "$log"
 check "wardgated with exports and an abandoned one under memcheck: no errors or leaks (exit $DAEMON_RC)" test "$DAEMON_RC" -eq 0
