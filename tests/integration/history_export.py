@@ -182,9 +182,5 @@ try:
     gaps = s.watchdog_gaps()
     ok(gaps and max(gaps) < 2000, "the watchdog was never missed", max(gaps) if gaps else None)
 finally:
-    rc = s.stop()
-    log = s.read_log()
-    s.cleanup()
-ok(rc == 0, "the daemon stops cleanly", rc)
-ok("AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report")
+    s.finish(ok)
 done()

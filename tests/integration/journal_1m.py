@@ -117,9 +117,5 @@ try:
     ok(longest is not None and longest < 1.0, "the core loop never took a second for one turn (/metrics)",
        longest)
 finally:
-    rc = s.stop()
-    log = s.read_log()
-    s.cleanup()
-ok(rc == 0, "the daemon stops cleanly", rc)
-ok("AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report")
+    s.finish(ok)
 done()

@@ -146,6 +146,15 @@ web:
         if not self.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def finish(self, ok):
+        """Stops the daemon, removes the scratch directory and reports, through
+        the test's `ok`, that it stopped cleanly without a sanitizer report."""
+        rc = self.stop()
+        log = self.read_log()
+        self.cleanup()
+        ok(rc == 0, "the daemon stops cleanly", rc)
+        ok("AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report")
+
     def read_log(self):
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as f:
