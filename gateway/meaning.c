@@ -60,8 +60,10 @@ static const struct wg_meaning_info meanings[] = {
     {"fire_door_release", B, OUT, false, "",
      "fire-door hold-open magnet; 1 = release (fail-safe: power off releases)"},
     /* Energy */
-    {"energy_kwh", C, IN, false, "kWh", "imported active energy, total"},
-    {"energy_export_kwh", C, IN, false, "kWh", "exported active energy, total"},
+    {"energy_kwh", C, IN, false, "kWh", "imported active energy (from the grid), total"},
+    {"energy_export_kwh", C, IN, false, "kWh", "exported active energy (to the grid), total"},
+    {"energy_total_kwh", C, IN, false, "kWh",
+     "active energy import plus export, total (what a meter's \"total kWh\" register counts)"},
     {"power_w", A, IN, false, "W", "active power, total"},
     {"voltage", A, IN, false, "V", "voltage (phase to neutral)"},
     {"current", A, IN, false, "A", "current"},

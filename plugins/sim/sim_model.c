@@ -86,7 +86,7 @@ static double resting_value(const struct wg_point_view *point, struct sim_rng *r
         return uniform(rng, 0.90, 0.99);
     if (meaning_is(point, "power_w"))
         return uniform(rng, 40, 400);
-    if (meaning_is(point, "energy_kwh"))
+    if (meaning_is(point, "energy_kwh") || meaning_is(point, "energy_total_kwh"))
         return uniform(rng, 100, 5000);
     if (meaning_is(point, "water_m3"))
         return uniform(rng, 10, 300);
@@ -206,7 +206,8 @@ static void step_continuous(struct sim_device *device, const struct wg_point_vie
         state->value = occupied ? floor(uniform(rng, 0, 25)) : 0;
     } else if (meaning_is(point, "power_w")) {
         state->value = fmin(2500, fmax(5, state->value + uniform(rng, -20, 20)));
-    } else if (meaning_is(point, "energy_kwh")) {
+    } else if (meaning_is(point, "energy_kwh") || meaning_is(point, "energy_total_kwh")) {
+        /* No export is simulated, so the import+export total grows with the import. */
         struct sim_point_state *power = sibling(device, "power_w");
         state->value += (power ? power->value : 150) / 1000.0 * dt_h;
     } else if (meaning_is(point, "current")) {

@@ -136,6 +136,45 @@ static void test_facility_defaults_and_sections(void **state)
     assert_string_equal(config->web.tls_cert, "");
 }
 
+/* The meaning of a profile's point, or NULL. */
+static const char *point_meaning(const struct wg_config *config, const char *profile_id,
+                                 const char *point)
+{
+    size_t profile = config_find_profile(config, profile_id);
+    for (size_t p = 0; profile != WG_NO_INDEX && p < config->profiles[profile].point_count; p++)
+        if (strcmp(config->profiles[profile].points[p].name, point) == 0)
+            return config->profiles[profile].points[p].meaning;
+    return NULL;
+}
+
+/* The meters say what they measure: a "total kWh" register (import plus
+ * export) is never reported as imported energy. */
+static void test_facility_meter_meanings(void **state)
+{
+    struct facility_fixture *fixture = *state;
+    const struct wg_config *config = fixture->config;
+    assert_non_null(config);
+    assert_string_equal(point_meaning(config, "eastron-sdm630", "import_energy"), "energy_kwh");
+    assert_string_equal(point_meaning(config, "eastron-sdm630", "export_energy"),
+                        "energy_export_kwh");
+    assert_string_equal(point_meaning(config, "eastron-sdm630", "total_energy"),
+                        "energy_total_kwh");
+    assert_string_equal(point_meaning(config, "eastron-sdm630", "power_factor"), "power_factor");
+    assert_string_equal(point_meaning(config, "chint-dtsu666", "export_energy"),
+                        "energy_export_kwh");
+    const struct wg_meaning_info *total = meaning_lookup("energy_total_kwh", NULL);
+    assert_non_null(total);
+    assert_int_equal(total->kind, WG_POINT_COUNTER);
+    assert_string_equal(total->unit, "kWh");
+    /* At most one point per meter profile counts imported energy. */
+    for (size_t i = 0; i < config->profile_count; i++) {
+        size_t imports = 0;
+        for (size_t p = 0; p < config->profiles[i].point_count; p++)
+            imports += strcmp(config->profiles[i].points[p].meaning, "energy_kwh") == 0;
+        assert_true(imports <= 1);
+    }
+}
+
 static void test_facility_lookups(void **state)
 {
     struct facility_fixture *fixture = *state;
@@ -623,6 +662,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_facility_residents_and_risks, facility_setup,
                                         facility_teardown),
         cmocka_unit_test_setup_teardown(test_facility_defaults_and_sections, facility_setup,
+                                        facility_teardown),
+        cmocka_unit_test_setup_teardown(test_facility_meter_meanings, facility_setup,
                                         facility_teardown),
         cmocka_unit_test_setup_teardown(test_facility_lookups, facility_setup, facility_teardown),
         cmocka_unit_test(test_priority_and_risk_names_round_trip),
