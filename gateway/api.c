@@ -131,6 +131,13 @@ static json_t *snapshot_json(struct wg_api *api, const struct wg_web_request *re
                                  status ? json_object_get(status, "devices") : json_null(), "role",
                                  role_name(request->role), "username", request->username);
     json_decref(status);
+    /* Pages show every time in the site's zone, never the browser's or the host's. */
+    if (snapshot) {
+        json_object_set_new(snapshot, "timezone", json_string(core_timezone(api->core)));
+        json_object_set_new(
+            snapshot, "utc_offset_min",
+            json_integer(clock_utc_offset_min(clock_wall_ms(core_clock(api->core)))));
+    }
     return snapshot;
 }
 
@@ -443,10 +450,12 @@ static void meta(struct wg_api *api, const struct wg_web_request *request)
                                               config->rooms[config->beds[i].room].id, "label",
                                               config->beds[i].label));
     reply_json(api, request->id, 200,
-               json_pack("{s:{s:s, s:s, s:s}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
+               json_pack("{s:{s:s, s:s, s:s, s:s, s:i}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
                          config->site.id, "name", config->site.name, "district",
-                         config->site.district, "buses", buses, "profiles", profiles, "zones",
-                         zones, "rooms", rooms, "beds", beds));
+                         config->site.district, "timezone", core_timezone(api->core),
+                         "utc_offset_min",
+                         clock_utc_offset_min(clock_wall_ms(core_clock(api->core))), "buses", buses,
+                         "profiles", profiles, "zones", zones, "rooms", rooms, "beds", beds));
 }
 
 static void list_residents(struct wg_api *api, const struct wg_web_request *request)

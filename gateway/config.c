@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "meaning.h"
 #include "uplink_command.h"
@@ -366,7 +367,14 @@ static void load_site(struct loader *ld, const struct wg_cfg_node *site)
         read_text(ld, site, "name", false, &out->name);
     if (cfg_require_in(ld->diag, site, "district", "site"))
         read_id(ld, site, "district", true, &out->district);
-    read_text(ld, site, "timezone", false, &out->timezone);
+    if (read_text(ld, site, "timezone", false, &out->timezone)) {
+        /* Night windows, shifts and every time shown or sent are in this zone. */
+        char why[512];
+        if (!clock_timezone_known(out->timezone, why, sizeof why)) {
+            const struct wg_cfg_node *at = cfg_get(site, "timezone");
+            diag_at(ld->diag, at ? at : site, "timezone: %s%s", at ? "" : "(not given) ", why);
+        }
+    }
     read_window(ld, site, "night", NULL, &out->night);
 }
 

@@ -59,7 +59,7 @@ struct wg_site {
     const char *id;         /* facility id used in MQTT topics: [a-z0-9-]+ */
     const char *name;       /* human name, any script */
     const char *district;   /* district id: [a-z0-9-]+ */
-    const char *timezone;   /* e.g. "Asia/Shanghai" (informative; the box runs in local time) */
+    const char *timezone;   /* IANA name, e.g. "Asia/Shanghai": local time is the site's (clock.h) */
     struct wg_window night; /* default night window, e.g. 21:00-07:00 */
 };
 

@@ -112,6 +112,7 @@ enum {
 struct wg_core {
     char *config_path;
     char *plugin_dir_override; /* NULL: take it from the config */
+    char *timezone;            /* the zone local time is in (main set TZ from it at start) */
     struct wg_clock *clock;
     struct wg_config *config;
     struct wg_store *store;
@@ -978,12 +979,13 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     core->clock = options->clock;
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
+    core->timezone = strdup(config->site.timezone);
     core->queue =
         queue_new(options->queue_capacity ? options->queue_capacity : DEFAULT_QUEUE_DEPTH);
     core->devices = new_device_states(config);
     core->next_request_id = 1;
     if (!core->config_path || (options->plugin_dir && !core->plugin_dir_override) || !core->queue ||
-        !core->devices) {
+        !core->devices || !core->timezone) {
         diag_at(diag, NULL, "out of memory");
         core_free(core);
         return NULL;
@@ -1082,6 +1084,7 @@ void core_free(struct wg_core *core)
     queue_free(core->queue);
     free(core->config_path);
     free(core->plugin_dir_override);
+    free(core->timezone);
     free(core);
 }
 
@@ -1133,6 +1136,11 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     if (strcmp(next->storage.path, core->config->storage.path) != 0 ||
         next->storage.max_bytes != core->config->storage.max_bytes)
         wg_warn("reload: storage settings changed; they take effect at the next restart");
+    if (strcmp(next->site.timezone, core->timezone) != 0)
+        wg_warn("reload: site.timezone changed from %s to %s; local time (night windows, shifts, "
+                "the times shown and sent) stays in %s until wardgated is restarted: the zone is "
+                "set once, before any thread starts",
+                core->timezone, next->site.timezone, core->timezone);
 
     /* Stop the old drivers, take in what they handed over, then switch. */
     plugin_host_stop(core->host);
@@ -1310,6 +1318,11 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
 const struct wg_alarm *core_find_alarm(struct wg_core *core, const char *alarm_id)
 {
     return alarm_find(engine_alarms(core->engine), alarm_id);
+}
+
+const char *core_timezone(const struct wg_core *core)
+{
+    return core->timezone;
 }
 
 struct wg_clock *core_clock(struct wg_core *core)

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "cfgtree.h"
+#include "clock.h"
 #include "config.h"
 #include "meaning.h"
 
@@ -306,6 +307,26 @@ static void test_meaning_vocabulary(void **state)
         for (unsigned j = i + 1; j < count; j++)
             assert_string_not_equal(table[i].name, table[j].name);
     }
+}
+
+static void test_timezone_names(void **state)
+{
+    (void)state;
+    char why[512];
+    assert_true(clock_timezone_known("Asia/Shanghai", why, sizeof why));
+    assert_true(clock_timezone_known("UTC", why, sizeof why));
+    assert_true(clock_timezone_known("America/Argentina/Buenos_Aires", why, sizeof why));
+    assert_false(clock_timezone_known("Asia/Shangai", why, sizeof why));
+    assert_non_null(strstr(why, "\"Asia/Shangai\" is not a time zone in"));
+    assert_false(clock_timezone_known("Asia", why, sizeof why)); /* a directory */
+    assert_false(clock_timezone_known("../../../etc/passwd", why, sizeof why));
+    assert_non_null(strstr(why, "expected an IANA time zone name"));
+    assert_false(clock_timezone_known("/usr/share/zoneinfo/UTC", why, sizeof why));
+    assert_false(clock_timezone_known("Asia/./Shanghai", why, sizeof why));
+    assert_false(clock_timezone_known("", why, sizeof why));
+    assert_false(clock_timezone_known("right/Asia/Shanghai", why, sizeof why));
+    assert_non_null(strstr(why, "leap seconds"));
+    assert_false(clock_timezone_known("zone.tab", why, sizeof why)); /* a file, not a zone */
 }
 
 /* ---- the YAML tree -------------------------------------------------------------------------- */
@@ -614,6 +635,7 @@ static const struct bad_case bad_cases[] = {
     {"32-zones-not-a-list.yaml", NULL, 6, "zones: expected a list", 1},
     {"33-gas-thresholds.yaml", NULL, 17, "high: expected more than low (40), got 20", 1},
     {"34-bed-exit-bad-window.yaml", NULL, 17, "window: expected a daily time window", 1},
+    {"36-unknown-timezone.yaml", NULL, 2, "timezone: \"Europe/Shanghai\" is not a time zone in", 1},
     {"35-rule-point-missing.yaml", NULL, 17,
      "meaning: rule \"heart\" needs a point meaning \"heart_rate\", but no device has one", 1},
 };
@@ -669,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_priority_and_risk_names_round_trip),
         cmocka_unit_test(test_window_contains),
         cmocka_unit_test(test_meaning_vocabulary),
+        cmocka_unit_test(test_timezone_names),
         cmocka_unit_test_setup_teardown(test_cfgtree_positions_aliases_quotes, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_cfgtree_byte_ranges, scratch_setup, scratch_teardown),

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "alarm.h"
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 
@@ -422,6 +423,26 @@ static void test_bed_exit_in_the_day_raises_nothing(void **state)
     assert_int_equal(f->change_count, 0);
 }
 
+/* The site's zone decides what is night, not the host's (the fixture runs
+ * in TZ=UTC): 18:00 UTC is 02:00 in Shanghai, 03:00 UTC is 11:00. */
+static void test_night_is_the_sites_night(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(clock_use_timezone("Asia/Shanghai"), 0);
+    assert_int_equal(clock_utc_offset_min(f->now), 480);
+    f->now = utc(3, 0);
+    set(f, "bed-101A", "in_bed", 1);
+    set(f, "bed-101A", "in_bed", 0);
+    advance(f, 60, NULL);
+    assert_int_equal(f->change_count, 0); /* 03:00 UTC would be night on the host */
+    set(f, "bed-101A", "in_bed", 1);
+    f->now = utc(18, 0);
+    set(f, "bed-101A", "in_bed", 0);
+    advance(f, 6, NULL);
+    assert_int_equal(count_kind(f, "bed_exit"), 1); /* 18:00 UTC would be day */
+    assert_int_equal(clock_use_timezone("Nowhere/Atlantis"), -1);
+}
+
 static void test_night_window_across_midnight(void **state)
 {
     struct fixture *f = *state;
@@ -697,6 +718,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bed_exit_in_the_day_raises_nothing, setup_day,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_night_window_across_midnight, setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_night_is_the_sites_night, setup_day, teardown),
         cmocka_unit_test_setup_teardown(test_door_at_night_for_wandering_resident, setup_night,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_combined_out_of_bed_and_door_is_wandering, setup_night,
