@@ -261,6 +261,8 @@ json_t *alarm_to_json(const struct wg_alarm *alarm)
         json_decref(escalations);
         return NULL;
     }
+    json_object_set_new(record, "reset_at",
+                        alarm->reset_at[0] ? json_string(alarm->reset_at) : json_null());
     json_object_set_new(record, "raised_ms", json_integer(alarm->raised_ms));
     json_object_set_new(record, "acknowledged_ms", ms_or_null(alarm->acknowledged_ms));
     json_object_set_new(record, "acknowledged_by", json_string(alarm->acknowledged_by));
@@ -317,6 +319,7 @@ int alarm_restore(struct wg_alarm_table *table, const json_t *record)
     const char *mode = json_string_value(json_object_get(record, "reset_mode"));
     alarm.reset_mode =
         mode && strcmp(mode, "normal") == 0 ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN;
+    copy_text(alarm.reset_at, sizeof alarm.reset_at, record, "reset_at");
     alarm.condition_active = json_is_true(json_object_get(record, "condition_active"));
     alarm.raised_ms = read_ms(record, "raised_ms");
     alarm.acknowledged_ms = read_ms(record, "acknowledged_ms");

@@ -52,7 +52,9 @@ struct wg_alarm {
     char resident[WG_ALARM_TEXT];
     char detail[128]; /* one line for people, e.g. "gas 52 %LEL", "no reply for 95 s" */
     enum wg_alarm_reset_mode reset_mode;
-    bool condition_active; /* the cause is still present (cord pulled, gas high, offline) */
+    char reset_at[WG_ALARM_TEXT]; /* origin reset: also at this room or device (the rule's
+                                     reset_at), "" = only its own room */
+    bool condition_active;        /* the cause is still present (cord pulled, gas high, offline) */
 
     int64_t raised_ms;
     int64_t acknowledged_ms; /* 0 = not yet; likewise below */

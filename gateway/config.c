@@ -995,21 +995,23 @@ struct rule_kind_spec {
 };
 
 static const struct rule_kind_spec rule_specs[] = {
-    [WG_RULE_CALL] = {"call_button", SHAPE_BOOL_INPUT, {NULL}},
+    [WG_RULE_CALL] = {"call_button", SHAPE_BOOL_INPUT, {"reset_at", NULL}},
     [WG_RULE_PULL_CORD] = {"pull_cord", SHAPE_BOOL_INPUT, {NULL}},
     [WG_RULE_PRESENCE] = {"presence", SHAPE_BOOL_INPUT, {NULL}},
     [WG_RULE_BED_EXIT] = {"in_bed", SHAPE_BOOL_INPUT, {"for_s", "followup_s", "window", NULL}},
     [WG_RULE_VITAL_RANGE] = {NULL,
                              SHAPE_ANALOG_INPUT,
-                             {"low", "high", "for_s", "reset_on_normal", NULL}},
+                             {"low", "high", "for_s", "reset_on_normal", "reset_at", NULL}},
     [WG_RULE_GAS] = {"gas_lel",
                      SHAPE_ANALOG_INPUT,
-                     {"low", "high", "for_s", "reset_on_normal", NULL}},
+                     {"low", "high", "for_s", "reset_on_normal", "reset_at", NULL}},
     [WG_RULE_FIRE_ZONE] = {"fire_zone", SHAPE_FIRE, {NULL}},
-    [WG_RULE_SMOKE] = {"smoke", SHAPE_BOOL_INPUT, {"reset_on_normal", NULL}},
-    [WG_RULE_DOOR_NIGHT] = {"door_open", SHAPE_BOOL_INPUT, {"for_s", "window", NULL}},
+    [WG_RULE_SMOKE] = {"smoke", SHAPE_BOOL_INPUT, {"reset_on_normal", "reset_at", NULL}},
+    [WG_RULE_DOOR_NIGHT] = {"door_open", SHAPE_BOOL_INPUT, {"for_s", "window", "reset_at", NULL}},
     [WG_RULE_WELLBEING] = {"water_m3", SHAPE_USAGE, {"idle_hours", "window", NULL}},
-    [WG_RULE_COMBINE] = {NULL, SHAPE_NONE, {"conditions", "within_s", "alarm_kind", NULL}},
+    [WG_RULE_COMBINE] = {NULL,
+                         SHAPE_NONE,
+                         {"conditions", "within_s", "alarm_kind", "reset_at", NULL}},
 };
 
 static const char *const rule_common_keys[] = {"id", "kind", "meaning", "priority", "risk"};
@@ -1243,6 +1245,11 @@ static void load_rule(struct loader *ld, const struct wg_cfg_node *item)
     case WG_RULE_FIRE_ZONE:
         break;
     }
+    if (read_text(ld, item, "reset_at", false, &rule->reset_at) && rule->reset_at &&
+        rule->reset_on_normal)
+        diag_at(ld->diag, cfg_get(item, "reset_at"),
+                "reset_at: an alarm that ends by itself (reset_on_normal: true) is not reset "
+                "anywhere; give one or the other");
     if (ok && rule->meaning)
         config->rule_count++;
 }
@@ -1319,20 +1326,31 @@ static void load_escalation(struct loader *ld, const struct wg_cfg_node *escalat
     }
 }
 
-/* True when a device has a point with this meaning ("fire_zone" matches "fire_zone_3"). */
-static bool some_device_has(const struct wg_config *config, const char *meaning)
+/* True when a point meaning is `meaning`, or one of its indexed forms
+ * ("fire_zone" matches "fire_zone_3"). */
+static bool meaning_covers(const char *meaning, const char *have)
 {
     size_t len = strlen(meaning);
-    for (size_t d = 0; d < config->device_count; d++) {
-        const struct wg_profile *profile = &config->profiles[config->devices[d].profile];
-        for (size_t p = 0; p < profile->point_count; p++) {
-            const char *have = profile->points[p].meaning;
-            if (strcmp(have, meaning) == 0 ||
-                (strncmp(have, meaning, len) == 0 && have[len] == '_' && have[len + 1] >= '0' &&
-                 have[len + 1] <= '9'))
-                return true;
-        }
-    }
+    return strcmp(have, meaning) == 0 || (strncmp(have, meaning, len) == 0 && have[len] == '_' &&
+                                          have[len + 1] >= '0' && have[len + 1] <= '9');
+}
+
+static bool device_has(const struct wg_config *config, const struct wg_device *device,
+                       const char *meaning)
+{
+    const struct wg_profile *profile = &config->profiles[device->profile];
+    for (size_t p = 0; p < profile->point_count; p++)
+        if (meaning_covers(meaning, profile->points[p].meaning))
+            return true;
+    return false;
+}
+
+/* True when a device has a point with this meaning. */
+static bool some_device_has(const struct wg_config *config, const char *meaning)
+{
+    for (size_t d = 0; d < config->device_count; d++)
+        if (device_has(config, &config->devices[d], meaning))
+            return true;
     return false;
 }
 
@@ -1357,6 +1375,159 @@ static void check_rule_points(struct loader *ld)
                     "(check devices: and their profiles)",
                     rule->id, rule->meaning);
         }
+    }
+}
+
+/* ---- every latching alarm can end ----------------------------------------------------------- */
+
+bool rule_latches(const struct wg_rule *rule)
+{
+    switch (rule->kind) {
+    case WG_RULE_CALL:
+    case WG_RULE_DOOR_NIGHT:
+    case WG_RULE_COMBINE:
+        return true;
+    case WG_RULE_VITAL_RANGE:
+    case WG_RULE_GAS:
+    case WG_RULE_SMOKE:
+        return !rule->reset_on_normal;
+    default:
+        return false; /* pull cords reset at their unit; the rest end by themselves */
+    }
+}
+
+/* Whether the device can end latched alarms where it is: enabled, with a
+ * reset button, or (when `presence_counts`) a point a presence rule reads:
+ * presence attends, and presence going off after attending resets. */
+static bool device_resets(const struct wg_config *config, const struct wg_device *device,
+                          bool presence_counts)
+{
+    if (!device->enabled)
+        return false;
+    if (device_has(config, device, "reset_button"))
+        return true;
+    for (size_t r = 0; presence_counts && r < config->rule_count; r++)
+        if (config->rules[r].kind == WG_RULE_PRESENCE &&
+            device_has(config, device, config->rules[r].meaning))
+            return true;
+    return false;
+}
+
+static bool room_has_reset(const struct wg_config *config, size_t room, bool presence_counts)
+{
+    for (size_t d = 0; d < config->device_count; d++)
+        if (config->devices[d].room == room &&
+            device_resets(config, &config->devices[d], presence_counts))
+            return true;
+    return false;
+}
+
+/* Whether the rule can raise in `room` (a combine rule: every condition has a device there). */
+static bool rule_raises_in(const struct wg_config *config, const struct wg_rule *rule, size_t room)
+{
+    if (rule->kind != WG_RULE_COMBINE) {
+        for (size_t d = 0; d < config->device_count; d++)
+            if (config->devices[d].enabled && config->devices[d].room == room &&
+                device_has(config, &config->devices[d], rule->meaning))
+                return true;
+        return false;
+    }
+    for (size_t c = 0; c < rule->condition_count; c++) {
+        bool found = false;
+        for (size_t d = 0; d < config->device_count && !found; d++)
+            found = config->devices[d].enabled && config->devices[d].room == room &&
+                    device_has(config, &config->devices[d], rule->conditions[c].meaning);
+        if (!found)
+            return false;
+    }
+    return rule->condition_count > 0;
+}
+
+/* reset_at names a room or a device that can end the rule's alarms. */
+static void check_reset_at(struct loader *ld, const struct wg_rule *rule, bool presence_counts)
+{
+    const struct wg_config *config = ld->config;
+    const struct wg_cfg_node *at = cfg_get(rule->node, "reset_at");
+    size_t room = config_find_room(config, rule->reset_at);
+    size_t device = config_find_device(config, rule->reset_at);
+    if (room != WG_NO_INDEX && device != WG_NO_INDEX)
+        diag_at(ld->diag, at, "reset_at: \"%s\" names both a room and a device; rename one",
+                rule->reset_at);
+    else if (room != WG_NO_INDEX && !room_has_reset(config, room, presence_counts))
+        diag_at(ld->diag, at,
+                "reset_at: room \"%s\" has no reset device (an enabled device with a reset "
+                "button%s), so rule \"%s\"'s alarms could never end there",
+                rule->reset_at,
+                presence_counts ? ", or a presence button a presence rule reads" : "", rule->id);
+    else if (device != WG_NO_INDEX &&
+             !device_resets(config, &config->devices[device], presence_counts))
+        diag_at(ld->diag, at,
+                "reset_at: device \"%s\" %s, so rule \"%s\"'s alarms could never end there",
+                rule->reset_at,
+                !config->devices[device].enabled ? "is disabled"
+                : presence_counts ? "has no reset button nor a presence button a presence rule "
+                                    "reads"
+                                  : "has no reset button",
+                rule->id);
+    else if (room == WG_NO_INDEX && device == WG_NO_INDEX)
+        diag_at(ld->diag, at, "reset_at: no room or device \"%s\" is defined", rule->reset_at);
+}
+
+/* An alarm that latches until a reset at its origin must have an origin
+ * that can reset it, or it would stay on the board for ever: refuse, at the
+ * rule's line, a rule that raises in a room without a reset device (or on a
+ * device with no room), unless it says how its alarms end. */
+static void check_rule_ends(struct loader *ld)
+{
+    const struct wg_config *config = ld->config;
+    for (size_t r = 0; r < config->rule_count; r++) {
+        const struct wg_rule *rule = &config->rules[r];
+        if (!rule_latches(rule))
+            continue;
+        /* Presence attends only calls of priority normal and above. */
+        bool presence_counts = rule->priority < 0 || rule->priority >= WG_PRIO_NORMAL;
+        if (rule->reset_at) {
+            check_reset_at(ld, rule, presence_counts);
+            continue;
+        }
+        char rooms[256] = "";
+        size_t missing = 0;
+        for (size_t room = 0; room < config->room_count; room++) {
+            if (!rule_raises_in(config, rule, room) ||
+                room_has_reset(config, room, presence_counts))
+                continue;
+            size_t used = strlen(rooms);
+            if (missing++ < 4)
+                snprintf(rooms + used, sizeof rooms - used, "%s\"%s\"", used ? ", " : "",
+                         config->rooms[room].id);
+        }
+        const char *roomless = NULL;
+        for (size_t d = 0; d < config->device_count && !roomless && rule->kind != WG_RULE_COMBINE;
+             d++)
+            if (config->devices[d].enabled && config->devices[d].room == WG_NO_INDEX &&
+                device_has(config, &config->devices[d], rule->meaning))
+                roomless = config->devices[d].id;
+        if (!missing && !roomless)
+            continue;
+        char where[384];
+        if (missing)
+            snprintf(where, sizeof where,
+                     "room%s %s%s ha%s no reset device (an enabled device "
+                     "with a reset button%s)",
+                     missing > 1 ? "s" : "", rooms, missing > 4 ? " and more" : "",
+                     missing > 1 ? "ve" : "s",
+                     presence_counts ? ", or a presence button a presence rule reads" : "");
+        else
+            snprintf(where, sizeof where, "device \"%s\" has no room", roomless);
+        bool may_end_by_itself = rule->kind == WG_RULE_VITAL_RANGE || rule->kind == WG_RULE_GAS ||
+                                 rule->kind == WG_RULE_SMOKE;
+        diag_at(ld->diag, rule->node,
+                "rule \"%s\" (%s): its alarms stay until they are reset at their origin, but %s, "
+                "so they could never end; %s, or say where they are reset: reset_at: <a room or "
+                "device with a reset button>%s",
+                rule->id, rule_kind_name(rule->kind), where,
+                missing ? "add one there" : "give it a room that has one",
+                may_end_by_itself ? ", or that they end by themselves: reset_on_normal: true" : "");
     }
 }
 
@@ -1656,14 +1827,17 @@ struct wg_config *config_load(const char *path, struct wg_diag *diag)
         load_devices(ld, section(root, "devices"));
     if (!ld->out_of_memory)
         load_rules(ld, section(root, "rules"));
-    if (!ld->out_of_memory && diag->count == first_message)
-        check_rule_points(ld);
     if (!ld->out_of_memory)
         load_escalation(ld, section(root, "escalation"));
     if (!ld->out_of_memory)
         load_uplink(ld, section(root, "uplink"));
     if (!ld->out_of_memory)
         load_web(ld, section(root, "web"));
+    /* Checks across sections, on a file that is otherwise valid (no cascades). */
+    if (!ld->out_of_memory && diag->count == first_message)
+        check_rule_points(ld);
+    if (!ld->out_of_memory && diag->count == first_message)
+        check_rule_ends(ld);
 
     if (diag->count > first_message || ld->out_of_memory) {
         if (diag->count == first_message)

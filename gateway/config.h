@@ -56,10 +56,10 @@ struct wg_window {
 bool window_contains(const struct wg_window *window, int minute_of_day);
 
 struct wg_site {
-    const char *id;         /* facility id used in MQTT topics: [a-z0-9-]+ */
-    const char *name;       /* human name, any script */
-    const char *district;   /* district id: [a-z0-9-]+ */
-    const char *timezone;   /* IANA name, e.g. "Asia/Shanghai": local time is the site's (clock.h) */
+    const char *id;       /* facility id used in MQTT topics: [a-z0-9-]+ */
+    const char *name;     /* human name, any script */
+    const char *district; /* district id: [a-z0-9-]+ */
+    const char *timezone; /* IANA name, e.g. "Asia/Shanghai": local time is the site's (clock.h) */
     struct wg_window night; /* default night window, e.g. 21:00-07:00 */
 };
 
@@ -178,6 +178,8 @@ struct wg_rule {
     int within_s;           /* combine */
     const char *alarm_kind; /* combine: the kind name it raises, e.g. "wandering" */
     bool reset_on_normal;   /* the device returning to normal resets the alarm (smoke, gas) */
+    const char *reset_at;   /* rules whose alarms latch: a room or device id where they may also be
+                               attended and reset (its reset device); NULL = their own room */
     const struct wg_cfg_node *node;
 };
 
@@ -274,6 +276,11 @@ size_t config_find_bus(const struct wg_config *config, const char *id);
 size_t config_find_profile(const struct wg_config *config, const char *id);
 /* The resident in a bed, or WG_NO_INDEX. */
 size_t config_resident_of_bed(const struct wg_config *config, size_t bed);
+
+/* Whether an alarm of this rule stays until it is reset at its origin (a
+ * presence/reset device in its room, or the rule's reset_at), rather than
+ * ending by itself when its device returns to normal. */
+bool rule_latches(const struct wg_rule *rule);
 
 /* "zone/room/bed" (parts that exist), for messages. Writes into buf. */
 const char *config_device_location(const struct wg_config *config, const struct wg_device *device,

@@ -122,6 +122,15 @@ static bool meaning_matches(const char *rule_meaning, const char *point_meaning)
            point_meaning[len + 1] >= '0' && point_meaning[len + 1] <= '9';
 }
 
+/* The rule of that id, or NULL ("technical", "supervision", "actions"). */
+static const struct wg_rule *rule_named(const struct wg_config *config, const char *id)
+{
+    for (size_t r = 0; id && r < config->rule_count; r++)
+        if (strcmp(config->rules[r].id, id) == 0)
+            return &config->rules[r];
+    return NULL;
+}
+
 static void fill_location(const struct wg_engine *engine, size_t device_index,
                           size_t resident_index, struct wg_alarm *proto)
 {
@@ -153,6 +162,9 @@ static struct wg_alarm proto_alarm(const struct wg_engine *engine, size_t device
     if (point != WG_NO_INDEX)
         snprintf(proto.point, sizeof proto.point, "%s", point_def(engine, device, point)->name);
     fill_location(engine, device, WG_NO_INDEX, &proto);
+    const struct wg_rule *by = rule_named(engine->config, rule);
+    if (by && by->reset_at && reset_mode == WG_RESET_AT_ORIGIN)
+        snprintf(proto.reset_at, sizeof proto.reset_at, "%s", by->reset_at);
     return proto;
 }
 
@@ -373,10 +385,19 @@ struct room_op {
     size_t refused;
 };
 
+/* Whether the presence/reset device op->who in op->room is at the alarm's
+ * origin: its own room, or the room or device its rule names in reset_at. */
+static bool at_origin(const struct wg_alarm *alarm, const struct room_op *op)
+{
+    return strcmp(alarm->room, op->room) == 0 ||
+           (alarm->reset_at[0] &&
+            (strcmp(alarm->reset_at, op->room) == 0 || strcmp(alarm->reset_at, op->who) == 0));
+}
+
 static bool attend_in_room(struct wg_alarm *alarm, void *ctx)
 {
     struct room_op *op = ctx;
-    if (strcmp(alarm->room, op->room) == 0 && alarm->priority >= WG_PRIO_NORMAL)
+    if (at_origin(alarm, op) && alarm->priority >= WG_PRIO_NORMAL)
         alarm_attend(op->engine->alarms, alarm, op->now_ms);
     return true;
 }
@@ -386,7 +407,7 @@ static bool attend_in_room(struct wg_alarm *alarm, void *ctx)
 static bool reset_in_room(struct wg_alarm *alarm, void *ctx, bool attended_only)
 {
     struct room_op *op = ctx;
-    if (strcmp(alarm->room, op->room) != 0 || alarm->reset_mode != WG_RESET_AT_ORIGIN ||
+    if (!at_origin(alarm, op) || alarm->reset_mode != WG_RESET_AT_ORIGIN ||
         alarm->priority < WG_PRIO_ADVISORY)
         return true;
     if (attended_only && alarm->state != WG_ALARM_ATTENDED)
@@ -1002,13 +1023,16 @@ int engine_reset_remote(struct wg_engine *engine, const char *alarm_id, const ch
     struct wg_alarm *alarm = alarm_find(engine->alarms, alarm_id);
     if (!alarm)
         snprintf(why, why_len, "no active alarm %s", alarm_id);
+    else if (alarm->reset_mode == WG_RESET_ON_NORMAL)
+        snprintf(why, why_len,
+                 "reset refused: a %s is reset only at its origin (its device returning to "
+                 "normal), not from %s",
+                 alarm->kind, where ? where : "elsewhere");
     else
         snprintf(why, why_len,
-                 "reset refused: a %s is reset only at its origin (%s%s%s), not from %s",
-                 alarm->kind,
-                 alarm->reset_mode == WG_RESET_ON_NORMAL ? "its device returning to normal"
-                                                         : "the presence/reset button in room ",
-                 alarm->reset_mode == WG_RESET_ON_NORMAL ? "" : alarm->room, "",
+                 "reset refused: a %s is reset only at its origin (the presence/reset button in "
+                 "room %s%s%s), not from %s",
+                 alarm->kind, alarm->room, alarm->reset_at[0] ? " or at " : "", alarm->reset_at,
                  where ? where : "elsewhere");
     wg_warn("%s (asked by %s)", why, who ? who : "?");
     return -1;
@@ -1024,6 +1048,11 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
     if (!alarm)
         return 0;
     const struct wg_config *config = engine->config;
+    /* Where it may be reset follows the rule as configured now (a reload may move it). */
+    const struct wg_rule *rule = rule_named(config, alarm->rule);
+    if (rule && alarm->reset_mode == WG_RESET_AT_ORIGIN)
+        snprintf(alarm->reset_at, sizeof alarm->reset_at, "%s",
+                 rule->reset_at ? rule->reset_at : "");
     size_t device = config_find_device(config, alarm->device);
     if (device == WG_NO_INDEX)
         return 0;
@@ -1033,11 +1062,9 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
         return 0;
     }
     const struct wg_profile *profile = &config->profiles[config->devices[device].profile];
-    bool point_owned = strcmp(alarm->rule, "technical") == 0 || strcmp(alarm->rule, "actions") == 0;
-    for (size_t r = 0; r < config->rule_count; r++)
-        if (strcmp(config->rules[r].id, alarm->rule) == 0 &&
-            (config->rules[r].kind == WG_RULE_FIRE_ZONE || config->rules[r].kind == WG_RULE_SMOKE))
-            point_owned = true;
+    bool point_owned = strcmp(alarm->rule, "technical") == 0 ||
+                       strcmp(alarm->rule, "actions") == 0 ||
+                       (rule && (rule->kind == WG_RULE_FIRE_ZONE || rule->kind == WG_RULE_SMOKE));
     if (point_owned) {
         for (size_t p = 0; p < profile->point_count; p++)
             if (strcmp(profile->points[p].name, alarm->point) == 0)

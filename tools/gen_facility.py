@@ -195,6 +195,10 @@ for floor in range(1, FLOORS + 1):
     w(f"  # floor {floor} corridor")
     w(f"  - {{id: F{floor}-smoke, label: {floor}楼走廊烟感, bus: {bus}, address: {nxt()}, "
       f"profile: smoke-detector, room: F{floor}-corridor, poll_ms: 500}}")
+    # A smoke alarm stays until it is reset at its origin: the corridor's own
+    # presence/reset unit (without one the loader refuses the smoke rule).
+    w(f"  - {{id: F{floor}-corridor-reset, label: {floor}楼走廊 到位/复位, bus: {bus}, address: {nxt()}, "
+      f"profile: presence-reset, room: F{floor}-corridor, spot: stairwell door, poll_ms: 200}}")
     w(f"  - {{id: F{floor}-firedoor, label: {floor}楼防火门释放, bus: {bus}, address: {nxt()}, "
       f"profile: fire-door-relay, room: F{floor}-corridor, spot: stairwell doors}}")
     w(f"  - {{id: F{floor}-mains, label: {floor}楼总电表, bus: {bus}, address: {nxt()}, "
@@ -209,6 +213,10 @@ w("""  # ---- kitchen and plant room (sim-plant) ----
   - {id: kitchen-power, label: 厨房电表, bus: sim-plant, address: 5, profile: eastron-sdm630, room: kitchen, poll_ms: 10000}
   - {id: water-main, label: 总水表, bus: sim-plant, address: 6, profile: xintai-water, room: plant-room, poll_ms: 60000}
   - {id: plant-power, label: 总配电, bus: sim-plant, address: 7, profile: chint-dtsu666, room: plant-room, poll_ms: 10000}
+  # Gas, smoke and "stove left on" alarms stay until a carer resets them at the
+  # kitchen door, once the cause is gone (the gas valve stays closed until it
+  # is re-opened by hand, on site, whatever the alarm does).
+  - {id: kitchen-reset, label: 厨房 到位/复位, bus: sim-plant, address: 8, profile: presence-reset, room: kitchen, spot: door, poll_ms: 200}
 """)
 
 w("""# --- Rules ---------------------------------------------------------------------------
@@ -234,6 +242,10 @@ rules:
   # Vital signs from the bed sensor (only while someone is in bed).
   - {id: heart-rate, kind: vital_range, meaning: heart_rate, low: 40, high: 130, for_s: 60, priority: urgent}
   - {id: breathing-rate, kind: vital_range, meaning: breathing_rate, low: 8, high: 30, for_s: 60, priority: urgent}
+  # Alarms that stay until a reset at their origin (calls, gas, smoke, door at
+  # night, combinations) need a presence/reset device in every room they can
+  # come from; the loader refuses the rule otherwise. Where a room cannot have
+  # one, the rule may name another place: reset_at: <room or device id>.
   # Kitchen gas: low = urgent, high = emergency + valve closes + fan starts.
   - {id: kitchen-gas, kind: gas, meaning: gas_lel, low: 20, high: 40, for_s: 2, reset_on_normal: false}
   # Fire panel zones (all zones: "fire_zone"), and stand-alone smoke detectors.

@@ -75,7 +75,7 @@ static void test_facility_loads_cleanly(void **state)
     assert_int_equal(config->bed_count, 60);
     assert_int_equal(config->resident_count, 55);
     assert_int_equal(config->bus_count, 4);
-    assert_int_equal(config->device_count, 319);
+    assert_int_equal(config->device_count, 323);
     assert_int_equal(config->rule_count, 13);
     assert_int_equal(config->escalation.level_count, 4);
     assert_int_equal(config->escalation.reannunciate_s, 180);
@@ -534,6 +534,126 @@ static void test_diag_formats(void **state)
     cfgtree_free(NULL);
 }
 
+/* Loads site.yaml made of the common head and `rest`; returns the first
+ * message ("" when the config loads) in a static buffer. */
+static const char *latching_verdict(struct scratch *scratch, const char *rest)
+{
+    static char verdict[1024];
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         "site: {id: s1, name: S, district: d1}\n"
+                         "profiles: [\"%s/config/profiles/*.yaml\"]\n"
+                         "zones: [{id: Z, rooms: [{id: R1, beds: [A]}, {id: R2, beds: [A]}, "
+                         "{id: K, kind: kitchen}]}]\n"
+                         "buses: [{id: b, driver: sim}]\n%s",
+                         repo_root(), rest) > 0);
+    char *path = test_write_file(scratch->dir, "site.yaml", text);
+    free(text);
+    diag_free(&scratch->diag);
+    diag_init(&scratch->diag);
+    struct wg_config *config = config_load(path, &scratch->diag);
+    free(path);
+    snprintf(verdict, sizeof verdict, "%s",
+             config                ? ""
+             : scratch->diag.count ? scratch->diag.messages[0]
+                                   : "?");
+    config_free(config);
+    return verdict;
+}
+
+/* Every latching alarm has a way to end: a reset device where it comes from,
+ * or reset_at naming one, or reset_on_normal. */
+static void test_latching_rules_need_an_end(void **state)
+{
+    struct scratch *scratch = *state;
+    static const char calls[] =
+        "devices:\n"
+        "  - {id: c1, bus: b, address: 1, profile: call-point, bed: R1-A}\n"
+        "  - {id: c2, bus: b, address: 2, profile: call-point, bed: R2-A}\n";
+    /* A reset button in each room. */
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         "%s  - {id: r1, bus: b, address: 3, profile: presence-reset, room: R1}\n"
+                         "  - {id: r2, bus: b, address: 4, profile: presence-reset, room: R2}\n"
+                         "rules: [{id: call, kind: call}]\n",
+                         calls) > 0);
+    assert_string_equal(latching_verdict(scratch, text), "");
+    free(text);
+    /* A disabled reset device does not count. */
+    assert_true(asprintf(&text,
+                         "%s  - {id: r1, bus: b, address: 3, profile: presence-reset, room: R1}\n"
+                         "  - {id: r2, bus: b, address: 4, profile: presence-reset, room: R2, "
+                         "enabled: false}\n"
+                         "rules: [{id: call, kind: call}]\n",
+                         calls) > 0);
+    assert_non_null(strstr(latching_verdict(scratch, text), "room \"R2\" has no reset device"));
+    free(text);
+    /* reset_at: room R1's reset device ends calls from R2 too; a device works as well. */
+    assert_true(asprintf(&text,
+                         "%s  - {id: r1, bus: b, address: 3, profile: presence-reset, room: R1}\n"
+                         "rules: [{id: call, kind: call, reset_at: R1}]\n",
+                         calls) > 0);
+    assert_string_equal(latching_verdict(scratch, text), "");
+    free(text);
+    assert_true(asprintf(&text,
+                         "%s  - {id: r1, bus: b, address: 3, profile: presence-reset, room: R1}\n"
+                         "rules: [{id: call, kind: call, reset_at: r1}]\n",
+                         calls) > 0);
+    assert_string_equal(latching_verdict(scratch, text), "");
+    free(text);
+    /* reset_at a device that cannot reset. */
+    assert_true(asprintf(&text, "%srules: [{id: call, kind: call, reset_at: c1}]\n", calls) > 0);
+    assert_non_null(
+        strstr(latching_verdict(scratch, text), "reset_at: device \"c1\" has no reset button"));
+    free(text);
+    /* Presence attends only normal and above: an advisory call needs a reset button. */
+    assert_true(
+        asprintf(&text,
+                 "%s  - {id: d1, bus: b, address: 3, profile: door-contact, room: R1}\n"
+                 "  - {id: p1, bus: b, address: 4, profile: bed-sensor-r60abd1, bed: R1-A}\n"
+                 "  - {id: r2, bus: b, address: 5, profile: presence-reset, room: R2}\n"
+                 "rules:\n"
+                 "  - {id: presence, kind: presence}\n"
+                 "  - {id: call, kind: call, reset_at: R2}\n"
+                 "  - {id: door, kind: door_night, priority: advisory, reset_at: r2}\n",
+                 calls) > 0);
+    assert_string_equal(latching_verdict(scratch, text), "");
+    free(text);
+    /* Gas that ends by itself needs no reset device; combine rules only where all
+     * their conditions are (the kitchen), not in the rooms with one of them. */
+    assert_string_equal(
+        latching_verdict(scratch,
+                         "devices:\n"
+                         "  - {id: g, bus: b, address: 1, profile: gas-midas, room: K}\n"
+                         "  - {id: m1, bus: b, address: 2, profile: eastron-sdm120, room: R1}\n"
+                         "  - {id: m2, bus: b, address: 3, profile: eastron-sdm120, room: K}\n"
+                         "  - {id: kr, bus: b, address: 4, profile: presence-reset, room: K}\n"
+                         "rules:\n"
+                         "  - {id: gas, kind: gas, reset_on_normal: true}\n"
+                         "  - id: stove\n"
+                         "    kind: combine\n"
+                         "    alarm_kind: stove_left_on\n"
+                         "    within_s: 60\n"
+                         "    conditions: [{meaning: gas_lel, op: gt, value: 10}, "
+                         "{meaning: power_w, op: gt, value: 3000}]\n"),
+        "");
+    const char *verdict =
+        latching_verdict(scratch, "devices:\n"
+                                  "  - {id: g, bus: b, address: 1, profile: gas-midas, room: K}\n"
+                                  "  - {id: m2, bus: b, address: 3, profile: eastron-sdm120, "
+                                  "room: K}\n"
+                                  "rules:\n"
+                                  "  - {id: gas, kind: gas, reset_on_normal: true}\n"
+                                  "  - id: stove\n"
+                                  "    kind: combine\n"
+                                  "    alarm_kind: stove_left_on\n"
+                                  "    within_s: 60\n"
+                                  "    conditions: [{meaning: gas_lel, op: gt, value: 10}, "
+                                  "{meaning: power_w, op: gt, value: 3000}]\n");
+    assert_non_null(strstr(verdict, "site.yaml:10:5: rule \"stove\" (combine)"));
+    assert_non_null(strstr(verdict, "room \"K\" has no reset device"));
+}
+
 /* Relative paths resolve against the directory of the file naming them. */
 static void test_relative_paths_and_minimal_defaults(void **state)
 {
@@ -636,6 +756,22 @@ static const struct bad_case bad_cases[] = {
     {"33-gas-thresholds.yaml", NULL, 17, "high: expected more than low (40), got 20", 1},
     {"34-bed-exit-bad-window.yaml", NULL, 17, "window: expected a daily time window", 1},
     {"36-unknown-timezone.yaml", NULL, 2, "timezone: \"Europe/Shanghai\" is not a time zone in", 1},
+    {"37-call-without-reset.yaml", NULL, 20,
+     "rule \"call\" (call): its alarms stay until they are reset at their origin, but room "
+     "\"102\" has no reset device",
+     1},
+    {"38-kitchen-gas-without-reset.yaml", NULL, 15,
+     "rule \"kitchen-gas\" (gas): its alarms stay until they are reset at their origin, but "
+     "room \"kitchen\" has no reset device",
+     1},
+    {"39-call-point-without-room.yaml", NULL, 14,
+     "but device \"lobby-call\" has no room, so they could never end; give it a room that has one",
+     1},
+    {"40-reset-at-room-without-reset.yaml", NULL, 16,
+     "reset_at: room \"F1-station\" has no reset device", 1},
+    {"41-reset-at-unknown.yaml", NULL, 16, "reset_at: no room or device \"nurse-station\"", 1},
+    {"42-reset-at-and-on-normal.yaml", NULL, 16,
+     "reset_at: an alarm that ends by itself (reset_on_normal: true) is not reset anywhere", 1},
     {"35-rule-point-missing.yaml", NULL, 17,
      "meaning: rule \"heart\" needs a point meaning \"heart_rate\", but no device has one", 1},
 };
@@ -699,6 +835,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cfgtree_alias_bomb_is_refused, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test(test_diag_formats),
+        cmocka_unit_test_setup_teardown(test_latching_rules_need_an_end, scratch_setup,
+                                        scratch_teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths_and_minimal_defaults, scratch_setup,
                                         scratch_teardown),
     };

@@ -289,7 +289,7 @@ static void test_update_device_changes_only_its_node(void **state)
     const struct wg_device *device = &config->devices[config_find_device(config, "101-A-call")];
     assert_string_equal(device->label, "101-A 床头呼叫 (新)");
     assert_int_equal(device->poll_ms, 300);
-    assert_int_equal(config->device_count, 319);
+    assert_int_equal(config->device_count, 323);
     config_free(config);
 
     char *prev = prev_path(fx);
@@ -313,8 +313,8 @@ static void test_add_and_delete_device(void **state)
              "\"profile\": \"call-point\", \"room\": \"101\", \"spot\": \"12\", \"enabled\": "
              "false}");
     char *changed = slurp(fx->path);
-    const char *last = "  - {id: plant-power, label: 总配电, bus: sim-plant, address: 7, profile: "
-                       "chint-dtsu666, room: plant-room, poll_ms: 10000}\n";
+    const char *last = "  - {id: kitchen-reset, label: 厨房 到位/复位, bus: sim-plant, address: 8, "
+                       "profile: presence-reset, room: kitchen, spot: door, poll_ms: 200}\n";
     char *expected = NULL;
     assert_true(
         asprintf(&expected,
@@ -326,7 +326,7 @@ static void test_add_and_delete_device(void **state)
                                           strlen("\n# --- Rules"));
     free(expected);
     struct wg_config *config = load(fx->path);
-    assert_int_equal(config->device_count, 320);
+    assert_int_equal(config->device_count, 324);
     const struct wg_device *added = &config->devices[config_find_device(config, "101-extra")];
     assert_string_equal(added->label, "yes");
     assert_string_equal(added->spot, "12");
@@ -350,7 +350,7 @@ static void test_add_and_delete_device(void **state)
     assert_memory_equal(after_delete, changed, (size_t)(at - changed));
     assert_string_equal(after_delete + (at - changed), at + strlen(line));
     config = load(fx->path);
-    assert_int_equal(config->device_count, 319);
+    assert_int_equal(config->device_count, 323);
     assert_int_equal(config_find_device(config, "101-door"), WG_NO_INDEX);
     config_free(config);
     free(after_delete);
@@ -481,7 +481,7 @@ static void test_own_values_change_nothing(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 319 + 55);
+    assert_int_equal(checked, 323 + 55);
     cfgtree_free(root);
     diag_free(&diag);
 }

@@ -119,13 +119,13 @@ static uint64_t on_write(void *ctx, size_t device, size_t point, double value)
     return f->write_count;
 }
 
-static int setup_at(void **state, int64_t start)
+static int setup_site(void **state, int64_t start, const char *text)
 {
     setenv("TZ", "UTC", 1);
     tzset();
     struct fixture *f = calloc(1, sizeof *f);
     f->dir = test_tmpdir();
-    char *path = test_site_config(f->dir, site_text);
+    char *path = test_site_config(f->dir, text);
     struct wg_diag diag;
     diag_init(&diag);
     f->config = config_load(path, &diag);
@@ -142,6 +142,28 @@ static int setup_at(void **state, int64_t start)
     assert_non_null(f->engine);
     *state = f;
     return 0;
+}
+
+static int setup_at(void **state, int64_t start)
+{
+    return setup_site(state, start, site_text);
+}
+
+/* A kitchen (room 102) with a gas detector and no reset device of its own:
+ * its alarms are reset at room 101's door (reset_at). */
+static const char *const reset_at_text =
+    "buses:\n"
+    "  - {id: p1, driver: probe}\n"
+    "devices:\n"
+    "  - {id: presence-101, bus: p1, address: 1, profile: presence-reset, room: \"101\"}\n"
+    "  - {id: gas-k, bus: p1, address: 2, profile: gas-midas, room: \"102\"}\n"
+    "rules:\n"
+    "  - {id: presence, kind: presence}\n"
+    "  - {id: gas, kind: gas, low: 20, high: 40, for_s: 2, reset_at: \"101\"}\n";
+
+static int setup_reset_at(void **state)
+{
+    return setup_site(state, utc(12, 0), reset_at_text);
 }
 
 static int setup_night(void **state)
@@ -526,6 +548,36 @@ static void test_gas_low_high_interlock_and_reset_at_origin(void **state)
     }
 }
 
+/* A room without a reset device of its own: its gas alarm is attended and
+ * reset where the rule's reset_at says, and nowhere else. */
+static void test_gas_reset_at_another_room(void **state)
+{
+    struct fixture *f = *state;
+    set(f, "gas-k", "gas_lel", 30);
+    advance(f, 3, NULL);
+    const struct wg_alarm *alarm = only_active(f);
+    assert_string_equal(alarm->kind, "gas_low");
+    assert_string_equal(alarm->room, "102");
+    assert_string_equal(alarm->reset_at, "101");
+    json_t *record = alarm_to_json(alarm);
+    assert_string_equal(json_string_value(json_object_get(record, "reset_at")), "101");
+    json_decref(record);
+    char why[256];
+    assert_int_equal(engine_reset_remote(f->engine, alarm->id, "nurse", "station", why, sizeof why),
+                     -1);
+    assert_non_null(strstr(why, "in room 102 or at 101"));
+    set(f, "presence-101", "presence", 1);
+    assert_int_equal(only_active(f)->state, WG_ALARM_ATTENDED);
+    set(f, "presence-101", "presence", 0); /* gas still there: not reset */
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 1);
+    set(f, "gas-k", "gas_lel", 0);
+    advance(f, 2, NULL);
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 1); /* gone, but not reset */
+    set(f, "presence-101", "reset", 1);
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
+    assert_string_equal(phases(f, 0), "gas_low:raise gas_low:attend gas_low:update gas_low:reset");
+}
+
 static void test_gas_reset_refused_while_still_high(void **state)
 {
     struct fixture *f = *state;
@@ -727,6 +779,7 @@ int main(void)
                                         setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_gas_reset_refused_while_still_high, setup_night,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_gas_reset_at_another_room, setup_reset_at, teardown),
         cmocka_unit_test_setup_teardown(test_fire_during_device_fault_still_annunciates,
                                         setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_silent_device_goes_offline_within_100_s, setup_day,
