@@ -232,11 +232,31 @@ void alarm_foreach(struct wg_alarm_table *table, bool (*each)(struct wg_alarm *a
     }
 }
 
+void alarm_copy_text(char *out, size_t len, const char *text)
+{
+    if (len == 0)
+        return;
+    size_t n = strlen(text ? text : "");
+    if (n >= len) {
+        n = len - 1;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--; /* text[n] would start the cut character: stop before it */
+    }
+    if (n)
+        memcpy(out, text, n);
+    out[n] = '\0';
+}
+
 /* ---- JSON ---- */
 
 static json_t *ms_or_null(int64_t ms)
 {
     return ms ? json_integer(ms) : json_null();
+}
+
+static json_t *int_or_null(int value)
+{
+    return value > 0 ? json_integer(value) : json_null();
 }
 
 json_t *alarm_to_json(const struct wg_alarm *alarm)
@@ -261,6 +281,10 @@ json_t *alarm_to_json(const struct wg_alarm *alarm)
         json_decref(escalations);
         return NULL;
     }
+    json_object_set_new(record, "place", alarm->place[0] ? json_string(alarm->place) : json_null());
+    json_object_set_new(record, "fire_zone", int_or_null(alarm->fire_zone));
+    json_object_set_new(record, "fire_loop", int_or_null(alarm->fire_loop));
+    json_object_set_new(record, "fire_address", int_or_null(alarm->fire_address));
     json_object_set_new(record, "reset_at",
                         alarm->reset_at[0] ? json_string(alarm->reset_at) : json_null());
     json_object_set_new(record, "raised_ms", json_integer(alarm->raised_ms));
@@ -316,6 +340,10 @@ int alarm_restore(struct wg_alarm_table *table, const json_t *record)
     copy_text(alarm.bed, sizeof alarm.bed, record, "bed");
     copy_text(alarm.resident, sizeof alarm.resident, record, "resident");
     copy_text(alarm.detail, sizeof alarm.detail, record, "detail");
+    copy_text(alarm.place, sizeof alarm.place, record, "place");
+    alarm.fire_zone = (int)json_integer_value(json_object_get(record, "fire_zone"));
+    alarm.fire_loop = (int)json_integer_value(json_object_get(record, "fire_loop"));
+    alarm.fire_address = (int)json_integer_value(json_object_get(record, "fire_address"));
     const char *mode = json_string_value(json_object_get(record, "reset_mode"));
     alarm.reset_mode =
         mode && strcmp(mode, "normal") == 0 ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN;

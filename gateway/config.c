@@ -121,6 +121,7 @@ void config_free(struct wg_config *config)
 {
     if (!config)
         return;
+    diag_free(&config->warnings);
     struct config_owned *owned = config->owned;
     if (owned) {
         for (size_t i = 0; i < owned->tree_count; i++)
@@ -897,10 +898,178 @@ static void load_buses(struct loader *ld, const struct wg_cfg_node *buses)
     }
 }
 
+/* ---- fire-panel places ---- */
+
+/* Whether the profile has a point of exactly this meaning. */
+static bool profile_has(const struct wg_profile *profile, const char *meaning)
+{
+    for (size_t p = 0; p < profile->point_count; p++)
+        if (strcmp(profile->points[p].meaning, meaning) == 0)
+            return true;
+    return false;
+}
+
+/* The zone numbers in `zones` (ascending, no repeats) as "1-3, 5, 8". */
+static const char *zone_ranges(const int *zones, size_t count, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < count && used < len; i++) {
+        size_t j = i;
+        while (j + 1 < count && zones[j + 1] == zones[j] + 1)
+            j++;
+        int n = j > i ? snprintf(buf + used, len - used, "%s%d-%d", used ? ", " : "", zones[i],
+                                 zones[j])
+                      : snprintf(buf + used, len - used, "%s%d", used ? ", " : "", zones[i]);
+        used += n > 0 ? (size_t)n : 0;
+        i = j;
+    }
+    return buf;
+}
+
+/* The fire zones a profile reports (its fire_zone_N points), ascending; returns the count. */
+static size_t profile_fire_zones(const struct wg_profile *profile, int *zones, size_t max)
+{
+    size_t count = 0;
+    for (int zone = 1; zone <= 999 && count < max; zone++) {
+        char meaning[32];
+        snprintf(meaning, sizeof meaning, "fire_zone_%d", zone);
+        if (profile_has(profile, meaning))
+            zones[count++] = zone;
+    }
+    return count;
+}
+
+/* One entry of `places:`: {fire_zone: N} or {loop: L, address: A}, and where:
+ * room (its zone follows), zone (a whole site zone) and/or spot (a name). */
+static bool load_place(struct loader *ld, const struct wg_cfg_node *entry,
+                       const struct wg_profile *profile, struct wg_device *device)
+{
+    static const char *const keys[] = {"fire_zone", "loop", "address", "room",
+                                       "zone",      "spot", NULL};
+    struct wg_config *config = ld->config;
+    if (!expect_map(ld, entry, "place"))
+        return false;
+    bool ok = cfg_only_keys_in(ld->diag, entry, keys, "place");
+    struct wg_place *place = &device->places[device->place_count];
+    *place = (struct wg_place){.room = WG_NO_INDEX, .zone = WG_NO_INDEX, .node = entry};
+    bool by_zone = cfg_get(entry, "fire_zone") != NULL;
+    bool by_component = cfg_get(entry, "loop") || cfg_get(entry, "address");
+    if (by_zone == by_component) {
+        diag_at(ld->diag, entry,
+                "place: give fire_zone (a panel zone), or loop and address (one detector), %s",
+                by_zone ? "not both" : "got neither");
+        return false;
+    }
+    if (by_zone) {
+        if (!read_int(ld, entry, "fire_zone", 1, 999, &place->fire_zone))
+            return false;
+        char meaning[32];
+        snprintf(meaning, sizeof meaning, "fire_zone_%d", place->fire_zone);
+        if (!profile_has(profile, meaning)) {
+            int zones[999];
+            char list[256];
+            size_t count = profile_fire_zones(profile, zones, 999);
+            diag_at(ld->diag, cfg_get(entry, "fire_zone"),
+                    "fire_zone: profile \"%s\" has no zone %d (%s%s)", profile->id,
+                    place->fire_zone, count ? "its zones: " : "it reports no zones",
+                    zone_ranges(zones, count, list, sizeof list));
+            ok = false;
+        }
+    } else {
+        if (!cfg_require_in(ld->diag, entry, "loop", "place by loop and address") ||
+            !cfg_require_in(ld->diag, entry, "address", "place by loop and address") ||
+            !read_int(ld, entry, "loop", 1, 999, &place->loop) ||
+            !read_int(ld, entry, "address", 1, 65535, &place->address))
+            return false;
+        if (!profile_has(profile, "fire_loop") || !profile_has(profile, "fire_address")) {
+            diag_at(ld->diag, cfg_get(entry, "loop"),
+                    "loop: profile \"%s\" reports no loop and address of a detector in fire "
+                    "(points meaning fire_loop and fire_address); map its zones with fire_zone",
+                    profile->id);
+            ok = false;
+        }
+    }
+    for (size_t i = 0; ok && i < device->place_count; i++) {
+        const struct wg_place *other = &device->places[i];
+        if (by_zone ? other->fire_zone == place->fire_zone
+                    : other->loop == place->loop && other->address == place->address) {
+            if (by_zone)
+                diag_at(ld->diag, cfg_get(entry, "fire_zone"),
+                        "fire_zone: zone %d already has a place (line %d)", place->fire_zone,
+                        other->node->line);
+            else
+                diag_at(ld->diag, cfg_get(entry, "loop"),
+                        "loop: loop %d address %d already has a place (line %d)", place->loop,
+                        place->address, other->node->line);
+            ok = false;
+        }
+    }
+    const char *text = NULL, *spot = NULL;
+    if (read_text(ld, entry, "room", false, &text) && text) {
+        place->room = resolve_ref(ld, entry, "room", config_find_room(config, text),
+                                  ld->places_incomplete, "room", " in zones");
+        if (place->room == WG_NO_INDEX)
+            ok = false;
+        else
+            place->zone = config->rooms[place->room].zone;
+    } else if (text) {
+        ok = false;
+    }
+    text = NULL;
+    if (read_text(ld, entry, "zone", false, &text) && text) {
+        if (cfg_get(entry, "room")) {
+            diag_at(ld->diag, cfg_get(entry, "zone"),
+                    "zone: give room or zone, not both (a room is in its zone already)");
+            ok = false;
+        } else {
+            place->zone = resolve_ref(ld, entry, "zone", config_find_zone(config, text),
+                                      ld->places_incomplete, "zone", " in zones");
+            ok = ok && place->zone != WG_NO_INDEX;
+        }
+    } else if (text) {
+        ok = false;
+    }
+    if (!read_text(ld, entry, "spot", false, &spot))
+        ok = false;
+    if (ok && !spot && place->room == WG_NO_INDEX && place->zone == WG_NO_INDEX) {
+        diag_at(ld->diag, entry, "place: expected room, zone or spot: where it is");
+        ok = false;
+    }
+    place->name = spot                         ? spot
+                  : place->room != WG_NO_INDEX ? config->rooms[place->room].name
+                  : place->zone != WG_NO_INDEX ? config->zones[place->zone].name
+                                               : "";
+    return ok;
+}
+
+static void load_places(struct loader *ld, const struct wg_cfg_node *item, struct wg_device *device)
+{
+    const struct wg_cfg_node *list = cfg_get(item, "places");
+    if (!list || !expect_seq(ld, list, "places") || device->profile == WG_NO_INDEX)
+        return;
+    const struct wg_profile *profile = &ld->config->profiles[device->profile];
+    int zones[1];
+    if (!profile_fire_zones(profile, zones, 1) &&
+        !(profile_has(profile, "fire_loop") && profile_has(profile, "fire_address"))) {
+        diag_at(ld->diag, list,
+                "places: profile \"%s\" reports no fire zones nor the loop and address of a "
+                "detector; places are for fire panels (a detector's own place is its room and "
+                "spot)",
+                profile->id);
+        return;
+    }
+    device->places = ld_alloc(ld, list->count, sizeof *device->places);
+    for (size_t i = 0; device->places && i < list->count; i++)
+        if (load_place(ld, list->items[i], profile, device))
+            device->place_count++;
+}
+
 static void load_device(struct loader *ld, const struct wg_cfg_node *item)
 {
-    static const char *const keys[] = {"id",  "label", "bus",     "address", "profile",  "room",
-                                       "bed", "spot",  "poll_ms", "enabled", "settings", NULL};
+    static const char *const keys[] = {"id",      "label",    "bus",  "address", "profile",
+                                       "room",    "bed",      "spot", "places",  "poll_ms",
+                                       "enabled", "settings", NULL};
     struct wg_config *config = ld->config;
     if (!expect_map(ld, item, "device"))
         return;
@@ -966,6 +1135,7 @@ static void load_device(struct loader *ld, const struct wg_cfg_node *item)
             device->room = bed_room;
         }
     }
+    load_places(ld, item, device);
     read_int(ld, item, "poll_ms", 50, 3600000, &device->poll_ms);
     cfg_read_bool(ld->diag, item, "enabled", &device->enabled);
     device->settings = cfg_get(item, "settings");
@@ -1531,6 +1701,37 @@ static void check_rule_ends(struct loader *ld)
     }
 }
 
+/* A fire zone without a place still alarms, at the panel's own room; that is
+ * rarely what a site wants, so it is a warning naming the zones. */
+static void warn_unmapped_fire_zones(struct loader *ld)
+{
+    const struct wg_config *config = ld->config;
+    bool fire_rule = false;
+    for (size_t r = 0; r < config->rule_count; r++)
+        fire_rule = fire_rule || config->rules[r].kind == WG_RULE_FIRE_ZONE;
+    for (size_t d = 0; fire_rule && d < config->device_count; d++) {
+        const struct wg_device *device = &config->devices[d];
+        int zones[999], unmapped[999];
+        size_t count = profile_fire_zones(&config->profiles[device->profile], zones, 999),
+               missing = 0;
+        for (size_t z = 0; device->enabled && z < count; z++)
+            if (!config_fire_place(device, zones[z], 0, 0))
+                unmapped[missing++] = zones[z];
+        if (!missing)
+            continue;
+        char list[512];
+        diag_at(
+            &ld->config->warnings, device->node,
+            "warning: device \"%s\": fire zone%s %s %s no place (places:); %s alarms show at "
+            "%s%s%s",
+            device->id, missing > 1 ? "s" : "", zone_ranges(unmapped, missing, list, sizeof list),
+            missing > 1 ? "have" : "has", missing > 1 ? "their" : "its",
+            device->room != WG_NO_INDEX ? "the panel's room \"" : "no room (the panel has none)",
+            device->room != WG_NO_INDEX ? config->rooms[device->room].id : "",
+            device->room != WG_NO_INDEX ? "\"" : "");
+    }
+}
+
 static void check_pair(struct loader *ld, const struct wg_cfg_node *map, const char *first,
                        const char *second)
 {
@@ -1787,6 +1988,7 @@ struct wg_config *config_load(const char *path, struct wg_diag *diag)
         return NULL;
     }
     config->owned = owned;
+    diag_init(&config->warnings);
     struct loader loader = {
         .config = config, .owned = owned, .diag = diag, .first_message = first_message};
     struct loader *ld = &loader;
@@ -1838,6 +2040,8 @@ struct wg_config *config_load(const char *path, struct wg_diag *diag)
         check_rule_points(ld);
     if (!ld->out_of_memory && diag->count == first_message)
         check_rule_ends(ld);
+    if (!ld->out_of_memory && diag->count == first_message)
+        warn_unmapped_fire_zones(ld);
 
     if (diag->count > first_message || ld->out_of_memory) {
         if (diag->count == first_message)
@@ -1881,6 +2085,29 @@ size_t config_find_bus(const struct wg_config *config, const char *id)
 size_t config_find_profile(const struct wg_config *config, const char *id)
 {
     FIND_BY_ID(config->profiles, config->profile_count, id);
+}
+
+size_t config_find_zone(const struct wg_config *config, const char *id)
+{
+    FIND_BY_ID(config->zones, config->zone_count, id);
+}
+
+const struct wg_place *config_fire_place(const struct wg_device *device, int fire_zone, int loop,
+                                         int address)
+{
+    for (size_t i = 0; loop > 0 && address > 0 && i < device->place_count; i++)
+        if (device->places[i].loop == loop && device->places[i].address == address)
+            return &device->places[i];
+    for (size_t i = 0; fire_zone > 0 && i < device->place_count; i++)
+        if (device->places[i].fire_zone == fire_zone)
+            return &device->places[i];
+    return NULL;
+}
+
+void config_log_warnings(const struct wg_config *config)
+{
+    for (size_t i = 0; i < config->warnings.count; i++)
+        wg_warn("%s", config->warnings.messages[i]);
 }
 
 size_t config_resident_of_bed(const struct wg_config *config, size_t bed)

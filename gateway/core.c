@@ -1133,6 +1133,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
         return -1;
     }
     diag_free(&diag);
+    config_log_warnings(next);
     if (strcmp(next->storage.path, core->config->storage.path) != 0 ||
         next->storage.max_bytes != core->config->storage.max_bytes)
         wg_warn("reload: storage settings changed; they take effect at the next restart");

@@ -37,6 +37,7 @@ struct device_watch {
     char offline_alarm[37];
     size_t point_count;
     double *written;   /* last value written per point (NAN = never) */
+    double *values;    /* last value read per point (NAN = none yet): a panel's fire_loop */
     char *point_alarm; /* per point, 37 bytes each: the alarm that point raised by itself
                         * (technical fault, fire zone, failed write); "" = none */
     /* Per point, worked out once per config: the rules that read it and its
@@ -149,6 +150,12 @@ static void fill_location(const struct wg_engine *engine, size_t device_index,
     if (resident_index != WG_NO_INDEX)
         snprintf(proto->resident, sizeof proto->resident, "%s",
                  config->residents[resident_index].id);
+}
+
+/* A smoke or gas detector's alarm: its place is the detector's spot in its room. */
+static void detector_place(const struct wg_engine *engine, size_t device, struct wg_alarm *proto)
+{
+    alarm_copy_text(proto->place, sizeof proto->place, engine->config->devices[device].spot);
 }
 
 static struct wg_alarm proto_alarm(const struct wg_engine *engine, size_t device, size_t point,
@@ -304,7 +311,10 @@ static void update_indicators(struct wg_engine *engine)
     for (size_t i = 0; i < count; i++) {
         const struct wg_alarm *alarm = active[i];
         size_t room = config_find_room(config, alarm->room);
-        size_t zone = room != WG_NO_INDEX ? config->rooms[room].zone : zones;
+        size_t zone =
+            room != WG_NO_INDEX ? config->rooms[room].zone : config_find_zone(config, alarm->zone);
+        if (zone == WG_NO_INDEX) /* a fire zone mapped to a whole site zone has no room */
+            zone = zones;
         if (room == WG_NO_INDEX)
             room = rooms;
         if (alarm->priority == WG_PRIO_FIRE)
@@ -572,6 +582,87 @@ static void on_gas(struct wg_engine *engine, size_t r, size_t device, double val
     }
 }
 
+/* The value last read from the device's point of that meaning, 0 when none. */
+static int point_value_of(const struct wg_engine *engine, size_t device, const char *meaning)
+{
+    const struct wg_config *config = engine->config;
+    const struct wg_profile *profile = &config->profiles[config->devices[device].profile];
+    const struct device_watch *watch = &engine->devices[device];
+    for (size_t p = 0; p < profile->point_count && p < watch->point_count; p++)
+        if (strcmp(profile->points[p].meaning, meaning) == 0 && !isnan(watch->values[p]) &&
+            watch->values[p] > 0 && watch->values[p] < 1e6)
+            return (int)watch->values[p];
+    return 0;
+}
+
+/* Puts a fire alarm where the panel's places say its zone, or the detector at
+ * its loop and address, is: that room (door lamp, the zone's corridor lamps
+ * and buzzers) or site zone, and the place's name. Unmapped: the panel's own
+ * room, with the zone number. Returns whether anything changed. */
+static bool place_fire_alarm(const struct wg_engine *engine, size_t device, struct wg_alarm *alarm)
+{
+    const struct wg_config *config = engine->config;
+    const struct wg_place *place = config_fire_place(&config->devices[device], alarm->fire_zone,
+                                                     alarm->fire_loop, alarm->fire_address);
+    struct wg_alarm before = *alarm;
+    if (place) {
+        snprintf(alarm->room, sizeof alarm->room, "%s",
+                 place->room != WG_NO_INDEX ? config->rooms[place->room].id : "");
+        snprintf(alarm->zone, sizeof alarm->zone, "%s",
+                 place->zone != WG_NO_INDEX ? config->zones[place->zone].id : "");
+        alarm_copy_text(alarm->place, sizeof alarm->place, place->name);
+        alarm->bed[0] = alarm->resident[0] = '\0';
+    }
+    return strcmp(before.room, alarm->room) != 0 || strcmp(before.zone, alarm->zone) != 0 ||
+           strcmp(before.place, alarm->place) != 0;
+}
+
+/* "fire panel zone 3, loop 1 address 17: 三楼东侧走廊" (the place as named). */
+static void fire_detail(struct wg_alarm *alarm)
+{
+    char component[48] = "";
+    if (alarm->fire_loop)
+        snprintf(component, sizeof component, ", loop %d address %d", alarm->fire_loop,
+                 alarm->fire_address);
+    int used = snprintf(alarm->detail, sizeof alarm->detail, "fire panel zone %d%s%s",
+                        alarm->fire_zone, component, alarm->place[0] ? ": " : "");
+    if (used > 0 && (size_t)used < sizeof alarm->detail)
+        alarm_copy_text(alarm->detail + used, sizeof alarm->detail - (size_t)used, alarm->place);
+}
+
+/* The latest active fire-zone alarm of the device, leaving out the one in `except`. */
+static struct wg_alarm *latest_fire_alarm(struct wg_engine *engine, size_t device,
+                                          const char *except)
+{
+    struct device_watch *watch = &engine->devices[device];
+    struct wg_alarm *latest = NULL;
+    for (size_t p = 0; p < watch->point_count; p++) {
+        char *slot = &watch->point_alarm[p * 37];
+        if (except && strcmp(slot, except) == 0)
+            continue;
+        struct wg_alarm *alarm = alarm_in(engine, slot);
+        if (alarm && alarm->fire_zone > 0 && (!latest || alarm->raised_ms > latest->raised_ms))
+            latest = alarm;
+    }
+    return latest;
+}
+
+/* The panel names (another) detector in fire: it belongs to the latest zone
+ * alarm of the panel, which moves to that detector's place if it has one. */
+static void on_fire_component(struct wg_engine *engine, size_t device)
+{
+    int loop = point_value_of(engine, device, "fire_loop");
+    int address = point_value_of(engine, device, "fire_address");
+    struct wg_alarm *alarm = latest_fire_alarm(engine, device, NULL);
+    if (!alarm || !loop || !address || (alarm->fire_loop == loop && alarm->fire_address == address))
+        return;
+    alarm->fire_loop = loop;
+    alarm->fire_address = address;
+    place_fire_alarm(engine, device, alarm);
+    fire_detail(alarm);
+    alarm_update(engine->alarms, alarm, "update");
+}
+
 static void on_fire(struct wg_engine *engine, size_t r, size_t device, size_t point, double value,
                     double previous, bool first, int64_t ts, const char *kind)
 {
@@ -586,10 +677,22 @@ static void on_fire(struct wg_engine *engine, size_t r, size_t device, size_t po
                                                                : WG_RESET_AT_ORIGIN);
         int zone = 0;
         meaning_lookup(point_def(engine, device, point)->meaning, &zone);
-        if (zone > 0)
-            snprintf(proto.detail, sizeof proto.detail, "fire panel zone %d", zone);
-        else
+        if (zone > 0) {
+            proto.fire_zone = zone;
+            /* A detector the panel names now is this zone's, unless another zone of
+             * the panel is in fire already (then it may be that one's). */
+            if (!latest_fire_alarm(engine, device, slot)) {
+                proto.fire_loop = point_value_of(engine, device, "fire_loop");
+                proto.fire_address = point_value_of(engine, device, "fire_address");
+                if (!proto.fire_loop || !proto.fire_address)
+                    proto.fire_loop = proto.fire_address = 0;
+            }
+            place_fire_alarm(engine, device, &proto);
+            fire_detail(&proto);
+        } else {
+            detector_place(engine, device, &proto);
             snprintf(proto.detail, sizeof proto.detail, "smoke detected");
+        }
         raise_into(engine, slot, &proto, ts);
         fire_doors(engine);
     } else if (falling(value, previous, first)) {
@@ -740,6 +843,7 @@ void engine_on_point(struct wg_engine *engine, size_t device, size_t point, doub
     if (point >= watch->point_count)
         return;
     watch->last_seen_ms = ts_ms;
+    watch->values[point] = value;
     if (watch->offline_alarm[0]) {
         watch->health = WG_HEALTH_ONLINE;
         reset_slot(engine, watch->offline_alarm, config->devices[device].id, "device answered",
@@ -749,6 +853,9 @@ void engine_on_point(struct wg_engine *engine, size_t device, size_t point, doub
     if (def->direction == WG_POINT_OUTPUT)
         return; /* read-back of what we drive */
     bool changed = first || value != previous;
+    if (changed &&
+        (strcmp(def->meaning, "fire_loop") == 0 || strcmp(def->meaning, "fire_address") == 0))
+        on_fire_component(engine, device);
     if (def->kind == WG_POINT_BOOL && !changed)
         return;
     if (def->kind == WG_POINT_BOOL) {
@@ -894,6 +1001,7 @@ static bool raise_gas(struct wg_engine *engine, const struct wg_rule *rule, size
                     high ? rule_priority(rule, WG_PRIO_EMERGENCY) : WG_PRIO_URGENT,
                     rule->risk ? rule->risk : WG_RISK_ACTIVITY_ACCIDENT, rule->id,
                     rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
+    detector_place(engine, device, &proto);
     if (high)
         snprintf(proto.detail, sizeof proto.detail,
                  "gas %.0f %%LEL (high %.0f): valve closed, fan started", lel, rule->high);
@@ -1109,6 +1217,7 @@ static void free_watches(struct device_watch *watches, size_t count)
         free(watches[d].point_rule_count);
         free(watches[d].point_technical);
         free(watches[d].written);
+        free(watches[d].values);
         free(watches[d].point_alarm);
     }
     free(watches);
@@ -1160,13 +1269,14 @@ static struct device_watch *new_watches(const struct wg_config *config)
         size_t n = points ? points : 1;
         watches[d].point_count = points;
         watches[d].written = malloc(n * sizeof *watches[d].written);
+        watches[d].values = malloc(n * sizeof *watches[d].values);
         watches[d].point_alarm = calloc(n, 37);
-        if (!watches[d].written || !watches[d].point_alarm) {
+        if (!watches[d].written || !watches[d].values || !watches[d].point_alarm) {
             free_watches(watches, d + 1);
             return NULL;
         }
         for (size_t p = 0; p < n; p++)
-            watches[d].written[p] = NAN;
+            watches[d].written[p] = watches[d].values[p] = NAN;
         if (bind_rules(config, &watches[d], d) != 0) {
             free_watches(watches, d + 1);
             return NULL;

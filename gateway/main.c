@@ -268,6 +268,8 @@ int main(int argc, char **argv)
     if (!cli.log_level && wg_log_level_from_name(config->log_level) >= 0)
         wg_log_set_level((enum wg_log_level)wg_log_level_from_name(config->log_level));
     if (cli.check_only) {
+        for (size_t i = 0; i < config->warnings.count; i++)
+            fprintf(stderr, "%s\n", config->warnings.messages[i]);
         int rc = check_config(&cli, config);
         config_free(config);
         return rc;
@@ -292,6 +294,7 @@ int main(int argc, char **argv)
 
     wg_notice("wardgated %s starting: site %s (%s), %zu devices, time zone %s", WG_VERSION,
               config->site.id, config->site.name, config->device_count, config->site.timezone);
+    config_log_warnings(config);
     int signal_fd = open_signals();
     if (signal_fd < 0) {
         wg_crit("cannot set up signal handling");

@@ -36,6 +36,10 @@ static const struct wg_meaning_info meanings[] = {
     {"fire_disabled", B, IN, true, "", "fire-panel zone N disabled / isolated (component bit 3)"},
     {"fire_supervisory", B, IN, true, "", "fire-panel zone N supervisory (component bit 4)"},
     {"fire_power_fault", B, IN, false, "", "fire panel main or backup power fault"},
+    {"fire_loop", A, IN, false, "",
+     "loop of the detector in fire the panel reports (GB/T 26875.3 component address); 0 = none"},
+    {"fire_address", A, IN, false, "",
+     "address on its loop of the detector in fire the panel reports; 0 = none"},
     /* Gas */
     {"gas_lel", A, IN, false, "%LEL", "combustible gas concentration"},
     {"gas_fault", B, IN, false, "", "gas detector in fault"},

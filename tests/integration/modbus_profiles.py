@@ -58,7 +58,7 @@ PROFILES = {
          "frequency": 50.0, "import_energy": 1234.5, "export_energy": 12.5,
          "total_energy": 1247.0},
         {}, {}, {}),
-    10: ("fire-panel-gb26875", {}, {},
+    10: ("fire-panel-gb26875", {"hr": {101: [2, 17]}}, {"fire_loop": 2, "fire_address": 17},
          {"hr": {0: [0] * 8, 100: 0}},
          {"hr": {0: [0x0001, 0x0002, 0x0004, 0x0008, 0x000F, 0, 0, 0x00F0], 100: 0x0080}},
          {"zone1_fire": (0, 1), "zone1_fault": (0, 0), "zone2_fault": (0, 1),

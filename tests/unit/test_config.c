@@ -654,6 +654,88 @@ static void test_latching_rules_need_an_end(void **state)
     assert_non_null(strstr(verdict, "room \"K\" has no reset device"));
 }
 
+/* A fire panel's places: checked entries, lookups, and a warning naming the
+ * zones left out. */
+static void test_fire_panel_places(void **state)
+{
+    struct scratch *scratch = *state;
+    static const char head[] = "devices:\n"
+                               "  - id: panel\n"
+                               "    bus: b\n"
+                               "    address: 1\n"
+                               "    profile: fire-panel-gb26875\n"
+                               "    room: K\n"
+                               "    places:\n";
+    static const struct {
+        const char *entries;
+        const char *message; /* "" = loads */
+    } cases[] = {
+        {"      - {fire_zone: 1, room: R1, spot: 一楼东侧走廊}\n"
+         "      - {fire_zone: 2, zone: Z}\n"
+         "      - {fire_zone: 3, spot: 地下车库}\n"
+         "      - {loop: 1, address: 17, room: R2}\n",
+         ""},
+        {"      - {fire_zone: 9, room: R1}\n",
+         "fire_zone: profile \"fire-panel-gb26875\" has no zone 9 (its zones: 1-8)"},
+        {"      - {fire_zone: 1, loop: 1, address: 2, room: R1}\n",
+         "place: give fire_zone (a panel zone), or loop and address (one detector), not both"},
+        {"      - {room: R1}\n", "got neither"},
+        {"      - {loop: 1, room: R1}\n", "missing required key \"address\" in place by loop"},
+        {"      - {fire_zone: 1, room: R1, zone: Z}\n", "zone: give room or zone, not both"},
+        {"      - {fire_zone: 1}\n", "place: expected room, zone or spot"},
+        {"      - {fire_zone: 1, room: R9}\n", "room: no room \"R9\" is defined"},
+        {"      - {fire_zone: 1, zone: Z9}\n", "zone: no zone \"Z9\" is defined"},
+        {"      - {fire_zone: 1, room: R1}\n      - {fire_zone: 1, room: R2}\n",
+         "fire_zone: zone 1 already has a place (line 12)"},
+        {"      - {fire_zone: 1, room: R1, floor: 2}\n", "unknown key \"floor\" in place"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = NULL;
+        assert_true(asprintf(&text, "%s%srules: [{id: fire, kind: fire_zone}]\n", head,
+                             cases[i].entries) > 0);
+        const char *verdict = latching_verdict(scratch, text);
+        if (cases[i].message[0] ? !strstr(verdict, cases[i].message) : verdict[0] != '\0')
+            fail_msg("case %zu: expected \"%s\", got \"%s\"", i, cases[i].message, verdict);
+        free(text);
+    }
+    assert_non_null(
+        strstr(latching_verdict(scratch, "devices:\n"
+                                         "  - {id: m, bus: b, address: 1, profile: eastron-sdm120, "
+                                         "places: [{fire_zone: 1, room: R1}]}\n"),
+               "places: profile \"eastron-sdm120\" reports no fire zones"));
+
+    /* The good one, looked up; zones 4-8 left out are a warning, not an error. */
+    char *text = NULL;
+    assert_true(
+        asprintf(&text,
+                 "site: {id: s1, name: S, district: d1}\n"
+                 "profiles: [\"%s/config/profiles/*.yaml\"]\n"
+                 "zones: [{id: Z, name: 一楼, rooms: [{id: R1, name: 101室}, {id: R2}, "
+                 "{id: K}]}]\n"
+                 "buses: [{id: b, driver: sim}]\n%s%srules: [{id: fire, kind: fire_zone}]\n",
+                 repo_root(), head, cases[0].entries) > 0);
+    char *path = test_write_file(scratch->dir, "site.yaml", text);
+    free(text);
+    struct wg_config *config = config_load(path, &scratch->diag);
+    free(path);
+    print_messages(&scratch->diag);
+    assert_non_null(config);
+    const struct wg_device *panel = &config->devices[0];
+    assert_int_equal(panel->place_count, 4);
+    assert_string_equal(config_fire_place(panel, 1, 0, 0)->name, "一楼东侧走廊");
+    assert_string_equal(config_fire_place(panel, 2, 0, 0)->name, "一楼"); /* the zone's name */
+    assert_int_equal(config_fire_place(panel, 2, 0, 0)->room, WG_NO_INDEX);
+    assert_string_equal(config_fire_place(panel, 3, 0, 0)->name, "地下车库");
+    assert_string_equal(config_fire_place(panel, 1, 1, 17)->name, "R2"); /* the detector first */
+    assert_string_equal(config_fire_place(panel, 1, 1, 18)->name, "一楼东侧走廊");
+    assert_null(config_fire_place(panel, 4, 0, 0));
+    assert_int_equal(config->warnings.count, 1);
+    assert_non_null(strstr(config->warnings.messages[0],
+                           "site.yaml:6:5: warning: device \"panel\": fire zones 4-8 have no "
+                           "place (places:); their alarms show at the panel's room \"K\""));
+    config_free(config);
+}
+
 /* Relative paths resolve against the directory of the file naming them. */
 static void test_relative_paths_and_minimal_defaults(void **state)
 {
@@ -837,6 +919,7 @@ int main(void)
         cmocka_unit_test(test_diag_formats),
         cmocka_unit_test_setup_teardown(test_latching_rules_need_an_end, scratch_setup,
                                         scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fire_panel_places, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths_and_minimal_defaults, scratch_setup,
                                         scratch_teardown),
     };

@@ -314,7 +314,7 @@ static void test_add_and_delete_device(void **state)
              "false}");
     char *changed = slurp(fx->path);
     const char *last = "  - {id: kitchen-reset, label: 厨房 到位/复位, bus: sim-plant, address: 8, "
-                       "profile: presence-reset, room: kitchen, spot: door, poll_ms: 200}\n";
+                       "profile: presence-reset, room: kitchen, spot: 门口, poll_ms: 200}\n";
     char *expected = NULL;
     assert_true(
         asprintf(&expected,
@@ -343,7 +343,7 @@ static void test_add_and_delete_device(void **state)
     char *after_delete = slurp(fx->path);
     assert_null(strstr(after_delete, "101-door"));
     const char *line = "  - {id: 101-door, label: 101 门磁, bus: sim-f1, address: 7, profile: "
-                       "door-contact, room: \"101\", spot: door, poll_ms: 200}\n";
+                       "door-contact, room: \"101\", spot: 门口, poll_ms: 200}\n";
     assert_non_null(strstr(changed, line));
     assert_int_equal(strlen(after_delete), strlen(changed) - strlen(line));
     const char *at = strstr(changed, line);

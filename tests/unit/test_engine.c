@@ -166,6 +166,34 @@ static int setup_reset_at(void **state)
     return setup_site(state, utc(12, 0), reset_at_text);
 }
 
+/* A fire panel in room 102 whose zones are elsewhere; a smoke detector and
+ * lamps in room 101. */
+static const char *const places_text =
+    "buses:\n"
+    "  - {id: p1, driver: probe}\n"
+    "devices:\n"
+    "  - id: panel\n"
+    "    bus: p1\n"
+    "    address: 1\n"
+    "    profile: fire-panel-gb26875\n"
+    "    room: \"102\"\n"
+    "    places:\n"
+    "      - {fire_zone: 1, room: \"101\", spot: 一楼东侧走廊}\n"
+    "      - {fire_zone: 2, zone: f1, spot: 一楼}\n"
+    "      - {loop: 1, address: 17, room: \"101\", spot: 101室 吸顶烟感}\n"
+    "  - {id: lamp-101, bus: p1, address: 2, profile: door-lamp, room: \"101\"}\n"
+    "  - {id: lamp-102, bus: p1, address: 3, profile: door-lamp, room: \"102\"}\n"
+    "  - {id: smoke-101, bus: p1, address: 4, profile: smoke-detector, room: \"101\", spot: "
+    "走廊尽头}\n"
+    "rules:\n"
+    "  - {id: fire, kind: fire_zone}\n"
+    "  - {id: smoke, kind: smoke, reset_on_normal: true}\n";
+
+static int setup_places(void **state)
+{
+    return setup_site(state, utc(12, 0), places_text);
+}
+
 static int setup_night(void **state)
 {
     return setup_at(state, utc(22, 0));
@@ -611,6 +639,106 @@ static void test_fire_during_device_fault_still_annunciates(void **state)
     assert_int_equal(fires, 1);
 }
 
+static const struct wg_alarm *alarm_of_kind(struct fixture *f, const char *kind, int fire_zone)
+{
+    const struct wg_alarm *active[16];
+    size_t n = alarm_active(engine_alarms(f->engine), active, 16);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(active[i]->kind, kind) == 0 && active[i]->fire_zone == fire_zone)
+            return active[i];
+    fail_msg("no active %s alarm of zone %d", kind, fire_zone);
+    return NULL;
+}
+
+/* A fire zone alarms at its mapped place: that room's door lamp and its
+ * zone's corridor lamps act, and the record names the place and the zone; a
+ * zone without a place alarms at the panel's room with its number. */
+static void test_fire_zone_alarms_at_its_place(void **state)
+{
+    struct fixture *f = *state;
+    set(f, "panel", "fire_loop", 0);
+    set(f, "panel", "fire_address", 0);
+    set(f, "panel", "zone1_fire", 1);
+    const struct wg_alarm *zone1 = alarm_of_kind(f, "fire", 1);
+    assert_string_equal(zone1->room, "101");
+    assert_string_equal(zone1->zone, "f1");
+    assert_string_equal(zone1->place, "一楼东侧走廊");
+    assert_string_equal(zone1->device, "panel");
+    assert_int_equal(zone1->fire_loop, 0);
+    assert_string_equal(zone1->detail, "fire panel zone 1: 一楼东侧走廊");
+    json_t *record = alarm_to_json(zone1);
+    assert_string_equal(json_string_value(json_object_get(record, "place")), "一楼东侧走廊");
+    assert_int_equal(json_integer_value(json_object_get(record, "fire_zone")), 1);
+    assert_true(json_is_null(json_object_get(record, "fire_loop")));
+    json_decref(record);
+    advance(f, 1, NULL);
+    assert_true(last_write(f, "lamp-101", "lamp") == WG_LAMP_ALARM);     /* the zone's room */
+    assert_true(last_write(f, "lamp-102", "lamp") == WG_LAMP_OFF);       /* not the panel's */
+    assert_true(last_write(f, "lamp-102", "corridor") == WG_LAMP_ALARM); /* same site zone */
+
+    /* The panel names the detector in fire: the latest zone alarm moves to its place. */
+    set(f, "panel", "fire_loop", 1);
+    set(f, "panel", "fire_address", 17);
+    zone1 = alarm_of_kind(f, "fire", 1);
+    assert_int_equal(zone1->fire_loop, 1);
+    assert_int_equal(zone1->fire_address, 17);
+    assert_string_equal(zone1->place, "101室 吸顶烟感");
+    assert_string_equal(zone1->detail, "fire panel zone 1, loop 1 address 17: 101室 吸顶烟感");
+
+    /* A zone mapped to a whole site zone has no room. */
+    set(f, "panel", "zone2_fire", 1);
+    const struct wg_alarm *zone2 = alarm_of_kind(f, "fire", 2);
+    assert_string_equal(zone2->room, "");
+    assert_string_equal(zone2->zone, "f1");
+    assert_string_equal(zone2->place, "一楼");
+    assert_int_equal(zone2->fire_loop, 0); /* the detector named before is zone 1's */
+
+    /* An unmapped zone alarms at the panel's room, with its number. */
+    set(f, "panel", "zone5_fire", 1);
+    const struct wg_alarm *zone5 = alarm_of_kind(f, "fire", 5);
+    assert_string_equal(zone5->room, "102");
+    assert_string_equal(zone5->place, "");
+    assert_string_equal(zone5->detail, "fire panel zone 5");
+    record = alarm_to_json(zone5);
+    assert_true(json_is_null(json_object_get(record, "place")));
+    json_decref(record);
+    advance(f, 1, NULL);
+    assert_true(last_write(f, "lamp-102", "lamp") == WG_LAMP_ALARM);
+
+    /* A smoke detector's place is its spot. */
+    set(f, "smoke-101", "smoke", 1);
+    const struct wg_alarm *smoke = alarm_of_kind(f, "smoke", 0);
+    assert_string_equal(smoke->room, "101");
+    assert_string_equal(smoke->place, "走廊尽头");
+
+    /* Restored after a restart, the place and zone are kept. */
+    record = alarm_to_json(alarm_of_kind(f, "fire", 1));
+    struct wg_alarm_table *table = alarm_table_new((struct wg_alarm_sink){0});
+    assert_int_equal(alarm_restore(table, record), 0);
+    const struct wg_alarm *restored =
+        alarm_find(table, json_string_value(json_object_get(record, "id")));
+    assert_string_equal(restored->place, "101室 吸顶烟感");
+    assert_int_equal(restored->fire_zone, 1);
+    assert_int_equal(restored->fire_address, 17);
+    alarm_table_free(table);
+    json_decref(record);
+}
+
+/* Names are cut at a character, never inside one (the JSON stays valid). */
+static void test_copy_text_keeps_utf8_whole(void **state)
+{
+    (void)state;
+    char out[8];
+    alarm_copy_text(out, sizeof out, "一楼东侧走廊"); /* 3 bytes a character */
+    assert_string_equal(out, "一楼");
+    alarm_copy_text(out, sizeof out, "abcdefghij");
+    assert_string_equal(out, "abcdefg");
+    alarm_copy_text(out, sizeof out, "abcdef一");
+    assert_string_equal(out, "abcdef");
+    alarm_copy_text(out, sizeof out, NULL);
+    assert_string_equal(out, "");
+}
+
 /* ---- supervision and technical alarms ---- */
 
 static void test_silent_device_goes_offline_within_100_s(void **state)
@@ -782,6 +910,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gas_reset_at_another_room, setup_reset_at, teardown),
         cmocka_unit_test_setup_teardown(test_fire_during_device_fault_still_annunciates,
                                         setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_fire_zone_alarms_at_its_place, setup_places, teardown),
+        cmocka_unit_test(test_copy_text_keeps_utf8_whole),
         cmocka_unit_test_setup_teardown(test_silent_device_goes_offline_within_100_s, setup_day,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cut_wire_and_unplugged_cord_are_technical, setup_night,
