@@ -1,6 +1,7 @@
 /* Alarm records, their lifecycle, display order and JSON form; see alarm.h. */
 #include "alarm.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,29 @@ void alarm_foreach(struct wg_alarm_table *table, bool (*each)(struct wg_alarm *a
     }
 }
 
+void alarm_set_code(struct wg_alarm *alarm, const char *code, const char *fmt, ...)
+{
+    snprintf(alarm->detail_code, sizeof alarm->detail_code, "%s", code);
+    json_t *args = NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        args = json_vpack_ex(NULL, 0, fmt, ap);
+        va_end(ap);
+    } else {
+        args = json_object();
+    }
+    char *text = args ? json_dumps(args, JSON_COMPACT) : NULL;
+    json_decref(args);
+    if (text && strlen(text) < sizeof alarm->detail_args) {
+        memcpy(alarm->detail_args, text, strlen(text) + 1);
+    } else {
+        wg_err("alarm %s: the arguments of %s do not fit; kept without them", alarm->kind, code);
+        snprintf(alarm->detail_args, sizeof alarm->detail_args, "{}");
+    }
+    free(text);
+}
+
 void alarm_copy_text(char *out, size_t len, const char *text)
 {
     if (len == 0)
@@ -281,6 +305,12 @@ json_t *alarm_to_json(const struct wg_alarm *alarm)
         json_decref(escalations);
         return NULL;
     }
+    json_t *args = alarm->detail_args[0] ? json_loads(alarm->detail_args, 0, NULL) : NULL;
+    json_object_set_new(record, "detail_code",
+                        alarm->detail_code[0] ? json_string(alarm->detail_code) : json_null());
+    json_object_set_new(record, "detail_args", json_is_object(args) ? args : json_object());
+    if (args && !json_is_object(args))
+        json_decref(args);
     json_object_set_new(record, "place", alarm->place[0] ? json_string(alarm->place) : json_null());
     json_object_set_new(record, "fire_zone", int_or_null(alarm->fire_zone));
     json_object_set_new(record, "fire_loop", int_or_null(alarm->fire_loop));
@@ -341,6 +371,12 @@ int alarm_restore(struct wg_alarm_table *table, const json_t *record)
     copy_text(alarm.resident, sizeof alarm.resident, record, "resident");
     copy_text(alarm.detail, sizeof alarm.detail, record, "detail");
     copy_text(alarm.place, sizeof alarm.place, record, "place");
+    copy_text(alarm.detail_code, sizeof alarm.detail_code, record, "detail_code");
+    json_t *args = json_object_get(record, "detail_args");
+    char *args_text = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : NULL;
+    if (args_text && strlen(args_text) < sizeof alarm.detail_args)
+        memcpy(alarm.detail_args, args_text, strlen(args_text) + 1);
+    free(args_text);
     alarm.fire_zone = (int)json_integer_value(json_object_get(record, "fire_zone"));
     alarm.fire_loop = (int)json_integer_value(json_object_get(record, "fire_loop"));
     alarm.fire_address = (int)json_integer_value(json_object_get(record, "fire_address"));

@@ -55,7 +55,9 @@ struct wg_alarm {
     int fire_zone;   /* the fire panel's zone, 0 = none or unknown */
     int fire_loop;   /* the loop and address of the detector in fire, 0 = unknown */
     int fire_address;
-    char detail[128]; /* one line for people, e.g. "gas 52 %LEL", "no reply for 95 s" */
+    char detail[128];      /* one line in English, for logs and the district, e.g. "gas 52 %LEL" */
+    char detail_code[32];  /* what detail says, as a code the pages put into words ("gas_low") */
+    char detail_args[320]; /* ... and its arguments: a JSON object text ({"lel":52,"low":20}) */
     enum wg_alarm_reset_mode reset_mode;
     char reset_at[WG_ALARM_TEXT]; /* origin reset: also at this room or device (the rule's
                                      reset_at), "" = only its own room */
@@ -118,6 +120,10 @@ size_t alarm_count(const struct wg_alarm_table *table);
 /* Calls `each` for every active alarm (any order); stop by returning false. */
 void alarm_foreach(struct wg_alarm_table *table, bool (*each)(struct wg_alarm *alarm, void *ctx),
                    void *ctx);
+
+/* Sets detail_code and detail_args (json_pack format and values; NULL fmt =
+ * no arguments). The list of codes and their arguments is docs/alarms.md. */
+void alarm_set_code(struct wg_alarm *alarm, const char *code, const char *fmt, ...);
 
 /* Copies `text` into out[len], cut at a UTF-8 character boundary when it is
  * too long (a name cut inside a character would not be valid JSON text). */

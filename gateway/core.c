@@ -16,6 +16,7 @@
 #include "meaning.h"
 #include "alarm.h"
 #include "engine.h"
+#include "health_reason.h"
 #include "plugin_host.h"
 #include "queue.h"
 #include "service.h"
@@ -40,6 +41,7 @@ struct device_counter {
 struct device_state {
     enum wg_health health;
     char reason[64];
+    const char *reason_code; /* health_reason.h: a static string, "" before any report */
     size_t point_count;
     double *values;
     bool *seen;
@@ -194,6 +196,7 @@ static void carry_device_states(const struct wg_config *old_config,
         struct device_state *to = &new_states[n];
         to->health = from->health;
         memcpy(to->reason, from->reason, sizeof to->reason);
+        to->reason_code = from->reason_code;
         memcpy(to->counters, from->counters, sizeof to->counters);
         const struct wg_profile *old_profile =
             &old_config->profiles[old_config->devices[o].profile];
@@ -578,8 +581,10 @@ static void handle_health(struct wg_core *core, const struct wg_msg *msg)
     enum wg_health previous = state->health;
     state->health = health;
     snprintf(state->reason, sizeof state->reason, "%s", msg->text);
-    json_t *body = json_pack("{s:s, s:s, s:s}", "health", health_name(health), "previous",
-                             health_name(previous), "reason", msg->text);
+    state->reason_code = health_reason_code(msg->text);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "health", health_name(health), "previous",
+                             health_name(previous), "reason", msg->text, "reason_code",
+                             state->reason_code);
     if (body)
         core_emit(core, "device_health", -1, msg->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
     engine_on_health(core->engine, msg->device, health, msg->text, msg->ts_ms);
@@ -877,6 +882,9 @@ static json_t *device_json(const struct wg_core *core, size_t index, bool detail
         device->label, "profile", config->profiles[device->profile].id, "bus",
         config->buses[device->bus].id, "location", "zone", zone, "room", room, "bed", bed, "health",
         health_name(state->health), "reason", state->reason, "enabled", device->enabled);
+    if (record)
+        json_object_set_new(record, "reason_code",
+                            state->reason_code ? json_string(state->reason_code) : json_null());
     if (!record || !detailed)
         return record;
     const struct wg_profile *profile = &config->profiles[device->profile];

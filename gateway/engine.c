@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "health_reason.h"
 #include "log.h"
 #include "meaning.h"
 
@@ -472,10 +473,13 @@ static void on_call(struct wg_engine *engine, size_t r, size_t device, size_t po
     struct wg_alarm proto = proto_alarm(engine, device, point, "call", priority, rule->risk,
                                         rule->id, WG_RESET_AT_ORIGIN);
     proto.condition_active = false; /* latched by the gateway: the button may be released */
+    snprintf(proto.detail, sizeof proto.detail, "call button pressed");
+    alarm_set_code(&proto, "call", NULL);
     if (staff_present && priority < WG_PRIO_EMERGENCY) {
         proto.priority = WG_PRIO_EMERGENCY; /* staff in the room call for help */
         snprintf(proto.kind, sizeof proto.kind, "staff_call");
         snprintf(proto.detail, sizeof proto.detail, "call while staff presence is logged");
+        alarm_set_code(&proto, "staff_call", NULL);
     }
     raise_into(engine, state->alarm, &proto, ts);
 }
@@ -490,6 +494,7 @@ static void on_pull_cord(struct wg_engine *engine, size_t r, size_t device, size
             proto_alarm(engine, device, point, "pull_cord", rule_priority(rule, WG_PRIO_EMERGENCY),
                         rule->risk, rule->id, WG_RESET_AT_ORIGIN);
         snprintf(proto.detail, sizeof proto.detail, "bathroom pull cord");
+        alarm_set_code(&proto, "pull_cord", NULL);
         raise_into(engine, state->alarm, &proto, ts);
     } else if (falling(value, previous, first)) {
         /* The cord is reset at its own unit, in the bathroom: that is the origin. */
@@ -628,6 +633,11 @@ static void fire_detail(struct wg_alarm *alarm)
                         alarm->fire_zone, component, alarm->place[0] ? ": " : "");
     if (used > 0 && (size_t)used < sizeof alarm->detail)
         alarm_copy_text(alarm->detail + used, sizeof alarm->detail - (size_t)used, alarm->place);
+    if (alarm->fire_loop)
+        alarm_set_code(alarm, "fire_zone", "{s:i, s:i, s:i}", "zone", alarm->fire_zone, "loop",
+                       alarm->fire_loop, "address", alarm->fire_address);
+    else
+        alarm_set_code(alarm, "fire_zone", "{s:i}", "zone", alarm->fire_zone);
 }
 
 /* The latest active fire-zone alarm of the device, leaving out the one in `except`. */
@@ -692,6 +702,7 @@ static void on_fire(struct wg_engine *engine, size_t r, size_t device, size_t po
         } else {
             detector_place(engine, device, &proto);
             snprintf(proto.detail, sizeof proto.detail, "smoke detected");
+            alarm_set_code(&proto, "smoke", NULL);
         }
         raise_into(engine, slot, &proto, ts);
         fire_doors(engine);
@@ -782,6 +793,8 @@ static void on_combine(struct wg_engine *engine, size_t r, size_t device, size_t
                     rule->risk, rule->id, WG_RESET_AT_ORIGIN);
     proto.condition_active = false;
     snprintf(proto.detail, sizeof proto.detail, "%zu conditions within %d s", n, rule->within_s);
+    alarm_set_code(&proto, "conditions_within", "{s:i, s:i}", "count", (int)n, "within_s",
+                   rule->within_s);
     raise_into(engine, state->alarm, &proto, ts);
 }
 
@@ -799,9 +812,9 @@ static const struct {
     {"device_fault", "device_fault", "device reports a fault"},
     {"gas_fault", "gas_detector_fault", "gas detector fault"},
     {"valve_fault", "valve_fault", "gas valve fault"},
-    {"fire_fault", "fire_zone_fault", "fire panel zone fault"},
-    {"fire_disabled", "fire_zone_disabled", "fire panel zone disabled"},
-    {"fire_supervisory", "fire_supervisory", "fire panel supervisory signal"},
+    {"fire_fault", "fire_zone_fault", "fault"},
+    {"fire_disabled", "fire_zone_disabled", "disabled"},
+    {"fire_supervisory", "fire_supervisory", "supervisory signal"},
     {"fire_power_fault", "fire_panel_power_fault", "fire panel power fault"},
 };
 
@@ -825,7 +838,18 @@ static void on_technical(struct wg_engine *engine, size_t device, size_t point, 
             struct wg_alarm proto =
                 proto_alarm(engine, device, point, technical_points[t].kind, WG_PRIO_TECHNICAL, 0,
                             "technical", WG_RESET_ON_NORMAL);
-            snprintf(proto.detail, sizeof proto.detail, "%s", technical_points[t].detail);
+            /* The detail code is the kind; a panel zone's fault names its zone. */
+            int zone = 0;
+            meaning_lookup(point_def(engine, device, point)->meaning, &zone);
+            if (zone > 0) {
+                proto.fire_zone = zone;
+                snprintf(proto.detail, sizeof proto.detail, "fire panel zone %d %s", zone,
+                         technical_points[t].detail);
+                alarm_set_code(&proto, technical_points[t].kind, "{s:i}", "zone", zone);
+            } else {
+                snprintf(proto.detail, sizeof proto.detail, "%s", technical_points[t].detail);
+                alarm_set_code(&proto, technical_points[t].kind, NULL);
+            }
             raise_into(engine, slot, &proto, ts);
         } else if (falling(value, previous, first)) {
             condition_cleared(engine, slot, "device normal", ts);
@@ -915,7 +939,9 @@ static int64_t offline_after_ms(const struct wg_device *device)
     return ms < 30000 ? 30000 : ms > 90000 ? 90000 : ms;
 }
 
-static void raise_offline(struct wg_engine *engine, size_t device, const char *detail, int64_t now)
+/* Offline: the driver says why (`reason`), or it has been silent for `silent_s`. */
+static void raise_offline(struct wg_engine *engine, size_t device, const char *reason,
+                          int64_t silent_s, int64_t now)
 {
     struct device_watch *watch = &engine->devices[device];
     watch->health = WG_HEALTH_OFFLINE;
@@ -923,7 +949,14 @@ static void raise_offline(struct wg_engine *engine, size_t device, const char *d
         return;
     struct wg_alarm proto = proto_alarm(engine, device, WG_NO_INDEX, "device_offline",
                                         WG_PRIO_TECHNICAL, 0, "supervision", WG_RESET_ON_NORMAL);
-    snprintf(proto.detail, sizeof proto.detail, "%s", detail);
+    if (reason) {
+        snprintf(proto.detail, sizeof proto.detail, "driver reports offline: %s", reason);
+        alarm_set_code(&proto, "device_offline", "{s:s, s:s}", "reason_code",
+                       health_reason_code(reason), "reason", reason);
+    } else {
+        snprintf(proto.detail, sizeof proto.detail, "no reply for %lld s", (long long)silent_s);
+        alarm_set_code(&proto, "no_reply", "{s:I}", "seconds", (json_int_t)silent_s);
+    }
     raise_into(engine, watch->offline_alarm, &proto, now);
 }
 
@@ -933,9 +966,7 @@ void engine_on_health(struct wg_engine *engine, size_t device, enum wg_health he
     if (device >= engine->config->device_count)
         return;
     if (health == WG_HEALTH_OFFLINE) {
-        char detail[128];
-        snprintf(detail, sizeof detail, "driver reports offline: %s", reason ? reason : "");
-        raise_offline(engine, device, detail, ts_ms);
+        raise_offline(engine, device, reason ? reason : "", 0, ts_ms);
         update_indicators(engine);
     }
 }
@@ -958,8 +989,15 @@ void engine_on_write_result(struct wg_engine *engine, size_t device, size_t poin
     snprintf(proto.detail, sizeof proto.detail, "writing %s failed: %s",
              point_def(engine, device, point)->name, reason ? reason : "");
     const char *meaning = point_def(engine, device, point)->meaning;
-    if (strcmp(meaning, "valve_command") == 0 || strcmp(meaning, "fire_door_release") == 0)
+    bool safety =
+        strcmp(meaning, "valve_command") == 0 || strcmp(meaning, "fire_door_release") == 0;
+    if (safety)
         proto.priority = WG_PRIO_EMERGENCY; /* a safety action that did not happen */
+    const char *why = reason ? reason : "";
+    alarm_set_code(&proto, "write_failed", "{s:s, s:s, s:s, s:s, s:b}", "point",
+                   point_def(engine, device, point)->name, "meaning", meaning, "reason_code",
+                   health_reason_code(strncmp(why, "write: ", 7) == 0 ? why + 7 : why), "reason",
+                   why, "safety", safety);
     raise_into(engine, slot, &proto, ts_ms);
     update_indicators(engine);
 }
@@ -979,9 +1017,7 @@ static void supervise(struct wg_engine *engine, int64_t now)
         if (suspect > offline / 2)
             suspect = offline / 2;
         if (silent >= offline) {
-            char detail[128];
-            snprintf(detail, sizeof detail, "no reply for %lld s", (long long)(silent / 1000));
-            raise_offline(engine, d, detail, now);
+            raise_offline(engine, d, NULL, silent / 1000, now);
         } else if (silent >= suspect && watch->health != WG_HEALTH_OFFLINE) {
             watch->health = WG_HEALTH_SUSPECT;
         } else if (silent < suspect && watch->last_seen_ms) {
@@ -1002,11 +1038,16 @@ static bool raise_gas(struct wg_engine *engine, const struct wg_rule *rule, size
                     rule->risk ? rule->risk : WG_RISK_ACTIVITY_ACCIDENT, rule->id,
                     rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
     detector_place(engine, device, &proto);
-    if (high)
+    if (high) {
         snprintf(proto.detail, sizeof proto.detail,
                  "gas %.0f %%LEL (high %.0f): valve closed, fan started", lel, rule->high);
-    else
+        alarm_set_code(&proto, "gas_high", "{s:I, s:I}", "lel", (json_int_t)llround(lel), "high",
+                       (json_int_t)llround(rule->high));
+    } else {
         snprintf(proto.detail, sizeof proto.detail, "gas %.0f %%LEL (low %.0f)", lel, rule->low);
+        alarm_set_code(&proto, "gas_low", "{s:I, s:I}", "lel", (json_int_t)llround(lel), "low",
+                       (json_int_t)llround(rule->low));
+    }
     raise_into(engine, slot, &proto, now);
     return true;
 }
@@ -1036,6 +1077,7 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                         rule->risk ? rule->risk : WG_RISK_FALL_FROM_BED, rule->id,
                         WG_RESET_ON_NORMAL);
                     snprintf(proto.detail, sizeof proto.detail, "out of bed at night");
+                    alarm_set_code(&proto, "out_of_bed_at_night", NULL);
                     raise_into(engine, state->alarm, &proto, now);
                     state->followup_ms = rule->followup_s ? now + rule->followup_s * 1000LL : 0;
                     state->since_ms = 0;
@@ -1045,8 +1087,13 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                     state->followup_ms = 0;
                     if (alarm->priority < WG_PRIO_EMERGENCY)
                         alarm->priority = WG_PRIO_EMERGENCY;
-                    snprintf(alarm->detail, sizeof alarm->detail, "not back in bed after %d min",
-                             rule->followup_s / 60);
+                    if (rule->followup_s % 60)
+                        snprintf(alarm->detail, sizeof alarm->detail, "not back in bed after %d s",
+                                 rule->followup_s);
+                    else
+                        snprintf(alarm->detail, sizeof alarm->detail,
+                                 "not back in bed after %d min", rule->followup_s / 60);
+                    alarm_set_code(alarm, "not_back_in_bed", "{s:i}", "seconds", rule->followup_s);
                     alarm_update(engine->alarms, alarm, "update");
                 }
                 break;
@@ -1060,6 +1107,10 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                         rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
                     snprintf(proto.detail, sizeof proto.detail, "%s %.0f outside %.0f-%.0f",
                              rule->meaning, state->last_value, rule->low, rule->high);
+                    alarm_set_code(&proto, "vital_out_of_range", "{s:s, s:I, s:I, s:I}", "meaning",
+                                   rule->meaning, "value", (json_int_t)llround(state->last_value),
+                                   "low", (json_int_t)llround(rule->low), "high",
+                                   (json_int_t)llround(rule->high));
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;
@@ -1084,6 +1135,7 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                                  config->residents[resident].id);
                     snprintf(proto.detail, sizeof proto.detail, "door open at night for %d s",
                              rule->for_s);
+                    alarm_set_code(&proto, "door_open_at_night", "{s:i}", "seconds", rule->for_s);
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;
@@ -1097,6 +1149,8 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                                                         rule->risk, rule->id, WG_RESET_ON_NORMAL);
                     snprintf(proto.detail, sizeof proto.detail, "no %s use for %d h", rule->meaning,
                              rule->idle_hours);
+                    alarm_set_code(&proto, "no_activity", "{s:s, s:i}", "meaning", rule->meaning,
+                                   "hours", rule->idle_hours);
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;

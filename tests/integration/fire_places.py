@@ -5,7 +5,8 @@ then the loop and address of the detector in fire); a WebSocket client (the
 display's feed) and mosquitto_sub on a real mosquitto (the district) see the
 place, the room and the zone number; the corridor's door lamp is driven; an
 unmapped zone alarms at the panel's own room with its number, and the loader
-warned about it. About 10 s."""
+warned about it. Details and health reasons travel as codes with arguments
+too. About 10 s."""
 import http.client
 import json
 import os
@@ -162,8 +163,10 @@ alarm = delta["alarm"] if delta else {}
 ok(delta and delta["phase"] == "update" and alarm.get("place") == "101室 吸顶烟感"
    and alarm.get("room") == "101" and alarm.get("fire_loop") == 1,
    "the detector at loop 1 address 17 moves zone 1's alarm to its place", alarm)
-ok(alarm.get("detail") == "fire panel zone 1, loop 1 address 17: 101室 吸顶烟感",
-   "... and says so in its detail", alarm)
+ok(alarm.get("detail") == "fire panel zone 1, loop 1 address 17: 101室 吸顶烟感"
+   and alarm.get("detail_code") == "fire_zone"
+   and alarm.get("detail_args") == {"zone": 1, "loop": 1, "address": 17},
+   "... and says so in its detail, and as a code with arguments", alarm)
 
 # ---- zone 2: no place ----
 send("fire-panel zone2_fire 1")
@@ -172,6 +175,25 @@ alarm = delta["alarm"] if delta else {}
 ok(alarm.get("place") is None and alarm.get("room") == "plant" and alarm.get("room_name") == "设备间"
    and alarm.get("detail") == "fire panel zone 2",
    "an unmapped zone alarms at the panel's room, with its number", alarm)
+
+# ---- a device's health reason reaches the display as a code ----
+send("lamp-corridor health offline cable cut in the riser")
+deadline, device = time.monotonic() + 10, None
+while time.monotonic() < deadline and not device:
+    try:
+        message = json.loads(ws.recv())
+    except websocket.WebSocketTimeoutException:
+        continue
+    if message.get("type") == "device" and message["device"]["id"] == "lamp-corridor":
+        device = message["device"]
+ok(device and device["health"] == "offline" and device["reason_code"] == "cable_cut"
+   and device["reason"] == "cable cut in the riser",
+   "a device going offline: the display's delta carries the reason and its code", device)
+delta = next_alarm(lambda a: a["kind"] == "device_offline")
+alarm = delta["alarm"] if delta else {}
+ok(alarm.get("detail_code") == "device_offline"
+   and alarm.get("detail_args") == {"reason_code": "cable_cut", "reason": "cable cut in the riser"},
+   "... and its technical alarm says so as a code with arguments", alarm)
 ws.close()
 
 # ---- the district got the same ----
@@ -198,6 +220,16 @@ ok(any(a["fire_loop"] == 1 and a["fire_address"] == 17
 zone2 = [a for a in messages if a["fire_zone"] == 2]
 ok(zone2 and zone2[0]["location"]["place"] is None and zone2[0]["location"]["room"] == "plant",
    "zone 2 carries its number and no place", zone2[:1])
+ok(zone1 and zone1[0]["detail_code"] == "fire_zone" and zone1[0]["detail_args"] == {"zone": 1},
+   "the district gets the detail as a code with arguments too", zone1[:1])
+def health_codes():
+    with open(mqtt_file, encoding="utf-8") as f:
+        return [json.loads(p[2]).get("reason_code") for p in (line.rstrip("\n").split(" ", 2) for line in f)
+                if len(p) == 3 and p[1].endswith("/health") and "lamp-corridor" in p[2]]
+
+
+ok(wait_until(lambda: "cable_cut" in health_codes(), 10),
+   "the district's health message carries the reason code", health_codes())
 result = subprocess.run(["/usr/bin/python3", CHECK_MQTT, "validate", mqtt_file],
                         capture_output=True, text=True)
 ok(result.returncode == 0, "every message matches its schema", result.stdout + result.stderr)

@@ -361,7 +361,7 @@ ok(all(e["actor"] for e in body.get("entries", [])), "every audit entry names it
 
 # ---- devices, residents, beds: edits to the config file ----
 status, body, _ = nurse.get("/api/v1/devices")
-ok(status == 200 and len(body["devices"]) == 7 and "values" in body["devices"][0], "the device list, with values")
+ok(status == 200 and len(body["devices"]) == 8 and "values" in body["devices"][0], "the device list, with values")
 status, body, _ = nurse.get("/api/v1/meta")
 ok(status == 200 and body["buses"][0]["id"] == "sim1" and body["profiles"], "meta lists buses, profiles, rooms")
 status, body, _ = manager.send("PUT", "/api/v1/devices/meter-f1",

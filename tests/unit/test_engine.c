@@ -99,6 +99,14 @@ static int64_t utc(int hour, int minute)
 static void on_change(void *ctx, const struct wg_alarm *alarm, const char *phase)
 {
     struct fixture *f = ctx;
+    /* Every alarm says what it is as a code and arguments, besides its English detail. */
+    if (!alarm->detail_code[0] || !alarm->detail[0])
+        fail_msg("%s alarm (%s) without a detail code or detail", alarm->kind, phase);
+    json_t *args = json_loads(alarm->detail_args, 0, NULL);
+    if (!json_is_object(args))
+        fail_msg("%s alarm: detail_args \"%s\" is not a JSON object", alarm->kind,
+                 alarm->detail_args);
+    json_decref(args);
     if (f->change_count == MAX_RECORDED)
         return;
     struct change *c = &f->changes[f->change_count++];
@@ -553,6 +561,8 @@ static void test_gas_low_high_interlock_and_reset_at_origin(void **state)
     advance(f, 2, NULL);
     assert_string_equal(only_active(f)->kind, "gas_low");
     assert_int_equal(only_active(f)->priority, WG_PRIO_URGENT);
+    assert_string_equal(only_active(f)->detail_code, "gas_low");
+    assert_string_equal(only_active(f)->detail_args, "{\"lel\":25,\"low\":20}");
     set(f, "gas-k", "gas_lel", 55);
     advance(f, 2, NULL);
     const struct wg_alarm *active[4];
@@ -666,6 +676,8 @@ static void test_fire_zone_alarms_at_its_place(void **state)
     assert_string_equal(zone1->device, "panel");
     assert_int_equal(zone1->fire_loop, 0);
     assert_string_equal(zone1->detail, "fire panel zone 1: 一楼东侧走廊");
+    assert_string_equal(zone1->detail_code, "fire_zone");
+    assert_string_equal(zone1->detail_args, "{\"zone\":1}");
     json_t *record = alarm_to_json(zone1);
     assert_string_equal(json_string_value(json_object_get(record, "place")), "一楼东侧走廊");
     assert_int_equal(json_integer_value(json_object_get(record, "fire_zone")), 1);
@@ -684,6 +696,7 @@ static void test_fire_zone_alarms_at_its_place(void **state)
     assert_int_equal(zone1->fire_address, 17);
     assert_string_equal(zone1->place, "101室 吸顶烟感");
     assert_string_equal(zone1->detail, "fire panel zone 1, loop 1 address 17: 101室 吸顶烟感");
+    assert_string_equal(zone1->detail_args, "{\"zone\":1,\"loop\":1,\"address\":17}");
 
     /* A zone mapped to a whole site zone has no room. */
     set(f, "panel", "zone2_fire", 1);
@@ -752,7 +765,18 @@ static void test_silent_device_goes_offline_within_100_s(void **state)
     const struct wg_alarm *alarm = only_active(f);
     assert_string_equal(alarm->kind, "device_offline");
     assert_int_equal(alarm->priority, WG_PRIO_TECHNICAL);
+    assert_string_equal(alarm->detail_code, "no_reply");
+    assert_string_equal(alarm->detail_args, "{\"seconds\":30}");
     set(f, "call-101A", "call", 0); /* it answers again */
+    /* The driver says why: the reason as a code, and its text. */
+    engine_on_health(f->engine, config_find_device(f->config, "call-101B"), WG_HEALTH_OFFLINE,
+                     "cable cut in the riser", f->now);
+    alarm = only_active(f);
+    assert_string_equal(alarm->detail, "driver reports offline: cable cut in the riser");
+    assert_string_equal(alarm->detail_code, "device_offline");
+    assert_string_equal(alarm->detail_args,
+                        "{\"reason_code\":\"cable_cut\",\"reason\":\"cable cut in the riser\"}");
+    set(f, "call-101B", "call", 0);
     assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
     /* A device polled once a minute is offline 90 s after its last answer: within 100 s. */
     set(f, "meter-slow", "water_m3", 12.5);
@@ -793,10 +817,14 @@ static void test_failed_safety_write_is_an_alarm(void **state)
     struct fixture *f = *state;
     size_t d, p;
     find_point(f, "valve-k", "valve_close", &d, &p);
-    engine_on_write_result(f->engine, d, p, false, "no reply", f->now);
+    engine_on_write_result(f->engine, d, p, false, "write: timeout", f->now);
     const struct wg_alarm *alarm = only_active(f);
     assert_string_equal(alarm->kind, "action_failed");
     assert_int_equal(alarm->priority, WG_PRIO_EMERGENCY);
+    assert_string_equal(alarm->detail_code, "write_failed");
+    assert_string_equal(alarm->detail_args,
+                        "{\"point\":\"valve_close\",\"meaning\":\"valve_command\",\"reason_code\":"
+                        "\"timeout\",\"reason\":\"write: timeout\",\"safety\":true}");
     engine_on_write_result(f->engine, d, p, true, "", f->now);
     assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
 }
