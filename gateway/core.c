@@ -582,9 +582,9 @@ static void handle_health(struct wg_core *core, const struct wg_msg *msg)
     state->health = health;
     snprintf(state->reason, sizeof state->reason, "%s", msg->text);
     state->reason_code = health_reason_code(msg->text);
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "health", health_name(health), "previous",
-                             health_name(previous), "reason", msg->text, "reason_code",
-                             state->reason_code);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:s}", "health", health_name(health), "previous",
+                  health_name(previous), "reason", msg->text, "reason_code", state->reason_code);
     if (body)
         core_emit(core, "device_health", -1, msg->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
     engine_on_health(core->engine, msg->device, health, msg->text, msg->ts_ms);
