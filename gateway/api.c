@@ -490,11 +490,24 @@ static const char *edit_action(enum wg_edit_op op)
     return "config.edit";
 }
 
-static json_t *diag_json(const struct wg_diag *diag)
+/* A refused change's problems as the manager UI puts them into words: the
+ * form field at fault (or null), a code and its arguments (docs/api.md), and
+ * the English message without any server path; file:line went to the log.
+ * A problem nobody coded is `fallback` with the message only. */
+static json_t *problems_json(const struct wg_diag *diag, const char *fallback)
 {
     json_t *list = json_array();
-    for (size_t i = 0; list && i < diag->count; i++)
-        json_array_append_new(list, json_string(diag->messages[i]));
+    for (size_t i = 0; list && i < diag->count; i++) {
+        const struct wg_diag_entry *entry = &diag->entries[i];
+        json_t *args = entry->args ? json_loads(entry->args, 0, NULL) : NULL;
+        const char *text = entry->text ? entry->text : diag->messages[i];
+        json_array_append_new(
+            list, json_pack("{s:s?, s:s, s:o, s:s}", "field", entry->field[0] ? entry->field : NULL,
+                            "code", entry->code[0] ? entry->code : fallback, "args",
+                            json_is_object(args) ? args : json_object(), "message", text));
+        if (args && !json_is_object(args))
+            json_decref(args);
+    }
     return list;
 }
 
@@ -545,7 +558,7 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
         if (body && result.field[0])
             json_object_set_new(body, "field", json_string(result.field));
         if (body && result.details.count)
-            json_object_set_new(body, "details", diag_json(&result.details));
+            json_object_set_new(body, "details", problems_json(&result.details, "config_invalid"));
         reply_json(api, request->id, result.status >= 400 ? result.status : 500, body);
         config_edit_result_free(&result);
         return;
@@ -565,7 +578,7 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
         json_t *body = json_pack("{s:s, s:o}", "error",
                                  "the change passed the file checks but the drivers refused it; "
                                  "nothing was changed",
-                                 "details", diag_json(&report));
+                                 "details", problems_json(&report, "driver_refused"));
         reply_json(api, request->id, 422, body);
         diag_free(&report);
         config_edit_result_free(&result);

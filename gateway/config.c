@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <glob.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -223,6 +224,7 @@ static bool read_text(struct loader *ld, const struct wg_cfg_node *map, const ch
         return false;
     if (!empty_ok && value && !*value && cfg_get(map, key)) {
         diag_at(ld->diag, cfg_get(map, key), "%s: expected a non-empty string", key);
+        diag_code(ld->diag, "empty", "{s:s}", "key", key);
         return false;
     }
     *out = value;
@@ -259,6 +261,8 @@ static bool read_id(struct loader *ld, const struct wg_cfg_node *map, const char
                        : "%s: expected letters, digits, '_', '.' and '-' only, at most 64, got "
                          "\"%s\"",
                 key, value);
+        diag_code(ld->diag, "bad_id", "{s:s, s:s, s:b}", "key", key, "value", value, "strict",
+                  strict);
         return false;
     }
     *out = value;
@@ -314,6 +318,7 @@ static bool read_window(struct loader *ld, const struct wg_cfg_node *map, const 
                 "%s: expected a daily time window \"HH:MM-HH:MM\" with different start and end, "
                 "e.g. \"21:00-07:00\" (it may wrap past midnight), got %s%s%s",
                 key, text ? "\"" : "", text ? text : "a structure", text ? "\"" : "");
+        diag_code(ld->diag, "bad_window", "{s:s, s:s?}", "key", key, "value", text);
         return false;
     }
     if (present)
@@ -707,6 +712,7 @@ static void load_room(struct loader *ld, const struct wg_cfg_node *item, size_t 
         if (!label || !*label || !id_syntax_ok(label, false)) {
             diag_at(ld->diag, label_node, "beds: expected a short bed label such as A or 1, got %s",
                     label ? label : "a structure");
+            diag_code(ld->diag, "bad_bed_label", "{s:s?}", "value", label);
             ld->places_incomplete = true;
             continue;
         }
@@ -716,6 +722,7 @@ static void load_room(struct loader *ld, const struct wg_cfg_node *item, size_t 
         if (duplicate) {
             diag_at(ld->diag, label_node, "beds: bed \"%s\" is listed twice in room \"%s\"", label,
                     room->id);
+            diag_code(ld->diag, "duplicate_bed", "{s:s, s:s}", "bed", label, "room", room->id);
             continue;
         }
         struct wg_bed *bed = &config->beds[config->bed_count];
@@ -790,9 +797,12 @@ static void load_zones(struct loader *ld, const struct wg_cfg_node *zones)
 static size_t resolve_ref(struct loader *ld, const struct wg_cfg_node *map, const char *key,
                           size_t found, bool incomplete, const char *what, const char *hint)
 {
-    if (found == WG_NO_INDEX && !incomplete)
+    if (found == WG_NO_INDEX && !incomplete) {
         diag_at(ld->diag, cfg_get(map, key), "%s: no %s \"%s\" is defined%s", key, what,
                 cfg_scalar(cfg_get(map, key)), hint);
+        diag_code(ld->diag, "unknown_reference", "{s:s, s:s, s:s?}", "key", key, "what", what,
+                  "value", cfg_scalar(cfg_get(map, key)));
+    }
     return found;
 }
 
@@ -817,6 +827,8 @@ static void load_residents(struct loader *ld, const struct wg_cfg_node *resident
             if (strcmp(config->residents[j].id, resident->id) == 0) {
                 diag_at(ld->diag, cfg_get(item, "id"), "resident id \"%s\" is used twice",
                         resident->id);
+                diag_code(ld->diag, "duplicate_id", "{s:s, s:s}", "what", "resident", "id",
+                          resident->id);
                 ok = false;
             }
         read_text(ld, item, "label", true, &resident->label);
@@ -832,6 +844,8 @@ static void load_residents(struct loader *ld, const struct wg_cfg_node *resident
                     diag_at(ld->diag, cfg_get(item, "bed"),
                             "bed: bed \"%s\" is already taken by resident \"%s\"", bed,
                             config->residents[j].id);
+                    diag_code(ld->diag, "bed_taken", "{s:s, s:s, s:s}", "bed", bed, "resident",
+                              config->residents[j].id, "label", config->residents[j].label);
                     ok = false;
                 }
         }
@@ -851,6 +865,9 @@ static void load_residents(struct loader *ld, const struct wg_cfg_node *resident
                             cfg_scalar(risks->items[j]) ? cfg_scalar(risks->items[j]) : "?");
                 else
                     resident->risks |= (unsigned)bit;
+                if (bit < 0)
+                    diag_code(ld->diag, "unknown_risk", "{s:s?}", "value",
+                              cfg_scalar(risks->items[j]));
             }
         }
         read_window(ld, item, "night", &resident->has_night, &resident->night);
@@ -1089,6 +1106,7 @@ static void load_device(struct loader *ld, const struct wg_cfg_node *item)
     if (ok && config_find_device(config, device->id) != WG_NO_INDEX) {
         diag_at(ld->diag, cfg_get(item, "id"), "device id \"%s\" is used twice (first on line %d)",
                 device->id, config->devices[config_find_device(config, device->id)].node->line);
+        diag_code(ld->diag, "duplicate_id", "{s:s, s:s}", "what", "device", "id", device->id);
         ok = false;
     }
     read_text(ld, item, "label", true, &device->label);
@@ -1106,6 +1124,8 @@ static void load_device(struct loader *ld, const struct wg_cfg_node *item)
                 diag_at(ld->diag, cfg_get(item, "address"),
                         "address: %d on bus \"%s\" is already used by device \"%s\"",
                         device->address, config->buses[device->bus].id, config->devices[i].id);
+                diag_code(ld->diag, "address_taken", "{s:i, s:s, s:s}", "address", device->address,
+                          "bus", config->buses[device->bus].id, "device", config->devices[i].id);
                 ok = false;
                 break;
             }
@@ -1129,9 +1149,12 @@ static void load_device(struct loader *ld, const struct wg_cfg_node *item)
                         "bed", " (bed ids are <room>-<label>, e.g. \"203-A\")");
         if (device->bed != WG_NO_INDEX) {
             size_t bed_room = config->beds[device->bed].room;
-            if (cfg_get(item, "room") && device->room != WG_NO_INDEX && device->room != bed_room)
+            if (cfg_get(item, "room") && device->room != WG_NO_INDEX && device->room != bed_room) {
                 diag_at(ld->diag, cfg_get(item, "bed"), "bed: bed \"%s\" is not in room \"%s\"",
                         text, config->rooms[device->room].id);
+                diag_code(ld->diag, "bed_not_in_room", "{s:s, s:s}", "bed", text, "room",
+                          config->rooms[device->room].id);
+            }
             device->room = bed_room;
         }
     }
@@ -1533,17 +1556,22 @@ static void check_rule_points(struct loader *ld)
         if (rule->kind == WG_RULE_COMBINE) {
             const struct wg_cfg_node *conditions = cfg_get(rule->node, "conditions");
             for (size_t c = 0; c < rule->condition_count; c++)
-                if (!some_device_has(config, rule->conditions[c].meaning))
+                if (!some_device_has(config, rule->conditions[c].meaning)) {
                     diag_at(ld->diag, cfg_get(cfg_seq_at(conditions, c), "meaning"),
                             "meaning: rule \"%s\" needs a point meaning \"%s\", but no device "
                             "has one (check devices: and their profiles)",
                             rule->id, rule->conditions[c].meaning);
+                    diag_code(ld->diag, "rule_point_missing", "{s:s, s:s}", "rule", rule->id,
+                              "meaning", rule->conditions[c].meaning);
+                }
         } else if (rule->meaning && !some_device_has(config, rule->meaning)) {
             const struct wg_cfg_node *at = cfg_get(rule->node, "meaning");
             diag_at(ld->diag, at ? at : rule->node,
                     "meaning: rule \"%s\" needs a point meaning \"%s\", but no device has one "
                     "(check devices: and their profiles)",
                     rule->id, rule->meaning);
+            diag_code(ld->diag, "rule_point_missing", "{s:s, s:s}", "rule", rule->id, "meaning",
+                      rule->meaning);
         }
     }
 }
@@ -1620,27 +1648,35 @@ static void check_reset_at(struct loader *ld, const struct wg_rule *rule, bool p
     const struct wg_cfg_node *at = cfg_get(rule->node, "reset_at");
     size_t room = config_find_room(config, rule->reset_at);
     size_t device = config_find_device(config, rule->reset_at);
-    if (room != WG_NO_INDEX && device != WG_NO_INDEX)
+    if (room != WG_NO_INDEX && device != WG_NO_INDEX) {
         diag_at(ld->diag, at, "reset_at: \"%s\" names both a room and a device; rename one",
                 rule->reset_at);
-    else if (room != WG_NO_INDEX && !room_has_reset(config, room, presence_counts))
+    } else if (room != WG_NO_INDEX && !room_has_reset(config, room, presence_counts)) {
         diag_at(ld->diag, at,
                 "reset_at: room \"%s\" has no reset device (an enabled device with a reset "
                 "button%s), so rule \"%s\"'s alarms could never end there",
                 rule->reset_at,
                 presence_counts ? ", or a presence button a presence rule reads" : "", rule->id);
-    else if (device != WG_NO_INDEX &&
-             !device_resets(config, &config->devices[device], presence_counts))
+        diag_code(ld->diag, "no_reset_device", "{s:s, s:s, s:[s]}", "rule", rule->id, "kind",
+                  rule_kind_name(rule->kind), "rooms", rule->reset_at);
+    } else if (device != WG_NO_INDEX &&
+               !device_resets(config, &config->devices[device], presence_counts)) {
+        bool disabled = !config->devices[device].enabled;
         diag_at(ld->diag, at,
                 "reset_at: device \"%s\" %s, so rule \"%s\"'s alarms could never end there",
                 rule->reset_at,
-                !config->devices[device].enabled ? "is disabled"
+                disabled          ? "is disabled"
                 : presence_counts ? "has no reset button nor a presence button a presence rule "
                                     "reads"
                                   : "has no reset button",
                 rule->id);
-    else if (room == WG_NO_INDEX && device == WG_NO_INDEX)
+        diag_code(ld->diag, "reset_device_cannot_reset", "{s:s, s:s, s:b}", "rule", rule->id,
+                  "device", rule->reset_at, "disabled", disabled);
+    } else if (room == WG_NO_INDEX && device == WG_NO_INDEX) {
         diag_at(ld->diag, at, "reset_at: no room or device \"%s\" is defined", rule->reset_at);
+        diag_code(ld->diag, "unknown_reference", "{s:s, s:s, s:s}", "key", "reset_at", "what",
+                  "room or device", "value", rule->reset_at);
+    }
 }
 
 /* An alarm that latches until a reset at its origin must have an origin
@@ -1662,10 +1698,12 @@ static void check_rule_ends(struct loader *ld)
         }
         char rooms[256] = "";
         size_t missing = 0;
+        json_t *room_ids = json_array();
         for (size_t room = 0; room < config->room_count; room++) {
             if (!rule_raises_in(config, rule, room) ||
                 room_has_reset(config, room, presence_counts))
                 continue;
+            json_array_append_new(room_ids, json_string(config->rooms[room].id));
             size_t used = strlen(rooms);
             if (missing++ < 4)
                 snprintf(rooms + used, sizeof rooms - used, "%s\"%s\"", used ? ", " : "",
@@ -1677,8 +1715,10 @@ static void check_rule_ends(struct loader *ld)
             if (config->devices[d].enabled && config->devices[d].room == WG_NO_INDEX &&
                 device_has(config, &config->devices[d], rule->meaning))
                 roomless = config->devices[d].id;
-        if (!missing && !roomless)
+        if (!missing && !roomless) {
+            json_decref(room_ids);
             continue;
+        }
         char where[384];
         if (missing)
             snprintf(where, sizeof where,
@@ -1698,6 +1738,9 @@ static void check_rule_ends(struct loader *ld)
                 rule->id, rule_kind_name(rule->kind), where,
                 missing ? "add one there" : "give it a room that has one",
                 may_end_by_itself ? ", or that they end by themselves: reset_on_normal: true" : "");
+        diag_code(ld->diag, "no_reset_device", "{s:s, s:s, s:o, s:s?}", "rule", rule->id, "kind",
+                  rule_kind_name(rule->kind), "rooms", room_ids, "device",
+                  missing ? NULL : roomless);
     }
 }
 

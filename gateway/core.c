@@ -1131,7 +1131,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     if (!next || !next_host || !next_states) {
         diag_log(&diag);
         for (size_t i = 0; report && i < diag.count; i++)
-            diag_pos(report, NULL, 0, 0, "%s", diag.messages[i]);
+            diag_copy(report, &diag, i);
         wg_err("reload: %s has %zu error(s); keeping the running configuration", core->config_path,
                diag.count ? diag.count : 1);
         diag_free(&diag);

@@ -166,12 +166,16 @@
   }
   function hideMessage() { $('#message').hidden = true; }
 
+  /* A 422 problem: {field, code, args, message} (docs/api.md); older servers sent text. */
+  function detailText(d) { return typeof d === 'string' ? d : (d && d.message) || ''; }
+
   function errorText(res) {
     const data = res.data && typeof res.data === 'object' ? res.data : {};
     let text = data.error || (typeof res.data === 'string' && res.data) || String(res.status);
     /* The server's headline may repeat the first detail, which is listed anyway. */
-    if (Array.isArray(data.details) && typeof data.details[0] === 'string' && data.details[0] && text.includes(data.details[0])) {
-      text = text.replace(data.details[0], '').replace(/[\s:：]+$/, '') || text;
+    const first = Array.isArray(data.details) ? detailText(data.details[0]) : '';
+    if (first && text.includes(first)) {
+      text = text.replace(first, '').replace(/[\s:：]+$/, '') || text;
     }
     return text;
   }
@@ -441,7 +445,7 @@
       if (el) { el.classList.add('invalid'); el.setAttribute('aria-invalid', 'true'); }
     }
     if (Array.isArray(data.details) && data.details.length) {
-      html += `<ul class="details">${data.details.map((d) => `<li>${esc(typeof d === 'string' ? d : JSON.stringify(d))}</li>`).join('')}</ul>`;
+      html += `<ul class="details">${data.details.map((d) => `<li>${esc(detailText(d))}</li>`).join('')}</ul>`;
     }
     box.innerHTML = html;
     box.hidden = false;
@@ -713,7 +717,7 @@
     const data = res.data && typeof res.data === 'object' ? res.data : {};
     const head = res.status === 403 ? t('forbidden.action', { error: errorText(res) }) : t('error.http', { status: res.status, error: errorText(res) });
     const details = Array.isArray(data.details) ? data.details : [];
-    err.innerHTML = `${esc(head)}${details.length ? `<ul class="details">${details.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>` : ''}`;
+    err.innerHTML = `${esc(head)}${details.length ? `<ul class="details">${details.map((d) => `<li>${esc(detailText(d))}</li>`).join('')}</ul>` : ''}`;
   }
 
   /* ================= History ================= */

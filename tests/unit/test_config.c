@@ -528,6 +528,28 @@ static void test_diag_formats(void **state)
     assert_string_equal(diag.messages[0], "f.yaml:3:7: bad thing");
     assert_string_equal(diag.messages[1], "no place");
     assert_string_equal(diag.messages[2], "no node 5");
+    /* The same in parts, and a code with arguments for the last message. */
+    assert_string_equal(diag.entries[0].file, "f.yaml");
+    assert_int_equal(diag.entries[0].line, 3);
+    assert_int_equal(diag.entries[0].column, 7);
+    assert_string_equal(diag.entries[0].text, "bad thing");
+    assert_null(diag.entries[1].file);
+    assert_string_equal(diag.entries[1].text, "no place");
+    assert_string_equal(diag.entries[1].code, "");
+    diag_code(&diag, "address_taken", "{s:i, s:s}", "address", 3, "device", "x");
+    assert_string_equal(diag.entries[2].code, "address_taken");
+    assert_string_equal(diag.entries[2].args, "{\"address\":3,\"device\":\"x\"}");
+    struct wg_diag copy;
+    diag_init(&copy);
+    diag_copy(&copy, &diag, 0);
+    diag_copy(&copy, &diag, 2);
+    diag_copy(&copy, &diag, 9); /* out of range: nothing */
+    assert_int_equal(copy.count, 2);
+    assert_string_equal(copy.messages[0], "f.yaml:3:7: bad thing");
+    assert_string_equal(copy.entries[0].file, "f.yaml");
+    assert_string_equal(copy.entries[1].code, "address_taken");
+    assert_string_equal(copy.entries[1].args, diag.entries[2].args);
+    diag_free(&copy);
     diag_free(&diag);
     assert_int_equal(diag.count, 0);
     config_free(NULL);
