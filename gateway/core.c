@@ -604,6 +604,8 @@ static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
     json_t *body =
         json_pack("{s:I, s:s, s:f, s:b, s:s}", "request", (json_int_t)msg->request_id, "point",
                   point->name, "value", write->value, "ok", msg->ok, "reason", msg->text);
+    if (body && !msg->ok) /* a write failure's reason as a code too ("write: timeout") */
+        json_object_set_new(body, "reason_code", json_string(health_reason_code(msg->text)));
     if (body)
         core_emit(core, "write_result", -1, write->device, body,
                   msg->ok ? WG_UPLINK_NONE : WG_UPLINK_HEALTH, msg->ts_ms);

@@ -479,7 +479,7 @@ static void on_call(struct wg_engine *engine, size_t r, size_t device, size_t po
         proto.priority = WG_PRIO_EMERGENCY; /* staff in the room call for help */
         snprintf(proto.kind, sizeof proto.kind, "staff_call");
         snprintf(proto.detail, sizeof proto.detail, "call while staff presence is logged");
-        alarm_set_code(&proto, "staff_call", NULL);
+        alarm_set_code(&proto, "presence_call", NULL);
     }
     raise_into(engine, state->alarm, &proto, ts);
 }
@@ -793,8 +793,7 @@ static void on_combine(struct wg_engine *engine, size_t r, size_t device, size_t
                     rule->risk, rule->id, WG_RESET_AT_ORIGIN);
     proto.condition_active = false;
     snprintf(proto.detail, sizeof proto.detail, "%zu conditions within %d s", n, rule->within_s);
-    alarm_set_code(&proto, "conditions_within", "{s:i, s:i}", "count", (int)n, "within_s",
-                   rule->within_s);
+    alarm_set_code(&proto, "combination", "{s:i, s:i}", "n", (int)n, "within_s", rule->within_s);
     raise_into(engine, state->alarm, &proto, ts);
 }
 
@@ -955,7 +954,7 @@ static void raise_offline(struct wg_engine *engine, size_t device, const char *r
                        health_reason_code(reason), "reason", reason);
     } else {
         snprintf(proto.detail, sizeof proto.detail, "no reply for %lld s", (long long)silent_s);
-        alarm_set_code(&proto, "no_reply", "{s:I}", "seconds", (json_int_t)silent_s);
+        alarm_set_code(&proto, "device_silent", "{s:I}", "s", (json_int_t)silent_s);
     }
     raise_into(engine, watch->offline_alarm, &proto, now);
 }
@@ -996,8 +995,7 @@ void engine_on_write_result(struct wg_engine *engine, size_t device, size_t poin
     const char *why = reason ? reason : "";
     alarm_set_code(&proto, "write_failed", "{s:s, s:s, s:s, s:s, s:b}", "point",
                    point_def(engine, device, point)->name, "meaning", meaning, "reason_code",
-                   health_reason_code(strncmp(why, "write: ", 7) == 0 ? why + 7 : why), "reason",
-                   why, "safety", safety);
+                   health_reason_code(why), "reason", why, "safety", safety);
     raise_into(engine, slot, &proto, ts_ms);
     update_indicators(engine);
 }
@@ -1041,11 +1039,11 @@ static bool raise_gas(struct wg_engine *engine, const struct wg_rule *rule, size
     if (high) {
         snprintf(proto.detail, sizeof proto.detail,
                  "gas %.0f %%LEL (high %.0f): valve closed, fan started", lel, rule->high);
-        alarm_set_code(&proto, "gas_high", "{s:I, s:I}", "lel", (json_int_t)llround(lel), "high",
-                       (json_int_t)llround(rule->high));
+        alarm_set_code(&proto, "gas_lel_high", "{s:I, s:I}", "lel", (json_int_t)llround(lel),
+                       "high", (json_int_t)llround(rule->high));
     } else {
         snprintf(proto.detail, sizeof proto.detail, "gas %.0f %%LEL (low %.0f)", lel, rule->low);
-        alarm_set_code(&proto, "gas_low", "{s:I, s:I}", "lel", (json_int_t)llround(lel), "low",
+        alarm_set_code(&proto, "gas_lel", "{s:I, s:I}", "lel", (json_int_t)llround(lel), "low",
                        (json_int_t)llround(rule->low));
     }
     raise_into(engine, slot, &proto, now);
@@ -1077,7 +1075,7 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                         rule->risk ? rule->risk : WG_RISK_FALL_FROM_BED, rule->id,
                         WG_RESET_ON_NORMAL);
                     snprintf(proto.detail, sizeof proto.detail, "out of bed at night");
-                    alarm_set_code(&proto, "out_of_bed_at_night", NULL);
+                    alarm_set_code(&proto, "bed_exit_night", NULL);
                     raise_into(engine, state->alarm, &proto, now);
                     state->followup_ms = rule->followup_s ? now + rule->followup_s * 1000LL : 0;
                     state->since_ms = 0;
@@ -1093,7 +1091,8 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                     else
                         snprintf(alarm->detail, sizeof alarm->detail,
                                  "not back in bed after %d min", rule->followup_s / 60);
-                    alarm_set_code(alarm, "not_back_in_bed", "{s:i}", "seconds", rule->followup_s);
+                    alarm_set_code(alarm, "not_back_in_bed", "{s:i, s:i}", "min",
+                                   rule->followup_s / 60, "seconds", rule->followup_s);
                     alarm_update(engine->alarms, alarm, "update");
                 }
                 break;
@@ -1107,7 +1106,7 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                         rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
                     snprintf(proto.detail, sizeof proto.detail, "%s %.0f outside %.0f-%.0f",
                              rule->meaning, state->last_value, rule->low, rule->high);
-                    alarm_set_code(&proto, "vital_out_of_range", "{s:s, s:I, s:I, s:I}", "meaning",
+                    alarm_set_code(&proto, "vital_range", "{s:s, s:I, s:I, s:I}", "meaning",
                                    rule->meaning, "value", (json_int_t)llround(state->last_value),
                                    "low", (json_int_t)llround(rule->low), "high",
                                    (json_int_t)llround(rule->high));
@@ -1135,7 +1134,7 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                                  config->residents[resident].id);
                     snprintf(proto.detail, sizeof proto.detail, "door open at night for %d s",
                              rule->for_s);
-                    alarm_set_code(&proto, "door_open_at_night", "{s:i}", "seconds", rule->for_s);
+                    alarm_set_code(&proto, "door_open_night", "{s:i}", "s", rule->for_s);
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;

@@ -37,6 +37,8 @@ static const struct {
 
 const char *health_reason_code(const char *reason)
 {
+    if (reason && strncmp(reason, "write: ", 7) == 0)
+        reason += 7; /* a failed write's reason, as the modbus driver words it */
     for (size_t i = 0; reason && i < sizeof texts / sizeof texts[0]; i++) {
         size_t length = strlen(texts[i].prefix);
         if (texts[i].anywhere ? strstr(reason, texts[i].prefix) != NULL

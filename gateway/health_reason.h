@@ -14,7 +14,8 @@
 
 #include <stdbool.h>
 
-/* The code for a driver's reason text; "other" when none fits (also for NULL). */
+/* The code for a driver's reason text (of a health report, or of a failed
+ * write: "write: timeout"); "other" when none fits (also for NULL). */
 const char *health_reason_code(const char *reason);
 /* Whether `code` is one of the list above. */
 bool health_reason_code_known(const char *code);

@@ -275,6 +275,7 @@ static void test_health_reason_codes(void **state)
         {"short circuit", "short_circuit"},
         {"line busy", "line_busy"},
         {"the cat sat on it", "other"},
+        {"write: crc error", "crc"},
         {"", "other"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

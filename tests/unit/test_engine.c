@@ -561,7 +561,7 @@ static void test_gas_low_high_interlock_and_reset_at_origin(void **state)
     advance(f, 2, NULL);
     assert_string_equal(only_active(f)->kind, "gas_low");
     assert_int_equal(only_active(f)->priority, WG_PRIO_URGENT);
-    assert_string_equal(only_active(f)->detail_code, "gas_low");
+    assert_string_equal(only_active(f)->detail_code, "gas_lel");
     assert_string_equal(only_active(f)->detail_args, "{\"lel\":25,\"low\":20}");
     set(f, "gas-k", "gas_lel", 55);
     advance(f, 2, NULL);
@@ -765,8 +765,8 @@ static void test_silent_device_goes_offline_within_100_s(void **state)
     const struct wg_alarm *alarm = only_active(f);
     assert_string_equal(alarm->kind, "device_offline");
     assert_int_equal(alarm->priority, WG_PRIO_TECHNICAL);
-    assert_string_equal(alarm->detail_code, "no_reply");
-    assert_string_equal(alarm->detail_args, "{\"seconds\":30}");
+    assert_string_equal(alarm->detail_code, "device_silent");
+    assert_string_equal(alarm->detail_args, "{\"s\":30}");
     set(f, "call-101A", "call", 0); /* it answers again */
     /* The driver says why: the reason as a code, and its text. */
     engine_on_health(f->engine, config_find_device(f->config, "call-101B"), WG_HEALTH_OFFLINE,
