@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "json_text.h"
 #include "log.h"
 
 struct wg_alarm_table {
@@ -236,17 +237,10 @@ void alarm_foreach(struct wg_alarm_table *table, bool (*each)(struct wg_alarm *a
 void alarm_set_code(struct wg_alarm *alarm, const char *code, const char *fmt, ...)
 {
     snprintf(alarm->detail_code, sizeof alarm->detail_code, "%s", code);
-    json_t *args = NULL;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        args = json_vpack_ex(NULL, 0, fmt, ap);
-        va_end(ap);
-    } else {
-        args = json_object();
-    }
-    char *text = args ? json_dumps(args, JSON_COMPACT) : NULL;
-    json_decref(args);
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = json_text_vpack(fmt, ap);
+    va_end(ap);
     if (text && strlen(text) < sizeof alarm->detail_args) {
         memcpy(alarm->detail_args, text, strlen(text) + 1);
     } else {

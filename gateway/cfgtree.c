@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <yaml.h>
 
+#include "json_text.h"
 #include "log.h"
 
 /* Guards against alias bombs ("billion laughs") and self-referencing anchors. */
@@ -104,16 +105,11 @@ void diag_code(struct wg_diag *diag, const char *code, const char *fmt, ...)
         return;
     struct wg_diag_entry *entry = &diag->entries[diag->count - 1];
     snprintf(entry->code, sizeof entry->code, "%s", code);
-    json_t *args = NULL;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        args = json_vpack_ex(NULL, 0, fmt, ap);
-        va_end(ap);
-    }
     free(entry->args);
-    entry->args = args ? json_dumps(args, JSON_COMPACT) : NULL;
-    json_decref(args);
+    va_list ap;
+    va_start(ap, fmt);
+    entry->args = json_text_vpack(fmt, ap);
+    va_end(ap);
 }
 
 void diag_copy(struct wg_diag *to, const struct wg_diag *from, size_t i)

@@ -583,6 +583,17 @@ static const char *latching_verdict(struct scratch *scratch, const char *rest)
     return verdict;
 }
 
+/* Gas that ends by itself, and "stove left on": gas and stove power in one room. */
+#define STOVE_RULES                                                                                \
+    "rules:\n"                                                                                     \
+    "  - {id: gas, kind: gas, reset_on_normal: true}\n"                                            \
+    "  - id: stove\n"                                                                              \
+    "    kind: combine\n"                                                                          \
+    "    alarm_kind: stove_left_on\n"                                                              \
+    "    within_s: 60\n"                                                                           \
+    "    conditions: [{meaning: gas_lel, op: gt, value: 10}, {meaning: power_w, op: gt, value: "   \
+    "3000}]\n"
+
 /* Every latching alarm has a way to end: a reset device where it comes from,
  * or reset_at naming one, or reset_on_normal. */
 static void test_latching_rules_need_an_end(void **state)
@@ -644,34 +655,19 @@ static void test_latching_rules_need_an_end(void **state)
     /* Gas that ends by itself needs no reset device; combine rules only where all
      * their conditions are (the kitchen), not in the rooms with one of them. */
     assert_string_equal(
-        latching_verdict(scratch,
-                         "devices:\n"
-                         "  - {id: g, bus: b, address: 1, profile: gas-midas, room: K}\n"
-                         "  - {id: m1, bus: b, address: 2, profile: eastron-sdm120, room: R1}\n"
-                         "  - {id: m2, bus: b, address: 3, profile: eastron-sdm120, room: K}\n"
-                         "  - {id: kr, bus: b, address: 4, profile: presence-reset, room: K}\n"
-                         "rules:\n"
-                         "  - {id: gas, kind: gas, reset_on_normal: true}\n"
-                         "  - id: stove\n"
-                         "    kind: combine\n"
-                         "    alarm_kind: stove_left_on\n"
-                         "    within_s: 60\n"
-                         "    conditions: [{meaning: gas_lel, op: gt, value: 10}, "
-                         "{meaning: power_w, op: gt, value: 3000}]\n"),
+        latching_verdict(
+            scratch,
+            "devices:\n"
+            "  - {id: g, bus: b, address: 1, profile: gas-midas, room: K}\n"
+            "  - {id: m1, bus: b, address: 2, profile: eastron-sdm120, room: R1}\n"
+            "  - {id: m2, bus: b, address: 3, profile: eastron-sdm120, room: K}\n"
+            "  - {id: kr, bus: b, address: 4, profile: presence-reset, room: K}\n" STOVE_RULES),
         "");
     const char *verdict =
         latching_verdict(scratch, "devices:\n"
                                   "  - {id: g, bus: b, address: 1, profile: gas-midas, room: K}\n"
                                   "  - {id: m2, bus: b, address: 3, profile: eastron-sdm120, "
-                                  "room: K}\n"
-                                  "rules:\n"
-                                  "  - {id: gas, kind: gas, reset_on_normal: true}\n"
-                                  "  - id: stove\n"
-                                  "    kind: combine\n"
-                                  "    alarm_kind: stove_left_on\n"
-                                  "    within_s: 60\n"
-                                  "    conditions: [{meaning: gas_lel, op: gt, value: 10}, "
-                                  "{meaning: power_w, op: gt, value: 3000}]\n");
+                                  "room: K}\n" STOVE_RULES);
     assert_non_null(strstr(verdict, "site.yaml:10:5: rule \"stove\" (combine)"));
     assert_non_null(strstr(verdict, "room \"K\" has no reset device"));
 }
