@@ -18,6 +18,13 @@
 . "$(dirname "$0")/mqtt_lib.sh"
 export TZ=UTC
 FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+if [ "${SANITIZE:-0}" = 1 ]; then
+  # ASan must come first in LD_PRELOAD, and with libfaketime after it the
+  # daemon deadlocks at start: this test runs in the plain build only.
+  skip "site time zone on a UTC host" "libfaketime cannot be preloaded under ASan"
+  done_testing
+  exit 0
+fi
 if [ -z "$FAKETIME_LIB" ]; then
   skip "site time zone on a UTC host" "libfaketime is not installed (tools/deps.sh installs faketime)"
   done_testing
