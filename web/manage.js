@@ -241,9 +241,10 @@
 
   /* A dialog whose edits are never dropped silently: Escape, Cancel or a
    * route away ask first when something changed. `isDirty()` says whether
-   * it has changed; `what` names it in the question. Returns close(force)
-   * for the page to close it (after asking unless force). */
-  function guardDialog(dialog, isDirty, what) {
+   * it has changed; `what` names it in the question; onClosed() runs as it
+   * closes (at once, not a task later as the close event). Returns
+   * close(force) for the page to close it (after asking unless force). */
+  function guardDialog(dialog, isDirty, what, onClosed = () => {}) {
     let asking = false;
     let allowed = false;
     async function mayClose() {
@@ -263,7 +264,7 @@
       if (!force && !(await mayClose())) return false;
       allowed = true;
       dialog.close();
-      allowed = false;
+      onClosed();
       return true;
     }
     dialog.addEventListener('cancel', (event) => {
@@ -272,11 +273,15 @@
       close(false);
     });
     dialog.addEventListener('close', () => {
-      /* A close nobody allowed (an Escape the browser would not let us
-       * cancel): open again, edits intact, and ask. */
-      if (!allowed && isDirty() && dialog.isConnected) {
+      /* (The close event comes a task after close().) A close nobody
+       * allowed (an Escape the browser would not let us cancel): open
+       * again, edits intact, and ask. */
+      if (allowed) { allowed = false; return; }
+      if (isDirty() && dialog.isConnected) {
         dialog.showModal();
         close(false);
+      } else {
+        onClosed();
       }
     });
     return close;
@@ -315,7 +320,7 @@
     return fmtPairs(d.values, (k) => WGWords.meaningName(pointMeaning(d.id, k), k), (k, v) => {
       const meaning = pointMeaning(d.id, k);
       const word = WGWords.pointValue(meaning, v);
-      return typeof v === 'number' && word === fmtValue(v) ? `${word}${pointUnit(d.id, k)}` : word;
+      return typeof v === 'number' && word === WGWords.pointValue('', v) ? `${word}${pointUnit(d.id, k)}` : word;
     });
   }
   /* "总电表（meter-f1）": a device by its label, with its id. */
@@ -1413,19 +1418,21 @@
       if (button.classList.contains('device-delete')) deleteDevice(button.dataset.id);
     });
     $('#device-form').addEventListener('submit', saveDevice);
-    closeDeviceEditor = guardDialog($('#device-editor'), deviceDirty, 'unsaved.device');
-    closeResidentEditor = guardDialog($('#resident-editor'), residentDirty, 'unsaved.resident');
+    closeDeviceEditor = guardDialog($('#device-editor'), deviceDirty, 'unsaved.device', () => {
+      editingDevice = null;
+      if (location.hash.startsWith('#devices/')) location.hash = '#devices';
+    });
+    closeResidentEditor = guardDialog($('#resident-editor'), residentDirty, 'unsaved.resident', () => {
+      editingResident = null;
+      if (location.hash.startsWith('#residents/')) location.hash = '#residents';
+    });
     closePasswordDialog = guardDialog($('#password-dialog'), () => $('#reset-password').value !== '', 'unsaved.password');
     $('#device-cancel').addEventListener('click', () => closeDeviceEditor(false));
     $('#device-delete').addEventListener('click', async () => {
       const id = editingDevice && editingDevice.id;
       if (id && await deleteDevice(id)) closeDeviceEditor(true);
     });
-    $('#device-editor').addEventListener('close', () => {
-      if ($('#device-editor').open) return; /* opened again: the edits were kept */
-      editingDevice = null;
-      if (location.hash.startsWith('#devices/')) location.hash = '#devices';
-    });
+
     $('#dev-room').addEventListener('change', () => {
       const bed = $('#dev-bed').value;
       const room = $('#dev-room').value;
@@ -1450,11 +1457,7 @@
       if (id && await deleteResident(id)) closeResidentEditor(true);
     });
     $('#res-bed').addEventListener('change', noteBedOccupant);
-    $('#resident-editor').addEventListener('close', () => {
-      if ($('#resident-editor').open) return;
-      editingResident = null;
-      if (location.hash.startsWith('#residents/')) location.hash = '#residents';
-    });
+
     $('#room-table tbody').addEventListener('click', (e) => {
       const button = e.target.closest('button.room-beds-save');
       if (button) saveRoomBeds(button.dataset.room);
