@@ -915,6 +915,14 @@ async function main() {
       const errors = realErrors(p);
       ok(errors.length === 0, `${name}'s page: no script errors`, errors.join('\n'));
     }
+    /* The vendored chart library is the npm package, byte for byte, and the daemon serves it. */
+    const dist = path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+    for (const file of ['uPlot.iife.min.js', 'uPlot.min.css']) {
+      const vendored = fs.readFileSync(path.join(lib.ROOT, 'web/vendor/uplot', file));
+      ok(vendored.equals(fs.readFileSync(path.join(dist, file))), `web/vendor/uplot/${file} is uplot@${require('uplot/package.json').version} from npm`);
+      const served = await fetch(`${base}/vendor/uplot/${file}`);
+      ok(served.status === 200 && Buffer.from(await served.arrayBuffer()).equals(vendored), `the daemon serves vendor/uplot/${file}`);
+    }
     const health = await fetch(`${base}/healthz`);
     ok(health.status === 200, 'the daemon is healthy at the end');
   } catch (e) {
