@@ -30,11 +30,6 @@ const WG = (() => {
       'kind.fire_zone_fault': '火警分区故障', 'kind.fire_zone_disabled': '火警分区被屏蔽',
       'kind.fire_supervisory': '火警监管信号', 'kind.fire_panel_power_fault': '火警控制器电源故障',
       'kind.action_failed': '联动动作失败',
-      /* Why a device is not answering (the drivers' reason_code). */
-      'reason.answering': '应答正常', 'reason.timeout': '无应答（超时）', 'reason.crc': '数据校验错误（CRC）',
-      'reason.exception': '设备拒绝请求（异常应答）', 'reason.bad_reply': '应答内容无效', 'reason.connection': '连接中断',
-      'reason.cable_cut': '线路断开', 'reason.short_circuit': '线路短路', 'reason.chip_missing': '接口芯片未找到',
-      'reason.line_busy': '总线被占用', 'reason.scripted': '模拟测试设定', 'reason.other': '其他原因',
     },
     en: {
       'lang.switch': '中文', 'login.title': 'Log in', 'login.user': 'User name', 'login.password': 'Password',
@@ -57,11 +52,6 @@ const WG = (() => {
       'kind.fire_zone_fault': 'Fire zone fault', 'kind.fire_zone_disabled': 'Fire zone disabled',
       'kind.fire_supervisory': 'Fire supervisory', 'kind.fire_panel_power_fault': 'Fire panel power fault',
       'kind.action_failed': 'Action failed',
-      /* Why a device is not answering (the drivers' reason_code). */
-      'reason.answering': 'answering', 'reason.timeout': 'no reply (timeout)', 'reason.crc': 'corrupted reply (CRC)',
-      'reason.exception': 'request refused (exception reply)', 'reason.bad_reply': 'invalid reply', 'reason.connection': 'connection lost',
-      'reason.cable_cut': 'cable cut', 'reason.short_circuit': 'short circuit', 'reason.chip_missing': 'interface chip missing',
-      'reason.line_busy': 'bus line busy', 'reason.scripted': 'set by a simulation script', 'reason.other': 'other cause',
     },
   };
 
@@ -220,7 +210,7 @@ const WG = (() => {
 
   return {
     t, tOr, has, lang, setLang, addStrings, translatePage, api, loadSession, requireRole, logout, roleAtLeast,
-    escape, fmtTime, fmtElapsed, loginUrl, setTimeZone, wallParts, wallToMs, get session() { return session; },
-    get timeZone() { return timeZone; },
+    escape, fmtTime, fmtElapsed, loginUrl, setTimeZone, timeZone: () => timeZone, wallParts, wallToMs,
+    get session() { return session; },
   };
 })();

@@ -136,7 +136,8 @@ const WGReport = (() => {
       const v = d.figures[key];
       return typeof v === 'number' && v >= 0 ? v / scale : null;
     });
-    const tzDate = WG.timeZone ? (ts) => uPlot.tzDate(new Date(ts * 1000), WG.timeZone) : undefined;
+    const zone = WG.timeZone();
+    const tzDate = zone ? (ts) => uPlot.tzDate(new Date(ts * 1000), zone) : undefined;
     const from = dayLabel(withFigures[0].midnight);
     const to = dayLabel(withFigures[withFigures.length - 1].midnight);
     const sum = (key) => withFigures.reduce((n, d) => n + (d.figures[key] || 0), 0);

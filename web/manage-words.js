@@ -20,17 +20,6 @@ const WGWords = (() => {
       'alarm.ack_by': '由 {who} 确认', 'alarm.ack_from': '（{where}）', 'alarm.reset_by': '由 {who} 复位',
       'alarm.level': '第 {n} 级', 'alarm.reset_origin': '在现场复位或恢复正常',
       'from.display': '护士站显示屏', 'from.api': '管理界面', 'from.site': '现场',
-      /* what an alarm's detail_code says */
-      'detail.call_with_presence': '呼叫时护理员在房间内', 'detail.pull_cord': '卫生间拉绳被拉下',
-      'detail.fire_zone': '火警分区 {zone}', 'detail.smoke': '探测到烟雾',
-      'detail.combination': '{within_s} 秒内出现 {n} 个条件', 'detail.device_offline': '设备离线：{reason}',
-      'detail.no_reply': '{seconds} 秒无应答', 'detail.write_failed': '写入 {point} 失败：{reason}',
-      'detail.gas_lel': '燃气浓度 {lel} %LEL（报警值 {low}）', 'detail.gas_high': '燃气浓度 {lel} %LEL（高报警值 {high}）',
-      'detail.bed_exit_night': '夜间离床', 'detail.not_back_in_bed': '{min} 分钟未回到床上',
-      'detail.vital_out_of_range': '{meaning} {value}，超出 {low}–{high}', 'detail.door_open_night': '夜间房门打开 {seconds} 秒',
-      'detail.no_activity': '{hours} 小时没有{meaning}', 'detail.storage_failing': '数据存储故障：{reason}，{waiting} 条事件待写入',
-      'storage.disk_full': '磁盘已满', 'storage.locked': '数据库被锁定', 'storage.read_only': '只读',
-      'storage.io_error': '读写错误', 'storage.size_limit': '达到容量上限', 'storage.corrupt': '数据库损坏',
       /* point changes */
       'point.changed': '{name}：{value}', 'point.was': '（之前：{value}）', 'point.on': '是', 'point.off': '否',
       'write.ok': '输出 {name} 设为 {value}：成功', 'write.failed': '输出 {name} 设为 {value}：失败',
@@ -124,16 +113,6 @@ const WGWords = (() => {
       'alarm.ack_by': 'acknowledged by {who}', 'alarm.ack_from': ' ({where})', 'alarm.reset_by': 'reset by {who}',
       'alarm.level': 'level {n}', 'alarm.reset_origin': 'reset at its origin or back to normal',
       'from.display': 'station display', 'from.api': 'manager UI', 'from.site': 'on site',
-      'detail.call_with_presence': 'call while staff were in the room', 'detail.pull_cord': 'bathroom pull cord pulled',
-      'detail.fire_zone': 'fire zone {zone}', 'detail.smoke': 'smoke detected',
-      'detail.combination': '{n} conditions within {within_s} s', 'detail.device_offline': 'device offline: {reason}',
-      'detail.no_reply': 'no reply for {seconds} s', 'detail.write_failed': 'writing {point} failed: {reason}',
-      'detail.gas_lel': 'gas {lel} %LEL (alarm at {low})', 'detail.gas_high': 'gas {lel} %LEL (high alarm at {high})',
-      'detail.bed_exit_night': 'out of bed at night', 'detail.not_back_in_bed': 'not back in bed after {min} min',
-      'detail.vital_out_of_range': '{meaning} {value}, outside {low}–{high}', 'detail.door_open_night': 'door open at night for {seconds} s',
-      'detail.no_activity': 'no {meaning} for {hours} h', 'detail.storage_failing': 'storage failing: {reason}, {waiting} events waiting',
-      'storage.disk_full': 'disk full', 'storage.locked': 'database locked', 'storage.read_only': 'read-only',
-      'storage.io_error': 'I/O error', 'storage.size_limit': 'size limit reached', 'storage.corrupt': 'database corrupt',
       'point.changed': '{name}: {value}', 'point.was': ' (was {value})', 'point.on': 'yes', 'point.off': 'no',
       'write.ok': 'output {name} set to {value}: done', 'write.failed': 'output {name} set to {value}: failed',
       'write.reason': 'cause: {reason}',
@@ -285,19 +264,11 @@ const WGWords = (() => {
     return address ? `${t(`from.${m[1]}`)} ${address}` : t(`from.${m[1]}`);
   }
 
-  /* An alarm's detail_code in words; without a code (or an unknown one)
-   * the English detail, which in Chinese is kept out of the row (the title
-   * shows it). */
+  /* An alarm's detail in words: the shared WG.alarmDetail (common.js,
+   * detail_code and detail_args) when the page has it; else the English
+   * detail in English only (the row's title keeps it for a technician). */
   function detailText(record) {
-    const code = record.detail_code;
-    const args = { ...(isObject(record.detail_args) ? record.detail_args : {}) };
-    if (code && WG.has(`detail.${code}`)) {
-      if (args.reason_code) args.reason = WG.tOr(`reason.${args.reason_code}`, args.reason || args.reason_code);
-      if (args.reason && code === 'storage_failing') args.reason = WG.tOr(`storage.${args.reason}`, args.reason);
-      if (args.meaning) args.meaning = meaningName(args.meaning);
-      for (const k of Object.keys(args)) if (typeof args[k] === 'number') args[k] = number(args[k]);
-      return t(`detail.${code}`, args);
-    }
+    if (typeof WG.alarmDetail === 'function') return WG.alarmDetail(record);
     return WG.lang() === 'en' ? String(record.detail || '') : '';
   }
 

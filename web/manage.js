@@ -161,7 +161,7 @@
   let editingDevice = null; /* the device as read when the editor opened; {} for a new one */
   let editingResident = null;
   let passwordUser = null;
-  /* serverFiltersWrites: null until known, then whether the server takes `writes`. */
+  /* serverFiltersWrites: null until known, then whether the server takes `write_results`. */
   const history = { stack: [], before: null, next: null, events: [], serverFiltersWrites: null };
   let report = null;
   let users = [];
@@ -994,8 +994,8 @@
     for (const [key, el] of [['kind', '#hist-kind'], ['priority', '#hist-priority'], ['room', '#hist-room'], ['device', '#hist-device']]) {
       if ($(el).value) p.set(key, $(el).value);
     }
-    /* Output write results are left out unless asked for (docs/api.md `writes`). */
-    if (historyShowsWrites() && history.serverFiltersWrites !== false) p.set('writes', '1');
+    /* Output write results are left out unless asked for (docs/api.md `write_results`). */
+    if (historyShowsWrites() && history.serverFiltersWrites !== false) p.set('write_results', '1');
     return p;
   }
 
@@ -1038,14 +1038,14 @@
     p.set('limit', String(HISTORY_PAGE));
     if (before) p.set('before', String(before));
     let res = await call('GET', `/api/v1/history?${p}`);
-    if (res.status === 400 && res.data && res.data.field === 'writes') {
-      /* A gateway without the `writes` filter: it sends everything, and
+    if (res.status === 400 && res.data && res.data.field === 'write_results') {
+      /* A gateway without the `write_results` filter: it sends everything, and
        * this page hides the write results itself. */
       history.serverFiltersWrites = false;
-      p.delete('writes');
+      p.delete('write_results');
       updateCsvLink();
       res = await call('GET', `/api/v1/history?${p}`);
-    } else if (res.status === 200 && p.has('writes')) {
+    } else if (res.status === 200 && p.has('write_results')) {
       history.serverFiltersWrites = true;
     }
     if (res.status !== 200 || !res.data) {
@@ -1374,7 +1374,8 @@
       const res = await call('GET', '/api/v1/snapshot', undefined, { quiet403: true });
       zone = res.status === 200 && res.data ? res.data.timezone : null;
     }
-    if (zone) WG.setTimeZone(zone);
+    const offset = meta && meta.site && typeof meta.site === 'object' ? meta.site.utc_offset_min : undefined;
+    if (zone) WG.setTimeZone(zone, offset);
   }
 
   /* Residents' labels for places in history and the report (managers only;
