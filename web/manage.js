@@ -80,7 +80,7 @@
       'users.confirm_admin': '把 {user} 设为系统管理员？系统管理员可以添加、删除用户并修改任何人的角色。{user} 需要重新登录。',
       'users.confirm_self': '您要把自己的角色从“{from}”改为“{to}”。您将失去用户管理权限，并立即退出登录；只有其他系统管理员能改回来。',
       'users.change_role': '修改角色', 'users.role_kept': '{user} 的角色未改变',
-      'audit.actor': '操作人', 'audit.origin': '来源', 'audit.action': '操作内容', 'audit.target': '对象', 'audit.older': '更早的记录',
+      'audit.actor': '操作人', 'audit.origin': '来源', 'audit.action': '操作内容', 'audit.target': '对象',
     },
     en: {
       'app.title': 'Facility management', loading: 'Loading…', empty: 'Nothing to show', refresh: 'Refresh',
@@ -142,7 +142,7 @@
       'users.confirm_admin': 'Make {user} an administrator? Administrators add and delete users and change anyone\'s role. {user} will have to log in again.',
       'users.confirm_self': 'You are changing your own role from "{from}" to "{to}". You lose user management and are logged out at once; only another administrator can change it back.',
       'users.change_role': 'Change role', 'users.role_kept': 'The role of {user} is unchanged',
-      'audit.actor': 'Who', 'audit.origin': 'From', 'audit.action': 'What', 'audit.target': 'Target', 'audit.older': 'Older entries',
+      'audit.actor': 'Who', 'audit.origin': 'From', 'audit.action': 'What', 'audit.target': 'Target',
     },
   });
 
