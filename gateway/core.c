@@ -1123,10 +1123,13 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
             diag_pos(report, NULL, 0, 0, "%s", diag.messages[i]);
         wg_err("reload: %s has %zu error(s); keeping the running configuration", core->config_path,
                diag.count ? diag.count : 1);
+        char why[400];
+        snprintf(why, sizeof why, "%zu error(s), the first: %s", diag.count ? diag.count : 1,
+                 diag.count ? diag.messages[0] : "out of memory");
         diag_free(&diag);
         plugin_host_close(next_host);
         config_free(next);
-        service_ready("reload refused; running the previous configuration");
+        service_reload_done(false, why);
         return -1;
     }
     diag_free(&diag);
@@ -1152,7 +1155,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
         config_free(next);
         if (plugin_host_start(core->host) != 0)
             wg_crit("reload: the previous drivers did not restart either; no device is polled");
-        service_ready("reload failed; running the previous configuration");
+        service_reload_done(false, "the new drivers did not start (see the log)");
         return -1;
     }
     plugin_host_close(core->host);
@@ -1184,7 +1187,10 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     flush(core);
     wg_notice("reload: applied %s (%zu devices on %zu buses)", core->config_path,
               next->device_count, next->bus_count);
-    service_ready("running");
+    char applied[128];
+    snprintf(applied, sizeof applied, "%zu devices on %zu buses", next->device_count,
+             next->bus_count);
+    service_reload_done(true, applied);
     return 0;
 }
 
