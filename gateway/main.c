@@ -10,12 +10,15 @@
  * Start-up order: config, signals, store, drivers (validated), drivers
  * started, READY=1. SIGTERM/SIGINT stop cleanly with everything committed;
  * SIGHUP reloads (validate, then apply, or keep the running config). */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -262,6 +265,40 @@ static const char *database_path(const struct cli_options *cli, const struct wg_
                         : (config->storage.path[0] ? config->storage.path : WG_DB_PATH);
 }
 
+/* root running --add-user or --response-report before the service's first
+ * start would create the database as root, and the daemon (user wardgate)
+ * could not write it. So a database that does not exist yet is created
+ * empty, owned like its directory (wardgate-setup gives /var/lib/wardgate
+ * to wardgate); SQLite then gives its -wal and -shm files the database's
+ * owner. Returns false (with a message) when that fails. */
+static bool database_owned_like_directory(const char *path)
+{
+    if (geteuid() != 0)
+        return true;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+             slash ? path : ".");
+    struct stat dir_st;
+    if (stat(dir, &dir_st) != 0 || dir_st.st_uid == 0)
+        return true; /* root's directory, or none (the store says so) */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0 && errno == EEXIST)
+        return true;
+    if (fd < 0) {
+        fprintf(stderr, "wardgated: cannot create %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    bool ok = fchown(fd, dir_st.st_uid, dir_st.st_gid) == 0;
+    if (!ok) {
+        fprintf(stderr, "wardgated: cannot give %s to the owner of %s: %s\n", path, dir,
+                strerror(errno));
+        unlink(path);
+    }
+    close(fd);
+    return ok;
+}
+
 static struct wg_store *open_store(const struct cli_options *cli, const struct wg_config *config)
 {
     struct wg_store_options options = {
@@ -311,6 +348,11 @@ int main(int argc, char **argv)
         int rc = check_config(&cli, config);
         config_free(config);
         return rc;
+    }
+    if ((cli.response_report || cli.add_user) &&
+        !database_owned_like_directory(database_path(&cli, config))) {
+        config_free(config);
+        return 1;
     }
     if (cli.response_report) {
         int rc = response_report_main(database_path(&cli, config),
