@@ -31,7 +31,7 @@ missing() { echo "missing: $*"; exit 3; }
 
 [ "$(id -u)" -eq 0 ] || missing "root (mmdebstrap, and mke2fs -d keeping owners)"
 for tool in qemu-system-x86_64:qemu-system-x86 mmdebstrap:mmdebstrap mke2fs:e2fsprogs \
-            busybox:busybox-static cpio:cpio xz:xz-utils; do
+            busybox:busybox-static cpio:cpio xz:xz-utils curl:curl; do
   command -v "${tool%%:*}" >/dev/null || missing "${tool%%:*} (Debian ${tool#*:})"
 done
 KVER=
@@ -43,10 +43,11 @@ done
 [ -r "/boot/vmlinuz-$KVER" ] || missing "/boot/vmlinuz-$KVER is not readable"
 
 # ---- the Debian root file system, cached by its package list ----
-# The Debian mirror of this machine's apt sources (deb.debian.org when none is named).
+# The Debian mirror of this machine's apt sources (deb.debian.org when none is
+# named); WG_DEBIAN_MIRROR overrides it.
 MIRROR=$(grep -rhoE '^(URIs:|deb) +[a-z]+://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
            /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | head -1 || true)
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+MIRROR=${WG_DEBIAN_MIRROR:-${MIRROR:-http://deb.debian.org/debian}}
 libs=$(ldd "$ROOT/$BUILD/wardgated" "$ROOT/$BUILD"/plugins/*.so | awk '/=> \//{print $3}' | sort -u)
 lib_packages=$(for lib in $libs; do
                  dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true
@@ -57,14 +58,14 @@ packages=${packages%,}
 key=$(printf 'v1 bookworm %s %s\n' "$MIRROR" "$packages" | sha256sum | cut -c1-16)
 BASE=$CACHE/rootfs-$key
 if [ ! -d "$BASE" ]; then
-  rm -rf "$CACHE"/rootfs-* # an older package list
+  rm -rf "$BASE.tmp"
   if ! mmdebstrap --quiet --mode=root --variant=minbase --include="$packages" \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
       --dpkgopt='path-exclude=/usr/share/doc/*' \
       bookworm "$BASE.tmp" "deb $MIRROR bookworm main" >"$CACHE/mmdebstrap.log" 2>&1; then
     rm -rf "$BASE.tmp"
-    if grep -qiE 'Could not resolve|Failed to fetch|Temporary failure|Connection (refused|timed out)|Unable to connect|Network is unreachable' "$CACHE/mmdebstrap.log"; then
-      echo "offline: mmdebstrap could not reach $MIRROR ($(grep -m1 -iE 'resolve|fetch|connect|unreachable' "$CACHE/mmdebstrap.log" | cut -c1-160))"
+    if ! curl -sfI --max-time 30 -o /dev/null "$MIRROR/dists/bookworm/Release"; then
+      echo "offline: the Debian mirror $MIRROR cannot be reached, so the Debian 12 root file system cannot be built"
       exit 4
     fi
     tail -20 "$CACHE/mmdebstrap.log" >&2
@@ -81,6 +82,7 @@ if [ ! -d "$BASE" ]; then
               dpkg-db-backup.timer e2scrub_reap.service; do
     ln -sf /dev/null "$BASE.tmp/etc/systemd/system/$unit"
   done
+  rm -rf "$CACHE"/rootfs-????????????????  # built for an older package list
   mv "$BASE.tmp" "$BASE"
 fi
 
