@@ -53,11 +53,7 @@ note "guest ran $((SECONDS - start)) s (qemu exit $rc)"
 mkdir -p "$BUILD/test-logs"
 cp "$console" "$BUILD/test-logs/systemd_qemu.console.txt"
 cp "$results" "$BUILD/test-logs/systemd_qemu.results.txt"
-tr -d '\r' <"$results" | awk -v n="$_tap_n" '
-  /^WGVM ok - /     { sub(/^WGVM ok - /, "");     print "ok " (++n) " - " $0; next }
-  /^WGVM not ok - / { sub(/^WGVM not ok - /, ""); print "not ok " (++n) " - " $0; next }
-  /^WGVM # /        { sub(/^WGVM # /, "");        print "# " $0 }'
-_tap_n=$((_tap_n + $(tr -d '\r' <"$results" | grep -cE '^WGVM (not )?ok - ')))
+guest_tap "$results"
 if grep -q '^WGVM done' "$results"; then ok "the guest ran the whole test"; else
   not_ok "the guest ran the whole test (console in $BUILD/test-logs/systemd_qemu.console.txt)"
   tr -d '\r' <"$console" | tail -30 | sed 's/^/# /'
