@@ -33,7 +33,8 @@ check "... the verdict file says applied=no" grep -q "applied=no" "$run/reload-v
 check "... the daemon runs on" kill -0 "$DAEMON_PID"
 
 cp "$TMP/good.yaml" "$config"
-check "the file mended, the next reload: exit 0" "$WARDGATED" --reload "$DAEMON_PID" --timeout 30 >/dev/null
+quiet() { "$@" >/dev/null; }
+check "the file mended, the next reload: exit 0" quiet "$WARDGATED" --reload "$DAEMON_PID" --timeout 30
 
 # Two reloads in a row each get their own verdict (no stale answer).
 out1=$("$WARDGATED" --reload "$DAEMON_PID" 2>&1); rc1=$?
