@@ -35,10 +35,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_parse.h"
 #include "auth.h"
 #include "clock.h"
 #include "liveness.h"
 #include "log.h"
+#include "ws_message.h"
 
 #define MAX_BODY                 (64 * 1024)
 #define REPLY_TIMEOUT_MS         5000
@@ -667,49 +669,20 @@ static void take_done_jobs(struct wg_web_server *web)
 /* The body as a JSON object with only `allowed` keys, all strings; NULL after answering 400. */
 static json_t *string_fields(struct http_conn *conn, const char *const *allowed)
 {
-    json_error_t error;
-    json_t *body = conn->body_len
-                       ? json_loadb(conn->body, conn->body_len, JSON_REJECT_DUPLICATES, &error)
-                       : json_object();
-    if (!body) {
-        respond_error(conn, 400, NULL, "malformed JSON at line %d column %d: %s", error.line,
-                      error.column, error.text);
-        return NULL;
-    }
-    if (!json_is_object(body)) {
-        json_decref(body);
-        respond_error(conn, 400, NULL, "the body must be a JSON object");
-        return NULL;
-    }
-    const char *key;
-    json_t *value;
-    json_object_foreach(body, key, value)
-    {
-        size_t i = 0;
-        while (allowed[i] && strcmp(allowed[i], key) != 0)
-            i++;
-        if (!allowed[i]) {
-            respond_error(conn, 400, key, "unknown field \"%s\"", key);
-            json_decref(body);
-            return NULL;
-        }
-        if (!json_is_string(value)) {
-            respond_error(conn, 400, key, "%s: expected a string", key);
-            json_decref(body);
-            return NULL;
-        }
-    }
+    struct api_error error;
+    json_t *body = api_body_strings(conn->body, conn->body_len, allowed, &error);
+    if (!body)
+        respond_error(conn, 400, error.field[0] ? error.field : NULL, "%s", error.message);
     return body;
 }
 
 static bool require_fields(struct http_conn *conn, json_t *body, const char *const *required)
 {
-    for (size_t i = 0; required[i]; i++)
-        if (!json_object_get(body, required[i])) {
-            respond_error(conn, 400, required[i], "%s is required", required[i]);
-            return false;
-        }
-    return true;
+    struct api_error error;
+    if (api_body_require(body, required, &error))
+        return true;
+    respond_error(conn, 400, error.field, "%s", error.message);
+    return false;
 }
 
 static void forward_to_core(struct wg_web_server *web, struct http_conn *conn)
@@ -1135,45 +1108,29 @@ static void ws_request_snapshot(struct wg_web_server *web, struct ws_client *cli
         ws_close(client, WS_CLOSE_TRY_AGAIN_LATER, "gateway busy");
 }
 
-/* One complete frame from a client: only {"type":"ack", "alarm", "ref", "csrf"}. */
+/* One complete frame from a client: only an acknowledgement (ws_message.h). */
 static void ws_frame(struct wg_web_server *web, struct ws_client *client)
 {
-    json_error_t error;
-    json_t *frame = json_loadb(client->rx, client->rx_len, JSON_REJECT_DUPLICATES, &error);
-    const char *type = json_string_value(json_object_get(frame, "type"));
-    const char *alarm = json_string_value(json_object_get(frame, "alarm"));
-    const char *csrf = json_string_value(json_object_get(frame, "csrf"));
-    json_t *ref = json_object_get(frame, "ref");
-    const char *key;
-    json_t *value;
-    bool known_keys = frame != NULL;
-    json_object_foreach(frame, key, value) known_keys =
-        known_keys && (strcmp(key, "type") == 0 || strcmp(key, "alarm") == 0 ||
-                       strcmp(key, "ref") == 0 || strcmp(key, "csrf") == 0);
-    if (!frame || !type || strcmp(type, "ack") != 0 || !alarm || strlen(alarm) >= 48 || !csrf ||
-        (ref && !json_is_integer(ref)) || !known_keys) {
-        json_decref(frame);
+    struct ws_ack ack;
+    if (!ws_parse_ack(client->rx, client->rx_len, &ack)) {
         ws_close(client, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unexpected frame");
         return;
     }
     struct wg_session session;
     if (!auth_session(web->auth, client->token, clock_wall_ms(&web->clock), &session) ||
-        strlen(csrf) != strlen(session.csrf) ||
-        sodium_memcmp(csrf, session.csrf, strlen(csrf)) != 0) {
-        json_decref(frame);
+        strlen(ack.csrf) != strlen(session.csrf) ||
+        sodium_memcmp(ack.csrf, session.csrf, strlen(ack.csrf)) != 0) {
         ws_close(client, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session ended or bad CSRF token");
         return;
     }
     client->session = session;
-    struct wg_web_request request = {.kind = WG_WEB_WS_ACK,
-                                     .role = (int)session.role,
-                                     .ref = ref ? (int64_t)json_integer_value(ref) : 0};
+    struct wg_web_request request = {
+        .kind = WG_WEB_WS_ACK, .role = (int)session.role, .ref = ack.ref};
     snprintf(request.method, sizeof request.method, "POST");
     snprintf(request.path, sizeof request.path, "/ws");
     snprintf(request.username, sizeof request.username, "%s", session.username);
     snprintf(request.client, sizeof request.client, "%s", client->client);
-    snprintf(request.alarm_id, sizeof request.alarm_id, "%s", alarm);
-    json_decref(frame);
+    snprintf(request.alarm_id, sizeof request.alarm_id, "%s", ack.alarm);
     uint64_t id = bridge_post_request(web->bridge, &request);
     if (!id) {
         ws_close(client, WS_CLOSE_TRY_AGAIN_LATER, "gateway busy");
