@@ -252,6 +252,9 @@ static int open_signals(void)
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    /* Test hooks (WARDGATE_TEST_HOOKS=1), read and otherwise ignored by the core. */
+    sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGUSR2);
     /* Blocked before any thread exists, so every driver thread inherits the mask. */
     if (pthread_sigmask(SIG_BLOCK, &signals, NULL) != 0)
         return -1;
@@ -383,8 +386,14 @@ int main(int argc, char **argv)
         return 1;
     }
     struct wg_clock clock = clock_real();
-    struct wg_core_options options = {
-        .config_path = cli.config_path, .plugin_dir = cli.plugin_dir, .clock = &clock};
+    const char *hooks = getenv("WARDGATE_TEST_HOOKS");
+    struct wg_core_options options = {.config_path = cli.config_path,
+                                      .plugin_dir = cli.plugin_dir,
+                                      .clock = &clock,
+                                      .test_hooks = hooks && strcmp(hooks, "1") == 0};
+    if (options.test_hooks)
+        wg_warn("WARDGATE_TEST_HOOKS=1: SIGUSR1 and SIGUSR2 freeze the web and the core thread "
+                "(for tests only)");
     diag_init(&diag);
     struct wg_core *core = core_new(&options, config, store, &diag);
     if (!core) {
@@ -410,6 +419,8 @@ int main(int argc, char **argv)
             web = web_start(&settings, database_path(&cli, core_config(core)), bridge);
         if (!web)
             wg_crit("web: not started; the display and the manager UI are unavailable");
+        else if (core_supervise(core, web_liveness(web)) != 0)
+            wg_err("web: the watchdog cannot supervise the web thread");
     }
     if (core_start(core) != 0) {
         web_stop(web);
@@ -423,10 +434,13 @@ int main(int argc, char **argv)
               core_config(core)->bus_count);
     service_ready("running");
     int rc = core_run(core, signal_fd);
-    web_stop(web);
+    /* A wedged web thread is left behind (with the bridge it may still read),
+     * so that the core still stops its drivers and commits. */
+    bool web_stopped = web_stop(web);
     core_free(core);
     api_free(api);
-    bridge_free(bridge);
+    if (web_stopped)
+        bridge_free(bridge);
     close(signal_fd);
     wg_notice("stopped");
     return rc == 0 ? 0 : 1;
