@@ -827,8 +827,8 @@ bool cfg_read_int(struct wg_diag *diag, const struct wg_cfg_node *map, const cha
                 got);
     else
         diag_at(diag, node, "%s: expected %s, got %s", key, expected, got);
-    diag_code(diag, parsed ? "out_of_range" : "not_an_integer", "{s:s, s:I, s:I, s:s?}", "key", key,
-              "min", (json_int_t)min, "max", (json_int_t)max, "value",
+    diag_code(diag, parsed ? "range" : "number", "{s:s, s:I, s:I, s:s?}", "key", key, "min",
+              (json_int_t)min, "max", (json_int_t)max, "value",
               node->type == WG_CFG_SCALAR ? node->scalar : NULL);
     return false;
 }
@@ -851,7 +851,7 @@ bool cfg_read_double(struct wg_diag *diag, const struct wg_cfg_node *map, const 
     char got[96];
     describe_value(node, got, sizeof got);
     diag_at(diag, node, "%s: expected a number, got %s", key, got);
-    diag_code(diag, "not_a_number", "{s:s}", "key", key);
+    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", "number");
     return false;
 }
 
@@ -877,7 +877,7 @@ bool cfg_read_bool(struct wg_diag *diag, const struct wg_cfg_node *map, const ch
     char got[96];
     describe_value(node, got, sizeof got);
     diag_at(diag, node, "%s: expected true or false, got %s", key, got);
-    diag_code(diag, "not_a_bool", "{s:s}", "key", key);
+    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", "bool");
     return false;
 }
 
@@ -895,7 +895,7 @@ bool cfg_read_string(struct wg_diag *diag, const struct wg_cfg_node *map, const 
     describe_value(node, got, sizeof got);
     diag_at(diag, node, "%s: expected a string, got %s%s", key, got,
             node->type == WG_CFG_SCALAR ? " (write \"\" for an empty string)" : "");
-    diag_code(diag, "not_a_string", "{s:s}", "key", key);
+    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", "string");
     return false;
 }
 
@@ -912,7 +912,7 @@ bool cfg_require_in(struct wg_diag *diag, const struct wg_cfg_node *map, const c
     if (cfg_get(map, key))
         return true;
     diag_at(diag, map, "missing required key \"%s\" in %s", key, what);
-    diag_code(diag, "missing_key", "{s:s, s:s}", "key", key, "in", what);
+    diag_code(diag, "missing", "{s:s, s:s}", "key", key, "in", what);
     return false;
 }
 
@@ -952,7 +952,7 @@ bool cfg_only_keys_in(struct wg_diag *diag, const struct wg_cfg_node *map,
         }
         diag_pos(diag, map->file, map->key_lines[i], map->key_columns[i],
                  "unknown key \"%s\" in %s (expected one of: %s)", map->keys[i], what, list);
-        diag_code(diag, "unknown_key", "{s:s, s:s}", "key", map->keys[i], "in", what);
+        diag_code(diag, "unknown_field", "{s:s, s:s}", "key", map->keys[i], "in", what);
         ok = false;
     }
     return ok;

@@ -224,7 +224,7 @@ static bool read_text(struct loader *ld, const struct wg_cfg_node *map, const ch
         return false;
     if (!empty_ok && value && !*value && cfg_get(map, key)) {
         diag_at(ld->diag, cfg_get(map, key), "%s: expected a non-empty string", key);
-        diag_code(ld->diag, "empty", "{s:s}", "key", key);
+        diag_code(ld->diag, "missing", "{s:s}", "key", key);
         return false;
     }
     *out = value;
@@ -318,7 +318,7 @@ static bool read_window(struct loader *ld, const struct wg_cfg_node *map, const 
                 "%s: expected a daily time window \"HH:MM-HH:MM\" with different start and end, "
                 "e.g. \"21:00-07:00\" (it may wrap past midnight), got %s%s%s",
                 key, text ? "\"" : "", text ? text : "a structure", text ? "\"" : "");
-        diag_code(ld->diag, "bad_window", "{s:s, s:s?}", "key", key, "value", text);
+        diag_code(ld->diag, "night", "{s:s, s:s?}", "key", key, "value", text);
         return false;
     }
     if (present)
@@ -800,8 +800,11 @@ static size_t resolve_ref(struct loader *ld, const struct wg_cfg_node *map, cons
     if (found == WG_NO_INDEX && !incomplete) {
         diag_at(ld->diag, cfg_get(map, key), "%s: no %s \"%s\" is defined%s", key, what,
                 cfg_scalar(cfg_get(map, key)), hint);
-        diag_code(ld->diag, "unknown_reference", "{s:s, s:s, s:s?}", "key", key, "what", what,
-                  "value", cfg_scalar(cfg_get(map, key)));
+        /* "unknown_bus" {"bus": "sim-9"}, ..., as the manager UI words them. */
+        char code[48];
+        snprintf(code, sizeof code, "unknown_%s", what);
+        const char *value = cfg_scalar(cfg_get(map, key));
+        diag_code(ld->diag, code, "{s:s, s:s?, s:s?}", "key", key, "value", value, what, value);
     }
     return found;
 }
@@ -827,8 +830,7 @@ static void load_residents(struct loader *ld, const struct wg_cfg_node *resident
             if (strcmp(config->residents[j].id, resident->id) == 0) {
                 diag_at(ld->diag, cfg_get(item, "id"), "resident id \"%s\" is used twice",
                         resident->id);
-                diag_code(ld->diag, "duplicate_id", "{s:s, s:s}", "what", "resident", "id",
-                          resident->id);
+                diag_code(ld->diag, "exists", "{s:s, s:s}", "what", "resident", "id", resident->id);
                 ok = false;
             }
         read_text(ld, item, "label", true, &resident->label);
@@ -844,8 +846,11 @@ static void load_residents(struct loader *ld, const struct wg_cfg_node *resident
                     diag_at(ld->diag, cfg_get(item, "bed"),
                             "bed: bed \"%s\" is already taken by resident \"%s\"", bed,
                             config->residents[j].id);
-                    diag_code(ld->diag, "bed_taken", "{s:s, s:s, s:s}", "bed", bed, "resident",
-                              config->residents[j].id, "label", config->residents[j].label);
+                    diag_code(ld->diag, "bed_taken", "{s:s, s:s, s:s, s:s}", "bed", bed, "occupant",
+                              config->residents[j].label[0] ? config->residents[j].label
+                                                            : config->residents[j].id,
+                              "resident", config->residents[j].id, "label",
+                              config->residents[j].label);
                     ok = false;
                 }
         }
@@ -1106,7 +1111,7 @@ static void load_device(struct loader *ld, const struct wg_cfg_node *item)
     if (ok && config_find_device(config, device->id) != WG_NO_INDEX) {
         diag_at(ld->diag, cfg_get(item, "id"), "device id \"%s\" is used twice (first on line %d)",
                 device->id, config->devices[config_find_device(config, device->id)].node->line);
-        diag_code(ld->diag, "duplicate_id", "{s:s, s:s}", "what", "device", "id", device->id);
+        diag_code(ld->diag, "exists", "{s:s, s:s}", "what", "device", "id", device->id);
         ok = false;
     }
     read_text(ld, item, "label", true, &device->label);

@@ -1129,7 +1129,8 @@ static bool bed_free(struct edit *edit, const char *id, const json_t *value)
     const char *other_id = cfg_scalar(cfg_get(other, "id"));
     const char *label = cfg_scalar(cfg_get(other, "label"));
     refuse_problem(edit->result, "bed", "bed_taken",
-                   json_pack("{s:s, s:s?, s:s?}", "bed", bed, "resident", other_id, "label",
+                   json_pack("{s:s, s:s?, s:s?, s:s?}", "bed", bed, "occupant",
+                             label && *label ? label : other_id, "resident", other_id, "label",
                              label && *label ? label : NULL),
                    "bed %.64s is taken by resident %.64s%s%.64s%s: move or remove that resident "
                    "first",
@@ -1159,7 +1160,8 @@ static bool beds_kept_free(struct edit *edit, const char *room, const json_t *va
         const char *resident_id = cfg_scalar(cfg_get(resident, "id"));
         const char *name = cfg_scalar(cfg_get(resident, "label"));
         refuse_problem(edit->result, "beds", "bed_occupied",
-                       json_pack("{s:s, s:s?, s:s?}", "bed", bed_id, "resident", resident_id,
+                       json_pack("{s:s, s:s?, s:s?, s:s?}", "bed", bed_id, "occupant",
+                                 name && *name ? name : resident_id, "resident", resident_id,
                                  "label", name && *name ? name : NULL),
                        "bed %s cannot be taken away: resident %.64s%s%.64s%s lies in it; move "
                        "them first",

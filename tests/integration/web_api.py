@@ -378,8 +378,9 @@ status, body, _ = manager.send("PUT", "/api/v1/devices/meter-f1",
                                {"label": "x", "bus": "sim1", "address": 7, "profile": "no-such-profile"})
 ok(status == 422 and body.get("details"), "an unknown profile: 422 with the loader's messages", body)
 problem = (body.get("details") or [{}])[0] if isinstance(body, dict) else {}
-ok(problem.get("field") == "profile" and problem.get("code") == "unknown_reference"
-   and problem.get("args") == {"key": "profile", "what": "profile", "value": "no-such-profile"}
+ok(problem.get("field") == "profile" and problem.get("code") == "unknown_profile"
+   and problem.get("args") == {"key": "profile", "value": "no-such-profile",
+                               "profile": "no-such-profile"}
    and "no-such-profile" in problem.get("message", ""),
    "... each a field, a code and arguments the UI words, and the English message", body)
 ok(TMP not in json.dumps(body, ensure_ascii=False), "... with no server path in the reply", body)
@@ -404,7 +405,8 @@ status, body, _ = manager.send("PUT", "/api/v1/residents/R-0001",
                                {"bed": "102-A", "care_level": 3, "risks": ["fall"]})
 problem = (body.get("details") or [{}])[0] if isinstance(body, dict) else {}
 ok(status == 422 and body.get("field") == "bed" and problem.get("code") == "bed_taken"
-   and problem.get("args", {}).get("resident") == "R-0002" and "R-0002" in body.get("error", ""),
+   and problem.get("args", {}).get("resident") == "R-0002"
+   and problem.get("args", {}).get("occupant") == "李爷爷" and "R-0002" in body.get("error", ""),
    "moving a resident into an occupied bed names the occupant, not the resident moved", body)
 status, body, _ = manager.send("PUT", "/api/v1/rooms/102/beds", {"beds": ["A", "B"]})
 ok(status == 200 and body["room"]["beds"] == ["A", "B"], "a manager adds a bed to a room", body)

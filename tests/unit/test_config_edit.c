@@ -441,7 +441,8 @@ static void test_room_beds(void **state)
     assert_string_equal(result.details.entries[0].code, "bed_occupied");
     assert_string_equal(result.details.entries[0].field, "beds");
     assert_string_equal(result.details.entries[0].args,
-                        "{\"bed\":\"101-B\",\"resident\":\"R-AB58\",\"label\":\"张爷爷\"}");
+                        "{\"bed\":\"101-B\",\"occupant\":\"张爷爷\",\"resident\":\"R-AB58\","
+                        "\"label\":\"张爷爷\"}");
     assert_non_null(
         strstr(result.error, "bed 101-B cannot be taken away: resident R-AB58 (张爷爷)"));
     config_edit_result_free(&result);
