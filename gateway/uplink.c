@@ -1381,6 +1381,11 @@ void uplink_retire(struct wg_uplink_client *client)
     }
     if (client->acked_count > 0)
         delete_acked(client);
+    if (!client->mqtt || !MQTTAsync_isConnected(client->mqtt)) {
+        disconnect_and_free(client); /* nothing to wait for (and paho is quicker to connect the
+                                        new link once this one is destroyed) */
+        return;
+    }
     /* Rows published but not acknowledged stay in the outbox: the new link
      * sends them again (QoS 1: the platform drops the duplicates by id). */
     pthread_attr_t attr;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: tools/bench.py (start-up, idle, journal), tools/bench_modbus.py
 # (1,000 Modbus TCP devices) and tools/bench_uplink.sh (MQTT latency and
-# backlog drain), tools/bench_web.py (raise -> WebSocket frame) and
+# backlog drain), tools/bench_web.py (raise -> WebSocket frame),
+# tools/bench_config.py (config loading with 100,000 keys in one mapping) and
 # tools/bench_query.py (history and CSV export on a 1,000,000-row journal
 # while calls are raised). Results go to stdout; docs/benchmarks.md keeps the record.
 set -euo pipefail
@@ -11,4 +12,5 @@ here=$(dirname "$0")
 /usr/bin/python3 "$here/bench_modbus.py"
 "$here/bench_uplink.sh"
 /usr/bin/python3 "$here/bench_web.py"
+/usr/bin/python3 "$here/bench_config.py"
 /usr/bin/python3 "$here/bench_query.py"
