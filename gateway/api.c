@@ -7,7 +7,9 @@
  * answered on the one thread that commits events, a snapshot and the deltas
  * after it can never disagree. Roles are checked here, in one route table,
  * for every call; acknowledgements, refused resets and configuration changes
- * are written to the audit log. See docs/api.md. */
+ * are written to the audit log. Reads of the journal (history, CSV export,
+ * report, audit log) are checked here and answered by a query worker
+ * (api_read.c), so the core thread never waits for them. See docs/api.md. */
 #include "api.h"
 
 #include <errno.h>
@@ -20,21 +22,26 @@
 
 #include "alarm.h"
 #include "api_parse.h"
+#include "api_read.h"
 #include "auth.h"
 #include "config_edit.h"
 #include "engine.h"
+#include "labels.h"
 #include "log.h"
-#include "response.h"
 #include "store.h"
 
 #define HEARTBEAT_MS      1000
 #define HISTORY_MAX_LIMIT 1000
-#define CSV_MAX_ROWS      100000
 #define MAX_SEGMENTS      6
+
+struct edit_job;
 
 struct wg_api {
     struct wg_core *core;
     struct wg_web_bridge *bridge;
+    struct wg_query_service *queries;
+    struct edit_job *edits, *edits_tail; /* configuration changes waiting their turn */
+    bool editing;                        /* one is with a worker or reloading */
     int heartbeat_fd;
     int64_t last_seq;
     uint64_t raised[WG_PRIO_FIRE + 1];
@@ -63,12 +70,7 @@ static char *json_text_of(json_t *value)
 /* Sends `value` (stolen) as JSON. */
 static void reply_json(struct wg_api *api, uint64_t request_id, int status, json_t *value)
 {
-    char *text = json_text_of(value);
-    if (!text) {
-        text = strdup("{\"error\":\"out of memory building the reply\"}");
-        status = 500;
-    }
-    post(api, request_id, status, "application/json", text, text ? strlen(text) : 0, NULL);
+    bridge_reply_json(api->bridge, request_id, status, value);
 }
 
 static void reply_error(struct wg_api *api, uint64_t request_id, int status, const char *field,
@@ -81,10 +83,7 @@ static void reply_error(struct wg_api *api, uint64_t request_id, int status, con
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    json_t *body = json_pack("{s:s}", "error", message);
-    if (body && field && field[0])
-        json_object_set_new(body, "field", json_string(field));
-    reply_json(api, request_id, status, body);
+    bridge_reply_error(api->bridge, request_id, status, field, "%s", message);
 }
 
 /* ---- alarms as people read them ---- */
@@ -460,8 +459,118 @@ static json_t *edited_item(struct wg_api *api, enum wg_edit_op op, const char *i
     }
 }
 
-/* Applies a change to the config file and reloads; on a refused reload the
- * previous file is put back, so file and running config always agree. */
+/* ---- configuration changes: the file on a worker, the reload here ---- */
+
+/* One change to the config file. Changes go one at a time (api->edits
+ * waits): a query worker edits, checks and writes the file (config_edit.h:
+ * the validation load and every fsync); then the core thread reloads; if
+ * the drivers refuse the new file, a worker puts the previous one back. So
+ * file and running config always agree, and the core thread neither touches
+ * the file nor waits for the disk. */
+struct edit_job {
+    struct wg_query_job job; /* first: the service hands this back */
+    struct wg_api *api;
+    struct edit_job *next;         /* waiting in api->edits */
+    struct wg_web_request request; /* who and from where; no query or body */
+    enum wg_edit_op op;
+    char *id;      /* NULL for an add */
+    json_t *value; /* the body; NULL for a delete */
+    char *path;
+    char item[128];
+    bool restoring; /* the next step: the drivers refused, put the file back */
+    int rc;
+    struct wg_edit_result result;
+    struct wg_diag refusal; /* the reload's messages */
+    char restore_error[320];
+};
+
+static enum wg_query_step edit_run(struct wg_query_job *base, struct wg_store_reader *reader)
+{
+    (void)reader;
+    struct edit_job *job = (struct edit_job *)base;
+    if (job->restoring)
+        job->rc = config_edit_restore(job->path, job->restore_error, sizeof job->restore_error);
+    else
+        job->rc = config_edit_apply(job->path, job->op, job->id, job->value, &job->result);
+    return WG_QUERY_DONE;
+}
+
+static void edit_free(struct wg_query_job *base)
+{
+    struct edit_job *job = (struct edit_job *)base;
+    json_decref(job->value);
+    config_edit_result_free(&job->result);
+    diag_free(&job->refusal);
+    free(job->id);
+    free(job->path);
+    free(job);
+}
+
+/* The next waiting change, if any, goes to a worker. */
+static void edit_next(struct wg_api *api)
+{
+    api->editing = false;
+    while (api->edits && !api->editing) {
+        struct edit_job *job = api->edits;
+        api->edits = job->next;
+        if (!api->edits)
+            api->edits_tail = NULL;
+        uint64_t request_id = job->request.id;
+        if (query_submit(api->queries, &job->job) == 0)
+            api->editing = true;
+        else /* the service freed it */
+            reply_error(api, request_id, 503, NULL, "the gateway is stopping; nothing was changed");
+    }
+}
+
+/* Core thread: a step of a change is done. */
+static bool edit_done(struct wg_query_job *base)
+{
+    struct edit_job *job = (struct edit_job *)base;
+    struct wg_api *api = job->api;
+    const struct wg_web_request *request = &job->request;
+    if (job->restoring) {
+        if (job->rc != 0)
+            wg_crit("config: %s was changed but the daemon refused it, and %s; the running "
+                    "configuration is the previous one",
+                    job->path, job->restore_error);
+        else
+            wg_warn("config: the change to %s was refused at reload; the previous file is back",
+                    job->path);
+        reply_json(api, request->id, 422,
+                   json_pack("{s:s, s:o}", "error",
+                             "the change passed the file checks but the drivers refused it; "
+                             "nothing was changed",
+                             "details", problems_json(&job->refusal, "driver_refused")));
+    } else if (job->rc != 0) {
+        struct wg_edit_result *result = &job->result;
+        json_t *body = json_pack("{s:s}", "error", result->error);
+        if (body && result->field[0])
+            json_object_set_new(body, "field", json_string(result->field));
+        if (body && result->details.count)
+            json_object_set_new(body, "details", problems_json(&result->details, "config_invalid"));
+        reply_json(api, request->id, result->status >= 400 ? result->status : 500, body);
+    } else if (core_reload_report(api->core, &job->refusal) != 0) {
+        job->restoring = true;
+        if (query_submit(api->queries, &job->job) == 0)
+            return true; /* edit_done runs again when the file is back */
+        wg_crit("config: the change to a file was refused at reload and cannot be undone: the "
+                "gateway is stopping; <file>.prev holds the previous version");
+        edit_next(api);
+        return true; /* query_submit freed it */
+    } else {
+        audit(api, request, edit_action(job->op), job->item,
+              json_pack("{s:O?, s:O?}", "before", job->result.before, "after", job->result.after));
+        wg_notice("config: %s %s by %s from %s", edit_action(job->op), job->item, request->username,
+                  request->client);
+        reply_json(api, request->id, job->result.status ? job->result.status : 200,
+                   edited_item(api, job->op, job->item));
+    }
+    edit_next(api);
+    return false;
+}
+
+/* A change asked for: checked for JSON here, made by a worker in turn. */
 static void edit_config(struct wg_api *api, const struct wg_web_request *request,
                         enum wg_edit_op op, const char *id)
 {
@@ -471,131 +580,70 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
         if (!value)
             return;
     }
-    const char *path = core_config(api->core)->path;
-    struct wg_edit_result result;
-    int rc = config_edit_apply(path, op, id, value, &result);
-    const char *item_id = id ? id : json_string_value(json_object_get(value, "id"));
-    char item[128];
-    snprintf(item, sizeof item, "%s", item_id ? item_id : "");
-    json_decref(value);
-    if (rc != 0) {
-        json_t *body = json_pack("{s:s}", "error", result.error);
-        if (body && result.field[0])
-            json_object_set_new(body, "field", json_string(result.field));
-        if (body && result.details.count)
-            json_object_set_new(body, "details", problems_json(&result.details, "config_invalid"));
-        reply_json(api, request->id, result.status >= 400 ? result.status : 500, body);
-        config_edit_result_free(&result);
+    if (!api->queries) {
+        json_decref(value);
+        reply_error(api, request->id, 503, NULL,
+                    "configuration changes are unavailable (see the log at start-up)");
         return;
     }
-    struct wg_diag report;
-    diag_init(&report);
-    if (core_reload_report(api->core, &report) != 0) {
-        char previous[4096];
-        snprintf(previous, sizeof previous, "%s.prev", path);
-        if (rename(previous, path) != 0)
-            wg_crit("config: %s was changed but the daemon refused it, and putting back %s "
-                    "failed: %s; the running configuration is the previous one",
-                    path, previous, strerror(errno));
+    struct edit_job *job = calloc(1, sizeof *job);
+    if (job) {
+        *job = (struct edit_job){.job = {.run = edit_run, .done = edit_done, .free = edit_free},
+                                 .api = api,
+                                 .request = *request,
+                                 .op = op,
+                                 .id = id ? strdup(id) : NULL,
+                                 .value = value,
+                                 .path = strdup(core_config(api->core)->path)};
+        job->request.query = job->request.body = NULL;
+        job->request.body_len = 0;
+        diag_init(&job->refusal);
+        const char *item_id = id ? id : json_string_value(json_object_get(value, "id"));
+        snprintf(job->item, sizeof job->item, "%s", item_id ? item_id : "");
+    }
+    if (!job || !job->path || (id && !job->id)) {
+        if (job)
+            edit_free(&job->job);
         else
-            wg_warn("config: the change to %s was refused at reload; the previous file is back",
-                    path);
-        json_t *body = json_pack("{s:s, s:o}", "error",
-                                 "the change passed the file checks but the drivers refused it; "
-                                 "nothing was changed",
-                                 "details", problems_json(&report, "driver_refused"));
-        reply_json(api, request->id, 422, body);
-        diag_free(&report);
-        config_edit_result_free(&result);
+            json_decref(value);
+        reply_error(api, request->id, 500, NULL, "out of memory");
         return;
     }
-    diag_free(&report);
-    audit(api, request, edit_action(op), item,
-          json_pack("{s:O?, s:O?}", "before", result.before, "after", result.after));
-    wg_notice("config: %s %s by %s from %s", edit_action(op), item, request->username,
-              request->client);
-    reply_json(api, request->id, result.status ? result.status : 200, edited_item(api, op, item));
-    config_edit_result_free(&result);
+    if (api->edits_tail)
+        api->edits_tail->next = job;
+    else
+        api->edits = job;
+    api->edits_tail = job;
+    if (!api->editing)
+        edit_next(api);
 }
 
-/* ---- history, report, audit ---- */
+/* ---- history, report, audit: answered on the query workers ---- */
 
-struct history_job {
-    json_t *events;
-    int64_t last_seq;
-    FILE *csv;
-    size_t rows;
-};
-
-/* A CSV field: quoted when needed; a leading = + - @ is defused so a
- * spreadsheet never runs it as a formula. */
-static void csv_field(FILE *out, const char *text, bool last)
+static bool known_kind(const char *kind)
 {
-    text = text ? text : "";
-    bool formula = strchr("=+-@\t\r", text[0]) && text[0];
-    bool quote = formula || strpbrk(text, ",\"\r\n") != NULL;
-    if (quote)
-        fputc('"', out);
-    if (formula)
-        fputc('\'', out);
-    for (const char *c = text; *c; c++) {
-        if (*c == '"')
-            fputc('"', out);
-        fputc(*c, out);
-    }
-    if (quote)
-        fputc('"', out);
-    fputc(last ? '\n' : ',', out);
+    for (size_t i = 0; wg_event_kinds[i]; i++)
+        if (strcmp(wg_event_kinds[i], kind) == 0)
+            return true;
+    return false;
 }
 
-static int history_row(const struct wg_event_row *row, void *ctx)
+static void refused_by_workers(struct wg_api *api, const struct wg_web_request *request, bool csv)
 {
-    struct history_job *job = ctx;
-    job->last_seq = row->seq;
-    json_t *body = json_loads(row->body, 0, NULL);
-    if (job->csv) {
-        char seq[24], time_text[40], priority[8];
-        snprintf(seq, sizeof seq, "%lld", (long long)row->seq);
-        clock_format_rfc3339(row->ts_ms, true, time_text, sizeof time_text);
-        snprintf(priority, sizeof priority, "%d", row->priority);
-        const char *phase = json_string_value(json_object_get(body, "phase"));
-        const char *state = json_string_value(json_object_get(body, "state"));
-        const char *alarm_kind = json_string_value(json_object_get(body, "kind"));
-        const char *detail = json_string_value(json_object_get(body, "detail"));
-        csv_field(job->csv, seq, false);
-        csv_field(job->csv, time_text, false);
-        csv_field(job->csv, row->kind, false);
-        csv_field(job->csv,
-                  row->priority >= 0 ? priority_name((enum wg_priority)row->priority) : "", false);
-        csv_field(job->csv, alarm_kind && row->alarm_id ? alarm_kind : "", false);
-        csv_field(job->csv, phase, false);
-        csv_field(job->csv, state, false);
-        csv_field(job->csv, row->alarm_id, false);
-        csv_field(job->csv, row->device, false);
-        csv_field(job->csv, row->zone, false);
-        csv_field(job->csv, row->room, false);
-        csv_field(job->csv, row->bed, false);
-        csv_field(job->csv, row->resident, false);
-        csv_field(job->csv, detail ? detail : row->body, true);
-    } else {
-        json_array_append_new(
-            job->events,
-            json_pack("{s:I, s:s, s:I, s:s, s:i, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o*}", "seq",
-                      (json_int_t)row->seq, "id", row->id, "ts_ms", (json_int_t)row->ts_ms, "kind",
-                      row->kind, "priority", row->priority, "alarm_id", row->alarm_id, "device",
-                      row->device, "zone", row->zone, "room", row->room, "bed", row->bed,
-                      "resident", row->resident, "body", json_incref(body)));
-    }
-    json_decref(body);
-    job->rows++;
-    return 0;
+    if (csv)
+        reply_error(api, request->id, 503, NULL,
+                    "%d CSV exports are running already; try again when one has finished",
+                    WG_EXPORTS_AT_ONCE);
+    else
+        reply_error(api, request->id, 503, NULL, "the gateway is stopping or out of memory");
 }
 
 static void history(struct wg_api *api, const struct wg_web_request *request)
 {
-    struct query_param params[] = {
-        {"from", NULL},   {"to", NULL},    {"kind", NULL},   {"priority", NULL}, {"room", NULL},
-        {"device", NULL}, {"alarm", NULL}, {"before", NULL}, {"limit", NULL},    {"format", NULL}};
+    struct query_param params[] = {{"from", NULL},     {"to", NULL},           {"kind", NULL},
+                                   {"priority", NULL}, {"room", NULL},         {"device", NULL},
+                                   {"alarm", NULL},    {"before", NULL},       {"limit", NULL},
+                                   {"format", NULL},   {"write_results", NULL}};
     enum {
         P_FROM,
         P_TO,
@@ -606,17 +654,23 @@ static void history(struct wg_api *api, const struct wg_web_request *request)
         P_ALARM,
         P_BEFORE,
         P_LIMIT,
-        P_FORMAT
+        P_FORMAT,
+        P_WRITE_RESULTS
     };
     char buffer[2048];
     if (!parse_query(api, request, buffer, sizeof buffer, params, sizeof params / sizeof *params))
         return;
-    long long from = 0, to = 0, before = 0, limit = 200;
+    long long from = 0, to = 0, before = 0, limit = 200, write_results = 0;
     if (!query_int(api, request->id, &params[P_FROM], 0, INT64_MAX, &from) ||
         !query_int(api, request->id, &params[P_TO], 0, INT64_MAX, &to) ||
         !query_int(api, request->id, &params[P_BEFORE], 0, INT64_MAX, &before) ||
-        !query_int(api, request->id, &params[P_LIMIT], 1, HISTORY_MAX_LIMIT, &limit))
+        !query_int(api, request->id, &params[P_LIMIT], 1, HISTORY_MAX_LIMIT, &limit) ||
+        !query_int(api, request->id, &params[P_WRITE_RESULTS], 0, 1, &write_results))
         return;
+    if (from && to && from >= to) {
+        reply_error(api, request->id, 400, "from", "from must be before to");
+        return;
+    }
     int min_priority = -1;
     if (params[P_PRIORITY].value && params[P_PRIORITY].value[0]) {
         min_priority = priority_from_name(params[P_PRIORITY].value);
@@ -627,6 +681,13 @@ static void history(struct wg_api *api, const struct wg_web_request *request)
             return;
         }
     }
+    const char *kind = params[P_KIND].value;
+    if (kind && kind[0] && !known_kind(kind)) {
+        reply_error(api, request->id, 400, "kind",
+                    "kind: expected alarm, point, device_health, write_result, telemetry or "
+                    "system");
+        return;
+    }
     bool csv = false;
     if (params[P_FORMAT].value) {
         csv = strcmp(params[P_FORMAT].value, "csv") == 0;
@@ -636,6 +697,7 @@ static void history(struct wg_api *api, const struct wg_web_request *request)
         }
     }
 #define EMPTY_NULL(i) (params[i].value && params[i].value[0] ? params[i].value : NULL)
+    /* A CSV export is every matching row: limit and paging do not apply. */
     struct wg_event_filter filter = {.from_ms = from,
                                      .to_ms = to,
                                      .kind = EMPTY_NULL(P_KIND),
@@ -643,43 +705,13 @@ static void history(struct wg_api *api, const struct wg_web_request *request)
                                      .device = EMPTY_NULL(P_DEVICE),
                                      .alarm_id = EMPTY_NULL(P_ALARM),
                                      .min_priority = min_priority,
-                                     .before_seq = before,
-                                     .limit = csv ? CSV_MAX_ROWS : (int)limit};
+                                     .write_results = write_results == 1,
+                                     .before_seq = csv ? 0 : before,
+                                     .limit = csv ? 0 : (int)limit};
 #undef EMPTY_NULL
-    struct history_job job = {0};
-    char *csv_text = NULL;
-    size_t csv_len = 0;
-    if (csv) {
-        job.csv = open_memstream(&csv_text, &csv_len);
-        if (!job.csv) {
-            reply_error(api, request->id, 500, NULL, "out of memory");
-            return;
-        }
-        fputs("seq,time,event,priority,alarm_kind,phase,state,alarm_id,device,zone,room,bed,"
-              "resident,detail\n",
-              job.csv);
-    } else {
-        job.events = json_array();
-    }
-    struct wg_store *store = core_store(api->core);
-    int rc = store_events_query(store, &filter, history_row, &job);
-    if (job.csv)
-        fclose(job.csv);
-    if (rc != 0) {
-        free(csv_text);
-        json_decref(job.events);
-        reply_error(api, request->id, 503, NULL, "history: %s", store_last_error(store));
-        return;
-    }
-    if (csv) {
-        post(api, request->id, 200, "text/csv; charset=utf-8", csv_text, csv_len,
-             "attachment; filename=\"wardgate-history.csv\"");
-        return;
-    }
-    json_t *reply = json_pack("{s:o}", "events", job.events);
-    if (reply && job.rows == (size_t)limit)
-        json_object_set_new(reply, "next_before", json_integer(job.last_seq));
-    reply_json(api, request->id, 200, reply);
+    if (api_read_history(api->queries, api->bridge, request->id, &filter, csv,
+                         labels_of(core_config(api->core))) != 0)
+        refused_by_workers(api, request, csv);
 }
 
 static void report(struct wg_api *api, const struct wg_web_request *request)
@@ -702,24 +734,8 @@ static void report(struct wg_api *api, const struct wg_web_request *request)
         reply_error(api, request->id, 400, "from", "from must be before to");
         return;
     }
-    struct wg_response_report result;
-    char err[256];
-    if (response_compute(core_store(api->core), from, to, NULL, &result, err, sizeof err) != 0) {
-        reply_error(api, request->id, 503, NULL, "report: %s", err);
-        return;
-    }
-    reply_json(api, request->id, 200, response_report_to_json(&result));
-    response_report_free(&result);
-}
-
-static int audit_row(const struct wg_audit_row *row, void *ctx)
-{
-    json_t *detail = row->detail ? json_loads(row->detail, 0, NULL) : NULL;
-    json_array_append_new(ctx, json_pack("{s:I, s:I, s:s, s:s?, s:s, s:s?, s:o*}", "seq",
-                                         (json_int_t)row->seq, "ts_ms", (json_int_t)row->ts_ms,
-                                         "actor", row->actor, "origin", row->origin, "action",
-                                         row->action, "target", row->target, "detail", detail));
-    return 0;
+    if (api_read_report(api->queries, api->bridge, request->id, from, to) != 0)
+        refused_by_workers(api, request, false);
 }
 
 static void audit_log(struct wg_api *api, const struct wg_web_request *request)
@@ -732,14 +748,8 @@ static void audit_log(struct wg_api *api, const struct wg_web_request *request)
     if (!query_int(api, request->id, &params[0], 0, INT64_MAX, &before) ||
         !query_int(api, request->id, &params[1], 1, HISTORY_MAX_LIMIT, &limit))
         return;
-    json_t *entries = json_array();
-    struct wg_store *store = core_store(api->core);
-    if (store_audit_recent(store, before, (int)limit, audit_row, entries) != 0) {
-        json_decref(entries);
-        reply_error(api, request->id, 503, NULL, "audit: %s", store_last_error(store));
-        return;
-    }
-    reply_json(api, request->id, 200, json_pack("{s:o}", "entries", entries));
+    if (api_read_audit(api->queries, api->bridge, request->id, before, (int)limit) != 0)
+        refused_by_workers(api, request, false);
 }
 
 /* ---- /metrics ---- */
@@ -844,6 +854,14 @@ static void metrics(struct wg_api *api, const struct wg_web_request *request)
     fprintf(out, "wardgate_events_pending %zu\n", stats.events_pending);
     metric_help(out, "wardgate_storage_failing", "gauge", "1 while commits fail");
     fprintf(out, "wardgate_storage_failing %d\n", stats.storage_failing);
+    metric_help(out, "wardgate_core_loop_longest_seconds", "gauge",
+                "the core loop's longest turn since start (a call waits at most this long)");
+    fprintf(out, "wardgate_core_loop_longest_seconds %.3f\n",
+            (double)stats.longest_iteration_ms / 1000.0);
+    metric_help(out, "wardgate_query_backlog", "gauge",
+                "history, export, report and config jobs waiting for or on a query worker");
+    fprintf(out, "wardgate_query_backlog %zu\n",
+            api->queries ? query_service_backlog(api->queries) : 0);
     metric_help(out, "wardgate_ws_broadcasts_dropped_total", "counter",
                 "display deltas dropped because the web thread fell behind");
     fprintf(out, "wardgate_ws_broadcasts_dropped_total %llu\n",
@@ -1072,13 +1090,15 @@ static void requests_ready(void *ctx)
 
 /* ---- life cycle ---- */
 
-struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge)
+struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
+                       struct wg_query_service *queries)
 {
     struct wg_api *api = calloc(1, sizeof *api);
     if (!api)
         return NULL;
     api->core = core;
     api->bridge = bridge;
+    api->queries = queries;
     api->last_seq = store_last_event_seq(core_store(core));
     api->heartbeat_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     struct itimerspec period = {.it_interval = {HEARTBEAT_MS / 1000, 0},
@@ -1100,6 +1120,11 @@ void api_free(struct wg_api *api)
 {
     if (!api)
         return;
+    while (api->edits) {
+        struct edit_job *next = api->edits->next;
+        edit_free(&api->edits->job);
+        api->edits = next;
+    }
     close(api->heartbeat_fd);
     free(api);
 }

@@ -1753,3 +1753,26 @@ fail:
     free(temp);
     return -1;
 }
+
+int config_edit_restore(const char *config_path, char *err, size_t err_len)
+{
+    char *previous = NULL, *dir = NULL;
+    const char *slash = strrchr(config_path, '/');
+    int rc = -1;
+    if (asprintf(&previous, "%s.prev", config_path) < 0) {
+        previous = NULL;
+        snprintf(err, err_len, "out of memory");
+    } else if (!(dir = slash ? strndup(config_path,
+                                       slash == config_path ? 1 : (size_t)(slash - config_path))
+                             : strdup("."))) {
+        snprintf(err, err_len, "out of memory");
+    } else if (rename(previous, config_path) != 0) {
+        snprintf(err, err_len, "putting back %s failed: %s", previous, strerror(errno));
+    } else {
+        fsync_directory(dir);
+        rc = 0;
+    }
+    free(previous);
+    free(dir);
+    return rc;
+}

@@ -82,10 +82,16 @@ struct wg_edit_result {
  * failure the file and <file>.prev are as they were and no temporary file
  * is left. Always fills `result` (free it with config_edit_result_free).
  * Returns 0 when the file was changed, -1 otherwise. Not for concurrent use
- * on one file (the core thread makes the changes, one at a time). */
+ * on one file: the API makes the changes one at a time, on a query worker
+ * (api.c), and reloads on the core thread between them. */
 int config_edit_apply(const char *config_path, enum wg_edit_op op, const char *id,
                       const json_t *value, struct wg_edit_result *result);
 void config_edit_result_free(struct wg_edit_result *result);
+
+/* Puts <file>.prev back as the file (rename, fsync of the directory), after
+ * a change config_edit_apply made was refused at the reload. 0, or -1 with
+ * the reason in err. Both calls do file I/O: not for the core thread. */
+int config_edit_restore(const char *config_path, char *err, size_t err_len);
 
 /* The text transformation alone, for tests: the new file text for `op` on
  * `text` (a whole config file whose name is `path`), without validating or

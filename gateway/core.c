@@ -125,6 +125,8 @@ struct wg_core {
     struct wg_queue *queue;
     struct wg_plugin_host *host;
     struct wg_engine *engine;
+    /* Not owned: the query workers, where the uplink's journal reads go. */
+    struct wg_query_service *queries;
     struct wg_uplink_client *uplink; /* NULL when the uplink is disabled */
     int64_t telemetry_from_ms;       /* start of the open telemetry interval */
     struct device_state *devices;
@@ -149,6 +151,7 @@ struct wg_core {
     bool storage_failing;
     uint64_t events_committed;
     uint64_t messages_handled;
+    int64_t longest_iteration_ms; /* of core_run's loop, poll's wait not counted */
 };
 
 static uint64_t engine_write_output(void *ctx, size_t device, size_t point, double value);
@@ -975,6 +978,7 @@ static void open_uplink(struct wg_core *core)
     if (!core->config->uplink.enabled || core->uplink)
         return;
     struct wg_uplink_host host = {.ctx = core,
+                                  .queries = core->queries,
                                   .status = uplink_status,
                                   .active_alarms = uplink_active_alarms,
                                   .devices = uplink_devices};
@@ -1029,6 +1033,7 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     core->store = store;
     core->clock = options->clock;
     core->test_hooks = options->test_hooks;
+    core->queries = options->queries;
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
     core->timezone = strdup(config->site.timezone);
@@ -1228,7 +1233,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     bool uplink_changed = !uplink_same_settings(core->config, next);
     if (uplink_changed && core->uplink) {
         wg_notice("reload: uplink settings changed; reconnecting with the new ones");
-        uplink_free(core->uplink);
+        uplink_retire(core->uplink);
         core->uplink = NULL;
     }
     config_free(core->config);
@@ -1325,6 +1330,7 @@ int core_run(struct wg_core *core, int signal_fd)
             wg_crit("poll: %s", strerror(errno));
             return -1;
         }
+        int64_t woke_ms = clock_mono_ms(core->clock);
         if (ready > 0 && (fds[0].revents & POLLIN))
             core_process(core);
         if (ready > 0 && signal_fd >= 0 && (fds[1].revents & POLLIN))
@@ -1335,6 +1341,9 @@ int core_run(struct wg_core *core, int signal_fd)
             if (fds[3 + i].revents & POLLIN)
                 core->sources[i].ready(core->sources[i].ctx);
         core_run_timers(core);
+        int64_t took_ms = clock_mono_ms(core->clock) - woke_ms;
+        if (took_ms > core->longest_iteration_ms)
+            core->longest_iteration_ms = took_ms;
     }
     service_stopping();
     return 0;
@@ -1435,7 +1444,8 @@ void core_stats(struct wg_core *core, struct wg_core_stats *stats)
                                     .queue_depth = queue.depth,
                                     .queue_capacity = queue.capacity,
                                     .queue_high_water = queue.high_water,
-                                    .uplink_enabled = core->uplink != NULL};
+                                    .uplink_enabled = core->uplink != NULL,
+                                    .longest_iteration_ms = core->longest_iteration_ms};
 }
 
 const struct wg_config *core_config(const struct wg_core *core)

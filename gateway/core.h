@@ -26,6 +26,7 @@
 #include "store.h"
 
 struct wg_core;
+struct wg_query_service;
 
 struct wg_core_options {
     const char *config_path; /* re-read on reload */
@@ -33,6 +34,7 @@ struct wg_core_options {
     struct wg_clock *clock;  /* not owned */
     size_t queue_capacity;   /* 0 = 4096 */
     bool test_hooks; /* WARDGATE_TEST_HOOKS=1: SIGUSR1/SIGUSR2 freeze threads (tests only) */
+    struct wg_query_service *queries; /* the read workers (query.h); not owned; may be NULL */
 };
 
 /* Called after an event is committed, in commit order, on the core thread. */
@@ -121,6 +123,7 @@ struct wg_core_stats {
     bool storage_failing;
     size_t queue_depth, queue_capacity, queue_high_water;
     bool uplink_enabled;
+    int64_t longest_iteration_ms; /* the core loop's longest turn, waiting not counted */
 };
 void core_stats(struct wg_core *core, struct wg_core_stats *stats);
 

@@ -23,18 +23,24 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api_read.h"
 #include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "core.h"
 #include "log.h"
 #include "plugin_host.h"
+#include "query.h"
 #include "queue.h"
 #include "response.h"
 #include "service.h"
 #include "store.h"
 #include "web.h"
 #include "web_bridge.h"
+
+/* Query workers (query.h): two, so a history page is answered while an
+ * export runs on the other (and exports take turns). */
+#define QUERY_WORKERS 2
 
 struct cli_options {
     const char *config_path;
@@ -397,12 +403,21 @@ int main(int argc, char **argv)
         close(signal_fd);
         return 1;
     }
+    /* Reads people and the district ask for run on these workers, never on
+     * the core thread; without them the daemon still runs, and says so. */
+    char query_err[512];
+    struct wg_query_service *queries =
+        query_service_new(database_path(&cli, config), QUERY_WORKERS, WG_EXPORTS_AT_ONCE, query_err,
+                          sizeof query_err);
+    if (!queries)
+        wg_crit("history, reports and exports are unavailable: %s", query_err);
     struct wg_clock clock = clock_real();
     const char *hooks = getenv("WARDGATE_TEST_HOOKS");
     struct wg_core_options options = {.config_path = cli.config_path,
                                       .plugin_dir = cli.plugin_dir,
                                       .clock = &clock,
-                                      .test_hooks = hooks && strcmp(hooks, "1") == 0};
+                                      .test_hooks = hooks && strcmp(hooks, "1") == 0,
+                                      .queries = queries};
     if (options.test_hooks)
         wg_warn("WARDGATE_TEST_HOOKS=1: SIGUSR1 and SIGUSR2 freeze the web and the core thread "
                 "(for tests only)");
@@ -412,10 +427,15 @@ int main(int argc, char **argv)
         diag_log(&diag);
         wg_crit("drivers could not be loaded; not started");
         diag_free(&diag);
+        query_service_free(queries);
         close(signal_fd);
         return 1;
     }
     diag_free(&diag);
+    if (queries &&
+        core_add_source(core, query_service_fd(queries), query_service_complete, queries) != 0)
+        wg_crit("the core cannot watch the query workers; the district's history commands "
+                "will not be answered");
     /* The web server: its API attaches to the core before the drivers start,
      * so no committed event is missed. Without it the daemon still runs. */
     struct wg_web_bridge *bridge = NULL;
@@ -423,7 +443,7 @@ int main(int argc, char **argv)
     struct wg_web_server *web = NULL;
     if (core_config(core)->web.enabled) {
         bridge = bridge_new(256, 8192, NULL, NULL);
-        api = bridge ? api_new(core, bridge) : NULL;
+        api = bridge ? api_new(core, bridge, queries) : NULL;
         struct wg_web settings = core_config(core)->web;
         if (cli.web_root)
             settings.root = cli.web_root;
@@ -437,6 +457,7 @@ int main(int argc, char **argv)
     if (core_start(core) != 0) {
         web_stop(web);
         core_free(core);
+        query_service_free(queries);
         api_free(api);
         bridge_free(bridge);
         close(signal_fd);
@@ -450,6 +471,10 @@ int main(int argc, char **argv)
      * so that the core still stops its drivers and commits. */
     bool web_stopped = web_stop(web);
     core_free(core);
+    /* Before the bridge (a worker may still be replying), and only when the
+     * web thread is gone (a stream's client leaving wakes its worker). */
+    if (web_stopped)
+        query_service_free(queries);
     api_free(api);
     if (web_stopped)
         bridge_free(bridge);

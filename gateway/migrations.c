@@ -162,6 +162,14 @@ static const struct wg_migration migrations[] = {
                "    expires_ms INTEGER NOT NULL\n"
                ");\n",
     },
+    {
+        .version = 5,
+        .name = "history: journal by kind",
+        /* The history search by kind (and by priority: only alarm rows have
+         * one), newest first: seq in the key gives that order, priority in
+         * it is checked without reading the row. See store_read.c. */
+        .sql = "CREATE INDEX events_by_kind ON events (kind, seq, priority);\n",
+    },
 };
 
 const struct wg_migration *migrations_list(size_t *count)

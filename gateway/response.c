@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "store.h"
+#include "store_read.h"
 
 #define PRIORITY_LEVELS 6
 #define MS_PER_DAY      (24LL * 3600 * 1000)
@@ -461,7 +462,7 @@ static int set_options(struct wg_response_report *report, const struct wg_respon
     return 0;
 }
 
-int response_compute(struct wg_store *store, int64_t from_ms, int64_t to_ms,
+int response_compute(struct wg_store_reader *reader, int64_t from_ms, int64_t to_ms,
                      const struct wg_response_options *options, struct wg_response_report *report,
                      char *err, size_t err_len)
 {
@@ -474,9 +475,9 @@ int response_compute(struct wg_store *store, int64_t from_ms, int64_t to_ms,
     if (!report)
         return -1;
     *report = (struct wg_response_report){.from_ms = from_ms, .to_ms = to_ms};
-    if (!store || from_ms > to_ms) {
+    if (!reader || from_ms > to_ms) {
         snprintf(err, err_len, "response figures: %s",
-                 store ? "the window ends before it starts" : "no store");
+                 reader ? "the window ends before it starts" : "no database");
         return -1;
     }
     if (set_options(report, options, err, err_len) < 0)
@@ -489,9 +490,9 @@ int response_compute(struct wg_store *store, int64_t from_ms, int64_t to_ms,
         .max_alarms =
             options && options->max_alarms ? options->max_alarms : WG_RESPONSE_DEFAULT_LIMIT,
     };
-    int rc = store_alarm_events(store, from_ms, to_ms, collect_row, &c);
+    int rc = store_read_alarm_events(reader, from_ms, to_ms, collect_row, &c);
     if (rc < 0)
-        snprintf(err, err_len, "%s", store_last_error(store));
+        snprintf(err, err_len, "%s", store_reader_error(reader));
     else if (c.too_many)
         snprintf(err, err_len,
                  "response figures: more than %zu alarms raised in the window; choose a shorter "
@@ -810,8 +811,16 @@ int response_report_main(const char *db_path, int days, FILE *out)
     struct wg_store_options options = {.path = db_path};
     enum wg_store_status status;
     char err[512];
+    /* Opening the store migrates an older database; the report reads it
+     * on a read-only connection, as the daemon does. */
     struct wg_store *store = store_open(&options, &status, err, sizeof err);
     if (!store) {
+        fprintf(stderr, "wardgated: %s\n", err);
+        return 1;
+    }
+    struct wg_store_reader *reader = store_reader_open(db_path, err, sizeof err);
+    if (!reader) {
+        store_close(store);
         fprintf(stderr, "wardgated: %s\n", err);
         return 1;
     }
@@ -820,7 +829,8 @@ int response_report_main(const char *db_path, int days, FILE *out)
     int64_t to_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     struct wg_response_report report;
     int rc =
-        response_compute(store, to_ms - days * MS_PER_DAY, to_ms, NULL, &report, err, sizeof err);
+        response_compute(reader, to_ms - days * MS_PER_DAY, to_ms, NULL, &report, err, sizeof err);
+    store_reader_close(reader);
     store_close(store);
     if (rc < 0) {
         fprintf(stderr, "wardgated: %s\n", err);

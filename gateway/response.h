@@ -13,8 +13,9 @@
  *
  * Memory is about 150 bytes per alarm raised in the window (a month of a
  * 60-bed home, ~20,000 alarms, is ~3 MB) and is capped by max_alarms.
- * The web UI and the uplink take the JSON; `wardgated --response-report`
- * prints the table. See docs/response.md. */
+ * The web UI and the uplink take the JSON (computed on a query worker's
+ * read-only connection, query.h); `wardgated --response-report` prints the
+ * table. See docs/response.md. */
 #ifndef WG_RESPONSE_H
 #define WG_RESPONSE_H
 
@@ -24,7 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct wg_store;
+struct wg_store_reader;
 
 #define WG_RESPONSE_MAX_SHIFTS    8
 #define WG_RESPONSE_NAME          32 /* shift names, bytes with the NUL */
@@ -118,7 +119,7 @@ struct wg_response_report {
 /* Computes the figures for alarms raised in [from_ms, to_ms). Returns 0, or
  * -1 with a message in err (bad options, a store error, too many alarms);
  * on -1 the report holds nothing to free. */
-int response_compute(struct wg_store *store, int64_t from_ms, int64_t to_ms,
+int response_compute(struct wg_store_reader *reader, int64_t from_ms, int64_t to_ms,
                      const struct wg_response_options *options, struct wg_response_report *report,
                      char *err, size_t err_len);
 void response_report_free(struct wg_response_report *report);

@@ -56,8 +56,6 @@ enum stmt_id {
     ST_OUTBOX_COUNT,
     ST_OUTBOX_BYTES,
     ST_EVENTS_SINCE,
-    ST_EVENTS_QUERY,
-    ST_AUDIT_RECENT,
     ST_EVENT_COUNT,
     ST_EVENT_LAST_SEQ,
     ST_SCHEMA_VERSION,
@@ -112,16 +110,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_BYTES] = "SELECT total(bytes) FROM outbox INDEXED BY outbox_by_class",
     [ST_EVENTS_SINCE] = "SELECT seq, id, ts_ms, kind, priority, device, body FROM events "
                         "WHERE seq > ? ORDER BY seq LIMIT ?",
-    /* Newest first, by the primary key; the filters are checked per row. */
-    [ST_EVENTS_QUERY] =
-        "SELECT seq, id, ts_ms, kind, priority, device, body, alarm_id, zone, room, "
-        "bed, resident FROM events "
-        "WHERE seq < ?1 AND ts_ms >= ?2 AND ts_ms < ?3 "
-        "AND (?4 IS NULL OR kind = ?4) AND (?5 IS NULL OR room = ?5) "
-        "AND (?6 IS NULL OR device = ?6) AND (?7 IS NULL OR alarm_id = ?7) "
-        "AND priority >= ?8 ORDER BY seq DESC LIMIT ?9",
-    [ST_AUDIT_RECENT] = "SELECT seq, ts_ms, actor, origin, action, target, detail FROM audit "
-                        "WHERE seq < ? ORDER BY seq DESC LIMIT ?",
     [ST_EVENT_COUNT] = "SELECT count(*) FROM events",
     [ST_EVENT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
     [ST_SCHEMA_VERSION] = "SELECT coalesce(max(version), 0) FROM migrations",
@@ -1006,29 +994,6 @@ int store_outbox_bound(struct wg_store *store, const struct wg_outbox_bound *bou
     return run_write(store, bound_work, &job, 0, "bounding the outbox");
 }
 
-/* A journal row from a statement selecting seq, id, ts_ms, kind, priority,
- * device, body and, optionally, alarm_id, zone, room, bed, resident. */
-static struct wg_event_row event_row(sqlite3_stmt *stmt)
-{
-    struct wg_event_row row = {
-        .seq = sqlite3_column_int64(stmt, 0),
-        .id = column_text(stmt, 1),
-        .ts_ms = sqlite3_column_int64(stmt, 2),
-        .kind = column_text(stmt, 3),
-        .priority = sqlite3_column_int(stmt, 4),
-        .device = column_text(stmt, 5),
-        .body = column_text(stmt, 6),
-    };
-    if (sqlite3_column_count(stmt) >= 12) {
-        row.alarm_id = column_text(stmt, 7);
-        row.zone = column_text(stmt, 8);
-        row.room = column_text(stmt, 9);
-        row.bed = column_text(stmt, 10);
-        row.resident = column_text(stmt, 11);
-    }
-    return row;
-}
-
 int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
                        int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
 {
@@ -1042,73 +1007,19 @@ int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
             break;
-        struct wg_event_row row = event_row(stmt);
-        if (each(&row, ctx) != 0)
-            break;
-    }
-    return end_iteration(store, ST_EVENTS_SINCE, stmt, rc, "reading the journal");
-}
-
-int store_events_query(struct wg_store *store, const struct wg_event_filter *filter,
-                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
-{
-    store->status = WG_STORE_OK;
-    if (!each || !filter)
-        return fail(store, WG_STORE_IO, "database %s: no filter or callback given", store->path);
-    sqlite3_stmt *stmt = prepared_for_iteration(store, ST_EVENTS_QUERY);
-    if (!stmt)
-        return -1;
-    int rc = sqlite3_bind_int64(stmt, 1, filter->before_seq > 0 ? filter->before_seq : INT64_MAX);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(stmt, 2, filter->from_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(stmt, 3, filter->to_ms > 0 ? filter->to_ms : INT64_MAX);
-    const char *texts[] = {filter->kind, filter->room, filter->device, filter->alarm_id};
-    for (int i = 0; rc == SQLITE_OK && i < 4; i++)
-        rc = texts[i] ? sqlite3_bind_text(stmt, 4 + i, texts[i], -1, SQLITE_STATIC)
-                      : sqlite3_bind_null(stmt, 4 + i);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(stmt, 8, filter->min_priority);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(stmt, 9, filter->limit > 0 ? filter->limit : 200);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
-            break;
-        struct wg_event_row row = event_row(stmt);
-        if (each(&row, ctx) != 0)
-            break;
-    }
-    return end_iteration(store, ST_EVENTS_QUERY, stmt, rc, "searching the journal");
-}
-
-int store_audit_recent(struct wg_store *store, int64_t before_seq, int limit,
-                       int (*each)(const struct wg_audit_row *row, void *ctx), void *ctx)
-{
-    store->status = WG_STORE_OK;
-    if (!each)
-        return fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
-    sqlite3_stmt *stmt = prepared_for_iteration(store, ST_AUDIT_RECENT);
-    if (!stmt)
-        return -1;
-    int rc = sqlite3_bind_int64(stmt, 1, before_seq > 0 ? before_seq : INT64_MAX);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(stmt, 2, limit > 0 ? limit : 200);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
-            break;
-        struct wg_audit_row row = {
+        struct wg_event_row row = {
             .seq = sqlite3_column_int64(stmt, 0),
-            .ts_ms = sqlite3_column_int64(stmt, 1),
-            .actor = column_text(stmt, 2),
-            .origin = column_text(stmt, 3),
-            .action = column_text(stmt, 4),
-            .target = column_text(stmt, 5),
-            .detail = column_text(stmt, 6),
+            .id = column_text(stmt, 1),
+            .ts_ms = sqlite3_column_int64(stmt, 2),
+            .kind = column_text(stmt, 3),
+            .priority = sqlite3_column_int(stmt, 4),
+            .device = column_text(stmt, 5),
+            .body = column_text(stmt, 6),
         };
         if (each(&row, ctx) != 0)
             break;
     }
-    return end_iteration(store, ST_AUDIT_RECENT, stmt, rc, "reading the audit log");
+    return end_iteration(store, ST_EVENTS_SINCE, stmt, rc, "reading the journal");
 }
 
 /* ---- readings, audit, alarms ----------------------------------------- */
@@ -1794,37 +1705,4 @@ struct wg_store *store_open(const struct wg_store_options *options, enum wg_stor
     if (err && err_len)
         err[0] = '\0';
     return store;
-}
-
-/* ---- alarm journal by time (reports) --------------------------------- */
-
-/* `kind = 'alarm'` is a literal so the partial index events_alarm_by_ts
- * (migration 2) serves the range. Prepared per call: reports are rare. */
-int store_alarm_events(struct wg_store *store, int64_t from_ms, int64_t to_ms,
-                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
-{
-    store->status = WG_STORE_OK;
-    if (!each)
-        return fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(store->db,
-                                "SELECT seq, id, ts_ms, kind, priority, device, body FROM events "
-                                "WHERE kind = 'alarm' AND ts_ms >= ?1 AND ts_ms < ?2 ORDER BY seq",
-                                -1, &stmt, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(stmt, 1, from_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(stmt, 2, to_ms);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
-            break;
-        struct wg_event_row row = event_row(stmt);
-        if (each(&row, ctx) != 0)
-            break;
-    }
-    int result = 0;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        result = fail_sqlite(store, rc, "reading the alarm journal");
-    sqlite3_finalize(stmt);
-    return result;
 }

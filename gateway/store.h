@@ -87,15 +87,6 @@ int64_t store_bucket_start(const struct wg_store *store, int64_t ts_ms);
 int store_audit(struct wg_store *store, int64_t ts_ms, const char *actor, const char *origin,
                 const char *action, const char *target, const char *detail_json);
 
-/* The audit log, newest first (seq < before_seq, or all when 0). */
-struct wg_audit_row {
-    int64_t seq;
-    int64_t ts_ms;
-    const char *actor, *origin, *action, *target, *detail;
-};
-int store_audit_recent(struct wg_store *store, int64_t before_seq, int limit,
-                       int (*each)(const struct wg_audit_row *row, void *ctx), void *ctx);
-
 /* Current alarms: the alarm engine keeps one row per alarm id. */
 struct wg_alarm_row {
     const char *id;
@@ -156,7 +147,8 @@ struct wg_outbox_eviction {
 int store_outbox_bound(struct wg_store *store, const struct wg_outbox_bound *bound, int64_t now_ms,
                        struct wg_outbox_eviction *evicted);
 
-/* Journal reads, for tests and the history API. Rows with seq > after_seq, in order. */
+/* A journal row. Reads for people (history, reports) are store_read.h's;
+ * store_events_since is for tests. */
 struct wg_event_row {
     int64_t seq;
     const char *id;
@@ -165,23 +157,11 @@ struct wg_event_row {
     int priority;
     const char *device;
     const char *body;
-    /* Filled by store_events_query only (NULL elsewhere or when empty). */
+    /* Filled by store_read.h's queries only (NULL elsewhere or when empty). */
     const char *alarm_id, *zone, *room, *bed, *resident;
 };
+/* Rows with seq > after_seq, in order. */
 int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
-                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx);
-/* The history search: newest first, rows matching every filter that is set. */
-struct wg_event_filter {
-    int64_t from_ms, to_ms; /* from_ms <= ts_ms < to_ms; 0 = no bound */
-    const char *kind;       /* NULL = any; likewise below */
-    const char *room;
-    const char *device;
-    const char *alarm_id;
-    int min_priority;   /* -1 = any, including events without a priority */
-    int64_t before_seq; /* paging: only seq < this; 0 = from the newest */
-    int limit;          /* 0 = 200 */
-};
-int store_events_query(struct wg_store *store, const struct wg_event_filter *filter,
                        int (*each)(const struct wg_event_row *row, void *ctx), void *ctx);
 int64_t store_event_count(struct wg_store *store);
 int64_t store_last_event_seq(struct wg_store *store);
@@ -193,11 +173,5 @@ int store_maintain(struct wg_store *store, int64_t now_ms);
 
 /* Bytes in use (page_count * page_size). */
 int64_t store_size_bytes(struct wg_store *store);
-
-/* The alarm journal (rows with kind = 'alarm') with from_ms <= ts_ms < to_ms,
- * in seq order, for reports such as the response-time figures. The alarm id
- * is the body's "id". Stops early, returning 0, if `each` returns non-zero. */
-int store_alarm_events(struct wg_store *store, int64_t from_ms, int64_t to_ms,
-                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "response.h"
+#include "store_read.h"
 #include "uplink_command.h"
 #include "uplink_encode.h"
 
@@ -54,6 +55,8 @@ struct inflight {
 };
 
 enum link_state { LINK_IDLE, LINK_CONNECTING, LINK_UP };
+
+struct journal_read;
 
 struct wg_uplink_client {
     /* settings, copied from the config */
@@ -103,6 +106,8 @@ struct wg_uplink_client {
     bool snapshot_due; /* the retained snapshot goes out once after each connect */
     int64_t started_mono_ms, connected_mono_ms;
     int64_t next_heartbeat_mono_ms, next_response_mono_ms;
+    struct journal_read *reads; /* journal reads on the query workers, for cancelling */
+    bool figures_running;       /* the periodic response figures are being computed */
     uint64_t published, acknowledged, resent, reconnects;
 };
 
@@ -702,8 +707,20 @@ static void connection_lost(struct wg_uplink_client *client, const struct result
 
 /* ---- commands ---- */
 
-static json_t *history_items(struct wg_uplink_client *client, const struct wg_command *command,
-                             char *why, size_t why_len);
+/* ---- journal reads: alarm history and response figures, on a query worker ---- */
+
+/* What a command (or the periodic figures) asks of the journal. `run`
+ * fills items/summary (or why) on the worker; `done` answers on the core
+ * thread. */
+struct journal_read {
+    struct wg_query_job job; /* first: the service hands this back */
+    struct wg_uplink_client *client;
+    struct journal_read *next;
+    struct wg_command command;
+    bool periodic; /* the retained response figures, not a reply */
+    json_t *summary, *items;
+    char why[256];
+};
 
 struct history_ctx {
     json_t *items;
@@ -733,14 +750,14 @@ static int add_history_row(const struct wg_event_row *row, void *ctx)
     return 0;
 }
 
-static json_t *history_items(struct wg_uplink_client *client, const struct wg_command *command,
+static json_t *history_items(struct wg_store_reader *reader, const struct wg_command *command,
                              char *why, size_t why_len)
 {
     struct history_ctx history = {.items = json_array(), .limit = command->limit};
-    if (!history.items || store_alarm_events(client->store, command->from_ms, command->to_ms,
-                                             add_history_row, &history) != 0) {
+    if (!history.items || store_read_alarm_events(reader, command->from_ms, command->to_ms,
+                                                  add_history_row, &history) != 0) {
         snprintf(why, why_len, "the gateway could not read its journal: %s",
-                 history.items ? store_last_error(client->store) : "out of memory");
+                 history.items ? store_reader_error(reader) : "out of memory");
         json_decref(history.items);
         return NULL;
     }
@@ -758,18 +775,106 @@ static json_t *time_range(const struct wg_command *command)
     return json_pack("{s:s, s:s}", "from", from, "to", to);
 }
 
-static json_t *response_figures(struct wg_uplink_client *client, int64_t from_ms, int64_t to_ms,
+static json_t *response_figures(struct wg_store_reader *reader, int64_t from_ms, int64_t to_ms,
                                 char *why, size_t why_len)
 {
     struct wg_response_report report;
     struct wg_response_options options = {0};
-    if (response_compute(client->store, from_ms, to_ms, &options, &report, why, why_len) != 0)
+    if (response_compute(reader, from_ms, to_ms, &options, &report, why, why_len) != 0)
         return NULL;
     json_t *figures = response_report_to_json(&report);
     response_report_free(&report);
     if (!figures)
         snprintf(why, why_len, "out of memory");
     return figures;
+}
+
+static enum wg_query_step journal_read_run(struct wg_query_job *job, struct wg_store_reader *reader)
+{
+    struct journal_read *read = (struct journal_read *)job;
+    const struct wg_command *command = &read->command;
+    if (command->kind == WG_COMMAND_ALARM_HISTORY) {
+        read->summary = time_range(command);
+        read->items = history_items(reader, command, read->why, sizeof read->why);
+    } else {
+        read->summary =
+            response_figures(reader, command->from_ms, command->to_ms, read->why, sizeof read->why);
+    }
+    return WG_QUERY_DONE;
+}
+
+static void journal_read_free(struct wg_query_job *job)
+{
+    struct journal_read *read = (struct journal_read *)job;
+    json_decref(read->summary);
+    json_decref(read->items);
+    free(read);
+}
+
+static void send_reply(struct wg_uplink_client *client, const struct wg_reply *reply);
+static void publish_figures(struct wg_uplink_client *client, json_t *figures, int64_t now);
+
+/* Core thread: the read is done; answer the platform. */
+static bool journal_read_done(struct wg_query_job *job)
+{
+    struct journal_read *read = (struct journal_read *)job;
+    struct wg_uplink_client *client = read->client;
+    for (struct journal_read **p = &client->reads; *p; p = &(*p)->next)
+        if (*p == read) {
+            *p = read->next;
+            break;
+        }
+    if (read->periodic) {
+        client->figures_running = false;
+        if (read->summary)
+            publish_figures(client, read->summary, read->command.to_ms);
+        else
+            wg_err("uplink: response-time figures not published: %s", read->why);
+        read->summary = NULL; /* taken */
+        return false;
+    }
+    const char *name = uplink_command_name(read->command.kind);
+    struct wg_reply reply = {.request = read->command.request,
+                             .command = name,
+                             .confirm = read->summary || read->items,
+                             .reason = read->why,
+                             .summary = read->summary,
+                             .items = read->items};
+    if (read->command.kind == WG_COMMAND_ALARM_HISTORY && !read->items) {
+        reply.confirm = false;
+        reply.summary = NULL;
+    }
+    if (!reply.confirm)
+        wg_warn("uplink: command %s (request %s) failed: %s", name, read->command.request,
+                read->why);
+    send_reply(client, &reply);
+    return false;
+}
+
+/* Hands a journal read to the query workers; false (with why) when it
+ * cannot run now. */
+static bool start_journal_read(struct wg_uplink_client *client, const struct wg_command *command,
+                               bool periodic, char *why, size_t why_len)
+{
+    struct journal_read *read = calloc(1, sizeof *read);
+    if (!client->host.queries || !read) {
+        free(read);
+        snprintf(why, why_len, "the gateway cannot read its journal now");
+        return false;
+    }
+    *read = (struct journal_read){
+        .job = {.run = journal_read_run, .done = journal_read_done, .free = journal_read_free},
+        .client = client,
+        .command = *command,
+        .periodic = periodic};
+    if (query_submit(client->host.queries, &read->job) != 0) {
+        snprintf(why, why_len, "the gateway is stopping"); /* the service freed it */
+        return false;
+    }
+    /* Its `done` runs on this thread, so it cannot have run yet. */
+    read->next = client->reads;
+    client->reads = read;
+    return true;
 }
 
 static json_t *snapshot_summary(struct wg_uplink_client *client)
@@ -846,11 +951,10 @@ static void handle_command(struct wg_uplink_client *client, const struct result 
             snprintf(why, sizeof why, "the device list is not available");
         break;
     case WG_COMMAND_ALARM_HISTORY:
-        summary = time_range(&command);
-        items = history_items(client, &command, why, sizeof why);
-        break;
     case WG_COMMAND_RESPONSE_TIMES:
-        summary = response_figures(client, command.from_ms, command.to_ms, why, sizeof why);
+        /* Answered when a query worker has read the journal. */
+        if (start_journal_read(client, &command, false, why, sizeof why))
+            return;
         break;
     case WG_COMMAND_KIND_COUNT:
         break;
@@ -927,15 +1031,8 @@ static void publish_snapshot(struct wg_uplink_client *client)
     free(text);
 }
 
-static void publish_response_figures(struct wg_uplink_client *client)
+static void publish_figures(struct wg_uplink_client *client, json_t *figures, int64_t now)
 {
-    char why[256];
-    int64_t now = wall_now(client);
-    json_t *figures = response_figures(client, now - RESPONSE_WINDOW_MS, now, why, sizeof why);
-    if (!figures) {
-        wg_err("uplink: response-time figures not published: %s", why);
-        return;
-    }
     json_t *message = uplink_envelope(&client->identity, "wardgate/response_times/1", now);
     if (message) {
         json_object_set_new(message, "figures", figures);
@@ -946,6 +1043,22 @@ static void publish_response_figures(struct wg_uplink_client *client)
     } else {
         json_decref(figures);
     }
+}
+
+/* The last 24 h of response figures, computed on a query worker and
+ * published (retained) when done; one at a time. */
+static void publish_response_figures(struct wg_uplink_client *client)
+{
+    if (client->figures_running)
+        return;
+    char why[256];
+    int64_t now = wall_now(client);
+    struct wg_command command = {
+        .kind = WG_COMMAND_RESPONSE_TIMES, .from_ms = now - RESPONSE_WINDOW_MS, .to_ms = now};
+    if (start_journal_read(client, &command, true, why, sizeof why))
+        client->figures_running = true;
+    else
+        wg_err("uplink: response-time figures not published: %s", why);
 }
 
 /* ---- public ---- */
@@ -1172,10 +1285,65 @@ struct wg_uplink_client *uplink_new(const struct wg_config *config, struct wg_st
     return client;
 }
 
+/* Journal reads still on the workers are not answered. */
+static void cancel_reads(struct wg_uplink_client *client)
+{
+    for (struct journal_read *read = client->reads, *next; read; read = next) {
+        next = read->next;
+        query_cancel(client->host.queries, &read->job);
+    }
+    client->reads = NULL;
+}
+
+/* A clean stop says so itself: the will is only for a crash. */
+static void say_offline(struct wg_uplink_client *client)
+{
+    if (client->state != LINK_UP)
+        return;
+    char *offline = uplink_encode_status(&client->identity, false, WG_VERSION, wall_now(client));
+    if (offline) {
+        MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+        publish_text(client, client->status_topic, offline, strlen(offline), true, &options);
+        free(offline);
+    }
+}
+
+/* Asks paho to disconnect (it does so on its own thread). */
+static void start_disconnect(struct wg_uplink_client *client)
+{
+    if (client->mqtt && MQTTAsync_isConnected(client->mqtt)) {
+        MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+        options.timeout = DISCONNECT_TIMEOUT_MS;
+        MQTTAsync_disconnect(client->mqtt, &options);
+    }
+}
+
+/* Waits up to DISCONNECT_TIMEOUT_MS for the disconnect, destroys the paho
+ * client and frees everything; touches neither the store nor the core. */
+static void disconnect_and_free(struct wg_uplink_client *client)
+{
+    if (client->mqtt) {
+        for (int i = 0; i < DISCONNECT_TIMEOUT_MS / 10 && MQTTAsync_isConnected(client->mqtt); i++)
+            usleep(10 * 1000);
+        MQTTAsync_destroy(&client->mqtt);
+    }
+    for (size_t i = 0; i < client->result_count; i++)
+        free(client->results[i].payload);
+    free(client->results);
+    free(client->acked);
+    free(client->inflight);
+    if (client->event_fd >= 0)
+        close(client->event_fd);
+    pthread_mutex_destroy(&client->lock);
+    free_settings(client);
+    free(client);
+}
+
 void uplink_free(struct wg_uplink_client *client)
 {
     if (!client)
         return;
+    cancel_reads(client);
     if (client->mqtt) {
         /* Give the PUBACKs of what is in flight a moment, so a clean stop
          * leaves no duplicates behind. */
@@ -1185,37 +1353,52 @@ void uplink_free(struct wg_uplink_client *client)
             if (poll(&wake, 1, 50) > 0)
                 uplink_process(client);
         }
-        if (client->state == LINK_UP) {
-            /* A clean stop says so itself: the will is only for a crash. */
-            char *offline =
-                uplink_encode_status(&client->identity, false, WG_VERSION, wall_now(client));
-            if (offline) {
-                MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-                publish_text(client, client->status_topic, offline, strlen(offline), true,
-                             &options);
-                free(offline);
-            }
-            MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
-            options.timeout = DISCONNECT_TIMEOUT_MS;
-            MQTTAsync_disconnect(client->mqtt, &options);
-            for (int i = 0; i < DISCONNECT_TIMEOUT_MS / 10 && MQTTAsync_isConnected(client->mqtt);
-                 i++)
-                usleep(10 * 1000);
-        }
-        MQTTAsync_destroy(&client->mqtt);
+        say_offline(client);
+        start_disconnect(client);
     }
-    for (size_t i = 0; i < client->result_count; i++)
-        free(client->results[i].payload);
-    free(client->results);
     if (client->acked_count > 0)
         delete_acked(client);
-    free(client->acked);
-    free(client->inflight);
-    if (client->event_fd >= 0)
-        close(client->event_fd);
-    pthread_mutex_destroy(&client->lock);
-    free_settings(client);
-    free(client);
+    disconnect_and_free(client);
+}
+
+static void *retire_main(void *arg)
+{
+    disconnect_and_free(arg);
+    return NULL;
+}
+
+void uplink_retire(struct wg_uplink_client *client)
+{
+    if (!client)
+        return;
+    cancel_reads(client);
+    if (client->mqtt) {
+        uplink_process(client); /* what paho has reported: the PUBACKs in, to delete */
+        say_offline(client);
+        /* Queued now, before the new link's CONNECT: the broker drops the
+         * old session's will instead of publishing it over the new "online". */
+        start_disconnect(client);
+    }
+    if (client->acked_count > 0)
+        delete_acked(client);
+    if (!client->mqtt || !MQTTAsync_isConnected(client->mqtt)) {
+        disconnect_and_free(client); /* nothing to wait for (and paho is quicker to connect the
+                                        new link once this one is destroyed) */
+        return;
+    }
+    /* Rows published but not acknowledged stay in the outbox: the new link
+     * sends them again (QoS 1: the platform drops the duplicates by id). */
+    pthread_attr_t attr;
+    pthread_t thread;
+    if (pthread_attr_init(&attr) == 0) {
+        bool started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                       pthread_create(&thread, &attr, retire_main, client) == 0;
+        pthread_attr_destroy(&attr);
+        if (started)
+            return;
+    }
+    wg_warn("uplink: cannot disconnect the previous link in the background; waiting for it");
+    disconnect_and_free(client);
 }
 
 static bool same_text(const char *a, const char *b)

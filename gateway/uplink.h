@@ -4,7 +4,9 @@
  * paho MQTTAsync does the protocol on its own threads. Its callbacks only
  * queue a small result and wake the core through an eventfd (uplink_fd);
  * everything else (reading and deleting outbox rows, deciding what to send,
- * answering commands) runs on the core thread, which owns SQLite.
+ * answering commands) runs on the core thread, which owns SQLite. Commands
+ * and figures that read the journal (alarm history, response times) run on
+ * a query worker and are published when it is done.
  *
  * Store-and-forward: the outbox table is the only record of what must still
  * be sent. Rows are published in seq order (one facility per gateway, so
@@ -28,6 +30,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "query.h"
 #include "store.h"
 
 struct wg_uplink_client;
@@ -35,6 +38,9 @@ struct wg_uplink_client;
 /* What the uplink asks of the core (all called on the core thread). */
 struct wg_uplink_host {
     void *ctx;
+    /* Where the district's journal reads run (alarm history, response
+     * figures): never on the core thread. NULL: those commands are denied. */
+    struct wg_query_service *queries;
     /* {"devices": {"total", "online", "suspect", "offline", "unknown"}, "alarms_active": n} */
     json_t *(*status)(void *ctx);
     /* Active alarm records (alarm_to_json), display order. */
@@ -50,8 +56,14 @@ struct wg_uplink_client *uplink_new(const struct wg_config *config, struct wg_st
 /* Starts connecting (asynchronously). */
 void uplink_start(struct wg_uplink_client *client);
 /* Publishes the retained "offline" status if connected, disconnects, frees.
- * Unsent rows stay in the outbox for the next start. */
+ * Unsent rows stay in the outbox for the next start. Waits up to 3 s (for
+ * the PUBACKs in flight and the disconnect): for a clean stop. */
 void uplink_free(struct wg_uplink_client *client);
+/* The same without waiting, for a reload that replaces the link: what paho
+ * has reported is taken in, "offline" is published, and the disconnect
+ * finishes on a thread of its own; rows in flight are sent again by the new
+ * link. The core thread does not sleep. */
+void uplink_retire(struct wg_uplink_client *client);
 
 /* Readable when paho has reported something; then call uplink_process. */
 int uplink_fd(const struct wg_uplink_client *client);

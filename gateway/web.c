@@ -57,6 +57,11 @@
 #define WS_CLOSE_TRY_AGAIN_LATER 1013         /* RFC 6455 registry: try again later */
 #define LOCAL_ID_BASE            (1ULL << 62) /* ids of requests the web thread answers itself */
 
+/* A client that takes nothing of a streamed response for this long is dropped. */
+#define STREAM_STALL_MS 60000
+/* Acknowledgements of one WebSocket client waiting for the core, at most. */
+#define WS_ACKS_WAITING_MAX 256
+
 /* ---- connections ---- */
 
 /* One HTTP request/response in flight. */
@@ -89,6 +94,20 @@ struct http_conn {
     int retry_after;
     char *out;
     size_t out_len, out_sent;
+    /* a streamed response (web_bridge.h): chunks as the producer sends them */
+    bool streaming;
+    bool stream_h1;       /* HTTP/1.1: chunked transfer encoding (h2 frames it itself) */
+    bool stream_finished; /* the producer ended it (stream_ok: completely) */
+    bool stream_ok;
+    uint64_t stream_id;
+    struct chunk *chunks, *chunks_tail;
+    int64_t progress_ms; /* the last chunk written, or the first one queued since */
+};
+
+struct chunk {
+    struct chunk *next;
+    char *data;
+    size_t len;
 };
 
 struct ws_msg {
@@ -104,8 +123,9 @@ struct ws_client {
     char token[WG_AUTH_TOKEN_LEN + 1];
     char client[64];
     uint64_t snapshot_request;
-    uint64_t ack_requests[8]; /* acknowledgements waiting for their result */
-    bool ready;               /* has its snapshot: deltas go out */
+    uint64_t *acks; /* acknowledgements waiting for their result (request ids) */
+    size_t ack_count, ack_capacity;
+    bool ready; /* has its snapshot: deltas go out */
     struct ws_msg *queue[WS_QUEUE_MAX];
     size_t head, count;
     char rx[WS_FRAME_MAX + 1];
@@ -319,6 +339,14 @@ static void conn_free(struct wg_web_server *web, struct http_conn *conn)
             *p = conn->next;
             break;
         }
+    if (conn->streaming && !conn->stream_finished)
+        bridge_stream_closed(web->bridge, conn->stream_id); /* its producer stops */
+    while (conn->chunks) {
+        struct chunk *next = conn->chunks->next;
+        free(conn->chunks->data);
+        free(conn->chunks);
+        conn->chunks = next;
+    }
     free(conn->query);
     free(conn->body);
     free(conn->out);
@@ -331,6 +359,139 @@ static struct http_conn *conn_by_request(struct wg_web_server *web, uint64_t id)
         if (c->request_id == id)
             return c;
     return NULL;
+}
+
+/* ---- streamed responses (a CSV export): chunks as the producer sends them ---- */
+
+static struct http_conn *conn_by_stream(struct wg_web_server *web, uint64_t id)
+{
+    for (struct http_conn *c = web->conns; c; c = c->next)
+        if (c->streaming && c->stream_id == id)
+            return c;
+    return NULL;
+}
+
+/* A part of a streamed reply from the bridge; takes its body. */
+static void stream_part(struct wg_web_server *web, struct wg_web_reply *reply)
+{
+    struct http_conn *conn = reply->part == WG_REPLY_STREAM_HEAD
+                                 ? conn_by_request(web, reply->request_id)
+                                 : conn_by_stream(web, reply->request_id);
+    if (!conn || conn->stream_finished) {
+        bridge_stream_closed(web->bridge, reply->request_id); /* the client is gone */
+        return;
+    }
+    switch (reply->part) {
+    case WG_REPLY_STREAM_HEAD:
+        conn->request_id = 0;
+        conn->responding = conn->streaming = true;
+        conn->stream_id = reply->request_id;
+        /* h2 streams are the network connection's children; h1 frames itself. */
+        conn->stream_h1 = lws_get_network_wsi(conn->wsi) == conn->wsi;
+        conn->status = reply->status;
+        conn->progress_ms = clock_mono_ms(&web->clock);
+        /* lws gives a response 10 s (timeout_secs) unless it serves a file
+         * itself; a stream's pace is the client's and the journal's: the
+         * stall check in tick() replaces it. */
+        lws_set_timeout(conn->wsi, NO_PENDING_TIMEOUT, 0);
+        snprintf(conn->content_type, sizeof conn->content_type, "%s", reply->content_type);
+        snprintf(conn->disposition, sizeof conn->disposition, "%s", reply->disposition);
+        break;
+    case WG_REPLY_STREAM_CHUNK: {
+        struct chunk *chunk = reply->len ? malloc(sizeof *chunk) : NULL;
+        if (!chunk) {
+            if (reply->len)
+                wg_err("web: out of memory; a streamed response is cut off");
+            conn->stream_finished = true;
+            conn->stream_ok = false;
+            break;
+        }
+        *chunk = (struct chunk){NULL, reply->body, reply->len};
+        reply->body = NULL;
+        if (!conn->chunks)
+            conn->progress_ms = clock_mono_ms(&web->clock);
+        if (conn->chunks_tail)
+            conn->chunks_tail->next = chunk;
+        else
+            conn->chunks = chunk;
+        conn->chunks_tail = chunk;
+        break;
+    }
+    case WG_REPLY_STREAM_END:
+    case WG_REPLY_STREAM_ABORT:
+        conn->stream_finished = true;
+        conn->stream_ok = reply->part == WG_REPLY_STREAM_END;
+        break;
+    case WG_REPLY_WHOLE:
+        break;
+    }
+    lws_callback_on_writable(conn->wsi);
+}
+
+/* HTTP_WRITEABLE of a streamed response: the headers, then one chunk per
+ * call, then the end (or, when the producer failed, a cut-off: the client
+ * sees an incomplete transfer, never a short file that looks whole). */
+static int write_stream(struct wg_web_server *web, struct http_conn *conn)
+{
+    if (!conn->headers_sent) {
+        unsigned char buffer[LWS_PRE + 1024];
+        unsigned char *start = buffer + LWS_PRE, *p = start, *end = buffer + sizeof buffer - 1;
+        /* No length: lws writes "connection: close" (h1), one request per
+         * connection as for every answer; chunked, so an export cut off is
+         * seen as such. */
+        if (lws_add_http_common_headers(conn->wsi, (unsigned int)conn->status, conn->content_type,
+                                        LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+            (conn->stream_h1 && add_header(conn->wsi, "transfer-encoding:", "chunked", &p, end)) ||
+            add_header(conn->wsi, "cache-control:", "no-store", &p, end) ||
+            add_header(conn->wsi, "x-content-type-options:", "nosniff", &p, end) ||
+            (conn->disposition[0] &&
+             add_header(conn->wsi, "content-disposition:", conn->disposition, &p, end)) ||
+            lws_finalize_write_http_header(conn->wsi, start, &p, end))
+            return -1;
+        conn->headers_sent = true;
+        int klass = conn->status / 100;
+        if (klass >= 1 && klass <= 5)
+            web->requests_by_class[klass]++;
+        lws_callback_on_writable(conn->wsi);
+        return 0;
+    }
+    if (conn->stream_finished && !conn->stream_ok)
+        return -1;
+    struct chunk *chunk = conn->chunks;
+    if (!chunk && !conn->stream_finished)
+        return 0; /* the producer has more to come */
+    size_t len = chunk ? chunk->len : 0;
+    unsigned char *buffer = malloc(LWS_PRE + 16 + len + 8);
+    if (!buffer)
+        return -1;
+    unsigned char *start = buffer + LWS_PRE, *p = start;
+    if (conn->stream_h1)
+        p += sprintf((char *)p, "%zx\r\n", len);
+    if (len)
+        memcpy(p, chunk->data, len);
+    p += len;
+    if (conn->stream_h1)
+        p += sprintf((char *)p, "\r\n"); /* the last, "0\r\n\r\n", ends the body */
+    bool last = !chunk;
+    int written = lws_write(conn->wsi, start, (size_t)(p - start),
+                            last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+    free(buffer);
+    if (written < (int)(p - start))
+        return -1;
+    if (last) {
+        conn->streaming = false; /* complete: nothing more to tell the producer */
+        return lws_http_transaction_completed(conn->wsi) ? -1 : 0;
+    }
+    conn->chunks = chunk->next;
+    if (!conn->chunks)
+        conn->chunks_tail = NULL;
+    free(chunk->data);
+    free(chunk);
+    conn->progress_ms = clock_mono_ms(&web->clock);
+    bridge_stream_sent(web->bridge, conn->stream_id);
+    if (conn->chunks || conn->stream_finished)
+        lws_callback_on_writable(conn->wsi);
+    return 0;
 }
 
 /* ---- static files ---- */
@@ -1093,7 +1254,50 @@ static void ws_free(struct wg_web_server *web, struct ws_client *client)
         client->head = (client->head + 1) % WS_QUEUE_MAX;
         client->count--;
     }
+    free(client->acks);
     free(client);
+}
+
+/* Room for one more acknowledgement waiting for its result (the list grows
+ * up to WS_ACKS_WAITING_MAX, a bound a display never reaches: the frame
+ * rate limit allows 20 in 10 s, and the core answers in milliseconds). */
+static bool ws_ack_room(struct ws_client *client)
+{
+    if (client->ack_count < client->ack_capacity)
+        return true;
+    if (client->ack_capacity >= WS_ACKS_WAITING_MAX)
+        return false;
+    size_t capacity = client->ack_capacity ? client->ack_capacity * 2 : 8;
+    uint64_t *grown = realloc(client->acks, capacity * sizeof *grown);
+    if (!grown)
+        return false;
+    client->acks = grown;
+    client->ack_capacity = capacity;
+    return true;
+}
+
+/* True (and forgets it) when `request_id` is one of the client's acknowledgements. */
+static bool ws_ack_answered(struct ws_client *client, uint64_t request_id)
+{
+    for (size_t i = 0; i < client->ack_count; i++)
+        if (client->acks[i] == request_id) {
+            client->acks[i] = client->acks[--client->ack_count];
+            return true;
+        }
+    return false;
+}
+
+/* Answers an acknowledgement the web thread cannot pass on, as the core
+ * answers a refused one: {"type":"result","ref","ok":false,"error"}. */
+static void ws_refuse_ack(struct ws_client *client, int64_t ref, const char *why)
+{
+    char *text = json_text(json_pack("{s:s, s:I, s:b, s:s}", "type", "result", "ref",
+                                     (json_int_t)ref, "ok", 0, "error", why));
+    struct ws_msg *msg = msg_new(text, strlen(text));
+    free(text);
+    if (msg)
+        ws_enqueue(client, msg);
+    msg_release(msg);
 }
 
 static void ws_request_snapshot(struct wg_web_server *web, struct ws_client *client)
@@ -1131,15 +1335,17 @@ static void ws_frame(struct wg_web_server *web, struct ws_client *client)
     snprintf(request.username, sizeof request.username, "%s", session.username);
     snprintf(request.client, sizeof request.client, "%s", client->client);
     snprintf(request.alarm_id, sizeof request.alarm_id, "%s", ack.alarm);
+    if (!ws_ack_room(client)) {
+        ws_refuse_ack(client, ack.ref,
+                      "too many acknowledgements are waiting for the gateway; try again");
+        return;
+    }
     uint64_t id = bridge_post_request(web->bridge, &request);
     if (!id) {
         ws_close(client, WS_CLOSE_TRY_AGAIN_LATER, "gateway busy");
         return;
     }
-    size_t slot = 0;
-    while (slot < 7 && client->ack_requests[slot])
-        slot++;
-    client->ack_requests[slot] = id; /* the 8th outstanding one overwrites the last */
+    client->acks[client->ack_count++] = id;
 }
 
 static void ws_receive(struct wg_web_server *web, struct ws_client *client, const void *in,
@@ -1225,7 +1431,9 @@ static void take_replies(struct wg_web_server *web)
     size_t count = bridge_take_replies(web->bridge, &replies, &overflowed);
     for (size_t i = 0; i < count; i++) {
         struct wg_web_reply *reply = &replies[i];
-        if (reply->request_id == 0) {
+        if (reply->part != WG_REPLY_WHOLE) {
+            stream_part(web, reply);
+        } else if (reply->request_id == 0) {
             broadcast(web, reply);
         } else {
             struct http_conn *conn = conn_by_request(web, reply->request_id);
@@ -1233,11 +1441,8 @@ static void take_replies(struct wg_web_server *web)
             for (struct ws_client *c = web->clients; c && !conn && !client && !acker; c = c->next) {
                 if (c->snapshot_request == reply->request_id)
                     client = c;
-                for (size_t a = 0; a < 8 && !acker; a++)
-                    if (c->ack_requests[a] == reply->request_id) {
-                        c->ack_requests[a] = 0;
-                        acker = c;
-                    }
+                else if (ws_ack_answered(c, reply->request_id))
+                    acker = c;
             }
             if (conn && conn->is_metrics) {
                 metrics_reply(web, conn, reply);
@@ -1279,10 +1484,16 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
     struct wg_web_server *web = lws_container_of(sul, struct wg_web_server, tick);
     int64_t now = clock_mono_ms(&web->clock);
-    for (struct http_conn *c = web->conns; c; c = c->next)
+    for (struct http_conn *c = web->conns; c; c = c->next) {
         if (c->request_id && now - c->posted_ms > REPLY_TIMEOUT_MS)
             respond_error(c, 503, NULL, "the gateway did not answer within %d s",
                           REPLY_TIMEOUT_MS / 1000);
+        if (c->streaming && c->chunks && now - c->progress_ms > STREAM_STALL_MS) {
+            wg_notice("web: %s took nothing of a streamed response for %d s; closing it", c->client,
+                      STREAM_STALL_MS / 1000);
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+        }
+    }
     int64_t beat_age = now - web->heartbeat_ms;
     if (beat_age > HEARTBEAT_STALE_MS && !web->core_stale)
         wg_crit("web: no heartbeat from the core thread for %lld ms: /healthz answers 503 and the "
@@ -1343,8 +1554,14 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             dispatch(web, pss->http);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
-        /* Either headers still to send, or body left to send. */
         struct http_conn *conn = pss->http;
+        if (conn && conn->streaming) {
+            int rc = write_stream(web, conn);
+            if (rc == 0 && conn->streaming)
+                hold_reading(conn); /* more to come: until the next turn of the loop */
+            return rc;
+        }
+        /* Either headers still to send, or body left to send. */
         if (!conn || !conn->responding || (conn->headers_sent && conn->out_sent >= conn->out_len))
             return 0;
         int rc = write_response(web, conn);

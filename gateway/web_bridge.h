@@ -14,13 +14,26 @@
  * answers 503). A full reply queue (the web thread is stuck) drops further
  * broadcasts and raises `overflowed`, on which the web thread closes every
  * WebSocket so that each display reconnects to a fresh snapshot: a display
- * may be interrupted, never silently wrong. */
+ * may be interrupted, never silently wrong.
+ *
+ * A reply may also be a stream (a CSV export of the whole journal): its
+ * producer, a query worker, starts it, writes chunks and ends it, all as
+ * replies to the one request. Flow control keeps memory bounded whatever
+ * the size of the export and the speed of the client: at most
+ * WG_STREAM_CHUNKS_IN_FLIGHT chunks of a stream wait between the producer
+ * and the socket; the web thread reports each chunk it has written (or the
+ * client going away), and the producer's `wake` is called when it may write
+ * again. */
 #ifndef WG_WEB_BRIDGE_H
 #define WG_WEB_BRIDGE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
+
+#define WG_STREAM_CHUNKS_IN_FLIGHT 8
 
 enum wg_web_request_kind {
     WG_WEB_HTTP,        /* an /api/v1 call or /metrics */
@@ -43,9 +56,18 @@ struct wg_web_request {
     int64_t ref;       /* WG_WEB_WS_ACK: the client's reference */
 };
 
+enum wg_reply_part {
+    WG_REPLY_WHOLE = 0,   /* the whole response (or a WebSocket message) */
+    WG_REPLY_STREAM_HEAD, /* a streamed response's status and headers; chunks follow */
+    WG_REPLY_STREAM_CHUNK,
+    WG_REPLY_STREAM_END,   /* the last part (it may carry bytes) */
+    WG_REPLY_STREAM_ABORT, /* the producer failed: the client sees a cut-off transfer */
+};
+
 struct wg_web_reply {
     uint64_t request_id; /* 0: a broadcast to every WebSocket client */
-    int status;          /* HTTP status; WS_ACK: 200 ok or the refusal's status */
+    enum wg_reply_part part;
+    int status; /* HTTP status; WS_ACK: 200 ok or the refusal's status */
     char content_type[48];
     char disposition[128]; /* Content-Disposition, "" when none */
     char *body;            /* owned */
@@ -84,5 +106,41 @@ void bridge_request_free(struct wg_web_request *request);
 void bridge_post_reply(struct wg_web_bridge *bridge, struct wg_web_reply *reply);
 
 uint64_t bridge_dropped_broadcasts(struct wg_web_bridge *bridge);
+
+/* Any thread: `value` (stolen) as a compact JSON reply; an error reply
+ * {"error": message, "field": field} (field omitted when NULL or ""). */
+void bridge_reply_json(struct wg_web_bridge *bridge, uint64_t request_id, int status,
+                       json_t *value);
+void bridge_reply_error(struct wg_web_bridge *bridge, uint64_t request_id, int status,
+                        const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* ---- streamed replies ---- */
+
+struct wg_web_stream;
+
+/* Producer: starts a streamed reply (status and headers go out at once).
+ * `wake(wake_ctx, request_id)` is called, from the web thread, when the
+ * stream has room again or its client went away. NULL when out of memory
+ * (nothing was sent). */
+struct wg_web_stream *bridge_stream_start(struct wg_web_bridge *bridge, uint64_t request_id,
+                                          int status, const char *content_type,
+                                          const char *disposition,
+                                          void (*wake)(void *ctx, uint64_t request_id),
+                                          void *wake_ctx);
+/* Producer: may it write another chunk now? When not (and the client is
+ * still there), `wake` is called once there is room or the client goes. */
+bool bridge_stream_has_room(struct wg_web_stream *stream);
+/* Producer: has the client gone away (nothing more will be sent)? */
+bool bridge_stream_gone(struct wg_web_stream *stream);
+/* Producer: queues `len` bytes (taken; freed even when the client is gone). */
+void bridge_stream_write(struct wg_web_stream *stream, char *data, size_t len);
+/* Producer: ends the stream, completely (ok) or cut off, and frees it. */
+void bridge_stream_end(struct wg_web_stream *stream, bool ok);
+
+/* Web thread: a chunk of the stream answering `request_id` was written to
+ * the client's socket; or the client is gone (closed, timed out). */
+void bridge_stream_sent(struct wg_web_bridge *bridge, uint64_t request_id);
+void bridge_stream_closed(struct wg_web_bridge *bridge, uint64_t request_id);
 
 #endif

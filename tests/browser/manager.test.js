@@ -648,7 +648,7 @@ async function main() {
       const csv = file ? fs.readFileSync(file, 'utf8') : '';
       const lines = csv.split(/\r?\n/).filter((l) => l.length);
       ok(lines.length >= 2, 'CSV: downloaded, a header and at least one row', `${lines.length} lines; suggested ${download.suggestedFilename()}`);
-      ok(lines.length > 0 && /^[A-Za-z_]+(,[A-Za-z_]+)+$/.test(lines[0].replace(/"/g, '')), 'CSV: the first line is a header row', lines[0]);
+      ok(lines.length > 0 && csv.charCodeAt(0) === 0xfeff && /^[A-Za-z_]+(,[A-Za-z_]+)+$/.test(lines[0].slice(1).replace(/"/g, '')), 'CSV: a UTF-8 BOM (for Excel), then a header row', lines[0]);
       note(`CSV header: ${lines[0]}`);
       await mgr.selectOption('#hist-kind', '');
       await mgr.click('#hist-search');

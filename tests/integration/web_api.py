@@ -107,7 +107,8 @@ ok(status == 200 and r.getheader("Content-Type").startswith("text/plain"), "/met
 metrics_text = body.decode() if isinstance(body, bytes) else str(body)
 for name in ["wardgate_device_health", "wardgate_alarms_active", "wardgate_outbox_rows",
              "wardgate_core_queue_depth", "wardgate_events_committed_total", "wardgate_ws_clients",
-             "wardgate_http_requests_total", "wardgate_logins_failed_total"]:
+             "wardgate_http_requests_total", "wardgate_logins_failed_total",
+             "wardgate_core_loop_longest_seconds", "wardgate_query_backlog"]:
     ok(f"\n{name}" in metrics_text or metrics_text.startswith(name), f"/metrics has {name}")
 status, body, r = request("GET", "/")
 ok(status == 200 and b"<" in body and "default-src 'self'" in (r.getheader("Content-Security-Policy") or ""),
@@ -268,7 +269,20 @@ nurse_ws = ws_connect(nurse)
 json.loads(nurse_ws.recv())
 
 
+# Frames a client received that no wait has taken yet, per connection. A wait
+# for one kind of frame must not throw away the others: the scripted call's
+# raise can arrive while the test waits for a heartbeat (it did, on a loaded
+# machine, when the display connected in the second before the call).
+unclaimed = {}
+
+
 def next_of(ws, kind, predicate=lambda m: True, seconds=8):
+    """The first frame of `kind` matching `predicate`, received before or
+    within `seconds`; None on a timeout or a closed connection."""
+    kept = unclaimed.setdefault(ws, [])
+    for i, m in enumerate(kept):
+        if m["type"] == kind and predicate(m):
+            return kept.pop(i)
     end = time.time() + seconds
     while time.time() < end:
         ws.settimeout(max(0.1, end - time.time()))
@@ -278,6 +292,7 @@ def next_of(ws, kind, predicate=lambda m: True, seconds=8):
             return None
         if m["type"] == kind and predicate(m):
             return m
+        kept.append(m)
     return None
 
 
@@ -334,18 +349,46 @@ try:
 except Exception:
     pass
 ok(next_of(big, "never", seconds=3) is None, "a client sending a 2 kB frame is closed")
-ok(next_of(display, "heartbeat", seconds=3) is not None, "the other display still gets its feed")
+now_ms = time.time() * 1000  # the daemon's clock is this host's: only a heartbeat sent from now on counts
+ok(next_of(display, "heartbeat", lambda m: m["ts_ms"] >= now_ms, seconds=3) is not None,
+   "the other display still gets its feed")
 log = daemon.read_log()
 ok("unexpected frame" in log and "too many frames" in log and "frame over 1 KiB" in log,
      "each closure is logged with its reason")
+
+# 20 acknowledgements outstanding on one WebSocket: sent in one TCP write, so
+# the web thread has passed all 20 to the core before the first answer is
+# back (it used to keep 8, and lost the answers of the rest). Each gets its
+# own result: the real alarm is already acknowledged (409), the others are
+# unknown.
+acker = ws_connect(nurse)
+acker.recv()
+frames = [websocket.ABNF.create_frame(json.dumps({"type": "ack", "alarm": alarm_id if ref == 0 else f"gone-{ref}",
+                                                  "ref": ref, "csrf": nurse.csrf}), websocket.ABNF.OPCODE_TEXT)
+          for ref in range(20)]
+acker.sock.sendall(b"".join(frame.format() for frame in frames))
+results = {}
+for _ in range(20):
+    m = next_of(acker, "result", seconds=10)
+    if m is None:
+        break
+    results[m["ref"]] = m
+ok(sorted(results) == list(range(20)), "20 outstanding acknowledgements on one WebSocket: 20 results",
+   sorted(results))
+ok(all(r["ok"] is False and r.get("error") for r in results.values()),
+   "... each refused with its own reason (acknowledged already, no such alarm)",
+   [r.get("error") for r in results.values()][:3])
+ok(next_of(acker, "heartbeat", seconds=3) is not None, "... and that WebSocket stays open")
+acker.close()
 
 # ---- history, report, audit ----
 status, body, _ = nurse.get(f"/api/v1/history?kind=alarm&alarm={alarm_id}")
 ok(status == 200 and [e["body"]["phase"] for e in body["events"]] == ["ack", "raise"],
      "history filters by kind and alarm, newest first", body if status != 200 else [e["body"]["phase"] for e in body["events"]])
 status, body, r = nurse.get("/api/v1/history?format=csv&kind=alarm")
-ok(status == 200 and body.startswith(b"seq,time,event,priority") and
-   "attachment" in (r.getheader("Content-Disposition") or ""), "history as a CSV download")
+ok(status == 200 and body.startswith(b"\xef\xbb\xbfseq,time,event,priority") and
+   "attachment" in (r.getheader("Content-Disposition") or ""),
+   "history as a CSV download, with a UTF-8 BOM for Excel", body[:80])
 status, body, _ = nurse.get("/api/v1/history?limit=2")
 ok(status == 200 and len(body["events"]) == 2 and "next_before" in body, "history pages with next_before")
 status, body2, _ = nurse.get(f"/api/v1/history?limit=2&before={body.get('next_before', 0)}")
@@ -396,6 +439,18 @@ status, body, _ = manager.send("POST", "/api/v1/devices",
 ok(status == 201, "a manager adds a device", body)
 status, body, _ = manager.send("DELETE", "/api/v1/devices/call-102B")
 ok(status == 200 and nurse.get("/api/v1/devices/call-102B")[0] == 404, "... and removes it", body)
+# A change the loader accepts but the sim driver refuses at the reload (its
+# script names the device): 422 with the driver's words, and the previous
+# file is back (a worker put it back; the core thread only reloaded).
+with open(config, encoding="utf-8") as f:
+    before_refusal = f.read()
+status, body, _ = manager.send("DELETE", "/api/v1/devices/call-101A")
+ok(status == 422 and "drivers refused" in body.get("error", "") and
+   any(d.get("code") == "driver_refused" and "call-101A" in d.get("message", "") for d in body.get("details", [])),
+   "a change the driver refuses at the reload: 422 with its reason", body)
+with open(config, encoding="utf-8") as f:
+    ok(f.read() == before_refusal, "... and the file is as it was")
+ok(nurse.get("/api/v1/devices/call-101A")[0] == 200, "... and the device is still there")
 status, body, _ = manager.send("PUT", "/api/v1/residents/R-0002",
                                {"label": "李爷爷", "bed": "102-A", "care_level": 3, "risks": ["wandering", "fall"],
                                 "night": "20:00-06:30"})
@@ -410,6 +465,29 @@ ok(status == 422 and body.get("field") == "bed" and problem.get("code") == "bed_
    "moving a resident into an occupied bed names the occupant, not the resident moved", body)
 status, body, _ = manager.send("PUT", "/api/v1/rooms/102/beds", {"beds": ["A", "B"]})
 ok(status == 200 and body["room"]["beds"] == ["A", "B"], "a manager adds a bed to a room", body)
+
+# Three changes at once: made one after the other, each answered, all kept.
+import threading  # noqa: E402
+answers = {}
+
+
+def change(label):
+    answers[label] = manager.send("PUT", "/api/v1/devices/meter-f1",
+                                  {"label": label, "bus": "sim1", "address": 7,
+                                   "profile": "eastron-sdm120", "room": "101"})[0]
+
+
+workers = [threading.Thread(target=change, args=(f"表{i}",)) for i in range(3)]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+ok(sorted(answers.values()) == [200, 200, 200], "three changes at once: each answered 200", answers)
+with open(config, encoding="utf-8") as f:
+    text_now = f.read()
+final_label = [lbl for lbl in answers if lbl in text_now]
+ok(len(final_label) == 1 and nurse.get("/api/v1/devices/meter-f1")[1]["device"]["label"] == final_label[0],
+   "... the file and the running daemon agree on the last one", final_label)
 status, body, _ = manager.get("/api/v1/audit")
 actions = [e["action"] for e in body.get("entries", [])]
 ok(all(a in actions for a in ["device.update", "device.add", "device.delete", "resident.update", "room.beds"]),

@@ -634,6 +634,22 @@ static void test_prev_is_the_previous_version(void **state)
     free(first);
 }
 
+/* A change the drivers refuse at the reload is undone: .prev is put back. */
+static void test_restore_puts_the_previous_back(void **state)
+{
+    struct fixture *fx = *state;
+    apply_ok(fx, WG_EDIT_ROOM_BEDS, "105", "{\"beds\": [\"A\", \"B\", \"C\"]}");
+    char err[320] = "";
+    assert_int_equal(config_edit_restore(fx->path, err, sizeof err), 0);
+    char *now = slurp(fx->path);
+    assert_string_equal(now, fx->original);
+    free(now);
+    /* Nothing to put back any more: refused, with the file named. */
+    assert_int_equal(config_edit_restore(fx->path, err, sizeof err), -1);
+    assert_non_null(strstr(err, ".prev"));
+    assert_int_equal(leftovers(fx->dir), 0);
+}
+
 /* Labels YAML would misread are quoted; all come back exactly. */
 static void test_strings_round_trip(void **state)
 {
@@ -1095,6 +1111,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_own_values_change_nothing, facility_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_refusals_change_nothing, facility_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_puts_the_previous_back, facility_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_prev_is_the_previous_version, facility_setup,
                                         fixture_teardown),
