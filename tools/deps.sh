@@ -17,6 +17,9 @@ packages=(
   # a CJK font so that the Chinese pages render as text, not boxes, in the
   # screenshots (the pages name no font file: they use what the system has)
   python3-websocket chromium fonts-wqy-microhei
+  # `make fuzz` (tests/fuzz/): clang with libFuzzer and the sanitizer runtimes,
+  # and llvm-symbolizer for readable reports
+  clang libclang-rt-14-dev llvm-14
 )
 # Node.js and npm for the browser tests, unless the machine has them already
 # (some images carry their own Node.js, which Debian's npm would conflict with).
