@@ -86,6 +86,11 @@ class Daemon:
             except OSError:
                 return
 
+    def running(self):
+        """Serving its port and feeding the watchdog, as after READY=1."""
+        return (wait_until(lambda: "web: serving" in self.read_log() and self.process.poll() is None, 20)
+                and wait_until(lambda: len(self.pings_since(0)) >= 3, 10))
+
     def pings_since(self, since):
         return [t for t, m in self.messages if t >= since and m == "WATCHDOG=1"]
 
@@ -226,8 +231,7 @@ def ws_handshake(daemon, cookie, origin_header):
 # ==== 1. pipelining, with a display connected ====
 
 web = Daemon("hostile", hooks=False)
-ok(wait_until(lambda: "web: serving" in web.read_log() and web.process.poll() is None, 20),
-   "the daemon serves its web port")
+ok(web.running(), "the daemon serves its web port and feeds the watchdog")
 cookie, csrf = login(web)
 ok(cookie is not None, "the display's account logs in")
 display = Display(web, cookie)
@@ -344,8 +348,7 @@ web.finish()
 # ==== 4. a frozen web thread stops the watchdog ====
 
 frozen = Daemon("frozen-web", hooks=True)
-ok(wait_until(lambda: "web: serving" in frozen.read_log(), 20) and
-   wait_until(lambda: len(frozen.pings_since(0)) >= 3, 10), "with test hooks: READY and WATCHDOG=1 as usual")
+ok(frozen.running(), "with test hooks: it serves and sends WATCHDOG=1 as usual")
 frozen.process.send_signal(signal.SIGUSR1)
 mark = time.monotonic()
 ok(wait_until(lambda: "watchdog: the web thread has not turned" in frozen.read_log(), STALE_S + 8),
@@ -370,8 +373,7 @@ frozen.finish()
 # ==== 5. a frozen core thread stops the watchdog ====
 
 core = Daemon("frozen-core", hooks=True)
-ok(wait_until(lambda: "web: serving" in core.read_log(), 20) and
-   wait_until(lambda: len(core.pings_since(0)) >= 3, 10), "a third daemon with test hooks runs")
+ok(core.running(), "a third daemon with test hooks runs")
 core.process.send_signal(signal.SIGUSR2)
 mark = time.monotonic()
 ok(wait_until(lambda: "the core thread stops here" in core.read_log(), 10), "the core thread freezes")
