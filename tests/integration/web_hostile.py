@@ -15,10 +15,11 @@ display stays connected over its WebSocket and must keep its heartbeat:
   (WARDGATE_TEST_HOOKS=1) and an sd_notify socket as systemd's: a frozen web
   thread stops WATCHDOG=1 within a few seconds and the log says why, SIGTERM
   still stops the daemon; a frozen core thread stops WATCHDOG=1 and /healthz
-  answers 503; without the variable both signals are ignored.
+  answers 503; without the variable both signals are ignored; a pause of the
+  whole process (SIGSTOP) is not taken for a wedged thread.
 
-Three daemons are started; the whole test takes about 40 s (it waits for the
-5 s staleness limit twice). Prints TAP."""
+Three daemons are started; the whole test takes about 50 s (it waits for the
+5 s staleness limit three times). Prints TAP."""
 import json
 import os
 import signal
@@ -342,6 +343,17 @@ ok(web.process.poll() is None and len(web.pings_since(mark + STALE_S)) >= 3,
    "without WARDGATE_TEST_HOOKS, SIGUSR1 and SIGUSR2 change nothing: WATCHDOG=1 goes on")
 ok(web.read_log().count("ignored (it is a test hook") == 2, "the log says the two signals were ignored")
 ok(status_of(web, "GET", "/healthz") == 200, "/healthz answers")
+
+# A pause of the whole process (SIGSTOP, a suspended machine) wedges no thread.
+web.process.send_signal(signal.SIGSTOP)
+time.sleep(STALE_S + 2)
+web.process.send_signal(signal.SIGCONT)
+mark = time.monotonic()
+ok(wait_until(lambda: len(web.pings_since(mark)) >= 5, 10), "after SIGSTOP and SIGCONT WATCHDOG=1 goes on")
+log = web.read_log()
+ok("has not turned" not in log and "no heartbeat from the core" not in log,
+   "and neither thread is reported wedged for the time the whole process was stopped",
+   [line for line in log.splitlines() if " crit " in line])
 display.close()
 web.finish()
 
