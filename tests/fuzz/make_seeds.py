@@ -148,6 +148,21 @@ def mb_point_seeds():
             choice = (0 if bool_point else 1) | (4 if output else 0) | (meaning << 3)
             write("mb_point", f"source-{n:03d}", bytes([choice]) + source.encode() + b"\0" + answer)
             n += 1
+    # Analog outputs (no shipped profile has one: a setpoint, a valve position)
+    # in every type and order, and sources the parser must refuse.
+    analog_output = 1 | 4
+    extra = [(analog_output, "{function: 3, address: 10, type: %s, order: %s, write_function: 16, scale: 0.1, "
+                             "offset: -40}" % (t, o)) for t in ("i32", "u32", "f32") for o in ("abcd", "cdab", "badc", "dcba")]
+    extra += [(analog_output, "{function: 3, address: 10, type: %s, write_function: %d}" % (t, f))
+              for t, f in (("u16", 6), ("i16", 6), ("u64", 16), ("i16", 16))]
+    extra += [(0, "{function: 3, address: 1, bit: 3, mask: 8}"),
+              (0 | 4, "{function: 3, address: 1, type: u32, write_function: 6}"),
+              (0 | 4, "{function: 3, address: 1, write_function: 6, write_on: 65536}"),
+              (1, "{function: 4, address: 65535, type: u32}")]
+    for choice, source in extra:
+        write("mb_point", f"source-{n:03d}", bytes([choice]) + source.encode() + b"\0" + answer
+              [:8] + struct.pack("<d", -12.5))
+        n += 1
 
 
 def words_of(path, pattern=r"static const char \*const \w+\[\] = \{(.*?)\};"):
