@@ -34,36 +34,49 @@ def write(target, name, data):
 
 def cut_facility():
     """config/facility.yaml with its profile glob narrowed to the profiles
-    used, one zone, one device of each profile, no comments (loading stays
-    fast, so the fuzzer runs more often)."""
+    used, five residents, one device of each profile (and the reset units
+    of their rooms, which latching alarms need), no comments: loading stays
+    fast, so the fuzzer runs more often."""
     text = open(os.path.join(ROOT, "config/facility.yaml"), encoding="utf-8").read()
-    head, rest = text.split("\nzones:\n", 1)
-    zones, rest = rest.split("\nresidents:\n", 1)
+    head, rest = text.split("\nresidents:\n", 1)
     residents, rest = rest.split("\nbuses:\n", 1)
     buses, rest = rest.split("\ndevices:\n", 1)
     devices, tail = rest.split("\nrules:\n", 1)
-    first_zone = "  - id: F1" + zones.split("  - id: F1", 1)[1].split("\n  - id: ", 1)[0]
-    room_lines = [line for line in first_zone.splitlines() if line.startswith("      - {id:")]
-    for line in room_lines[3:-1]:  # three resident rooms and the last (the station)
-        first_zone = first_zone.replace(line + "\n", "")
-    rooms = set(re.findall(r'\{id: "?([A-Za-z0-9-]+)"?,', first_zone))
-    kept_residents = [l for l in residents.splitlines() if re.search(r"bed: (\d+)-", l)
-                      and re.search(r"bed: (\d+)-", l).group(1) in rooms]
-    per_profile = {}
-    kept_devices = []
+    kept_residents = [line for line in residents.splitlines() if line.startswith("  - {")][:5]
+    # Device entries: one line each, or a block (a "  - " line, then deeper lines).
+    entries = []
     for line in devices.splitlines():
-        m = re.search(r"profile: ([a-z0-9-]+)", line)
-        if not m or per_profile.get(m.group(1), 0) >= 1:
-            continue
-        place = re.search(r'(?:bed: ([A-Za-z0-9]+)-|room: "?([A-Za-z0-9-]+)"?)', line)
-        if place and (place.group(1) or place.group(2)) not in rooms:
-            line = re.sub(r', (bed|room): [^,}]+', "", line)
-        per_profile[m.group(1)] = per_profile.get(m.group(1), 0) + 1
-        kept_devices.append(line)
+        if line.startswith("  - "):
+            entries.append(line)
+        elif entries and line.startswith("    "):
+            entries[-1] += "\n" + line
+    room_of = lambda entry: (re.search(r'\n?\s+-? ?\{?.*?\broom: "?([A-Za-z0-9-]+)"?', entry) or [None, None])[1]
+    per_profile = {}
+    kept = []
+    for entry in entries:
+        profile = re.search(r"profile: ([a-z0-9-]+)", entry).group(1)
+        if profile not in per_profile:
+            per_profile[profile] = entry
+            kept.append(entry)
+    rooms = {room_of(entry) for entry in kept} - {None}
+    for entry in entries:
+        if "profile: presence-reset" in entry and room_of(entry) in rooms and entry not in kept:
+            kept.append(entry)
+    # Only the rooms something names (and one per zone, which needs rooms).
+    named = "\n".join(kept + kept_residents)
+    needed = set(re.findall(r'\broom: "?([A-Za-z0-9-]+)"?', named)) | set(re.findall(r"\bbed: ([A-Za-z0-9]+)-", named))
+    zone_blocks = re.split(r"(?=\n  - id: )", head.split("\nzones:\n", 1)[1])
+    for block in zone_blocks:
+        room_lines = [line for line in block.splitlines() if line.startswith("      - {id:")]
+        keep = [line for line in room_lines
+                if re.match(r'      - \{id: "?([A-Za-z0-9-]+)"?', line).group(1) in needed] or room_lines[:1]
+        for line in room_lines:
+            if line not in keep:
+                head = head.replace(line + "\n", "", 1)
     profiles = "".join(f"  - profiles/{p}.yaml\n" for p in sorted(per_profile))
     head = re.sub(r"\nprofiles:\n(  - .*\n)+", "\nprofiles:\n" + profiles, head + "\n")
-    text = (head + "zones:\n" + first_zone + "\nresidents:\n" + "\n".join(kept_residents) +
-            "\nbuses:\n" + buses + "\ndevices:\n" + "\n".join(kept_devices) + "\nrules:\n" + tail)
+    text = (head + "residents:\n" + "\n".join(kept_residents) + "\nbuses:\n" + buses +
+            "\ndevices:\n" + "\n".join(kept) + "\nrules:\n" + tail)
     # Without its comments: every byte of a seed is mutated and parsed at every run.
     lines = [re.sub(r"\s+#.*$", "", line) for line in text.splitlines() if not line.lstrip().startswith("#")]
     return "\n".join(line for line in lines if line.strip()) + "\n"
