@@ -5,7 +5,8 @@
  * NUL-terminated), then as an RFC 3339 time (a heap string of exactly its
  * size). Oracles: an accepted command keeps the limits uplink_command.h
  * promises; an accepted time formats back to a text that parses to the
- * same instant. */
+ * same instant. The allow-list is every command, or for some inputs one
+ * picked by a byte of the input. */
 #include "clock.h"
 #include "fuzz_util.h"
 #include "uplink_command.h"
@@ -29,7 +30,10 @@ static void check_command(const uint8_t *data, size_t size)
     memcpy(payload, data, size);
     struct wg_command command;
     char why[256];
-    unsigned allowed = size ? data[0] & WG_COMMANDS_READ_ONLY : WG_COMMANDS_READ_ONLY;
+    /* Every command allowed, but for a quarter of the inputs (by length) a byte
+     * of the middle picks the allow-list (data[0] is nearly always '{'). */
+    unsigned allowed =
+        size % 4 == 3 ? data[size / 2] & WG_COMMANDS_READ_ONLY : WG_COMMANDS_READ_ONLY;
     int rc = uplink_command_parse(payload, size, allowed, NOW_MS, &command, why, sizeof why);
     FUZZ_ASSERT(strlen(command.request) < sizeof command.request);
     if (rc == 0) {
