@@ -50,7 +50,7 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
 TEST_PLUGINS := $(TEST_PLUGIN_SRC:tests/plugins/%.c=$(BUILD)/test-plugins/%.so)
 
-.PHONY: all deps demo test bench install clean format check-unit
+.PHONY: all deps demo test bench install clean format check-unit fuzz fuzz-build
 all: $(BUILD)/wardgated $(PLUGIN_SO)
 
 deps:
@@ -103,6 +103,43 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(filter %.o,$^) $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
 
+# libFuzzer targets: tests/fuzz/<target>/fuzz.c with seeds in
+# tests/fuzz/<target>/corpus/, built with clang, AddressSanitizer and
+# UndefinedBehaviorSanitizer into build/fuzz/. `make fuzz SECONDS=N` runs
+# each for N seconds (CI: 60) and fails on a crash, whose input is kept in
+# build/fuzz/<target>/crashes/ (docs/fuzzing.md).
+FUZZ_CC      ?= clang
+SECONDS      ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_TARGETS := $(sort $(notdir $(patsubst %/fuzz.c,%,$(wildcard tests/fuzz/*/fuzz.c))))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# (clang, unlike gcc, warns of vsnprintf in a variadic function that lacks a
+# format attribute; the plugin host's callbacks have theirs in plugin.h.)
+FUZZ_CFLAGS  := $(filter-out -fPIC,$(ALL_CFLAGS)) -Wno-format-nonliteral -O1 -g $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link
+FUZZ_OBJ     := $(CORE_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+# What a target needs beyond the core library.
+FUZZ_EXTRA_mb_point := plugins/modbus/mb_point.c
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard gateway/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/libwgcore.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/%/fuzz: tests/fuzz/%/fuzz.c tests/fuzz/fuzz_util.h $(FUZZ_BUILD)/libwgcore.a $(wildcard plugins/modbus/*.[ch])
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -Iplugins/modbus \
+	    -DWG_SOURCE_ROOT='"$(CURDIR)"' -o $@ $< $(FUZZ_EXTRA_$*) $(FUZZ_BUILD)/libwgcore.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%/fuzz)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) tools/fuzz.sh $(SECONDS) $(FUZZ_TARGETS)
+
 check-unit: $(UNIT_BIN) $(TEST_PLUGINS) all
 
 test: deps
@@ -154,4 +191,4 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i gateway/*.[ch] plugins/*/*.[ch] tests/unit/*.[ch] tests/plugins/*.c
+	clang-format -i gateway/*.[ch] plugins/*/*.[ch] tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.h tests/fuzz/*/fuzz.c

@@ -145,6 +145,7 @@ struct wg_core {
     struct periodic_job jobs[JOB_COUNT];
     struct wg_liveness *supervised[MAX_SUPERVISED]; /* other threads the watchdog job checks */
     size_t supervised_count;
+    int64_t watchdog_ran_ms; /* the watchdog job's last run (0: none yet) */
     bool test_hooks;
 
     bool stop_requested;
@@ -696,11 +697,17 @@ static void job_retry(struct wg_core *core)
 static void job_watchdog(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
+    /* Late itself (the whole process was stopped, the machine suspended): the
+     * other threads were held too; they are judged at the next run, once they
+     * had a moment to turn. */
+    bool self_late = core->watchdog_ran_ms &&
+                     now - core->watchdog_ran_ms > core->jobs[JOB_WATCHDOG].period_ms + 2000;
+    core->watchdog_ran_ms = now;
     bool all_turning = true;
     for (size_t i = 0; i < core->supervised_count; i++) {
         struct wg_liveness *thread = core->supervised[i];
         int64_t age = liveness_age_ms(thread, now);
-        if (age > WG_LIVENESS_STALE_MS) {
+        if (age > WG_LIVENESS_STALE_MS && !self_late) {
             all_turning = false;
             if (!thread->stale) {
                 wg_crit("watchdog: the %s thread has not turned for %lld ms: it is wedged; "
@@ -710,7 +717,7 @@ static void job_watchdog(struct wg_core *core)
                                thread->name);
             }
             thread->stale = true;
-        } else if (thread->stale) {
+        } else if (thread->stale && age <= WG_LIVENESS_STALE_MS) {
             thread->stale = false;
             wg_notice("watchdog: the %s thread turns again; WATCHDOG=1 is sent again",
                       thread->name);

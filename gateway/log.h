@@ -26,7 +26,8 @@ enum wg_log_level wg_log_get_level(void);
 int wg_log_level_from_name(const char *name);
 
 void wg_log(enum wg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void wg_vlog(enum wg_log_level level, const char *fmt, va_list ap);
+void wg_vlog(enum wg_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #define wg_crit(...)   wg_log(WG_LOG_CRIT, __VA_ARGS__)
 #define wg_err(...)    wg_log(WG_LOG_ERR, __VA_ARGS__)

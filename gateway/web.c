@@ -202,6 +202,7 @@ struct wg_web_server {
 
     struct wg_liveness liveness; /* stamped at every turn of the loop; read by the core */
     bool core_stale;             /* the core's heartbeat is late (logged once) */
+    int64_t ticked_ms;           /* the last tick */
 };
 
 static void wake(void *ctx)
@@ -1494,14 +1495,21 @@ static void tick(lws_sorted_usec_list_t *sul)
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
         }
     }
+    /* After a pause of the whole process (SIGSTOP, suspend) every beat is late:
+     * the core is judged at the next tick, when its beat had a moment to come. */
+    bool self_late = web->ticked_ms && now - web->ticked_ms > 2000;
+    web->ticked_ms = now;
     int64_t beat_age = now - web->heartbeat_ms;
-    if (beat_age > HEARTBEAT_STALE_MS && !web->core_stale)
-        wg_crit("web: no heartbeat from the core thread for %lld ms: /healthz answers 503 and the "
-                "displays show the connection as lost",
-                (long long)beat_age);
-    else if (beat_age <= HEARTBEAT_STALE_MS && web->core_stale)
-        wg_notice("web: the core thread beats again");
-    web->core_stale = beat_age > HEARTBEAT_STALE_MS;
+    bool core_stale = beat_age > HEARTBEAT_STALE_MS;
+    if (!self_late && core_stale != web->core_stale) {
+        if (core_stale)
+            wg_crit("web: no heartbeat from the core thread for %lld ms: /healthz answers 503 "
+                    "and the displays show the connection as lost",
+                    (long long)beat_age);
+        else
+            wg_notice("web: the core thread beats again");
+        web->core_stale = core_stale;
+    }
     for (struct ws_client *c = web->clients; c; c = c->next) {
         if (now - c->checked_ms < WS_RECHECK_MS)
             continue;

@@ -23,6 +23,9 @@ packages=(
   # time zones (site.timezone) and the time-zone test, which runs the daemon at
   # a chosen instant under libfaketime
   tzdata faketime
+  # `make fuzz` (tests/fuzz/): clang with libFuzzer and the sanitizer runtimes,
+  # and llvm-symbolizer for readable reports
+  clang libclang-rt-14-dev llvm-14
 )
 # Node.js and npm for the browser tests, unless the machine has them already
 # (some images carry their own Node.js, which Debian's npm would conflict with).

@@ -15,10 +15,11 @@ display stays connected over its WebSocket and must keep its heartbeat:
   (WARDGATE_TEST_HOOKS=1) and an sd_notify socket as systemd's: a frozen web
   thread stops WATCHDOG=1 within a few seconds and the log says why, SIGTERM
   still stops the daemon; a frozen core thread stops WATCHDOG=1 and /healthz
-  answers 503; without the variable both signals are ignored.
+  answers 503; without the variable both signals are ignored; a pause of the
+  whole process (SIGSTOP) is not taken for a wedged thread.
 
-Three daemons are started; the whole test takes about 40 s (it waits for the
-5 s staleness limit twice). Prints TAP."""
+Three daemons are started; the whole test takes about 50 s (it waits for the
+5 s staleness limit three times). Prints TAP."""
 import json
 import os
 import signal
@@ -85,6 +86,11 @@ class Daemon:
                 continue
             except OSError:
                 return
+
+    def running(self):
+        """Serving its port and feeding the watchdog, as after READY=1."""
+        return (wait_until(lambda: "web: serving" in self.read_log() and self.process.poll() is None, 20)
+                and wait_until(lambda: len(self.pings_since(0)) >= 3, 10))
 
     def pings_since(self, since):
         return [t for t, m in self.messages if t >= since and m == "WATCHDOG=1"]
@@ -226,8 +232,7 @@ def ws_handshake(daemon, cookie, origin_header):
 # ==== 1. pipelining, with a display connected ====
 
 web = Daemon("hostile", hooks=False)
-ok(wait_until(lambda: "web: serving" in web.read_log() and web.process.poll() is None, 20),
-   "the daemon serves its web port")
+ok(web.running(), "the daemon serves its web port and feeds the watchdog")
 cookie, csrf = login(web)
 ok(cookie is not None, "the display's account logs in")
 display = Display(web, cookie)
@@ -338,14 +343,24 @@ ok(web.process.poll() is None and len(web.pings_since(mark + STALE_S)) >= 3,
    "without WARDGATE_TEST_HOOKS, SIGUSR1 and SIGUSR2 change nothing: WATCHDOG=1 goes on")
 ok(web.read_log().count("ignored (it is a test hook") == 2, "the log says the two signals were ignored")
 ok(status_of(web, "GET", "/healthz") == 200, "/healthz answers")
+
+# A pause of the whole process (SIGSTOP, a suspended machine) wedges no thread.
+web.process.send_signal(signal.SIGSTOP)
+time.sleep(STALE_S + 2)
+web.process.send_signal(signal.SIGCONT)
+mark = time.monotonic()
+ok(wait_until(lambda: len(web.pings_since(mark)) >= 5, 10), "after SIGSTOP and SIGCONT WATCHDOG=1 goes on")
+log = web.read_log()
+ok("has not turned" not in log and "no heartbeat from the core" not in log,
+   "and neither thread is reported wedged for the time the whole process was stopped",
+   [line for line in log.splitlines() if " crit " in line])
 display.close()
 web.finish()
 
 # ==== 4. a frozen web thread stops the watchdog ====
 
 frozen = Daemon("frozen-web", hooks=True)
-ok(wait_until(lambda: "web: serving" in frozen.read_log(), 20) and
-   wait_until(lambda: len(frozen.pings_since(0)) >= 3, 10), "with test hooks: READY and WATCHDOG=1 as usual")
+ok(frozen.running(), "with test hooks: it serves and sends WATCHDOG=1 as usual")
 frozen.process.send_signal(signal.SIGUSR1)
 mark = time.monotonic()
 ok(wait_until(lambda: "watchdog: the web thread has not turned" in frozen.read_log(), STALE_S + 8),
@@ -370,8 +385,7 @@ frozen.finish()
 # ==== 5. a frozen core thread stops the watchdog ====
 
 core = Daemon("frozen-core", hooks=True)
-ok(wait_until(lambda: "web: serving" in core.read_log(), 20) and
-   wait_until(lambda: len(core.pings_since(0)) >= 3, 10), "a third daemon with test hooks runs")
+ok(core.running(), "a third daemon with test hooks runs")
 core.process.send_signal(signal.SIGUSR2)
 mark = time.monotonic()
 ok(wait_until(lambda: "the core thread stops here" in core.read_log(), 10), "the core thread freezes")
