@@ -162,6 +162,36 @@ static const struct wg_migration migrations[] = {
                "    expires_ms INTEGER NOT NULL\n"
                ");\n",
     },
+    {
+        .version = 5,
+        .name = "size bound: journal by kind, journal totals",
+        /* events_by_kind: the size bound evicts the oldest rows of a kind in
+         * chunks without scanning the journal. journal_totals: rows and body
+         * bytes per kind, kept by triggers (like outbox_totals), so the bound
+         * knows what alarms use and which kinds have rows. The first fill
+         * scans the journal once. */
+        .sql = "CREATE INDEX events_by_kind ON events (kind, seq);\n"
+               "CREATE TABLE journal_totals (\n"
+               "    kind  TEXT    PRIMARY KEY,\n"
+               "    rows  INTEGER NOT NULL,\n"
+               "    bytes INTEGER NOT NULL\n"
+               ") WITHOUT ROWID;\n"
+               "INSERT INTO journal_totals (kind, rows, bytes)\n"
+               "    SELECT kind, count(*), coalesce(sum(length(body)), 0) FROM events\n"
+               "    GROUP BY kind;\n"
+               "CREATE TRIGGER journal_totals_insert AFTER INSERT ON events\n"
+               "BEGIN\n"
+               "    INSERT INTO journal_totals (kind, rows, bytes)\n"
+               "    VALUES (NEW.kind, 1, length(NEW.body))\n"
+               "    ON CONFLICT (kind) DO UPDATE SET rows = rows + 1,\n"
+               "                                    bytes = bytes + excluded.bytes;\n"
+               "END;\n"
+               "CREATE TRIGGER journal_totals_delete AFTER DELETE ON events\n"
+               "BEGIN\n"
+               "    UPDATE journal_totals SET rows = rows - 1, bytes = bytes - length(OLD.body)\n"
+               "    WHERE kind = OLD.kind;\n"
+               "END;\n",
+    },
 };
 
 const struct wg_migration *migrations_list(size_t *count)
