@@ -57,7 +57,8 @@ struct wg_engine {
     int level_after_s[WG_ALARM_MAX_LEVEL];
     size_t level_count;
     int64_t started_ms;
-    bool indicators_dirty; /* an alarm or a presence changed since lamps were last set */
+    bool indicators_dirty;  /* an alarm or a presence changed since lamps were last set */
+    char storage_alarm[37]; /* the storage_failing alarm, "" when none */
 };
 
 /* ---- small helpers ---- */
@@ -287,8 +288,16 @@ static void update_indicators(struct wg_engine *engine)
         room_sum[i] = (struct room_summary){-1, -1};
     for (size_t i = 0; i <= zones; i++)
         zone_sum[i] = (struct room_summary){-1, -1};
-    const struct wg_alarm *active[512];
-    size_t count = alarm_active(engine->alarms, active, 512);
+    size_t count = alarm_count(engine->alarms);
+    const struct wg_alarm **active = malloc((count ? count : 1) * sizeof *active);
+    if (!active) {
+        free(room_sum);
+        free(zone_sum);
+        engine->indicators_dirty = true; /* try again at the next tick */
+        wg_err("out of memory updating lamps");
+        return;
+    }
+    count = alarm_active(engine->alarms, active, count);
     for (size_t i = 0; i < count; i++) {
         const struct wg_alarm *alarm = active[i];
         size_t room = config_find_room(config, alarm->room);
@@ -344,6 +353,7 @@ static void update_indicators(struct wg_engine *engine)
                                 : WG_BUZZER_OFF);
         }
     }
+    free(active);
     free(room_sum);
     free(zone_sum);
 }
@@ -1023,6 +1033,10 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
     struct wg_alarm *alarm = alarm_find(engine->alarms, id);
     if (!alarm)
         return 0;
+    if (strcmp(alarm->kind, WG_STORAGE_ALARM_KIND) == 0) {
+        memcpy(engine->storage_alarm, alarm->id, 37);
+        return 0;
+    }
     const struct wg_config *config = engine->config;
     size_t device = config_find_device(config, alarm->device);
     if (device == WG_NO_INDEX)
@@ -1058,6 +1072,33 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
         }
     }
     return 0;
+}
+
+void engine_storage_alarm(struct wg_engine *engine, bool failing, const char *detail,
+                          int64_t now_ms)
+{
+    struct wg_alarm *alarm = alarm_in(engine, engine->storage_alarm);
+    if (!failing) {
+        if (alarm)
+            alarm_reset(engine->alarms, alarm, "storage", "storage working again", now_ms);
+        engine->storage_alarm[0] = '\0';
+        update_indicators(engine);
+        return;
+    }
+    if (alarm) {
+        if (detail && strcmp(alarm->detail, detail) != 0) {
+            snprintf(alarm->detail, sizeof alarm->detail, "%s", detail);
+            alarm_update(engine->alarms, alarm, "update");
+        }
+        return;
+    }
+    struct wg_alarm proto = {
+        .priority = WG_PRIO_TECHNICAL, .reset_mode = WG_RESET_ON_NORMAL, .condition_active = true};
+    snprintf(proto.kind, sizeof proto.kind, "%s", WG_STORAGE_ALARM_KIND);
+    snprintf(proto.rule, sizeof proto.rule, "storage");
+    snprintf(proto.detail, sizeof proto.detail, "%s", detail ? detail : "storage failing");
+    raise_into(engine, engine->storage_alarm, &proto, now_ms);
+    update_indicators(engine);
 }
 
 struct wg_alarm_table *engine_alarms(struct wg_engine *engine)
@@ -1221,16 +1262,20 @@ int engine_set_config(struct wg_engine *engine, const struct wg_config *config, 
         return -1;
     engine->started_ms = started;
     /* Rules' alarms are re-linked by id, as after a restart. */
-    const struct wg_alarm *active[512];
-    size_t count = alarm_active(engine->alarms, active, 512);
+    size_t count = alarm_count(engine->alarms);
+    const struct wg_alarm **active = malloc((count ? count : 1) * sizeof *active);
+    if (!active)
+        return -1;
+    count = alarm_active(engine->alarms, active, count);
+    int rc = 0;
     for (size_t i = 0; i < count; i++) {
         json_t *record = alarm_to_json(active[i]);
-        if (record) {
-            engine_restore(engine, record);
-            json_decref(record);
-        }
+        if (!record || engine_restore(engine, record) != 0)
+            rc = -1;
+        json_decref(record);
     }
-    return 0;
+    free(active);
+    return rc;
 }
 
 void engine_free(struct wg_engine *engine)

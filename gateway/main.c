@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -211,6 +213,48 @@ static int open_signals(void)
     return signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* File descriptors the daemon needs besides its buses: the database and its
+ * WAL on three connections, eventfds, the signalfd, the web server and its
+ * clients, the MQTT link, logs. */
+#define BASE_FDS    256
+#define FDS_PER_BUS 2 /* a TCP socket or serial port, and room for a reconnect */
+
+/* Raises the soft open-file limit to fit the buses (a Modbus TCP endpoint is
+ * a bus of its own: 1,000 endpoints need over 1,000 descriptors, and the
+ * usual soft limit is 1,024), up to the hard limit. */
+static void raise_open_file_limit(const struct wg_config *config)
+{
+    rlim_t needed = BASE_FDS + (rlim_t)FDS_PER_BUS * config->bus_count;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        wg_warn("open files: cannot read the limit: %s", strerror(errno));
+        return;
+    }
+    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed)
+        return;
+    rlim_t was = limit.rlim_cur;
+    rlim_t wanted =
+        limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed ? limit.rlim_max : needed;
+    if (wanted > was) {
+        limit.rlim_cur = wanted;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            wg_warn("open files: %zu buses need about %llu descriptors; cannot raise the limit "
+                    "of %llu: %s; raise LimitNOFILE in the unit",
+                    config->bus_count, (unsigned long long)needed, (unsigned long long)was,
+                    strerror(errno));
+            return;
+        }
+    }
+    if (wanted < needed)
+        wg_warn("open files: %zu buses need about %llu descriptors, but the hard limit is %llu "
+                "(raised to it from %llu); raise LimitNOFILE in the unit",
+                config->bus_count, (unsigned long long)needed, (unsigned long long)wanted,
+                (unsigned long long)was);
+    else
+        wg_info("open files: raised the limit from %llu to %llu for %zu buses",
+                (unsigned long long)was, (unsigned long long)wanted, config->bus_count);
+}
+
 static const char *database_path(const struct cli_options *cli, const struct wg_config *config)
 {
     return cli->db_path ? cli->db_path
@@ -284,6 +328,7 @@ int main(int argc, char **argv)
 
     wg_notice("wardgated %s starting: site %s (%s), %zu devices", WG_VERSION, config->site.id,
               config->site.name, config->device_count);
+    raise_open_file_limit(config);
     int signal_fd = open_signals();
     if (signal_fd < 0) {
         wg_crit("cannot set up signal handling");
