@@ -3,11 +3,14 @@
 #include "mb_link.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <modbus.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <time.h>
+#include <unistd.h>
 
 struct mb_link {
     modbus_t *ctx;
@@ -100,6 +103,27 @@ static bool ensure_connected(struct mb_link *link, char *detail, size_t detail_s
                      "adapters switch direction themselves)",
                      modbus_strerror(errno));
         link->rs485_warned = true;
+    }
+    /* libmodbus waits for replies with select(), which cannot take a
+     * descriptor of FD_SETSIZE (1024) or more (glibc aborts the process): a
+     * gateway with a thousand buses moves such a socket below, or fails this
+     * connection instead of the whole daemon. */
+    int fd = modbus_get_socket(link->ctx);
+    if (fd >= FD_SETSIZE) {
+        int low = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (low >= 0 && low < FD_SETSIZE) {
+            modbus_set_socket(link->ctx, low);
+            close(fd);
+        } else {
+            if (low >= 0)
+                close(low);
+            modbus_close(link->ctx);
+            snprintf(link->last_connect_error, sizeof link->last_connect_error,
+                     "descriptor %d: over %d files open, more than libmodbus can wait on", fd,
+                     FD_SETSIZE);
+            snprintf(detail, detail_size, "%s", link->last_connect_error);
+            return false;
+        }
     }
     link->connected = true;
     return true;

@@ -340,6 +340,8 @@ ok("unexpected frame" in log and "too many frames" in log and "frame over 1 KiB"
      "each closure is logged with its reason")
 
 # ---- history, report, audit ----
+# The journal is written by the store writer, a moment after the core acts.
+wait_until(lambda: len(nurse.get(f"/api/v1/history?kind=alarm&alarm={alarm_id}")[1].get("events", [])) >= 2, 10)
 status, body, _ = nurse.get(f"/api/v1/history?kind=alarm&alarm={alarm_id}")
 ok(status == 200 and [e["body"]["phase"] for e in body["events"]] == ["ack", "raise"],
      "history filters by kind and alarm, newest first", body if status != 200 else [e["body"]["phase"] for e in body["events"]])
@@ -353,6 +355,7 @@ ok(status == 200 and body2["events"] and body2["events"][0]["seq"] < body["event
      "the next page continues below")
 status, body, _ = manager.get("/api/v1/report/response?days=1")
 ok(status == 200 and "shifts" in body, "the response report", body if status != 200 else "")
+wait_until(lambda: "alarm.reset_refused" in [e["action"] for e in manager.get("/api/v1/audit")[1].get("entries", [])], 10)
 status, body, _ = manager.get("/api/v1/audit")
 actions = [e["action"] for e in body.get("entries", [])] if status == 200 else []
 ok("alarm.ack" in actions and "alarm.reset_refused" in actions,
@@ -394,10 +397,19 @@ ok(status == 200 and body["resident"]["fall_risk"] and body["resident"]["night"]
      "a manager edits a resident's risks and night window", body)
 status, body, _ = manager.send("PUT", "/api/v1/rooms/102/beds", {"beds": ["A", "B"]})
 ok(status == 200 and body["room"]["beds"] == ["A", "B"], "a manager adds a bed to a room", body)
-status, body, _ = manager.get("/api/v1/audit")
-actions = [e["action"] for e in body.get("entries", [])]
-ok(all(a in actions for a in ["device.update", "device.add", "device.delete", "resident.update", "room.beds"]),
-     "configuration changes are audited", actions)
+# Audit rows are written by the store writer, a moment after the reply.
+wanted = ["device.update", "device.add", "device.delete", "resident.update", "room.beds"]
+actions = []
+
+
+def audited():
+    global actions
+    status, body, _ = manager.get("/api/v1/audit")
+    actions = [e["action"] for e in body.get("entries", [])] if status == 200 else []
+    return all(a in actions for a in wanted)
+
+
+ok(wait_until(audited, 10), "configuration changes are audited", actions)
 
 # ---- logout ----
 status, body, r = nurse.send("POST", "/api/v1/logout", {})
