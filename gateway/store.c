@@ -4,6 +4,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <math.h>
@@ -295,12 +296,50 @@ static void describe_free_space(const char *path, char *out, size_t out_len)
     free(copy);
 }
 
+/* What the file system says when SQLite's I/O error came without an OS
+ * error (it often loses errno on the way, a failed WAL write at commit for
+ * one): a read-only mount, no free blocks, or else what writing a probe
+ * file next to the database gives. 0 when writing works. */
+static int file_system_errno(const char *path)
+{
+    char *copy = strdup(path);
+    struct statvfs fs;
+    int err = 0;
+    if (copy && statvfs(dirname(copy), &fs) == 0) {
+        if (fs.f_flag & ST_RDONLY)
+            err = EROFS;
+        else if (fs.f_bavail == 0)
+            err = ENOSPC;
+    }
+    free(copy);
+    if (err)
+        return err;
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s-wgprobe", path);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    char block[4096] = {0};
+    ssize_t written = write(fd, block, sizeof block);
+    if (written < 0)
+        err = errno;
+    else if ((size_t)written < sizeof block)
+        err = ENOSPC;
+    else if (fdatasync(fd) != 0)
+        err = errno;
+    close(fd);
+    unlink(probe);
+    return err;
+}
+
 /* Records a failed SQLite call `rc` made while `doing` something. */
 static int fail_sqlite(struct wg_store *store, int rc, const char *doing)
 {
     char sqlite_msg[256];
     snprintf(sqlite_msg, sizeof sqlite_msg, "%s", store->db ? sqlite3_errmsg(store->db) : "");
     int sys_errno = store->db ? sqlite3_system_errno(store->db) : 0;
+    if (sys_errno == 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN))
+        sys_errno = file_system_errno(store->path);
     int result = -1;
     char free_space[96] = "";
     if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL)
