@@ -483,7 +483,9 @@ static void *writer_main(void *arg)
         /* The transaction's writes, oldest first, copied so that what is
          * queued meanwhile (or dropped) never touches what is being written. */
         size_t count = 0, bytes = 0;
-        int64_t max_bytes = writer->status.usage.wal_budget_bytes / 2;
+        /* A transaction writes a few times its bytes to the WAL (indexes, b-tree
+         * pages): a sixth of the WAL's share keeps the WAL within it. */
+        int64_t max_bytes = writer->status.usage.wal_budget_bytes / 6;
         if (max_bytes <= 0 || max_bytes > MAX_TX_BYTES)
             max_bytes = MAX_TX_BYTES;
         for (struct wg_write *w = writer->head;
