@@ -33,6 +33,7 @@
 #define ALARM_SHARE_PERCENT        20 /* reserved for alarm and audit rows: others never take it */
 #define EVICT_CHUNK_ROWS           256
 #define EXPIRE_CHUNK_ROWS          512
+#define EXPIRE_CHUNKS_PER_CALL     4
 /* Per-row bytes beyond the body, to estimate what alarm rows use from their
  * totals: the other columns and six index entries of a journal row, two of
  * an outbox row (measured with dbstat: docs/storage.md). */
@@ -189,10 +190,14 @@ struct wg_store {
     long long max_bytes;
     int64_t wal_budget_bytes; /* the WAL's share of max_bytes (journal_size_limit) */
     int64_t page_size;
-    int64_t max_pages; /* the database's budget in pages (max_page_count); 0 = unlimited */
-    bool read_only;    /* store_open_reader: every write is refused */
-    bool in_batch;     /* between store_begin and store_commit/rollback */
-    bool batch_lost;   /* SQLite rolled the batch back on its own after an error */
+    int64_t max_pages;  /* the database's budget in pages (max_page_count); 0 = unlimited */
+    bool read_only;     /* store_open_reader: every write is refused */
+    bool trusted_json;  /* store_trust_json: bodies are not parsed again */
+    int64_t room_pages; /* in a batch: pages surely free, counted down per write; -1 unknown */
+    int64_t wal_frames; /* frames in the WAL after the last commit (the WAL hook) */
+    int64_t auto_checkpoint_frames; /* a PASSIVE checkpoint after a commit past this */
+    bool in_batch;                  /* between store_begin and store_commit/rollback */
+    bool batch_lost;                /* SQLite rolled the batch back on its own after an error */
     enum wg_store_status batch_lost_status; /* ... and the status of that error */
     bool evicting;                          /* above EVICT_ABOVE_PERCENT, until EVICT_TO_PERCENT */
     bool evicting_non_alarm; /* non-alarm rows above their share, until 5 points below */
@@ -547,7 +552,7 @@ static int64_t wall_clock_ms(void)
 
 typedef int (*write_fn)(struct wg_store *store, void *ctx);
 
-static int evict_until(struct wg_store *store, int64_t target_pages, int max_chunks,
+static int evict_until(struct wg_store *store, int64_t target_pages, int64_t max_bytes,
                        struct wg_store_eviction *evicted);
 static void log_eviction(const struct wg_store *store, const struct wg_store_eviction *evicted);
 
@@ -574,13 +579,22 @@ static int64_t reserve_pages(const struct wg_store *store, size_t new_bytes)
  * would make it roll back the whole transaction, batch and all. */
 static int ensure_room(struct wg_store *store, int64_t reserve, const char *doing)
 {
+    /* Inside a batch the page counts are read again only when what is
+     * surely left (counted down by each write's worst case) runs short. */
+    if (store->in_batch && store->room_pages >= reserve) {
+        store->room_pages -= reserve;
+        return 0;
+    }
     int64_t pages = query_pragma_pages(store, ST_PAGE_COUNT);
     int64_t free_pages = query_pragma_pages(store, ST_FREELIST_COUNT);
     if (pages < 0 || free_pages < 0)
         return fail(store, WG_STORE_IO, "database %s: cannot read its page counts: %s", store->path,
                     sqlite3_errmsg(store->db));
-    if (store->max_pages - pages + free_pages >= reserve)
+    if (store->max_pages - pages + free_pages >= reserve) {
+        store->room_pages = store->max_pages - pages + free_pages - reserve;
         return 0;
+    }
+    store->room_pages = -1;
     int64_t target = store->max_pages * EVICT_TO_PERCENT / 100;
     if (target > store->max_pages - 2 * reserve)
         target = store->max_pages - 2 * reserve;
@@ -670,6 +684,7 @@ int store_begin(struct wg_store *store)
     if (run(store, ST_BEGIN, "starting a transaction") < 0)
         return -1;
     store->in_batch = true;
+    store->room_pages = -1;
     store->batch_lost = false;
     store->batch_lost_status = WG_STORE_OK;
     return 0;
@@ -871,7 +886,7 @@ int store_append_event(struct wg_store *store, struct wg_event *event)
         event_new_id(event);
     struct append_job job = {.event = event, .body = event->body ? event->body : "{}"};
     char why[200];
-    if (check_json_object(job.body, why, sizeof why) < 0)
+    if (!store->trusted_json && check_json_object(job.body, why, sizeof why) < 0)
         return fail(store, WG_STORE_REFUSED,
                     "database %s: event %s (kind %s) refused: its body is not a JSON object: %s",
                     store->path, event->id, event->kind, why);
@@ -1349,7 +1364,7 @@ int store_audit(struct wg_store *store, int64_t ts_ms, const char *actor, const 
         return fail(store, WG_STORE_REFUSED,
                     "database %s: audit row without actor or action refused", store->path);
     char why[200];
-    if (detail_json && check_json_object(detail_json, why, sizeof why) < 0)
+    if (detail_json && !store->trusted_json && check_json_object(detail_json, why, sizeof why) < 0)
         return fail(store, WG_STORE_REFUSED,
                     "database %s: audit row (%s %s) refused: detail is not a JSON object: %s",
                     store->path, actor, action, why);
@@ -1402,7 +1417,7 @@ int store_alarm_put(struct wg_store *store, const struct wg_alarm_row *alarm)
         return fail(store, WG_STORE_REFUSED, "database %s: alarm without id, state or kind refused",
                     store->path);
     char why[200];
-    if (alarm->body && check_json_object(alarm->body, why, sizeof why) < 0)
+    if (alarm->body && !store->trusted_json && check_json_object(alarm->body, why, sizeof why) < 0)
         return fail(store, WG_STORE_REFUSED,
                     "database %s: alarm %s refused: its body is not a JSON object: %s", store->path,
                     alarm->id, why);
@@ -1614,32 +1629,56 @@ static int64_t run_delete(struct wg_store *store, enum stmt_id id, const char *t
     return sqlite3_changes(store->db);
 }
 
-/* Deletes the oldest chunk of a source: journal rows go with their outbox rows. */
-static int evict_source_chunk(struct wg_store *store, const struct evict_source *source,
-                              struct wg_store_eviction *evicted)
+/* What deleting one row writes to the WAL: every page it touches goes there
+ * whole. A journal row sits in its table and seven indexes, two of them on
+ * random keys (its UUID, its device), and its outbox row in three more; a
+ * reading in its table's random leaf and the by-bucket index. Measured with
+ * the soak (docs/storage.md). */
+#define EVICT_JOURNAL_ROW_WAL (6 * 4096)
+#define EVICT_READING_ROW_WAL (2 * 4096)
+#define EVICT_AUDIT_ROW_WAL   (2 * 4096)
+
+/* Rows per chunk: an eighth of the WAL's share, at least 8. */
+static int64_t chunk_rows(const struct wg_store *store, int64_t row_wal_bytes, int64_t most)
 {
-    int64_t n;
+    int64_t rows = store->wal_budget_bytes / 8 / row_wal_bytes;
+    return rows < 8 ? 8 : rows > most ? most : rows;
+}
+
+/* Deletes the oldest chunk of a source: journal rows go with their outbox
+ * rows. Adds to *evicted and returns what it wrote to the WAL (an
+ * estimate), or -1. */
+static int64_t evict_source_chunk(struct wg_store *store, const struct evict_source *source,
+                                  struct wg_store_eviction *evicted)
+{
+    int64_t n, row_wal;
     switch (source->type) {
     case SOURCE_READINGS:
-        n = run_delete(store, ST_READINGS_EVICT, NULL, 2 * EVICT_CHUNK_ROWS, "evicting readings");
+        row_wal = EVICT_READING_ROW_WAL;
+        n = run_delete(store, ST_READINGS_EVICT, NULL,
+                       chunk_rows(store, row_wal, 2 * EVICT_CHUNK_ROWS), "evicting readings");
         if (n < 0)
             return -1;
         evicted->rows[WG_EVICT_READINGS] += n;
         break;
     case SOURCE_AUDIT:
-        n = run_delete(store, ST_AUDIT_EVICT, NULL, EVICT_CHUNK_ROWS, "evicting audit rows");
+        row_wal = EVICT_AUDIT_ROW_WAL;
+        n = run_delete(store, ST_AUDIT_EVICT, NULL, chunk_rows(store, row_wal, EVICT_CHUNK_ROWS),
+                       "evicting audit rows");
         if (n < 0)
             return -1;
         evicted->rows[WG_EVICT_AUDIT] += n;
         break;
     case SOURCE_KIND: {
-        /* The chunk ends at the seq EVICT_CHUNK_ROWS rows in, or covers the rest. */
+        /* The chunk ends at the seq `rows` rows in, or covers the rest. */
+        row_wal = EVICT_JOURNAL_ROW_WAL;
+        int64_t rows = chunk_rows(store, row_wal, EVICT_CHUNK_ROWS);
         sqlite3_stmt *stmt = prepared(store, ST_KIND_CUTOFF);
         if (!stmt)
             return -1;
         int rc = bind_text(stmt, 1, source->kind);
         if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int(stmt, 2, EVICT_CHUNK_ROWS - 1);
+            rc = sqlite3_bind_int64(stmt, 2, rows - 1);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(stmt);
         int64_t cutoff = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : INT64_MAX;
@@ -1657,18 +1696,23 @@ static int evict_source_chunk(struct wg_store *store, const struct evict_source 
         evicted->rows[class_of_kind(source->kind)] += n;
         break;
     }
+    default:
+        return 0;
     }
     evicted->chunks++;
-    return n > 0 ? 1 : 0;
+    return n * row_wal;
 }
 
 /* Evicts, a chunk at a time, while the database uses more than `target`
  * pages (the whole bound, when it is above EVICT_ABOVE_PERCENT) or non-alarm
  * rows more than their share: the oldest non-alarm rows first; alarm and
- * audit rows only when the whole bound needs it and nothing else is left. */
-static int evict_until(struct wg_store *store, int64_t target_pages, int max_chunks,
+ * audit rows only when the whole bound needs it and nothing else is left.
+ * Stops once it wrote about `max_bytes` to the WAL (0: no limit), so one
+ * transaction's WAL stays within its share. */
+static int evict_until(struct wg_store *store, int64_t target_pages, int64_t max_bytes,
                        struct wg_store_eviction *evicted)
 {
+    int64_t freed = 0;
     if (store->max_pages <= 0)
         return 0;
     int64_t non_alarm_high = store->max_pages * (100 - ALARM_SHARE_PERCENT) / 100;
@@ -1676,7 +1720,7 @@ static int evict_until(struct wg_store *store, int64_t target_pages, int max_chu
     struct wg_store_kind_total kinds[16];
     size_t kind_count = 0;
     struct wg_outbox_totals outbox;
-    for (int chunk = 0; max_chunks <= 0 || chunk < max_chunks; chunk++) {
+    while (max_bytes <= 0 || freed < max_bytes) {
         int64_t used = used_pages(store);
         if (used < 0)
             return fail(store, WG_STORE_IO, "database %s: cannot read its page counts: %s",
@@ -1707,9 +1751,10 @@ static int evict_until(struct wg_store *store, int64_t target_pages, int max_chu
                 return 0;
             }
         }
-        int deleted = evict_source_chunk(store, &source, evicted);
-        if (deleted < 0)
+        int64_t bytes = evict_source_chunk(store, &source, evicted);
+        if (bytes < 0)
             return -1;
+        freed += bytes;
     }
     return 0;
 }
@@ -1739,7 +1784,7 @@ bool store_over_bound(struct wg_store *store)
 }
 
 struct evict_job {
-    int max_chunks;
+    int64_t max_bytes;
     struct wg_store_eviction *evicted;
 };
 
@@ -1750,7 +1795,7 @@ static int evict_work(struct wg_store *store, void *ctx)
     if (used > store->max_pages * EVICT_ABOVE_PERCENT / 100)
         store->evicting = true;
     int64_t target = store->evicting ? store->max_pages * EVICT_TO_PERCENT / 100 : store->max_pages;
-    if (evict_until(store, target, job->max_chunks, job->evicted) < 0)
+    if (evict_until(store, target, job->max_bytes, job->evicted) < 0)
         return -1;
     used = used_pages(store);
     if (used >= 0 && used <= store->max_pages * EVICT_TO_PERCENT / 100)
@@ -1758,12 +1803,12 @@ static int evict_work(struct wg_store *store, void *ctx)
     return 0;
 }
 
-int store_evict(struct wg_store *store, int max_chunks, struct wg_store_eviction *evicted)
+int store_evict(struct wg_store *store, int64_t max_bytes, struct wg_store_eviction *evicted)
 {
     store->status = WG_STORE_OK;
     if (store->max_pages <= 0)
         return 0;
-    struct evict_job job = {max_chunks, evicted};
+    struct evict_job job = {max_bytes, evicted};
     return run_write(store, evict_work, &job, 0, "keeping the size bound");
 }
 
@@ -1775,6 +1820,7 @@ struct maintain_job {
 static int64_t expire_journal(struct wg_store *store, int64_t cutoff_ms)
 {
     int64_t total = 0;
+    int chunks = 0;
     for (;;) {
         sqlite3_stmt *stmt = prepared(store, ST_EXPIRE_OUTBOX);
         if (!stmt)
@@ -1801,8 +1847,8 @@ static int64_t expire_journal(struct wg_store *store, int64_t cutoff_ms)
             return -1;
         int changes = sqlite3_changes(store->db);
         total += changes;
-        if (changes < EXPIRE_CHUNK_ROWS)
-            return total;
+        if (changes < EXPIRE_CHUNK_ROWS || ++chunks == EXPIRE_CHUNKS_PER_CALL)
+            return total; /* the rest at the next maintenance: the WAL keeps its share */
     }
 }
 
@@ -1835,7 +1881,7 @@ int store_maintain(struct wg_store *store, int64_t now_ms)
     if (run_write(store, maintain_work, &job, 0, "maintaining the database") < 0)
         return -1;
     struct wg_store_eviction evicted = {0};
-    int rc = store_evict(store, 0, &evicted);
+    int rc = store_evict(store, store->wal_budget_bytes / 4, &evicted);
     log_eviction(store, &evicted);
     if (rc == 0 && evicted.exhausted)
         wg_warn("database %s: above its size bound with nothing left to evict but the current "
@@ -1885,12 +1931,29 @@ int store_checkpoint(struct wg_store *store, bool truncate, int64_t *wal_bytes)
         &log_frames, &done_frames);
     if (wal_bytes)
         *wal_bytes = file_bytes(store->path, "-wal");
+    if (rc == SQLITE_OK && truncate)
+        store->wal_frames = 0;
     if (rc != SQLITE_OK && !(truncate && (rc & 0xff) == SQLITE_BUSY))
         return fail_sqlite(store, rc, "checkpointing the WAL");
     return 0;
 }
 
+int64_t store_wal_bytes(const struct wg_store *store)
+{
+    return store->wal_frames * (store->page_size + 24);
+}
+
 /* ---- open and close -------------------------------------------------- */
+
+void store_own_checkpoints(struct wg_store *store)
+{
+    store->auto_checkpoint_frames = 0;
+}
+
+void store_trust_json(struct wg_store *store, bool trusted)
+{
+    store->trusted_json = trusted;
+}
 
 const char *store_path(const struct wg_store *store)
 {
@@ -2028,6 +2091,15 @@ static int pragma(struct wg_store *store, const char *sql, char *out, size_t out
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    struct wg_store *store = ctx;
+    store->wal_frames = frames;
+    if (store->auto_checkpoint_frames > 0 && frames >= store->auto_checkpoint_frames)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static int configure_connection(struct wg_store *store)
 {
     char value[64];
@@ -2039,15 +2111,16 @@ static int configure_connection(struct wg_store *store)
                     store->path, value);
     /* The WAL is part of the bound: truncated back to its share after a
      * checkpoint, and checkpointed when half of it is used. */
-    char sql[80], checkpoint[80];
+    char sql[80];
     snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld",
              (long long)store->wal_budget_bytes);
-    snprintf(checkpoint, sizeof checkpoint, "PRAGMA wal_autocheckpoint = %lld",
-             (long long)(store->wal_budget_bytes / 4096 / 2));
     if (pragma(store, "PRAGMA synchronous = FULL", NULL, 0) < 0 ||
-        pragma(store, "PRAGMA foreign_keys = ON", NULL, 0) < 0 || pragma(store, sql, NULL, 0) < 0 ||
-        pragma(store, checkpoint, NULL, 0) < 0)
+        pragma(store, "PRAGMA foreign_keys = ON", NULL, 0) < 0 || pragma(store, sql, NULL, 0) < 0)
         return -1;
+    /* Our own WAL hook (it replaces wal_autocheckpoint): it counts what each
+     * commit left in the WAL, so the writer can keep the WAL in its share. */
+    store->auto_checkpoint_frames = store->wal_budget_bytes / 4096 / 4;
+    sqlite3_wal_hook(store->db, on_wal_commit, store);
     if (pragma(store, "PRAGMA foreign_keys", value, sizeof value) < 0)
         return -1;
     if (strcmp(value, "1") != 0)
@@ -2241,8 +2314,8 @@ struct wg_store *store_open(const struct wg_store_options *options, enum wg_stor
     store->max_bytes = options->max_bytes > 0 ? options->max_bytes : 0;
     store->wal_budget_bytes = WAL_SIZE_LIMIT_BYTES;
     if (store->max_bytes > 0) {
-        /* A sixteenth of the bound, within 256 KiB-32 MiB, at most a quarter. */
-        store->wal_budget_bytes = store->max_bytes / 16;
+        /* An eighth of the bound, within 256 KiB-32 MiB, at most a quarter. */
+        store->wal_budget_bytes = store->max_bytes / 8;
         if (store->wal_budget_bytes < WAL_MIN_BYTES)
             store->wal_budget_bytes = WAL_MIN_BYTES;
         if (store->wal_budget_bytes > WAL_MAX_BYTES)

@@ -65,6 +65,10 @@ void store_close(struct wg_store *store);
  * waiting), so a reader never stalls its thread; every write is refused. */
 struct wg_store *store_open_reader(const char *path, char *err, size_t err_len);
 
+/* Bodies, details and alarm records handed to this store are known to be
+ * JSON objects (the store writer's, all made by json_dumps): they are not
+ * parsed again to check. Off by default. */
+void store_trust_json(struct wg_store *store, bool trusted);
 /* The database file's path, as given to store_open. */
 const char *store_path(const struct wg_store *store);
 /* The message of the last failure, naming the database file and the cause. */
@@ -208,7 +212,8 @@ int64_t store_event_count(struct wg_store *store);
 int64_t store_last_event_seq(struct wg_store *store);
 
 /* Housekeeping, every few minutes: drops readings and journal rows past
- * their retention (in chunks) and then keeps the bound (store_evict).
+ * their retention (a few chunks each time) and then keeps the bound
+ * (store_evict, a quarter of the WAL's share).
  * Returns 0, or -1 on error. */
 int store_maintain(struct wg_store *store, int64_t now_ms);
 
@@ -238,10 +243,12 @@ struct wg_store_eviction {
  * more than its share, deletes the oldest non-alarm rows (readings, journal
  * rows of every kind but alarm with their outbox rows), then the oldest
  * alarm journal and audit rows, a chunk at a time, down to 85 %. Never the
- * current alarms. At most `max_chunks` chunks per call (0 = no limit), so the
- * caller can interleave its own writes. Inside a batch, or in a transaction
- * of its own. Returns 0, or -1 on error; *evicted is added to. */
-int store_evict(struct wg_store *store, int max_chunks, struct wg_store_eviction *evicted);
+ * current alarms. Writes about `max_bytes` to the WAL at most per call (0 =
+ * no limit), in chunks of an eighth of the WAL's share, so one transaction's
+ * WAL keeps within it and the caller can interleave its own writes. Inside a
+ * batch, or in a transaction of its own. Returns 0, or -1 on error; *evicted
+ * is added to. */
+int store_evict(struct wg_store *store, int64_t max_bytes, struct wg_store_eviction *evicted);
 /* True when store_evict has something to do (cheap: two page counts). */
 bool store_over_bound(struct wg_store *store);
 
@@ -268,6 +275,13 @@ int store_usage(struct wg_store *store, struct wg_store_usage *usage);
  * (waits for readers up to the busy timeout, then truncates the -wal file to
  * zero). *wal_bytes (may be NULL) is the -wal file's size afterwards. */
 int store_checkpoint(struct wg_store *store, bool truncate, int64_t *wal_bytes);
+/* What the last commit left in the WAL, in bytes (0 after a TRUNCATE
+ * checkpoint); a commit past a quarter of the WAL's share checkpoints it
+ * (PASSIVE) by itself. */
+int64_t store_wal_bytes(const struct wg_store *store);
+/* The caller checkpoints (the store writer, after its commits): no PASSIVE
+ * checkpoint by itself, so store_wal_bytes counts exactly what was written. */
+void store_own_checkpoints(struct wg_store *store);
 
 /* The alarm journal (rows with kind = 'alarm') with from_ms <= ts_ms < to_ms,
  * in seq order, for reports such as the response-time figures. The alarm id

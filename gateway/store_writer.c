@@ -19,6 +19,7 @@
 #define DEFAULT_MAX_HELD_BYTES    (16u << 20)
 #define MAX_TX_WRITES             4096
 #define MAX_TX_BYTES              (8 << 20)
+#define PAGE_BYTES                4096
 #define EVICT_CHUNKS_PER_TX       32
 #define RETRY_FIRST_MS            100
 #define RETRY_MAX_MS              2000
@@ -63,6 +64,7 @@ struct wg_store_writer {
 
     /* The thread's own: */
     struct wg_write **batch; /* the transaction's writes, copied from the queue under lock */
+    double wal_ratio;        /* WAL bytes a transaction wrote per byte of its writes (measured) */
     int64_t retry_at_ms, backoff_ms;
     int64_t next_housekeeping_ms, next_maintain_ms, next_age_check_ms, last_write_ms;
     struct wg_store_eviction evicted; /* since the last log line */
@@ -263,7 +265,11 @@ static int write_transaction(struct wg_store_writer *writer, size_t count)
     struct wg_store *store = writer->store;
     if (store_begin(store) != 0)
         return -1;
-    if (store_over_bound(store) && store_evict(store, EVICT_CHUNKS_PER_TX, &writer->evicted) != 0) {
+    /* Room first: about twice what comes in, so the bound is kept at any rate. */
+    /* Room first, with a quarter of the WAL's share (deleting costs more WAL
+     * than writing: whole pages of many indexes), so the bound keeps up. */
+    if (store_over_bound(store) &&
+        store_evict(store, writer->status.usage.wal_budget_bytes / 4, &writer->evicted) != 0) {
         store_rollback(store);
         return -1;
     }
@@ -384,7 +390,8 @@ static void housekeeping(struct wg_store_writer *writer, bool idle)
         if (store_maintain(store, now_wall) != 0)
             housekeeping_failed(writer, "maintenance (retention, size bound)");
     } else if (idle && store_over_bound(store) &&
-               store_evict(store, EVICT_CHUNKS_PER_TX, &writer->evicted) != 0) {
+               store_evict(store, writer->status.usage.wal_budget_bytes / 4, &writer->evicted) !=
+                   0) {
         housekeeping_failed(writer, "keeping the size bound");
     }
     struct wg_store_usage usage;
@@ -400,7 +407,8 @@ static void housekeeping(struct wg_store_writer *writer, bool idle)
     }
     /* The WAL is part of the bound: truncated when it outgrew its share, and
      * when writing has paused, so an idle database is one file. */
-    if (usage.wal_bytes > usage.wal_budget_bytes ||
+    if (store_wal_bytes(store) > usage.wal_budget_bytes / 8 ||
+        usage.wal_bytes > usage.wal_budget_bytes ||
         (idle && usage.wal_bytes > 0 && now - writer->last_write_ms >= IDLE_TRUNCATE_MS)) {
         if (store_checkpoint(store, true, NULL) != 0)
             housekeeping_failed(writer, "checkpointing the WAL");
@@ -483,23 +491,47 @@ static void *writer_main(void *arg)
         /* The transaction's writes, oldest first, copied so that what is
          * queued meanwhile (or dropped) never touches what is being written. */
         size_t count = 0, bytes = 0;
-        /* A transaction writes a few times its bytes to the WAL (indexes, b-tree
-         * pages): a sixth of the WAL's share keeps the WAL within it. */
-        int64_t max_bytes = writer->status.usage.wal_budget_bytes / 6;
+        /* A transaction writes several times its bytes to the WAL (indexes,
+         * whole pages): sized by what the last ones wrote, its writes add an
+         * eighth of the WAL's share and its eviction a quarter; the WAL is
+         * truncated past an eighth. Half the share, for estimates that are
+         * off by twice. */
+        int64_t wal_eighth = writer->status.usage.wal_budget_bytes / 8;
+        int64_t max_bytes = (int64_t)((double)wal_eighth / writer->wal_ratio);
         if (max_bytes <= 0 || max_bytes > MAX_TX_BYTES)
             max_bytes = MAX_TX_BYTES;
-        for (struct wg_write *w = writer->head;
-             w && count < MAX_TX_WRITES && (count == 0 || bytes + w->bytes <= (size_t)max_bytes);
-             w = w->next) {
+        /* ... and by a worst case that needs no history: a random index leaf
+         * and a table page per write (a reading, a UUID), its bytes three times. */
+        int64_t max_pages = wal_eighth / PAGE_BYTES, pages = 0;
+        for (struct wg_write *w = writer->head; w && count < MAX_TX_WRITES; w = w->next) {
+            int64_t write_pages = 2 + 3 * (int64_t)w->bytes / PAGE_BYTES;
+            if (count > 0 &&
+                (bytes + w->bytes > (size_t)max_bytes || pages + write_pages > max_pages))
+                break;
             writer->batch[count++] = w;
             bytes += w->bytes;
+            pages += write_pages;
         }
         writer->in_progress = count;
         pthread_mutex_unlock(&writer->lock);
 
         int64_t started = mono_ms();
+        int64_t wal_before = store_wal_bytes(writer->store);
         int rc = write_transaction(writer, count);
         int64_t took = mono_ms() - started;
+        if (rc == 0 && bytes > 0) {
+            int64_t wal_after = store_wal_bytes(writer->store);
+            int64_t grown = wal_after >= wal_before ? wal_after - wal_before : wal_after;
+            /* Up at once, down slowly: a transaction that touched more pages
+             * than the last ones is what the next may do too. */
+            double measured = (double)grown / (double)bytes;
+            writer->wal_ratio =
+                measured > writer->wal_ratio ? measured : 0.8 * writer->wal_ratio + 0.2 * measured;
+            if (writer->wal_ratio < 1)
+                writer->wal_ratio = 1;
+            if (writer->wal_ratio > 50)
+                writer->wal_ratio = 50;
+        }
         enum wg_store_status status = rc == 0 ? WG_STORE_OK : store_last_status(writer->store);
         char message[768] = "";
         if (rc != 0)
@@ -548,12 +580,15 @@ struct wg_store_writer *writer_new(struct wg_store *store, const struct wg_write
         return NULL;
     }
     writer->store = store;
+    store_trust_json(store, true); /* every body it gets was made by json_dumps */
+    store_own_checkpoints(store);  /* housekeeping truncates the WAL past half its share */
     writer->event_fd = -1;
     writer->max_held_writes =
         options && options->max_held_writes ? options->max_held_writes : DEFAULT_MAX_HELD_WRITES;
     writer->max_held_bytes =
         options && options->max_held_bytes ? options->max_held_bytes : DEFAULT_MAX_HELD_BYTES;
     writer->backoff_ms = RETRY_FIRST_MS;
+    writer->wal_ratio = 4;
     writer->batch = calloc(MAX_TX_WRITES, sizeof *writer->batch);
     writer->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_condattr_t attr;

@@ -212,14 +212,16 @@ static void test_locked_is_reported_and_retried_in_order(void **state)
     assert_true(wait_for_status(fx->writer, false));
 }
 
-/* A body that is not JSON is a bug: refused, handed back, never in the way. */
+/* An event id already in the journal is a bug: refused, handed back, never
+ * in the way of the writes after it. */
 static void test_refused_write_does_not_block(void **state)
 {
     struct fixture *fx = *state;
     fx->writer = open_writer(fx, NULL, 200, true);
-    struct wg_write *writes[3] = {event_write("point", WG_CLASS_POINT, "{\"a\":1}"),
-                                  event_write("point", WG_CLASS_POINT, "{broken"),
+    struct wg_write *writes[3] = {event_write("point", WG_CLASS_POINT, "{\"a\":1}"), NULL,
                                   event_write("point", WG_CLASS_POINT, "{\"a\":2}")};
+    struct wg_event again = writes[0]->u.event.event; /* the same id */
+    writes[1] = wg_write_event(&again, "{\"a\":3}", WG_CLASS_POINT);
     assert_null(writer_submit(fx->writer, chain(writes, 3)));
     struct wg_write *back[3];
     assert_int_equal(collect(fx->writer, back, 3), 3);
