@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -255,6 +257,51 @@ static void raise_open_file_limit(const struct wg_config *config)
                 (unsigned long long)was, (unsigned long long)wanted, config->bus_count);
 }
 
+/* libmodbus waits for replies with select(), which takes only descriptors
+ * below FD_SETSIZE (1024); glibc aborts on a higher one. With many buses the
+ * daemon's own descriptors (database, web, uplink, eventfds) would take low
+ * numbers first and push the last buses' sockets past 1024. So before
+ * opening anything else, placeholders hold every free descriptor below
+ * FD_SETSIZE, and they are closed just before the drivers start: the buses
+ * get the low ones, everything else lives above. */
+#define MANY_BUSES 64
+
+struct low_descriptors {
+    int *fds;
+    size_t count;
+};
+
+static struct low_descriptors hold_low_descriptors(const struct wg_config *config)
+{
+    struct low_descriptors held = {0};
+    struct rlimit limit;
+    if (config->bus_count < MANY_BUSES || getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
+        limit.rlim_cur < FD_SETSIZE + BASE_FDS)
+        return held;
+    held.fds = malloc(FD_SETSIZE * sizeof *held.fds);
+    while (held.fds && held.count < FD_SETSIZE) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        if (fd >= FD_SETSIZE) {
+            close(fd);
+            break;
+        }
+        held.fds[held.count++] = fd;
+    }
+    wg_info("open files: %zu descriptors below %d kept for the %zu buses", held.count, FD_SETSIZE,
+            config->bus_count);
+    return held;
+}
+
+static void release_low_descriptors(struct low_descriptors *held)
+{
+    for (size_t i = 0; i < held->count; i++)
+        close(held->fds[i]);
+    free(held->fds);
+    *held = (struct low_descriptors){0};
+}
+
 static const char *database_path(const struct cli_options *cli, const struct wg_config *config)
 {
     return cli->db_path ? cli->db_path
@@ -335,8 +382,10 @@ int main(int argc, char **argv)
         config_free(config);
         return 1;
     }
+    struct low_descriptors low = hold_low_descriptors(config);
     struct wg_store *store = open_store(&cli, config);
     if (!store) {
+        release_low_descriptors(&low);
         config_free(config);
         close(signal_fd);
         return 1;
@@ -350,6 +399,7 @@ int main(int argc, char **argv)
         diag_log(&diag);
         wg_crit("drivers could not be loaded; not started");
         diag_free(&diag);
+        release_low_descriptors(&low);
         close(signal_fd);
         return 1;
     }
@@ -370,6 +420,7 @@ int main(int argc, char **argv)
         if (!web)
             wg_crit("web: not started; the display and the manager UI are unavailable");
     }
+    release_low_descriptors(&low); /* for the buses, which connect now */
     if (core_start(core) != 0) {
         web_stop(web);
         core_free(core);
