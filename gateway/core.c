@@ -35,7 +35,7 @@
     (30 * 1000)                        /* the waiting count in its detail, at most this often */
 #define LOOP_WINDOW_MS     (10 * 1000) /* the loop's longest iteration, per 10 s ... */
 #define LOOP_WINDOWS       6           /* ... over the last minute */
-#define SHUTDOWN_COMMIT_MS 3000        /* at stop, how long held events may take to commit */
+#define SHUTDOWN_COMMIT_MS 1000 /* at stop, the wait for what is held before the uplink closes */
 
 struct device_counter {
     char name[64]; /* as long as wg_msg.text */
@@ -1046,6 +1046,13 @@ static int restore_alarms(struct wg_core *core, struct wg_store *store)
     return 0;
 }
 
+static int64_t real_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
 /* ---- what the journal hands back ---- */
 
 /* The update number an alarm event's body carries, or -1. */
@@ -1213,10 +1220,13 @@ void core_free(struct wg_core *core)
 {
     if (!core)
         return;
+    /* How long each step of a stop takes goes to the log (SIGTERM at the bound). */
+    int64_t started = real_us(), drivers = 0, committed = 0, uplink = 0;
     if (core->host) {
         plugin_host_stop(core->host);
         drain_queue(core); /* what the drivers handed over before they stopped */
         plugin_host_close(core->host);
+        drivers = real_us();
     }
     if (core->journal && core->engine) {
         close_buckets(core, true);
@@ -1226,10 +1236,18 @@ void core_free(struct wg_core *core)
                       clock_wall_ms(core->clock));
         /* Committed before the uplink says goodbye, so it can still send them. */
         journal_wait(core->journal, SHUTDOWN_COMMIT_MS);
+        committed = real_us();
     }
     uplink_free(core->uplink); /* its last outbox deletes go through the journal */
     core->uplink = NULL;
+    uplink = real_us();
     journal_free(core->journal); /* one more try at what is held; what is lost is logged */
+    if (drivers)
+        wg_info("stopped in %lld ms: drivers %lld, commits %lld, uplink %lld, last commit %lld",
+                (long long)(real_us() - started) / 1000, (long long)(drivers - started) / 1000,
+                (long long)(committed ? committed - drivers : 0) / 1000,
+                (long long)(uplink - (committed ? committed : drivers)) / 1000,
+                (long long)(real_us() - uplink) / 1000);
     engine_free(core->engine);
     if (core->config)
         free_device_states(core->devices, core->config->device_count);
@@ -1377,13 +1395,6 @@ int core_add_source(struct wg_core *core, int fd, void (*ready)(void *ctx), void
         return -1;
     core->sources[core->source_count++] = (struct extra_source){fd, ready, ctx};
     return 0;
-}
-
-static int64_t real_us(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
 /* The loop's longest iteration: since start, and per 10 s window for "the
