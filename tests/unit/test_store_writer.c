@@ -159,8 +159,9 @@ static void test_writes_come_back_in_order(void **state)
         assert_true(back[i]->committed);
         if (i > 0)
             assert_int_equal(back[i]->seq, back[i - 1]->seq + 1);
-        wg_write_free(back[i]);
     }
+    for (size_t i = 0; i < N; i++)
+        wg_write_free(back[i]);
     struct wg_writer_status status;
     writer_status(fx->writer, &status);
     assert_int_equal(status.held_writes, 0);
@@ -207,8 +208,9 @@ static void test_locked_is_reported_and_retried_in_order(void **state)
         assert_true(back[i]->committed);
         if (i > 0)
             assert_int_equal(back[i]->seq, back[i - 1]->seq + 1);
-        wg_write_free(back[i]);
     }
+    for (size_t i = 0; i < N; i++)
+        wg_write_free(back[i]);
     assert_true(wait_for_status(fx->writer, false));
 }
 
