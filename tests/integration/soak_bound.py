@@ -350,6 +350,10 @@ def main():
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     kinds = dict(con.execute("select kind, rows from journal_totals").fetchall())
     con.close()
+    sizes = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools/bytes_per_event.py"), db],
+                           capture_output=True, text=True)
+    for line in sizes.stdout.splitlines():
+        note("figure bytes: " + line)
     note(f"figure summary: {len(ports)} devices, {SOAK_S} s, bound {MAX_MB} MiB: db+wal at most "
          f"{largest / 1048576:.1f} MiB; reads/s median {median_rate:.0f}; msgs/s median "
          f"{statistics.median(msg_windows) if msg_windows else 0:.0f}; daemon CPU median "
