@@ -19,7 +19,6 @@ msgs/s, the daemon's CPU and RSS, its open files, the stop time.
 SOAK_S (default 120: about 2.5 minutes with start and stop; `make bench`
 runs 600), SOAK_DEVICES (1000), SOAK_MAX_MB (64). Not run under SANITIZE=1:
 sanitizers make it a different load, and it is long."""
-import json
 import os
 import pwd
 import signal
@@ -28,10 +27,10 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_until, ok, note,  # noqa: E402
                      done)
 
@@ -41,7 +40,7 @@ if os.environ.get("SANITIZE") == "1":
     print("1..1")
     sys.exit(0)
 
-import websocket  # noqa: E402  (Debian python3-websocket)
+from wsdisplay import Display, add_user, is_raise_of  # noqa: E402
 
 SOAK_S = int(os.environ.get("SOAK_S", "120"))
 DEVICES = int(os.environ.get("SOAK_DEVICES", "1000"))
@@ -162,62 +161,6 @@ buses:
     return config
 
 
-class Display:
-    """A station display: logs in, keeps its WebSocket open and, like the real
-    page, connects again when the gateway closes it (it does when its web
-    thread falls behind, a thousand devices coming online at once)."""
-
-    def __init__(self, port):
-        self.port = port
-        self.frames = []
-        self.reconnects = 0
-        self.lock = threading.Lock()
-        self.ws = None
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self._connect()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _connect(self):
-        import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        conn.request("POST", "/api/v1/login", json.dumps({"username": "station1", "password": PASSWORD}),
-                     {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        r.read()
-        cookie = (r.getheader("Set-Cookie") or "").split(";")[0]
-        conn.close()
-        self.ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}/ws", subprotocols=["wardgate.v1"],
-                                              cookie=cookie, origin=f"http://127.0.0.1:{self.port}", timeout=10)
-        self.ws.settimeout(None)  # blocking: a timeout mid-frame would lose it
-
-    def _read(self):
-        while True:
-            try:
-                text = self.ws.recv()
-            except Exception:
-                try:
-                    time.sleep(0.5)
-                    self._connect()
-                    self.reconnects += 1
-                    continue
-                except Exception:
-                    continue
-            with self.lock:
-                self.frames.append((time.monotonic(), json.loads(text)))
-
-    def find(self, predicate, after):
-        with self.lock:
-            return next(((t, m) for t, m in self.frames if t >= after and predicate(m)), None)
-
-
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0
@@ -231,11 +174,7 @@ def main():
     fifo = os.path.join(TMP, "sim.fifo")
     config = write_config(ports, mqtt_port, web_port, fifo)
     db = os.path.join(TMP, "soak.db")
-    password_file = os.path.join(TMP, "password")
-    with open(password_file, "w") as f:
-        f.write(PASSWORD + "\n")
-    subprocess.run([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS, "--add-user", "station1",
-                    "--role", "station", "--password-file", password_file], check=True, capture_output=True)
+    add_user(WARDGATED, config, db, PLUGINS, TMP, "station1", PASSWORD)
     log_path = os.path.join(TMP, "daemon.log")
     daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
                                "--web-root", os.path.join(ROOT, "web")],
@@ -252,7 +191,7 @@ def main():
     if not up:
         done()
     try:
-        display = Display(web_port)
+        display = Display(web_port, "station1", PASSWORD)
     except Exception as e:  # noqa: BLE001 (reported, with the daemon's log)
         ok(False, f"a display logs in and connects: {e}", log()[-3000:])
         done()
@@ -285,12 +224,10 @@ def main():
             with open(fifo, "w") as f:
                 f.write("call-101A call 1\n")
         if pressed is not None and shown is None:
-            shown = display.find(lambda m: m.get("type") == "alarm" and m.get("phase") == "raise" and
-                                 m["alarm"].get("device") == "call-101A", pressed)
+            shown = display.find(is_raise_of("call-101A"), pressed)
         time.sleep(0.25)
     if pressed is not None and shown is None:
-        shown = wait_until(lambda: display.find(lambda m: m.get("type") == "alarm" and m.get("phase") == "raise" and
-                                                m["alarm"].get("device") == "call-101A", pressed), 5, 0.01)
+        shown = display.wait(is_raise_of("call-101A"), 5, pressed)
     alive = daemon.poll() is None
     ok(alive, "the daemon ran the whole soak", log()[-3000:])
     fds = len(os.listdir(f"/proc/{daemon.pid}/fd")) if alive else 0

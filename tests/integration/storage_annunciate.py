@@ -17,7 +17,6 @@ the journal has every event once and in order (no seq gap, unique ids, each
 call's raise before the next one's), and every uplink event reaches mosquitto.
 The fault -> display latencies are printed as "# latency" lines.
 About 40 s. WG_FAULTS="locked" (say) runs some of them."""
-import json
 import os
 import pwd
 import signal
@@ -29,10 +28,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_until, ok, note,  # noqa: E402
                      done)
 
-import websocket  # noqa: E402  (Debian python3-websocket)
+from wsdisplay import Display, add_user, is_raise_of  # noqa: E402
 
 CHECK_MQTT = os.path.join(ROOT, "tests/integration/check_mqtt.py")
 SANITIZE = os.environ.get("SANITIZE") == "1"
@@ -92,66 +92,12 @@ uplink:
     return path
 
 
-class Display:
-    """A logged-in WebSocket client that keeps every frame with its receive time."""
-
-    def __init__(self, port):
-        import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", "/api/v1/login", json.dumps({"username": "station1", "password": PASSWORD}),
-                     {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        r.read()
-        cookie = (r.getheader("Set-Cookie") or "").split(";")[0]
-        conn.close()
-        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", subprotocols=["wardgate.v1"],
-                                              cookie=cookie, origin=f"http://127.0.0.1:{port}", timeout=5)
-        self.frames = []
-        self.lock = threading.Lock()
-        self.running = True
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        # Blocking reads: a timeout in the middle of a frame would lose it.
-        self.ws.settimeout(None)
-        while self.running:
-            try:
-                text = self.ws.recv()
-            except Exception:
-                break
-            with self.lock:
-                self.frames.append((time.monotonic(), json.loads(text)))
-
-    def find(self, predicate, after=0.0):
-        with self.lock:
-            for t, m in self.frames:
-                if t >= after and predicate(m):
-                    return t, m
-        return None
-
-    def wait(self, predicate, seconds=10, after=0.0):
-        return wait_until(lambda: self.find(predicate, after), seconds, 0.01)
-
-    def close(self):
-        self.running = False
-        self.ws.shutdown()
-        self.thread.join(2)
-
-
 def press(fifo, device):
     """Presses a call through the sim's control FIFO; returns when it was pressed."""
     at = time.monotonic()
     with open(fifo, "w") as f:
         f.write(f"{device} call 1\n")
     return at
-
-
-def is_raise_of(device, journaled):
-    """A raise delta of the device's call; journaled True, False or None (either)."""
-    return lambda m: (m.get("type") == "alarm" and m.get("phase") == "raise" and
-                      m["alarm"].get("device") == device and
-                      (journaled is None or m["alarm"].get("journaled") is journaled))
 
 
 def heartbeat_failing(reason):
@@ -220,11 +166,7 @@ def scenario(kind, latencies):
     web_port = free_port()
     fifo = os.path.join(TMP, f"{kind}.fifo")
     config = write_config(kind, web_port, mqtt_port, fifo)
-    password_file = os.path.join(TMP, "password")
-    with open(password_file, "w") as f:
-        f.write(PASSWORD + "\n")
-    subprocess.run([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS, "--add-user", "station1",
-                    "--role", "station", "--password-file", password_file], check=True, capture_output=True)
+    add_user(WARDGATED, config, db, PLUGINS, TMP, "station1", PASSWORD)
     log_path = os.path.join(TMP, f"{kind}.log")
     daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
                                "--web-root", os.path.join(ROOT, "web")],
@@ -237,7 +179,7 @@ def scenario(kind, latencies):
 
     ok(wait_until(lambda: "uplink: connected" in log() and "web: serving" in log(), 20),
        f"{kind}: the daemon runs, serves the web and is connected to mosquitto", log()[-2000:])
-    display = Display(web_port)
+    display = Display(web_port, "station1", PASSWORD)
     ok(display.wait(lambda m: m.get("type") == "snapshot", 5), f"{kind}: the display has its snapshot")
 
     # ---- the fault ----

@@ -273,6 +273,15 @@ static void test_health_change_goes_to_outbox(void **state)
     assert_int_equal(core_device_counter(f->core, "gas-k", "timeout"), 3);
 }
 
+/* Another process's connection holding the write lock (BEGIN EXCLUSIVE). */
+static sqlite3 *lock_database(const char *path)
+{
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    return other;
+}
+
 /* The door lamp output of lamp-101 (the probe's device 2). */
 static int lamp_writes(struct fixture *f)
 {
@@ -317,9 +326,7 @@ static void test_locked_database_holds_events_then_commits(void **state)
     struct fixture *f = *state;
     const struct wg_host *host = f->probes[0].host;
     uint32_t call = point_index(&f->probes[0].bus->devices[0], "call");
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(f->db_path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *other = lock_database(f->db_path);
 
     size_t seen_before = f->seen, early_before = f->early;
     int lamp_before = f->probes[0].write_count;
@@ -390,9 +397,7 @@ static void test_slow_commit_shows_the_alarm_after_250_ms(void **state)
     struct fixture *f = *state;
     const struct wg_host *host = f->probes[0].host;
     uint32_t call = point_index(&f->probes[0].bus->devices[0], "call");
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(f->db_path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *other = lock_database(f->db_path);
     size_t early_before = f->early, seen_before = f->seen;
     host->post_reading(host, 0, call, 1, now_ms(f) + 4000);
     core_process(f->core);

@@ -124,6 +124,15 @@ static size_t collect(struct wg_store_writer *writer, struct wg_write **out, siz
     return got;
 }
 
+/* Another process's connection holding the write lock (BEGIN EXCLUSIVE). */
+static sqlite3 *lock_database(const char *path)
+{
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    return other;
+}
+
 static bool wait_for_status(struct wg_store_writer *writer, bool failing)
 {
     int64_t deadline = mono_ms() + 10000;
@@ -177,9 +186,7 @@ static void test_locked_is_reported_and_retried_in_order(void **state)
 {
     struct fixture *fx = *state;
     fx->writer = open_writer(fx, NULL, 50, true);
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(fx->path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *other = lock_database(fx->path);
     enum { N = 40 };
     struct wg_write *writes[N];
     for (size_t i = 0; i < N; i++)
@@ -349,9 +356,7 @@ static void test_stop_hands_back_what_could_not_be_written(void **state)
 {
     struct fixture *fx = *state;
     fx->writer = open_writer(fx, NULL, 50, true);
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(fx->path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *other = lock_database(fx->path);
     struct wg_write *writes[5];
     for (size_t i = 0; i < 5; i++)
         writes[i] = event_write("alarm", WG_CLASS_ALARM, "{}");
