@@ -500,11 +500,11 @@ static void *writer_main(void *arg)
         int64_t max_bytes = (int64_t)((double)wal_eighth / writer->wal_ratio);
         if (max_bytes <= 0 || max_bytes > MAX_TX_BYTES)
             max_bytes = MAX_TX_BYTES;
-        /* ... and by a worst case that needs no history: a random index leaf
-         * and a table page per write (a reading, a UUID), its bytes three times. */
+        /* ... and, before any was measured, by a page per write (a random
+         * index leaf: a reading, a UUID) and its bytes three times. */
         int64_t max_pages = wal_eighth / PAGE_BYTES, pages = 0;
         for (struct wg_write *w = writer->head; w && count < MAX_TX_WRITES; w = w->next) {
-            int64_t write_pages = 2 + 3 * (int64_t)w->bytes / PAGE_BYTES;
+            int64_t write_pages = 1 + 3 * (int64_t)w->bytes / PAGE_BYTES;
             if (count > 0 &&
                 (bytes + w->bytes > (size_t)max_bytes || pages + write_pages > max_pages))
                 break;
