@@ -13,10 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "liveness.h"
 #include "log.h"
 #include "meaning.h"
 #include "alarm.h"
 #include "engine.h"
+#include "health_reason.h"
 #include "journal.h"
 #include "plugin_host.h"
 #include "queue.h"
@@ -46,6 +48,7 @@ struct device_counter {
 struct device_state {
     enum wg_health health;
     char reason[64];
+    const char *reason_code; /* health_reason.h: a static string, "" before any report */
     size_t point_count;
     double *values;
     bool *seen;
@@ -78,7 +81,10 @@ struct extra_source {
     void (*ready)(void *ctx);
     void *ctx;
 };
-#define MAX_SOURCES 4
+#define MAX_SOURCES    4
+#define MAX_SUPERVISED 4
+/* The supervision check runs at the watchdog's period, or this often without one. */
+#define SUPERVISE_PERIOD_MS 1000
 
 struct periodic_job {
     const char *name;
@@ -101,6 +107,7 @@ enum {
 struct wg_core {
     char *config_path;
     char *plugin_dir_override; /* NULL: take it from the config */
+    char *timezone;            /* the zone local time is in (main set TZ from it at start) */
     struct wg_clock *clock;
     struct wg_config *config;
     struct wg_journal *journal; /* the writer's side: every write goes through it */
@@ -125,6 +132,9 @@ struct wg_core {
     struct extra_source sources[MAX_SOURCES];
     size_t source_count;
     struct periodic_job jobs[JOB_COUNT];
+    struct wg_liveness *supervised[MAX_SUPERVISED]; /* other threads the watchdog job checks */
+    size_t supervised_count;
+    bool test_hooks;
 
     bool stop_requested;
     bool storage_failing;
@@ -193,6 +203,7 @@ static void carry_device_states(const struct wg_config *old_config,
         struct device_state *to = &new_states[n];
         to->health = from->health;
         memcpy(to->reason, from->reason, sizeof to->reason);
+        to->reason_code = from->reason_code;
         if (from->counter_count) {
             to->counters = malloc(from->counter_count * sizeof *to->counters);
             if (to->counters) {
@@ -275,20 +286,6 @@ static const char *empty_to_null(const char *text)
     return text && text[0] ? text : NULL;
 }
 
-/* The storage alarm says why and how much waits as a code and arguments
- * the displays put into words (contract 3 of docs/api.md). */
-static void add_storage_detail(const struct wg_core *core, json_t *record)
-{
-    const char *kind = json_string_value(json_object_get(record, "kind"));
-    if (!kind || strcmp(kind, WG_STORAGE_ALARM_KIND) != 0)
-        return;
-    json_object_set_new(record, "detail_code", json_string(WG_STORAGE_ALARM_KIND));
-    json_object_set_new(record, "detail_args",
-                        json_pack("{s:s?, s:I}", "reason",
-                                  core->storage_reason[0] ? core->storage_reason : NULL, "waiting",
-                                  (json_int_t)core->storage_alarm_waiting));
-}
-
 /* The engine's sink: every alarm change becomes an "alarm" event for the
  * journal and the uplink, with the alarm's row, in the same transaction. */
 static void alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *phase)
@@ -300,7 +297,6 @@ static void alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *p
         return;
     }
     json_object_set_new(body, "phase", json_string(phase));
-    add_storage_detail(core, body);
     struct wg_event proto = {.ts_ms = clock_wall_ms(core->clock),
                              .kind = "alarm",
                              .priority = alarm->priority,
@@ -488,8 +484,10 @@ static void handle_health(struct wg_core *core, const struct wg_msg *msg)
     enum wg_health previous = state->health;
     state->health = health;
     snprintf(state->reason, sizeof state->reason, "%s", msg->text);
-    json_t *body = json_pack("{s:s, s:s, s:s}", "health", health_name(health), "previous",
-                             health_name(previous), "reason", msg->text);
+    state->reason_code = health_reason_code(msg->text);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:s}", "health", health_name(health), "previous",
+                  health_name(previous), "reason", msg->text, "reason_code", state->reason_code);
     if (body)
         core_emit(core, "device_health", -1, msg->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
     engine_on_health(core->engine, msg->device, health, msg->text, msg->ts_ms);
@@ -575,6 +573,8 @@ static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
     json_t *body =
         json_pack("{s:I, s:s, s:f, s:b, s:s}", "request", (json_int_t)msg->request_id, "point",
                   point->name, "value", write->value, "ok", msg->ok, "reason", msg->text);
+    if (body && !msg->ok) /* a write failure's reason as a code too ("write: timeout") */
+        json_object_set_new(body, "reason_code", json_string(health_reason_code(msg->text)));
     if (body)
         core_emit(core, "write_result", -1, write->device, body,
                   msg->ok ? WG_UPLINK_NONE : WG_UPLINK_HEALTH, msg->ts_ms);
@@ -676,7 +676,7 @@ static void storage_alarm(struct wg_core *core, const struct wg_writer_status *s
     int64_t now = clock_mono_ms(core->clock);
     if (!status->failing) {
         core->storage_alarm_waiting = 0;
-        engine_storage_alarm(core->engine, false, NULL, clock_wall_ms(core->clock));
+        engine_storage_alarm(core->engine, false, NULL, NULL, 0, clock_wall_ms(core->clock));
         core->storage_reason[0] = '\0';
         return;
     }
@@ -687,7 +687,8 @@ static void storage_alarm(struct wg_core *core, const struct wg_writer_status *s
     char detail[128];
     snprintf(detail, sizeof detail, "storage failing: %s; %zu events waiting to be journaled",
              storage_words(core->storage_reason), status->waiting_events);
-    engine_storage_alarm(core->engine, true, detail, clock_wall_ms(core->clock));
+    engine_storage_alarm(core->engine, true, detail, core->storage_reason, status->waiting_events,
+                         clock_wall_ms(core->clock));
 }
 
 static void storage_changed(void *ctx, const struct wg_writer_status *status)
@@ -715,10 +716,42 @@ static void job_storage(struct wg_core *core)
     }
 }
 
+/* Feeds systemd's watchdog only while every supervised thread turns: a
+ * wedged web thread cannot say so itself, so the core stops vouching for
+ * the daemon and systemd restarts it. Each change is logged once. */
 static void job_watchdog(struct wg_core *core)
 {
-    (void)core;
-    service_watchdog();
+    int64_t now = clock_mono_ms(core->clock);
+    bool all_turning = true;
+    for (size_t i = 0; i < core->supervised_count; i++) {
+        struct wg_liveness *thread = core->supervised[i];
+        int64_t age = liveness_age_ms(thread, now);
+        if (age > WG_LIVENESS_STALE_MS) {
+            all_turning = false;
+            if (!thread->stale) {
+                wg_crit("watchdog: the %s thread has not turned for %lld ms: it is wedged; "
+                        "WATCHDOG=1 is no longer sent, so systemd restarts the daemon",
+                        thread->name, (long long)age);
+                service_status("the %s thread is wedged; waiting for the watchdog restart",
+                               thread->name);
+            }
+            thread->stale = true;
+        } else if (thread->stale) {
+            thread->stale = false;
+            wg_notice("watchdog: the %s thread turns again; WATCHDOG=1 is sent again",
+                      thread->name);
+        }
+    }
+    if (all_turning)
+        service_watchdog();
+}
+
+int core_supervise(struct wg_core *core, struct wg_liveness *thread)
+{
+    if (core->supervised_count == MAX_SUPERVISED)
+        return -1;
+    core->supervised[core->supervised_count++] = thread;
+    return 0;
 }
 
 static void job_status(struct wg_core *core)
@@ -810,6 +843,8 @@ static void init_jobs(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
     int64_t watchdog = service_watchdog_period_ms();
+    if (watchdog <= 0 || watchdog > SUPERVISE_PERIOD_MS)
+        watchdog = SUPERVISE_PERIOD_MS; /* supervision is logged with or without systemd */
     core->jobs[JOB_ENGINE] = (struct periodic_job){"engine", ENGINE_PERIOD_MS, now, job_engine};
     core->jobs[JOB_STORAGE] = (struct periodic_job){"storage", STORAGE_PERIOD_MS, now, job_storage};
     core->jobs[JOB_WATCHDOG] = (struct periodic_job){"watchdog", watchdog, now, job_watchdog};
@@ -894,7 +929,6 @@ json_t *core_active_alarms_json(struct wg_core *core)
         /* Contract 1 (docs/api.md): false while its latest change is not journaled. */
         json_object_set_new(record, "journaled",
                             json_boolean(alarms[i]->journaled_update >= alarms[i]->update));
-        add_storage_detail(core, record);
         json_array_append_new(records, record);
     }
     free(alarms);
@@ -925,6 +959,9 @@ static json_t *device_json(const struct wg_core *core, size_t index, bool detail
         device->label, "profile", config->profiles[device->profile].id, "bus",
         config->buses[device->bus].id, "location", "zone", zone, "room", room, "bed", bed, "health",
         health_name(state->health), "reason", state->reason, "enabled", device->enabled);
+    if (record)
+        json_object_set_new(record, "reason_code",
+                            state->reason_code ? json_string(state->reason_code) : json_null());
     if (!record || !detailed)
         return record;
     const struct wg_profile *profile = &config->profiles[device->profile];
@@ -1117,6 +1154,7 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     }
     core->config = config;
     core->clock = options->clock;
+    core->test_hooks = options->test_hooks;
     core->bucket_ms =
         1000LL * (config->storage.readings_bucket_s > 0 ? config->storage.readings_bucket_s : 60);
     struct wg_journal_host journal_host = {.ctx = core,
@@ -1133,12 +1171,14 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     core->journal = journal_new(store, &writer_options, &journal_host, core_mono_ms, core->clock);
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
+    core->timezone = strdup(config->site.timezone);
     core->queue =
         queue_new(options->queue_capacity ? options->queue_capacity : DEFAULT_QUEUE_DEPTH);
     core->devices = new_device_states(config);
     core->next_request_id = 1;
     if (!core->journal || !core->config_path ||
-        (options->plugin_dir && !core->plugin_dir_override) || !core->queue || !core->devices) {
+        (options->plugin_dir && !core->plugin_dir_override) || !core->queue || !core->devices ||
+        !core->timezone) {
         diag_at(diag, NULL, core->journal ? "out of memory" : "storage: cannot start the writer");
         core_free(core);
         return NULL;
@@ -1257,6 +1297,7 @@ void core_free(struct wg_core *core)
     queue_free(core->queue);
     free(core->config_path);
     free(core->plugin_dir_override);
+    free(core->timezone);
     free(core);
 }
 
@@ -1303,19 +1344,28 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     if (!next || !next_host || !next_states) {
         diag_log(&diag);
         for (size_t i = 0; report && i < diag.count; i++)
-            diag_pos(report, NULL, 0, 0, "%s", diag.messages[i]);
+            diag_copy(report, &diag, i);
         wg_err("reload: %s has %zu error(s); keeping the running configuration", core->config_path,
                diag.count ? diag.count : 1);
+        char why[400];
+        snprintf(why, sizeof why, "%zu error(s), the first: %s", diag.count ? diag.count : 1,
+                 diag.count ? diag.messages[0] : "out of memory");
         diag_free(&diag);
         plugin_host_close(next_host);
         config_free(next);
-        service_ready("reload refused; running the previous configuration");
+        service_reload_done(false, why);
         return -1;
     }
     diag_free(&diag);
+    config_log_warnings(next);
     if (strcmp(next->storage.path, core->config->storage.path) != 0 ||
         next->storage.max_bytes != core->config->storage.max_bytes)
         wg_warn("reload: storage settings changed; they take effect at the next restart");
+    if (strcmp(next->site.timezone, core->timezone) != 0)
+        wg_warn("reload: site.timezone changed from %s to %s; local time (night windows, shifts, "
+                "the times shown and sent) stays in %s until wardgated is restarted: the zone is "
+                "set once, before any thread starts",
+                core->timezone, next->site.timezone, core->timezone);
 
     /* Stop the old drivers, take in what they handed over, then switch. */
     plugin_host_stop(core->host);
@@ -1334,7 +1384,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
         config_free(next);
         if (plugin_host_start(core->host) != 0)
             wg_crit("reload: the previous drivers did not restart either; no device is polled");
-        service_ready("reload failed; running the previous configuration");
+        service_reload_done(false, "the new drivers did not start (see the log)");
         return -1;
     }
     plugin_host_close(core->host);
@@ -1366,8 +1416,36 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     flush(core);
     wg_notice("reload: applied %s (%zu devices on %zu buses)", core->config_path,
               next->device_count, next->bus_count);
-    service_ready("running");
+    char applied[128];
+    snprintf(applied, sizeof applied, "%zu devices on %zu buses", next->device_count,
+             next->bus_count);
+    service_reload_done(true, applied);
     return 0;
+}
+
+/* Test hooks (WARDGATE_TEST_HOOKS=1 only; docs/architecture.md): SIGUSR1
+ * freezes the web thread at its next turn, SIGUSR2 the core thread here,
+ * each until the process ends, so that tests can see the watchdog react to a
+ * wedged thread. Without test hooks both signals are ignored. */
+static void test_hook(struct wg_core *core, int signo)
+{
+    if (!core->test_hooks) {
+        wg_info("signal %s ignored (it is a test hook; WARDGATE_TEST_HOOKS is not set)",
+                strsignal(signo));
+        return;
+    }
+    if (signo == SIGUSR2) {
+        wg_warn("test hook: SIGUSR2: the core thread stops here until the process ends");
+        for (;;)
+            pause(); /* every signal is blocked (read through signal_fd) or fatal */
+    }
+    for (size_t i = 0; i < core->supervised_count; i++)
+        if (strcmp(core->supervised[i]->name, "web") == 0) {
+            wg_warn("test hook: SIGUSR1: the web thread is asked to stop until the process ends");
+            liveness_request_freeze(core->supervised[i]);
+            return;
+        }
+    wg_warn("test hook: SIGUSR1: there is no web thread to stop");
 }
 
 static void handle_signals(struct wg_core *core, int signal_fd)
@@ -1382,6 +1460,10 @@ static void handle_signals(struct wg_core *core, int signal_fd)
         case SIGINT:
             wg_notice("signal %s: shutting down", strsignal((int)info.ssi_signo));
             core->stop_requested = true;
+            break;
+        case SIGUSR1:
+        case SIGUSR2:
+            test_hook(core, (int)info.ssi_signo);
             break;
         default:
             break;
@@ -1513,6 +1595,11 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
 const struct wg_alarm *core_find_alarm(struct wg_core *core, const char *alarm_id)
 {
     return alarm_find(engine_alarms(core->engine), alarm_id);
+}
+
+const char *core_timezone(const struct wg_core *core)
+{
+    return core->timezone;
 }
 
 struct wg_clock *core_clock(struct wg_core *core)

@@ -82,6 +82,10 @@ enum stmt_id {
     ST_KIND_CUTOFF,
     ST_KIND_OUTBOX_EVICT,
     ST_KIND_EVICT,
+    ST_ALARM_OLDEST,
+    ST_ALARM_CUTOFF,
+    ST_ALARM_OUTBOX_EVICT,
+    ST_ALARM_EVICT,
     ST_AUDIT_OLDEST,
     ST_AUDIT_EVICT,
     ST_JOURNAL_TOTALS,
@@ -152,12 +156,26 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_READINGS_EVICT] = "DELETE FROM readings WHERE (device, point, bucket_ms) IN "
                           "(SELECT device, point, bucket_ms FROM readings "
                           "ORDER BY bucket_ms LIMIT ?)",
-    /* By kind, oldest first: events_by_kind (migration 5) serves all four. */
-    [ST_KIND_OLDEST] = "SELECT ts_ms FROM events WHERE kind = ?1 ORDER BY seq LIMIT 1",
-    [ST_KIND_CUTOFF] = "SELECT seq FROM events WHERE kind = ?1 ORDER BY seq LIMIT 1 OFFSET ?2",
-    [ST_KIND_OUTBOX_EVICT] = "DELETE FROM outbox WHERE event_id IN "
-                             "(SELECT id FROM events WHERE kind = ?1 AND seq <= ?2)",
-    [ST_KIND_EVICT] = "DELETE FROM events WHERE kind = ?1 AND seq <= ?2",
+    /* By kind, oldest first: the partial index events_by_kind (migration 5)
+     * serves these four for every kind but alarm (the literal `kind <>
+     * 'alarm'` lets the planner use it), events_alarm_by_ts the alarm four,
+     * in time order. */
+    [ST_KIND_OLDEST] =
+        "SELECT ts_ms FROM events WHERE kind = ?1 AND kind <> 'alarm' ORDER BY seq LIMIT 1",
+    [ST_KIND_CUTOFF] = "SELECT seq FROM events WHERE kind = ?1 AND kind <> 'alarm' "
+                       "ORDER BY seq LIMIT 1 OFFSET ?2",
+    [ST_KIND_OUTBOX_EVICT] =
+        "DELETE FROM outbox WHERE event_id IN "
+        "(SELECT id FROM events WHERE kind = ?1 AND kind <> 'alarm' AND seq <= ?2)",
+    [ST_KIND_EVICT] = "DELETE FROM events WHERE kind = ?1 AND kind <> 'alarm' AND seq <= ?2",
+    [ST_ALARM_OLDEST] =
+        "SELECT ts_ms FROM events WHERE kind = ?1 AND kind = 'alarm' ORDER BY ts_ms LIMIT 1",
+    [ST_ALARM_CUTOFF] = "SELECT ts_ms FROM events WHERE kind = ?1 AND kind = 'alarm' "
+                        "ORDER BY ts_ms LIMIT 1 OFFSET ?2",
+    [ST_ALARM_OUTBOX_EVICT] =
+        "DELETE FROM outbox WHERE event_id IN "
+        "(SELECT id FROM events WHERE kind = ?1 AND kind = 'alarm' AND ts_ms <= ?2)",
+    [ST_ALARM_EVICT] = "DELETE FROM events WHERE kind = ?1 AND kind = 'alarm' AND ts_ms <= ?2",
     [ST_AUDIT_OLDEST] = "SELECT ts_ms FROM audit ORDER BY seq LIMIT 1",
     [ST_AUDIT_EVICT] =
         "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit ORDER BY seq LIMIT ?)",
@@ -1599,7 +1617,8 @@ static int oldest_source(struct wg_store *store, bool alarm_tier,
         bool alarm = strcmp(kinds[i].kind, "alarm") == 0;
         if (alarm != alarm_tier || kinds[i].rows <= 0)
             continue;
-        if (oldest_row(store, ST_KIND_OLDEST, kinds[i].kind, &oldest, &has) < 0)
+        if (oldest_row(store, alarm ? ST_ALARM_OLDEST : ST_KIND_OLDEST, kinds[i].kind, &oldest,
+                       &has) < 0)
             return -1;
         candidate = (struct evict_source){SOURCE_KIND, kinds[i].kind, oldest};
         if (has && (!*found || candidate.oldest_ms < best->oldest_ms)) {
@@ -1670,10 +1689,12 @@ static int64_t evict_source_chunk(struct wg_store *store, const struct evict_sou
         evicted->rows[WG_EVICT_AUDIT] += n;
         break;
     case SOURCE_KIND: {
-        /* The chunk ends at the seq `rows` rows in, or covers the rest. */
+        /* The chunk ends at the seq (alarms: the time) `rows` rows in, or
+         * covers the rest. */
         row_wal = EVICT_JOURNAL_ROW_WAL;
         int64_t rows = chunk_rows(store, row_wal, EVICT_CHUNK_ROWS);
-        sqlite3_stmt *stmt = prepared(store, ST_KIND_CUTOFF);
+        bool alarm = strcmp(source->kind, "alarm") == 0;
+        sqlite3_stmt *stmt = prepared(store, alarm ? ST_ALARM_CUTOFF : ST_KIND_CUTOFF);
         if (!stmt)
             return -1;
         int rc = bind_text(stmt, 1, source->kind);
@@ -1685,12 +1706,13 @@ static int64_t evict_source_chunk(struct wg_store *store, const struct evict_sou
         done_with(stmt);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return fail_sqlite(store, rc, "evicting journal rows");
-        n = run_delete(store, ST_KIND_OUTBOX_EVICT, source->kind, cutoff,
-                       "evicting unsent outbox rows");
+        n = run_delete(store, alarm ? ST_ALARM_OUTBOX_EVICT : ST_KIND_OUTBOX_EVICT, source->kind,
+                       cutoff, "evicting unsent outbox rows");
         if (n < 0)
             return -1;
         evicted->outbox_rows += n;
-        n = run_delete(store, ST_KIND_EVICT, source->kind, cutoff, "evicting journal rows");
+        n = run_delete(store, alarm ? ST_ALARM_EVICT : ST_KIND_EVICT, source->kind, cutoff,
+                       "evicting journal rows");
         if (n < 0)
             return -1;
         evicted->rows[class_of_kind(source->kind)] += n;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: tools/bench.py (start-up, idle, journal), tools/bench_modbus.py
 # (1,000 Modbus TCP devices) and tools/bench_uplink.sh (MQTT latency and
-# backlog drain) and tools/bench_web.py (raise -> WebSocket frame), then the
-# 10-minute soak at the storage bound (tests/integration/soak_bound.py with
+# backlog drain), tools/bench_web.py (raise -> WebSocket frame),
+# tools/bench_config.py (config loading with 100,000 keys in one mapping), then
+# the 10-minute soak at the storage bound (tests/integration/soak_bound.py with
 # SOAK_S=600: 1,000 Modbus TCP meters, telemetry every second, "# figure"
 # lines). Results go to stdout; docs/benchmarks.md keeps the record.
 set -euo pipefail
@@ -12,4 +13,5 @@ here=$(dirname "$0")
 /usr/bin/python3 "$here/bench_modbus.py"
 "$here/bench_uplink.sh"
 /usr/bin/python3 "$here/bench_web.py"
+/usr/bin/python3 "$here/bench_config.py"
 SOAK_S=${SOAK_S:-600} /usr/bin/python3 "$here/../tests/integration/soak_bound.py"

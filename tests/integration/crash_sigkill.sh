@@ -5,8 +5,11 @@
 # a change and becomes a journal event. The daemon logs "event #N" only after
 # the commit. Each round kills it at a random moment; afterwards every event
 # up to the highest one it logged must be in the database, the journal has no
-# holes, the toggles alternate (a lost event would show the same value twice)
-# and SQLite's integrity check passes. Then the daemon must start again on it.
+# holes, the toggles alternate (a lost event would show the same value twice;
+# the core does not wait for the disk, so toggles faster than the store
+# commits fill the memory bound and point changes are dropped there, logged:
+# only a run whose log says so may show it) and SQLite's integrity check
+# passes. Then the daemon must start again on it.
 #
 # Then the same with the uplink (device health toggling as fast as the sim
 # goes, each change a health event and a technical alarm for the district)
@@ -20,6 +23,7 @@ make_config "$TMP/burst.yaml" "        - {at_ms: 0, device: call-101A, point: ca
 db=$TMP/burst.db
 rounds=${CRASH_ROUNDS:-6}
 total_logged=0
+dropped=()
 for round in $(seq 1 "$rounds"); do
   log=$TMP/round$round.log
   start_daemon "$TMP/burst.yaml" "$db" "$log"
@@ -37,17 +41,29 @@ for round in $(seq 1 "$rounds"); do
   check "round $round: the journal has no holes" test "$count" -eq "$max_seq"
   check "round $round: integrity_check ok" test "$integrity" = "ok"
   total_logged=$((total_logged + logged))
+  # The core never waits for the disk: toggles faster than the store commits
+  # fill the memory bound, and point changes are dropped there (logged).
+  dropped[round]=$(grep -oE 'dropped, never to be journaled: .*' "$log" |
+    grep -oE '[0-9]+ point changes' | awk '{n += $1} END {print n + 0}')
 done
 
-# Within each run (between "started" events) the toggles strictly alternate.
-repeats=$(sql "$db" "
+# Within each run (between "started" events) the toggles strictly alternate,
+# unless the log says point changes were dropped at the memory bound in that
+# run (the first drop is logged at once, later ones summed every 10 s, so the
+# count the log gives is a lower bound when the kill came).
+unaccounted=0
+while IFS='|' read -r run repeats; do
+  [ -n "$run" ] || continue
+  note "run $run: $repeats repeated values; the log says ${dropped[run]:-0} point changes dropped"
+  [ "${dropped[run]:-0}" -gt 0 ] || unaccounted=$((unaccounted + repeats))
+done < <(sql "$db" "
   with runs as (select seq, kind, body, sum(case when kind='system' and body like '%started%' then 1 else 0 end) over (order by seq) as run from events),
        calls as (select run, seq, json_extract(body,'$.value') as v, lag(json_extract(body,'$.value')) over (partition by run order by seq) as prev
                  from runs where kind='point')
-  select count(*) from calls where prev is not null and v = prev")
+  select run, count(*) from calls where prev is not null and v = prev group by run")
 calls=$(sql "$db" "select count(*) from events where kind='point'")
 note "$calls toggle events over $rounds rounds; $total_logged committed events acknowledged in the logs"
-check "no toggle is missing inside any run (values alternate)" test "$repeats" -eq 0
+check "no toggle is missing inside any run but those logged as dropped" test "$unaccounted" -eq 0
 check "the bursts produced a real load (>1000 toggle events)" test "$calls" -gt 1000
 
 log=$TMP/after.log

@@ -155,7 +155,8 @@ buses:
 """)
         for i, port in enumerate(ports):
             f.write(f"  - {{id: tcp{i}, driver: modbus-tcp, settings: {{host: 127.0.0.1, port: {port}}}}}\n")
-        f.write("devices:\n  - {id: call-101A, bus: sim1, address: 1, profile: call-point, bed: 101-A}\n")
+        f.write("devices:\n  - {id: call-101A, bus: sim1, address: 1, profile: call-point, bed: 101-A}\n"
+                "  - {id: reset-101, bus: sim1, address: 2, profile: presence-reset, room: \"101\"}\n")
         for i in range(len(ports)):
             f.write(f"  - {{id: m{i}, bus: tcp{i}, address: 1, profile: meter-20, room: plant, "
                     f"poll_ms: 1000}}\n")
