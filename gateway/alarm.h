@@ -75,6 +75,7 @@ struct wg_alarm {
     int64_t escalated_ms[WG_ALARM_MAX_LEVEL];
     int reannunciations;
     int64_t reannunciate_due_ms; /* 0 = none pending */
+    int64_t journaled_update;    /* kept by the core: the last update committed to the journal */
 };
 
 /* Where changes go: the core journals them (event + alarm row in one

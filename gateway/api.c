@@ -148,29 +148,39 @@ static void broadcast(struct wg_api *api, json_t *message)
     reply_json(api, 0, 200, message);
 }
 
+/* A committed event (seq > 0), or an alarm event shown before it is
+ * journaled (seq 0): then the delta says journaled:false and seq null, and
+ * the same record comes again with journaled:true and its seq once it is
+ * committed (contract 1). */
 static void on_event(const struct wg_event *event, void *ctx)
 {
     struct wg_api *api = ctx;
-    api->last_seq = event->seq;
+    bool journaled = event->seq > 0;
+    if (journaled)
+        api->last_seq = event->seq;
     if (strcmp(event->kind, "alarm") == 0) {
         json_t *record = json_loads(event->body, 0, NULL);
         if (!record)
             return;
         json_t *phase = json_object_get(record, "phase");
-        json_t *message = json_pack("{s:s, s:I, s:O}", "type", "alarm", "seq",
-                                    (json_int_t)event->seq, "phase", phase ? phase : json_null());
+        json_t *message = json_pack("{s:s, s:o, s:O}", "type", "alarm", "seq",
+                                    journaled ? json_integer(event->seq) : json_null(), "phase",
+                                    phase ? phase : json_null());
+        const char *phase_text = json_string_value(phase);
+        bool raise = phase_text && strcmp(phase_text, "raise") == 0;
         json_object_del(record, "phase");
+        json_object_set_new(record, "journaled", json_boolean(journaled));
         add_names(core_config(api->core), record);
         if (message)
             json_object_set_new(message, "alarm", record);
         else
             json_decref(record);
-        const char *phase_text = json_string_value(phase);
-        if (phase_text && strcmp(phase_text, "raise") == 0 && event->priority >= 0 &&
-            event->priority <= WG_PRIO_FIRE)
+        /* Counted once: when shown unjournaled, or when committed if it was not. */
+        if (raise && event->priority >= 0 && event->priority <= WG_PRIO_FIRE &&
+            (!journaled || !event->announced))
             api->raised[event->priority]++;
         broadcast(api, message);
-    } else if (strcmp(event->kind, "device_health") == 0 && event->device) {
+    } else if (journaled && strcmp(event->kind, "device_health") == 0 && event->device) {
         json_t *body = json_loads(event->body, 0, NULL);
         json_t *code = json_object_get(body, "reason_code");
         broadcast(api, json_pack("{s:s, s:I, s:{s:s, s:O, s:O, s:O}}", "type", "device", "seq",
@@ -192,10 +202,13 @@ static void heartbeat(void *ctx)
         wg_warn("web: heartbeat timer: %s", strerror(errno));
     struct wg_core_stats stats;
     core_stats(api->core, &stats);
-    char *text = json_text_of(json_pack("{s:s, s:I, s:I, s:s}", "type", "heartbeat", "ts_ms",
-                                        (json_int_t)clock_wall_ms(core_clock(api->core)), "seq",
-                                        (json_int_t)api->last_seq, "storage",
-                                        stats.storage_failing ? "failing" : "ok"));
+    /* Contract 3: the reason of a storage failure and what waits for it. */
+    char *text = json_text_of(json_pack(
+        "{s:s, s:I, s:I, s:s, s:s?, s:I}", "type", "heartbeat", "ts_ms",
+        (json_int_t)clock_wall_ms(core_clock(api->core)), "seq", (json_int_t)api->last_seq,
+        "storage", stats.storage_failing ? "failing" : "ok", "storage_reason",
+        stats.storage_failing && stats.storage_reason[0] ? stats.storage_reason : NULL,
+        "events_waiting", (json_int_t)stats.events_pending));
     if (!text)
         return;
     struct wg_web_reply reply = {.status = 200,
@@ -246,11 +259,8 @@ static void audit(struct wg_api *api, const struct wg_web_request *request, cons
                   const char *target, json_t *detail)
 {
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
-    struct wg_store *store = core_store(api->core);
-    if (store_audit(store, clock_wall_ms(core_clock(api->core)), request->username, request->client,
-                    action, target, text) != 0)
-        wg_err("audit: %s %s by %s not recorded: %s", action, target ? target : "",
-               request->username, store_last_error(store));
+    /* Through the store writer, like every write (refusals are logged there). */
+    core_audit(api->core, request->username, request->client, action, target, text);
     free(text);
     json_decref(detail);
 }
@@ -834,14 +844,13 @@ static void metrics(struct wg_api *api, const struct wg_web_request *request)
     for (int p = WG_PRIO_FIRE; p >= 0; p--)
         fprintf(out, "wardgate_alarms_raised_total{priority=\"%s\"} %llu\n",
                 priority_name((enum wg_priority)p), (unsigned long long)api->raised[p]);
-    struct wg_outbox_totals totals = {0};
-    store_outbox_totals(core_store(api->core), &totals);
-    metric_help(out, "wardgate_outbox_rows", "gauge", "events waiting for the district's PUBACK");
-    fprintf(out, "wardgate_outbox_rows %lld\n", (long long)totals.total_rows);
-    metric_help(out, "wardgate_outbox_bytes", "gauge", "bytes waiting in the outbox");
-    fprintf(out, "wardgate_outbox_bytes %lld\n", (long long)totals.total_bytes);
     struct wg_core_stats stats;
     core_stats(api->core, &stats);
+    const struct wg_outbox_totals *totals = &stats.storage.usage.outbox;
+    metric_help(out, "wardgate_outbox_rows", "gauge", "events waiting for the district's PUBACK");
+    fprintf(out, "wardgate_outbox_rows %lld\n", (long long)totals->total_rows);
+    metric_help(out, "wardgate_outbox_bytes", "gauge", "bytes waiting in the outbox");
+    fprintf(out, "wardgate_outbox_bytes %lld\n", (long long)totals->total_bytes);
     metric_help(out, "wardgate_core_queue_depth", "gauge", "driver messages waiting for the core");
     fprintf(out, "wardgate_core_queue_depth %zu\n", stats.queue_depth);
     metric_help(out, "wardgate_core_queue_high_water", "gauge", "the deepest the queue has been");
@@ -854,10 +863,34 @@ static void metrics(struct wg_api *api, const struct wg_web_request *request)
     fprintf(out, "wardgate_events_pending %zu\n", stats.events_pending);
     metric_help(out, "wardgate_storage_failing", "gauge", "1 while commits fail");
     fprintf(out, "wardgate_storage_failing %d\n", stats.storage_failing);
-    metric_help(out, "wardgate_core_loop_longest_seconds", "gauge",
-                "the core loop's longest turn since start (a call waits at most this long)");
-    fprintf(out, "wardgate_core_loop_longest_seconds %.3f\n",
-            (double)stats.longest_iteration_ms / 1000.0);
+    metric_help(out, "wardgate_storage_bytes", "gauge",
+                "the database and its WAL on disk, against the bound (storage.max_mb)");
+    fprintf(out, "wardgate_storage_bytes{file=\"db\"} %lld\n",
+            (long long)stats.storage.usage.file_bytes);
+    fprintf(out, "wardgate_storage_bytes{file=\"wal\"} %lld\n",
+            (long long)stats.storage.usage.wal_bytes);
+    fprintf(out, "wardgate_storage_bytes{file=\"bound\"} %lld\n",
+            (long long)stats.storage.usage.max_bytes);
+    metric_help(out, "wardgate_storage_held_bytes", "gauge",
+                "memory held for writes not yet committed (bounded, docs/storage.md)");
+    fprintf(out, "wardgate_storage_held_bytes %zu\n", stats.storage.held_bytes);
+    metric_help(out, "wardgate_storage_dropped_total", "counter",
+                "writes dropped at the memory bound while storage failed, by class");
+    for (int c = 0; c < WG_CLASS_COUNT; c++)
+        if (c != WG_CLASS_KEEP)
+            fprintf(out, "wardgate_storage_dropped_total{class=\"%s\"} %llu\n",
+                    writer_class_name((enum wg_write_class)c),
+                    (unsigned long long)stats.storage.dropped[c]);
+    metric_help(out, "wardgate_storage_transaction_seconds_max", "gauge",
+                "the writer's longest transaction since start");
+    fprintf(out, "wardgate_storage_transaction_seconds_max %.3f\n",
+            stats.storage.longest_transaction_ms / 1000.0);
+    metric_help(out, "wardgate_core_loop_seconds_max", "gauge",
+                "the core loop's longest iteration: since start, and over the last minute");
+    fprintf(out, "wardgate_core_loop_seconds_max{window=\"start\"} %.6f\n",
+            stats.loop_max_us / 1e6);
+    fprintf(out, "wardgate_core_loop_seconds_max{window=\"1m\"} %.6f\n",
+            stats.loop_max_recent_us / 1e6);
     metric_help(out, "wardgate_query_backlog", "gauge",
                 "history, export, report and config jobs waiting for or on a query worker");
     fprintf(out, "wardgate_query_backlog %zu\n",
@@ -1105,6 +1138,7 @@ struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
                                 .it_value = {HEARTBEAT_MS / 1000, 0}};
     if (api->heartbeat_fd < 0 || timerfd_settime(api->heartbeat_fd, 0, &period, NULL) != 0 ||
         core_add_listener(core, on_event, api) != 0 ||
+        core_add_unjournaled_listener(core, on_event, api) != 0 ||
         core_add_source(core, bridge_request_fd(bridge), requests_ready, api) != 0 ||
         core_add_source(core, api->heartbeat_fd, heartbeat, api) != 0) {
         wg_crit("web: cannot attach the API to the core: %s", strerror(errno));

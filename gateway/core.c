@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "liveness.h"
@@ -18,26 +19,31 @@
 #include "alarm.h"
 #include "engine.h"
 #include "health_reason.h"
+#include "journal.h"
 #include "plugin_host.h"
 #include "queue.h"
 #include "service.h"
 #include "uplink.h"
 
 #define MAX_LISTENERS       8
-#define MAX_COUNTERS        8
 #define BATCH_MAX           256
-#define BATCHES_PER_WAKEUP  16 /* then back to poll, so signals and timers are never starved */
-#define MAX_OUTSTANDING     256
-#define RETRY_PERIOD_MS     1000
+#define BATCHES_PER_WAKEUP  16   /* then back to poll, so signals and timers are never starved */
+#define STORAGE_PERIOD_MS   1000 /* the writer's clock, the storage alarm's count */
 #define ENGINE_PERIOD_MS    1000 /* rule timers, supervision, escalation */
-#define MAINTAIN_PERIOD_MS  (10 * 60 * 1000)
 #define STATUS_PERIOD_MS    (30 * 1000)
 #define DEFAULT_QUEUE_DEPTH 4096
+#define WRITE_UNANSWERED_MS (60 * 1000) /* a write result later than this is no longer awaited */
+#define STORAGE_ALARM_UPDATE_MS                                                                    \
+    (30 * 1000)                        /* the waiting count in its detail, at most this often */
+#define LOOP_WINDOW_MS     (10 * 1000) /* the loop's longest iteration, per 10 s ... */
+#define LOOP_WINDOWS       6           /* ... over the last minute */
+#define SHUTDOWN_COMMIT_MS 1000 /* at stop, the wait for what is held before the uplink closes */
 
 struct device_counter {
     char name[64]; /* as long as wg_msg.text */
     uint64_t count;
 };
+/* Kept by name, as many kinds as the driver reports. */
 
 struct device_state {
     enum wg_health health;
@@ -48,35 +54,19 @@ struct device_state {
     bool *seen;
     struct wg_reading_aggregate *buckets;   /* the open readings bucket per point (count 0: none) */
     struct wg_reading_aggregate *telemetry; /* the open uplink telemetry interval per point */
-    struct device_counter counters[MAX_COUNTERS];
+    struct device_counter *counters;
+    size_t counter_count;
 };
 
-enum alarm_row_op { ALARM_ROW_NONE, ALARM_ROW_PUT, ALARM_ROW_DELETE };
-
-/* An event waiting for its commit; its strings live in `strings`. An alarm
- * event also carries the alarm's row (the current-alarms table), written in
- * the same transaction. */
-struct pending_event {
-    struct wg_event event;
-    char *strings;
-    enum alarm_row_op alarm_op;
-    int64_t alarm_update;
-    char alarm_state[16];
-    char alarm_kind[64];
-};
-
-/* A readings bucket that has closed and waits for the next commit. */
-struct closed_bucket {
-    uint32_t device;
-    uint32_t point;
-    struct wg_reading_aggregate aggregate;
-};
-
+/* A write to an output that waits for its result: in request order, so a
+ * lookup is a binary search; answered ones leave from the front. */
 struct outstanding_write {
     uint64_t request_id;
+    bool answered;
     uint32_t device;
     uint32_t point;
     double value;
+    int64_t sent_mono_ms;
 };
 
 struct listener {
@@ -105,9 +95,8 @@ struct periodic_job {
 
 enum {
     JOB_ENGINE,
-    JOB_RETRY,
+    JOB_STORAGE,
     JOB_WATCHDOG,
-    JOB_MAINTAIN,
     JOB_STATUS,
     JOB_BUCKETS,
     JOB_UPLINK,
@@ -121,25 +110,27 @@ struct wg_core {
     char *timezone;            /* the zone local time is in (main set TZ from it at start) */
     struct wg_clock *clock;
     struct wg_config *config;
-    struct wg_store *store;
+    struct wg_journal *journal; /* the writer's side: every write goes through it */
+    struct wg_store *reader;    /* a read-only connection for the core thread */
+    int64_t bucket_ms;          /* the readings bucket (storage.readings_bucket_s) */
     struct wg_queue *queue;
     struct wg_plugin_host *host;
     struct wg_engine *engine;
     /* Not owned: the query workers, where the uplink's journal reads go. */
     struct wg_query_service *queries;
     struct wg_uplink_client *uplink; /* NULL when the uplink is disabled */
+    uint64_t uplink_generation;      /* tags its outbox deletes: a new uplink ignores old ones */
     int64_t telemetry_from_ms;       /* start of the open telemetry interval */
     struct device_state *devices;
 
-    struct pending_event *pending;
-    size_t pending_count, pending_capacity;
-    struct closed_bucket *closed;
-    size_t closed_count, closed_capacity;
-    struct outstanding_write outstanding[MAX_OUTSTANDING];
+    struct outstanding_write *outstanding;
+    size_t outstanding_head, outstanding_count, outstanding_capacity;
     uint64_t next_request_id;
 
     struct listener listeners[MAX_LISTENERS];
     size_t listener_count;
+    struct listener early_listeners[MAX_LISTENERS]; /* alarm events not yet journaled */
+    size_t early_listener_count;
     struct extra_source sources[MAX_SOURCES];
     size_t source_count;
     struct periodic_job jobs[JOB_COUNT];
@@ -150,9 +141,16 @@ struct wg_core {
 
     bool stop_requested;
     bool storage_failing;
+    char storage_reason[16]; /* store_status_reason of the failure, "" when ok */
+    size_t storage_alarm_waiting;
+    int64_t storage_alarm_updated_ms;
     uint64_t events_committed;
     uint64_t messages_handled;
-    int64_t longest_iteration_ms; /* of core_run's loop, poll's wait not counted */
+    /* The loop's longest iteration: since start, and per 10 s window. */
+    int64_t loop_max_us;
+    int64_t loop_window_max_us[LOOP_WINDOWS];
+    int64_t loop_window_start_ms;
+    size_t loop_window;
 };
 
 static uint64_t engine_write_output(void *ctx, size_t device, size_t point, double value);
@@ -168,6 +166,7 @@ static void free_device_states(struct device_state *states, size_t count)
         free(states[i].seen);
         free(states[i].buckets);
         free(states[i].telemetry);
+        free(states[i].counters);
     }
     free(states);
 }
@@ -208,7 +207,16 @@ static void carry_device_states(const struct wg_config *old_config,
         to->health = from->health;
         memcpy(to->reason, from->reason, sizeof to->reason);
         to->reason_code = from->reason_code;
-        memcpy(to->counters, from->counters, sizeof to->counters);
+        if (from->counter_count) {
+            to->counters = malloc(from->counter_count * sizeof *to->counters);
+            if (to->counters) {
+                memcpy(to->counters, from->counters, from->counter_count * sizeof *to->counters);
+                to->counter_count = from->counter_count;
+            } else {
+                wg_err("reload: out of memory: the error counters of %s start again at 0",
+                       new_config->devices[n].id);
+            }
+        }
         const struct wg_profile *old_profile =
             &old_config->profiles[old_config->devices[o].profile];
         const struct wg_profile *new_profile =
@@ -238,73 +246,22 @@ static const char *health_name(enum wg_health health)
 
 /* ---- events ---- */
 
-static char *copy_into(char **cursor, const char *text)
+/* What is dropped first when the memory for unjournaled events runs out. */
+static enum wg_write_class class_of(const char *kind)
 {
-    if (!text)
-        return NULL;
-    size_t len = strlen(text) + 1;
-    char *start = *cursor;
-    memcpy(start, text, len);
-    *cursor += len;
-    return start;
+    if (strcmp(kind, "alarm") == 0)
+        return WG_CLASS_ALARM;
+    if (strcmp(kind, "telemetry") == 0)
+        return WG_CLASS_TELEMETRY;
+    if (strcmp(kind, "point") == 0)
+        return WG_CLASS_POINT;
+    if (strcmp(kind, "write_result") == 0)
+        return WG_CLASS_WRITE_RESULT;
+    return WG_CLASS_HEALTH;
 }
 
-/* Queues an event for the next commit: copies `proto`'s strings and takes
- * `body` (a JSON object). Returns the pending entry, or NULL when out of memory. */
-static struct pending_event *queue_event(struct wg_core *core, const struct wg_event *proto,
-                                         json_t *body)
-{
-    char *body_text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!body_text) {
-        wg_crit("out of memory serialising a %s event", proto->kind);
-        return NULL;
-    }
-    const char *parts[] = {proto->kind, proto->alarm_id, proto->device,   proto->zone,
-                           proto->room, proto->bed,      proto->resident, body_text};
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        total += parts[i] ? strlen(parts[i]) + 1 : 0;
-
-    if (core->pending_count == core->pending_capacity) {
-        size_t capacity = core->pending_capacity ? core->pending_capacity * 2 : 64;
-        struct pending_event *grown = realloc(core->pending, capacity * sizeof *grown);
-        if (!grown) {
-            free(body_text);
-            wg_crit("out of memory queueing a %s event", proto->kind);
-            return NULL;
-        }
-        core->pending = grown;
-        core->pending_capacity = capacity;
-    }
-    char *strings = malloc(total);
-    if (!strings) {
-        free(body_text);
-        wg_crit("out of memory queueing a %s event", proto->kind);
-        return NULL;
-    }
-    char *cursor = strings;
-    struct pending_event *pending = &core->pending[core->pending_count++];
-    *pending = (struct pending_event){.strings = strings, .alarm_op = ALARM_ROW_NONE};
-    pending->event = (struct wg_event){
-        .ts_ms = proto->ts_ms,
-        .kind = copy_into(&cursor, proto->kind),
-        .priority = proto->priority,
-        .alarm_id = copy_into(&cursor, proto->alarm_id),
-        .device = copy_into(&cursor, proto->device),
-        .zone = copy_into(&cursor, proto->zone),
-        .room = copy_into(&cursor, proto->room),
-        .bed = copy_into(&cursor, proto->bed),
-        .resident = copy_into(&cursor, proto->resident),
-        .body = copy_into(&cursor, body_text),
-        .uplink = proto->uplink,
-    };
-    event_new_id(&pending->event);
-    free(body_text);
-    return pending;
-}
-
-/* Queues an event about a device (or the system, with WG_NO_INDEX). Takes `body`. */
+/* Queues an event about a device (or the system, with WG_NO_INDEX) for the
+ * journal. Takes `body`. */
 static int core_emit(struct wg_core *core, const char *kind, int priority, size_t device_index,
                      json_t *body, enum wg_uplink_class uplink, int64_t ts_ms)
 {
@@ -324,7 +281,7 @@ static int core_emit(struct wg_core *core, const char *kind, int priority, size_
                 proto.resident = config->residents[r].id;
         }
     }
-    return queue_event(core, &proto, body) ? 0 : -1;
+    return journal_event(core->journal, &proto, body, class_of(kind), NULL);
 }
 
 static const char *empty_to_null(const char *text)
@@ -333,7 +290,7 @@ static const char *empty_to_null(const char *text)
 }
 
 /* The engine's sink: every alarm change becomes an "alarm" event for the
- * journal and the uplink, with the alarm's row, committed before anybody sees it. */
+ * journal and the uplink, with the alarm's row, in the same transaction. */
 static void alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *phase)
 {
     struct wg_core *core = ctx;
@@ -353,29 +310,12 @@ static void alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *p
                              .bed = empty_to_null(alarm->bed),
                              .resident = empty_to_null(alarm->resident),
                              .uplink = WG_UPLINK_ALARM};
-    struct pending_event *pending = queue_event(core, &proto, body);
-    if (!pending)
-        return;
-    pending->alarm_op = alarm->state == WG_ALARM_RESET ? ALARM_ROW_DELETE : ALARM_ROW_PUT;
-    pending->alarm_update = alarm->update;
-    snprintf(pending->alarm_state, sizeof pending->alarm_state, "%s",
-             alarm_state_name(alarm->state));
-    snprintf(pending->alarm_kind, sizeof pending->alarm_kind, "%s", alarm->kind);
-}
-
-/* Writes the alarm row that goes with a pending alarm event. */
-static int store_alarm_row(struct wg_store *store, const struct pending_event *pending)
-{
-    if (pending->alarm_op == ALARM_ROW_DELETE)
-        return store_alarm_delete(store, pending->event.alarm_id);
-    struct wg_alarm_row row = {.id = pending->event.alarm_id,
-                               .update_count = pending->alarm_update,
-                               .state = pending->alarm_state,
-                               .priority = pending->event.priority,
-                               .kind = pending->alarm_kind,
-                               .body = pending->event.body,
-                               .updated_ms = pending->event.ts_ms};
-    return store_alarm_put(store, &row);
+    struct wg_journal_alarm_row row = {.op = alarm->state == WG_ALARM_RESET ? WG_ALARM_ROW_DELETE
+                                                                            : WG_ALARM_ROW_PUT,
+                                       .update = alarm->update,
+                                       .state = alarm_state_name(alarm->state),
+                                       .kind = alarm->kind};
+    journal_event(core->journal, &proto, body, WG_CLASS_ALARM, &row);
 }
 
 /* Alarm events get one readable line: what a nurse would want to read. */
@@ -411,78 +351,33 @@ static void log_event(const struct wg_event *event, void *ctx)
            event->resident ? event->resident : "", event->body);
 }
 
-/* Commits pending events and the batch's readings in one transaction; then,
- * and only then, hands the events to the listeners. */
+/* Hands what was queued to the store writer (never waits for the disk) and
+ * shows the alarm events that have waited too long for their commit. The
+ * listeners hear of the events once they are committed (journal_process). */
 static int flush(struct wg_core *core)
 {
-    if (core->pending_count == 0 && core->closed_count == 0)
-        return 0;
-    struct wg_store *store = core->store;
-    int rc = store_begin(store);
-    /* A reading the store refuses undoes only itself (the store uses a
-     * savepoint per write); it must not hold up the events. */
-    for (size_t i = 0; rc == 0 && i < core->closed_count; i++) {
-        const struct closed_bucket *bucket = &core->closed[i];
-        const struct wg_device *device = &core->config->devices[bucket->device];
-        const char *point = core->config->profiles[device->profile].points[bucket->point].name;
-        if (store_add_aggregate(store, device->id, point, &bucket->aggregate) != 0)
-            wg_warn("storage: reading %s.%s not kept: %s", device->id, point,
-                    store_last_error(store));
-    }
-    for (size_t i = 0; rc == 0 && i < core->pending_count; i++) {
-        rc = store_append_event(store, &core->pending[i].event);
-        if (rc == 0 && core->pending[i].alarm_op != ALARM_ROW_NONE)
-            rc = store_alarm_row(store, &core->pending[i]);
-    }
-    if (rc == 0)
-        rc = store_commit(store);
-    else
-        store_rollback(store);
-    /* Readings are aggregates for history; a failed batch of them is not retried. */
-    core->closed_count = 0;
-    if (rc != 0) {
-        if (!core->storage_failing)
-            wg_crit("storage: %s; %zu events are held in memory and retried every %d s",
-                    store_last_error(store), core->pending_count, RETRY_PERIOD_MS / 1000);
-        core->storage_failing = true;
-        return -1;
-    }
-    if (core->storage_failing)
-        wg_notice("storage: working again; %zu held events committed", core->pending_count);
-    core->storage_failing = false;
-    for (size_t i = 0; i < core->pending_count; i++) {
-        for (size_t l = 0; l < core->listener_count; l++)
-            core->listeners[l].fn(&core->pending[i].event, core->listeners[l].ctx);
-        free(core->pending[i].strings);
-    }
-    core->events_committed += core->pending_count;
-    core->pending_count = 0;
-    if (core->uplink)
-        uplink_after_commit(core->uplink);
+    journal_flush(core->journal);
     return 0;
 }
 
 /* ---- readings history: one bucket per point in memory, written when it closes ---- */
+
+static int64_t bucket_start(const struct wg_core *core, int64_t ts_ms)
+{
+    int64_t bucket = ts_ms / core->bucket_ms;
+    if (ts_ms % core->bucket_ms < 0)
+        bucket -= 1; /* floor for times before 1970 */
+    return bucket * core->bucket_ms;
+}
 
 static void close_bucket(struct wg_core *core, uint32_t device, uint32_t point)
 {
     struct wg_reading_aggregate *bucket = &core->devices[device].buckets[point];
     if (bucket->count == 0)
         return;
-    if (core->closed_count == core->closed_capacity) {
-        size_t capacity = core->closed_capacity ? core->closed_capacity * 2 : 256;
-        struct closed_bucket *grown = realloc(core->closed, capacity * sizeof *grown);
-        if (!grown) {
-            wg_err("out of memory: a readings bucket of %s is not kept",
-                   core->config->devices[device].id);
-            bucket->count = 0;
-            return;
-        }
-        core->closed = grown;
-        core->closed_capacity = capacity;
-    }
-    core->closed[core->closed_count++] =
-        (struct closed_bucket){.device = device, .point = point, .aggregate = *bucket};
+    const struct wg_device *dev = &core->config->devices[device];
+    journal_reading(core->journal, dev->id, core->config->profiles[dev->profile].points[point].name,
+                    bucket);
     bucket->count = 0;
 }
 
@@ -490,7 +385,7 @@ static void add_to_bucket(struct wg_core *core, uint32_t device, uint32_t point,
                           double value)
 {
     struct wg_reading_aggregate *bucket = &core->devices[device].buckets[point];
-    int64_t start = store_bucket_start(core->store, ts_ms);
+    int64_t start = bucket_start(core, ts_ms);
     if (bucket->count > 0 && bucket->bucket_ms != start)
         close_bucket(core, device, point);
     if (bucket->count == 0) {
@@ -527,7 +422,7 @@ static void add_to_telemetry(struct wg_reading_aggregate *aggregate, int64_t ts_
 /* Closes buckets whose interval has passed (all of them when `everything`). */
 static void close_buckets(struct wg_core *core, bool everything)
 {
-    int64_t current = store_bucket_start(core->store, clock_wall_ms(core->clock));
+    int64_t current = bucket_start(core, clock_wall_ms(core->clock));
     for (size_t d = 0; d < core->config->device_count; d++)
         for (size_t p = 0; p < core->devices[d].point_count; p++) {
             const struct wg_reading_aggregate *bucket = &core->devices[d].buckets[p];
@@ -601,10 +496,76 @@ static void handle_health(struct wg_core *core, const struct wg_msg *msg)
     engine_on_health(core->engine, msg->device, health, msg->text, msg->ts_ms);
 }
 
+/* ---- writes awaiting their result ---- */
+
+static struct outstanding_write *outstanding_at(struct wg_core *core, size_t i)
+{
+    return &core->outstanding[(core->outstanding_head + i) % core->outstanding_capacity];
+}
+
+/* Forgets answered writes at the front, and those unanswered for too long. */
+static void outstanding_trim(struct wg_core *core)
+{
+    int64_t now = clock_mono_ms(core->clock);
+    while (core->outstanding_count > 0) {
+        struct outstanding_write *first = outstanding_at(core, 0);
+        if (!first->answered && now - first->sent_mono_ms < WRITE_UNANSWERED_MS)
+            break;
+        if (!first->answered) {
+            const struct wg_device *device = &core->config->devices[first->device];
+            wg_warn("write request %llu (%s.%s = %g) unanswered for %d s; no longer awaited",
+                    (unsigned long long)first->request_id, device->id,
+                    core->config->profiles[device->profile].points[first->point].name, first->value,
+                    WRITE_UNANSWERED_MS / 1000);
+        }
+        core->outstanding_head = (core->outstanding_head + 1) % core->outstanding_capacity;
+        core->outstanding_count--;
+    }
+}
+
+static struct outstanding_write *outstanding_add(struct wg_core *core, uint64_t request_id,
+                                                 size_t device, size_t point, double value)
+{
+    outstanding_trim(core);
+    if (core->outstanding_count == core->outstanding_capacity) {
+        size_t capacity = core->outstanding_capacity ? core->outstanding_capacity * 2 : 256;
+        struct outstanding_write *grown = malloc(capacity * sizeof *grown);
+        if (!grown)
+            return NULL;
+        for (size_t i = 0; i < core->outstanding_count; i++)
+            grown[i] = *outstanding_at(core, i);
+        free(core->outstanding);
+        core->outstanding = grown;
+        core->outstanding_capacity = capacity;
+        core->outstanding_head = 0;
+    }
+    struct outstanding_write *slot = outstanding_at(core, core->outstanding_count++);
+    *slot = (struct outstanding_write){request_id,      false, (uint32_t)device,
+                                       (uint32_t)point, value, clock_mono_ms(core->clock)};
+    return slot;
+}
+
+/* The write with this request id, by binary search (ids grow), or NULL. */
+static struct outstanding_write *outstanding_find(struct wg_core *core, uint64_t request_id)
+{
+    size_t low = 0, high = core->outstanding_count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        struct outstanding_write *write = outstanding_at(core, mid);
+        if (write->request_id == request_id)
+            return write->answered ? NULL : write;
+        if (write->request_id < request_id)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return NULL;
+}
+
 static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
 {
-    struct outstanding_write *write = &core->outstanding[msg->request_id % MAX_OUTSTANDING];
-    if (write->request_id != msg->request_id) {
+    struct outstanding_write *write = outstanding_find(core, msg->request_id);
+    if (!write) {
         wg_warn("write result for unknown request %llu (%s)", (unsigned long long)msg->request_id,
                 msg->ok ? "ok" : msg->text);
         return;
@@ -622,26 +583,33 @@ static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
                   msg->ok ? WG_UPLINK_NONE : WG_UPLINK_HEALTH, msg->ts_ms);
     if (!msg->ok)
         wg_err("write %s.%s = %g failed: %s", device->id, point->name, write->value, msg->text);
+    write->answered = true;
     engine_on_write_result(core->engine, write->device, write->point, msg->ok, msg->text,
                            msg->ts_ms);
-    write->request_id = 0;
+    outstanding_trim(core);
 }
 
 static void handle_counter(struct wg_core *core, const struct wg_msg *msg)
 {
     if (msg->device >= core->config->device_count)
         return;
-    struct device_counter *counters = core->devices[msg->device].counters;
-    for (size_t i = 0; i < MAX_COUNTERS; i++) {
-        if (counters[i].name[0] == '\0')
-            snprintf(counters[i].name, sizeof counters[i].name, "%s", msg->text);
-        if (strcmp(counters[i].name, msg->text) == 0) {
-            counters[i].count += (uint64_t)msg->value;
+    struct device_state *state = &core->devices[msg->device];
+    for (size_t i = 0; i < state->counter_count; i++)
+        if (strcmp(state->counters[i].name, msg->text) == 0) {
+            state->counters[i].count += (uint64_t)msg->value;
             return;
         }
+    struct device_counter *grown =
+        realloc(state->counters, (state->counter_count + 1) * sizeof *grown);
+    if (!grown) {
+        wg_err("device %s: out of memory, counter \"%s\" not kept",
+               core->config->devices[msg->device].id, msg->text);
+        return;
     }
-    wg_warn("device %s: too many counter kinds, \"%s\" not kept",
-            core->config->devices[msg->device].id, msg->text);
+    state->counters = grown;
+    struct device_counter *counter = &state->counters[state->counter_count++];
+    snprintf(counter->name, sizeof counter->name, "%s", msg->text);
+    counter->count = (uint64_t)msg->value;
 }
 
 size_t core_process(struct wg_core *core)
@@ -667,8 +635,7 @@ size_t core_process(struct wg_core *core)
             }
         }
         total += count;
-        if (!core->storage_failing || core->pending_count == 0)
-            flush(core);
+        flush(core);
         if (count < BATCH_MAX)
             break;
     }
@@ -685,10 +652,71 @@ static void drain_queue(struct wg_core *core)
 
 /* ---- periodic jobs ---- */
 
-static void job_retry(struct wg_core *core)
+/* ---- storage health: the storage alarm ---- */
+
+static const char *storage_words(const char *reason)
 {
-    if (core->pending_count > 0)
+    static const struct {
+        const char *code, *words;
+    } words[] = {
+        {"locked", "the database is locked by another process"},
+        {"disk_full", "the disk is full"},
+        {"read_only", "the file system is read-only"},
+        {"io_error", "I/O error"},
+        {"size_limit", "the database reached its size limit"},
+        {"corrupt", "the database is corrupt"},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(words[i].code, reason) == 0)
+            return words[i].words;
+    return reason;
+}
+
+/* Raises, updates or ends the storage alarm (a technical alarm, kind
+ * storage_failing) to match the writer's status. */
+static void storage_alarm(struct wg_core *core, const struct wg_writer_status *status)
+{
+    int64_t now = clock_mono_ms(core->clock);
+    if (!status->failing) {
+        core->storage_alarm_waiting = 0;
+        engine_storage_alarm(core->engine, false, NULL, NULL, 0, clock_wall_ms(core->clock));
+        core->storage_reason[0] = '\0';
+        return;
+    }
+    const char *reason = store_status_reason(status->status);
+    snprintf(core->storage_reason, sizeof core->storage_reason, "%s", reason ? reason : "io_error");
+    core->storage_alarm_waiting = status->waiting_events;
+    core->storage_alarm_updated_ms = now;
+    char detail[128];
+    snprintf(detail, sizeof detail, "storage failing: %s; %zu events waiting to be journaled",
+             storage_words(core->storage_reason), status->waiting_events);
+    engine_storage_alarm(core->engine, true, detail, core->storage_reason, status->waiting_events,
+                         clock_wall_ms(core->clock));
+}
+
+static void storage_changed(void *ctx, const struct wg_writer_status *status)
+{
+    struct wg_core *core = ctx;
+    core->storage_failing = status->failing;
+    storage_alarm(core, status);
+    flush(core); /* the alarm's own event */
+}
+
+/* Once a second: the writer's clock, and the storage alarm's count of what
+ * waits (at most every 30 s, so it does not flood the journal it waits for). */
+static void job_storage(struct wg_core *core)
+{
+    journal_set_now(core->journal, clock_wall_ms(core->clock));
+    journal_process(core->journal);
+    if (!core->storage_failing)
+        return;
+    struct wg_writer_status status;
+    journal_status(core->journal, &status);
+    if (status.failing && status.waiting_events != core->storage_alarm_waiting &&
+        clock_mono_ms(core->clock) - core->storage_alarm_updated_ms >= STORAGE_ALARM_UPDATE_MS) {
+        storage_alarm(core, &status);
         flush(core);
+    }
 }
 
 /* Feeds systemd's watchdog only while every supervised thread turns: a
@@ -735,12 +763,6 @@ int core_supervise(struct wg_core *core, struct wg_liveness *thread)
     return 0;
 }
 
-static void job_maintain(struct wg_core *core)
-{
-    if (store_maintain(core->store, clock_wall_ms(core->clock)) != 0)
-        wg_err("storage maintenance: %s", store_last_error(core->store));
-}
-
 static void job_status(struct wg_core *core)
 {
     size_t online = 0, offline = 0;
@@ -750,9 +772,11 @@ static void job_status(struct wg_core *core)
         else if (core->devices[i].health == WG_HEALTH_OFFLINE)
             offline++;
     }
-    service_status("%zu devices: %zu online, %zu offline; %llu events; %zu pending%s",
+    struct wg_writer_status storage;
+    journal_status(core->journal, &storage);
+    service_status("%zu devices: %zu online, %zu offline; %llu events; %zu waiting for storage%s",
                    core->config->device_count, online, offline,
-                   (unsigned long long)core->events_committed, core->pending_count,
+                   (unsigned long long)core->events_committed, storage.waiting_events,
                    core->storage_failing ? "; STORAGE FAILING" : "");
 }
 
@@ -831,10 +855,8 @@ static void init_jobs(struct wg_core *core)
     if (watchdog <= 0 || watchdog > SUPERVISE_PERIOD_MS)
         watchdog = SUPERVISE_PERIOD_MS; /* supervision is logged with or without systemd */
     core->jobs[JOB_ENGINE] = (struct periodic_job){"engine", ENGINE_PERIOD_MS, now, job_engine};
-    core->jobs[JOB_RETRY] = (struct periodic_job){"retry", RETRY_PERIOD_MS, now, job_retry};
+    core->jobs[JOB_STORAGE] = (struct periodic_job){"storage", STORAGE_PERIOD_MS, now, job_storage};
     core->jobs[JOB_WATCHDOG] = (struct periodic_job){"watchdog", watchdog, now, job_watchdog};
-    core->jobs[JOB_MAINTAIN] =
-        (struct periodic_job){"maintain", MAINTAIN_PERIOD_MS, now, job_maintain};
     core->jobs[JOB_STATUS] =
         (struct periodic_job){"status", STATUS_PERIOD_MS, now + STATUS_PERIOD_MS, job_status};
     int64_t bucket_ms = (int64_t)core->config->storage.readings_bucket_s * 1000;
@@ -855,6 +877,7 @@ void core_run_timers(struct wg_core *core)
         if (job->next_mono_ms <= now) /* fell behind (suspend, slow disk): do not catch up */
             job->next_mono_ms = now + job->period_ms;
     }
+    journal_tick(core->journal); /* alarm events held past 250 ms are shown */
 }
 
 static int next_timer_in_ms(const struct wg_core *core)
@@ -868,6 +891,9 @@ static int next_timer_in_ms(const struct wg_core *core)
         if (until < wait)
             wait = until;
     }
+    int64_t announce = journal_next_ms(core->journal);
+    if (announce >= 0 && announce < wait)
+        wait = announce;
     return wait < 0 ? 0 : (int)wait;
 }
 
@@ -905,8 +931,15 @@ json_t *core_active_alarms_json(struct wg_core *core)
         return NULL;
     }
     count = alarm_active(engine_alarms(core->engine), alarms, count);
-    for (size_t i = 0; i < count; i++)
-        json_array_append_new(records, alarm_to_json(alarms[i]));
+    for (size_t i = 0; i < count; i++) {
+        json_t *record = alarm_to_json(alarms[i]);
+        if (!record)
+            continue;
+        /* Contract 1 (docs/api.md): false while its latest change is not journaled. */
+        json_object_set_new(record, "journaled",
+                            json_boolean(alarms[i]->journaled_update >= alarms[i]->update));
+        json_array_append_new(records, record);
+    }
     free(alarms);
     return records;
 }
@@ -946,7 +979,7 @@ static json_t *device_json(const struct wg_core *core, size_t index, bool detail
         if (state->seen[p])
             json_object_set_new(values, profile->points[p].name, json_real(state->values[p]));
     json_t *counters = json_object();
-    for (size_t c = 0; counters && c < MAX_COUNTERS && state->counters[c].name[0]; c++)
+    for (size_t c = 0; counters && c < state->counter_count; c++)
         json_object_set_new(counters, state->counters[c].name,
                             json_integer((json_int_t)state->counters[c].count));
     json_object_set_new(record, "values", values ? values : json_null());
@@ -980,16 +1013,44 @@ static json_t *uplink_devices(void *ctx)
 }
 
 /* Creates the uplink when the config enables it (and it is not running). */
+static void uplink_delete_outbox(void *ctx, const int64_t *seqs, size_t count)
+{
+    struct wg_core *core = ctx;
+    journal_outbox_deletes(core->journal, core->uplink_generation, seqs, count);
+    flush(core);
+}
+
+static void uplink_outbox_totals(void *ctx, struct wg_outbox_totals *totals)
+{
+    struct wg_core *core = ctx;
+    struct wg_writer_status status;
+    journal_status(core->journal, &status);
+    *totals = status.usage.outbox;
+}
+
+/* The outbox keeps the same bound whether the uplink is enabled or not
+ * (docs/mqtt.md): outbox_max_mb and outbox_max_age_h; a disabled uplink lets
+ * alarms age out too, so the day it is enabled the district gets the last
+ * outbox_max_age_h of alarms and health, not years of them. Then creates
+ * the uplink when the config enables it (and it is not running). */
 static void open_uplink(struct wg_core *core)
 {
-    if (!core->config->uplink.enabled || core->uplink)
+    const struct wg_uplink *settings = &core->config->uplink;
+    struct wg_outbox_bound bound = {.max_bytes = settings->outbox_max_bytes,
+                                    .max_age_ms = (int64_t)settings->outbox_max_age_h * 3600000,
+                                    .alarms_age_out = !settings->enabled};
+    journal_set_outbox_bound(core->journal, &bound);
+    if (!settings->enabled || core->uplink)
         return;
     struct wg_uplink_host host = {.ctx = core,
                                   .queries = core->queries,
                                   .status = uplink_status,
                                   .active_alarms = uplink_active_alarms,
-                                  .devices = uplink_devices};
-    core->uplink = uplink_new(core->config, core->store, core->clock, &host);
+                                  .devices = uplink_devices,
+                                  .delete_outbox = uplink_delete_outbox,
+                                  .outbox_totals = uplink_outbox_totals};
+    core->uplink_generation++;
+    core->uplink = uplink_new(core->config, core->reader, core->clock, &host);
 }
 
 /* ---- life cycle ---- */
@@ -1008,22 +1069,87 @@ static int restore_one(const struct wg_alarm_row *row, void *ctx)
     struct wg_core *core = ctx;
     json_error_t error;
     json_t *record = json_loads(row->body, 0, &error);
-    if (!record || engine_restore(core->engine, record) != 0)
+    if (!record || engine_restore(core->engine, record) != 0) {
         wg_err("storage: alarm %s could not be restored (%s); it stays in the journal", row->id,
                record ? "not an alarm record" : error.text);
+    } else {
+        struct wg_alarm *alarm = alarm_find(engine_alarms(core->engine), row->id);
+        if (alarm)
+            alarm->journaled_update = alarm->update; /* it came from the database */
+    }
     json_decref(record);
     return 0;
 }
 
-/* After a restart, or a crash, the active calls are still active. */
-static int restore_alarms(struct wg_core *core)
+/* After a restart, or a crash, the active calls are still active. Before
+ * the writer starts, so the store is still this thread's. */
+static int restore_alarms(struct wg_core *core, struct wg_store *store)
 {
-    if (store_alarm_foreach(core->store, restore_one, core) != 0)
+    if (store_alarm_foreach(store, restore_one, core) != 0)
         return -1;
     size_t count = alarm_count(engine_alarms(core->engine));
     if (count > 0)
         wg_notice("restored %zu active alarms from the database", count);
     return 0;
+}
+
+static int64_t real_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+/* ---- what the journal hands back ---- */
+
+/* The update number an alarm event's body carries, or -1. */
+static int64_t alarm_update_of(const struct wg_event *event)
+{
+    json_t *body = json_loads(event->body, 0, NULL);
+    json_t *update = json_object_get(body, "update");
+    int64_t value = json_is_integer(update) ? (int64_t)json_integer_value(update) : -1;
+    json_decref(body);
+    return value;
+}
+
+static void on_committed(void *ctx, const struct wg_event *event)
+{
+    struct wg_core *core = ctx;
+    core->events_committed++;
+    if (event->alarm_id && strcmp(event->kind, "alarm") == 0) {
+        struct wg_alarm *alarm = alarm_find(engine_alarms(core->engine), event->alarm_id);
+        int64_t update = alarm ? alarm_update_of(event) : -1;
+        if (alarm && update > alarm->journaled_update)
+            alarm->journaled_update = update;
+    }
+    for (size_t l = 0; l < core->listener_count; l++)
+        core->listeners[l].fn(event, core->listeners[l].ctx);
+}
+
+static void on_unjournaled(void *ctx, const struct wg_event *event)
+{
+    struct wg_core *core = ctx;
+    for (size_t l = 0; l < core->early_listener_count; l++)
+        core->early_listeners[l].fn(event, core->early_listeners[l].ctx);
+}
+
+static void on_outbox_deleted(void *ctx, uint64_t tag, const int64_t *seqs, size_t count)
+{
+    struct wg_core *core = ctx;
+    if (core->uplink && tag == core->uplink_generation)
+        uplink_outbox_deleted(core->uplink, seqs, count);
+}
+
+static void on_after_commits(void *ctx)
+{
+    struct wg_core *core = ctx;
+    if (core->uplink)
+        uplink_after_commit(core->uplink);
+}
+
+static int64_t core_mono_ms(void *ctx)
+{
+    return clock_mono_ms(ctx);
 }
 
 struct wg_core *core_new(const struct wg_core_options *options, struct wg_config *config,
@@ -1037,10 +1163,23 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         return NULL;
     }
     core->config = config;
-    core->store = store;
     core->clock = options->clock;
     core->test_hooks = options->test_hooks;
     core->queries = options->queries;
+    core->bucket_ms =
+        1000LL * (config->storage.readings_bucket_s > 0 ? config->storage.readings_bucket_s : 60);
+    struct wg_journal_host journal_host = {.ctx = core,
+                                           .committed = on_committed,
+                                           .unjournaled = on_unjournaled,
+                                           .outbox_deleted = on_outbox_deleted,
+                                           .after_commits = on_after_commits,
+                                           .storage_changed = storage_changed};
+    /* The writer takes the store; until it starts, this thread reads through it. */
+    struct wg_writer_options writer_options = {.max_held_writes = options->max_held_writes,
+                                               .max_held_bytes = options->max_held_bytes};
+    char db_path[4096];
+    snprintf(db_path, sizeof db_path, "%s", store_path(store));
+    core->journal = journal_new(store, &writer_options, &journal_host, core_mono_ms, core->clock);
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
     core->timezone = strdup(config->site.timezone);
@@ -1048,9 +1187,10 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         queue_new(options->queue_capacity ? options->queue_capacity : DEFAULT_QUEUE_DEPTH);
     core->devices = new_device_states(config);
     core->next_request_id = 1;
-    if (!core->config_path || (options->plugin_dir && !core->plugin_dir_override) || !core->queue ||
-        !core->devices || !core->timezone) {
-        diag_at(diag, NULL, "out of memory");
+    if (!core->journal || !core->config_path ||
+        (options->plugin_dir && !core->plugin_dir_override) || !core->queue || !core->devices ||
+        !core->timezone) {
+        diag_at(diag, NULL, core->journal ? "out of memory" : "storage: cannot start the writer");
         core_free(core);
         return NULL;
     }
@@ -1063,8 +1203,21 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         core_free(core);
         return NULL;
     }
-    if (restore_alarms(core) != 0) {
+    if (restore_alarms(core, store) != 0) {
         diag_at(diag, NULL, "storage: cannot read the active alarms: %s", store_last_error(store));
+        core_free(core);
+        return NULL;
+    }
+    char err[512];
+    core->reader = store_open_reader(db_path, err, sizeof err);
+    if (!core->reader) {
+        diag_at(diag, NULL, "storage: %s", err);
+        core_free(core);
+        return NULL;
+    }
+    journal_set_now(core->journal, clock_wall_ms(core->clock));
+    if (journal_start(core->journal) != 0) {
+        diag_at(diag, NULL, "storage: cannot start the writer thread");
         core_free(core);
         return NULL;
     }
@@ -1101,14 +1254,13 @@ static json_t *counters_json(const struct wg_core *core)
 {
     json_t *all = json_object();
     for (size_t d = 0; all && d < core->config->device_count; d++) {
-        json_t *device = NULL;
-        for (size_t i = 0; i < MAX_COUNTERS && core->devices[d].counters[i].name[0]; i++) {
-            if (!device)
-                device = json_object();
-            if (device)
-                json_object_set_new(device, core->devices[d].counters[i].name,
-                                    json_integer((json_int_t)core->devices[d].counters[i].count));
-        }
+        const struct device_state *state = &core->devices[d];
+        if (state->counter_count == 0)
+            continue;
+        json_t *device = json_object();
+        for (size_t i = 0; device && i < state->counter_count; i++)
+            json_object_set_new(device, state->counters[i].name,
+                                json_integer((json_int_t)state->counters[i].count));
         if (device)
             json_object_set_new(all, core->config->devices[d].id, device);
     }
@@ -1119,31 +1271,39 @@ void core_free(struct wg_core *core)
 {
     if (!core)
         return;
+    /* How long each step of a stop takes goes to the log (SIGTERM at the bound). */
+    int64_t started = real_us(), drivers = 0, committed = 0, uplink = 0;
     if (core->host) {
         plugin_host_stop(core->host);
         drain_queue(core); /* what the drivers handed over before they stopped */
         plugin_host_close(core->host);
+        drivers = real_us();
     }
-    if (core->store && core->config) {
+    if (core->journal && core->engine) {
         close_buckets(core, true);
         json_t *body = json_pack("{s:s, s:o*}", "what", "stopped", "counters", counters_json(core));
         if (body)
             core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
                       clock_wall_ms(core->clock));
-        if (flush(core) != 0)
-            wg_crit("shutting down with %zu events that could not be stored: %s",
-                    core->pending_count, store_last_error(core->store));
+        /* Committed before the uplink says goodbye, so it can still send them. */
+        journal_wait(core->journal, SHUTDOWN_COMMIT_MS);
+        committed = real_us();
     }
-    uplink_free(core->uplink); /* before the store closes: it deletes what was acknowledged */
+    uplink_free(core->uplink); /* its last outbox deletes go through the journal */
     core->uplink = NULL;
-    for (size_t i = 0; i < core->pending_count; i++)
-        free(core->pending[i].strings);
-    free(core->pending);
+    uplink = real_us();
+    journal_free(core->journal); /* one more try at what is held; what is lost is logged */
+    if (drivers)
+        wg_info("stopped in %lld ms: drivers %lld, commits %lld, uplink %lld, last commit %lld",
+                (long long)(real_us() - started) / 1000, (long long)(drivers - started) / 1000,
+                (long long)(committed ? committed - drivers : 0) / 1000,
+                (long long)(uplink - (committed ? committed : drivers)) / 1000,
+                (long long)(real_us() - uplink) / 1000);
     engine_free(core->engine);
-    free(core->closed);
     if (core->config)
         free_device_states(core->devices, core->config->device_count);
-    store_close(core->store);
+    free(core->outstanding);
+    store_close(core->reader);
     config_free(core->config);
     queue_free(core->queue);
     free(core->config_path);
@@ -1157,6 +1317,14 @@ int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ct
     if (core->listener_count == MAX_LISTENERS)
         return -1;
     core->listeners[core->listener_count++] = (struct listener){listener, ctx};
+    return 0;
+}
+
+int core_add_unjournaled_listener(struct wg_core *core, wg_event_listener listener, void *ctx)
+{
+    if (core->early_listener_count == MAX_LISTENERS)
+        return -1;
+    core->early_listeners[core->early_listener_count++] = (struct listener){listener, ctx};
     return 0;
 }
 
@@ -1215,7 +1383,6 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     drain_queue(core);
     close_buckets(core, true); /* they name devices of the old config */
     flush(core);
-    core->closed_count = 0;
     carry_device_states(core->config, core->devices, next, next_states);
     if (plugin_host_start(next_host) != 0) {
         wg_err("reload: the new drivers did not start; going back to the running configuration");
@@ -1323,34 +1490,51 @@ int core_add_source(struct wg_core *core, int fd, void (*ready)(void *ctx), void
     return 0;
 }
 
+/* The loop's longest iteration: since start, and per 10 s window for "the
+ * last minute" (measured on the real clock: it is about this machine). */
+static void note_iteration(struct wg_core *core, int64_t took_us)
+{
+    int64_t now_ms = real_us() / 1000;
+    if (now_ms - core->loop_window_start_ms >= LOOP_WINDOW_MS) {
+        core->loop_window = (core->loop_window + 1) % LOOP_WINDOWS;
+        core->loop_window_max_us[core->loop_window] = 0;
+        core->loop_window_start_ms = now_ms;
+    }
+    if (took_us > core->loop_max_us)
+        core->loop_max_us = took_us;
+    if (took_us > core->loop_window_max_us[core->loop_window])
+        core->loop_window_max_us[core->loop_window] = took_us;
+}
+
 int core_run(struct wg_core *core, int signal_fd)
 {
     while (!core->stop_requested) {
-        struct pollfd fds[3 + MAX_SOURCES] = {
+        struct pollfd fds[4 + MAX_SOURCES] = {
             {.fd = queue_fd(core->queue), .events = POLLIN},
             {.fd = signal_fd, .events = POLLIN},
-            {.fd = core->uplink ? uplink_fd(core->uplink) : -1, .events = POLLIN}};
+            {.fd = core->uplink ? uplink_fd(core->uplink) : -1, .events = POLLIN},
+            {.fd = journal_fd(core->journal), .events = POLLIN}};
         for (size_t i = 0; i < core->source_count; i++)
-            fds[3 + i] = (struct pollfd){.fd = core->sources[i].fd, .events = POLLIN};
-        int ready = poll(fds, (nfds_t)(3 + core->source_count), next_timer_in_ms(core));
+            fds[4 + i] = (struct pollfd){.fd = core->sources[i].fd, .events = POLLIN};
+        int ready = poll(fds, (nfds_t)(4 + core->source_count), next_timer_in_ms(core));
         if (ready < 0 && errno != EINTR) {
             wg_crit("poll: %s", strerror(errno));
             return -1;
         }
-        int64_t woke_ms = clock_mono_ms(core->clock);
+        int64_t started = real_us();
         if (ready > 0 && (fds[0].revents & POLLIN))
             core_process(core);
+        if (ready > 0 && (fds[3].revents & POLLIN))
+            journal_process(core->journal);
         if (ready > 0 && signal_fd >= 0 && (fds[1].revents & POLLIN))
             handle_signals(core, signal_fd);
         if (ready > 0 && core->uplink && (fds[2].revents & POLLIN))
             uplink_process(core->uplink);
         for (size_t i = 0; ready > 0 && i < core->source_count; i++)
-            if (fds[3 + i].revents & POLLIN)
+            if (fds[4 + i].revents & POLLIN)
                 core->sources[i].ready(core->sources[i].ctx);
         core_run_timers(core);
-        int64_t took_ms = clock_mono_ms(core->clock) - woke_ms;
-        if (took_ms > core->longest_iteration_ms)
-            core->longest_iteration_ms = took_ms;
+        note_iteration(core, real_us() - started);
     }
     service_stopping();
     return 0;
@@ -1369,13 +1553,13 @@ static uint64_t write_output(struct wg_core *core, size_t device, size_t point, 
         return 0;
     }
     uint64_t request_id = core->next_request_id++;
-    struct outstanding_write *slot = &core->outstanding[request_id % MAX_OUTSTANDING];
-    if (slot->request_id != 0)
-        wg_warn("write request %llu still unanswered; no longer tracked",
-                (unsigned long long)slot->request_id);
-    *slot = (struct outstanding_write){request_id, (uint32_t)device, (uint32_t)point, value};
+    struct outstanding_write *slot = outstanding_add(core, request_id, device, point, value);
+    if (!slot) {
+        wg_err("write %s.%s = %g: out of memory; not sent", dev->id, def->name, value);
+        return 0;
+    }
     if (plugin_host_write(core->host, device, point, value, request_id) != 0) {
-        slot->request_id = 0;
+        core->outstanding_count--; /* it was the last one added */
         wg_err("write %s.%s = %g refused by its driver", dev->id, def->name, value);
         return 0;
     }
@@ -1445,14 +1629,23 @@ void core_stats(struct wg_core *core, struct wg_core_stats *stats)
 {
     struct wg_queue_stats queue;
     queue_stats(core->queue, &queue);
+    struct wg_writer_status storage;
+    journal_status(core->journal, &storage);
+    int64_t recent_us = 0;
+    for (size_t i = 0; i < LOOP_WINDOWS; i++)
+        if (core->loop_window_max_us[i] > recent_us)
+            recent_us = core->loop_window_max_us[i];
     *stats = (struct wg_core_stats){.events_committed = core->events_committed,
-                                    .events_pending = core->pending_count,
+                                    .events_pending = storage.waiting_events,
                                     .storage_failing = core->storage_failing,
                                     .queue_depth = queue.depth,
                                     .queue_capacity = queue.capacity,
                                     .queue_high_water = queue.high_water,
                                     .uplink_enabled = core->uplink != NULL,
-                                    .longest_iteration_ms = core->longest_iteration_ms};
+                                    .loop_max_us = core->loop_max_us,
+                                    .loop_max_recent_us = recent_us};
+    snprintf(stats->storage_reason, sizeof stats->storage_reason, "%s", core->storage_reason);
+    stats->storage = storage;
 }
 
 const struct wg_config *core_config(const struct wg_core *core)
@@ -1462,12 +1655,28 @@ const struct wg_config *core_config(const struct wg_core *core)
 
 struct wg_store *core_store(struct wg_core *core)
 {
-    return core->store;
+    return core->reader;
 }
 
-size_t core_pending_events(const struct wg_core *core)
+size_t core_pending_events(struct wg_core *core)
 {
-    return core->pending_count;
+    struct wg_writer_status storage;
+    journal_status(core->journal, &storage);
+    return storage.waiting_events;
+}
+
+int core_audit(struct wg_core *core, const char *actor, const char *origin, const char *action,
+               const char *target, const char *detail_json)
+{
+    int rc = journal_audit(core->journal, clock_wall_ms(core->clock), actor, origin, action, target,
+                           detail_json);
+    flush(core);
+    return rc;
+}
+
+int core_wait_journal(struct wg_core *core, int timeout_ms)
+{
+    return journal_wait(core->journal, timeout_ms);
 }
 
 enum wg_health core_device_health(const struct wg_core *core, const char *device_id)
@@ -1497,7 +1706,7 @@ uint64_t core_device_counter(const struct wg_core *core, const char *device_id, 
     size_t device = config_find_device(core->config, device_id);
     if (device == WG_NO_INDEX)
         return 0;
-    for (size_t i = 0; i < MAX_COUNTERS; i++)
+    for (size_t i = 0; i < core->devices[device].counter_count; i++)
         if (strcmp(core->devices[device].counters[i].name, counter) == 0)
             return core->devices[device].counters[i].count;
     return 0;

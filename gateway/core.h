@@ -2,12 +2,14 @@
  *
  * Driver threads hand readings, health, write results and counters over
  * through the bounded queue; the core loop wakes on its eventfd, applies them
- * to the device model, turns what matters into journal events, commits them
- * to the store in one transaction per batch, and only then tells its
- * listeners (the log today; the display, the alarm engine's outputs and the
- * uplink later). Events that could not be committed (database locked or
- * full) stay pending in memory, in order, and are retried every second; they
- * are never shown before they are stored.
+ * to the device model and the alarm engine (which drives lamps, buzzers and
+ * the valve at once), turns what matters into journal events and hands them
+ * to the store writer thread (journal.h), never waiting for the disk. Once
+ * they are committed, the listeners (the log, the displays' deltas, the
+ * uplink) are told, in journal order. An alarm event not committed within
+ * 250 ms, or while storage fails, goes to the unjournaled listeners at once
+ * (the displays mark it not yet journaled), and the storage failure is
+ * itself a technical alarm (kind storage_failing).
  *
  * Time comes from an injectable clock, and core_process()/core_run_timers()
  * can be driven step by step, so tests need neither threads nor sleeps. */
@@ -24,6 +26,7 @@
 #include "config.h"
 #include "event.h"
 #include "store.h"
+#include "store_writer.h"
 
 struct wg_core;
 struct wg_query_service;
@@ -33,6 +36,8 @@ struct wg_core_options {
     const char *plugin_dir;  /* resolved: --plugin-dir, config plugins.dir, or the default */
     struct wg_clock *clock;  /* not owned */
     size_t queue_capacity;   /* 0 = 4096 */
+    size_t max_held_writes;  /* memory bound for unjournaled writes: 0 = 50,000 ... */
+    size_t max_held_bytes;   /* ... and 0 = 16 MiB (docs/storage.md) */
     bool test_hooks; /* WARDGATE_TEST_HOOKS=1: SIGUSR1/SIGUSR2 freeze threads (tests only) */
     struct wg_query_service *queries; /* the read workers (query.h); not owned; may be NULL */
 };
@@ -55,6 +60,10 @@ int core_start(struct wg_core *core);
 void core_free(struct wg_core *core);
 
 int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ctx);
+/* Called with an alarm event that is shown before it is journaled (its seq
+ * is 0): held past 250 ms, or storage failing. The committed listeners get
+ * the same event again once it is journaled. -1 when full. */
+int core_add_unjournaled_listener(struct wg_core *core, wg_event_listener listener, void *ctx);
 /* Has core_run also watch `fd`; `ready` runs on the core thread whenever it
  * is readable (the web bridge's requests, its heartbeat timer). -1 when full. */
 int core_add_source(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx);
@@ -73,9 +82,13 @@ int core_supervise(struct wg_core *core, struct wg_liveness *thread);
 int core_run(struct wg_core *core, int signal_fd);
 void core_request_stop(struct wg_core *core);
 
-/* One step for tests: handles everything queued now and commits. Returns the
- * number of messages handled. */
+/* One step for tests: handles everything queued now and hands the events to
+ * the writer. Returns the number of messages handled. */
 size_t core_process(struct wg_core *core);
+/* Waits up to timeout_ms until the writer committed all it holds (or
+ * reports a failure), calling the listeners. 0 when nothing is held. For
+ * tests and shutdown: the loop itself never waits. */
+int core_wait_journal(struct wg_core *core, int timeout_ms);
 /* Runs the periodic jobs that are due on the core's clock. */
 void core_run_timers(struct wg_core *core);
 
@@ -119,18 +132,26 @@ json_t *core_status_json(const struct wg_core *core);
 
 struct wg_core_stats {
     uint64_t events_committed;
-    size_t events_pending; /* waiting for storage */
+    size_t events_pending; /* journal events held in memory, not yet committed */
     bool storage_failing;
+    char storage_reason[16]; /* store_status_reason of the failure, "" when ok */
     size_t queue_depth, queue_capacity, queue_high_water;
     bool uplink_enabled;
-    int64_t longest_iteration_ms; /* the core loop's longest turn, waiting not counted */
+    int64_t loop_max_us;        /* the core loop's longest iteration since start */
+    int64_t loop_max_recent_us; /* ... over the last minute */
+    struct wg_writer_status storage;
 };
 void core_stats(struct wg_core *core, struct wg_core_stats *stats);
 
 /* Read-only views for tests and status. */
 const struct wg_config *core_config(const struct wg_core *core);
+/* A read-only connection, for reads on the core thread (writes go through
+ * the writer: core_audit, the journal). */
 struct wg_store *core_store(struct wg_core *core);
-size_t core_pending_events(const struct wg_core *core);
+size_t core_pending_events(struct wg_core *core);
+/* Who did what, from where: an audit row, written by the writer. */
+int core_audit(struct wg_core *core, const char *actor, const char *origin, const char *action,
+               const char *target, const char *detail_json);
 enum wg_health core_device_health(const struct wg_core *core, const char *device_id);
 /* The last value of a point; false when none was seen yet. */
 bool core_point_value(const struct wg_core *core, const char *device_id, const char *point_name,

@@ -11,8 +11,6 @@
 #include "log.h"
 #include "meaning.h"
 
-#define MAX_CONDITIONS 8
-
 /* Per (rule, device): timers and the alarm the rule raised for the device. */
 struct rule_state {
     int64_t since_ms;    /* condition started (0 = not pending) */
@@ -26,9 +24,12 @@ struct rule_state {
 };
 
 /* Per (combine rule, room). */
+struct combine_condition {
+    bool now_true;
+    int64_t last_true_ms;
+};
 struct combine_state {
-    bool now_true[MAX_CONDITIONS];
-    int64_t last_true_ms[MAX_CONDITIONS];
+    struct combine_condition *conditions; /* the rule's condition_count, in combine_conditions */
     char alarm[37];
 };
 
@@ -53,13 +54,16 @@ struct wg_engine {
     struct wg_engine_host host;
     struct wg_alarm_table *alarms;
     struct device_watch *devices;
-    struct rule_state *rule_states;       /* [rule][device] */
-    struct combine_state *combine_states; /* [rule][room] */
+    struct rule_state *rule_states;               /* [rule][device] */
+    struct combine_state *combine_states;         /* [rule][room] */
+    struct combine_condition *combine_conditions; /* what combine_states point into */
+    size_t *rooms_by_id; /* room indexes sorted by id: an alarm's room found by bisection */
     bool *room_presence;
     int level_after_s[WG_ALARM_MAX_LEVEL];
     size_t level_count;
     int64_t started_ms;
-    bool indicators_dirty; /* an alarm or a presence changed since lamps were last set */
+    bool indicators_dirty;  /* an alarm or a presence changed since lamps were last set */
+    char storage_alarm[37]; /* the storage_failing alarm, "" when none */
 };
 
 /* ---- small helpers ---- */
@@ -69,6 +73,31 @@ static void alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *p
     struct wg_engine *engine = ctx;
     engine->indicators_dirty = true;
     engine->host.alarm_changed(engine->host.ctx, alarm, phase);
+}
+
+/* The index of the room with this id, or WG_NO_INDEX: a bisection, since
+ * the lamps look up every active alarm's room each time they are set. */
+static size_t find_room(const struct wg_engine *engine, const char *id)
+{
+    size_t low = 0, high = engine->config->room_count;
+    while (id && low < high) {
+        size_t mid = low + (high - low) / 2;
+        size_t room = engine->rooms_by_id[mid];
+        int order = strcmp(engine->config->rooms[room].id, id);
+        if (order == 0)
+            return room;
+        if (order < 0)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return WG_NO_INDEX;
+}
+
+static int by_room_id(const void *a, const void *b, void *ctx)
+{
+    const struct wg_config *config = ctx;
+    return strcmp(config->rooms[*(const size_t *)a].id, config->rooms[*(const size_t *)b].id);
 }
 
 static const struct wg_point_def *point_def(const struct wg_engine *engine, size_t device,
@@ -307,11 +336,19 @@ static void update_indicators(struct wg_engine *engine)
         room_sum[i] = (struct room_summary){-1, -1};
     for (size_t i = 0; i <= zones; i++)
         zone_sum[i] = (struct room_summary){-1, -1};
-    const struct wg_alarm *active[512];
-    size_t count = alarm_active(engine->alarms, active, 512);
+    size_t count = alarm_count(engine->alarms);
+    const struct wg_alarm **active = malloc((count ? count : 1) * sizeof *active);
+    if (!active) {
+        free(room_sum);
+        free(zone_sum);
+        engine->indicators_dirty = true; /* try again at the next tick */
+        wg_err("out of memory updating lamps");
+        return;
+    }
+    count = alarm_active(engine->alarms, active, count);
     for (size_t i = 0; i < count; i++) {
         const struct wg_alarm *alarm = active[i];
-        size_t room = config_find_room(config, alarm->room);
+        size_t room = find_room(engine, alarm->room);
         size_t zone =
             room != WG_NO_INDEX ? config->rooms[room].zone : config_find_zone(config, alarm->zone);
         if (zone == WG_NO_INDEX) /* a fire zone mapped to a whole site zone has no room */
@@ -321,7 +358,7 @@ static void update_indicators(struct wg_engine *engine)
         if (alarm->priority == WG_PRIO_FIRE)
             fire_doors(engine);
         if (strcmp(alarm->kind, "gas_high") == 0)
-            gas_interlock(engine, config_find_room(config, alarm->room));
+            gas_interlock(engine, find_room(engine, alarm->room));
         int lamp = alarm->state == WG_ALARM_ATTENDED ? -1 : alarm->priority;
         if (strncmp(alarm->kind, "gas", 3) == 0 && lamp >= 0)
             lamp = WG_PRIO_FIRE; /* gas shows the fast "alarm" pattern */
@@ -336,12 +373,24 @@ static void update_indicators(struct wg_engine *engine)
                 targets[t]->buzzer_priority = buzz;
         }
     }
-    for (size_t r = 0; r < rooms; r++) {
-        int code =
-            room_sum[r].lamp_priority >= 0 ? lamp_code_for(room_sum[r].lamp_priority) : WG_LAMP_OFF;
-        if (code == WG_LAMP_OFF && engine->room_presence[r])
-            code = WG_LAMP_PRESENCE;
-        drive_outputs(engine, "door_lamp", r, code);
+    /* Door lamps: one pass over the devices (not one per room), so a busy
+     * night in a large house costs devices, not rooms x devices. */
+    for (size_t d = 0; d < config->device_count; d++) {
+        const struct wg_device *device = &config->devices[d];
+        if (!device->enabled || device->room == WG_NO_INDEX)
+            continue;
+        size_t r = device->room;
+        const struct wg_profile *profile = &config->profiles[device->profile];
+        for (size_t p = 0; p < profile->point_count; p++) {
+            const struct wg_point_def *def = &profile->points[p];
+            if (def->direction != WG_POINT_OUTPUT || strcmp(def->meaning, "door_lamp") != 0)
+                continue;
+            int code = room_sum[r].lamp_priority >= 0 ? lamp_code_for(room_sum[r].lamp_priority)
+                                                      : WG_LAMP_OFF;
+            if (code == WG_LAMP_OFF && engine->room_presence[r])
+                code = WG_LAMP_PRESENCE;
+            write_point(engine, d, p, code);
+        }
     }
     /* Corridor lamps and buzzers: a device in a zone's room serves that zone;
      * one without a room serves the whole site. */
@@ -367,6 +416,7 @@ static void update_indicators(struct wg_engine *engine)
                                 : WG_BUZZER_OFF);
         }
     }
+    free(active);
     free(room_sum);
     free(zone_sum);
 }
@@ -772,21 +822,23 @@ static void on_combine(struct wg_engine *engine, size_t r, size_t device, size_t
     struct combine_state *state = &engine->combine_states[r * config->room_count + dev->room];
     const char *meaning = point_def(engine, device, point)->meaning;
     bool became_true = false;
-    size_t n = rule->condition_count < MAX_CONDITIONS ? rule->condition_count : MAX_CONDITIONS;
+    size_t n = rule->condition_count;
     for (size_t c = 0; c < n; c++) {
         if (!meaning_matches(rule->conditions[c].meaning, meaning))
             continue;
         bool now = compare(rule->conditions[c].op, value, rule->conditions[c].value);
-        became_true = became_true || (now && !state->now_true[c]);
-        state->now_true[c] = now;
+        struct combine_condition *condition = &state->conditions[c];
+        became_true = became_true || (now && !condition->now_true);
+        condition->now_true = now;
         if (now)
-            state->last_true_ms[c] = ts;
+            condition->last_true_ms = ts;
     }
     if (!became_true || alarm_in(engine, state->alarm))
         return;
     for (size_t c = 0; c < n; c++)
-        if (!state->now_true[c] &&
-            (state->last_true_ms[c] == 0 || ts - state->last_true_ms[c] > rule->within_s * 1000LL))
+        if (!state->conditions[c].now_true &&
+            (state->conditions[c].last_true_ms == 0 ||
+             ts - state->conditions[c].last_true_ms > rule->within_s * 1000LL))
             return;
     struct wg_alarm proto =
         proto_alarm(engine, device, point, rule->alarm_kind, rule_priority(rule, WG_PRIO_URGENT),
@@ -1208,6 +1260,10 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
     struct wg_alarm *alarm = alarm_find(engine->alarms, id);
     if (!alarm)
         return 0;
+    if (strcmp(alarm->kind, WG_STORAGE_ALARM_KIND) == 0) {
+        memcpy(engine->storage_alarm, alarm->id, 37);
+        return 0;
+    }
     const struct wg_config *config = engine->config;
     /* Where it may be reset follows the rule as configured now (a reload may move it). */
     const struct wg_rule *rule = rule_named(config, alarm->rule);
@@ -1246,6 +1302,37 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
         }
     }
     return 0;
+}
+
+void engine_storage_alarm(struct wg_engine *engine, bool failing, const char *detail,
+                          const char *reason, size_t waiting, int64_t now_ms)
+{
+    struct wg_alarm *alarm = alarm_in(engine, engine->storage_alarm);
+    if (!failing) {
+        if (alarm)
+            alarm_reset(engine->alarms, alarm, "storage", "storage working again", now_ms);
+        engine->storage_alarm[0] = '\0';
+        update_indicators(engine);
+        return;
+    }
+    if (alarm) {
+        if (detail && strcmp(alarm->detail, detail) != 0) {
+            snprintf(alarm->detail, sizeof alarm->detail, "%s", detail);
+            alarm_set_code(alarm, WG_STORAGE_ALARM_KIND, "{s:s?, s:I}", "reason", reason, "waiting",
+                           (json_int_t)waiting);
+            alarm_update(engine->alarms, alarm, "update");
+        }
+        return;
+    }
+    struct wg_alarm proto = {
+        .priority = WG_PRIO_TECHNICAL, .reset_mode = WG_RESET_ON_NORMAL, .condition_active = true};
+    snprintf(proto.kind, sizeof proto.kind, "%s", WG_STORAGE_ALARM_KIND);
+    snprintf(proto.rule, sizeof proto.rule, "storage");
+    snprintf(proto.detail, sizeof proto.detail, "%s", detail ? detail : "storage failing");
+    alarm_set_code(&proto, WG_STORAGE_ALARM_KIND, "{s:s?, s:I}", "reason", reason, "waiting",
+                   (json_int_t)waiting);
+    raise_into(engine, engine->storage_alarm, &proto, now_ms);
+    update_indicators(engine);
 }
 
 struct wg_alarm_table *engine_alarms(struct wg_engine *engine)
@@ -1347,12 +1434,35 @@ static int build_state(struct wg_engine *engine, const struct wg_config *config,
     struct combine_state *combines =
         calloc(rules * (config->room_count ? config->room_count : 1), sizeof *combines);
     bool *presence = calloc(config->room_count ? config->room_count : 1, sizeof *presence);
-    if (!watches || !states || !combines || !presence) {
+    /* As many conditions as each combine rule has, per room: no fixed cap. */
+    size_t condition_total = 0;
+    for (size_t r = 0; r < config->rule_count; r++)
+        if (config->rules[r].kind == WG_RULE_COMBINE)
+            condition_total += config->rules[r].condition_count * config->room_count;
+    struct combine_condition *conditions =
+        calloc(condition_total ? condition_total : 1, sizeof *conditions);
+    size_t *rooms_by_id =
+        malloc((config->room_count ? config->room_count : 1) * sizeof *rooms_by_id);
+    if (!watches || !states || !combines || !presence || !conditions || !rooms_by_id) {
         free_watches(watches, config->device_count);
         free(states);
         free(combines);
         free(presence);
+        free(conditions);
+        free(rooms_by_id);
         return -1;
+    }
+    for (size_t r = 0; r < config->room_count; r++)
+        rooms_by_id[r] = r;
+    qsort_r(rooms_by_id, config->room_count, sizeof *rooms_by_id, by_room_id, (void *)config);
+    struct combine_condition *next_condition = conditions;
+    for (size_t r = 0; r < config->rule_count; r++) {
+        if (config->rules[r].kind != WG_RULE_COMBINE)
+            continue;
+        for (size_t room = 0; room < config->room_count; room++) {
+            combines[r * config->room_count + room].conditions = next_condition;
+            next_condition += config->rules[r].condition_count;
+        }
     }
     if (engine->config) {
         /* Carry supervision over by device id and presence by room id. */
@@ -1371,9 +1481,13 @@ static int build_state(struct wg_engine *engine, const struct wg_config *config,
         free_watches(engine->devices, engine->config->device_count);
         free(engine->rule_states);
         free(engine->combine_states);
+        free(engine->combine_conditions);
+        free(engine->rooms_by_id);
         free(engine->room_presence);
     }
     engine->config = config;
+    engine->rooms_by_id = rooms_by_id;
+    engine->combine_conditions = conditions;
     engine->devices = watches;
     engine->rule_states = states;
     engine->combine_states = combines;
@@ -1411,16 +1525,20 @@ int engine_set_config(struct wg_engine *engine, const struct wg_config *config, 
         return -1;
     engine->started_ms = started;
     /* Rules' alarms are re-linked by id, as after a restart. */
-    const struct wg_alarm *active[512];
-    size_t count = alarm_active(engine->alarms, active, 512);
+    size_t count = alarm_count(engine->alarms);
+    const struct wg_alarm **active = malloc((count ? count : 1) * sizeof *active);
+    if (!active)
+        return -1;
+    count = alarm_active(engine->alarms, active, count);
+    int rc = 0;
     for (size_t i = 0; i < count; i++) {
         json_t *record = alarm_to_json(active[i]);
-        if (record) {
-            engine_restore(engine, record);
-            json_decref(record);
-        }
+        if (!record || engine_restore(engine, record) != 0)
+            rc = -1;
+        json_decref(record);
     }
-    return 0;
+    free(active);
+    return rc;
 }
 
 void engine_free(struct wg_engine *engine)
@@ -1430,6 +1548,8 @@ void engine_free(struct wg_engine *engine)
     free_watches(engine->devices, engine->config->device_count);
     free(engine->rule_states);
     free(engine->combine_states);
+    free(engine->combine_conditions);
+    free(engine->rooms_by_id);
     free(engine->room_presence);
     alarm_table_free(engine->alarms);
     free(engine);

@@ -61,6 +61,15 @@ int engine_acknowledge(struct wg_engine *engine, const char *alarm_id, const cha
 int engine_reset_remote(struct wg_engine *engine, const char *alarm_id, const char *who,
                         const char *where, char *why, size_t why_len);
 
+/* The technical alarm raised while storage fails (contract 3, docs/api.md). */
+#define WG_STORAGE_ALARM_KIND "storage_failing"
+/* Raises it (or updates its detail) while `failing`, ends it when storage
+ * works again: it resets by itself, like a device returning to normal.
+ * `reason` (store_status_reason) and `waiting` (events not yet journaled)
+ * become detail_code storage_failing and its detail_args (contract 3). */
+void engine_storage_alarm(struct wg_engine *engine, bool failing, const char *detail,
+                          const char *reason, size_t waiting, int64_t now_ms);
+
 /* Restores an active alarm saved before a restart; lamps follow at the next tick. */
 int engine_restore(struct wg_engine *engine, const json_t *record);
 struct wg_alarm_table *engine_alarms(struct wg_engine *engine);

@@ -1,12 +1,14 @@
 /* One entry of the event journal, as the core builds it and the store keeps it.
  *
- * Every event is committed to SQLite before it is shown or sent. `id` is a
+ * Every event is committed to SQLite before it is sent; an alarm event that
+ * waits for its commit too long is shown first (journal.h). `id` is a
  * random UUID so the district platform can drop duplicates; `seq` is the
  * journal's own order, assigned on commit. `body` is a JSON object text with
  * the kind-specific details. */
 #ifndef WG_EVENT_H
 #define WG_EVENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum wg_uplink_class {
@@ -30,6 +32,7 @@ struct wg_event {
     const char *resident;
     const char *body; /* JSON object text, never NULL ("{}" at least) */
     enum wg_uplink_class uplink;
+    bool announced; /* shown before it was journaled (core.h: unjournaled listeners) */
 };
 
 /* Fills event->id with a fresh random UUID v4 (getrandom). */

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -269,6 +271,93 @@ static int open_signals(void)
     return signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* File descriptors the daemon needs besides its buses: the database and its
+ * WAL on three connections, eventfds, the signalfd, the web server and its
+ * clients, the MQTT link, logs. */
+#define BASE_FDS    256
+#define FDS_PER_BUS 2 /* a TCP socket or serial port, and room for a reconnect */
+
+/* Raises the soft open-file limit to fit the buses (a Modbus TCP endpoint is
+ * a bus of its own: 1,000 endpoints need over 1,000 descriptors, and the
+ * usual soft limit is 1,024), up to the hard limit. */
+static void raise_open_file_limit(const struct wg_config *config)
+{
+    rlim_t needed = BASE_FDS + (rlim_t)FDS_PER_BUS * config->bus_count;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        wg_warn("open files: cannot read the limit: %s", strerror(errno));
+        return;
+    }
+    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed)
+        return;
+    rlim_t was = limit.rlim_cur;
+    rlim_t wanted =
+        limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed ? limit.rlim_max : needed;
+    if (wanted > was) {
+        limit.rlim_cur = wanted;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            wg_warn("open files: %zu buses need about %llu descriptors; cannot raise the limit "
+                    "of %llu: %s; raise LimitNOFILE in the unit",
+                    config->bus_count, (unsigned long long)needed, (unsigned long long)was,
+                    strerror(errno));
+            return;
+        }
+    }
+    if (wanted < needed)
+        wg_warn("open files: %zu buses need about %llu descriptors, but the hard limit is %llu "
+                "(raised to it from %llu); raise LimitNOFILE in the unit",
+                config->bus_count, (unsigned long long)needed, (unsigned long long)wanted,
+                (unsigned long long)was);
+    else
+        wg_info("open files: raised the limit from %llu to %llu for %zu buses",
+                (unsigned long long)was, (unsigned long long)wanted, config->bus_count);
+}
+
+/* libmodbus waits for replies with select(), which takes only descriptors
+ * below FD_SETSIZE (1024); glibc aborts on a higher one. With many buses the
+ * daemon's own descriptors (database, web, uplink, eventfds) would take low
+ * numbers first and push the last buses' sockets past 1024. So before
+ * opening anything else, placeholders hold every free descriptor below
+ * FD_SETSIZE, and they are closed just before the drivers start: the buses
+ * get the low ones, everything else lives above. */
+#define MANY_BUSES 64
+
+struct low_descriptors {
+    int *fds;
+    size_t count;
+};
+
+static struct low_descriptors hold_low_descriptors(const struct wg_config *config)
+{
+    struct low_descriptors held = {0};
+    struct rlimit limit;
+    if (config->bus_count < MANY_BUSES || getrlimit(RLIMIT_NOFILE, &limit) != 0 ||
+        limit.rlim_cur < FD_SETSIZE + BASE_FDS)
+        return held;
+    held.fds = malloc(FD_SETSIZE * sizeof *held.fds);
+    while (held.fds && held.count < FD_SETSIZE) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        if (fd >= FD_SETSIZE) {
+            close(fd);
+            break;
+        }
+        held.fds[held.count++] = fd;
+    }
+    wg_info("open files: %zu descriptors below %d kept for the %zu buses", held.count, FD_SETSIZE,
+            config->bus_count);
+    return held;
+}
+
+static void release_low_descriptors(struct low_descriptors *held)
+{
+    for (size_t i = 0; i < held->count; i++)
+        close(held->fds[i]);
+    free(held->fds);
+    *held = (struct low_descriptors){0};
+}
+
 static const char *database_path(const struct cli_options *cli, const struct wg_config *config)
 {
     return cli->db_path ? cli->db_path
@@ -391,14 +480,17 @@ int main(int argc, char **argv)
     wg_notice("wardgated %s starting: site %s (%s), %zu devices, time zone %s", WG_VERSION,
               config->site.id, config->site.name, config->device_count, config->site.timezone);
     config_log_warnings(config);
+    raise_open_file_limit(config);
     int signal_fd = open_signals();
     if (signal_fd < 0) {
         wg_crit("cannot set up signal handling");
         config_free(config);
         return 1;
     }
+    struct low_descriptors low = hold_low_descriptors(config);
     struct wg_store *store = open_store(&cli, config);
     if (!store) {
+        release_low_descriptors(&low);
         config_free(config);
         close(signal_fd);
         return 1;
@@ -428,6 +520,7 @@ int main(int argc, char **argv)
         wg_crit("drivers could not be loaded; not started");
         diag_free(&diag);
         query_service_free(queries);
+        release_low_descriptors(&low);
         close(signal_fd);
         return 1;
     }
@@ -454,6 +547,7 @@ int main(int argc, char **argv)
         else if (core_supervise(core, web_liveness(web)) != 0)
             wg_err("web: the watchdog cannot supervise the web thread");
     }
+    release_low_descriptors(&low); /* for the buses, which connect now */
     if (core_start(core) != 0) {
         web_stop(web);
         core_free(core);

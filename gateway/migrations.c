@@ -164,11 +164,37 @@ static const struct wg_migration migrations[] = {
     },
     {
         .version = 5,
-        .name = "history: journal by kind",
-        /* The history search by kind (and by priority: only alarm rows have
-         * one), newest first: seq in the key gives that order, priority in
-         * it is checked without reading the row. See store_read.c. */
-        .sql = "CREATE INDEX events_by_kind ON events (kind, seq, priority);\n",
+        .name = "history and size bound: journal by kind, journal totals",
+        /* events_by_kind: the history search by kind (and by priority: only
+         * alarm rows have one), newest first: seq in the key gives that
+         * order, priority in it is checked without reading the row (see
+         * store_read.c); and the size bound evicts the oldest rows of a kind
+         * in chunks without scanning the journal. Alarm rows go by time
+         * through events_alarm_by_ts, named in those statements (store.c).
+         * journal_totals: rows and body bytes per kind, kept by triggers
+         * (like outbox_totals), so the bound knows what alarms use and which
+         * kinds have rows. The first fill scans the journal once. */
+        .sql = "CREATE INDEX events_by_kind ON events (kind, seq, priority);\n"
+               "CREATE TABLE journal_totals (\n"
+               "    kind  TEXT    PRIMARY KEY,\n"
+               "    rows  INTEGER NOT NULL,\n"
+               "    bytes INTEGER NOT NULL\n"
+               ") WITHOUT ROWID;\n"
+               "INSERT INTO journal_totals (kind, rows, bytes)\n"
+               "    SELECT kind, count(*), coalesce(sum(length(body)), 0) FROM events\n"
+               "    GROUP BY kind;\n"
+               "CREATE TRIGGER journal_totals_insert AFTER INSERT ON events\n"
+               "BEGIN\n"
+               "    INSERT INTO journal_totals (kind, rows, bytes)\n"
+               "    VALUES (NEW.kind, 1, length(NEW.body))\n"
+               "    ON CONFLICT (kind) DO UPDATE SET rows = rows + 1,\n"
+               "                                    bytes = bytes + excluded.bytes;\n"
+               "END;\n"
+               "CREATE TRIGGER journal_totals_delete AFTER DELETE ON events\n"
+               "BEGIN\n"
+               "    UPDATE journal_totals SET rows = rows - 1, bytes = bytes - length(OLD.body)\n"
+               "    WHERE kind = OLD.kind;\n"
+               "END;\n",
     },
 };
 

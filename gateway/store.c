@@ -4,6 +4,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <math.h>
@@ -27,12 +28,23 @@
 #define DEFAULT_READINGS_BUCKET_S  60
 #define DEFAULT_READINGS_RETENTION 30
 #define DEFAULT_EVENTS_RETENTION   90
-#define THIN_ABOVE_PERCENT         90 /* store_maintain thins above this share of max_bytes */
-#define THIN_TO_PERCENT            80 /* ... down to this share, so it does not run every tick */
-#define THIN_CHUNK_ROWS            256
+#define EVICT_ABOVE_PERCENT        90 /* of the database's budget in use: evict ... */
+#define EVICT_TO_PERCENT           85 /* ... down to this, so it does not run on every commit */
+#define ALARM_SHARE_PERCENT        20 /* reserved for alarm and audit rows: others never take it */
+#define EVICT_CHUNK_ROWS           256
+#define EXPIRE_CHUNK_ROWS          512
+#define EXPIRE_CHUNKS_PER_CALL     4
+/* Per-row bytes beyond the body, to estimate what alarm rows use from their
+ * totals: the other columns and six index entries of a journal row, two of
+ * an outbox row (measured with dbstat: docs/storage.md). */
+#define JOURNAL_ROW_OVERHEAD   330
+#define OUTBOX_ROW_OVERHEAD    110
+#define READER_BUSY_TIMEOUT_MS 10
 #define RESERVE_PAGES_PER_WRITE                                                                    \
     64 /* an alarm append: events + 6 indexes, outbox + 2 = 10 b-trees x 4 levels + slack */
-#define WAL_SIZE_LIMIT_BYTES (4 * 1024 * 1024)
+#define WAL_SIZE_LIMIT_BYTES (4 * 1024 * 1024) /* without max_bytes */
+#define WAL_MIN_BYTES        (256 * 1024)
+#define WAL_MAX_BYTES        (32 * 1024 * 1024)
 #define MS_PER_DAY           (24LL * 3600 * 1000)
 
 /* Every statement the store runs more than once, prepared on first use and
@@ -62,9 +74,21 @@ enum stmt_id {
     ST_PAGE_COUNT,
     ST_FREELIST_COUNT,
     ST_READINGS_EXPIRE,
-    ST_THIN_READINGS,
-    ST_THIN_TELEMETRY,
-    ST_THIN_EVENTS,
+    ST_READINGS_OLDEST,
+    ST_READINGS_EVICT,
+    ST_KIND_OLDEST,
+    ST_KIND_CUTOFF,
+    ST_KIND_OUTBOX_EVICT,
+    ST_KIND_EVICT,
+    ST_ALARM_OLDEST,
+    ST_ALARM_CUTOFF,
+    ST_ALARM_OUTBOX_EVICT,
+    ST_ALARM_EVICT,
+    ST_AUDIT_OLDEST,
+    ST_AUDIT_EVICT,
+    ST_JOURNAL_TOTALS,
+    ST_EXPIRE_OUTBOX,
+    ST_EXPIRE_EVENTS,
     ST_OUTBOX_TOTALS,
     ST_OUTBOX_OLDEST,
     ST_OUTBOX_OLDEST_OF_CLASS,
@@ -116,16 +140,43 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PAGE_COUNT] = "PRAGMA page_count",
     [ST_FREELIST_COUNT] = "PRAGMA freelist_count",
     [ST_READINGS_EXPIRE] = "DELETE FROM readings WHERE bucket_ms < ?",
-    [ST_THIN_READINGS] = "DELETE FROM readings WHERE (device, point, bucket_ms) IN "
-                         "(SELECT device, point, bucket_ms FROM readings "
-                         "ORDER BY bucket_ms LIMIT ?)",
-    [ST_THIN_TELEMETRY] = "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
-                          "WHERE class = 3 ORDER BY seq LIMIT ?)",
-    /* Old journal rows that no outbox row still needs. */
-    [ST_THIN_EVENTS] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events AS e "
-                       "WHERE ts_ms < ? AND NOT EXISTS "
-                       "(SELECT 1 FROM outbox AS o WHERE o.event_id = e.id) "
-                       "ORDER BY seq LIMIT ?)",
+    [ST_READINGS_OLDEST] = "SELECT bucket_ms FROM readings ORDER BY bucket_ms LIMIT 1",
+    [ST_READINGS_EVICT] = "DELETE FROM readings WHERE (device, point, bucket_ms) IN "
+                          "(SELECT device, point, bucket_ms FROM readings "
+                          "ORDER BY bucket_ms LIMIT ?)",
+    /* By kind, oldest first: events_by_kind (migration 5) serves these four
+     * for every kind but alarm, events_alarm_by_ts (named, so that the kind
+     * index cannot draw the planner away from it) the alarm four, in time
+     * order. */
+    [ST_KIND_OLDEST] = "SELECT ts_ms FROM events INDEXED BY events_by_kind WHERE kind = ?1 AND "
+                       "kind <> 'alarm' ORDER BY seq LIMIT 1",
+    [ST_KIND_CUTOFF] =
+        "SELECT seq FROM events INDEXED BY events_by_kind WHERE kind = ?1 AND kind <> 'alarm' "
+        "ORDER BY seq LIMIT 1 OFFSET ?2",
+    [ST_KIND_OUTBOX_EVICT] = "DELETE FROM outbox WHERE event_id IN "
+                             "(SELECT id FROM events INDEXED BY events_by_kind WHERE kind = ?1 AND "
+                             "kind <> 'alarm' AND seq <= ?2)",
+    [ST_KIND_EVICT] = "DELETE FROM events INDEXED BY events_by_kind WHERE kind = ?1 AND kind <> "
+                      "'alarm' AND seq <= ?2",
+    [ST_ALARM_OLDEST] =
+        "SELECT ts_ms FROM events INDEXED BY events_alarm_by_ts WHERE kind = ?1 AND kind = 'alarm' "
+        "ORDER BY ts_ms LIMIT 1",
+    [ST_ALARM_CUTOFF] = "SELECT ts_ms FROM events INDEXED BY events_alarm_by_ts "
+                        "WHERE kind = ?1 AND kind = 'alarm' ORDER BY ts_ms LIMIT 1 OFFSET ?2",
+    [ST_ALARM_OUTBOX_EVICT] = "DELETE FROM outbox WHERE event_id IN "
+                              "(SELECT id FROM events INDEXED BY events_alarm_by_ts "
+                              "WHERE kind = ?1 AND kind = 'alarm' AND ts_ms <= ?2)",
+    [ST_ALARM_EVICT] = "DELETE FROM events INDEXED BY events_alarm_by_ts "
+                       "WHERE kind = ?1 AND kind = 'alarm' AND ts_ms <= ?2",
+    [ST_AUDIT_OLDEST] = "SELECT ts_ms FROM audit ORDER BY seq LIMIT 1",
+    [ST_AUDIT_EVICT] =
+        "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit ORDER BY seq LIMIT ?)",
+    [ST_JOURNAL_TOTALS] = "SELECT kind, rows, bytes FROM journal_totals WHERE rows > 0",
+    /* Retention, by events_by_ts: the outbox rows of the same rows first. */
+    [ST_EXPIRE_OUTBOX] = "DELETE FROM outbox WHERE event_id IN (SELECT id FROM events "
+                         "WHERE ts_ms < ?1 ORDER BY ts_ms, seq LIMIT ?2)",
+    [ST_EXPIRE_EVENTS] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events "
+                         "WHERE ts_ms < ?1 ORDER BY ts_ms, seq LIMIT ?2)",
     [ST_OUTBOX_TOTALS] = "SELECT class, rows, bytes FROM outbox_totals",
     [ST_OUTBOX_OLDEST] = "SELECT created_ms FROM outbox ORDER BY seq LIMIT 1",
     [ST_OUTBOX_OLDEST_OF_CLASS] =
@@ -147,13 +198,20 @@ struct wg_store {
     int64_t readings_retention_ms;
     int64_t events_retention_ms;
     long long max_bytes;
+    int64_t wal_budget_bytes; /* the WAL's share of max_bytes (journal_size_limit) */
     int64_t page_size;
-    int64_t max_pages; /* 0 = unlimited */
-    bool in_batch;     /* between store_begin and store_commit/rollback */
-    bool batch_lost;   /* SQLite rolled the batch back on its own after an error */
+    int64_t max_pages;  /* the database's budget in pages (max_page_count); 0 = unlimited */
+    bool read_only;     /* store_open_reader: every write is refused */
+    bool trusted_json;  /* store_trust_json: bodies are not parsed again */
+    int64_t room_pages; /* in a batch: pages surely free, counted down per write; -1 unknown */
+    int64_t wal_frames; /* frames in the WAL after the last commit (the WAL hook) */
+    int64_t auto_checkpoint_frames; /* a PASSIVE checkpoint after a commit past this */
+    bool in_batch;                  /* between store_begin and store_commit/rollback */
+    bool batch_lost;                /* SQLite rolled the batch back on its own after an error */
     enum wg_store_status batch_lost_status; /* ... and the status of that error */
-    bool thin_exhausted; /* above the threshold with nothing left to prune (warned once) */
-    int last_sqlite_rc;  /* result code behind the last failure, 0 if not SQLite's */
+    bool evicting;                          /* above EVICT_ABOVE_PERCENT, until EVICT_TO_PERCENT */
+    bool evicting_non_alarm; /* non-alarm rows above their share, until 5 points below */
+    int last_sqlite_rc;      /* result code behind the last failure, 0 if not SQLite's */
     enum wg_store_status status;
     char error[768];
     sqlite3_stmt *stmts[ST_COUNT];
@@ -173,6 +231,33 @@ static int fail(struct wg_store *store, enum wg_store_status status, const char 
     store->status = status;
     store->last_sqlite_rc = 0;
     return -1;
+}
+
+const char *store_status_reason(enum wg_store_status status)
+{
+    switch (status) {
+    case WG_STORE_LOCKED:
+        return "locked";
+    case WG_STORE_FULL:
+        return "size_limit";
+    case WG_STORE_CORRUPT:
+        return "corrupt";
+    case WG_STORE_IO:
+        return "io_error";
+    case WG_STORE_DISK_FULL:
+        return "disk_full";
+    case WG_STORE_READ_ONLY:
+        return "read_only";
+    case WG_STORE_OK:
+    case WG_STORE_REFUSED:
+        break;
+    }
+    return NULL;
+}
+
+bool store_status_retryable(enum wg_store_status status)
+{
+    return status != WG_STORE_OK && status != WG_STORE_REFUSED;
 }
 
 static int64_t query_pragma_pages(struct wg_store *store, enum stmt_id id);
@@ -226,17 +311,57 @@ static void describe_free_space(const char *path, char *out, size_t out_len)
     free(copy);
 }
 
+/* What the file system says when SQLite's I/O error came without an OS
+ * error (it often loses errno on the way, a failed WAL write at commit for
+ * one): a read-only mount, no free blocks, or else what writing a probe
+ * file next to the database gives. 0 when writing works. */
+static int file_system_errno(const char *path)
+{
+    char *copy = strdup(path);
+    struct statvfs fs;
+    int err = 0;
+    if (copy && statvfs(dirname(copy), &fs) == 0) {
+        if (fs.f_flag & ST_RDONLY)
+            err = EROFS;
+        else if (fs.f_bavail == 0)
+            err = ENOSPC;
+    }
+    free(copy);
+    if (err)
+        return err;
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s-wgprobe", path);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    char block[4096] = {0};
+    ssize_t written = write(fd, block, sizeof block);
+    if (written < 0)
+        err = errno;
+    else if ((size_t)written < sizeof block)
+        err = ENOSPC;
+    else if (fdatasync(fd) != 0)
+        err = errno;
+    close(fd);
+    unlink(probe);
+    return err;
+}
+
 /* Records a failed SQLite call `rc` made while `doing` something. */
 static int fail_sqlite(struct wg_store *store, int rc, const char *doing)
 {
     char sqlite_msg[256];
     snprintf(sqlite_msg, sizeof sqlite_msg, "%s", store->db ? sqlite3_errmsg(store->db) : "");
     int sys_errno = store->db ? sqlite3_system_errno(store->db) : 0;
+    if (sys_errno == 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN))
+        sys_errno = file_system_errno(store->path);
     int result = -1;
     char free_space[96] = "";
     if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL)
         describe_free_space(store->path, free_space, sizeof free_space);
 
+    bool read_only_fs = sys_errno == EROFS;
+    bool no_space = sys_errno == ENOSPC || sys_errno == EDQUOT || sys_errno == EFBIG;
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -245,16 +370,18 @@ static int fail_sqlite(struct wg_store *store, int rc, const char *doing)
                       store->path, store->busy_timeout_ms, doing);
         break;
     case SQLITE_FULL:
-        /* No OS error behind it: max_page_count, i.e. storage.max_bytes. */
-        if (store->max_pages > 0 && sys_errno != ENOSPC && sys_errno != EDQUOT &&
-            sys_errno != EFBIG)
+        /* SQLite reports ENOSPC as SQLITE_FULL and clears the OS error, so
+         * max_page_count is told apart by the page count, not by errno. */
+        if (!no_space && at_size_limit(store))
             result = fail(store, WG_STORE_FULL,
                           "database %s is full: %s reached the size limit of %lld bytes "
-                          "(storage.max_bytes)",
+                          "(storage.max_mb) and nothing more may be evicted",
                           store->path, doing, store->max_bytes);
         else
-            result = fail(store, WG_STORE_FULL, "database %s: disk full while %s: %s (%s)",
-                          store->path, doing, sqlite_msg, free_space);
+            result = fail(store, WG_STORE_DISK_FULL,
+                          "database %s: the disk is full while %s (%s; the database is within "
+                          "its own size limit): free space on the disk",
+                          store->path, doing, free_space);
         break;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
@@ -262,17 +389,30 @@ static int fail_sqlite(struct wg_store *store, int rc, const char *doing)
                       sqlite_msg, doing);
         break;
     case SQLITE_IOERR:
-        result =
-            fail(store, WG_STORE_IO, "database %s: I/O error while %s: %s%s%s (SQLite code %d, %s)",
-                 store->path, doing, io_operation(rc), sys_errno ? ": " : "",
-                 sys_errno ? strerror(sys_errno) : "", rc, free_space);
+        if (no_space)
+            result = fail(store, WG_STORE_DISK_FULL,
+                          "database %s: the disk is full while %s: %s: %s (%s)", store->path, doing,
+                          io_operation(rc), strerror(sys_errno), free_space);
+        else if (read_only_fs)
+            result = fail(store, WG_STORE_READ_ONLY,
+                          "database %s is on a read-only file system while %s: %s: %s", store->path,
+                          doing, io_operation(rc), strerror(sys_errno));
+        else
+            result = fail(store, WG_STORE_IO,
+                          "database %s: I/O error while %s: %s%s%s (SQLite code %d, %s)",
+                          store->path, doing, io_operation(rc), sys_errno ? ": " : "",
+                          sys_errno ? strerror(sys_errno) : "", rc, free_space);
         break;
     case SQLITE_READONLY:
+        result = fail(store, WG_STORE_READ_ONLY, "database %s cannot be written while %s: %s%s%s",
+                      store->path, doing, sqlite_msg, sys_errno ? ": " : "",
+                      sys_errno ? strerror(sys_errno) : "");
+        break;
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-        result =
-            fail(store, WG_STORE_IO, "database %s cannot be written while %s: %s%s%s", store->path,
-                 doing, sqlite_msg, sys_errno ? ": " : "", sys_errno ? strerror(sys_errno) : "");
+        result = fail(store, read_only_fs ? WG_STORE_READ_ONLY : WG_STORE_IO,
+                      "database %s cannot be written while %s: %s%s%s", store->path, doing,
+                      sqlite_msg, sys_errno ? ": " : "", sys_errno ? strerror(sys_errno) : "");
         break;
     default:
         result =
@@ -422,7 +562,9 @@ static int64_t wall_clock_ms(void)
 
 typedef int (*write_fn)(struct wg_store *store, void *ctx);
 
-static int thin(struct wg_store *store, int64_t now_ms, int64_t target_pages);
+static int evict_until(struct wg_store *store, int64_t target_pages, int64_t max_bytes,
+                       struct wg_store_eviction *evicted);
+static void log_eviction(const struct wg_store *store, const struct wg_store_eviction *evicted);
 
 /* Rolls back to the write savepoint and releases it; notes a lost batch. */
 static void undo_savepoint(struct wg_store *store)
@@ -447,17 +589,29 @@ static int64_t reserve_pages(const struct wg_store *store, size_t new_bytes)
  * would make it roll back the whole transaction, batch and all. */
 static int ensure_room(struct wg_store *store, int64_t reserve, const char *doing)
 {
+    /* Inside a batch the page counts are read again only when what is
+     * surely left (counted down by each write's worst case) runs short. */
+    if (store->in_batch && store->room_pages >= reserve) {
+        store->room_pages -= reserve;
+        return 0;
+    }
     int64_t pages = query_pragma_pages(store, ST_PAGE_COUNT);
     int64_t free_pages = query_pragma_pages(store, ST_FREELIST_COUNT);
     if (pages < 0 || free_pages < 0)
         return fail(store, WG_STORE_IO, "database %s: cannot read its page counts: %s", store->path,
                     sqlite3_errmsg(store->db));
-    if (store->max_pages - pages + free_pages >= reserve)
+    if (store->max_pages - pages + free_pages >= reserve) {
+        store->room_pages = store->max_pages - pages + free_pages - reserve;
         return 0;
-    int64_t target = store->max_pages * THIN_TO_PERCENT / 100;
+    }
+    store->room_pages = -1;
+    int64_t target = store->max_pages * EVICT_TO_PERCENT / 100;
     if (target > store->max_pages - 2 * reserve)
         target = store->max_pages - 2 * reserve;
-    if (thin(store, wall_clock_ms(), target) < 0)
+    struct wg_store_eviction evicted = {0};
+    int rc = evict_until(store, target, 0, &evicted);
+    log_eviction(store, &evicted);
+    if (rc < 0)
         return -1;
     pages = query_pragma_pages(store, ST_PAGE_COUNT);
     free_pages = query_pragma_pages(store, ST_FREELIST_COUNT);
@@ -465,9 +619,8 @@ static int ensure_room(struct wg_store *store, int64_t reserve, const char *doin
         return 0;
     return fail(store, WG_STORE_FULL,
                 "database %s is full: %s needs room that the size limit of %lld bytes "
-                "(storage.max_bytes) no longer has, and nothing more may be pruned (alarms, "
-                "unsent alarm/health events and journal rows younger than the retention are "
-                "kept); nothing was written",
+                "(storage.max_mb) no longer has, and nothing more may be evicted (only the "
+                "current alarms are left); nothing was written",
                 store->path, doing, store->max_bytes);
 }
 
@@ -478,6 +631,9 @@ static int ensure_room(struct wg_store *store, int64_t reserve, const char *doin
 static int run_write(struct wg_store *store, write_fn work, void *ctx, size_t new_bytes,
                      const char *doing)
 {
+    if (store->read_only)
+        return fail(store, WG_STORE_REFUSED,
+                    "database %s: %s refused: this is a read-only connection", store->path, doing);
     if (store->in_batch && store->batch_lost)
         return fail(store, store->batch_lost_status,
                     "database %s: the open batch was rolled back after an earlier error; "
@@ -495,10 +651,11 @@ static int run_write(struct wg_store *store, write_fn work, void *ctx, size_t ne
         if (result < 0 && (store->last_sqlite_rc & 0xff) == SQLITE_FULL &&
             !sqlite3_get_autocommit(store->db) && at_size_limit(store)) {
             run_quietly(store, ST_ROLLBACK_TO); /* the savepoint stays open */
-            int64_t target = store->max_pages * THIN_TO_PERCENT / 100;
-            if (thin(store, wall_clock_ms(), target) == 0) {
+            struct wg_store_eviction evicted = {0};
+            int rc = evict_until(store, store->max_pages * EVICT_TO_PERCENT / 100, 0, &evicted);
+            log_eviction(store, &evicted);
+            if (rc == 0)
                 result = work(store, ctx);
-            }
         }
         if (result == 0)
             result = run(store, ST_RELEASE, doing);
@@ -537,6 +694,7 @@ int store_begin(struct wg_store *store)
     if (run(store, ST_BEGIN, "starting a transaction") < 0)
         return -1;
     store->in_batch = true;
+    store->room_pages = -1;
     store->batch_lost = false;
     store->batch_lost_status = WG_STORE_OK;
     return 0;
@@ -661,8 +819,9 @@ static int append_work(struct wg_store *store, void *ctx)
     if (rc != SQLITE_DONE) {
         if (rc == SQLITE_CONSTRAINT_UNIQUE) {
             done_with(insert);
-            return fail(store, WG_STORE_IO, "database %s: event id %s is already in the journal",
-                        store->path, event->id);
+            return fail(store, WG_STORE_REFUSED,
+                        "database %s: event id %s is already in the journal", store->path,
+                        event->id);
         }
         fail_sqlite(store, rc, "appending an event");
         done_with(insert);
@@ -676,7 +835,7 @@ static int append_work(struct wg_store *store, void *ctx)
     size_t payload_len = 0;
     char *payload = outbox_payload(event, job->seq, &payload_len);
     if (!payload)
-        return fail(store, WG_STORE_IO,
+        return fail(store, WG_STORE_REFUSED,
                     "database %s: cannot build the outbox payload of event %s (out of memory, "
                     "or a field is not UTF-8)",
                     store->path, event->id);
@@ -728,16 +887,17 @@ int store_append_event(struct wg_store *store, struct wg_event *event)
 {
     store->status = WG_STORE_OK;
     if (!event || !event->kind || !event->kind[0])
-        return fail(store, WG_STORE_IO, "database %s: event without a kind refused", store->path);
+        return fail(store, WG_STORE_REFUSED, "database %s: event without a kind refused",
+                    store->path);
     if ((int)event->uplink < WG_UPLINK_NONE || event->uplink > WG_UPLINK_TELEMETRY)
-        return fail(store, WG_STORE_IO, "database %s: event %s has an unknown uplink class %d",
+        return fail(store, WG_STORE_REFUSED, "database %s: event %s has an unknown uplink class %d",
                     store->path, event->id, (int)event->uplink);
     if (!event->id[0])
         event_new_id(event);
     struct append_job job = {.event = event, .body = event->body ? event->body : "{}"};
     char why[200];
-    if (check_json_object(job.body, why, sizeof why) < 0)
-        return fail(store, WG_STORE_IO,
+    if (!store->trusted_json && check_json_object(job.body, why, sizeof why) < 0)
+        return fail(store, WG_STORE_REFUSED,
                     "database %s: event %s (kind %s) refused: its body is not a JSON object: %s",
                     store->path, event->id, event->kind, why);
     if (run_write(store, append_work, &job, 2 * strlen(job.body) + 512, "appending an event") < 0)
@@ -922,7 +1082,7 @@ static int oldest_of_class(struct wg_store *store, int uplink_class, int64_t *cr
 
 /* Deletes up to EVICT_CHUNK_ROWS of the oldest rows of a class (only those
  * created before `before_ms` when it is > 0). Returns the count, or -1. */
-static int64_t evict_chunk(struct wg_store *store, int uplink_class, int64_t before_ms)
+static int64_t evict_outbox_chunk(struct wg_store *store, int uplink_class, int64_t before_ms)
 {
     enum stmt_id id = before_ms > 0 ? ST_OUTBOX_EVICT_AGED : ST_OUTBOX_EVICT_OLDEST;
     sqlite3_stmt *stmt = prepared(store, id);
@@ -945,17 +1105,19 @@ static int64_t evict_chunk(struct wg_store *store, int uplink_class, int64_t bef
 static int bound_work(struct wg_store *store, void *ctx)
 {
     struct bound_job *job = ctx;
-    static const int evictable[] = {WG_UPLINK_TELEMETRY, WG_UPLINK_HEALTH}; /* in this order */
-    /* Age first: rows the platform no longer wants, alarms excepted. */
+    static const int evictable[] = {WG_UPLINK_TELEMETRY, WG_UPLINK_HEALTH, WG_UPLINK_ALARM};
+    /* Age first: rows the platform no longer wants, alarms excepted unless
+     * the uplink is disabled. */
     if (job->bound->max_age_ms > 0) {
         int64_t cutoff = job->now_ms - job->bound->max_age_ms;
-        for (size_t i = 0; i < sizeof evictable / sizeof evictable[0]; i++) {
+        size_t classes = job->bound->alarms_age_out ? 3 : 2;
+        for (size_t i = 0; i < classes; i++) {
             int64_t oldest = 0;
             int found = oldest_of_class(store, evictable[i], &oldest);
             if (found < 0)
                 return -1;
             while (found && oldest < cutoff) {
-                int64_t n = evict_chunk(store, evictable[i], cutoff);
+                int64_t n = evict_outbox_chunk(store, evictable[i], cutoff);
                 if (n < 0)
                     return -1;
                 job->evicted->by_age[evictable[i]] += n;
@@ -967,14 +1129,14 @@ static int bound_work(struct wg_store *store, void *ctx)
     if (job->bound->max_bytes <= 0)
         return 0;
     /* Then bytes: telemetry oldest first, then health; alarms never. */
-    for (size_t i = 0; i < sizeof evictable / sizeof evictable[0]; i++) {
+    for (size_t i = 0; i < 2; i++) {
         for (;;) {
             struct wg_outbox_totals totals;
             if (store_outbox_totals(store, &totals) < 0)
                 return -1;
             if (totals.total_bytes <= job->bound->max_bytes || totals.rows[evictable[i]] == 0)
                 break;
-            int64_t n = evict_chunk(store, evictable[i], 0);
+            int64_t n = evict_outbox_chunk(store, evictable[i], 0);
             if (n < 0)
                 return -1;
             job->evicted->by_size[evictable[i]] += n;
@@ -1074,11 +1236,11 @@ int store_add_aggregate(struct wg_store *store, const char *device, const char *
 {
     store->status = WG_STORE_OK;
     if (!device || !point || !aggregate || aggregate->count < 1)
-        return fail(store, WG_STORE_IO,
+        return fail(store, WG_STORE_REFUSED,
                     "database %s: reading without device, point or values refused", store->path);
     if (!isfinite(aggregate->min) || !isfinite(aggregate->max) || !isfinite(aggregate->sum) ||
         !isfinite(aggregate->last))
-        return fail(store, WG_STORE_IO, "database %s: reading %s/%s is not a finite number",
+        return fail(store, WG_STORE_REFUSED, "database %s: reading %s/%s is not a finite number",
                     store->path, device, point);
     struct reading_job job = {device, point, aggregate};
     return run_write(store, reading_work, &job, strlen(device) + strlen(point) + 96,
@@ -1132,11 +1294,11 @@ int store_audit(struct wg_store *store, int64_t ts_ms, const char *actor, const 
 {
     store->status = WG_STORE_OK;
     if (!actor || !action)
-        return fail(store, WG_STORE_IO, "database %s: audit row without actor or action refused",
-                    store->path);
+        return fail(store, WG_STORE_REFUSED,
+                    "database %s: audit row without actor or action refused", store->path);
     char why[200];
-    if (detail_json && check_json_object(detail_json, why, sizeof why) < 0)
-        return fail(store, WG_STORE_IO,
+    if (detail_json && !store->trusted_json && check_json_object(detail_json, why, sizeof why) < 0)
+        return fail(store, WG_STORE_REFUSED,
                     "database %s: audit row (%s %s) refused: detail is not a JSON object: %s",
                     store->path, actor, action, why);
     struct audit_job job = {ts_ms, actor, origin, action, target, detail_json};
@@ -1171,7 +1333,7 @@ static int alarm_put_work(struct wg_store *store, void *ctx)
     rc = sqlite3_step(stmt);
     int result = 0;
     if (rc == SQLITE_CONSTRAINT_CHECK)
-        result = fail(store, WG_STORE_IO,
+        result = fail(store, WG_STORE_REFUSED,
                       "database %s: alarm %s refused: state \"%s\" is not one of raised, "
                       "acknowledged, attended, reset",
                       store->path, alarm->id, alarm->state);
@@ -1185,11 +1347,11 @@ int store_alarm_put(struct wg_store *store, const struct wg_alarm_row *alarm)
 {
     store->status = WG_STORE_OK;
     if (!alarm || !alarm->id || !alarm->state || !alarm->kind)
-        return fail(store, WG_STORE_IO, "database %s: alarm without id, state or kind refused",
+        return fail(store, WG_STORE_REFUSED, "database %s: alarm without id, state or kind refused",
                     store->path);
     char why[200];
-    if (alarm->body && check_json_object(alarm->body, why, sizeof why) < 0)
-        return fail(store, WG_STORE_IO,
+    if (alarm->body && !store->trusted_json && check_json_object(alarm->body, why, sizeof why) < 0)
+        return fail(store, WG_STORE_REFUSED,
                     "database %s: alarm %s refused: its body is not a JSON object: %s", store->path,
                     alarm->id, why);
     return run_write(store, alarm_put_work, (void *)alarm,
@@ -1213,7 +1375,7 @@ int store_alarm_delete(struct wg_store *store, const char *id)
 {
     store->status = WG_STORE_OK;
     if (!id)
-        return fail(store, WG_STORE_IO, "database %s: alarm delete without id", store->path);
+        return fail(store, WG_STORE_REFUSED, "database %s: alarm delete without id", store->path);
     return run_write(store, alarm_delete_work, (void *)id, 0, "deleting an alarm");
 }
 
@@ -1254,62 +1416,378 @@ static int64_t used_pages(struct wg_store *store)
     return pages - free_pages;
 }
 
-/* Deletes chunks with `id` (bound: [extra,] chunk size) until at most
- * target_pages are in use or nothing is left. Adds the rows to *deleted. */
-static int thin_step(struct wg_store *store, enum stmt_id id, const int64_t *cutoff_ms,
-                     int64_t target_pages, int64_t *deleted, const char *doing)
+static const char *const evict_class_names[WG_EVICT_CLASSES] = {
+    [WG_EVICT_READINGS] = "readings",        [WG_EVICT_TELEMETRY] = "telemetry",
+    [WG_EVICT_POINT] = "point changes",      [WG_EVICT_WRITE_RESULT] = "write results",
+    [WG_EVICT_HEALTH] = "health and system", [WG_EVICT_AUDIT] = "audit",
+    [WG_EVICT_ALARM] = "alarm events",
+};
+
+const char *store_evict_class_name(enum wg_evict_class evict_class)
 {
-    for (;;) {
+    return (unsigned)evict_class < WG_EVICT_CLASSES ? evict_class_names[evict_class] : "?";
+}
+
+static enum wg_evict_class class_of_kind(const char *kind)
+{
+    if (strcmp(kind, "telemetry") == 0)
+        return WG_EVICT_TELEMETRY;
+    if (strcmp(kind, "point") == 0)
+        return WG_EVICT_POINT;
+    if (strcmp(kind, "write_result") == 0)
+        return WG_EVICT_WRITE_RESULT;
+    if (strcmp(kind, "alarm") == 0)
+        return WG_EVICT_ALARM;
+    return WG_EVICT_HEALTH;
+}
+
+/* The journal's rows and body bytes per kind (journal_totals, kept by triggers). */
+static int load_kind_totals(struct wg_store *store, struct wg_store_kind_total *kinds,
+                            size_t capacity, size_t *count)
+{
+    *count = 0;
+    sqlite3_stmt *stmt = prepared(store, ST_JOURNAL_TOTALS);
+    if (!stmt)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (*count == capacity)
+            continue;
+        struct wg_store_kind_total *total = &kinds[(*count)++];
+        snprintf(total->kind, sizeof total->kind, "%s",
+                 column_text(stmt, 0) ? column_text(stmt, 0) : "");
+        total->rows = sqlite3_column_int64(stmt, 1);
+        total->bytes = sqlite3_column_int64(stmt, 2);
+    }
+    done_with(stmt);
+    return rc == SQLITE_DONE ? 0 : fail_sqlite(store, rc, "reading the journal totals");
+}
+
+/* Pages the alarm journal and outbox rows take, estimated from their totals
+ * (a b-tree page is about three quarters full). */
+static int64_t alarm_pages_estimate(struct wg_store *store, const struct wg_store_kind_total *kinds,
+                                    size_t count, const struct wg_outbox_totals *outbox)
+{
+    int64_t bytes =
+        outbox->bytes[WG_UPLINK_ALARM] + outbox->rows[WG_UPLINK_ALARM] * OUTBOX_ROW_OVERHEAD;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(kinds[i].kind, "alarm") == 0)
+            bytes += kinds[i].bytes + kinds[i].rows * JOURNAL_ROW_OVERHEAD;
+    return bytes * 4 / 3 / store->page_size;
+}
+
+/* One place rows may be evicted from, and the time of its oldest row. */
+struct evict_source {
+    enum { SOURCE_READINGS, SOURCE_KIND, SOURCE_AUDIT } type;
+    const char *kind;
+    int64_t oldest_ms;
+};
+
+/* The time of the oldest row a statement (bound with `kind` when given)
+ * finds; 0 when it finds none (then *found is false). */
+static int oldest_row(struct wg_store *store, enum stmt_id id, const char *kind, int64_t *oldest,
+                      bool *found)
+{
+    sqlite3_stmt *stmt = prepared(store, id);
+    if (!stmt)
+        return -1;
+    int rc = kind ? bind_text(stmt, 1, kind) : SQLITE_OK;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    *found = rc == SQLITE_ROW;
+    *oldest = *found ? sqlite3_column_int64(stmt, 0) : 0;
+    done_with(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail_sqlite(store, rc, "finding the oldest rows to evict");
+    return 0;
+}
+
+/* The source whose oldest row is the oldest: among the non-alarm ones
+ * (readings and every journal kind but alarm), or among alarm and audit
+ * rows. *found is false when every candidate is empty. */
+static int oldest_source(struct wg_store *store, bool alarm_tier,
+                         const struct wg_store_kind_total *kinds, size_t kind_count,
+                         struct evict_source *best, bool *found)
+{
+    *found = false;
+    struct evict_source candidate;
+    bool has = false;
+    int64_t oldest = 0;
+    if (!alarm_tier) {
+        if (oldest_row(store, ST_READINGS_OLDEST, NULL, &oldest, &has) < 0)
+            return -1;
+        if (has) {
+            *best = (struct evict_source){SOURCE_READINGS, NULL, oldest};
+            *found = true;
+        }
+    } else {
+        if (oldest_row(store, ST_AUDIT_OLDEST, NULL, &oldest, &has) < 0)
+            return -1;
+        if (has) {
+            *best = (struct evict_source){SOURCE_AUDIT, NULL, oldest};
+            *found = true;
+        }
+    }
+    for (size_t i = 0; i < kind_count; i++) {
+        bool alarm = strcmp(kinds[i].kind, "alarm") == 0;
+        if (alarm != alarm_tier || kinds[i].rows <= 0)
+            continue;
+        if (oldest_row(store, alarm ? ST_ALARM_OLDEST : ST_KIND_OLDEST, kinds[i].kind, &oldest,
+                       &has) < 0)
+            return -1;
+        candidate = (struct evict_source){SOURCE_KIND, kinds[i].kind, oldest};
+        if (has && (!*found || candidate.oldest_ms < best->oldest_ms)) {
+            *best = candidate;
+            *found = true;
+        }
+    }
+    return 0;
+}
+
+/* Runs a DELETE bound with (text, int64) or (int) and returns the rows it deleted. */
+static int64_t run_delete(struct wg_store *store, enum stmt_id id, const char *text, int64_t number,
+                          const char *doing)
+{
+    sqlite3_stmt *stmt = prepared(store, id);
+    if (!stmt)
+        return -1;
+    int rc = text ? bind_text(stmt, 1, text) : SQLITE_OK;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(stmt, text ? 2 : 1, number);
+    if (rc != SQLITE_OK) {
+        done_with(stmt);
+        return fail_sqlite(store, rc, doing);
+    }
+    if (run_stmt(store, stmt, doing) < 0)
+        return -1;
+    return sqlite3_changes(store->db);
+}
+
+/* What deleting one row writes to the WAL: every page it touches goes there
+ * whole. A journal row sits in its table and seven indexes, two of them on
+ * random keys (its UUID, its device), and its outbox row in three more; a
+ * reading in its table's random leaf and the by-bucket index. Measured with
+ * the soak (docs/storage.md). */
+#define EVICT_JOURNAL_ROW_WAL (6 * 4096)
+#define EVICT_READING_ROW_WAL (2 * 4096)
+#define EVICT_AUDIT_ROW_WAL   (2 * 4096)
+
+/* Rows per chunk: an eighth of the WAL's share, at least 8. */
+static int64_t chunk_rows(const struct wg_store *store, int64_t row_wal_bytes, int64_t most)
+{
+    int64_t rows = store->wal_budget_bytes / 8 / row_wal_bytes;
+    return rows < 8 ? 8 : rows > most ? most : rows;
+}
+
+/* Deletes the oldest chunk of a source: journal rows go with their outbox
+ * rows. Adds to *evicted and returns what it wrote to the WAL (an
+ * estimate), or -1. */
+static int64_t evict_source_chunk(struct wg_store *store, const struct evict_source *source,
+                                  struct wg_store_eviction *evicted)
+{
+    int64_t n, row_wal;
+    switch (source->type) {
+    case SOURCE_READINGS:
+        row_wal = EVICT_READING_ROW_WAL;
+        n = run_delete(store, ST_READINGS_EVICT, NULL,
+                       chunk_rows(store, row_wal, 2 * EVICT_CHUNK_ROWS), "evicting readings");
+        if (n < 0)
+            return -1;
+        evicted->rows[WG_EVICT_READINGS] += n;
+        break;
+    case SOURCE_AUDIT:
+        row_wal = EVICT_AUDIT_ROW_WAL;
+        n = run_delete(store, ST_AUDIT_EVICT, NULL, chunk_rows(store, row_wal, EVICT_CHUNK_ROWS),
+                       "evicting audit rows");
+        if (n < 0)
+            return -1;
+        evicted->rows[WG_EVICT_AUDIT] += n;
+        break;
+    case SOURCE_KIND: {
+        /* The chunk ends at the seq (alarms: the time) `rows` rows in, or
+         * covers the rest. */
+        row_wal = EVICT_JOURNAL_ROW_WAL;
+        int64_t rows = chunk_rows(store, row_wal, EVICT_CHUNK_ROWS);
+        bool alarm = strcmp(source->kind, "alarm") == 0;
+        sqlite3_stmt *stmt = prepared(store, alarm ? ST_ALARM_CUTOFF : ST_KIND_CUTOFF);
+        if (!stmt)
+            return -1;
+        int rc = bind_text(stmt, 1, source->kind);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(stmt, 2, rows - 1);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(stmt);
+        int64_t cutoff = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : INT64_MAX;
+        done_with(stmt);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return fail_sqlite(store, rc, "evicting journal rows");
+        n = run_delete(store, alarm ? ST_ALARM_OUTBOX_EVICT : ST_KIND_OUTBOX_EVICT, source->kind,
+                       cutoff, "evicting unsent outbox rows");
+        if (n < 0)
+            return -1;
+        evicted->outbox_rows += n;
+        n = run_delete(store, alarm ? ST_ALARM_EVICT : ST_KIND_EVICT, source->kind, cutoff,
+                       "evicting journal rows");
+        if (n < 0)
+            return -1;
+        evicted->rows[class_of_kind(source->kind)] += n;
+        break;
+    }
+    default:
+        return 0;
+    }
+    evicted->chunks++;
+    return n * row_wal;
+}
+
+/* Evicts, a chunk at a time, while the database uses more than `target`
+ * pages (the whole bound, when it is above EVICT_ABOVE_PERCENT) or non-alarm
+ * rows more than their share: the oldest non-alarm rows first; alarm and
+ * audit rows only when the whole bound needs it and nothing else is left.
+ * Stops once it wrote about `max_bytes` to the WAL (0: no limit), so one
+ * transaction's WAL stays within its share. */
+static int evict_until(struct wg_store *store, int64_t target_pages, int64_t max_bytes,
+                       struct wg_store_eviction *evicted)
+{
+    int64_t freed = 0;
+    if (store->max_pages <= 0)
+        return 0;
+    int64_t non_alarm_high = store->max_pages * (100 - ALARM_SHARE_PERCENT) / 100;
+    int64_t non_alarm_low = non_alarm_high - store->max_pages * 5 / 100;
+    struct wg_store_kind_total kinds[16];
+    size_t kind_count = 0;
+    struct wg_outbox_totals outbox;
+    while (max_bytes <= 0 || freed < max_bytes) {
         int64_t used = used_pages(store);
         if (used < 0)
             return fail(store, WG_STORE_IO, "database %s: cannot read its page counts: %s",
                         store->path, sqlite3_errmsg(store->db));
-        if (used <= target_pages)
-            return 0;
-        sqlite3_stmt *stmt = prepared(store, id);
-        if (!stmt)
+        if (load_kind_totals(store, kinds, 16, &kind_count) < 0 ||
+            store_outbox_totals(store, &outbox) < 0)
             return -1;
-        int index = 1, rc = SQLITE_OK;
-        if (cutoff_ms)
-            rc = sqlite3_bind_int64(stmt, index++, *cutoff_ms);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_bind_int(stmt, index, THIN_CHUNK_ROWS);
-        if (rc != SQLITE_OK) {
-            done_with(stmt);
-            return fail_sqlite(store, rc, doing);
+        int64_t non_alarm = used - alarm_pages_estimate(store, kinds, kind_count, &outbox);
+        if (non_alarm > non_alarm_high)
+            store->evicting_non_alarm = true;
+        else if (non_alarm <= non_alarm_low)
+            store->evicting_non_alarm = false;
+        bool over = used > target_pages;
+        if (!over && !store->evicting_non_alarm)
+            return 0;
+        struct evict_source source;
+        bool found = false;
+        if (oldest_source(store, false, kinds, kind_count, &source, &found) < 0)
+            return -1;
+        if (!found) {
+            store->evicting_non_alarm = false;
+            if (!over)
+                return 0;
+            if (oldest_source(store, true, kinds, kind_count, &source, &found) < 0)
+                return -1;
+            if (!found) {
+                evicted->exhausted = true;
+                return 0;
+            }
         }
-        if (run_stmt(store, stmt, doing) < 0)
+        int64_t bytes = evict_source_chunk(store, &source, evicted);
+        if (bytes < 0)
             return -1;
-        int changes = sqlite3_changes(store->db);
-        *deleted += changes;
-        if (changes == 0)
-            return 0;
+        freed += bytes;
     }
+    return 0;
 }
 
-/* Prunes, in order, readings, telemetry outbox rows and journal rows past
- * their retention until at most target_pages are in use. Never touches
- * alarms, alarm/health outbox rows or journal rows an outbox row needs. */
-static int thin(struct wg_store *store, int64_t now_ms, int64_t target_pages)
+static void log_eviction(const struct wg_store *store, const struct wg_store_eviction *evicted)
 {
-    int64_t readings = 0, telemetry = 0, events = 0;
-    int64_t journal_cutoff = now_ms - store->events_retention_ms;
-    if (thin_step(store, ST_THIN_READINGS, NULL, target_pages, &readings, "pruning readings") < 0 ||
-        thin_step(store, ST_THIN_TELEMETRY, NULL, target_pages, &telemetry,
-                  "pruning telemetry from the outbox") < 0 ||
-        thin_step(store, ST_THIN_EVENTS, &journal_cutoff, target_pages, &events,
-                  "pruning old journal rows") < 0)
+    char text[400] = "";
+    size_t used = 0;
+    for (int c = 0; c < WG_EVICT_CLASSES && used < sizeof text; c++)
+        if (evicted->rows[c])
+            used += (size_t)snprintf(text + used, sizeof text - used, "%s%" PRId64 " %s",
+                                     used ? ", " : "", evicted->rows[c], evict_class_names[c]);
+    if (used)
+        wg_info("database %s: size bound: evicted the oldest %s (%" PRId64
+                " of them unsent outbox rows)",
+                store->path, text, evicted->outbox_rows);
+}
+
+bool store_over_bound(struct wg_store *store)
+{
+    if (store->max_pages <= 0 || store->read_only)
+        return false;
+    if (store->evicting || store->evicting_non_alarm)
+        return true;
+    int64_t used = used_pages(store);
+    return used > store->max_pages * (100 - ALARM_SHARE_PERCENT) / 100;
+}
+
+struct evict_job {
+    int64_t max_bytes;
+    struct wg_store_eviction *evicted;
+};
+
+static int evict_work(struct wg_store *store, void *ctx)
+{
+    struct evict_job *job = ctx;
+    int64_t used = used_pages(store);
+    if (used > store->max_pages * EVICT_ABOVE_PERCENT / 100)
+        store->evicting = true;
+    int64_t target = store->evicting ? store->max_pages * EVICT_TO_PERCENT / 100 : store->max_pages;
+    if (evict_until(store, target, job->max_bytes, job->evicted) < 0)
         return -1;
-    if (readings || telemetry || events)
-        wg_info("database %s: size limit: pruned %" PRId64 " readings, %" PRId64
-                " telemetry outbox rows, %" PRId64 " journal rows",
-                store->path, readings, telemetry, events);
+    used = used_pages(store);
+    if (used >= 0 && used <= store->max_pages * EVICT_TO_PERCENT / 100)
+        store->evicting = false;
     return 0;
+}
+
+int store_evict(struct wg_store *store, int64_t max_bytes, struct wg_store_eviction *evicted)
+{
+    store->status = WG_STORE_OK;
+    if (store->max_pages <= 0)
+        return 0;
+    struct evict_job job = {max_bytes, evicted};
+    return run_write(store, evict_work, &job, 0, "keeping the size bound");
 }
 
 struct maintain_job {
     int64_t now_ms;
 };
+
+/* Deletes what is older than `cutoff_ms` in chunks; returns the rows, or -1. */
+static int64_t expire_journal(struct wg_store *store, int64_t cutoff_ms)
+{
+    int64_t total = 0;
+    int chunks = 0;
+    for (;;) {
+        sqlite3_stmt *stmt = prepared(store, ST_EXPIRE_OUTBOX);
+        if (!stmt)
+            return -1;
+        int rc = sqlite3_bind_int64(stmt, 1, cutoff_ms);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(stmt, 2, EXPIRE_CHUNK_ROWS);
+        if (rc != SQLITE_OK) {
+            done_with(stmt);
+            return fail_sqlite(store, rc, "expiring journal rows");
+        }
+        if (run_stmt(store, stmt, "expiring outbox rows") < 0)
+            return -1;
+        if (!(stmt = prepared(store, ST_EXPIRE_EVENTS)))
+            return -1;
+        rc = sqlite3_bind_int64(stmt, 1, cutoff_ms);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(stmt, 2, EXPIRE_CHUNK_ROWS);
+        if (rc != SQLITE_OK) {
+            done_with(stmt);
+            return fail_sqlite(store, rc, "expiring journal rows");
+        }
+        if (run_stmt(store, stmt, "expiring journal rows") < 0)
+            return -1;
+        int changes = sqlite3_changes(store->db);
+        total += changes;
+        if (changes < EXPIRE_CHUNK_ROWS || ++chunks == EXPIRE_CHUNKS_PER_CALL)
+            return total; /* the rest at the next maintenance: the WAL keeps its share */
+    }
+}
 
 static int maintain_work(struct wg_store *store, void *ctx)
 {
@@ -1324,28 +1802,12 @@ static int maintain_work(struct wg_store *store, void *ctx)
     }
     if (run_stmt(store, expire, "expiring readings") < 0)
         return -1;
-    if (store->max_pages <= 0)
-        return 0;
-
-    int64_t threshold = store->max_pages * THIN_ABOVE_PERCENT / 100;
-    int64_t used = used_pages(store);
-    if (used < 0)
-        return fail(store, WG_STORE_IO, "database %s: cannot read its page counts: %s", store->path,
-                    sqlite3_errmsg(store->db));
-    if (used <= threshold) {
-        store->thin_exhausted = false;
-        return 0;
-    }
-    if (thin(store, job->now_ms, store->max_pages * THIN_TO_PERCENT / 100) < 0)
+    int64_t expired = expire_journal(store, job->now_ms - store->events_retention_ms);
+    if (expired < 0)
         return -1;
-    used = used_pages(store);
-    bool exhausted = used > threshold;
-    if (exhausted && !store->thin_exhausted)
-        wg_warn("database %s: %" PRId64 " of %" PRId64
-                " pages in use and nothing more may be pruned: alarms, unsent alarm/health "
-                "events and recent journal rows fill storage.max_bytes",
-                store->path, used, store->max_pages);
-    store->thin_exhausted = exhausted;
+    if (expired > 0)
+        wg_info("database %s: %" PRId64 " journal rows older than the retention deleted",
+                store->path, expired);
     return 0;
 }
 
@@ -1353,10 +1815,87 @@ int store_maintain(struct wg_store *store, int64_t now_ms)
 {
     store->status = WG_STORE_OK;
     struct maintain_job job = {now_ms};
-    return run_write(store, maintain_work, &job, 0, "maintaining the database");
+    if (run_write(store, maintain_work, &job, 0, "maintaining the database") < 0)
+        return -1;
+    struct wg_store_eviction evicted = {0};
+    int rc = store_evict(store, store->wal_budget_bytes / 4, &evicted);
+    log_eviction(store, &evicted);
+    if (rc == 0 && evicted.exhausted)
+        wg_warn("database %s: above its size bound with nothing left to evict but the current "
+                "alarms",
+                store->path);
+    return rc;
+}
+
+/* The size of a file, 0 when it does not exist. */
+static int64_t file_bytes(const char *path, const char *suffix)
+{
+    char name[4096];
+    snprintf(name, sizeof name, "%s%s", path, suffix);
+    struct stat st;
+    return stat(name, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+int store_usage(struct wg_store *store, struct wg_store_usage *usage)
+{
+    store->status = WG_STORE_OK;
+    *usage = (struct wg_store_usage){.max_bytes = store->max_bytes,
+                                     .db_budget_bytes = store->max_pages * store->page_size,
+                                     .wal_budget_bytes = store->wal_budget_bytes};
+    int64_t used = used_pages(store);
+    if (used < 0)
+        return fail(store, WG_STORE_IO, "database %s: cannot read its page counts: %s", store->path,
+                    sqlite3_errmsg(store->db));
+    usage->used_bytes = used * store->page_size;
+    usage->file_bytes = file_bytes(store->path, "");
+    usage->wal_bytes = file_bytes(store->path, "-wal");
+    if (load_kind_totals(store, usage->kinds, sizeof usage->kinds / sizeof usage->kinds[0],
+                         &usage->kind_count) < 0 ||
+        store_outbox_totals(store, &usage->outbox) < 0)
+        return -1;
+    usage->alarm_bytes =
+        alarm_pages_estimate(store, usage->kinds, usage->kind_count, &usage->outbox) *
+        store->page_size;
+    return 0;
+}
+
+int store_checkpoint(struct wg_store *store, bool truncate, int64_t *wal_bytes)
+{
+    store->status = WG_STORE_OK;
+    int log_frames = 0, done_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(
+        store->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+        &log_frames, &done_frames);
+    if (wal_bytes)
+        *wal_bytes = file_bytes(store->path, "-wal");
+    if (rc == SQLITE_OK && truncate)
+        store->wal_frames = 0;
+    if (rc != SQLITE_OK && !(truncate && (rc & 0xff) == SQLITE_BUSY))
+        return fail_sqlite(store, rc, "checkpointing the WAL");
+    return 0;
+}
+
+int64_t store_wal_bytes(const struct wg_store *store)
+{
+    return store->wal_frames * (store->page_size + 24);
 }
 
 /* ---- open and close -------------------------------------------------- */
+
+void store_own_checkpoints(struct wg_store *store)
+{
+    store->auto_checkpoint_frames = 0;
+}
+
+void store_trust_json(struct wg_store *store, bool trusted)
+{
+    store->trusted_json = trusted;
+}
+
+const char *store_path(const struct wg_store *store)
+{
+    return store->path;
+}
 
 const char *store_last_error(const struct wg_store *store)
 {
@@ -1489,6 +2028,15 @@ static int pragma(struct wg_store *store, const char *sql, char *out, size_t out
     return rc == SQLITE_OK ? 0 : -1;
 }
 
+static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    struct wg_store *store = ctx;
+    store->wal_frames = frames;
+    if (store->auto_checkpoint_frames > 0 && frames >= store->auto_checkpoint_frames)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static int configure_connection(struct wg_store *store)
 {
     char value[64];
@@ -1498,11 +2046,18 @@ static int configure_connection(struct wg_store *store)
     if (strcmp(value, "wal") != 0)
         return fail(store, WG_STORE_IO, "database %s: cannot switch to WAL mode (mode is %s)",
                     store->path, value);
+    /* The WAL is part of the bound: truncated back to its share after a
+     * checkpoint, and checkpointed when half of it is used. */
     char sql[80];
-    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d", WAL_SIZE_LIMIT_BYTES);
+    snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld",
+             (long long)store->wal_budget_bytes);
     if (pragma(store, "PRAGMA synchronous = FULL", NULL, 0) < 0 ||
         pragma(store, "PRAGMA foreign_keys = ON", NULL, 0) < 0 || pragma(store, sql, NULL, 0) < 0)
         return -1;
+    /* Our own WAL hook (it replaces wal_autocheckpoint): it counts what each
+     * commit left in the WAL, so the writer can keep the WAL in its share. */
+    store->auto_checkpoint_frames = store->wal_budget_bytes / 4096 / 4;
+    sqlite3_wal_hook(store->db, on_wal_commit, store);
     if (pragma(store, "PRAGMA foreign_keys", value, sizeof value) < 0)
         return -1;
     if (strcmp(value, "1") != 0)
@@ -1618,15 +2173,16 @@ static int apply_size_limit(struct wg_store *store)
         return fail(store, WG_STORE_IO, "database %s: bad page size %s", store->path, value);
     if (store->max_bytes <= 0)
         return 0;
-    int64_t wanted = store->max_bytes / store->page_size;
+    int64_t wanted = (store->max_bytes - store->wal_budget_bytes) / store->page_size;
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA max_page_count = %" PRId64, wanted);
     if (pragma(store, sql, value, sizeof value) < 0)
         return -1;
     store->max_pages = atoll(value);
     if (store->max_pages > wanted)
-        wg_warn("database %s: already %" PRId64 " bytes, above storage.max_bytes %lld; it will "
-                "not grow further and store_maintain prunes it",
+        wg_warn("database %s: already %" PRId64 " bytes, above its share of storage.max_mb "
+                "(%lld bytes with the WAL); it will not grow further, and rows are evicted "
+                "until it is within it (the file itself shrinks only with VACUUM)",
                 store->path, store->max_pages * store->page_size, store->max_bytes);
     return 0;
 }
@@ -1693,6 +2249,17 @@ struct wg_store *store_open(const struct wg_store_options *options, enum wg_stor
         MS_PER_DAY * (options->events_retention_days > 0 ? options->events_retention_days
                                                          : DEFAULT_EVENTS_RETENTION);
     store->max_bytes = options->max_bytes > 0 ? options->max_bytes : 0;
+    store->wal_budget_bytes = WAL_SIZE_LIMIT_BYTES;
+    if (store->max_bytes > 0) {
+        /* An eighth of the bound, within 256 KiB-32 MiB, at most a quarter. */
+        store->wal_budget_bytes = store->max_bytes / 8;
+        if (store->wal_budget_bytes < WAL_MIN_BYTES)
+            store->wal_budget_bytes = WAL_MIN_BYTES;
+        if (store->wal_budget_bytes > WAL_MAX_BYTES)
+            store->wal_budget_bytes = WAL_MAX_BYTES;
+        if (store->wal_budget_bytes > store->max_bytes / 4)
+            store->wal_budget_bytes = store->max_bytes / 4;
+    }
 
     if (open_database(store) < 0) {
         *status = store->status;
@@ -1705,4 +2272,40 @@ struct wg_store *store_open(const struct wg_store_options *options, enum wg_stor
     if (err && err_len)
         err[0] = '\0';
     return store;
+}
+
+struct wg_store *store_open_reader(const char *path, char *err, size_t err_len)
+{
+    struct wg_store *store = calloc(1, sizeof *store);
+    char *copy = path ? strdup(path) : NULL;
+    if (!store || !copy) {
+        free(store);
+        free(copy);
+        if (err && err_len)
+            snprintf(err, err_len, "database %s: out of memory", path ? path : "");
+        return NULL;
+    }
+    store->path = copy;
+    store->read_only = true;
+    store->busy_timeout_ms = READER_BUSY_TIMEOUT_MS;
+    store->page_size = 4096;
+    store->bucket_ms = 1000LL * DEFAULT_READINGS_BUCKET_S;
+    int rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_extended_result_codes(store->db, 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(store->db, store->busy_timeout_ms);
+    char value[32];
+    if (rc != SQLITE_OK) {
+        fail_sqlite(store, rc, "opening it to read");
+    } else if (pragma(store, "PRAGMA page_size", value, sizeof value) == 0) {
+        store->page_size = atoll(value) > 0 ? atoll(value) : 4096;
+        if (err && err_len)
+            err[0] = '\0';
+        return store;
+    }
+    if (err && err_len)
+        snprintf(err, err_len, "%s", store->error);
+    free_store(store);
+    return NULL;
 }

@@ -35,11 +35,23 @@ struct wg_store_options {
 
 enum wg_store_status {
     WG_STORE_OK = 0,
-    WG_STORE_LOCKED = 1, /* another process holds the write lock beyond the busy timeout */
-    WG_STORE_FULL = 2,   /* max_bytes reached and nothing more may be pruned, or the disk is full */
-    WG_STORE_CORRUPT = 3, /* the file is not a database or failed its integrity check */
-    WG_STORE_IO = 4,      /* any other failure: permissions, I/O error, bad path */
+    WG_STORE_LOCKED = 1,    /* another process holds the write lock beyond the busy timeout */
+    WG_STORE_FULL = 2,      /* storage.max_bytes reached and nothing more may be evicted */
+    WG_STORE_CORRUPT = 3,   /* the file is not a database or failed its integrity check */
+    WG_STORE_IO = 4,        /* any other failure: permissions, I/O error, bad path */
+    WG_STORE_DISK_FULL = 5, /* the file system is full (ENOSPC, EDQUOT), under max_bytes */
+    WG_STORE_READ_ONLY = 6, /* the file or its file system cannot be written (EROFS, READONLY) */
+    WG_STORE_REFUSED = 7,   /* the input was refused (a body that is not JSON, a duplicate id):
+                             * a bug of the caller, never cured by trying again */
 };
+
+/* The reason code of a failure, as the heartbeat and the storage alarm name
+ * it: "locked", "size_limit", "corrupt", "io_error", "disk_full",
+ * "read_only"; NULL for WG_STORE_OK and WG_STORE_REFUSED. */
+const char *store_status_reason(enum wg_store_status status);
+/* True for the failures that go away by themselves or by an operator's hand
+ * (locked, full, read-only, I/O): the writer keeps the data and retries. */
+bool store_status_retryable(enum wg_store_status status);
 
 /* Opens (creating if needed) and migrates. Checks the file with quick_check
  * on open: a corrupt database is never modified, and NULL is returned with
@@ -47,7 +59,18 @@ enum wg_store_status {
 struct wg_store *store_open(const struct wg_store_options *options, enum wg_store_status *status,
                             char *err, size_t err_len);
 void store_close(struct wg_store *store);
+/* A read-only connection to a database a store_open has already prepared
+ * (no checks, no migrations): for reads on another thread than the writer's.
+ * Its busy timeout is short (reads in WAL mode are almost never kept
+ * waiting), so a reader never stalls its thread; every write is refused. */
+struct wg_store *store_open_reader(const char *path, char *err, size_t err_len);
 
+/* Bodies, details and alarm records handed to this store are known to be
+ * JSON objects (the store writer's, all made by json_dumps): they are not
+ * parsed again to check. Off by default. */
+void store_trust_json(struct wg_store *store, bool trusted);
+/* The database file's path, as given to store_open. */
+const char *store_path(const struct wg_store *store);
 /* The message of the last failure, naming the database file and the cause. */
 const char *store_last_error(const struct wg_store *store);
 enum wg_store_status store_last_status(const struct wg_store *store);
@@ -139,6 +162,8 @@ int store_outbox_totals(struct wg_store *store, struct wg_outbox_totals *totals)
 struct wg_outbox_bound {
     long long max_bytes;
     int64_t max_age_ms;
+    bool alarms_age_out; /* alarm rows too go by age (a disabled uplink keeps only the
+                          * last max_age_ms for the day it is enabled) */
 };
 struct wg_outbox_eviction {
     int64_t by_age[4];
@@ -166,12 +191,76 @@ int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
 int64_t store_event_count(struct wg_store *store);
 int64_t store_last_event_seq(struct wg_store *store);
 
-/* Housekeeping, called from the core's timer: drops readings past their
- * retention and, when the file is above 90 % of max_bytes, thins as described
- * above. Returns 0, or -1 on error. */
+/* Housekeeping, every few minutes: drops readings and journal rows past
+ * their retention (a few chunks each time) and then keeps the bound
+ * (store_evict, a quarter of the WAL's share).
+ * Returns 0, or -1 on error. */
 int store_maintain(struct wg_store *store, int64_t now_ms);
 
-/* Bytes in use (page_count * page_size). */
+/* Bytes of the database file (page_count * page_size). */
 int64_t store_size_bytes(struct wg_store *store);
+
+/* What store_evict deleted, by what it was. */
+enum wg_evict_class {
+    WG_EVICT_READINGS,
+    WG_EVICT_TELEMETRY,
+    WG_EVICT_POINT,
+    WG_EVICT_WRITE_RESULT,
+    WG_EVICT_HEALTH, /* device health, system and any other non-alarm journal kind */
+    WG_EVICT_AUDIT,
+    WG_EVICT_ALARM,
+    WG_EVICT_CLASSES
+};
+const char *store_evict_class_name(enum wg_evict_class evict_class);
+struct wg_store_eviction {
+    int64_t rows[WG_EVICT_CLASSES];
+    int64_t outbox_rows; /* unsent outbox rows that went with their journal rows */
+    int chunks;
+    bool exhausted; /* still above the bound with nothing left that may go */
+};
+/* Keeps the database within its bound: when more than 90 % of the pages
+ * max_bytes allows are in use (after the WAL's share), or non-alarm data uses
+ * more than its share, deletes the oldest non-alarm rows (readings, journal
+ * rows of every kind but alarm with their outbox rows), then the oldest
+ * alarm journal and audit rows, a chunk at a time, down to 85 %. Never the
+ * current alarms. Writes about `max_bytes` to the WAL at most per call (0 =
+ * no limit), in chunks of an eighth of the WAL's share, so one transaction's
+ * WAL keeps within it and the caller can interleave its own writes. Inside a
+ * batch, or in a transaction of its own. Returns 0, or -1 on error; *evicted
+ * is added to. */
+int store_evict(struct wg_store *store, int64_t max_bytes, struct wg_store_eviction *evicted);
+/* True when store_evict has something to do (cheap: two page counts). */
+bool store_over_bound(struct wg_store *store);
+
+/* Where the bytes are. */
+struct wg_store_kind_total {
+    char kind[32];
+    int64_t rows, bytes; /* journal rows of this kind and the bytes of their bodies */
+};
+struct wg_store_usage {
+    int64_t max_bytes;        /* the bound, database and WAL together (0 = none) */
+    int64_t db_budget_bytes;  /* what the database file may use: max_bytes less the WAL's share */
+    int64_t wal_budget_bytes; /* the WAL's share (journal_size_limit) */
+    int64_t file_bytes;       /* the database file */
+    int64_t wal_bytes;        /* its -wal file (0 when absent) */
+    int64_t used_bytes;       /* pages in use (page_count - freelist_count) */
+    int64_t alarm_bytes;      /* estimate of what alarm journal and outbox rows use */
+    size_t kind_count;
+    struct wg_store_kind_total kinds[16];
+    struct wg_outbox_totals outbox;
+};
+int store_usage(struct wg_store *store, struct wg_store_usage *usage);
+
+/* Checkpoints the WAL into the database: PASSIVE (never waits), or TRUNCATE
+ * (waits for readers up to the busy timeout, then truncates the -wal file to
+ * zero). *wal_bytes (may be NULL) is the -wal file's size afterwards. */
+int store_checkpoint(struct wg_store *store, bool truncate, int64_t *wal_bytes);
+/* What the last commit left in the WAL, in bytes (0 after a TRUNCATE
+ * checkpoint); a commit past a quarter of the WAL's share checkpoints it
+ * (PASSIVE) by itself. */
+int64_t store_wal_bytes(const struct wg_store *store);
+/* The caller checkpoints (the store writer, after its commits): no PASSIVE
+ * checkpoint by itself, so store_wal_bytes counts exactly what was written. */
+void store_own_checkpoints(struct wg_store *store);
 
 #endif

@@ -101,8 +101,10 @@ struct wg_uplink_client {
     int64_t cursor; /* highest seq handed to paho since the last rewind */
     int64_t *acked; /* seqs whose PUBACK came, to delete */
     size_t acked_count, acked_capacity;
+    int64_t *deleting; /* acknowledged, deletes handed to the writer: never sent again; sorted */
+    size_t deleting_count, deleting_capacity;
     bool send_blocked; /* paho refused a publish: wait for acks or the next connect */
-    bool waiting_logged, cap_logged, alarm_only_logged;
+    bool waiting_logged;
     bool snapshot_due; /* the retained snapshot goes out once after each connect */
     int64_t started_mono_ms, connected_mono_ms;
     int64_t next_heartbeat_mono_ms, next_response_mono_ms;
@@ -417,33 +419,67 @@ static bool is_tracked(struct wg_uplink_client *client, int token)
     return false;
 }
 
-/* Deletes the acknowledged rows in one transaction. On failure they stay
- * queued for the next try (and are never sent again meanwhile). */
+static int compare_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool is_deleting(const struct wg_uplink_client *client, int64_t seq)
+{
+    return client->deleting_count &&
+           bsearch(&seq, client->deleting, client->deleting_count, sizeof seq, compare_seq);
+}
+
+/* Hands the acknowledged rows to the store writer, to be deleted in its next
+ * transaction; meanwhile they are never sent again. */
 static void delete_acked(struct wg_uplink_client *client)
 {
     if (client->acked_count == 0)
         return;
-    struct wg_store *store = client->store;
-    int rc = store_begin(store);
-    for (size_t i = 0; rc == 0 && i < client->acked_count; i++)
-        rc = store_outbox_delete(store, client->acked[i]);
-    if (rc == 0)
-        rc = store_commit(store);
-    else
-        store_rollback(store);
-    if (rc != 0) {
-        wg_err("uplink: %zu acknowledged outbox rows not deleted yet (retried): %s",
-               client->acked_count, store_last_error(store));
-        return;
+    size_t needed = client->deleting_count + client->acked_count;
+    if (needed > client->deleting_capacity) {
+        size_t capacity = client->deleting_capacity ? client->deleting_capacity : 1024;
+        while (capacity < needed)
+            capacity *= 2;
+        int64_t *grown = realloc(client->deleting, capacity * sizeof *grown);
+        if (!grown) {
+            wg_err("uplink: out of memory; %zu acknowledged outbox rows are deleted later",
+                   client->acked_count);
+            return;
+        }
+        client->deleting = grown;
+        client->deleting_capacity = capacity;
     }
+    memcpy(client->deleting + client->deleting_count, client->acked,
+           client->acked_count * sizeof *client->acked);
+    client->deleting_count = needed;
+    qsort(client->deleting, client->deleting_count, sizeof *client->deleting, compare_seq);
+    if (client->host.delete_outbox)
+        client->host.delete_outbox(client->host.ctx, client->acked, client->acked_count);
     client->acked_count = 0;
+}
+
+void uplink_outbox_deleted(struct wg_uplink_client *client, const int64_t *seqs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        int64_t *found = client->deleting_count
+                             ? bsearch(&seqs[i], client->deleting, client->deleting_count,
+                                       sizeof *seqs, compare_seq)
+                             : NULL;
+        if (!found)
+            continue;
+        size_t at = (size_t)(found - client->deleting);
+        memmove(found, found + 1, (client->deleting_count - at - 1) * sizeof *found);
+        client->deleting_count--;
+    }
 }
 
 /* ---- publishing the outbox ---- */
 
 struct pump_state {
     struct wg_uplink_client *client;
-    int sent;
+    int seen;
     bool stop;
 };
 
@@ -451,6 +487,11 @@ static int send_row(const struct wg_outbox_row *row, void *ctx)
 {
     struct pump_state *pump = ctx;
     struct wg_uplink_client *client = pump->client;
+    pump->seen++;
+    if (is_deleting(client, row->seq)) {
+        client->cursor = row->seq; /* acknowledged already; its delete is on its way */
+        return 0;
+    }
     const char *leaf = NULL;
     size_t length = 0;
     char why[200];
@@ -501,7 +542,6 @@ static int send_row(const struct wg_outbox_row *row, void *ctx)
     *slot = (struct inflight){.seq = row->seq, .token = options.token, .acked = false};
     client->cursor = row->seq;
     client->published++;
-    pump->sent++;
     return 0;
 }
 
@@ -517,57 +557,16 @@ static void pump(struct wg_uplink_client *client)
             wg_err("uplink: cannot read the outbox: %s", store_last_error(client->store));
             return;
         }
-        if (state.sent == 0 || state.stop)
+        if (state.seen == 0 || state.stop)
             return;
     }
 }
 
-/* ---- bound ---- */
-
-static void apply_bound(struct wg_uplink_client *client, bool check_age)
+static void outbox_totals(struct wg_uplink_client *client, struct wg_outbox_totals *totals)
 {
-    struct wg_outbox_totals totals;
-    if (store_outbox_totals(client->store, &totals) != 0) {
-        wg_err("uplink: cannot read the outbox totals: %s", store_last_error(client->store));
-        return;
-    }
-    bool over_size = totals.total_bytes > client->bound.max_bytes;
-    bool over_age = check_age && totals.oldest_created_ms > 0 &&
-                    totals.oldest_created_ms < wall_now(client) - client->bound.max_age_ms;
-    if (!over_size && !over_age) {
-        if (totals.total_bytes < client->bound.max_bytes * 9 / 10) {
-            client->cap_logged = false;
-            client->alarm_only_logged = false;
-        }
-        return;
-    }
-    struct wg_outbox_bound bound = client->bound;
-    if (!check_age)
-        bound.max_age_ms = 0;
-    struct wg_outbox_eviction evicted;
-    if (store_outbox_bound(client->store, &bound, wall_now(client), &evicted) != 0) {
-        wg_err("uplink: cannot bound the outbox: %s", store_last_error(client->store));
-        return;
-    }
-    int64_t by_size = evicted.by_size[WG_UPLINK_TELEMETRY] + evicted.by_size[WG_UPLINK_HEALTH];
-    int64_t by_age = evicted.by_age[WG_UPLINK_TELEMETRY] + evicted.by_age[WG_UPLINK_HEALTH];
-    if (by_age > 0)
-        wg_warn("uplink: %" PRId64 " telemetry and %" PRId64
-                " health messages were older than outbox_max_age_h and were dropped unsent",
-                evicted.by_age[WG_UPLINK_TELEMETRY], evicted.by_age[WG_UPLINK_HEALTH]);
-    if (by_size > 0 && !client->cap_logged) {
-        wg_warn("uplink: the outbox reached its cap of %lld bytes: the oldest telemetry, then "
-                "health messages are dropped unsent (alarms never); logged once until it drains",
-                client->bound.max_bytes);
-        client->cap_logged = true;
-    }
-    if (store_outbox_totals(client->store, &totals) == 0 &&
-        totals.total_bytes > client->bound.max_bytes && !client->alarm_only_logged) {
-        wg_crit("uplink: the outbox holds %" PRId64 " bytes of alarms alone, above its cap of "
-                "%lld; alarms are never dropped, so it grows until the platform is reachable",
-                totals.total_bytes, client->bound.max_bytes);
-        client->alarm_only_logged = true;
-    }
+    *totals = (struct wg_outbox_totals){0};
+    if (client->host.outbox_totals)
+        client->host.outbox_totals(client->host.ctx, totals);
 }
 
 /* ---- connection ---- */
@@ -644,8 +643,8 @@ static void connected(struct wg_uplink_client *client, const struct result *resu
     snprintf(client->connected_uri, sizeof client->connected_uri, "%s", result->text);
     if (client->attempts > 1 || client->reconnects > 0)
         client->reconnects++;
-    struct wg_outbox_totals totals = {0};
-    store_outbox_totals(client->store, &totals);
+    struct wg_outbox_totals totals;
+    outbox_totals(client, &totals);
     wg_notice("uplink: connected to %s (%s, client id %s%s); %" PRId64 " messages waiting in the "
               "outbox",
               client->connected_uri[0] ? client->connected_uri : client->brokers[0],
@@ -975,8 +974,8 @@ static void handle_command(struct wg_uplink_client *client, const struct result 
 
 static void publish_heartbeat(struct wg_uplink_client *client)
 {
-    struct wg_outbox_totals totals = {0};
-    store_outbox_totals(client->store, &totals);
+    struct wg_outbox_totals totals;
+    outbox_totals(client, &totals);
     json_t *message = uplink_envelope(&client->identity, "wardgate/heartbeat/1", wall_now(client));
     json_t *status = snapshot_summary(client);
     if (!message || !status) {
@@ -1120,7 +1119,6 @@ void uplink_process(struct wg_uplink_client *client)
 
 void uplink_after_commit(struct wg_uplink_client *client)
 {
-    apply_bound(client, false);
     if (client->state != LINK_UP && client->last_failure[0] && !client->waiting_logged) {
         wg_notice("uplink: not connected; events wait in the outbox (bounded to %lld bytes and "
                   "%" PRId64 " h; alarms are never dropped) and are sent once the broker is "
@@ -1136,7 +1134,6 @@ void uplink_tick(struct wg_uplink_client *client)
     int64_t now = mono_now(client);
     if (client->state == LINK_IDLE && now >= client->next_connect_mono_ms)
         start_connect(client);
-    apply_bound(client, true);
     if (client->acked_count > 0)
         delete_acked(client);
     if (client->state != LINK_UP)
@@ -1331,6 +1328,7 @@ static void disconnect_and_free(struct wg_uplink_client *client)
         free(client->results[i].payload);
     free(client->results);
     free(client->acked);
+    free(client->deleting);
     free(client->inflight);
     if (client->event_fd >= 0)
         close(client->event_fd);

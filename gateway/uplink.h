@@ -3,10 +3,12 @@
  *
  * paho MQTTAsync does the protocol on its own threads. Its callbacks only
  * queue a small result and wake the core through an eventfd (uplink_fd);
- * everything else (reading and deleting outbox rows, deciding what to send,
- * answering commands) runs on the core thread, which owns SQLite. Commands
- * and figures that read the journal (alarm history, response times) run on
- * a query worker and are published when it is done.
+ * everything else (reading outbox rows on the core's read-only connection,
+ * deciding what to send, answering commands) runs on the core thread;
+ * commands and figures that read the journal (alarm history, response
+ * times) run on a query worker and are published when it is done. The
+ * deletes of acknowledged rows go to the store writer through the host
+ * (delete_outbox); until they are done those rows are not sent again.
  *
  * Store-and-forward: the outbox table is the only record of what must still
  * be sent. Rows are published in seq order (one facility per gateway, so
@@ -47,10 +49,16 @@ struct wg_uplink_host {
     json_t *(*active_alarms)(void *ctx);
     /* Every device: id, label, profile, bus, location, health, reason. */
     json_t *(*devices)(void *ctx);
+    /* Deletes acknowledged outbox rows (through the store writer); the host
+     * calls uplink_outbox_deleted once they are gone. */
+    void (*delete_outbox)(void *ctx, const int64_t *seqs, size_t count);
+    /* The outbox's rows and bytes, as of the writer's last commit. */
+    void (*outbox_totals)(void *ctx, struct wg_outbox_totals *totals);
 };
 
-/* Copies what it needs from `config`; nothing is connected yet. NULL (and
- * logged) when paho refuses the settings or memory runs out. */
+/* Copies what it needs from `config`; nothing is connected yet. `store` is
+ * a read-only connection (store_open_reader). NULL (and logged) when paho
+ * refuses the settings or memory runs out. */
 struct wg_uplink_client *uplink_new(const struct wg_config *config, struct wg_store *store,
                                     struct wg_clock *clock, const struct wg_uplink_host *host);
 /* Starts connecting (asynchronously). */
@@ -68,8 +76,11 @@ void uplink_retire(struct wg_uplink_client *client);
 /* Readable when paho has reported something; then call uplink_process. */
 int uplink_fd(const struct wg_uplink_client *client);
 void uplink_process(struct wg_uplink_client *client);
-/* After each commit: keeps the outbox within its bound and publishes. */
+/* After each commit: publishes what is new. (The store writer keeps the
+ * outbox within its bound.) */
 void uplink_after_commit(struct wg_uplink_client *client);
+/* The rows of an earlier delete_outbox are gone from the outbox. */
+void uplink_outbox_deleted(struct wg_uplink_client *client, const int64_t *seqs, size_t count);
 /* Once a second: reconnects when due, heartbeat, response figures, age bound. */
 void uplink_tick(struct wg_uplink_client *client);
 

@@ -2,9 +2,12 @@
 # `make bench`: tools/bench.py (start-up, idle, journal), tools/bench_modbus.py
 # (1,000 Modbus TCP devices) and tools/bench_uplink.sh (MQTT latency and
 # backlog drain), tools/bench_web.py (raise -> WebSocket frame),
-# tools/bench_config.py (config loading with 100,000 keys in one mapping) and
+# tools/bench_config.py (config loading with 100,000 keys in one mapping),
 # tools/bench_query.py (history and CSV export on a 1,000,000-row journal
-# while calls are raised). Results go to stdout; docs/benchmarks.md keeps the record.
+# while calls are raised), then the 10-minute soak at the storage bound
+# (tests/integration/soak_bound.py with SOAK_S=600: 1,000 Modbus TCP meters,
+# telemetry every second, "# figure" lines). Results go to stdout;
+# docs/benchmarks.md keeps the record.
 set -euo pipefail
 export BUILD=${BUILD:-build}
 here=$(dirname "$0")
@@ -14,3 +17,4 @@ here=$(dirname "$0")
 /usr/bin/python3 "$here/bench_web.py"
 /usr/bin/python3 "$here/bench_config.py"
 /usr/bin/python3 "$here/bench_query.py"
+SOAK_S=${SOAK_S:-600} /usr/bin/python3 "$here/../tests/integration/soak_bound.py"

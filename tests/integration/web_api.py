@@ -382,6 +382,8 @@ ok(next_of(acker, "heartbeat", seconds=3) is not None, "... and that WebSocket s
 acker.close()
 
 # ---- history, report, audit ----
+# The journal is written by the store writer, a moment after the core acts.
+wait_until(lambda: len(nurse.get(f"/api/v1/history?kind=alarm&alarm={alarm_id}")[1].get("events", [])) >= 2, 10)
 status, body, _ = nurse.get(f"/api/v1/history?kind=alarm&alarm={alarm_id}")
 ok(status == 200 and [e["body"]["phase"] for e in body["events"]] == ["ack", "raise"],
      "history filters by kind and alarm, newest first", body if status != 200 else [e["body"]["phase"] for e in body["events"]])
@@ -396,6 +398,7 @@ ok(status == 200 and body2["events"] and body2["events"][0]["seq"] < body["event
      "the next page continues below")
 status, body, _ = manager.get("/api/v1/report/response?days=1")
 ok(status == 200 and "shifts" in body, "the response report", body if status != 200 else "")
+wait_until(lambda: "alarm.reset_refused" in [e["action"] for e in manager.get("/api/v1/audit")[1].get("entries", [])], 10)
 status, body, _ = manager.get("/api/v1/audit")
 actions = [e["action"] for e in body.get("entries", [])] if status == 200 else []
 ok("alarm.ack" in actions and "alarm.reset_refused" in actions,
@@ -492,6 +495,19 @@ status, body, _ = manager.get("/api/v1/audit")
 actions = [e["action"] for e in body.get("entries", [])]
 ok(all(a in actions for a in ["device.update", "device.add", "device.delete", "resident.update", "room.beds"]),
      "configuration changes are audited", actions)
+# Audit rows are written by the store writer, a moment after the reply.
+wanted = ["device.update", "device.add", "device.delete", "resident.update", "room.beds"]
+actions = []
+
+
+def audited():
+    global actions
+    status, body, _ = manager.get("/api/v1/audit")
+    actions = [e["action"] for e in body.get("entries", [])] if status == 200 else []
+    return all(a in actions for a in wanted)
+
+
+ok(wait_until(audited, 10), "configuration changes are audited", actions)
 
 # ---- logout ----
 status, body, r = nurse.send("POST", "/api/v1/logout", {})

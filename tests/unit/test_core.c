@@ -1,9 +1,12 @@
 /* Unit tests of the core, driven step by step with the probe driver and a
- * manual clock: events are committed before listeners see them; a locked
- * database holds events in memory, in order, and the retry timer commits
- * them; heartbeats are not journaled; analog values go to readings; health
- * changes go to the outbox; writes and their results; reload keeps the
- * running config when the new one is bad. */
+ * manual clock: events are committed before the listeners see them; a
+ * locked database holds events in memory, in order, shows the alarms at
+ * once (unjournaled), drives the lamps without waiting, raises the storage
+ * alarm and commits everything in order when the lock goes; an alarm whose
+ * commit takes longer than 250 ms is shown first; heartbeats are not
+ * journaled; analog values go to readings; health changes go to the outbox;
+ * writes and their results; more than 8 counter kinds per device; reload
+ * keeps the running config when the new one is bad. */
 #include "testutil.h"
 #include "../plugins/probe.h"
 #include "testconfig.h"
@@ -12,6 +15,7 @@
 #include <math.h>
 #include <sqlite3.h>
 
+#include "alarm.h"
 #include "clock.h"
 #include "config.h"
 #include "core.h"
@@ -32,6 +36,10 @@ struct fixture {
     int64_t count_at_notify[64];
     char seen_kind[64][32];
     size_t seen;
+    /* what the unjournaled listener saw */
+    char early_alarm[64][37];
+    int64_t early_seq[64];
+    size_t early;
 };
 
 static const char *const site_devices =
@@ -40,7 +48,10 @@ static const char *const site_devices =
     "devices:\n"
     "  - {id: call-101A, bus: p1, address: 1, profile: call-point, bed: 101-A}\n"
     "  - {id: gas-k, bus: p1, address: 2, profile: gas-midas, room: \"102\"}\n"
-    "  - {id: lamp-101, bus: p1, address: 3, profile: door-lamp, room: \"101\"}\n";
+    "  - {id: lamp-101, bus: p1, address: 3, profile: door-lamp, room: \"101\"}\n"
+    "  - {id: reset-101, bus: p1, address: 5, profile: presence-reset, room: \"101\"}\n"
+    "rules:\n"
+    "  - {id: call, kind: call}\n";
 
 static void listener(const struct wg_event *event, void *ctx)
 {
@@ -54,14 +65,25 @@ static void listener(const struct wg_event *event, void *ctx)
     f->seen++;
 }
 
-static struct wg_store *open_test_store(const char *path)
+static void early_listener(const struct wg_event *event, void *ctx)
+{
+    struct fixture *f = ctx;
+    if (f->early >= 64)
+        return;
+    snprintf(f->early_alarm[f->early], sizeof f->early_alarm[0], "%s",
+             event->alarm_id ? event->alarm_id : "");
+    f->early_seq[f->early] = event->seq;
+    f->early++;
+}
+
+static struct wg_store *open_test_store(const char *path, int busy_timeout_ms)
 {
     struct wg_store_options options = {.path = path,
                                        .max_bytes = 64LL << 20,
                                        .readings_bucket_s = 60,
                                        .readings_retention_days = 30,
                                        .events_retention_days = 365,
-                                       .busy_timeout_ms = 50};
+                                       .busy_timeout_ms = busy_timeout_ms};
     enum wg_store_status status;
     char err[256];
     struct wg_store *store = store_open(&options, &status, err, sizeof err);
@@ -70,7 +92,7 @@ static struct wg_store *open_test_store(const char *path)
     return store;
 }
 
-static int setup(void **state)
+static int setup_with(void **state, int busy_timeout_ms)
 {
     struct fixture *f = calloc(1, sizeof *f);
     f->dir = test_tmpdir();
@@ -91,7 +113,7 @@ static int setup(void **state)
     for (size_t i = 0; i < diag.count; i++)
         print_message("# config: %s\n", diag.messages[i]);
     assert_non_null(config);
-    struct wg_store *store = open_test_store(f->db_path);
+    struct wg_store *store = open_test_store(f->db_path, busy_timeout_ms);
     assert_non_null(store);
     struct wg_core_options options = {
         .config_path = f->config_path, .plugin_dir = f->plugin_dir, .clock = &f->clock};
@@ -99,9 +121,22 @@ static int setup(void **state)
     assert_non_null(f->core);
     diag_free(&diag);
     assert_int_equal(core_add_listener(f->core, listener, f), 0);
+    assert_int_equal(core_add_unjournaled_listener(f->core, early_listener, f), 0);
     assert_int_equal(core_start(f->core), 0);
+    assert_int_equal(core_wait_journal(f->core, 5000), 0);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 50);
+}
+
+/* A writer that waits long for a lock: slow, but not failing. */
+static int setup_patient(void **state)
+{
+    return setup_with(state, 3000);
 }
 
 static int teardown(void **state)
@@ -154,12 +189,14 @@ static void test_commit_before_listeners(void **state)
     host->post_reading(host, 0, call, 1, now_ms(f) + 1001); /* no change: no event */
     host->post_reading(host, 0, call, 0, now_ms(f) + 1002);
     assert_int_equal(core_process(f->core), 3);
-    assert_int_equal(f->seen - before, 2);
+    assert_int_equal(core_wait_journal(f->core, 5000), 0);
+    size_t points = 0;
     for (size_t i = before; i < f->seen; i++) {
-        assert_string_equal(f->seen_kind[i], "point");
+        points += strcmp(f->seen_kind[i], "point") == 0; /* and the call's alarm */
         assert_true(f->seen_seq[i] > 0);
         assert_true(f->count_at_notify[i] >= f->seen_seq[i]);
     }
+    assert_int_equal(points, 2);
     double value = -1;
     assert_true(core_point_value(f->core, "call-101A", "call", &value));
     assert_true(value == 0);
@@ -202,6 +239,7 @@ static void test_heartbeat_not_journaled_and_analog_to_readings(void **state)
     /* The open bucket lives in memory until its interval (60 s) has passed. */
     clock_advance(&f->clock, 60000);
     core_run_timers(f->core);
+    assert_int_equal(core_wait_journal(f->core, 5000), 0);
     assert_int_equal(store_event_count(core_store(f->core)) - alarm_events(f), events_before);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->db_path, &db), SQLITE_OK);
@@ -230,6 +268,7 @@ static void test_health_change_goes_to_outbox(void **state)
     host->post_counter(host, 1, "timeout", 2);
     host->post_counter(host, 1, "timeout", 1);
     core_process(f->core);
+    assert_int_equal(core_wait_journal(f->core, 5000), 0);
     /* two health changes, and the offline health raises a technical alarm */
     assert_int_equal(store_outbox_count(core_store(f->core)), outbox_before + 3);
     assert_int_equal(core_device_health(f->core, "gas-k"), WG_HEALTH_OFFLINE);
@@ -289,38 +328,167 @@ static void test_health_reason_codes(void **state)
     assert_false(health_reason_code_known(NULL));
 }
 
+/* Another process's connection holding the write lock (BEGIN EXCLUSIVE). */
+static sqlite3 *lock_database(const char *path)
+{
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    return other;
+}
+
+/* The door lamp output of lamp-101 (the probe's device 2). */
+static int lamp_writes(struct fixture *f)
+{
+    return f->probes[0].last_write.device == 2 ? f->probes[0].write_count : 0;
+}
+
+static bool alarm_active_of_kind(struct fixture *f, const char *kind, const char **id)
+{
+    const struct wg_alarm *alarms[32];
+    size_t count = core_active_alarms(f->core, alarms, 32);
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(alarms[i]->kind, kind) == 0) {
+            if (id)
+                *id = alarms[i]->id;
+            return true;
+        }
+    return false;
+}
+
+/* The journaled flag of an active alarm as the displays get it. */
+static int journaled_flag(struct fixture *f, const char *alarm_id)
+{
+    json_t *records = core_active_alarms_json(f->core);
+    int flag = -1;
+    size_t index;
+    json_t *record;
+    json_array_foreach(records, index, record)
+    {
+        if (strcmp(json_string_value(json_object_get(record, "id")), alarm_id) == 0)
+            flag = json_is_true(json_object_get(record, "journaled"));
+    }
+    json_decref(records);
+    return flag;
+}
+
 /* A writer outside the daemon holds the database: events wait in memory, in
- * order, are not shown, and are committed by the retry timer afterwards. */
+ * order, and are not handed to the committed listeners; the call is shown at
+ * once (unjournaled) and its lamp driven without waiting; storage failing is
+ * a technical alarm; once the lock goes everything is committed in order. */
 static void test_locked_database_holds_events_then_commits(void **state)
 {
     struct fixture *f = *state;
     const struct wg_host *host = f->probes[0].host;
     uint32_t call = point_index(&f->probes[0].bus->devices[0], "call");
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(f->db_path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *other = lock_database(f->db_path);
 
-    size_t seen_before = f->seen;
-    for (int i = 0; i < 5; i++)
+    size_t seen_before = f->seen, early_before = f->early;
+    int lamp_before = f->probes[0].write_count;
+    host->post_reading(host, 0, call, 1, now_ms(f) + 3000); /* a call: point + alarm raise */
+    core_process(f->core);
+    /* The engine drove the door lamp before anything was stored. */
+    assert_true(f->probes[0].write_count > lamp_before);
+    assert_true(lamp_writes(f) > 0);
+    const char *call_id = NULL;
+    assert_true(alarm_active_of_kind(f, "call", &call_id));
+    char call_alarm[37];
+    snprintf(call_alarm, sizeof call_alarm, "%s", call_id);
+    assert_int_equal(journaled_flag(f, call_alarm), 0);
+
+    for (int i = 1; i < 5; i++)
         host->post_reading(host, 0, call, (i + 1) % 2, now_ms(f) + 3000 + i);
     core_process(f->core);
-    assert_int_equal(core_pending_events(f->core), 5);
-    assert_int_equal(f->seen, seen_before); /* nothing shown before it is stored */
-
-    clock_advance(&f->clock, 1000);
-    core_run_timers(f->core); /* still locked: still held */
-    assert_int_equal(core_pending_events(f->core), 5);
+    assert_int_equal(core_wait_journal(f->core, 5000), -1); /* the writer reports the lock */
+    assert_true(core_pending_events(f->core) >= 6);         /* 5 toggles and the raise */
+    assert_int_equal(f->seen, seen_before); /* nothing handed on before it is stored */
+    /* ... but the call is on the displays, not yet journaled (seq 0) */
+    bool shown = false;
+    for (size_t i = early_before; i < f->early; i++)
+        if (strcmp(f->early_alarm[i], call_alarm) == 0 && f->early_seq[i] == 0)
+            shown = true;
+    assert_true(shown);
+    struct wg_core_stats stats;
+    core_stats(f->core, &stats);
+    assert_true(stats.storage_failing);
+    assert_string_equal(stats.storage_reason, "locked");
+    const char *storage_id = NULL;
+    assert_true(alarm_active_of_kind(f, "storage_failing", &storage_id));
+    json_t *records = core_active_alarms_json(f->core);
+    size_t index;
+    json_t *record;
+    bool detail_ok = false;
+    json_array_foreach(records, index, record)
+    {
+        if (strcmp(json_string_value(json_object_get(record, "kind")), "storage_failing") != 0)
+            continue;
+        json_t *args = json_object_get(record, "detail_args");
+        detail_ok = json_is_string(json_object_get(record, "detail_code")) &&
+                    strcmp(json_string_value(json_object_get(args, "reason")), "locked") == 0 &&
+                    json_integer_value(json_object_get(args, "waiting")) >= 6;
+    }
+    json_decref(records);
+    assert_true(detail_ok);
 
     assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
-    core_run_timers(f->core); /* not due yet: the retry waits its second */
-    assert_int_equal(core_pending_events(f->core), 5);
-    clock_advance(&f->clock, 1000);
+    assert_int_equal(core_wait_journal(f->core, 10000), 0);
     core_run_timers(f->core);
+    assert_int_equal(core_wait_journal(f->core, 5000), 0);
     assert_int_equal(core_pending_events(f->core), 0);
-    assert_int_equal(f->seen - seen_before, 5);
+    assert_true(f->seen - seen_before >= 6);
     for (size_t i = seen_before + 1; i < f->seen; i++)
         assert_int_equal(f->seen_seq[i], f->seen_seq[i - 1] + 1); /* in order, no gap */
+    assert_int_equal(journaled_flag(f, call_alarm), 1);
+    assert_false(alarm_active_of_kind(f, "storage_failing", NULL)); /* ended by itself */
+    core_stats(f->core, &stats);
+    assert_false(stats.storage_failing);
+}
+
+/* A commit that takes longer than 250 ms (a lock the writer patiently waits
+ * for, no failure yet): the call is shown when the 250 ms are up. */
+static void test_slow_commit_shows_the_alarm_after_250_ms(void **state)
+{
+    struct fixture *f = *state;
+    const struct wg_host *host = f->probes[0].host;
+    uint32_t call = point_index(&f->probes[0].bus->devices[0], "call");
+    sqlite3 *other = lock_database(f->db_path);
+    size_t early_before = f->early, seen_before = f->seen;
+    host->post_reading(host, 0, call, 1, now_ms(f) + 4000);
+    core_process(f->core);
+    clock_advance(&f->clock, 200);
+    core_run_timers(f->core);
+    assert_int_equal(f->early, early_before); /* not yet: it may still commit in time */
+    clock_advance(&f->clock, 60);
+    core_run_timers(f->core);
+    assert_int_equal(f->early, early_before + 1);
+    assert_int_equal(f->early_seq[early_before], 0);
+    assert_int_equal(f->seen, seen_before);
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    assert_int_equal(core_wait_journal(f->core, 10000), 0);
+    bool committed = false;
+    for (size_t i = seen_before; i < f->seen; i++)
+        if (strcmp(f->seen_kind[i], "alarm") == 0 && f->seen_seq[i] > 0)
+            committed = true;
+    assert_true(committed); /* then again, journaled, with its seq */
+}
+
+/* More than 8 kinds of error counter on one device: every one kept. */
+static void test_counters_without_a_cap(void **state)
+{
+    struct fixture *f = *state;
+    const struct wg_host *host = f->probes[0].host;
+    char name[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "kind_%d", i);
+        host->post_counter(host, 1, name, (double)(i + 1));
+    }
+    core_process(f->core);
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "kind_%d", i);
+        assert_int_equal(core_device_counter(f->core, "gas-k", name), i + 1);
+    }
 }
 
 static void test_write_and_result(void **state)
@@ -343,6 +511,7 @@ static void test_write_and_result(void **state)
     size_t before = f->seen;
     host->post_write_result(host, request, true, "");
     core_process(f->core);
+    assert_int_equal(core_wait_journal(f->core, 5000), 0);
     assert_int_equal(f->seen - before, 1);
     assert_string_equal(f->seen_kind[before], "write_result");
 }
@@ -360,7 +529,7 @@ static void test_reload_bad_keeps_running_good_applies(void **state)
                       "  - {id: call-101A, bus: p1, address: 1, profile: no-such-profile}\n");
     assert_int_equal(core_reload(f->core), -1);
     assert_ptr_equal(core_config(f->core), running);
-    assert_int_equal(core_config(f->core)->device_count, 3);
+    assert_int_equal(core_config(f->core)->device_count, 4);
 
     /* The running drivers still deliver. */
     const struct wg_host *host = f->probes[0].host;
@@ -390,6 +559,9 @@ int main(void)
         cmocka_unit_test(test_health_reason_codes),
         cmocka_unit_test_setup_teardown(test_locked_database_holds_events_then_commits, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_slow_commit_shows_the_alarm_after_250_ms,
+                                        setup_patient, teardown),
+        cmocka_unit_test_setup_teardown(test_counters_without_a_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_and_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_bad_keeps_running_good_applies, setup,
                                         teardown),

@@ -905,6 +905,116 @@ static void test_restart_redrives_interlocks(void **state)
     assert_true(last_write(f, "valve-k", "valve_close") == 1);
 }
 
+/* ---- a busy night in a large house: no cap on active alarms ---- */
+
+#define BIG_ROOMS 2000
+
+struct big_house {
+    double *lamp; /* last value written to each device's first output, NAN = none */
+    size_t writes;
+};
+
+static void big_change(void *ctx, const struct wg_alarm *alarm, const char *phase)
+{
+    (void)ctx;
+    (void)alarm;
+    (void)phase;
+}
+
+static uint64_t big_write(void *ctx, size_t device, size_t point, double value)
+{
+    struct big_house *house = ctx;
+    if (point == 0) /* the door lamp (coil 0 of the door-lamp profile) */
+        house->lamp[device] = value;
+    return ++house->writes;
+}
+
+static struct wg_config *big_config(const char *dir)
+{
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/big.yaml", dir) > 0);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    fprintf(out,
+            "site: {id: big-home, name: Big Home, district: unit-district}\n"
+            "profiles: [\"%s/config/profiles/*.yaml\"]\n"
+            "zones:\n  - id: f1\n    name: Floor 1\n    floor: 1\n    rooms:\n",
+            test_root());
+    for (int r = 1; r <= BIG_ROOMS; r++)
+        fprintf(out, "      - {id: \"r%d\", kind: resident, beds: [A]}\n", r);
+    fprintf(out, "      - {id: station, kind: office}\n"
+                 "buses:\n  - {id: p1, driver: probe}\ndevices:\n");
+    for (int r = 1; r <= BIG_ROOMS; r++)
+        fprintf(out,
+                "  - {id: call-%d, bus: p1, address: %d, profile: call-point, bed: r%d-A}\n"
+                "  - {id: lamp-%d, bus: p1, address: %d, profile: door-lamp, room: \"r%d\"}\n",
+                r, 2 * r, r, r, 2 * r + 1, r);
+    /* the calls are reset at the nurses' station */
+    fprintf(out,
+            "  - {id: reset-station, bus: p1, address: 1, profile: presence-reset, room: station}\n"
+            "rules:\n  - {id: call, kind: call, reset_at: station}\n");
+    fclose(out);
+    struct wg_diag diag;
+    diag_init(&diag);
+    struct wg_config *config = config_load(path, &diag);
+    for (size_t i = 0; i < diag.count; i++)
+        print_message("# config: %s\n", diag.messages[i]);
+    diag_free(&diag);
+    free(path);
+    assert_non_null(config);
+    return config;
+}
+
+/* 2,000 calls at once: every one active and kept apart, the lamp of the
+ * 2,000th room driven, and after a reload every call still linked to its
+ * rule (pressing again is the same call, not a new one). */
+static void test_two_thousand_active_alarms(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    struct wg_config *config = big_config(dir);
+    assert_int_equal(config->device_count, 2 * BIG_ROOMS + 1);
+    struct big_house house = {.lamp = malloc(config->device_count * sizeof(double))};
+    for (size_t d = 0; d < config->device_count; d++)
+        house.lamp[d] = NAN;
+    int64_t now = utc(3, 0);
+    struct wg_engine *engine =
+        engine_new(config, (struct wg_engine_host){&house, big_change, big_write}, now);
+    assert_non_null(engine);
+    for (int r = 1; r <= BIG_ROOMS; r++) {
+        char id[32];
+        snprintf(id, sizeof id, "call-%d", r);
+        size_t d = config_find_device(config, id);
+        now += 10;
+        engine_on_point(engine, d, 0, 1, 0, true, now); /* the call button */
+    }
+    assert_int_equal(alarm_count(engine_alarms(engine)), BIG_ROOMS);
+    size_t last_lamp = config_find_device(config, "lamp-2000");
+    assert_true(house.lamp[last_lamp] == WG_LAMP_CALL);
+    size_t first_lamp = config_find_device(config, "lamp-1");
+    assert_true(house.lamp[first_lamp] == WG_LAMP_CALL);
+    const struct wg_alarm **active = calloc(BIG_ROOMS, sizeof *active);
+    assert_int_equal(alarm_active(engine_alarms(engine), active, BIG_ROOMS), BIG_ROOMS);
+    assert_string_equal(active[BIG_ROOMS - 1]->room, "r2000"); /* the youngest, last */
+    free(active);
+
+    /* A reload (the same file again): the 2,000th call keeps its rule link. */
+    struct wg_config *again = big_config(dir);
+    assert_int_equal(engine_set_config(engine, again, now), 0);
+    config_free(config);
+    size_t d = config_find_device(again, "call-2000");
+    engine_on_point(engine, d, 0, 0, 1, false, now + 100);
+    engine_on_point(engine, d, 0, 1, 0, false, now + 200);
+    assert_int_equal(alarm_count(engine_alarms(engine)), BIG_ROOMS);
+    engine_tick(engine, now + 1000);
+    assert_true(house.lamp[config_find_device(again, "lamp-2000")] == WG_LAMP_CALL);
+    engine_free(engine);
+    config_free(again);
+    free(house.lamp);
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -951,6 +1061,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restart_keeps_active_calls, setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_restart_redrives_interlocks, setup_night, teardown),
+        cmocka_unit_test(test_two_thousand_active_alarms),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

@@ -346,7 +346,7 @@ static void test_batch_survives_a_refused_append(void **state)
     assert_int_equal(store_begin(store), 0);
     append_ok(store, &good1);
     assert_int_equal(store_append_event(store, &bad), -1);
-    assert_int_equal(store_last_status(store), WG_STORE_IO);
+    assert_int_equal(store_last_status(store), WG_STORE_REFUSED);
     assert_non_null(strstr(store_last_error(store), "not a JSON object"));
     assert_non_null(strstr(store_last_error(store), bad.id));
     assert_int_equal(store_append_event(store, &not_object), -1);
@@ -643,17 +643,6 @@ static void test_audit_row(void **state)
 
 /* ---- size bound ------------------------------------------------------- */
 
-struct class_count {
-    int64_t by_class[4];
-};
-
-static int count_classes(const struct wg_outbox_row *row, void *ctx)
-{
-    struct class_count *counts = ctx;
-    counts->by_class[row->uplink_class]++;
-    return 0;
-}
-
 static void test_size_bound_evicts_telemetry_keeps_alarms(void **state)
 {
     struct fixture *fx = *state;
@@ -716,48 +705,97 @@ static void test_size_bound_evicts_telemetry_keeps_alarms(void **state)
     assert_true(telemetry_left < telemetry);
     assert_true(used <= options.max_bytes * 90 / 100);
 
-    /* Now only alarms: append until FULL, in batches; every acknowledged one stays. */
-    int acknowledged = alarm_events;
-    bool full = false;
-    for (int batch = 0; !full && batch < 1000; batch++) {
+    /* Now only alarms, far more than fit: never refused; once nothing else
+     * is left the oldest alarm events go, the current alarms never. */
+    int appended = 0;
+    int64_t last_seq = 0;
+    for (int batch = 0; batch < 400; batch++) {
         assert_int_equal(store_begin(store), 0);
-        int in_batch = 0;
         for (int i = 0; i < 10; i++) {
-            struct wg_event event = make_event("alarm", WG_UPLINK_ALARM, now, body);
-            if (store_append_event(store, &event) != 0) {
-                assert_int_equal(store_last_status(store), WG_STORE_FULL);
-                assert_non_null(strstr(store_last_error(store), "is full"));
-                assert_non_null(strstr(store_last_error(store), fx->path));
-                full = true;
-                break;
-            }
-            in_batch++;
+            struct wg_event event = make_event("alarm", WG_UPLINK_ALARM, now + batch, body);
+            if (store_append_event(store, &event) != 0)
+                fail_msg("alarm %d/%d: %s", batch, i, store_last_error(store));
+            last_seq = event.seq;
+            appended++;
         }
-        if (store_commit(store) != 0)
-            fail_msg("commit after FULL: %s", store_last_error(store));
-        acknowledged += in_batch;
+        assert_int_equal(store_commit(store), 0);
+        struct wg_store_eviction evicted = {0};
+        assert_int_equal(store_evict(store, 0, &evicted), 0);
     }
-    assert_true(full);
-    struct class_count counts = {0};
-    assert_int_equal(store_outbox_peek(store, 0, 0, count_classes, &counts), 0);
-    assert_int_equal(counts.by_class[WG_UPLINK_ALARM], acknowledged);
-    assert_int_equal(counts.by_class[WG_UPLINK_TELEMETRY], 0);
-    assert_int_equal(store_maintain(store, now), 0); /* nothing left to prune: no error */
-    print_message("# size bound: FULL after %d alarm events; all kept\n", acknowledged);
-
-    /* Space comes back as the uplink drains the outbox. */
-    struct outbox_seen drained = {.delete_from = store};
-    assert_int_equal(store_begin(store), 0);
-    assert_int_equal(store_outbox_peek(store, 0, 100, collect_outbox, &drained), 0);
-    assert_int_equal(store_commit(store), 0);
-    assert_int_equal(drained.count, 100);
-    free_seen(&drained);
-    struct wg_event after_drain = make_event("alarm", WG_UPLINK_ALARM, now, body);
-    append_ok(store, &after_drain);
+    struct wg_store_usage usage;
+    assert_int_equal(store_usage(store, &usage), 0);
+    assert_true(usage.file_bytes + usage.wal_bytes <= options.max_bytes);
+    db = raw_open(fx->path);
+    int64_t alarm_rows = raw_int(db, "SELECT count(*) FROM events WHERE kind = 'alarm'");
+    assert_true(alarm_rows < appended + alarm_events);
+    assert_true(alarm_rows > 0);
+    assert_int_equal(raw_int(db, "SELECT max(seq) FROM events"), last_seq); /* the newest kept */
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM events WHERE kind = 'point'"), 0);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM alarms"), 5);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM outbox WHERE class = 1"), alarm_rows);
+    assert_int_equal(raw_int(db, "SELECT rows FROM journal_totals WHERE kind = 'alarm'"),
+                     alarm_rows);
+    sqlite3_close(db);
+    print_message("# size bound: %d alarm events appended into %lld bytes (database %lld, WAL "
+                  "%lld): the newest %lld kept\n",
+                  appended + alarm_events, options.max_bytes, (long long)usage.file_bytes,
+                  (long long)usage.wal_bytes, (long long)alarm_rows);
     store_close(store);
-
     store = open_ok(&options);
-    assert_int_equal(store_outbox_count(store), acknowledged - 100 + 1);
+    assert_int_equal(store_outbox_count(store), alarm_rows);
+    store_close(store);
+}
+
+/* Alarms keep their reserved share: a flood of other rows never evicts
+ * alarm events that use less than it. */
+static void test_size_bound_keeps_the_alarm_share(void **state)
+{
+    struct fixture *fx = *state;
+    struct wg_store_options options = default_options(fx->path);
+    options.max_bytes = 2 * 1024 * 1024;
+    struct wg_store *store = open_ok(&options);
+    int64_t now = now_ms();
+    char body[300];
+    snprintf(body, sizeof body, "{\"pad\":\"%0200d\"}", 7);
+    int alarms = 0;
+    for (int i = 0; i < 300; i++) { /* about a sixth of the bound */
+        struct wg_event event = make_event("alarm", WG_UPLINK_ALARM, now - DAY_MS, body);
+        append_ok(store, &event);
+        alarms++;
+    }
+    for (int batch = 0; batch < 200; batch++) {
+        assert_int_equal(store_begin(store), 0);
+        for (int i = 0; i < 50; i++) {
+            const char *kinds[] = {"telemetry", "point", "write_result", "device_health"};
+            struct wg_event event = make_event(
+                kinds[i % 4], i % 4 == 0 ? WG_UPLINK_TELEMETRY : WG_UPLINK_NONE, now + batch, body);
+            if (store_append_event(store, &event) != 0)
+                fail_msg("%s: %s", kinds[i % 4], store_last_error(store));
+        }
+        assert_int_equal(store_commit(store), 0);
+        /* As the writer does: evict a quarter of the WAL's share at a time,
+         * truncate the WAL when it outgrew its share. */
+        struct wg_store_usage usage;
+        assert_int_equal(store_usage(store, &usage), 0);
+        struct wg_store_eviction evicted = {0};
+        assert_int_equal(store_evict(store, usage.wal_budget_bytes / 4, &evicted), 0);
+        assert_int_equal(evicted.rows[WG_EVICT_ALARM], 0);
+        if (usage.wal_bytes > usage.wal_budget_bytes)
+            assert_int_equal(store_checkpoint(store, true, NULL), 0);
+    }
+    struct wg_store_usage usage;
+    assert_int_equal(store_usage(store, &usage), 0);
+    sqlite3 *db = raw_open(fx->path);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM events WHERE kind = 'alarm'"), alarms);
+    int64_t others = raw_int(db, "SELECT count(*) FROM events WHERE kind != 'alarm'");
+    sqlite3_close(db);
+    print_message("# alarm share: %d alarm events (about %lld bytes) kept beside %lld newest "
+                  "other rows; %lld of %lld bytes in use\n",
+                  alarms, (long long)usage.alarm_bytes, (long long)others,
+                  (long long)usage.used_bytes, (long long)usage.db_budget_bytes);
+    assert_true(others > 0 && others < 10000);
+    assert_true(usage.used_bytes - usage.alarm_bytes <= usage.db_budget_bytes * 80 / 100);
+    assert_true(usage.file_bytes + usage.wal_bytes <= options.max_bytes);
     store_close(store);
 }
 
@@ -975,7 +1013,9 @@ static void test_disk_full_reported_and_recovered(void **state)
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
     assert_int_equal(sigaction(SIGXFSZ, &old_action, NULL), 0);
     assert_int_equal(failures, 1);
-    assert_true(failed_status == WG_STORE_FULL || failed_status == WG_STORE_IO);
+    /* RLIMIT_FSIZE is EFBIG, not ENOSPC: disk full or I/O, never the size limit. */
+    assert_true(failed_status == WG_STORE_DISK_FULL || failed_status == WG_STORE_IO);
+    assert_null(strstr(message, "size limit of"));
     assert_non_null(strstr(message, fx->path));
     print_message("# disk full: %d events committed, then: %s\n", committed, message);
 
@@ -1041,6 +1081,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readings_aggregate_into_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readings_expire_after_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_size_bound_keeps_the_alarm_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_bound_evicts_telemetry_keeps_alarms, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_locked_database, setup, teardown),
