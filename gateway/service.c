@@ -36,6 +36,17 @@ void service_reloading(void)
     notify("RELOADING=1");
 }
 
+void service_reload_done(bool applied, const char *why)
+{
+    char status[400];
+    if (applied)
+        snprintf(status, sizeof status, "running; reloaded: %s", why && *why ? why : "applied");
+    else
+        snprintf(status, sizeof status, "reload refused (%s); running the previous configuration",
+                 why && *why ? why : "see the log");
+    service_ready(status);
+}
+
 void service_stopping(void)
 {
     notify("STOPPING=1");

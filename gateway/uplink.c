@@ -34,6 +34,7 @@ enum result_type {
     RESULT_NOT_ACKED,
     RESULT_COMMAND,
     RESULT_SUBSCRIBE_FAILED,
+    RESULT_DISCONNECTED, /* a retiring client's disconnect completed (or failed) */
 };
 
 /* What a paho callback hands to the core thread. */
@@ -102,6 +103,9 @@ struct wg_uplink_client {
     bool waiting_logged, cap_logged, alarm_only_logged;
     bool snapshot_due; /* the retained snapshot goes out once after each connect */
     int64_t started_mono_ms, connected_mono_ms;
+    bool retiring; /* replaced by a reload: disconnecting in the background */
+    bool retired;  /* its disconnect is over: uplink_free will not wait */
+    int64_t retire_deadline_mono_ms;
     int64_t next_heartbeat_mono_ms, next_response_mono_ms;
     uint64_t published, acknowledged, resent, reconnects;
 };
@@ -221,6 +225,28 @@ static void on_subscribe_failed5(void *context, MQTTAsync_failureData5 *response
 {
     post_text(context, RESULT_SUBSCRIBE_FAILED, 0, response ? (int)response->reasonCode : 0,
               response ? response->message : NULL);
+}
+
+static void on_disconnected(void *context, MQTTAsync_successData *response)
+{
+    (void)response;
+    post_text(context, RESULT_DISCONNECTED, 0, 0, NULL);
+}
+
+static void on_disconnected5(void *context, MQTTAsync_successData5 *response)
+{
+    (void)response;
+    post_text(context, RESULT_DISCONNECTED, 0, 0, NULL);
+}
+
+static void on_disconnect_failed(void *context, MQTTAsync_failureData *response)
+{
+    post_text(context, RESULT_DISCONNECTED, 0, response ? response->code : 0, NULL);
+}
+
+static void on_disconnect_failed5(void *context, MQTTAsync_failureData5 *response)
+{
+    post_text(context, RESULT_DISCONNECTED, 0, response ? response->code : 0, NULL);
 }
 
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *message)
@@ -502,7 +528,7 @@ static int send_row(const struct wg_outbox_row *row, void *ctx)
 
 static void pump(struct wg_uplink_client *client)
 {
-    while (client->state == LINK_UP && !client->send_blocked &&
+    while (client->state == LINK_UP && !client->retiring && !client->send_blocked &&
            client->inflight_count < (size_t)client->window) {
         size_t room = (size_t)client->window - client->inflight_count;
         struct pump_state state = {.client = client};
@@ -691,6 +717,11 @@ static void connect_failed(struct wg_uplink_client *client, const struct result 
 
 static void connection_lost(struct wg_uplink_client *client, const struct result *result)
 {
+    if (client->retiring) {
+        client->state = LINK_IDLE;
+        client->retired = true;
+        return;
+    }
     if (client->state != LINK_UP)
         return;
     wg_warn("uplink: connection to %s lost: %s; reconnecting in %d s", client->connected_uri,
@@ -996,6 +1027,10 @@ void uplink_process(struct wg_uplink_client *client)
                    "not received",
                    client->command_topic, result->code);
             break;
+        case RESULT_DISCONNECTED:
+            client->state = LINK_IDLE;
+            client->retired = true;
+            break;
         }
     }
     free(results);
@@ -1172,6 +1207,51 @@ struct wg_uplink_client *uplink_new(const struct wg_config *config, struct wg_st
     return client;
 }
 
+/* The retained "offline" status on this client's topic (a clean stop says so
+ * itself: the will is only for a crash). */
+static void publish_offline(struct wg_uplink_client *client)
+{
+    char *offline = uplink_encode_status(&client->identity, false, WG_VERSION, wall_now(client));
+    if (offline) {
+        MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+        publish_text(client, client->status_topic, offline, strlen(offline), true, &options);
+        free(offline);
+    }
+}
+
+void uplink_retire(struct wg_uplink_client *client)
+{
+    if (!client || client->retiring)
+        return;
+    client->retiring = true;
+    client->retire_deadline_mono_ms = mono_now(client) + DISCONNECT_TIMEOUT_MS + 1000;
+    if (client->state != LINK_UP) {
+        client->retired = true; /* nothing to say goodbye on */
+        return;
+    }
+    publish_offline(client);
+    MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+    options.timeout = DISCONNECT_TIMEOUT_MS;
+    options.context = client;
+    if (client->mqtt_version == MQTTVERSION_5) {
+        options.onSuccess5 = on_disconnected5;
+        options.onFailure5 = on_disconnect_failed5;
+    } else {
+        options.onSuccess = on_disconnected;
+        options.onFailure = on_disconnect_failed;
+    }
+    int rc = MQTTAsync_disconnect(client->mqtt, &options);
+    if (rc != MQTTASYNC_SUCCESS) {
+        wg_notice("uplink: the replaced link did not disconnect cleanly (paho code %d)", rc);
+        client->retired = true;
+    }
+}
+
+bool uplink_retired(const struct wg_uplink_client *client)
+{
+    return client->retired || mono_now(client) >= client->retire_deadline_mono_ms;
+}
+
 void uplink_free(struct wg_uplink_client *client)
 {
     if (!client)
@@ -1180,21 +1260,14 @@ void uplink_free(struct wg_uplink_client *client)
         /* Give the PUBACKs of what is in flight a moment, so a clean stop
          * leaves no duplicates behind. */
         int64_t until = mono_now(client) + DRAIN_ON_STOP_MS;
-        while (client->state == LINK_UP && client->inflight_count > 0 && mono_now(client) < until) {
+        while (!client->retiring && client->state == LINK_UP && client->inflight_count > 0 &&
+               mono_now(client) < until) {
             struct pollfd wake = {.fd = client->event_fd, .events = POLLIN};
             if (poll(&wake, 1, 50) > 0)
                 uplink_process(client);
         }
-        if (client->state == LINK_UP) {
-            /* A clean stop says so itself: the will is only for a crash. */
-            char *offline =
-                uplink_encode_status(&client->identity, false, WG_VERSION, wall_now(client));
-            if (offline) {
-                MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-                publish_text(client, client->status_topic, offline, strlen(offline), true,
-                             &options);
-                free(offline);
-            }
+        if (!client->retiring && client->state == LINK_UP) {
+            publish_offline(client);
             MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
             options.timeout = DISCONNECT_TIMEOUT_MS;
             MQTTAsync_disconnect(client->mqtt, &options);
