@@ -165,10 +165,12 @@ static void on_event(const struct wg_event *event, void *ctx)
         broadcast(api, message);
     } else if (strcmp(event->kind, "device_health") == 0 && event->device) {
         json_t *body = json_loads(event->body, 0, NULL);
-        broadcast(api, json_pack("{s:s, s:I, s:{s:s, s:O, s:O}}", "type", "device", "seq",
-                                 (json_int_t)event->seq, "device", "id", event->device, "health",
-                                 body ? json_object_get(body, "health") : json_null(), "reason",
-                                 body ? json_object_get(body, "reason") : json_null()));
+        broadcast(api,
+                  json_pack("{s:s, s:I, s:{s:s, s:O, s:O, s:O*}}", "type", "device", "seq",
+                            (json_int_t)event->seq, "device", "id", event->device, "health",
+                            body ? json_object_get(body, "health") : json_null(), "reason",
+                            body ? json_object_get(body, "reason") : json_null(), "reason_code",
+                            body ? json_object_get(body, "reason_code") : NULL));
         json_decref(body);
     }
 }

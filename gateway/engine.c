@@ -1173,6 +1173,15 @@ static int build_state(struct wg_engine *engine, const struct wg_config *config,
             watches[d].last_seen_ms = engine->devices[old].last_seen_ms;
             watches[d].health = engine->devices[old].health;
             memcpy(watches[d].offline_alarm, engine->devices[old].offline_alarm, 37);
+            /* What each output was last set to, by point name: a bus that keeps
+             * running keeps its outputs, and they are not written again. */
+            const struct wg_profile *now = &config->profiles[config->devices[d].profile];
+            const struct wg_profile *before =
+                &engine->config->profiles[engine->config->devices[old].profile];
+            for (size_t p = 0; p < now->point_count; p++)
+                for (size_t q = 0; q < before->point_count; q++)
+                    if (strcmp(now->points[p].name, before->points[q].name) == 0)
+                        watches[d].written[p] = engine->devices[old].written[q];
         }
         for (size_t r = 0; r < config->room_count; r++) {
             size_t old = config_find_room(engine->config, config->rooms[r].id);
@@ -1231,6 +1240,16 @@ int engine_set_config(struct wg_engine *engine, const struct wg_config *config, 
         }
     }
     return 0;
+}
+
+void engine_forget_outputs(struct wg_engine *engine, size_t device)
+{
+    if (device >= engine->config->device_count)
+        return;
+    struct device_watch *watch = &engine->devices[device];
+    for (size_t p = 0; p < watch->point_count; p++)
+        watch->written[p] = NAN;
+    engine->indicators_dirty = true;
 }
 
 void engine_free(struct wg_engine *engine)

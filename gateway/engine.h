@@ -41,8 +41,12 @@ struct wg_engine;
 struct wg_engine *engine_new(const struct wg_config *config, struct wg_engine_host host,
                              int64_t now_ms);
 void engine_free(struct wg_engine *engine);
-/* After a reload: rule timers restart, alarms and device supervision carry over by id. */
+/* After a reload: rule timers restart, alarms and device supervision carry over by id,
+ * and what each output was last set to by device id and point name. */
 int engine_set_config(struct wg_engine *engine, const struct wg_config *config, int64_t now_ms);
+/* The device's outputs are in an unknown state (its bus was restarted): every
+ * one is written again at the next update, whatever it was set to before. */
+void engine_forget_outputs(struct wg_engine *engine, size_t device);
 
 /* Every reading of every point (not only changes). `first` when the point had no value yet. */
 void engine_on_point(struct wg_engine *engine, size_t device, size_t point, double value,

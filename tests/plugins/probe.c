@@ -44,9 +44,12 @@ static int probe_write(void *instance, const struct wg_write_request *request)
     return 0;
 }
 
-static void probe_stop(void *instance)
+static void probe_stop(void *instance, enum wg_stop_reason reason)
 {
-    ((struct probe_bus *)instance)->started = 0;
+    struct probe_bus *probe = instance;
+    probe->started = 0;
+    probe->stopped = 1;
+    probe->stop_reason = reason;
 }
 
 static void probe_close(void *instance)

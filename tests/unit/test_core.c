@@ -223,9 +223,9 @@ static void test_health_change_goes_to_outbox(void **state)
     struct fixture *f = *state;
     const struct wg_host *host = f->probes[0].host;
     int64_t outbox_before = store_outbox_count(core_store(f->core));
-    host->post_health(host, 1, WG_HEALTH_ONLINE, "answering");
-    host->post_health(host, 1, WG_HEALTH_ONLINE, "answering"); /* no change */
-    host->post_health(host, 1, WG_HEALTH_OFFLINE, "timeout");
+    host->post_health(host, 1, WG_HEALTH_ONLINE, WG_REASON_ANSWERING, "answering");
+    host->post_health(host, 1, WG_HEALTH_ONLINE, WG_REASON_ANSWERING, "answering"); /* no change */
+    host->post_health(host, 1, WG_HEALTH_OFFLINE, WG_REASON_TIMEOUT, "timeout");
     host->post_counter(host, 1, "timeout", 2);
     host->post_counter(host, 1, "timeout", 1);
     core_process(f->core);
