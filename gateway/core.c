@@ -123,7 +123,8 @@ struct wg_core {
     struct wg_engine *engine;
     struct wg_uplink_client *uplink;                 /* NULL when the uplink is disabled */
     struct wg_uplink_client *retiring[MAX_RETIRING]; /* replaced by a reload, disconnecting */
-    int64_t telemetry_from_ms;                       /* start of the open telemetry interval */
+    bool uplink_waiting;       /* the uplink starts once the client it replaces is gone */
+    int64_t telemetry_from_ms; /* start of the open telemetry interval */
     struct device_state *devices;
 
     struct pending_event *pending;
@@ -720,14 +721,27 @@ static void job_buckets(struct wg_core *core)
     flush(core);
 }
 
-/* Frees the replaced uplink clients whose disconnect is over (or overdue). */
+/* Moves the replaced uplink clients along; frees those whose disconnect is
+ * over (or overdue), then starts the client that replaces them: one
+ * connection per client id at a time. */
 static void reap_retired_uplinks(struct wg_core *core)
 {
-    for (size_t i = 0; i < MAX_RETIRING; i++)
-        if (core->retiring[i] && uplink_retired(core->retiring[i])) {
+    bool left = false;
+    for (size_t i = 0; i < MAX_RETIRING; i++) {
+        if (!core->retiring[i])
+            continue;
+        if (uplink_retire_step(core->retiring[i])) {
             uplink_free(core->retiring[i]); /* does not wait: it is retired */
             core->retiring[i] = NULL;
+        } else {
+            left = true;
         }
+    }
+    if (!left && core->uplink_waiting) {
+        core->uplink_waiting = false;
+        if (core->uplink)
+            uplink_start(core->uplink);
+    }
 }
 
 /* Hands the running uplink client over to the background disconnect. */
@@ -739,7 +753,6 @@ static void retire_uplink(struct wg_core *core)
             free_slot = i;
     if (free_slot == MAX_RETIRING) {
         /* Reloads faster than disconnects: the oldest goes without its goodbye. */
-        uplink_retire(core->retiring[0]);
         uplink_free(core->retiring[0]);
         memmove(core->retiring, core->retiring + 1, (MAX_RETIRING - 1) * sizeof core->retiring[0]);
         free_slot = MAX_RETIRING - 1;
@@ -747,12 +760,19 @@ static void retire_uplink(struct wg_core *core)
     uplink_retire(core->uplink);
     core->retiring[free_slot] = core->uplink;
     core->uplink = NULL;
-    reap_retired_uplinks(core);
+}
+
+static bool uplink_retiring(const struct wg_core *core)
+{
+    for (size_t i = 0; i < MAX_RETIRING; i++)
+        if (core->retiring[i])
+            return true;
+    return false;
 }
 
 static void job_uplink(struct wg_core *core)
 {
-    if (core->uplink)
+    if (core->uplink && !core->uplink_waiting)
         uplink_tick(core->uplink);
     reap_retired_uplinks(core);
 }
@@ -800,11 +820,8 @@ static void init_uplink_jobs(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
     int64_t telemetry_ms = (int64_t)core->config->uplink.telemetry_interval_s * 1000;
-    bool retiring = false;
-    for (size_t i = 0; i < MAX_RETIRING; i++)
-        retiring |= core->retiring[i] != NULL;
-    core->jobs[JOB_UPLINK] = (struct periodic_job){"uplink", core->uplink || retiring ? 1000 : 0,
-                                                   now + 1000, job_uplink};
+    core->jobs[JOB_UPLINK] = (struct periodic_job){
+        "uplink", core->uplink || uplink_retiring(core) ? 1000 : 0, now + 1000, job_uplink};
     core->jobs[JOB_TELEMETRY] = (struct periodic_job){"telemetry", core->uplink ? telemetry_ms : 0,
                                                       now + telemetry_ms, job_telemetry};
     core->telemetry_from_ms = clock_wall_ms(core->clock);
@@ -1276,7 +1293,9 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     config_free(old_config);
     if (uplink_changed) {
         open_uplink(core);
-        if (core->uplink)
+        /* It connects once the client it replaces has said goodbye (same client id). */
+        core->uplink_waiting = uplink_retiring(core);
+        if (core->uplink && !core->uplink_waiting)
             uplink_start(core->uplink);
         init_uplink_jobs(core);
     }
@@ -1355,10 +1374,10 @@ int core_run(struct wg_core *core, int signal_fd)
             if (fds[3 + i].revents & POLLIN)
                 core->sources[i].ready(core->sources[i].ctx);
         for (size_t i = 0; ready > 0 && i < MAX_RETIRING; i++)
-            if (core->retiring[i] && (fds[watched + i].revents & POLLIN)) {
+            if (core->retiring[i] && (fds[watched + i].revents & POLLIN))
                 uplink_process(core->retiring[i]);
-                reap_retired_uplinks(core);
-            }
+        if (uplink_retiring(core))
+            reap_retired_uplinks(core);
         core_run_timers(core);
     }
     service_stopping();
@@ -1456,6 +1475,11 @@ void core_stats(struct wg_core *core, struct wg_core_stats *stats)
                                     .queue_capacity = queue.capacity,
                                     .queue_high_water = queue.high_water,
                                     .uplink_enabled = core->uplink != NULL};
+}
+
+int core_uplink_fd(const struct wg_core *core)
+{
+    return core->uplink ? uplink_fd(core->uplink) : -1;
 }
 
 const struct wg_config *core_config(const struct wg_core *core)

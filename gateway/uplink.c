@@ -103,8 +103,9 @@ struct wg_uplink_client {
     bool waiting_logged, cap_logged, alarm_only_logged;
     bool snapshot_due; /* the retained snapshot goes out once after each connect */
     int64_t started_mono_ms, connected_mono_ms;
-    bool retiring; /* replaced by a reload: disconnecting in the background */
-    bool retired;  /* its disconnect is over: uplink_free will not wait */
+    bool retiring;     /* replaced by a reload: disconnecting in the background */
+    bool goodbye_sent; /* ... its offline status and disconnect are under way */
+    bool retired;      /* its disconnect is over: uplink_free will not wait */
     int64_t retire_deadline_mono_ms;
     int64_t next_heartbeat_mono_ms, next_response_mono_ms;
     uint64_t published, acknowledged, resent, reconnects;
@@ -1224,11 +1225,22 @@ void uplink_retire(struct wg_uplink_client *client)
     if (!client || client->retiring)
         return;
     client->retiring = true;
-    client->retire_deadline_mono_ms = mono_now(client) + DISCONNECT_TIMEOUT_MS + 1000;
-    if (client->state != LINK_UP) {
+    client->retire_deadline_mono_ms = mono_now(client) + DRAIN_ON_STOP_MS + DISCONNECT_TIMEOUT_MS;
+    if (client->state != LINK_UP)
         client->retired = true; /* nothing to say goodbye on */
-        return;
-    }
+}
+
+bool uplink_retire_step(struct wg_uplink_client *client)
+{
+    if (client->retired || mono_now(client) >= client->retire_deadline_mono_ms)
+        return true;
+    if (client->goodbye_sent)
+        return false;
+    /* What the library had handed over (a command under way) is answered
+     * first, from the core's state as it is now; then goodbye. */
+    uplink_process(client);
+    if (client->retired || client->state != LINK_UP)
+        return client->retired = true;
     publish_offline(client);
     MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
     options.timeout = DISCONNECT_TIMEOUT_MS;
@@ -1240,16 +1252,13 @@ void uplink_retire(struct wg_uplink_client *client)
         options.onSuccess = on_disconnected;
         options.onFailure = on_disconnect_failed;
     }
+    client->goodbye_sent = true;
     int rc = MQTTAsync_disconnect(client->mqtt, &options);
     if (rc != MQTTASYNC_SUCCESS) {
         wg_notice("uplink: the replaced link did not disconnect cleanly (paho code %d)", rc);
-        client->retired = true;
+        return client->retired = true;
     }
-}
-
-bool uplink_retired(const struct wg_uplink_client *client)
-{
-    return client->retired || mono_now(client) >= client->retire_deadline_mono_ms;
+    return false;
 }
 
 void uplink_free(struct wg_uplink_client *client)

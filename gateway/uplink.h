@@ -53,15 +53,17 @@ void uplink_start(struct wg_uplink_client *client);
  * Unsent rows stay in the outbox for the next start. */
 void uplink_free(struct wg_uplink_client *client);
 
-/* Takes a client out of service without waiting, when a reload replaces it
+/* Takes a client out of service, without waiting, when a reload replaces it
  * with one of new settings: it stops publishing the outbox (the new client
- * resends what was not acknowledged), says "offline" on its status topic and
- * disconnects in the background. Keep calling uplink_process when its fd is
- * readable (it still answers a command already under way), and free it with
- * uplink_free once uplink_retired says so: that free does not wait. */
+ * resends what was not acknowledged). Then call uplink_retire_step on the core
+ * thread (each loop turn, and whenever its fd is readable, after
+ * uplink_process): the first call answers what the library had already handed
+ * over (a command under way), says "offline" on its status topic and starts a
+ * disconnect in the background; it returns true once the disconnect is over
+ * (or took more than 3 s): then uplink_free it, which does not wait. Nothing
+ * here sleeps or polls. Start the next client (same client id) only then. */
 void uplink_retire(struct wg_uplink_client *client);
-/* The retiring client's disconnect is over, or has taken too long (3 s). */
-bool uplink_retired(const struct wg_uplink_client *client);
+bool uplink_retire_step(struct wg_uplink_client *client);
 
 /* Readable when paho has reported something; then call uplink_process. */
 int uplink_fd(const struct wg_uplink_client *client);

@@ -15,6 +15,7 @@ struct probe_bus {
     enum wg_stop_reason stop_reason; /* ... with this reason */
     struct wg_write_request last_write;
     int write_count;
+    bool fail_start;
 };
 
 #endif
