@@ -477,10 +477,14 @@ struct wg_plugin_descriptor {
      * Thread:   core thread.
      * When:     after open and before start of `instance`, once for each
      *           instance of the same driver, loaded from the same file, that a
-     *           reload stopped with WG_STOP_BUS_CHANGED or WG_STOP_RELOAD, or
-     *           whose start failed, and that is not closed yet; in the order
-     *           the buses appear in the configuration. `previous` is then
-     *           closed later (after the reload is decided), never started.
+     *           reload stopped with WG_STOP_BUS_CHANGED or WG_STOP_RELOAD and
+     *           that is not closed yet: the running configuration's instances
+     *           of the buses that change or go, in their order. When a reload
+     *           is undone, the fresh instances that bring the buses back are
+     *           offered those and also the reload's new instances (stopped,
+     *           failed to start, or opened and never started: they may hold
+     *           what they took over). `previous` is closed later, never
+     *           started again.
      * What:     move into `instance` whatever of `previous` it can use as it
      *           is: line requests with the outputs' levels and patterns,
      *           open ports, latched contact states, a control FIFO. What is
