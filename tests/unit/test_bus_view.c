@@ -6,6 +6,7 @@
  * outlives the configuration it was built from, and rebinding points its
  * settings at the next one. */
 #include "testutil.h"
+#include "testconfig.h"
 
 #include "bus_view.h"
 #include "cfgtree.h"
@@ -66,15 +67,8 @@ static struct wg_config *load(const struct variant *v)
              "rules:\n%s",
              dir, v->resident_label, v->bus_a_settings, v->bus_b_settings, v->device_a1,
              v->extra_device, v->rules);
-    char *path = test_write_file(dir, "site.yaml", text);
-    struct wg_diag diag;
-    diag_init(&diag);
-    struct wg_config *config = config_load(path, &diag);
-    for (size_t i = 0; i < diag.count; i++)
-        print_message("# config: %s\n", diag.messages[i]);
+    struct wg_config *config = test_load_config(test_write_file(dir, "site.yaml", text));
     assert_non_null(config);
-    diag_free(&diag);
-    free(path);
     return config;
 }
 

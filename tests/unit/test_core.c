@@ -53,22 +53,6 @@ static void listener(const struct wg_event *event, void *ctx)
     f->seen++;
 }
 
-static struct wg_store *open_test_store(const char *path)
-{
-    struct wg_store_options options = {.path = path,
-                                       .max_bytes = 64LL << 20,
-                                       .readings_bucket_s = 60,
-                                       .readings_retention_days = 30,
-                                       .events_retention_days = 365,
-                                       .busy_timeout_ms = 50};
-    enum wg_store_status status;
-    char err[256];
-    struct wg_store *store = store_open(&options, &status, err, sizeof err);
-    if (!store)
-        print_message("# store: %s\n", err);
-    return store;
-}
-
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -90,7 +74,7 @@ static int setup(void **state)
     for (size_t i = 0; i < diag.count; i++)
         print_message("# config: %s\n", diag.messages[i]);
     assert_non_null(config);
-    struct wg_store *store = open_test_store(f->db_path);
+    struct wg_store *store = test_open_store(f->db_path);
     assert_non_null(store);
     struct wg_core_options options = {
         .config_path = f->config_path, .plugin_dir = f->plugin_dir, .clock = &f->clock};

@@ -61,15 +61,8 @@ static int teardown(void **state)
 
 static struct wg_config *load_text(struct fixture *f, const char *buses_and_devices)
 {
-    char *path = test_site_config(f->dir, buses_and_devices);
-    struct wg_diag diag;
-    diag_init(&diag);
-    struct wg_config *config = config_load(path, &diag);
-    for (size_t i = 0; i < diag.count; i++)
-        print_message("# config: %s\n", diag.messages[i]);
+    struct wg_config *config = test_load_config(test_site_config(f->dir, buses_and_devices));
     assert_non_null(config);
-    diag_free(&diag);
-    free(path);
     return config;
 }
 

@@ -154,15 +154,7 @@ static int setup(void **state)
     assert_non_null(config);
     char db[512];
     snprintf(db, sizeof db, "%s/core.db", f->dir);
-    struct wg_store_options options = {.path = db,
-                                       .max_bytes = 64LL << 20,
-                                       .readings_bucket_s = 60,
-                                       .readings_retention_days = 30,
-                                       .events_retention_days = 365,
-                                       .busy_timeout_ms = 50};
-    enum wg_store_status status;
-    char err[256];
-    struct wg_store *store = store_open(&options, &status, err, sizeof err);
+    struct wg_store *store = test_open_store(db);
     assert_non_null(store);
     struct wg_core_options core_options = {
         .config_path = f->config_path, .plugin_dir = plugin_dir, .clock = &f->clock};
