@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alarm.h"
+#include "api_parse.h"
 #include "auth.h"
 #include "config_edit.h"
 #include "engine.h"
@@ -131,6 +132,13 @@ static json_t *snapshot_json(struct wg_api *api, const struct wg_web_request *re
                                  status ? json_object_get(status, "devices") : json_null(), "role",
                                  role_name(request->role), "username", request->username);
     json_decref(status);
+    /* Pages show every time in the site's zone, never the browser's or the host's. */
+    if (snapshot) {
+        json_object_set_new(snapshot, "timezone", json_string(core_timezone(api->core)));
+        json_object_set_new(
+            snapshot, "utc_offset_min",
+            json_integer(clock_utc_offset_min(clock_wall_ms(core_clock(api->core)))));
+    }
     return snapshot;
 }
 
@@ -165,12 +173,12 @@ static void on_event(const struct wg_event *event, void *ctx)
         broadcast(api, message);
     } else if (strcmp(event->kind, "device_health") == 0 && event->device) {
         json_t *body = json_loads(event->body, 0, NULL);
-        broadcast(api,
-                  json_pack("{s:s, s:I, s:{s:s, s:O, s:O, s:O*}}", "type", "device", "seq",
-                            (json_int_t)event->seq, "device", "id", event->device, "health",
-                            body ? json_object_get(body, "health") : json_null(), "reason",
-                            body ? json_object_get(body, "reason") : json_null(), "reason_code",
-                            body ? json_object_get(body, "reason_code") : NULL));
+        json_t *code = json_object_get(body, "reason_code");
+        broadcast(api, json_pack("{s:s, s:I, s:{s:s, s:O, s:O, s:O}}", "type", "device", "seq",
+                                 (json_int_t)event->seq, "device", "id", event->device, "health",
+                                 body ? json_object_get(body, "health") : json_null(), "reason",
+                                 body ? json_object_get(body, "reason") : json_null(),
+                                 "reason_code", code ? code : json_null()));
         json_decref(body);
     }
 }
@@ -205,110 +213,34 @@ static void heartbeat(void *ctx)
 /* The body as a JSON object; NULL after replying 400. An empty body is {}. */
 static json_t *body_object(struct wg_api *api, const struct wg_web_request *request)
 {
-    if (!request->body || request->body_len == 0)
-        return json_object();
-    json_error_t error;
-    json_t *value = json_loadb(request->body, request->body_len, JSON_REJECT_DUPLICATES, &error);
-    if (!value) {
-        reply_error(api, request->id, 400, NULL, "malformed JSON at line %d column %d: %s",
-                    error.line, error.column, error.text);
-        return NULL;
-    }
-    if (!json_is_object(value)) {
-        json_decref(value);
-        reply_error(api, request->id, 400, NULL, "the body must be a JSON object");
-        return NULL;
-    }
+    struct api_error error;
+    json_t *value = api_body_object(request->body, request->body_len, &error);
+    if (!value)
+        reply_error(api, request->id, 400, error.field, "%s", error.message);
     return value;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes %XX and '+' in place; false on a bad escape or a NUL. */
-static bool url_decode(char *text)
-{
-    char *out = text;
-    for (const char *in = text; *in; in++) {
-        if (*in == '+') {
-            *out++ = ' ';
-        } else if (*in == '%') {
-            int hi = hex_value(in[1]), lo = hi >= 0 ? hex_value(in[2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return false;
-            *out++ = (char)(hi * 16 + lo);
-            in += 2;
-        } else {
-            *out++ = *in;
-        }
-    }
-    *out = '\0';
-    return true;
-}
-
-struct query_param {
-    const char *name;
-    char *value; /* decoded; NULL when absent */
-};
-
-/* Splits the query into the allowed parameters (others are refused with
- * 400). Values point into `buffer`. Returns false after replying. */
+/* Splits the query into the allowed parameters (api_parse.h); values point
+ * into `buffer`. Returns false after replying 400. */
 static bool parse_query(struct wg_api *api, const struct wg_web_request *request, char *buffer,
                         size_t buffer_len, struct query_param *params, size_t count)
 {
-    if (!request->query || !request->query[0])
+    struct api_error error;
+    if (api_parse_query(request->query, buffer, buffer_len, params, count, &error))
         return true;
-    if (strlen(request->query) >= buffer_len) {
-        reply_error(api, request->id, 400, NULL, "the query string is too long");
-        return false;
-    }
-    strcpy(buffer, request->query);
-    char *save = NULL;
-    for (char *pair = strtok_r(buffer, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(pair, '=');
-        char *value = eq ? eq + 1 : pair + strlen(pair);
-        if (eq)
-            *eq = '\0';
-        if (!url_decode(pair) || !url_decode(value)) {
-            reply_error(api, request->id, 400, pair, "bad %%-escape in the query");
-            return false;
-        }
-        size_t i = 0;
-        while (i < count && strcmp(params[i].name, pair) != 0)
-            i++;
-        if (i == count) {
-            reply_error(api, request->id, 400, pair, "unknown query parameter \"%s\"", pair);
-            return false;
-        }
-        params[i].value = value;
-    }
-    return true;
+    reply_error(api, request->id, 400, error.field, "%s", error.message);
+    return false;
 }
 
 /* A whole number in [low, high] from a query value; false after replying. */
 static bool query_int(struct wg_api *api, uint64_t request_id, const struct query_param *param,
                       long long low, long long high, long long *out)
 {
-    if (!param->value)
+    struct api_error error;
+    if (api_query_int(param, low, high, out, &error))
         return true;
-    char *end = NULL;
-    errno = 0;
-    long long value = strtoll(param->value, &end, 10);
-    if (errno || end == param->value || *end || value < low || value > high) {
-        reply_error(api, request_id, 400, param->name,
-                    "%s: expected a whole number from %lld to %lld", param->name, low, high);
-        return false;
-    }
-    *out = value;
-    return true;
+    reply_error(api, request_id, 400, error.field, "%s", error.message);
+    return false;
 }
 
 static void audit(struct wg_api *api, const struct wg_web_request *request, const char *action,
@@ -445,10 +377,12 @@ static void meta(struct wg_api *api, const struct wg_web_request *request)
                                               config->rooms[config->beds[i].room].id, "label",
                                               config->beds[i].label));
     reply_json(api, request->id, 200,
-               json_pack("{s:{s:s, s:s, s:s}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
+               json_pack("{s:{s:s, s:s, s:s, s:s, s:i}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
                          config->site.id, "name", config->site.name, "district",
-                         config->site.district, "buses", buses, "profiles", profiles, "zones",
-                         zones, "rooms", rooms, "beds", beds));
+                         config->site.district, "timezone", core_timezone(api->core),
+                         "utc_offset_min",
+                         clock_utc_offset_min(clock_wall_ms(core_clock(api->core))), "buses", buses,
+                         "profiles", profiles, "zones", zones, "rooms", rooms, "beds", beds));
 }
 
 static void list_residents(struct wg_api *api, const struct wg_web_request *request)
@@ -481,11 +415,24 @@ static const char *edit_action(enum wg_edit_op op)
     return "config.edit";
 }
 
-static json_t *diag_json(const struct wg_diag *diag)
+/* A refused change's problems as the manager UI puts them into words: the
+ * form field at fault (or null), a code and its arguments (docs/api.md), and
+ * the English message without any server path; file:line went to the log.
+ * A problem nobody coded is `fallback` with the message only. */
+static json_t *problems_json(const struct wg_diag *diag, const char *fallback)
 {
     json_t *list = json_array();
-    for (size_t i = 0; list && i < diag->count; i++)
-        json_array_append_new(list, json_string(diag->messages[i]));
+    for (size_t i = 0; list && i < diag->count; i++) {
+        const struct wg_diag_entry *entry = &diag->entries[i];
+        json_t *args = entry->args ? json_loads(entry->args, 0, NULL) : NULL;
+        const char *text = entry->text ? entry->text : diag->messages[i];
+        json_array_append_new(
+            list, json_pack("{s:s?, s:s, s:o, s:s}", "field", entry->field[0] ? entry->field : NULL,
+                            "code", entry->code[0] ? entry->code : fallback, "args",
+                            json_is_object(args) ? args : json_object(), "message", text));
+        if (args && !json_is_object(args))
+            json_decref(args);
+    }
     return list;
 }
 
@@ -536,7 +483,7 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
         if (body && result.field[0])
             json_object_set_new(body, "field", json_string(result.field));
         if (body && result.details.count)
-            json_object_set_new(body, "details", diag_json(&result.details));
+            json_object_set_new(body, "details", problems_json(&result.details, "config_invalid"));
         reply_json(api, request->id, result.status >= 400 ? result.status : 500, body);
         config_edit_result_free(&result);
         return;
@@ -556,7 +503,7 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
         json_t *body = json_pack("{s:s, s:o}", "error",
                                  "the change passed the file checks but the drivers refused it; "
                                  "nothing was changed",
-                                 "details", diag_json(&report));
+                                 "details", problems_json(&report, "driver_refused"));
         reply_json(api, request->id, 422, body);
         diag_free(&report);
         config_edit_result_free(&result);

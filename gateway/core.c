@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "liveness.h"
 #include "log.h"
 #include "meaning.h"
 #include "alarm.h"
@@ -40,8 +41,8 @@ struct device_counter {
 
 struct device_state {
     enum wg_health health;
-    enum wg_health_reason reason_code;
     char reason[64];
+    const char *reason_code; /* health_reason.h: a static string, "" before any report */
     size_t point_count;
     double *values;
     bool *seen;
@@ -90,8 +91,11 @@ struct extra_source {
     void (*ready)(void *ctx);
     void *ctx;
 };
-#define MAX_SOURCES  4
-#define MAX_RETIRING 4 /* uplink clients replaced by reloads, still disconnecting */
+#define MAX_SOURCES    4
+#define MAX_SUPERVISED 4
+#define MAX_RETIRING   4 /* uplink clients replaced by reloads, still disconnecting */
+/* The supervision check runs at the watchdog's period, or this often without one. */
+#define SUPERVISE_PERIOD_MS 1000
 
 struct periodic_job {
     const char *name;
@@ -115,6 +119,7 @@ enum {
 struct wg_core {
     char *config_path;
     char *plugin_dir_override; /* NULL: take it from the config */
+    char *timezone;            /* the zone local time is in (main set TZ from it at start) */
     struct wg_clock *clock;
     struct wg_config *config;
     struct wg_store *store;
@@ -139,6 +144,9 @@ struct wg_core {
     struct extra_source sources[MAX_SOURCES];
     size_t source_count;
     struct periodic_job jobs[JOB_COUNT];
+    struct wg_liveness *supervised[MAX_SUPERVISED]; /* other threads the watchdog job checks */
+    size_t supervised_count;
+    bool test_hooks;
 
     bool stop_requested;
     bool storage_failing;
@@ -197,8 +205,8 @@ static void carry_device_states(const struct wg_config *old_config,
         const struct device_state *from = &old_states[o];
         struct device_state *to = &new_states[n];
         to->health = from->health;
-        to->reason_code = from->reason_code;
         memcpy(to->reason, from->reason, sizeof to->reason);
+        to->reason_code = from->reason_code;
         memcpy(to->counters, from->counters, sizeof to->counters);
         const struct wg_profile *old_profile =
             &old_config->profiles[old_config->devices[o].profile];
@@ -582,14 +590,14 @@ static void handle_health(struct wg_core *core, const struct wg_msg *msg)
         return;
     enum wg_health previous = state->health;
     state->health = health;
-    state->reason_code = (enum wg_health_reason)msg->code;
+    state->reason_code = health_reason_name((enum wg_health_reason)msg->code); /* the driver's */
     snprintf(state->reason, sizeof state->reason, "%s", msg->text);
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "health", health_name(health), "previous",
-                             health_name(previous), "reason", msg->text, "reason_code",
-                             health_reason_name(state->reason_code));
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:s}", "health", health_name(health), "previous",
+                  health_name(previous), "reason", msg->text, "reason_code", state->reason_code);
     if (body)
         core_emit(core, "device_health", -1, msg->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
-    engine_on_health(core->engine, msg->device, health, msg->text, msg->ts_ms);
+    engine_on_health(core->engine, msg->device, health, state->reason_code, msg->text, msg->ts_ms);
 }
 
 static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
@@ -606,6 +614,8 @@ static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
     json_t *body =
         json_pack("{s:I, s:s, s:f, s:b, s:s}", "request", (json_int_t)msg->request_id, "point",
                   point->name, "value", write->value, "ok", msg->ok, "reason", msg->text);
+    if (body && !msg->ok) /* a write failure's reason as a code too ("write: timeout") */
+        json_object_set_new(body, "reason_code", json_string(health_reason_code(msg->text)));
     if (body)
         core_emit(core, "write_result", -1, write->device, body,
                   msg->ok ? WG_UPLINK_NONE : WG_UPLINK_HEALTH, msg->ts_ms);
@@ -682,10 +692,42 @@ static void job_retry(struct wg_core *core)
         flush(core);
 }
 
+/* Feeds systemd's watchdog only while every supervised thread turns: a
+ * wedged web thread cannot say so itself, so the core stops vouching for
+ * the daemon and systemd restarts it. Each change is logged once. */
 static void job_watchdog(struct wg_core *core)
 {
-    (void)core;
-    service_watchdog();
+    int64_t now = clock_mono_ms(core->clock);
+    bool all_turning = true;
+    for (size_t i = 0; i < core->supervised_count; i++) {
+        struct wg_liveness *thread = core->supervised[i];
+        int64_t age = liveness_age_ms(thread, now);
+        if (age > WG_LIVENESS_STALE_MS) {
+            all_turning = false;
+            if (!thread->stale) {
+                wg_crit("watchdog: the %s thread has not turned for %lld ms: it is wedged; "
+                        "WATCHDOG=1 is no longer sent, so systemd restarts the daemon",
+                        thread->name, (long long)age);
+                service_status("the %s thread is wedged; waiting for the watchdog restart",
+                               thread->name);
+            }
+            thread->stale = true;
+        } else if (thread->stale) {
+            thread->stale = false;
+            wg_notice("watchdog: the %s thread turns again; WATCHDOG=1 is sent again",
+                      thread->name);
+        }
+    }
+    if (all_turning)
+        service_watchdog();
+}
+
+int core_supervise(struct wg_core *core, struct wg_liveness *thread)
+{
+    if (core->supervised_count == MAX_SUPERVISED)
+        return -1;
+    core->supervised[core->supervised_count++] = thread;
+    return 0;
 }
 
 static void job_maintain(struct wg_core *core)
@@ -831,6 +873,8 @@ static void init_jobs(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
     int64_t watchdog = service_watchdog_period_ms();
+    if (watchdog <= 0 || watchdog > SUPERVISE_PERIOD_MS)
+        watchdog = SUPERVISE_PERIOD_MS; /* supervision is logged with or without systemd */
     core->jobs[JOB_ENGINE] = (struct periodic_job){"engine", ENGINE_PERIOD_MS, now, job_engine};
     core->jobs[JOB_RETRY] = (struct periodic_job){"retry", RETRY_PERIOD_MS, now, job_retry};
     core->jobs[JOB_WATCHDOG] = (struct periodic_job){"watchdog", watchdog, now, job_watchdog};
@@ -938,7 +982,7 @@ static json_t *device_json(const struct wg_core *core, size_t index, bool detail
         health_name(state->health), "reason", state->reason, "enabled", device->enabled);
     if (record)
         json_object_set_new(record, "reason_code",
-                            json_string(health_reason_name(state->reason_code)));
+                            state->reason_code ? json_string(state->reason_code) : json_null());
     if (!record || !detailed)
         return record;
     const struct wg_profile *profile = &config->profiles[device->profile];
@@ -1039,14 +1083,16 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     core->config = config;
     core->store = store;
     core->clock = options->clock;
+    core->test_hooks = options->test_hooks;
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
+    core->timezone = strdup(config->site.timezone);
     core->queue =
         queue_new(options->queue_capacity ? options->queue_capacity : DEFAULT_QUEUE_DEPTH);
     core->devices = new_device_states(config);
     core->next_request_id = 1;
     if (!core->config_path || (options->plugin_dir && !core->plugin_dir_override) || !core->queue ||
-        !core->devices) {
+        !core->devices || !core->timezone) {
         diag_at(diag, NULL, "out of memory");
         core_free(core);
         return NULL;
@@ -1147,6 +1193,7 @@ void core_free(struct wg_core *core)
     queue_free(core->queue);
     free(core->config_path);
     free(core->plugin_dir_override);
+    free(core->timezone);
     free(core);
 }
 
@@ -1208,18 +1255,16 @@ static int refuse_reload(struct wg_core *core, struct wg_diag *report, const str
 {
     diag_log(diag);
     for (size_t i = 0; report && i < diag->count; i++)
-        diag_pos(report, NULL, 0, 0, "%s", diag->messages[i]);
-    char summary[320];
+        diag_copy(report, diag, i);
+    char summary[400];
     if (why)
         snprintf(summary, sizeof summary, "%s", why);
-    else if (diag->count == 1)
-        snprintf(summary, sizeof summary, "%s", diag->messages[0]);
     else
-        snprintf(summary, sizeof summary, "%s has %zu errors", core->config_path,
-                 diag->count ? diag->count : 1);
+        snprintf(summary, sizeof summary, "%zu error(s), the first: %s",
+                 diag->count ? diag->count : 1, diag->count ? diag->messages[0] : "out of memory");
     if (why && report)
         diag_pos(report, NULL, 0, 0, "%s; the running configuration is kept", why);
-    wg_err("reload: %s; keeping the running configuration", summary);
+    wg_err("reload: %s: %s; keeping the running configuration", core->config_path, summary);
     service_reload_done(false, summary);
     return -1;
 }
@@ -1249,9 +1294,15 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
         return rc;
     }
     diag_free(&diag);
+    config_log_warnings(next);
     if (strcmp(next->storage.path, core->config->storage.path) != 0 ||
         next->storage.max_bytes != core->config->storage.max_bytes)
         wg_warn("reload: storage settings changed; they take effect at the next restart");
+    if (strcmp(next->site.timezone, core->timezone) != 0)
+        wg_warn("reload: site.timezone changed from %s to %s; local time (night windows, shifts, "
+                "the times shown and sent) stays in %s until wardgated is restarted: the zone is "
+                "set once, before any thread starts",
+                core->timezone, next->site.timezone, core->timezone);
     struct wg_host_reload_summary buses;
     plugin_host_reload_summary(change, &buses);
 
@@ -1319,6 +1370,31 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     return 0;
 }
 
+/* Test hooks (WARDGATE_TEST_HOOKS=1 only; docs/architecture.md): SIGUSR1
+ * freezes the web thread at its next turn, SIGUSR2 the core thread here,
+ * each until the process ends, so that tests can see the watchdog react to a
+ * wedged thread. Without test hooks both signals are ignored. */
+static void test_hook(struct wg_core *core, int signo)
+{
+    if (!core->test_hooks) {
+        wg_info("signal %s ignored (it is a test hook; WARDGATE_TEST_HOOKS is not set)",
+                strsignal(signo));
+        return;
+    }
+    if (signo == SIGUSR2) {
+        wg_warn("test hook: SIGUSR2: the core thread stops here until the process ends");
+        for (;;)
+            pause(); /* every signal is blocked (read through signal_fd) or fatal */
+    }
+    for (size_t i = 0; i < core->supervised_count; i++)
+        if (strcmp(core->supervised[i]->name, "web") == 0) {
+            wg_warn("test hook: SIGUSR1: the web thread is asked to stop until the process ends");
+            liveness_request_freeze(core->supervised[i]);
+            return;
+        }
+    wg_warn("test hook: SIGUSR1: there is no web thread to stop");
+}
+
 static void handle_signals(struct wg_core *core, int signal_fd)
 {
     struct signalfd_siginfo info;
@@ -1331,6 +1407,10 @@ static void handle_signals(struct wg_core *core, int signal_fd)
         case SIGINT:
             wg_notice("signal %s: shutting down", strsignal((int)info.ssi_signo));
             core->stop_requested = true;
+            break;
+        case SIGUSR1:
+        case SIGUSR2:
+            test_hook(core, (int)info.ssi_signo);
             break;
         default:
             break;
@@ -1450,6 +1530,11 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
 const struct wg_alarm *core_find_alarm(struct wg_core *core, const char *alarm_id)
 {
     return alarm_find(engine_alarms(core->engine), alarm_id);
+}
+
+const char *core_timezone(const struct wg_core *core)
+{
+    return core->timezone;
 }
 
 struct wg_clock *core_clock(struct wg_core *core)

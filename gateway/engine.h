@@ -51,8 +51,9 @@ void engine_forget_outputs(struct wg_engine *engine, size_t device);
 /* Every reading of every point (not only changes). `first` when the point had no value yet. */
 void engine_on_point(struct wg_engine *engine, size_t device, size_t point, double value,
                      double previous, bool first, int64_t ts_ms);
+/* `reason_code` is the driver's code for `reason` (health_reason.h); NULL: from the text. */
 void engine_on_health(struct wg_engine *engine, size_t device, enum wg_health health,
-                      const char *reason, int64_t ts_ms);
+                      const char *reason_code, const char *reason, int64_t ts_ms);
 void engine_on_write_result(struct wg_engine *engine, size_t device, size_t point, bool ok,
                             const char *reason, int64_t ts_ms);
 /* Rule timers, supervision, re-annunciation, escalation, wellbeing. */

@@ -293,7 +293,10 @@ struct wg_host {
      * Parameters:
      *   device - index into the bus view.
      *   health - the new state.
-     *   code   - why, as a code the pages can put into words.
+     *   code   - why, as a code the pages can put into words. WG_REASON_OTHER
+     *            with a text has the text looked up in the core's table of
+     *            drivers' wordings (gateway/health_reason.c): use it when you
+     *            pass a device's own words on and have no code of your own.
      *   reason - why, in English for the log and the journal, e.g.
      *            "timeout (no reply in 300 ms)"; at most 63 bytes are kept.
      * Returns:  a wg_post_status.

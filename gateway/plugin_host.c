@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bus_view.h"
+#include "health_reason.h"
 #include "log.h"
 #include "plugin_abi1.h"
 
@@ -172,10 +173,16 @@ static enum wg_post_status host_post_health(const struct wg_host *api, uint32_t 
     struct bus_slot *slot = slot_of(api);
     if (!local_device_ok(slot, device, "health"))
         return WG_POST_INVALID;
+    if ((unsigned)code >= WG_REASON_COUNT)
+        code = WG_REASON_OTHER;
+    /* "Other" with a text: the text may be one the core's table knows (a
+     * simulator or a relay passing a device's own words on). */
+    if (code == WG_REASON_OTHER && reason && *reason)
+        code = health_reason_from_name(health_reason_code(reason));
     struct wg_msg msg = {.type = WG_MSG_HEALTH,
                          .device = device,
                          .value = (double)health,
-                         .code = (unsigned)code < WG_REASON_COUNT ? (int)code : WG_REASON_OTHER,
+                         .code = (int)code,
                          .ts_ms = host_now_ms(api)};
     snprintf(msg.text, sizeof msg.text, "%s", reason ? reason : "");
     return post(slot, &msg);

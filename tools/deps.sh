@@ -12,11 +12,17 @@ packages=(
   # the kernel headers pull in the matching kernel image; linux-source-6.12
   # itself is fetched by the test with apt-get download (GPL, never committed)
   qemu-system-x86 busybox-static cpio xz-utils linux-headers-6.12-amd64
+  # the installed service under systemd in qemu (tests/systemd-vm/): a Debian 12
+  # root file system from the Debian mirror, packed into an ext4 image
+  mmdebstrap e2fsprogs
   # the web tests: a WebSocket client for the API test, Debian's Chromium for
   # the browser tests (playwright-core comes from npm, tests/browser/package.json);
   # a CJK font so that the Chinese pages render as text, not boxes, in the
   # screenshots (the pages name no font file: they use what the system has)
   python3-websocket chromium fonts-wqy-microhei
+  # time zones (site.timezone) and the time-zone test, which runs the daemon at
+  # a chosen instant under libfaketime
+  tzdata faketime
 )
 # Node.js and npm for the browser tests, unless the machine has them already
 # (some images carry their own Node.js, which Debian's npm would conflict with).

@@ -544,7 +544,9 @@ static void run_step(struct sim_bus *sim, struct script_step *step)
         enum wg_health health = step->health;
         for (long long i = 0; i < step->repeat; i++) {
             device->silent = health == WG_HEALTH_OFFLINE;
-            host->post_health(host, step->device, health, WG_REASON_SCRIPTED,
+            /* A reason given in the script is the simulated device's own words. */
+            host->post_health(host, step->device, health,
+                              step->reason ? WG_REASON_OTHER : WG_REASON_SCRIPTED,
                               step->reason ? step->reason : "scripted");
             health = health == WG_HEALTH_OFFLINE ? WG_HEALTH_ONLINE : WG_HEALTH_OFFLINE;
             if (!pause_before_repeat(sim, step, i))

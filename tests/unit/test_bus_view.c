@@ -1,7 +1,7 @@
 /* Unit tests of the reload's "which buses changed" (bus_view.c): a bus
  * restarts only when what its driver sees changes (its section, its devices'
  * address, poll period, location, settings, enabled state, their profile's
- * points, the driver file); residents, rules, labels, spots, profile texts
+ * points, the driver file); residents, escalation, labels, spots, profile texts
  * and the order of keys in a mapping never restart a driver. Also: the view
  * outlives the configuration it was built from, and rebinding points its
  * settings at the next one. */
@@ -19,7 +19,7 @@ struct variant {
     const char *device_a1; /* the extra keys of device a1 */
     const char *profile_source;
     const char *profile_description;
-    const char *rules;
+    const char *rules;        /* a section a driver does not see, or "" */
     const char *extra_device; /* one more device line, or "" */
 };
 
@@ -30,7 +30,7 @@ static const struct variant base = {
     .device_a1 = "address: 1, poll_ms: 1000, bed: 101-A, label: Call one, spot: bathroom",
     .profile_source = "{line: 0}",
     .profile_description = "a call button",
-    .rules = "  - {id: call, kind: call}\n",
+    .rules = "",
     .extra_device = "",
 };
 
@@ -64,7 +64,7 @@ static struct wg_config *load(const struct variant *v)
              "  - {id: a1, bus: a, profile: unit-call, %s}\n"
              "  - {id: b1, bus: b, address: 1, profile: unit-call, room: \"102\"}\n"
              "%s"
-             "rules:\n%s",
+             "%s",
              dir, v->resident_label, v->bus_a_settings, v->bus_b_settings, v->device_a1,
              v->extra_device, v->rules);
     struct wg_config *config = test_load_config(test_write_file(dir, "site.yaml", text));
@@ -104,7 +104,7 @@ static void test_nothing_a_driver_sees(void **state)
     v.resident_label = "王奶奶";
     expect_changed(&v, "", NULL);
     v = base;
-    v.rules = "  - {id: call, kind: call, priority: urgent}\n";
+    v.rules = "escalation: {reannunciate_s: 120}\n";
     expect_changed(&v, "", NULL);
     v = base;
     v.device_a1 =

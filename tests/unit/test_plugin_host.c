@@ -332,7 +332,7 @@ static void test_abi1_driver(void **state)
     assert_int_equal(legacy->started, 1);
     const struct wg_host_v1 *v1 = legacy->host;
     v1->post_health(v1, 0, WG_HEALTH_OFFLINE, "timeout after 300 ms");
-    v1->post_health(v1, 1, WG_HEALTH_OFFLINE, "CRC error");
+    v1->post_health(v1, 1, WG_HEALTH_OFFLINE, "crc error");
     v1->post_health(v1, 1, WG_HEALTH_ONLINE, "");
     v1->post_health(v1, 0, WG_HEALTH_OFFLINE, "something else");
     v1->post_reading(v1, 0, 0, 1.0, 5);
