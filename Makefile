@@ -92,7 +92,7 @@ $(BUILD)/tests/test_modbus: tests/unit/test_modbus.c $(MODBUS_UNIT_SRC) $(wildca
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugins/modbus -o $@ $< $(MODBUS_UNIT_SRC) $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
 
-$(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h tests/plugins/probe.h
+$(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h gateway/plugin_abi1.h $(wildcard tests/plugins/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 

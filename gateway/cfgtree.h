@@ -98,6 +98,10 @@ const struct wg_cfg_node *cfg_get(const struct wg_cfg_node *map, const char *key
 const char *cfg_scalar(const struct wg_cfg_node *node);
 size_t cfg_seq_len(const struct wg_cfg_node *seq);
 const struct wg_cfg_node *cfg_seq_at(const struct wg_cfg_node *seq, size_t index);
+/* Whether two subtrees say the same: types, scalar texts (and whether they were
+ * quoted), list items in order, map entries in any order. Positions do not
+ * count. Two NULLs are equal. */
+bool cfg_equal(const struct wg_cfg_node *a, const struct wg_cfg_node *b);
 
 /* Typed reads with messages naming the key and what was expected. Absent key:
  * *out unchanged, returns true (unless the _req variant, which reports

@@ -83,6 +83,7 @@ struct extra_source {
 };
 #define MAX_SOURCES    4
 #define MAX_SUPERVISED 4
+#define MAX_RETIRING   4 /* uplink clients replaced by reloads, still disconnecting */
 /* The supervision check runs at the watchdog's period, or this often without one. */
 #define SUPERVISE_PERIOD_MS 1000
 
@@ -118,9 +119,11 @@ struct wg_core {
     struct wg_engine *engine;
     /* Not owned: the query workers, where the uplink's journal reads go. */
     struct wg_query_service *queries;
-    struct wg_uplink_client *uplink; /* NULL when the uplink is disabled */
-    uint64_t uplink_generation;      /* tags its outbox deletes: a new uplink ignores old ones */
-    int64_t telemetry_from_ms;       /* start of the open telemetry interval */
+    struct wg_uplink_client *uplink;                 /* NULL when the uplink is disabled */
+    struct wg_uplink_client *retiring[MAX_RETIRING]; /* replaced by a reload, disconnecting */
+    bool uplink_waiting;        /* the uplink starts once the client it replaces is gone */
+    uint64_t uplink_generation; /* tags its outbox deletes: a new uplink ignores old ones */
+    int64_t telemetry_from_ms;  /* start of the open telemetry interval */
     struct device_state *devices;
 
     struct outstanding_write *outstanding;
@@ -486,14 +489,14 @@ static void handle_health(struct wg_core *core, const struct wg_msg *msg)
         return;
     enum wg_health previous = state->health;
     state->health = health;
+    state->reason_code = health_reason_name((enum wg_health_reason)msg->code); /* the driver's */
     snprintf(state->reason, sizeof state->reason, "%s", msg->text);
-    state->reason_code = health_reason_code(msg->text);
     json_t *body =
         json_pack("{s:s, s:s, s:s, s:s}", "health", health_name(health), "previous",
                   health_name(previous), "reason", msg->text, "reason_code", state->reason_code);
     if (body)
         core_emit(core, "device_health", -1, msg->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
-    engine_on_health(core->engine, msg->device, health, msg->text, msg->ts_ms);
+    engine_on_health(core->engine, msg->device, health, state->reason_code, msg->text, msg->ts_ms);
 }
 
 /* ---- writes awaiting their result ---- */
@@ -619,6 +622,8 @@ size_t core_process(struct wg_core *core)
     for (int round = 0; round < BATCHES_PER_WAKEUP; round++) {
         size_t count = queue_pop_batch(core->queue, batch, BATCH_MAX);
         for (size_t i = 0; i < count; i++) {
+            if (core->host && !plugin_host_translate(core->host, &batch[i]))
+                continue; /* a device or point the running configuration no longer has */
             switch (batch[i].type) {
             case WG_MSG_READING:
                 handle_reading(core, &batch[i]);
@@ -792,10 +797,60 @@ static void job_buckets(struct wg_core *core)
     flush(core);
 }
 
+/* Moves the replaced uplink clients along; frees those whose disconnect is
+ * over (or overdue), then starts the client that replaces them: one
+ * connection per client id at a time. */
+static void reap_retired_uplinks(struct wg_core *core)
+{
+    bool left = false;
+    for (size_t i = 0; i < MAX_RETIRING; i++) {
+        if (!core->retiring[i])
+            continue;
+        if (uplink_retire_step(core->retiring[i])) {
+            uplink_free(core->retiring[i]); /* does not wait: it is retired */
+            core->retiring[i] = NULL;
+        } else {
+            left = true;
+        }
+    }
+    if (!left && core->uplink_waiting) {
+        core->uplink_waiting = false;
+        if (core->uplink)
+            uplink_start(core->uplink);
+    }
+}
+
+/* Hands the running uplink client over to the background disconnect. */
+static void retire_uplink(struct wg_core *core)
+{
+    size_t free_slot = MAX_RETIRING;
+    for (size_t i = 0; i < MAX_RETIRING && free_slot == MAX_RETIRING; i++)
+        if (!core->retiring[i])
+            free_slot = i;
+    if (free_slot == MAX_RETIRING) {
+        /* Reloads faster than disconnects: the oldest goes without its goodbye. */
+        uplink_free(core->retiring[0]);
+        memmove(core->retiring, core->retiring + 1, (MAX_RETIRING - 1) * sizeof core->retiring[0]);
+        free_slot = MAX_RETIRING - 1;
+    }
+    uplink_retire(core->uplink);
+    core->retiring[free_slot] = core->uplink;
+    core->uplink = NULL;
+}
+
+static bool uplink_retiring(const struct wg_core *core)
+{
+    for (size_t i = 0; i < MAX_RETIRING; i++)
+        if (core->retiring[i])
+            return true;
+    return false;
+}
+
 static void job_uplink(struct wg_core *core)
 {
-    if (core->uplink)
+    if (core->uplink && !core->uplink_waiting)
         uplink_tick(core->uplink);
+    reap_retired_uplinks(core);
 }
 
 /* One telemetry event per device with numeric readings in the interval:
@@ -841,8 +896,8 @@ static void init_uplink_jobs(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
     int64_t telemetry_ms = (int64_t)core->config->uplink.telemetry_interval_s * 1000;
-    core->jobs[JOB_UPLINK] =
-        (struct periodic_job){"uplink", core->uplink ? 1000 : 0, now + 1000, job_uplink};
+    core->jobs[JOB_UPLINK] = (struct periodic_job){
+        "uplink", core->uplink || uplink_retiring(core) ? 1000 : 0, now + 1000, job_uplink};
     core->jobs[JOB_TELEMETRY] = (struct periodic_job){"telemetry", core->uplink ? telemetry_ms : 0,
                                                       now + telemetry_ms, job_telemetry};
     core->telemetry_from_ms = clock_wall_ms(core->clock);
@@ -1291,6 +1346,8 @@ void core_free(struct wg_core *core)
     }
     uplink_free(core->uplink); /* its last outbox deletes go through the journal */
     core->uplink = NULL;
+    for (size_t i = 0; i < MAX_RETIRING; i++)
+        uplink_free(core->retiring[i]); /* retired: they do not wait */
     uplink = real_us();
     journal_free(core->journal); /* one more try at what is held; what is lost is logged */
     if (drivers)
@@ -1338,6 +1395,60 @@ int core_reload(struct wg_core *core)
     return core_reload_report(core, NULL);
 }
 
+/* A point's index in a device's profile by name, or WG_NO_INDEX. */
+static size_t point_named(const struct wg_config *config, size_t device, const char *name)
+{
+    const struct wg_profile *profile = &config->profiles[config->devices[device].profile];
+    for (size_t p = 0; p < profile->point_count; p++)
+        if (strcmp(profile->points[p].name, name) == 0)
+            return p;
+    return WG_NO_INDEX;
+}
+
+/* Writes still waiting for their result follow their device and point to the
+ * next configuration (their buses may keep running through the reload). */
+static void carry_outstanding(struct wg_core *core, const struct wg_config *next)
+{
+    const struct wg_config *config = core->config;
+    for (size_t i = 0; i < core->outstanding_count; i++) {
+        struct outstanding_write *write = outstanding_at(core, i);
+        if (write->answered)
+            continue;
+        const struct wg_device *device = &config->devices[write->device];
+        size_t d = config_find_device(next, device->id);
+        size_t p =
+            d == WG_NO_INDEX
+                ? WG_NO_INDEX
+                : point_named(next, d, config->profiles[device->profile].points[write->point].name);
+        if (p == WG_NO_INDEX) {
+            write->answered = true; /* its device or point is gone: no longer awaited */
+            continue;
+        }
+        write->device = (uint32_t)d;
+        write->point = (uint32_t)p;
+    }
+}
+
+/* Ends a refused or undone reload: the reasons to the log and `report`. */
+static int refuse_reload(struct wg_core *core, struct wg_diag *report, const struct wg_diag *diag,
+                         const char *why)
+{
+    diag_log(diag);
+    for (size_t i = 0; report && i < diag->count; i++)
+        diag_copy(report, diag, i);
+    char summary[400];
+    if (why)
+        snprintf(summary, sizeof summary, "%s", why);
+    else
+        snprintf(summary, sizeof summary, "%zu error(s), the first: %s",
+                 diag->count ? diag->count : 1, diag->count ? diag->messages[0] : "out of memory");
+    if (why && report)
+        diag_pos(report, NULL, 0, 0, "%s; the running configuration is kept", why);
+    wg_err("reload: %s: %s; keeping the running configuration", core->config_path, summary);
+    service_reload_done(false, summary);
+    return -1;
+}
+
 int core_reload_report(struct wg_core *core, struct wg_diag *report)
 {
     service_reloading();
@@ -1345,27 +1456,22 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     struct wg_diag diag;
     diag_init(&diag);
     struct wg_config *next = config_load(core->config_path, &diag);
-    struct wg_plugin_host *next_host = NULL;
+    struct wg_host_reload *change = NULL;
     struct device_state *next_states = NULL;
+    /* Every driver whose bus changed validates its new section before anything is touched. */
     if (next)
-        next_host = plugin_host_open(next, core_plugin_dir(core->plugin_dir_override, next),
-                                     core->queue, core->clock, &diag);
-    if (next_host)
+        change = plugin_host_prepare(core->host, next,
+                                     core_plugin_dir(core->plugin_dir_override, next), &diag);
+    if (change)
         next_states = new_device_states(next);
-    if (!next || !next_host || !next_states) {
-        diag_log(&diag);
-        for (size_t i = 0; report && i < diag.count; i++)
-            diag_copy(report, &diag, i);
-        wg_err("reload: %s has %zu error(s); keeping the running configuration", core->config_path,
-               diag.count ? diag.count : 1);
-        char why[400];
-        snprintf(why, sizeof why, "%zu error(s), the first: %s", diag.count ? diag.count : 1,
-                 diag.count ? diag.messages[0] : "out of memory");
-        diag_free(&diag);
-        plugin_host_close(next_host);
+    if (!next || !change || !next_states) {
+        if (change && !next_states)
+            diag_at(&diag, NULL, "out of memory");
+        plugin_host_abandon(core->host, change);
         config_free(next);
-        service_reload_done(false, why);
-        return -1;
+        int rc = refuse_reload(core, report, &diag, NULL);
+        diag_free(&diag);
+        return rc;
     }
     diag_free(&diag);
     config_log_warnings(next);
@@ -1377,60 +1483,69 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
                 "the times shown and sent) stays in %s until wardgated is restarted: the zone is "
                 "set once, before any thread starts",
                 core->timezone, next->site.timezone, core->timezone);
+    struct wg_host_reload_summary buses;
+    plugin_host_reload_summary(change, &buses);
 
-    /* Stop the old drivers, take in what they handed over, then switch. */
-    plugin_host_stop(core->host);
-    drain_queue(core);
-    close_buckets(core, true); /* they name devices of the old config */
-    flush(core);
-    carry_device_states(core->config, core->devices, next, next_states);
-    if (plugin_host_start(next_host) != 0) {
-        wg_err("reload: the new drivers did not start; going back to the running configuration");
-        if (report)
-            diag_pos(report, NULL, 0, 0,
-                     "the new drivers did not start (see the log); the running configuration "
-                     "is kept");
-        plugin_host_close(next_host);
+    /* Restart the changed buses only; on a failure every bus runs as before. */
+    char why[256];
+    if (plugin_host_apply(core->host, change, why, sizeof why) != 0) {
         free_device_states(next_states, next->device_count);
         config_free(next);
-        if (plugin_host_start(core->host) != 0)
-            wg_crit("reload: the previous drivers did not restart either; no device is polled");
-        service_reload_done(false, "the new drivers did not start (see the log)");
-        return -1;
+        diag_init(&diag);
+        int rc = refuse_reload(core, report, &diag, why);
+        diag_free(&diag);
+        return rc;
     }
-    plugin_host_close(core->host);
-    free_device_states(core->devices, core->config->device_count);
+
+    /* The reload happens: switch the core over. Nothing below waits. */
+    close_buckets(core, true); /* they name devices of the running config */
+    flush(core);
+    carry_device_states(core->config, core->devices, next, next_states);
+    carry_outstanding(core, next);
     /* The engine carries its state over while the old config still exists. */
     if (engine_set_config(core->engine, next, clock_wall_ms(core->clock)) != 0)
         wg_crit("reload: out of memory rebuilding the alarm engine's state");
-    /* Nothing pending may point into the old config: events own their strings. */
+    /* Outputs of restarted buses are written again (unchanged values stay as they are). */
+    for (size_t d = 0; d < next->device_count; d++)
+        if (plugin_host_reload_restarts(change, d))
+            engine_forget_outputs(core->engine, d);
     bool uplink_changed = !uplink_same_settings(core->config, next);
     if (uplink_changed && core->uplink) {
         wg_notice("reload: uplink settings changed; reconnecting with the new ones");
-        uplink_retire(core->uplink);
-        core->uplink = NULL;
+        retire_uplink(core); /* disconnects in the background, calls nothing of the core */
     }
-    config_free(core->config);
+    struct wg_config *old_config = core->config;
+    struct device_state *old_states = core->devices;
     core->config = next;
-    core->host = next_host;
     core->devices = next_states;
+    plugin_host_commit(core->host, change); /* every bus now reads `next` */
+    free_device_states(old_states, old_config->device_count);
+    config_free(old_config);
     if (uplink_changed) {
         open_uplink(core);
-        if (core->uplink)
+        /* It connects once the client it replaces has said goodbye (same client id). */
+        core->uplink_waiting = uplink_retiring(core);
+        if (core->uplink && !core->uplink_waiting)
             uplink_start(core->uplink);
         init_uplink_jobs(core);
     }
-    json_t *body = json_pack("{s:s, s:i}", "what", "reloaded", "devices", (int)next->device_count);
+    json_t *body =
+        json_pack("{s:s, s:i, s:{s:i, s:i, s:i, s:i}}", "what", "reloaded", "devices",
+                  (int)next->device_count, "buses", "kept", (int)buses.kept, "restarted",
+                  (int)buses.restarted, "added", (int)buses.added, "removed", (int)buses.removed);
     if (body)
         core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
                   clock_wall_ms(core->clock));
     flush(core);
-    wg_notice("reload: applied %s (%zu devices on %zu buses)", core->config_path,
-              next->device_count, next->bus_count);
-    char applied[128];
-    snprintf(applied, sizeof applied, "%zu devices on %zu buses", next->device_count,
-             next->bus_count);
-    service_reload_done(true, applied);
+    char summary[900];
+    snprintf(summary, sizeof summary,
+             "%zu devices on %zu buses; %zu buses kept running, restarted: %s, added: %s, "
+             "removed: %s",
+             next->device_count, next->bus_count, buses.kept,
+             buses.restarted ? buses.restarted_ids : "none", buses.added ? buses.added_ids : "none",
+             buses.removed ? buses.removed_ids : "none");
+    wg_notice("reload: applied %s (%s)", core->config_path, summary);
+    service_reload_done(true, summary);
     return 0;
 }
 
@@ -1509,14 +1624,18 @@ static void note_iteration(struct wg_core *core, int64_t took_us)
 int core_run(struct wg_core *core, int signal_fd)
 {
     while (!core->stop_requested) {
-        struct pollfd fds[4 + MAX_SOURCES] = {
+        struct pollfd fds[4 + MAX_SOURCES + MAX_RETIRING] = {
             {.fd = queue_fd(core->queue), .events = POLLIN},
             {.fd = signal_fd, .events = POLLIN},
             {.fd = core->uplink ? uplink_fd(core->uplink) : -1, .events = POLLIN},
             {.fd = journal_fd(core->journal), .events = POLLIN}};
         for (size_t i = 0; i < core->source_count; i++)
             fds[4 + i] = (struct pollfd){.fd = core->sources[i].fd, .events = POLLIN};
-        int ready = poll(fds, (nfds_t)(4 + core->source_count), next_timer_in_ms(core));
+        nfds_t watched = (nfds_t)(4 + core->source_count);
+        for (size_t i = 0; i < MAX_RETIRING; i++)
+            fds[watched + i] = (struct pollfd){
+                .fd = core->retiring[i] ? uplink_fd(core->retiring[i]) : -1, .events = POLLIN};
+        int ready = poll(fds, watched + MAX_RETIRING, next_timer_in_ms(core));
         if (ready < 0 && errno != EINTR) {
             wg_crit("poll: %s", strerror(errno));
             return -1;
@@ -1533,6 +1652,11 @@ int core_run(struct wg_core *core, int signal_fd)
         for (size_t i = 0; ready > 0 && i < core->source_count; i++)
             if (fds[4 + i].revents & POLLIN)
                 core->sources[i].ready(core->sources[i].ctx);
+        for (size_t i = 0; ready > 0 && i < MAX_RETIRING; i++)
+            if (core->retiring[i] && (fds[watched + i].revents & POLLIN))
+                uplink_process(core->retiring[i]);
+        if (uplink_retiring(core))
+            reap_retired_uplinks(core);
         core_run_timers(core);
         note_iteration(core, real_us() - started);
     }
@@ -1646,6 +1770,11 @@ void core_stats(struct wg_core *core, struct wg_core_stats *stats)
                                     .loop_max_recent_us = recent_us};
     snprintf(stats->storage_reason, sizeof stats->storage_reason, "%s", core->storage_reason);
     stats->storage = storage;
+}
+
+int core_uplink_fd(const struct wg_core *core)
+{
+    return core->uplink ? uplink_fd(core->uplink) : -1;
 }
 
 const struct wg_config *core_config(const struct wg_core *core)

@@ -142,6 +142,9 @@ struct wg_core_stats {
     struct wg_writer_status storage;
 };
 void core_stats(struct wg_core *core, struct wg_core_stats *stats);
+/* The running uplink client's fd (readable when the MQTT library has handed
+ * something over for the core), -1 when the uplink is off; for tests. */
+int core_uplink_fd(const struct wg_core *core);
 
 /* Read-only views for tests and status. */
 const struct wg_config *core_config(const struct wg_core *core);

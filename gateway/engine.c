@@ -991,8 +991,8 @@ static int64_t offline_after_ms(const struct wg_device *device)
 }
 
 /* Offline: the driver says why (`reason`), or it has been silent for `silent_s`. */
-static void raise_offline(struct wg_engine *engine, size_t device, const char *reason,
-                          int64_t silent_s, int64_t now)
+static void raise_offline(struct wg_engine *engine, size_t device, const char *reason_code,
+                          const char *reason, int64_t silent_s, int64_t now)
 {
     struct device_watch *watch = &engine->devices[device];
     watch->health = WG_HEALTH_OFFLINE;
@@ -1003,7 +1003,7 @@ static void raise_offline(struct wg_engine *engine, size_t device, const char *r
     if (reason) {
         snprintf(proto.detail, sizeof proto.detail, "driver reports offline: %s", reason);
         alarm_set_code(&proto, "device_offline", "{s:s, s:s}", "reason_code",
-                       health_reason_code(reason), "reason", reason);
+                       reason_code ? reason_code : health_reason_code(reason), "reason", reason);
     } else {
         snprintf(proto.detail, sizeof proto.detail, "no reply for %lld s", (long long)silent_s);
         alarm_set_code(&proto, "device_silent", "{s:I}", "s", (json_int_t)silent_s);
@@ -1012,12 +1012,12 @@ static void raise_offline(struct wg_engine *engine, size_t device, const char *r
 }
 
 void engine_on_health(struct wg_engine *engine, size_t device, enum wg_health health,
-                      const char *reason, int64_t ts_ms)
+                      const char *reason_code, const char *reason, int64_t ts_ms)
 {
     if (device >= engine->config->device_count)
         return;
     if (health == WG_HEALTH_OFFLINE) {
-        raise_offline(engine, device, reason ? reason : "", 0, ts_ms);
+        raise_offline(engine, device, reason_code, reason ? reason : "", 0, ts_ms);
         update_indicators(engine);
     }
 }
@@ -1067,7 +1067,7 @@ static void supervise(struct wg_engine *engine, int64_t now)
         if (suspect > offline / 2)
             suspect = offline / 2;
         if (silent >= offline) {
-            raise_offline(engine, d, NULL, silent / 1000, now);
+            raise_offline(engine, d, NULL, NULL, silent / 1000, now);
         } else if (silent >= suspect && watch->health != WG_HEALTH_OFFLINE) {
             watch->health = WG_HEALTH_SUSPECT;
         } else if (silent < suspect && watch->last_seen_ms) {
@@ -1473,6 +1473,15 @@ static int build_state(struct wg_engine *engine, const struct wg_config *config,
             watches[d].last_seen_ms = engine->devices[old].last_seen_ms;
             watches[d].health = engine->devices[old].health;
             memcpy(watches[d].offline_alarm, engine->devices[old].offline_alarm, 37);
+            /* What each output was last set to, by point name: a bus that keeps
+             * running keeps its outputs, and they are not written again. */
+            const struct wg_profile *now = &config->profiles[config->devices[d].profile];
+            const struct wg_profile *before =
+                &engine->config->profiles[engine->config->devices[old].profile];
+            for (size_t p = 0; p < now->point_count; p++)
+                for (size_t q = 0; q < before->point_count; q++)
+                    if (strcmp(now->points[p].name, before->points[q].name) == 0)
+                        watches[d].written[p] = engine->devices[old].written[q];
         }
         for (size_t r = 0; r < config->room_count; r++) {
             size_t old = config_find_room(engine->config, config->rooms[r].id);
@@ -1539,6 +1548,16 @@ int engine_set_config(struct wg_engine *engine, const struct wg_config *config, 
     }
     free(active);
     return rc;
+}
+
+void engine_forget_outputs(struct wg_engine *engine, size_t device)
+{
+    if (device >= engine->config->device_count)
+        return;
+    struct device_watch *watch = &engine->devices[device];
+    for (size_t p = 0; p < watch->point_count; p++)
+        watch->written[p] = NAN;
+    engine->indicators_dirty = true;
 }
 
 void engine_free(struct wg_engine *engine)

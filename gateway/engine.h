@@ -41,14 +41,19 @@ struct wg_engine;
 struct wg_engine *engine_new(const struct wg_config *config, struct wg_engine_host host,
                              int64_t now_ms);
 void engine_free(struct wg_engine *engine);
-/* After a reload: rule timers restart, alarms and device supervision carry over by id. */
+/* After a reload: rule timers restart, alarms and device supervision carry over by id,
+ * and what each output was last set to by device id and point name. */
 int engine_set_config(struct wg_engine *engine, const struct wg_config *config, int64_t now_ms);
+/* The device's outputs are in an unknown state (its bus was restarted): every
+ * one is written again at the next update, whatever it was set to before. */
+void engine_forget_outputs(struct wg_engine *engine, size_t device);
 
 /* Every reading of every point (not only changes). `first` when the point had no value yet. */
 void engine_on_point(struct wg_engine *engine, size_t device, size_t point, double value,
                      double previous, bool first, int64_t ts_ms);
+/* `reason_code` is the driver's code for `reason` (health_reason.h); NULL: from the text. */
 void engine_on_health(struct wg_engine *engine, size_t device, enum wg_health health,
-                      const char *reason, int64_t ts_ms);
+                      const char *reason_code, const char *reason, int64_t ts_ms);
 void engine_on_write_result(struct wg_engine *engine, size_t device, size_t point, bool ok,
                             const char *reason, int64_t ts_ms);
 /* Rule timers, supervision, re-annunciation, escalation, wellbeing. */

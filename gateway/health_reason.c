@@ -4,9 +4,20 @@
 #include <stddef.h>
 #include <string.h>
 
-static const char *const codes[] = {
-    "answering", "timeout",       "crc",          "exception", "bad_reply", "connection",
-    "cable_cut", "short_circuit", "chip_missing", "line_busy", "scripted",  "other",
+/* In the order of enum wg_health_reason. */
+static const char *const codes[WG_REASON_COUNT] = {
+    [WG_REASON_OTHER] = "other",
+    [WG_REASON_ANSWERING] = "answering",
+    [WG_REASON_TIMEOUT] = "timeout",
+    [WG_REASON_CRC] = "crc",
+    [WG_REASON_EXCEPTION] = "exception",
+    [WG_REASON_BAD_REPLY] = "bad_reply",
+    [WG_REASON_CONNECTION] = "connection",
+    [WG_REASON_CABLE_CUT] = "cable_cut",
+    [WG_REASON_SHORT_CIRCUIT] = "short_circuit",
+    [WG_REASON_CHIP_MISSING] = "chip_missing",
+    [WG_REASON_LINE_BUSY] = "line_busy",
+    [WG_REASON_SCRIPTED] = "scripted",
 };
 
 /* How today's drivers word them: the text starts with `prefix`, or (when
@@ -54,4 +65,24 @@ bool health_reason_code_known(const char *code)
         if (strcmp(codes[i], code) == 0)
             return true;
     return false;
+}
+
+const char *health_reason_name(enum wg_health_reason code)
+{
+    return (unsigned)code < WG_REASON_COUNT ? codes[code] : codes[WG_REASON_OTHER];
+}
+
+enum wg_health_reason health_reason_from_name(const char *name)
+{
+    for (unsigned i = 0; name && i < WG_REASON_COUNT; i++)
+        if (strcmp(codes[i], name) == 0)
+            return (enum wg_health_reason)i;
+    return WG_REASON_OTHER;
+}
+
+enum wg_health_reason health_reason_guess(enum wg_health health, const char *text)
+{
+    if (!text || !*text)
+        return health == WG_HEALTH_ONLINE ? WG_REASON_ANSWERING : WG_REASON_OTHER;
+    return health_reason_from_name(health_reason_code(text));
 }

@@ -62,16 +62,23 @@ static void wake_consumer(struct wg_queue *queue)
         ;
 }
 
-int queue_push(struct wg_queue *queue, const struct wg_msg *msg)
+enum wg_push_result queue_push_ex(struct wg_queue *queue, const struct wg_msg *msg, bool wait,
+                                  const atomic_bool *cancel)
 {
     pthread_mutex_lock(&queue->lock);
-    if (queue->depth == queue->capacity && !queue->closed)
+    bool full = queue->depth == queue->capacity && !queue->closed;
+    if (full && wait)
         queue->producer_waits++;
-    while (queue->depth == queue->capacity && !queue->closed)
+    while (wait && queue->depth == queue->capacity && !queue->closed &&
+           !(cancel && atomic_load(cancel)))
         pthread_cond_wait(&queue->not_full, &queue->lock);
-    if (queue->closed) {
+    if (queue->closed || (queue->depth == queue->capacity && cancel && atomic_load(cancel))) {
         pthread_mutex_unlock(&queue->lock);
-        return -1;
+        return WG_PUSH_CLOSED;
+    }
+    if (queue->depth == queue->capacity) {
+        pthread_mutex_unlock(&queue->lock);
+        return WG_PUSH_FULL;
     }
     queue->ring[(queue->head + queue->depth) % queue->capacity] = *msg;
     queue->depth++;
@@ -82,7 +89,19 @@ int queue_push(struct wg_queue *queue, const struct wg_msg *msg)
     pthread_mutex_unlock(&queue->lock);
     if (was_empty)
         wake_consumer(queue);
-    return 0;
+    return WG_PUSH_OK;
+}
+
+int queue_push(struct wg_queue *queue, const struct wg_msg *msg)
+{
+    return queue_push_ex(queue, msg, true, NULL) == WG_PUSH_OK ? 0 : -1;
+}
+
+void queue_wake_producers(struct wg_queue *queue)
+{
+    pthread_mutex_lock(&queue->lock);
+    pthread_cond_broadcast(&queue->not_full);
+    pthread_mutex_unlock(&queue->lock);
 }
 
 size_t queue_pop_batch(struct wg_queue *queue, struct wg_msg *out, size_t max)

@@ -9,6 +9,7 @@
 #ifndef WG_QUEUE_H
 #define WG_QUEUE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,12 +23,18 @@ enum wg_msg_type {
 
 struct wg_msg {
     enum wg_msg_type type;
-    uint32_t device; /* the core's device index */
-    uint32_t point;  /* index into the device's profile points */
-    double value;    /* reading value, health state, or counter increment */
+    /* Who posted it: NULL when device and point are the core's indexes; else
+     * a bus of the plugin host, whose own indexes they are until
+     * plugin_host_translate() turns them into the core's (at pop time, so a
+     * reload in between cannot misplace them). */
+    const void *origin;
+    uint32_t device;
+    uint32_t point;
+    double value; /* reading value, health state, or counter increment */
     int64_t ts_ms;
     uint64_t request_id; /* write results */
     bool ok;             /* write results */
+    int code;            /* health: enum wg_health_reason */
     char text[64];       /* health reason, write failure, counter name */
 };
 
@@ -38,6 +45,15 @@ void queue_free(struct wg_queue *queue);
 
 /* Blocks while full. Returns 0, or -1 once the queue is closed. */
 int queue_push(struct wg_queue *queue, const struct wg_msg *msg);
+
+enum wg_push_result { WG_PUSH_OK = 0, WG_PUSH_CLOSED = -1, WG_PUSH_FULL = -2 };
+/* The general push. When full: returns WG_PUSH_FULL at once if !wait; else
+ * waits until there is room, the queue is closed, or *cancel (may be NULL)
+ * is true and queue_wake_producers() was called after setting it. */
+enum wg_push_result queue_push_ex(struct wg_queue *queue, const struct wg_msg *msg, bool wait,
+                                  const atomic_bool *cancel);
+/* Wakes every waiting producer so it re-checks its cancel flag. */
+void queue_wake_producers(struct wg_queue *queue);
 /* Moves up to `max` messages into `out` without blocking; returns how many. */
 size_t queue_pop_batch(struct wg_queue *queue, struct wg_msg *out, size_t max);
 /* Readable (POLLIN) while messages are waiting. */

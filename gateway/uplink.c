@@ -35,6 +35,7 @@ enum result_type {
     RESULT_NOT_ACKED,
     RESULT_COMMAND,
     RESULT_SUBSCRIBE_FAILED,
+    RESULT_DISCONNECTED, /* a retiring client's disconnect completed (or failed) */
 };
 
 /* What a paho callback hands to the core thread. */
@@ -107,6 +108,10 @@ struct wg_uplink_client {
     bool waiting_logged;
     bool snapshot_due; /* the retained snapshot goes out once after each connect */
     int64_t started_mono_ms, connected_mono_ms;
+    bool retiring;     /* replaced by a reload: disconnecting in the background */
+    bool goodbye_sent; /* ... its offline status and disconnect are under way */
+    bool retired;      /* its disconnect is over: uplink_free will not wait */
+    int64_t retire_deadline_mono_ms;
     int64_t next_heartbeat_mono_ms, next_response_mono_ms;
     struct journal_read *reads; /* journal reads on the query workers, for cancelling */
     bool figures_running;       /* the periodic response figures are being computed */
@@ -228,6 +233,28 @@ static void on_subscribe_failed5(void *context, MQTTAsync_failureData5 *response
 {
     post_text(context, RESULT_SUBSCRIBE_FAILED, 0, response ? (int)response->reasonCode : 0,
               response ? response->message : NULL);
+}
+
+static void on_disconnected(void *context, MQTTAsync_successData *response)
+{
+    (void)response;
+    post_text(context, RESULT_DISCONNECTED, 0, 0, NULL);
+}
+
+static void on_disconnected5(void *context, MQTTAsync_successData5 *response)
+{
+    (void)response;
+    post_text(context, RESULT_DISCONNECTED, 0, 0, NULL);
+}
+
+static void on_disconnect_failed(void *context, MQTTAsync_failureData *response)
+{
+    post_text(context, RESULT_DISCONNECTED, 0, response ? response->code : 0, NULL);
+}
+
+static void on_disconnect_failed5(void *context, MQTTAsync_failureData5 *response)
+{
+    post_text(context, RESULT_DISCONNECTED, 0, response ? response->code : 0, NULL);
 }
 
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *message)
@@ -547,7 +574,7 @@ static int send_row(const struct wg_outbox_row *row, void *ctx)
 
 static void pump(struct wg_uplink_client *client)
 {
-    while (client->state == LINK_UP && !client->send_blocked &&
+    while (client->state == LINK_UP && !client->retiring && !client->send_blocked &&
            client->inflight_count < (size_t)client->window) {
         size_t room = (size_t)client->window - client->inflight_count;
         struct pump_state state = {.client = client};
@@ -695,6 +722,11 @@ static void connect_failed(struct wg_uplink_client *client, const struct result 
 
 static void connection_lost(struct wg_uplink_client *client, const struct result *result)
 {
+    if (client->retiring) {
+        client->state = LINK_IDLE;
+        client->retired = true;
+        return;
+    }
     if (client->state != LINK_UP)
         return;
     wg_warn("uplink: connection to %s lost: %s; reconnecting in %d s", client->connected_uri,
@@ -1108,6 +1140,10 @@ void uplink_process(struct wg_uplink_client *client)
                    "not received",
                    client->command_topic, result->code);
             break;
+        case RESULT_DISCONNECTED:
+            client->state = LINK_IDLE;
+            client->retired = true;
+            break;
         }
     }
     free(results);
@@ -1292,11 +1328,10 @@ static void cancel_reads(struct wg_uplink_client *client)
     client->reads = NULL;
 }
 
-/* A clean stop says so itself: the will is only for a crash. */
-static void say_offline(struct wg_uplink_client *client)
+/* The retained "offline" status on this client's topic (a clean stop says so
+ * itself: the will is only for a crash). */
+static void publish_offline(struct wg_uplink_client *client)
 {
-    if (client->state != LINK_UP)
-        return;
     char *offline = uplink_encode_status(&client->identity, false, WG_VERSION, wall_now(client));
     if (offline) {
         MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
@@ -1305,22 +1340,15 @@ static void say_offline(struct wg_uplink_client *client)
     }
 }
 
-/* Asks paho to disconnect (it does so on its own thread). */
-static void start_disconnect(struct wg_uplink_client *client)
-{
-    if (client->mqtt && MQTTAsync_isConnected(client->mqtt)) {
-        MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
-        options.timeout = DISCONNECT_TIMEOUT_MS;
-        MQTTAsync_disconnect(client->mqtt, &options);
-    }
-}
-
-/* Waits up to DISCONNECT_TIMEOUT_MS for the disconnect, destroys the paho
- * client and frees everything; touches neither the store nor the core. */
+/* Destroys the paho client and frees everything, after waiting up to
+ * DISCONNECT_TIMEOUT_MS for a disconnect under way (a retired client's is
+ * over, or took too long: no wait). */
 static void disconnect_and_free(struct wg_uplink_client *client)
 {
     if (client->mqtt) {
-        for (int i = 0; i < DISCONNECT_TIMEOUT_MS / 10 && MQTTAsync_isConnected(client->mqtt); i++)
+        for (int i = 0; !client->retiring && i < DISCONNECT_TIMEOUT_MS / 10 &&
+                        MQTTAsync_isConnected(client->mqtt);
+             i++)
             usleep(10 * 1000);
         MQTTAsync_destroy(&client->mqtt);
     }
@@ -1337,6 +1365,48 @@ static void disconnect_and_free(struct wg_uplink_client *client)
     free(client);
 }
 
+void uplink_retire(struct wg_uplink_client *client)
+{
+    if (!client || client->retiring)
+        return;
+    cancel_reads(client); /* a replaced link answers no journal read */
+    client->retiring = true;
+    client->retire_deadline_mono_ms = mono_now(client) + DRAIN_ON_STOP_MS + DISCONNECT_TIMEOUT_MS;
+    if (client->state != LINK_UP)
+        client->retired = true; /* nothing to say goodbye on */
+}
+
+bool uplink_retire_step(struct wg_uplink_client *client)
+{
+    if (client->retired || mono_now(client) >= client->retire_deadline_mono_ms)
+        return true;
+    if (client->goodbye_sent)
+        return false;
+    /* What the library had handed over (a command under way) is answered
+     * first, from the core's state as it is now; then goodbye. */
+    uplink_process(client);
+    if (client->retired || client->state != LINK_UP)
+        return client->retired = true;
+    publish_offline(client);
+    MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+    options.timeout = DISCONNECT_TIMEOUT_MS;
+    options.context = client;
+    if (client->mqtt_version == MQTTVERSION_5) {
+        options.onSuccess5 = on_disconnected5;
+        options.onFailure5 = on_disconnect_failed5;
+    } else {
+        options.onSuccess = on_disconnected;
+        options.onFailure = on_disconnect_failed;
+    }
+    client->goodbye_sent = true;
+    int rc = MQTTAsync_disconnect(client->mqtt, &options);
+    if (rc != MQTTASYNC_SUCCESS) {
+        wg_notice("uplink: the replaced link did not disconnect cleanly (paho code %d)", rc);
+        return client->retired = true;
+    }
+    return false;
+}
+
 void uplink_free(struct wg_uplink_client *client)
 {
     if (!client)
@@ -1346,56 +1416,21 @@ void uplink_free(struct wg_uplink_client *client)
         /* Give the PUBACKs of what is in flight a moment, so a clean stop
          * leaves no duplicates behind. */
         int64_t until = mono_now(client) + DRAIN_ON_STOP_MS;
-        while (client->state == LINK_UP && client->inflight_count > 0 && mono_now(client) < until) {
+        while (!client->retiring && client->state == LINK_UP && client->inflight_count > 0 &&
+               mono_now(client) < until) {
             struct pollfd wake = {.fd = client->event_fd, .events = POLLIN};
             if (poll(&wake, 1, 50) > 0)
                 uplink_process(client);
         }
-        say_offline(client);
-        start_disconnect(client);
+        if (!client->retiring && client->state == LINK_UP) {
+            publish_offline(client);
+            MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+            options.timeout = DISCONNECT_TIMEOUT_MS;
+            MQTTAsync_disconnect(client->mqtt, &options);
+        }
     }
     if (client->acked_count > 0)
         delete_acked(client);
-    disconnect_and_free(client);
-}
-
-static void *retire_main(void *arg)
-{
-    disconnect_and_free(arg);
-    return NULL;
-}
-
-void uplink_retire(struct wg_uplink_client *client)
-{
-    if (!client)
-        return;
-    cancel_reads(client);
-    if (client->mqtt) {
-        uplink_process(client); /* what paho has reported: the PUBACKs in, to delete */
-        say_offline(client);
-        /* Queued now, before the new link's CONNECT: the broker drops the
-         * old session's will instead of publishing it over the new "online". */
-        start_disconnect(client);
-    }
-    if (client->acked_count > 0)
-        delete_acked(client);
-    if (!client->mqtt || !MQTTAsync_isConnected(client->mqtt)) {
-        disconnect_and_free(client); /* nothing to wait for (and paho is quicker to connect the
-                                        new link once this one is destroyed) */
-        return;
-    }
-    /* Rows published but not acknowledged stay in the outbox: the new link
-     * sends them again (QoS 1: the platform drops the duplicates by id). */
-    pthread_attr_t attr;
-    pthread_t thread;
-    if (pthread_attr_init(&attr) == 0) {
-        bool started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                       pthread_create(&thread, &attr, retire_main, client) == 0;
-        pthread_attr_destroy(&attr);
-        if (started)
-            return;
-    }
-    wg_warn("uplink: cannot disconnect the previous link in the background; waiting for it");
     disconnect_and_free(client);
 }
 

@@ -67,11 +67,18 @@ void uplink_start(struct wg_uplink_client *client);
  * Unsent rows stay in the outbox for the next start. Waits up to 3 s (for
  * the PUBACKs in flight and the disconnect): for a clean stop. */
 void uplink_free(struct wg_uplink_client *client);
-/* The same without waiting, for a reload that replaces the link: what paho
- * has reported is taken in, "offline" is published, and the disconnect
- * finishes on a thread of its own; rows in flight are sent again by the new
- * link. The core thread does not sleep. */
+/* Takes a client out of service, without waiting, when a reload replaces it
+ * with one of new settings: it stops publishing the outbox (the new client
+ * resends what was not acknowledged) and its journal reads on the query
+ * workers are cancelled. Then call uplink_retire_step on the core
+ * thread (each loop turn, and whenever its fd is readable, after
+ * uplink_process): the first call answers what the library had already handed
+ * over (a command under way), says "offline" on its status topic and starts a
+ * disconnect in the background; it returns true once the disconnect is over
+ * (or took more than 3 s): then uplink_free it, which does not wait. Nothing
+ * here sleeps or polls. Start the next client (same client id) only then. */
 void uplink_retire(struct wg_uplink_client *client);
+bool uplink_retire_step(struct wg_uplink_client *client);
 
 /* Readable when paho has reported something; then call uplink_process. */
 int uplink_fd(const struct wg_uplink_client *client);

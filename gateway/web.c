@@ -44,6 +44,7 @@
 
 #define MAX_BODY                 (64 * 1024)
 #define REPLY_TIMEOUT_MS         5000
+#define JOB_TIMEOUT_MS           30000 /* the login worker: a password hash on a slow board */
 #define WS_QUEUE_MAX             256
 #define WS_FRAME_MAX             1024
 #define WS_RATE_FRAMES           20
@@ -1486,9 +1487,11 @@ static void tick(lws_sorted_usec_list_t *sul)
     struct wg_web_server *web = lws_container_of(sul, struct wg_web_server, tick);
     int64_t now = clock_mono_ms(&web->clock);
     for (struct http_conn *c = web->conns; c; c = c->next) {
-        if (c->request_id && now - c->posted_ms > REPLY_TIMEOUT_MS)
-            respond_error(c, 503, NULL, "the gateway did not answer within %d s",
-                          REPLY_TIMEOUT_MS / 1000);
+        bool job = c->request_id >= LOCAL_ID_BASE; /* the login worker's, not the core's */
+        if (c->request_id && now - c->posted_ms > (job ? JOB_TIMEOUT_MS : REPLY_TIMEOUT_MS))
+            respond_error(c, 503, NULL, "%s did not answer within %d s",
+                          job ? "the login worker" : "the gateway",
+                          (job ? JOB_TIMEOUT_MS : REPLY_TIMEOUT_MS) / 1000);
         if (c->streaming && c->chunks && now - c->progress_ms > STREAM_STALL_MS) {
             wg_notice("web: %s took nothing of a streamed response for %d s; closing it", c->client,
                       STREAM_STALL_MS / 1000);

@@ -14,13 +14,22 @@
  *
  * Output states (docs/gpio.md): at start lamps and buzzers are off, fire-door
  * magnets energised (held) and other outputs inactive, until the core's first
- * write, which follows at once; at stop every output line is driven inactive
- * (lamps off, fire doors released) before it is let go; after a crash the
- * kernel lets the lines go and the wiring's pull resistors decide, which must
- * be pull-downs for the fail-safe outputs. A chip that disappears marks its
- * devices offline (a technical alarm in the core) and is looked for again
- * every reopen_s; when it is back its outputs are driven to what the core
- * last asked for. Settings and sources: gpio_config.c and docs/gpio.md. */
+ * write, which follows at once; at a shutdown every output line is driven
+ * inactive (lamps off, fire doors released) before it is let go; after a
+ * crash the kernel lets the lines go and the wiring's pull resistors decide,
+ * which must be pull-downs for the fail-safe outputs. A chip that disappears
+ * marks its devices offline (a technical alarm in the core) and is looked for
+ * again every reopen_s; when it is back its outputs are driven to what the
+ * core last asked for. Settings and sources: gpio_config.c and docs/gpio.md.
+ *
+ * A reload that restarts the bus never lets a line go: stop (reason reload or
+ * bus changed) keeps every line requested at its level, and the new instance
+ * takes the line requests over (take_over) with their levels, patterns,
+ * debounce and contact states; edges that arrive meanwhile wait in the
+ * kernel's event FIFO of the still-requested input line. Only a line whose
+ * request changes (direction, polarity, bias, green line) is driven to its
+ * stop state, let go and requested again; lines nobody takes over go to their
+ * stop state at close. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -150,16 +159,32 @@ static bool start_level(const struct gpio_point *point)
     return point->role == GPIO_ROLE_FIRE_DOOR; /* magnet energised: doors held */
 }
 
-static void release_lines(struct gpio_bus *gpio)
+static void release_point(const struct gpio_backend *backend, struct gpio_point *point)
+{
+    backend->release(point->handle);
+    backend->release(point->green_handle);
+    point->handle = point->green_handle = NULL;
+    point->adopted = point->keep_state = false;
+}
+
+/* Drives an output's line(s) inactive (lamps off, fire-door magnet
+ * de-energised: released) and lets go: its stop state. */
+static void stop_output(struct gpio_bus *gpio, struct gpio_point *point)
 {
     const struct gpio_backend *backend = gpio->settings.backend;
-    for (size_t i = 0; i < gpio->point_count; i++) {
-        struct gpio_point *point = &gpio->points[i];
-        backend->release(point->handle);
-        backend->release(point->green_handle);
-        point->handle = point->green_handle = NULL;
-    }
-    backend->close_chip(gpio->chip);
+    if (point->handle && point->role != GPIO_ROLE_INPUT &&
+        (backend->set(point->handle, false) != 0 ||
+         (point->green_handle && backend->set(point->green_handle, false) != 0)))
+        gpio->host->log(gpio->host, WG_PLOG_ERR, "%s: cannot drive line %u inactive: %s",
+                        point->name, point->line, strerror(errno));
+    release_point(backend, point);
+}
+
+static void release_lines(struct gpio_bus *gpio)
+{
+    for (size_t i = 0; i < gpio->point_count; i++)
+        release_point(gpio->settings.backend, &gpio->points[i]);
+    gpio->settings.backend->close_chip(gpio->chip);
     gpio->chip = NULL;
 }
 
@@ -173,16 +198,32 @@ static void set_output(struct gpio_point *point, int64_t now_ns, const struct gp
     point->green_level = green ? gpio_pattern_level(green, 0, NULL) : false;
 }
 
-/* Opens the chip and requests every line. Outputs start at what `point->level`
- * holds (the start level, or after a lost chip what the core last asked for). */
+/* Lets go of the lines requested since `held` was taken (not those held before). */
+static void release_new_lines(struct gpio_bus *gpio, const bool *held)
+{
+    for (size_t i = 0; i < gpio->point_count; i++)
+        if (!held[i])
+            release_point(gpio->settings.backend, &gpio->points[i]);
+}
+
+/* Opens the chip (unless open) and requests every line not held yet. Outputs
+ * start at what `point->level` holds (the start level, or after a lost chip
+ * what the core last asked for). On failure lets go of what it requested and
+ * keeps what was held before (lines taken over). */
 static int acquire_lines(struct gpio_bus *gpio, char *why, size_t why_len)
 {
     const struct gpio_backend *backend = gpio->settings.backend;
-    gpio->chip = backend->open_chip(gpio->settings.chip, &gpio->settings.sim, why, why_len);
+    if (!gpio->chip)
+        gpio->chip = backend->open_chip(gpio->settings.chip, &gpio->settings.sim, why, why_len);
     if (!gpio->chip)
         return -1;
+    bool held[gpio->point_count + 1];
+    for (size_t i = 0; i < gpio->point_count; i++)
+        held[i] = gpio->points[i].handle != NULL;
     for (size_t i = 0; i < gpio->point_count; i++) {
         struct gpio_point *point = &gpio->points[i];
+        if (held[i])
+            continue;
         struct gpio_line_request request = {.offset = point->line,
                                             .output = is_output(point),
                                             .active_low = point->active_low,
@@ -199,7 +240,7 @@ static int acquire_lines(struct gpio_bus *gpio, char *why, size_t why_len)
         }
         if (!point->handle || (point->has_green && !point->green_handle)) {
             snprintf(why, why_len, "%s (for %s)", line_why, point->name);
-            release_lines(gpio);
+            release_new_lines(gpio, held);
             return -1;
         }
         if (!is_output(point)) {
@@ -207,7 +248,7 @@ static int acquire_lines(struct gpio_bus *gpio, char *why, size_t why_len)
             if (level < 0) {
                 snprintf(why, why_len, "chip %s line %u (for %s): cannot read: %s",
                          backend->describe(gpio->chip), point->line, point->name, strerror(errno));
-                release_lines(gpio);
+                release_new_lines(gpio, held);
                 return -1;
             }
             gpio_debounce_init(&point->debounce, point->debounce_ns, level != 0);
@@ -230,7 +271,7 @@ static void announce(struct gpio_bus *gpio, const char *reason)
 {
     int64_t now_ms = gpio->host->now_ms(gpio->host);
     for (uint32_t d = 0; d < gpio->bus->device_count; d++)
-        gpio->host->post_health(gpio->host, d, WG_HEALTH_ONLINE, reason);
+        gpio->host->post_health(gpio->host, d, WG_HEALTH_ONLINE, WG_REASON_ANSWERING, reason);
     for (size_t i = 0; i < gpio->point_count; i++)
         post_point(gpio, &gpio->points[i], now_ms);
 }
@@ -269,7 +310,7 @@ static void lose_chip(struct gpio_bus *gpio, const char *what, int err)
                     "%s; its devices are offline, looking for it every %lld s", reason,
                     (long long)(gpio->settings.reopen_ns / 1000000000));
     for (uint32_t d = 0; d < gpio->bus->device_count; d++)
-        gpio->host->post_health(gpio->host, d, WG_HEALTH_OFFLINE, reason);
+        gpio->host->post_health(gpio->host, d, WG_HEALTH_OFFLINE, WG_REASON_CHIP_MISSING, reason);
     release_lines(gpio);
     gpio->chip_lost = true;
     gpio->next_reopen_ns = mono_ns() + gpio->settings.reopen_ns;
@@ -305,23 +346,27 @@ static void apply_write(struct gpio_bus *gpio, const struct wg_write_request *re
     const struct wg_host *host = gpio->host;
     const struct gpio_backend *backend = gpio->settings.backend;
     struct gpio_point *point = point_of(gpio, request->device, request->point);
-    int64_t now = mono_ns();
     int code = (int)request->value;
+    const struct gpio_pattern *pattern, *green = NULL;
     switch (point->role) {
     case GPIO_ROLE_LAMP:
-        set_output(point, now, gpio_lamp_pattern(code),
-                   point->has_green ? gpio_lamp_green_pattern(code) : NULL);
+        pattern = gpio_lamp_pattern(code);
+        green = point->has_green ? gpio_lamp_green_pattern(code) : NULL;
         break;
     case GPIO_ROLE_BUZZER:
-        set_output(point, now, gpio_buzzer_pattern(code), NULL);
+        pattern = gpio_buzzer_pattern(code);
         break;
     case GPIO_ROLE_FIRE_DOOR: /* 1 = release = de-energise */
-        set_output(point, now, gpio_level_pattern(request->value == 0), NULL);
+        pattern = gpio_level_pattern(request->value == 0);
         break;
     default:
-        set_output(point, now, gpio_level_pattern(request->value != 0), NULL);
+        pattern = gpio_level_pattern(request->value != 0);
         break;
     }
+    /* The value it already shows (the core writes every output again when a
+     * reload restarted the bus): the pattern keeps its rhythm. */
+    if (pattern != point->pattern || green != point->green_pattern)
+        set_output(point, mono_ns(), pattern, green);
     point->value = request->value;
     if (gpio->chip_lost) {
         host->post_write_result(host, request->request_id, false,
@@ -484,6 +529,7 @@ static void *gpio_thread(void *arg)
 {
     struct gpio_bus *gpio = arg;
     const struct gpio_backend *backend = gpio->settings.backend;
+    announce(gpio, "lines requested"); /* from this thread: it may wait for room */
     int64_t start = mono_ns();
     for (uint32_t d = 0; d < gpio->bus->device_count; d++)
         gpio->next_refresh_ns[d] = start + (int64_t)gpio->bus->devices[d].poll_ms * 1000000;
@@ -532,12 +578,14 @@ static void *gpio_thread(void *arg)
 
 /* ---- lifecycle ---- */
 
-static int gpio_start(void *instance)
+/* Points start in their defined state, except what was taken over with its state. */
+static void initial_states(struct gpio_bus *gpio)
 {
-    struct gpio_bus *gpio = instance;
     int64_t now = mono_ns();
     for (size_t i = 0; i < gpio->point_count; i++) {
         struct gpio_point *point = &gpio->points[i];
+        if (point->keep_state)
+            continue;
         point->contact.value = false;
         if (is_output(point)) {
             point->value = 0; /* lamps and buzzers off, fire doors held */
@@ -546,26 +594,66 @@ static int gpio_start(void *instance)
                        point->has_green ? gpio_level_pattern(false) : NULL);
         }
     }
+}
+
+/* Lines taken over without their state get the state start gives them. */
+static int settle_adopted(struct gpio_bus *gpio, char *why, size_t why_len)
+{
+    const struct gpio_backend *backend = gpio->settings.backend;
+    for (size_t i = 0; i < gpio->point_count; i++) {
+        struct gpio_point *point = &gpio->points[i];
+        if (!point->adopted || point->keep_state)
+            continue;
+        if (!is_output(point)) {
+            int level = backend->get(point->handle);
+            if (level < 0) {
+                snprintf(why, why_len, "chip %s line %u (for %s): cannot read: %s",
+                         backend->describe(gpio->chip), point->line, point->name, strerror(errno));
+                return -1;
+            }
+            gpio_debounce_init(&point->debounce, point->debounce_ns, level != 0);
+            point->refreshes_mismatched = 0;
+        } else if (backend->set(point->handle, point->level) != 0 ||
+                   (point->green_handle && backend->set(point->green_handle, point->green_level))) {
+            snprintf(why, why_len, "chip %s line %u (for %s): cannot set: %s",
+                     backend->describe(gpio->chip), point->line, point->name, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int gpio_start(void *instance)
+{
+    struct gpio_bus *gpio = instance;
+    initial_states(gpio);
     char why[320];
-    if (acquire_lines(gpio, why, sizeof why) != 0) {
+    if (acquire_lines(gpio, why, sizeof why) != 0 || settle_adopted(gpio, why, sizeof why) != 0) {
         gpio->host->log(gpio->host, WG_PLOG_ERR, "%s", why);
         return -1;
     }
     gpio->chip_lost = false;
-    for (size_t i = 0; i < gpio->point_count; i++)
-        if (gpio->points[i].role == GPIO_ROLE_INPUT)
-            gpio_contact_level(&gpio->points[i].contact, gpio->points[i].debounce.stable);
-    gpio->host->log(gpio->host, WG_PLOG_INFO, "chip %s (%s backend): %zu points on their lines",
+    size_t kept = 0;
+    for (size_t i = 0; i < gpio->point_count; i++) {
+        struct gpio_point *point = &gpio->points[i];
+        kept += point->keep_state;
+        if (point->role == GPIO_ROLE_INPUT && !point->keep_state)
+            gpio_contact_level(&point->contact, point->debounce.stable);
+    }
+    gpio->host->log(gpio->host, WG_PLOG_INFO,
+                    "chip %s (%s backend): %zu points on their lines (%zu taken over as they were)",
                     gpio->settings.backend->describe(gpio->chip), gpio->settings.backend->name,
-                    gpio->point_count);
-    announce(gpio, "lines requested");
+                    gpio->point_count, kept);
     gpio->stop = false;
-    gpio->write_count = 0;
+    if (gpio->write_count > 0) { /* taken over: the thread applies them first */
+        uint64_t one = 1;
+        ssize_t written = write(gpio->wake_fd, &one, sizeof one);
+        (void)written;
+    }
     int rc = pthread_create(&gpio->thread, NULL, gpio_thread, gpio);
     if (rc != 0) {
         gpio->host->log(gpio->host, WG_PLOG_ERR, "cannot start the gpio thread: %s", strerror(rc));
-        release_lines(gpio);
-        return -1;
+        return -1; /* the lines stay for close (or a take_over): nothing is dropped */
     }
     gpio->running = true;
     return 0;
@@ -604,7 +692,7 @@ static int gpio_write(void *instance, const struct wg_write_request *request)
     return 0;
 }
 
-static void gpio_stop(void *instance)
+static void gpio_stop(void *instance, enum wg_stop_reason reason)
 {
     struct gpio_bus *gpio = instance;
     if (!gpio->running)
@@ -617,23 +705,110 @@ static void gpio_stop(void *instance)
     (void)written; /* an eventfd write only fails on overflow */
     pthread_join(gpio->thread, NULL);
     gpio->running = false;
-    if (!gpio->chip_lost) {
-        /* Defined state at a clean stop: every output inactive (lamps and buzzers
-         * off, fire-door magnets de-energised: released), then let go. */
-        for (size_t i = 0; i < gpio->point_count; i++) {
-            struct gpio_point *point = &gpio->points[i];
-            if (!is_output(point))
-                continue;
-            if (gpio->settings.backend->set(point->handle, false) != 0 ||
-                (point->green_handle &&
-                 gpio->settings.backend->set(point->green_handle, false) != 0))
-                gpio->host->log(gpio->host, WG_PLOG_ERR,
-                                "stop: %s: cannot drive line %u inactive: %s", point->name,
-                                point->line, strerror(errno));
-        }
-        release_lines(gpio);
-    }
+    if (reason != WG_STOP_SHUTDOWN)
+        return; /* lines stay requested at their levels, writes queued, for the next instance */
+    /* Defined state at a shutdown: every output inactive (lamps and buzzers
+     * off, fire-door magnets de-energised: released), then let go. */
+    for (size_t i = 0; i < gpio->point_count; i++)
+        if (is_output(&gpio->points[i]))
+            stop_output(gpio, &gpio->points[i]);
+    release_lines(gpio);
     gpio->chip_lost = false;
+}
+
+/* Whether `from` is requested the way `to` would request its line(s). */
+static bool same_request(const struct gpio_point *to, const struct gpio_point *from)
+{
+    return to->line == from->line && is_output(to) == is_output(from) &&
+           to->active_low == from->active_low && to->bias == from->bias &&
+           to->has_green == from->has_green &&
+           (!to->has_green || to->green_line == from->green_line);
+}
+
+static bool uses_line(const struct gpio_bus *gpio, unsigned line)
+{
+    for (size_t i = 0; i < gpio->point_count; i++)
+        if (gpio->points[i].line == line ||
+            (gpio->points[i].has_green && gpio->points[i].green_line == line))
+            return true;
+    return false;
+}
+
+/* The new instance of a restarted bus takes the line requests of the old one
+ * (same chip), each with its state when the point means the same. */
+static int gpio_take_over(void *instance, void *previous)
+{
+    struct gpio_bus *gpio = instance, *old = previous;
+    const struct gpio_backend *backend = gpio->settings.backend;
+    if (!old->chip || old->chip_lost || old->settings.backend != backend ||
+        !backend->is_chip(old->chip, gpio->settings.chip, &gpio->settings.sim))
+        return 0; /* another chip: nothing of it is ours */
+    if (!gpio->chip)
+        gpio->chip = backend->share_chip(old->chip);
+    size_t taken = 0, renewed = 0;
+    for (size_t i = 0; i < gpio->point_count; i++) {
+        struct gpio_point *to = &gpio->points[i];
+        for (size_t j = 0; !to->handle && j < old->point_count; j++) {
+            struct gpio_point *from = &old->points[j];
+            if (!from->handle || !same_request(to, from))
+                continue;
+            to->handle = from->handle;
+            to->green_handle = from->green_handle;
+            from->handle = from->green_handle = NULL;
+            to->adopted = true;
+            taken++;
+            if (to->role != from->role)
+                continue; /* the line means something else now: start sets it */
+            if (to->role == GPIO_ROLE_INPUT) {
+                if (to->contact.mode != from->contact.mode ||
+                    to->contact.normally_closed != from->contact.normally_closed)
+                    continue; /* read afresh at start */
+                to->keep_state = true;
+                to->debounce = from->debounce;
+                to->debounce.hold_ns = to->debounce_ns;
+                to->refreshes_mismatched = from->refreshes_mismatched;
+                to->contact.value = from->contact.value;
+                continue;
+            }
+            to->keep_state = true;
+            to->value = from->value;
+            to->pattern = from->pattern;
+            to->green_pattern = from->green_pattern;
+            to->pattern_start_ns = from->pattern_start_ns;
+            to->level = from->level;
+            to->green_level = from->green_level;
+        }
+    }
+    /* Writes the old thread had not applied yet, for the same device and point. */
+    for (size_t k = 0; k < old->write_count && gpio->write_count < WRITE_QUEUE; k++) {
+        struct wg_write_request request = old->writes[k];
+        const struct wg_device_view *device = &old->bus->devices[request.device];
+        for (uint32_t d = 0; d < gpio->bus->device_count; d++) {
+            const struct wg_device_view *now = &gpio->bus->devices[d];
+            if (strcmp(now->id, device->id) != 0)
+                continue;
+            for (uint32_t p = 0; p < now->point_count; p++)
+                if (strcmp(now->points[p].name, device->points[request.point].name) == 0) {
+                    request.device = d;
+                    request.point = p;
+                    gpio->writes[gpio->write_count++] = request;
+                }
+        }
+    }
+    old->write_count = 0;
+    /* A line the new instance requests differently is let go, so it can. */
+    for (size_t j = 0; j < old->point_count; j++) {
+        struct gpio_point *from = &old->points[j];
+        if (from->handle && (uses_line(gpio, from->line) ||
+                             (from->has_green && uses_line(gpio, from->green_line)))) {
+            stop_output(old, from);
+            renewed++;
+        }
+    }
+    gpio->host->log(
+        gpio->host, WG_PLOG_INFO, "took over %zu line requests from the previous instance%s", taken,
+        renewed ? "; lines requested differently now are let go and requested again" : "");
+    return 0;
 }
 
 static void gpio_close(void *instance)
@@ -641,10 +816,17 @@ static void gpio_close(void *instance)
     struct gpio_bus *gpio = instance;
     if (!gpio)
         return;
-    gpio_stop(gpio);
+    gpio_stop(gpio, WG_STOP_SHUTDOWN);
+    /* Lines still held after a stop for a reload that nobody took over: their
+     * stop state, then let go. */
+    for (size_t i = 0; i < gpio->point_count; i++)
+        stop_output(gpio, &gpio->points[i]);
+    gpio->settings.backend->close_chip(gpio->chip);
+    gpio->chip = NULL;
     pthread_mutex_destroy(&gpio->lock);
     gpio_free(gpio);
 }
 
-WG_PLUGIN_DEFINE(.name = "gpio", .version = "1.0", .open = gpio_open, .start = gpio_start,
-                 .write = gpio_write, .stop = gpio_stop, .close = gpio_close);
+WG_PLUGIN_DEFINE(.name = "gpio", .version = "2.0", .open = gpio_open, .start = gpio_start,
+                 .write = gpio_write, .stop = gpio_stop, .close = gpio_close,
+                 .take_over = gpio_take_over);

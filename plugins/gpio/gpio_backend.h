@@ -51,12 +51,22 @@ struct gpio_sim_settings {
     size_t step_count;
 };
 
+/* Chip handles are counted: open_chip and share_chip give one reference,
+ * close_chip drops it, and every requested line holds one of its chip until
+ * it is released. So a line handed from one driver instance to another (a
+ * reload restarting the bus) keeps its chip open whoever closes first. The
+ * count is thread-safe; a line handle is used by one thread at a time. */
 struct gpio_backend {
     const char *name;
     /* `chip`: a name (gpiochip0), a path (/dev/gpiochip0), a label or a number. */
     struct gpio_chip_handle *(*open_chip)(const char *chip, const struct gpio_sim_settings *sim,
                                           char *why, size_t why_len);
     void (*close_chip)(struct gpio_chip_handle *chip);
+    /* Another reference to an open chip. */
+    struct gpio_chip_handle *(*share_chip)(struct gpio_chip_handle *chip);
+    /* Whether `chip` (as open_chip takes it) and `sim` name this open chip. */
+    bool (*is_chip)(struct gpio_chip_handle *open, const char *chip,
+                    const struct gpio_sim_settings *sim);
     /* "gpiochip0 [wg-sim]": for messages. */
     const char *(*describe)(struct gpio_chip_handle *chip);
     unsigned (*line_count)(struct gpio_chip_handle *chip);
@@ -64,6 +74,8 @@ struct gpio_backend {
     struct gpio_line_handle *(*request)(struct gpio_chip_handle *chip,
                                         const struct gpio_line_request *request,
                                         const char *consumer, char *why, size_t why_len);
+    /* Lets go of the line (its level is then the hardware's: on gpio-sim and
+     * the simulated backend it falls to its pull). */
     void (*release)(struct gpio_line_handle *line);
     /* Readable (POLLIN) while edges are waiting; POLLERR/POLLHUP when the chip went away. */
     int (*event_fd)(struct gpio_line_handle *line);

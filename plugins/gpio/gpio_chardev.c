@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gpiod.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 struct gpio_chip_handle {
     struct gpiod_chip *chip;
     char description[96];
+    atomic_uint refs; /* open_chip/share_chip and each requested line */
 };
 
 struct gpio_line_handle {
@@ -45,15 +47,35 @@ chardev_open_chip(const char *chip, const struct gpio_sim_settings *sim, char *w
     }
     snprintf(handle->description, sizeof handle->description, "%s [%s]",
              gpiod_chip_name(handle->chip), gpiod_chip_label(handle->chip));
+    atomic_init(&handle->refs, 1);
     return handle;
 }
 
 static void chardev_close_chip(struct gpio_chip_handle *chip)
 {
-    if (!chip)
+    if (!chip || atomic_fetch_sub(&chip->refs, 1) != 1)
         return;
     gpiod_chip_close(chip->chip);
     free(chip);
+}
+
+static struct gpio_chip_handle *chardev_share_chip(struct gpio_chip_handle *chip)
+{
+    atomic_fetch_add(&chip->refs, 1);
+    return chip;
+}
+
+/* The same kernel chip: looked up the way open_chip does, compared by name. */
+static bool chardev_is_chip(struct gpio_chip_handle *open, const char *chip,
+                            const struct gpio_sim_settings *sim)
+{
+    (void)sim;
+    struct gpiod_chip *other = gpiod_chip_open_lookup(chip);
+    if (!other)
+        return false;
+    bool same = strcmp(gpiod_chip_name(other), gpiod_chip_name(open->chip)) == 0;
+    gpiod_chip_close(other);
+    return same;
 }
 
 static const char *chardev_describe(struct gpio_chip_handle *chip)
@@ -128,7 +150,7 @@ static struct gpio_line_handle *chardev_request(struct gpio_chip_handle *chip,
                  request->offset);
         return NULL;
     }
-    handle->chip = chip;
+    handle->chip = chardev_share_chip(chip);
     handle->line = line;
     handle->output = request->output;
     if (!request->output) {
@@ -139,6 +161,7 @@ static struct gpio_line_handle *chardev_request(struct gpio_chip_handle *chip,
             snprintf(why, why_len, "chip %s line %u: cannot make the event fd non-blocking: %s",
                      chip->description, request->offset, strerror(errno));
             gpiod_line_release(line);
+            chardev_close_chip(handle->chip);
             free(handle);
             return NULL;
         }
@@ -151,6 +174,7 @@ static void chardev_release(struct gpio_line_handle *line)
     if (!line)
         return;
     gpiod_line_release(line->line);
+    chardev_close_chip(line->chip);
     free(line);
 }
 
@@ -188,6 +212,8 @@ const struct gpio_backend gpio_chardev_backend = {
     .name = "libgpiod",
     .open_chip = chardev_open_chip,
     .close_chip = chardev_close_chip,
+    .share_chip = chardev_share_chip,
+    .is_chip = chardev_is_chip,
     .describe = chardev_describe,
     .line_count = chardev_line_count,
     .request = chardev_request,

@@ -35,6 +35,8 @@ struct gpio_point {
 
     /* at run time, owned by the chip's thread */
     struct gpio_line_handle *handle, *green_handle;
+    bool adopted;    /* handle(s) taken over from the bus's previous instance */
+    bool keep_state; /* ... with its level, pattern or contact state, which start keeps */
     struct gpio_debounce debounce;
     unsigned refreshes_mismatched; /* refreshes that found the line away from its debounced level */
     double value;                  /* outputs: the value last written by the core */

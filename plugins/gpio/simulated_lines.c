@@ -7,6 +7,7 @@
  * file ("<monotonic ms> <line> <physical level>") for tests and the demo. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,12 @@ struct sim_line {
 struct gpio_chip_handle {
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    atomic_uint refs; /* open_chip/share_chip and each requested line */
     unsigned count;
     struct sim_line *lines;
+    char name[64];
     char description[96];
+    char *trace_path;
     FILE *trace;
     struct gpio_sim_step *steps;
     size_t step_count;
@@ -139,8 +143,10 @@ static struct gpio_chip_handle *sim_open_chip(const char *name, const struct gpi
         return NULL;
     }
     chip->count = count;
+    atomic_init(&chip->refs, 1);
     for (unsigned i = 0; i < count; i++)
         chip->lines[i].event_fd = -1;
+    snprintf(chip->name, sizeof chip->name, "%s", name);
     snprintf(chip->description, sizeof chip->description, "%s [simulated]", name);
     pthread_mutex_init(&chip->lock, NULL);
     pthread_condattr_t attr;
@@ -149,7 +155,8 @@ static struct gpio_chip_handle *sim_open_chip(const char *name, const struct gpi
     pthread_cond_init(&chip->wake, &attr);
     pthread_condattr_destroy(&attr);
     if (sim && sim->trace) {
-        chip->trace = fopen(sim->trace, "a");
+        chip->trace_path = strdup(sim->trace);
+        chip->trace = chip->trace_path ? fopen(sim->trace, "a") : NULL;
         if (!chip->trace) {
             snprintf(why, why_len, "simulated chip \"%s\": trace file %s: %s", name, sim->trace,
                      strerror(errno));
@@ -181,7 +188,7 @@ static struct gpio_chip_handle *sim_open_chip(const char *name, const struct gpi
 
 static void sim_close_chip(struct gpio_chip_handle *chip)
 {
-    if (!chip)
+    if (!chip || atomic_fetch_sub(&chip->refs, 1) != 1)
         return;
     if (chip->script_running) {
         pthread_mutex_lock(&chip->lock);
@@ -196,7 +203,34 @@ static void sim_close_chip(struct gpio_chip_handle *chip)
     pthread_mutex_destroy(&chip->lock);
     free(chip->steps);
     free(chip->lines);
+    free(chip->trace_path);
     free(chip);
+}
+
+static struct gpio_chip_handle *sim_share_chip(struct gpio_chip_handle *chip)
+{
+    atomic_fetch_add(&chip->refs, 1);
+    return chip;
+}
+
+/* A simulated chip exists only in this process: it is the same chip when it
+ * has the same name and the same simulated wiring (lines, trace, script). */
+static bool sim_is_chip(struct gpio_chip_handle *open, const char *name,
+                        const struct gpio_sim_settings *sim)
+{
+    unsigned count = sim && sim->lines ? sim->lines : 64;
+    size_t steps = sim ? sim->step_count : 0;
+    const char *trace = sim && sim->trace ? sim->trace : "";
+    if (strcmp(open->name, name) != 0 || open->count != count || open->step_count != steps ||
+        strcmp(open->trace_path ? open->trace_path : "", trace) != 0)
+        return false;
+    for (size_t i = 0; i < steps; i++) {
+        const struct gpio_sim_step *a = &open->steps[i], *b = &sim->steps[i];
+        if (a->at_ms != b->at_ms || a->line != b->line || a->high != b->high ||
+            a->repeat != b->repeat || a->every_ms != b->every_ms)
+            return false;
+    }
+    return true;
 }
 
 static const char *sim_describe(struct gpio_chip_handle *chip)
@@ -266,7 +300,7 @@ static struct gpio_line_handle *sim_request(struct gpio_chip_handle *chip,
             request->bias == GPIO_BIAS_PULL_UP; /* an open contact floats to the bias */
     }
     pthread_mutex_unlock(&chip->lock);
-    handle->chip = chip;
+    handle->chip = sim_share_chip(chip);
     handle->offset = request->offset;
     return handle;
 }
@@ -289,6 +323,7 @@ static void sim_release(struct gpio_line_handle *handle)
     line->output = false;
     pthread_mutex_unlock(&chip->lock);
     free(handle);
+    sim_close_chip(chip);
 }
 
 static int sim_event_fd(struct gpio_line_handle *handle)
@@ -353,6 +388,8 @@ const struct gpio_backend gpio_simulated_backend = {
     .name = "simulated",
     .open_chip = sim_open_chip,
     .close_chip = sim_close_chip,
+    .share_chip = sim_share_chip,
+    .is_chip = sim_is_chip,
     .describe = sim_describe,
     .line_count = sim_line_count,
     .request = sim_request,

@@ -198,7 +198,8 @@ static void poll_device(struct mb_bus *bus, struct mb_device *device, int64_t no
 
     if (replied) {
         if (mb_health_on_reply(&device->health, &bus->supervision))
-            bus->host->post_health(bus->host, device->index, WG_HEALTH_ONLINE, "answering");
+            bus->host->post_health(bus->host, device->index, WG_HEALTH_ONLINE, WG_REASON_ANSWERING,
+                                   "answering");
         if (clean)
             note_recovery(bus, device);
         return;
@@ -207,7 +208,8 @@ static void poll_device(struct mb_bus *bus, struct mb_device *device, int64_t no
         return; /* a device without points */
     int probe_in_ms = 0;
     if (mb_health_on_silence(&device->health, &bus->supervision, &probe_in_ms))
-        bus->host->post_health(bus->host, device->index, device->health.state, silence_detail);
+        bus->host->post_health(bus->host, device->index, device->health.state,
+                               mb_error_reason(silence), silence_detail);
     if (probe_in_ms > 0)
         device->next_due_ms = now_mono + probe_in_ms;
 }

@@ -357,6 +357,25 @@ bool mb_link_take_notice(struct mb_link *link, char *notice, size_t notice_size)
     return true;
 }
 
+enum wg_health_reason mb_error_reason(enum mb_error error)
+{
+    switch (error) {
+    case MB_ERR_TIMEOUT:
+        return WG_REASON_TIMEOUT;
+    case MB_ERR_CRC:
+        return WG_REASON_CRC;
+    case MB_ERR_EXCEPTION:
+        return WG_REASON_EXCEPTION;
+    case MB_ERR_BAD_REPLY:
+        return WG_REASON_BAD_REPLY;
+    case MB_ERR_CONNECTION:
+        return WG_REASON_CONNECTION;
+    case MB_OK:
+        break;
+    }
+    return WG_REASON_ANSWERING;
+}
+
 const char *mb_error_counter(enum mb_error error)
 {
     switch (error) {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "plugin.h"
+
 enum mb_error {
     MB_OK = 0,
     MB_ERR_TIMEOUT,    /* no (complete) reply in time */
@@ -76,5 +78,7 @@ bool mb_link_take_notice(struct mb_link *link, char *notice, size_t notice_size)
 
 /* The per-device counter an error adds to ("timeout", "crc_error", ...). */
 const char *mb_error_counter(enum mb_error error);
+/* The health reason code of an error (WG_REASON_ANSWERING for MB_OK). */
+enum wg_health_reason mb_error_reason(enum mb_error error);
 
 #endif

@@ -361,8 +361,13 @@ static int modbus_write(void *instance, const struct wg_write_request *request)
     return 0;
 }
 
-static void modbus_stop(void *instance)
+/* Whatever the reason: the line is closed and the thread joined. Outputs of
+ * Modbus devices live in the devices (coils and registers keep what was last
+ * written), so a stop changes none of them, and a restarted bus needs nothing
+ * handed over: its new instance connects again (take_over is not offered). */
+static void modbus_stop(void *instance, enum wg_stop_reason reason)
 {
+    (void)reason;
     struct modbus_driver *driver = instance;
     mb_bus_stop(&driver->bus);
 }
@@ -372,6 +377,6 @@ static void modbus_close(void *instance)
     driver_free(instance);
 }
 
-WG_PLUGIN_DEFINE(.name = WG_PLUGIN_VARIANT, .version = "1.0.0", .open = modbus_open,
+WG_PLUGIN_DEFINE(.name = WG_PLUGIN_VARIANT, .version = "2.0.0", .open = modbus_open,
                  .start = modbus_start, .write = modbus_write, .stop = modbus_stop,
                  .close = modbus_close);

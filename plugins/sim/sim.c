@@ -27,7 +27,13 @@
  *                            come and go without an end of file) and hands
  *                            commands to the bus thread through its queue.
  * Device settings: silent (never answers: goes offline), fail_writes.
- * Profile `source:` sections are ignored: the sim simulates by meaning. */
+ * Profile `source:` sections are ignored: the sim simulates by meaning.
+ *
+ * A reload that changes the bus (plugin ABI 2, take_over): the new instance
+ * takes over the control FIFO (same path: writers never notice; a command
+ * half-read or queued is carried over), each device's simulated state by
+ * device id and point name (a latched call stays latched), the rooms' carers,
+ * and the script's progress when the script did not change. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -81,6 +87,10 @@ struct sim_bus {
     size_t script_count;
     size_t script_next;
 
+    int64_t start_mono_ms; /* when the script's time began */
+    bool model_ready;      /* the bus thread has set the devices' starting state */
+    bool script_adopted;   /* script progress and start time taken over */
+
     pthread_t thread;
     bool running;        /* started: stop has something to do */
     bool thread_running; /* the bus thread exists */
@@ -102,6 +112,11 @@ struct sim_bus {
     pthread_cond_t control_room; /* the queue has room again */
     struct control_cmd control[CONTROL_QUEUE];
     size_t control_count;
+    bool control_adopted; /* the FIFO was taken over: start does not make a new one */
+    /* The line being read (a command may arrive in pieces). */
+    char control_line[CONTROL_LINE];
+    size_t control_len;
+    bool control_too_long;
 };
 
 /* ---- configuration ---- */
@@ -529,7 +544,10 @@ static void run_step(struct sim_bus *sim, struct script_step *step)
         enum wg_health health = step->health;
         for (long long i = 0; i < step->repeat; i++) {
             device->silent = health == WG_HEALTH_OFFLINE;
-            host->post_health(host, step->device, health, step->reason ? step->reason : "scripted");
+            /* A reason given in the script is the simulated device's own words. */
+            host->post_health(host, step->device, health,
+                              step->reason ? WG_REASON_OTHER : WG_REASON_SCRIPTED,
+                              step->reason ? step->reason : "scripted");
             health = health == WG_HEALTH_OFFLINE ? WG_HEALTH_ONLINE : WG_HEALTH_OFFLINE;
             if (!pause_before_repeat(sim, step, i))
                 break;
@@ -561,7 +579,8 @@ static void poll_device(struct sim_bus *sim, uint32_t index, int64_t now_wall, i
     if (device->silent)
         return;
     if (!device->announced) {
-        sim->host->post_health(sim->host, index, WG_HEALTH_ONLINE, "answering");
+        sim->host->post_health(sim->host, index, WG_HEALTH_ONLINE, WG_REASON_ANSWERING,
+                               "answering");
         device->announced = true;
     }
     sim_model_step(device, &sim->rates, &sim->rng, now_wall, dt_ms, sim->active);
@@ -572,15 +591,18 @@ static void poll_device(struct sim_bus *sim, uint32_t index, int64_t now_wall, i
 static void *sim_thread(void *arg)
 {
     struct sim_bus *sim = arg;
-    int64_t start = mono_ms();
+    int64_t start = sim->start_mono_ms;
     int64_t now_wall = sim->host->now_ms(sim->host);
     for (size_t d = 0; d < sim->bus->device_count; d++) {
-        sim_model_init(&sim->devices[d], &sim->rates, &sim->rng, now_wall, sim->active);
+        if (!sim->devices[d].has_state)
+            sim_model_init(&sim->devices[d], &sim->rates, &sim->rng, now_wall, sim->active);
+        sim->devices[d].has_state = true;
         /* Spread the first polls over up to a second, as a real bus would go
          * through its devices after start. */
         int spread_ms = sim->devices[d].view->poll_ms < 1000 ? sim->devices[d].view->poll_ms : 1000;
         sim->devices[d].next_poll_ms = start + (int64_t)(sim_random(&sim->rng) * spread_ms);
     }
+    sim->model_ready = true;
     pthread_mutex_lock(&sim->lock);
     while (!sim->stop) {
         while (sim->write_count > 0) {
@@ -747,9 +769,7 @@ static bool control_line(struct sim_bus *sim, char *line, size_t len, bool too_l
 static void *control_thread(void *arg)
 {
     struct sim_bus *sim = arg;
-    char line[CONTROL_LINE];
-    size_t len = 0;
-    bool too_long = false;
+    char *line = sim->control_line;
     for (;;) {
         struct pollfd fds[2] = {{.fd = sim->control_fd, .events = POLLIN},
                                 {.fd = sim->control_stop[0], .events = POLLIN}};
@@ -776,14 +796,14 @@ static void *control_thread(void *arg)
         bool go_on = true;
         for (ssize_t i = 0; i < got && go_on; i++) {
             if (chunk[i] == '\n') {
-                line[len] = '\0';
-                go_on = control_line(sim, line, len, too_long);
-                len = 0;
-                too_long = false;
-            } else if (len + 1 < sizeof line) {
-                line[len++] = chunk[i];
+                line[sim->control_len] = '\0';
+                go_on = control_line(sim, line, sim->control_len, sim->control_too_long);
+                sim->control_len = 0;
+                sim->control_too_long = false;
+            } else if (sim->control_len + 1 < CONTROL_LINE) {
+                line[sim->control_len++] = chunk[i];
             } else {
-                too_long = true;
+                sim->control_too_long = true;
             }
         }
         if (!go_on)
@@ -850,33 +870,44 @@ static int control_open(struct sim_bus *sim)
         control_close(sim);
         return -1;
     }
+    host->log(host, WG_PLOG_INFO, "control: reading commands from %s", path);
+    return 0;
+}
+
+static int control_start(struct sim_bus *sim)
+{
     int rc = pthread_create(&sim->control_thread, NULL, control_thread, sim);
     if (rc != 0) {
-        host->log(host, WG_PLOG_ERR, "control: cannot start the reader thread: %s", strerror(rc));
-        control_close(sim);
+        sim->host->log(sim->host, WG_PLOG_ERR, "control: cannot start the reader thread: %s",
+                       strerror(rc));
         return -1;
     }
     sim->control_running = true;
-    host->log(host, WG_PLOG_INFO, "control: reading commands from %s", path);
     return 0;
 }
 
 /* ---- lifecycle ---- */
 
-static void sim_stop(void *instance);
+static void sim_stop(void *instance, enum wg_stop_reason reason);
 
 static int sim_start(void *instance)
 {
     struct sim_bus *sim = instance;
     sim->stop = false;
-    sim->control_count = 0;
-    if (sim->control_path && control_open(sim) != 0)
+    if (!sim->script_adopted)
+        sim->start_mono_ms = mono_ms();
+    if (sim->control_path && !sim->control_adopted && control_open(sim) != 0)
         return -1;
+    if (sim->control_path && control_start(sim) != 0) {
+        if (!sim->control_adopted)
+            control_close(sim);
+        return -1;
+    }
     int rc = pthread_create(&sim->thread, NULL, sim_thread, sim);
     if (rc != 0) {
         sim->host->log(sim->host, WG_PLOG_ERR, "cannot start the sim thread: %s", strerror(rc));
-        sim->running = true; /* so that sim_stop ends the control reader */
-        sim_stop(sim);
+        sim->running = true;           /* so that sim_stop ends the control reader */
+        sim_stop(sim, WG_STOP_RELOAD); /* what was taken over stays for close */
         return -1;
     }
     sim->running = true;
@@ -902,11 +933,26 @@ static int sim_write(void *instance, const struct wg_write_request *request)
     return rc;
 }
 
-static void sim_stop(void *instance)
+/* The reader goes first: it finishes the chunk it has read while the bus
+ * thread still takes commands, and what is still in the FIFO stays there.
+ * Then the bus thread; commands it has not run yet stay queued. Both are
+ * what a take_over carries on. At shutdown the FIFO is removed. */
+static void sim_stop(void *instance, enum wg_stop_reason reason)
 {
     struct sim_bus *sim = instance;
     if (!sim->running)
         return;
+    if (sim->control_running) {
+        ssize_t wrote;
+        do
+            wrote = write(sim->control_stop[1], "x", 1);
+        while (wrote < 0 && errno == EINTR);
+        pthread_join(sim->control_thread, NULL);
+        sim->control_running = false;
+        char byte;
+        while (read(sim->control_stop[0], &byte, 1) == 1)
+            ; /* a successor reading these fds must not see the stop */
+    }
     pthread_mutex_lock(&sim->lock);
     sim->stop = true;
     pthread_cond_signal(&sim->wake);
@@ -915,17 +961,121 @@ static void sim_stop(void *instance)
     if (sim->thread_running)
         pthread_join(sim->thread, NULL);
     sim->thread_running = false;
-    if (sim->control_running) {
-        ssize_t wrote;
-        do
-            wrote = write(sim->control_stop[1], "x", 1);
-        while (wrote < 0 && errno == EINTR);
-        pthread_join(sim->control_thread, NULL);
-        sim->control_running = false;
-    }
-    if (sim->control_path)
+    if (reason == WG_STOP_SHUTDOWN && sim->control_path)
         control_close(sim);
     sim->running = false;
+}
+
+/* Commands queued in `from` for `to`, device and point found by id and name. */
+static void take_commands(struct sim_bus *to, const struct sim_bus *from)
+{
+    for (size_t i = 0; i < from->control_count && to->control_count < CONTROL_QUEUE; i++) {
+        struct control_cmd cmd = from->control[i];
+        const struct wg_device_view *device = &from->bus->devices[cmd.step.device];
+        long d = find_device(to->bus, device->id);
+        long p =
+            cmd.step.action == STEP_HEALTH
+                ? 0
+                : (d < 0 ? -1
+                         : find_point(&to->bus->devices[d], device->points[cmd.step.point].name));
+        if (d < 0 || p < 0) {
+            to->host->log(
+                to->host, WG_PLOG_WARNING,
+                "control: a queued command for %s is dropped: the device or point is gone",
+                device->id);
+            continue;
+        }
+        cmd.step.device = (uint32_t)d;
+        cmd.step.point = (uint32_t)p;
+        to->control[to->control_count++] = cmd;
+    }
+}
+
+static bool same_step(const struct sim_bus *a, const struct script_step *x, const struct sim_bus *b,
+                      const struct script_step *y)
+{
+    const struct wg_device_view *dx = &a->bus->devices[x->device],
+                                *dy = &b->bus->devices[y->device];
+    bool same_point = x->action == STEP_HEALTH ||
+                      strcmp(dx->points[x->point].name, dy->points[y->point].name) == 0;
+    return x->at_ms == y->at_ms && x->action == y->action && x->value == y->value &&
+           x->repeat == y->repeat && x->every_ms == y->every_ms && x->health == y->health &&
+           strcmp(dx->id, dy->id) == 0 && same_point &&
+           strcmp(x->reason ? x->reason : "", y->reason ? y->reason : "") == 0;
+}
+
+static bool same_script(const struct sim_bus *a, const struct sim_bus *b)
+{
+    if (a->script_count != b->script_count)
+        return false;
+    for (size_t i = 0; i < a->script_count; i++)
+        if (!same_step(a, &a->script[i], b, &b->script[i]))
+            return false;
+    return true;
+}
+
+static int sim_take_over(void *instance, void *previous)
+{
+    struct sim_bus *sim = instance, *old = previous;
+    /* The control FIFO, with what it was in the middle of. */
+    if (sim->control_path && old->control_path && old->control_fd >= 0 && !sim->control_adopted &&
+        strcmp(sim->control_path, old->control_path) == 0) {
+        sim->control_fd = old->control_fd;
+        sim->control_keep_fd = old->control_keep_fd;
+        sim->control_stop[0] = old->control_stop[0];
+        sim->control_stop[1] = old->control_stop[1];
+        sim->control_dev = old->control_dev;
+        sim->control_ino = old->control_ino;
+        memcpy(sim->control_line, old->control_line, sizeof sim->control_line);
+        sim->control_len = old->control_len;
+        sim->control_too_long = old->control_too_long;
+        old->control_fd = old->control_keep_fd = old->control_stop[0] = old->control_stop[1] = -1;
+        old->control_ino = 0;
+        sim->control_adopted = true;
+        take_commands(sim, old);
+        old->control_count = 0;
+    }
+    /* Writes the old thread had not applied yet. */
+    for (size_t k = 0; k < old->write_count && sim->write_count < WRITE_QUEUE; k++) {
+        struct wg_write_request request = old->writes[k];
+        const struct wg_device_view *device = &old->bus->devices[request.device];
+        long d = find_device(sim->bus, device->id);
+        long p = d < 0 ? -1 : find_point(&sim->bus->devices[d], device->points[request.point].name);
+        if (p < 0)
+            continue;
+        request.device = (uint32_t)d;
+        request.point = (uint32_t)p;
+        sim->writes[sim->write_count++] = request;
+    }
+    old->write_count = 0;
+    /* Devices by id, points by name, rooms by name. */
+    for (size_t d = 0; d < sim->bus->device_count; d++) {
+        long o = find_device(old->bus, sim->bus->devices[d].id);
+        if (o < 0 || !old->devices[o].has_state)
+            continue; /* the old instance never had a state for it */
+        struct sim_device *to = &sim->devices[d];
+        const struct sim_device *from = &old->devices[o];
+        for (size_t p = 0; p < to->view->point_count; p++) {
+            long q = find_point(from->view, to->view->points[p].name);
+            if (q >= 0)
+                to->points[p] = from->points[q];
+        }
+        to->announced = from->announced;
+        to->has_state = true;
+    }
+    for (size_t r = 0; r < sim->room_count; r++)
+        for (size_t q = 0; q < old->room_count; q++)
+            if (strcmp(sim->rooms[r].name, old->rooms[q].name) == 0) {
+                char *name = sim->rooms[r].name;
+                sim->rooms[r] = old->rooms[q];
+                sim->rooms[r].name = name;
+            }
+    if ((old->model_ready || old->script_adopted) && same_script(sim, old)) {
+        sim->start_mono_ms = old->start_mono_ms;
+        sim->script_next = old->script_next;
+        sim->script_adopted = true;
+    }
+    return 0;
 }
 
 static void sim_close(void *instance)
@@ -933,12 +1083,15 @@ static void sim_close(void *instance)
     struct sim_bus *sim = instance;
     if (!sim)
         return;
-    sim_stop(sim);
+    sim_stop(sim, WG_STOP_SHUTDOWN);
+    if (sim->control_path)
+        control_close(sim); /* not taken over: the FIFO goes */
     pthread_cond_destroy(&sim->wake);
     pthread_cond_destroy(&sim->control_room);
     pthread_mutex_destroy(&sim->lock);
     sim_free(sim);
 }
 
-WG_PLUGIN_DEFINE(.name = "sim", .version = "1.0", .open = sim_open, .start = sim_start,
-                 .write = sim_write, .stop = sim_stop, .close = sim_close);
+WG_PLUGIN_DEFINE(.name = "sim", .version = "2.0", .open = sim_open, .start = sim_start,
+                 .write = sim_write, .stop = sim_stop, .close = sim_close,
+                 .take_over = sim_take_over);

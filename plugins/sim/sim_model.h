@@ -49,6 +49,7 @@ struct sim_device {
     bool silent;      /* never answers: a dead device */
     bool fail_writes; /* every write fails its read-back */
     bool announced;   /* health ONLINE posted */
+    bool has_state;   /* set by sim_model_init, or taken over from the bus's previous instance */
 };
 
 struct sim_room {

@@ -66,7 +66,7 @@ fi
 IMG=$CACHE/root
 rm -rf "$IMG" && mkdir -p "$IMG"/{bin,dev,proc,sys,tmp,lib/modules,usr/sbin,usr/lib/wardgate/plugins,etc/wardgate/profiles}
 cp "$BUSYBOX" "$IMG/bin/busybox"
-for applet in sh mount insmod mkdir cat echo sed grep tail wc usleep sleep test kill poweroff rm head; do
+for applet in sh mount insmod mkdir cat echo sed grep tail wc usleep sleep test kill poweroff rm head touch ifconfig cut; do
   ln -s busybox "$IMG/bin/$applet"
 done
 xz -dc "/lib/modules/$KVER/kernel/fs/configfs/configfs.ko.xz" >"$IMG/lib/modules/configfs.ko"
@@ -84,6 +84,9 @@ mkdir -p "$IMG/lib64" && cp -L /lib64/ld-linux-x86-64.so.2 "$IMG/lib64/"
 # checks it in zoneinfo and refuses a zone that is not installed.
 mkdir -p "$IMG/usr/share/zoneinfo/Asia" && cp -L /usr/share/zoneinfo/Asia/Shanghai "$IMG/usr/share/zoneinfo/Asia/"
 cp "$ROOT"/config/profiles/gpio-*.yaml "$IMG/etc/wardgate/profiles/"
+# The web API (the guest test edits a resident through it) needs a web root.
+mkdir -p "$IMG/usr/share/wardgate/web"
+echo '<!doctype html><title>wardgate</title>' >"$IMG/usr/share/wardgate/web/index.html"
 cat >"$IMG/etc/wardgate/profiles/vm-latency-probe.yaml" <<'YAML'
 # A bare contact without debounce: the edge-to-core latency figure of the gpio-sim test.
 id: vm-latency-probe
@@ -100,6 +103,9 @@ text = open(src, encoding="utf-8").read()
 text = text.replace('"@ROOT@/config/profiles/*.yaml"', "profiles/*.yaml")
 text = text.replace("@BUS@", "      chip: wg-sim\n      consumer: wardgated")
 text = text.replace("devices:\n", "devices:\n  - {id: probe-101, bus: gpio1, address: 16, profile: vm-latency-probe, room: \"101\"}\n", 1)
+# A resident to edit through the web API (inside the guest: its own loopback, a fixed port).
+text = text.replace("buses:\n", "residents:\n  - {id: R-0001, label: \"王奶奶\", bed: 101-A, care_level: 3}\nbuses:\n", 1)
+text = text.replace("web:\n  enabled: false", "web:\n  enabled: true\n  listen: 127.0.0.1\n  port: 8080\n  root: /usr/share/wardgate/web")
 open(out, "w", encoding="utf-8").write(text)
 PY
 cp "$ROOT/tests/gpio-vm/guest_test.sh" "$IMG/guest_test.sh"

@@ -5,6 +5,10 @@
 # Every result goes to the serial console as "WGVM ok - ..." / "WGVM not ok -
 # ..." / "WGVM # ..."; tests/integration/gpio_sim_qemu.sh turns them into TAP.
 #
+# Reloads: a resident's label edited through the web API, a change of the
+# gpio bus's own section and a failing one, each while vm_probe reads the
+# fire-door line every millisecond: it must never drop.
+#
 # Lines (profiles count from each device's address; contacts close to ground,
 # active-low with pull-up): cord 0, cord reset 1, cord loop 2 (NC); presence 4,
 # reset 5; fire-door magnet 6; lamp red 8, green 9, buzzer 10; door 12 (NC),
@@ -43,6 +47,15 @@ wiring
 
 start() { /usr/sbin/wardgated -c /etc/wardgate/wardgate.yaml --db $R/wg.db \
   --plugin-dir /usr/lib/wardgate/plugins >>"$LOG" 2>&1 & PID=$!; }
+# The web API listens on the guest's own loopback.
+ifconfig lo 127.0.0.1 up
+# An admin for the web API, made with the daemon's own CLI.
+PW=vm-admin-pass-1
+echo "$PW" >$R/pw
+t0=$(cut -d' ' -f1 /proc/uptime)
+/usr/sbin/wardgated -c /etc/wardgate/wardgate.yaml --db $R/wg.db --add-user admin --role admin \
+  --password-file $R/pw >>"$LOG" 2>&1
+note "adding the user (one password hash) took $t0 -> $(cut -d' ' -f1 /proc/uptime) s of uptime"
 start
 check "wardgated is ready on the kernel's GPIO lines" wait_for "$LOG" "ready:" 30
 check "the driver opened the chip by its label through libgpiod" \
@@ -109,6 +122,67 @@ echo "WGVM $line"
 check "200 edges on a line without debounce each reached the journal" \
   test "$(echo "$line" | sed -n 's/.*n=\([0-9]*\).*/\1/p')" = 200
 
+# ---- reloads while the fire door is held: its line read every millisecond ----
+watch_start() { rm -f $R/stop; /bin/vm_probe watch "$S" 6 $R/stop 120000 >$R/watch.txt & WATCH=$!; usleep 300000; }
+watch_end() { usleep 500000; touch $R/stop; wait $WATCH; w=$(cat $R/watch.txt); }
+never_dropped() { echo "$1" | grep -qE "samples=[0-9]+ high=[0-9]+ low=0 "; }
+check "fire-door magnet held before the reloads" test "$(value 6)" = 1
+watch_start
+m=$(mark)
+out=$(/bin/vm_probe api 8080 admin "$PW" PUT /api/v1/residents/R-0001 \
+  '{"id":"R-0001","label":"李爷爷","bed":"101-A","care_level":3}')
+echo "$out" | head -2 | sed 's/^/WGVM # api: /'
+grep -E "web:|auth:" "$LOG" | tail -5 | sed 's/^/WGVM # log: /'
+check "a resident's label is changed through the web API (admin logged in)" \
+  test "$(echo "$out" | head -1)" = "status=200"
+check "... the reload keeps the gpio bus running" \
+  wait_for "$LOG" "reload: applied .*1 buses kept running, restarted: none" 30 "$m"
+watch_end
+note "fire-door line while the API edit and its reload ran: $w"
+check "... and the fire-door line never dropped (every sample high)" never_dropped "$w"
+
+# The bus's own section changes: the bus restarts, its new instance takes the lines over.
+sed -i 's/^      consumer: wardgated$/&\n      reopen_s: 3/' /etc/wardgate/wardgate.yaml
+watch_start
+m=$(mark)
+kill -HUP $PID
+check "a change of the gpio bus's own section restarts the bus" \
+  wait_for "$LOG" "reload: applied .*restarted: gpio1" 30 "$m"
+check "... its new instance took over every line with its state" \
+  wait_for "$LOG" "13 points on their lines \(13 taken over as they were\)" 5 "$m"
+watch_end
+note "fire-door line while the bus restarted: $w"
+check "... and the fire-door line never dropped" never_dropped "$w"
+
+# A restart that cannot happen (the new section names a chip that does not
+# exist) is undone: the running instance's lines go to a fresh instance.
+cp /etc/wardgate/wardgate.yaml $R/good.yaml
+sed -i 's/chip: wg-sim/chip: gpiochip9/' /etc/wardgate/wardgate.yaml
+watch_start
+m=$(mark)
+kill -HUP $PID
+check "a reload whose new gpio instance cannot start is refused" \
+  wait_for "$LOG" "keeping the running configuration" 30 "$m"
+check "... and undone: the bus is back as it was" wait_for "$LOG" "bus gpio1: brought back as it was" 5 "$m"
+watch_end
+note "fire-door line through the failed reload: $w"
+check "... the fire-door line never dropped" never_dropped "$w"
+cp $R/good.yaml /etc/wardgate/wardgate.yaml
+
+# Inputs and outputs work on the instance that serves the bus now.
+m=$(mark)
+press 0
+check "after the reloads a pull still raises (inputs watched)" \
+  wait_for "$LOG" "ALARM raise +emergency pull_cord" 10 "$m"
+flash=$(/bin/vm_probe sample "$S" 2600 8)
+note "door lamp after the reloads: $(echo $flash)"
+check "... and the door lamp flashes" test "$(echo "$flash" | sed -n 's/^line=8 changes=\([0-9]*\) .*/\1/p')" -ge 2
+press 4
+wait_for "$LOG" "ALARM attend .*pull_cord" 10 "$m"
+press 1
+check "... and is reset at the origin" wait_for "$LOG" "ALARM reset .*pull_cord" 10 "$m"
+press 4
+
 # ---- bad input: a line another process holds ----
 bad() { # description, pattern, sed expression on the config
   sed "$3" /etc/wardgate/wardgate.yaml >/etc/wardgate/bad.yaml
@@ -144,9 +218,10 @@ bad "a line out of range is named with chip and line" \
   "chip $CHIP \[wg-sim\] line 30: out of range \(the chip has 24 lines, 0..23\)" "s/address: 16,/address: 30,/"
 bad "a chip that does not exist is named" "chip \"gpiochip9\": no such GPIO chip" "s/chip: wg-sim/chip: gpiochip9/"
 
+m=$(mark)
 start
-wait_for "$LOG" "ready:" 30
-n=0 # the magnet is energised once its first write is done: up to 10 s on a loaded TCG guest
+wait_for "$LOG" "ready:" 30 "$m"
+n=0 # the magnet is energised once its line is requested: up to 10 s on a loaded TCG guest
 while [ "$(value 6)" != 1 ] && [ $n -lt 200 ]; do usleep 50000; n=$((n + 1)); done
 held=$(value 6)
 kill -KILL $PID; wait $PID

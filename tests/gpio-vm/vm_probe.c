@@ -14,9 +14,22 @@
  *       COUNT times: flips the wire, then waits until LOG has one more line
  *       containing NEEDLE (the daemon journaled the change); prints
  *       "latency n=K p50_us=X p99_us=Y max_us=Z" and one "sample_us=..." line.
+ *   vm_probe watch DIR LINE STOPFILE MAX_MS
+ *       reads the line's level every millisecond until STOPFILE exists (or
+ *       MAX_MS passed); prints "watch line=N samples=K high=H low=L
+ *       first_low_ms=T mean_interval_us=A max_interval_us=M ms=D" (T is -1
+ *       when it never read 0; under qemu's TCG a "millisecond" sleep is longer).
+ *   vm_probe api PORT USER PASSWORD METHOD PATH [BODY]
+ *       logs in to the daemon's web API on 127.0.0.1:PORT (POST
+ *       /api/v1/login, cookie and CSRF token), then sends METHOD PATH with
+ *       the JSON BODY; prints "status=NNN" and the reply's body.
  * DIR is the chip's sysfs directory (…/gpio-sim.0/gpiochipN). */
+#define _GNU_SOURCE /* strcasestr */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,14 +213,128 @@ static int latency(const char *dir, int line, int count, const char *log, const 
     return n == count ? 0 : 1;
 }
 
+static int watch(const char *dir, int line, const char *stop_file, int max_ms)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/sim_gpio%d/value", dir, line);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        fprintf(stderr, "vm_probe: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    long long start = now_us(), last = start, max_interval = 0, first_low = -1;
+    long samples = 0, high = 0, low = 0;
+    for (long long t = start; t - start < max_ms * 1000LL; t = now_us()) {
+        int level = read_value(fd);
+        samples++;
+        if (level == 1) {
+            high++;
+        } else {
+            low++;
+            if (first_low < 0)
+                first_low = (t - start) / 1000;
+        }
+        if (t - last > max_interval)
+            max_interval = t - last;
+        last = t;
+        if (samples % 16 == 0 && access(stop_file, F_OK) == 0)
+            break;
+        sleep_us(1000);
+    }
+    close(fd);
+    long long elapsed = now_us() - start;
+    printf("watch line=%d samples=%ld high=%ld low=%ld first_low_ms=%lld mean_interval_us=%lld "
+           "max_interval_us=%lld ms=%lld\n",
+           line, samples, high, low, first_low, samples ? elapsed / samples : 0, max_interval,
+           elapsed / 1000);
+    return 0;
+}
+
+/* One HTTP/1.1 request to 127.0.0.1:port; the whole reply into `reply`.
+ * Returns the status code, or -1. */
+static int http(int port, const char *method, const char *path, const char *cookie,
+                const char *csrf, const char *body, char *reply, size_t reply_size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((unsigned short)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        fprintf(stderr, "vm_probe: connect to port %d: %s\n", port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char request[4096];
+    int len = snprintf(request, sizeof request,
+                       "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+                       "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                       "%s%s%s%s%s%s\r\n%s",
+                       method, path, port, body ? strlen(body) : 0, cookie ? "Cookie: " : "",
+                       cookie ? cookie : "", cookie ? "\r\n" : "", csrf ? "X-CSRF-Token: " : "",
+                       csrf ? csrf : "", csrf ? "\r\n" : "", body ? body : "");
+    if (len < 0 || (size_t)len >= sizeof request || write(fd, request, (size_t)len) != len) {
+        close(fd);
+        return -1;
+    }
+    size_t used = 0;
+    ssize_t got;
+    while (used + 1 < reply_size && (got = read(fd, reply + used, reply_size - 1 - used)) > 0)
+        used += (size_t)got;
+    reply[used] = '\0';
+    close(fd);
+    int status = -1;
+    if (sscanf(reply, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    return status;
+}
+
+/* Copies the text after `key` (any case) up to one of `stops` into out. */
+static int extract(const char *text, const char *key, const char *stops, char *out, size_t size)
+{
+    const char *at = strcasestr(text, key);
+    if (!at)
+        return -1;
+    at += strlen(key);
+    size_t n = strcspn(at, stops);
+    if (n >= size)
+        return -1;
+    memcpy(out, at, n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int api(int port, const char *user, const char *password, const char *method,
+               const char *path, const char *body)
+{
+    static char reply[1 << 16];
+    char login[512], cookie[160], csrf[160];
+    snprintf(login, sizeof login, "{\"username\":\"%s\",\"password\":\"%s\"}", user, password);
+    int status = http(port, "POST", "/api/v1/login", NULL, NULL, login, reply, sizeof reply);
+    if (status != 200 || extract(reply, "Set-Cookie: ", ";\r\n", cookie, sizeof cookie) != 0 ||
+        extract(reply, "\"csrf\":\"", "\"", csrf, sizeof csrf) != 0) {
+        const char *text = strstr(reply, "\r\n\r\n");
+        printf("status=%d\nlogin failed: %.300s\n", status, text ? text + 4 : reply);
+        return 1;
+    }
+    status = http(port, method, path, cookie, csrf, body, reply, sizeof reply);
+    const char *text = strstr(reply, "\r\n\r\n");
+    printf("status=%d\n%s\n", status, text ? text + 4 : "");
+    return status >= 200 && status < 300 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 6 && strcmp(argv[1], "watch") == 0)
+        return watch(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
+    if (argc >= 7 && strcmp(argv[1], "api") == 0)
+        return api(atoi(argv[2]), argv[3], argv[4], argv[5], argv[6], argc > 7 ? argv[7] : NULL);
     if (argc >= 6 && strcmp(argv[1], "bounce") == 0)
         return bounce(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc >= 5 && strcmp(argv[1], "sample") == 0)
         return sample(argv[2], atoi(argv[3]), argc - 4, argv + 4);
     if (argc >= 7 && strcmp(argv[1], "latency") == 0)
         return latency(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5], argv[6]);
-    fprintf(stderr, "usage: vm_probe bounce|sample|latency ... (see the source)\n");
+    fprintf(stderr, "usage: vm_probe bounce|sample|latency|watch|api ... (see the source)\n");
     return 2;
 }

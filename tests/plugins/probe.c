@@ -1,6 +1,7 @@
 /* A test driver that does nothing by itself: it records the host and bus it
  * was opened with so a unit test can post readings, health and write results
- * from the test thread, exactly when it wants. Writes are recorded too. */
+ * from the test thread, exactly when it wants. Writes are recorded too.
+ * Settings: refuse: true (open refuses), fail_start: true (start fails). */
 #include <stdlib.h>
 
 #include "probe.h"
@@ -13,11 +14,13 @@ static int probe_open(const struct wg_host *host, const struct wg_bus_view *bus,
 {
     if (probe_bus_count == PROBE_MAX_BUSES)
         return -1;
-    static const char *const keys[] = {"refuse", NULL};
+    static const char *const keys[] = {"refuse", "fail_start", NULL};
+    bool fail_start = false;
     if (bus->settings) {
         bool refuse = false;
         if (!host->cfg_only_keys(host, bus->settings, keys) ||
-            !host->cfg_bool(host, bus->settings, "refuse", &refuse))
+            !host->cfg_bool(host, bus->settings, "refuse", &refuse) ||
+            !host->cfg_bool(host, bus->settings, "fail_start", &fail_start))
             return -1;
         if (refuse) {
             host->cfg_error(host, bus->settings, "refuse: the probe was told to refuse");
@@ -25,14 +28,17 @@ static int probe_open(const struct wg_host *host, const struct wg_bus_view *bus,
         }
     }
     struct probe_bus *probe = &probe_buses[probe_bus_count++];
-    *probe = (struct probe_bus){.host = host, .bus = bus};
+    *probe = (struct probe_bus){.host = host, .bus = bus, .fail_start = fail_start};
     *instance = probe;
     return 0;
 }
 
 static int probe_start(void *instance)
 {
-    ((struct probe_bus *)instance)->started = 1;
+    struct probe_bus *probe = instance;
+    if (probe->fail_start)
+        return -1;
+    probe->started = 1;
     return 0;
 }
 
@@ -44,9 +50,12 @@ static int probe_write(void *instance, const struct wg_write_request *request)
     return 0;
 }
 
-static void probe_stop(void *instance)
+static void probe_stop(void *instance, enum wg_stop_reason reason)
 {
-    ((struct probe_bus *)instance)->started = 0;
+    struct probe_bus *probe = instance;
+    probe->started = 0;
+    probe->stopped = 1;
+    probe->stop_reason = reason;
 }
 
 static void probe_close(void *instance)

@@ -11,8 +11,11 @@ struct probe_bus {
     const struct wg_host *host;
     const struct wg_bus_view *bus;
     int started;
+    int stopped;                     /* stop was called */
+    enum wg_stop_reason stop_reason; /* ... with this reason */
     struct wg_write_request last_write;
     int write_count;
+    bool fail_start;
 };
 
 #endif

@@ -262,9 +262,9 @@ static void test_health_change_goes_to_outbox(void **state)
     struct fixture *f = *state;
     const struct wg_host *host = f->probes[0].host;
     int64_t outbox_before = store_outbox_count(core_store(f->core));
-    host->post_health(host, 1, WG_HEALTH_ONLINE, "answering");
-    host->post_health(host, 1, WG_HEALTH_ONLINE, "answering"); /* no change */
-    host->post_health(host, 1, WG_HEALTH_OFFLINE, "timeout");
+    host->post_health(host, 1, WG_HEALTH_ONLINE, WG_REASON_ANSWERING, "answering");
+    host->post_health(host, 1, WG_HEALTH_ONLINE, WG_REASON_ANSWERING, "answering"); /* no change */
+    host->post_health(host, 1, WG_HEALTH_OFFLINE, WG_REASON_TIMEOUT, "timeout");
     host->post_counter(host, 1, "timeout", 2);
     host->post_counter(host, 1, "timeout", 1);
     core_process(f->core);
@@ -549,6 +549,155 @@ static void test_reload_bad_keeps_running_good_applies(void **state)
     assert_true(value == 1);
 }
 
+/* The kind, device and body of the latest event of `kind`, from the journal. */
+static bool last_event(struct fixture *f, const char *kind, char *device, size_t device_len,
+                       char *body, size_t body_len)
+{
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    bool found = false;
+    if (sqlite3_open(f->db_path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db,
+                           "select coalesce(device, ''), body from events where kind = ? "
+                           "order by seq desc limit 1",
+                           -1, &stmt, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(stmt, 1, kind, -1, SQLITE_STATIC);
+        if (sqlite3_step(stmt) == SQLITE_ROW) {
+            snprintf(device, device_len, "%s", (const char *)sqlite3_column_text(stmt, 0));
+            snprintf(body, body_len, "%s", (const char *)sqlite3_column_text(stmt, 1));
+            found = true;
+        }
+        sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return found;
+}
+
+static uint32_t output_point(const struct wg_device_view *device)
+{
+    for (uint32_t p = 0; p < device->point_count; p++)
+        if (device->points[p].direction == WG_POINT_OUTPUT)
+            return p;
+    fail_msg("no output on %s", device->id);
+    return 0;
+}
+
+/* A reload that does not touch bus p1 (a new bus and a rule appear, every
+ * device of p1 moves to another index) leaves p1's driver running; what it
+ * posted before the switch, and the result of a write it had under way,
+ * land on the right devices afterwards. */
+static void test_reload_keeps_unchanged_bus(void **state)
+{
+    struct fixture *f = *state;
+    const struct wg_host *host = f->probes[0].host;
+    const struct wg_bus_view *bus = f->probes[0].bus;
+    uint32_t call = point_index(&bus->devices[0], "call");
+    const char *lamp_point = bus->devices[2].points[output_point(&bus->devices[2])].name;
+    uint64_t request = core_write_output(f->core, "lamp-101", lamp_point, 1);
+    assert_true(request != 0);
+    assert_int_equal(host->post_reading(host, 0, call, 1, now_ms(f) + 100), WG_POST_QUEUED);
+    host->post_health(host, 1, WG_HEALTH_OFFLINE, WG_REASON_CONNECTION, "connect: refused");
+
+    rewrite_config(f, "buses:\n"
+                      "  - {id: p2, driver: probe}\n"
+                      "  - {id: p1, driver: probe}\n"
+                      "devices:\n"
+                      "  - {id: call-102A, bus: p2, address: 1, profile: call-point, bed: 102-A}\n"
+                      "  - {id: reset-102, bus: p2, address: 2, profile: presence-reset, room: "
+                      "\"102\"}\n"
+                      "  - {id: call-101A, bus: p1, address: 1, profile: call-point, bed: 101-A}\n"
+                      "  - {id: gas-k, bus: p1, address: 2, profile: gas-midas, room: \"102\"}\n"
+                      "  - {id: lamp-101, bus: p1, address: 3, profile: door-lamp, room: "
+                      "\"101\"}\n"
+                      "  - {id: reset-101, bus: p1, address: 5, profile: presence-reset, room: "
+                      "\"101\"}\n"
+                      "rules:\n"
+                      "  - {id: call, kind: call}\n"
+                      "escalation: {reannunciate_s: 120}\n");
+    assert_int_equal(core_reload(f->core), 0);
+    assert_int_equal(f->probes[0].started, 1);
+    assert_int_equal(f->probes[0].stopped, 0); /* never stopped */
+    assert_ptr_equal(f->probes[0].host, host);
+    assert_int_equal(f->probes[1].started, 1); /* p2, new */
+    assert_int_equal(core_config(f->core)->device_count, 6);
+
+    assert_int_equal(host->post_write_result(host, request, true, ""), WG_POST_QUEUED);
+    core_process(f->core);
+    double value = 0;
+    assert_true(core_point_value(f->core, "call-101A", "call", &value));
+    assert_true(value == 1);
+    assert_int_equal(core_device_health(f->core, "gas-k"), WG_HEALTH_OFFLINE);
+    char device[64], body[512];
+    assert_int_equal(core_wait_journal(f->core, 5000), 0); /* the store writer has it */
+    assert_true(last_event(f, "write_result", device, sizeof device, body, sizeof body));
+    assert_string_equal(device, "lamp-101");
+    assert_true(last_event(f, "device_health", device, sizeof device, body, sizeof body));
+    assert_string_equal(device, "gas-k");
+    assert_non_null(strstr(body, "\"reason_code\":\"connection\""));
+    json_t *json = core_device_json(f->core, "gas-k");
+    assert_string_equal(json_string_value(json_object_get(json, "reason_code")), "connection");
+    assert_string_equal(json_string_value(json_object_get(json, "reason")), "connect: refused");
+    json_decref(json);
+
+    /* Writes still reach p1's driver, by the new indexes. */
+    int writes = f->probes[0].write_count;
+    assert_true(core_write_output(f->core, "lamp-101", lamp_point, 0) != 0);
+    assert_int_equal(f->probes[0].write_count, writes + 1);
+    assert_int_equal(f->probes[0].last_write.device, 2);
+}
+
+/* A reload that fails at any stage leaves the running configuration and
+ * every driver instance as they were: a config error, a driver refusing its
+ * section, a changed bus's new instance failing to start (its bus is then
+ * served by a fresh instance of the running configuration). */
+static void test_reload_failures_change_nothing(void **state)
+{
+    struct fixture *f = *state;
+    const struct wg_config *running = core_config(f->core);
+    const struct wg_device_view *lamp = &f->probes[0].bus->devices[2];
+    char lamp_point[64]; /* the view goes with its instance */
+    snprintf(lamp_point, sizeof lamp_point, "%s", lamp->points[output_point(lamp)].name);
+    const char *const variants[] = {
+        "buses: [unclosed\n",
+        "buses:\n  - {id: p1, driver: probe, settings: {refuse: true}}\ndevices:\n"
+        "  - {id: call-101A, bus: p1, address: 1, profile: call-point, bed: 101-A}\n",
+        "buses:\n  - {id: p1, driver: probe}\n  - {id: p9, driver: no-such-driver}\n",
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        rewrite_config(f, variants[i]);
+        assert_int_equal(core_reload(f->core), -1);
+        assert_ptr_equal(core_config(f->core), running);
+        assert_int_equal(f->probes[0].started, 1);
+        assert_int_equal(f->probes[0].stopped, 0);
+    }
+    /* The start of the changed bus fails: p1 is stopped for the change, then
+     * served again by a fresh instance with the running configuration. */
+    int opened = *(int *)dlsym(f->probe_handle, "probe_bus_count");
+    rewrite_config(f, "buses:\n  - {id: p1, driver: probe, settings: {fail_start: true}}\n"
+                      "devices:\n"
+                      "  - {id: call-101A, bus: p1, address: 1, profile: call-point, bed: 101-A}\n"
+                      "  - {id: gas-k, bus: p1, address: 2, profile: gas-midas, room: \"102\"}\n"
+                      "  - {id: lamp-101, bus: p1, address: 3, profile: door-lamp, room: "
+                      "\"101\"}\n");
+    struct wg_diag report;
+    diag_init(&report);
+    assert_int_equal(core_reload_report(f->core, &report), -1);
+    assert_true(report.count > 0);
+    assert_non_null(strstr(report.messages[report.count - 1], "bus p1"));
+    diag_free(&report);
+    assert_ptr_equal(core_config(f->core), running);
+    assert_int_equal(f->probes[0].stop_reason, WG_STOP_BUS_CHANGED);
+    assert_int_equal(*(int *)dlsym(f->probe_handle, "probe_bus_count"), opened + 2);
+    assert_int_equal(f->probes[opened].started, 0);     /* the new one failed */
+    assert_int_equal(f->probes[opened + 1].started, 1); /* the running config, fresh */
+    assert_null(f->probes[opened + 1].bus->settings);   /* ... with the running section */
+    assert_true(core_write_output(f->core, "lamp-101", lamp_point, 1) != 0);
+    assert_int_equal(f->probes[opened + 1].write_count, 1);
+    /* And a good reload still works afterwards. */
+    rewrite_config(f, site_devices);
+    assert_int_equal(core_reload(f->core), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,6 +714,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_and_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_bad_keeps_running_good_applies, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_unchanged_bus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_failures_change_nothing, setup, teardown),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -629,7 +629,7 @@ static void test_fire_during_device_fault_still_annunciates(void **state)
 {
     struct fixture *f = *state;
     size_t panel = config_find_device(f->config, "panel");
-    engine_on_health(f->engine, panel, WG_HEALTH_OFFLINE, "timeout", f->now);
+    engine_on_health(f->engine, panel, WG_HEALTH_OFFLINE, NULL, "timeout", f->now);
     set(f, "panel", "zone1_fault", 1);
     set(f, "panel", "zone3_fire", 1);
     set(f, "panel", "zone2_fire", 1);
@@ -769,7 +769,7 @@ static void test_silent_device_goes_offline_within_100_s(void **state)
     assert_string_equal(alarm->detail_args, "{\"s\":30}");
     set(f, "call-101A", "call", 0); /* it answers again */
     /* The driver says why: the reason as a code, and its text. */
-    engine_on_health(f->engine, config_find_device(f->config, "call-101B"), WG_HEALTH_OFFLINE,
+    engine_on_health(f->engine, config_find_device(f->config, "call-101B"), WG_HEALTH_OFFLINE, NULL,
                      "cable cut in the riser", f->now);
     alarm = only_active(f);
     assert_string_equal(alarm->detail, "driver reports offline: cable cut in the riser");

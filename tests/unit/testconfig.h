@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "config.h"
+#include "store.h"
+
 /* Repository root (the test runner exports WG_ROOT) and build directory. */
 static inline const char *test_root(void)
 {
@@ -57,6 +60,37 @@ static inline char *test_site_config(const char *dir, const char *buses_and_devi
     }
     free(text);
     return path;
+}
+
+/* Loads `path` (and frees the string); every loader message is printed. NULL
+ * when the file is refused. */
+static inline struct wg_config *test_load_config(char *path)
+{
+    struct wg_diag diag;
+    diag_init(&diag);
+    struct wg_config *config = path ? config_load(path, &diag) : NULL;
+    for (size_t i = 0; i < diag.count; i++)
+        fprintf(stderr, "# config: %s\n", diag.messages[i]);
+    diag_free(&diag);
+    free(path);
+    return config;
+}
+
+/* A store at `path` for core tests (64 MiB, 60 s buckets); NULL after printing why. */
+static inline struct wg_store *test_open_store(const char *path)
+{
+    struct wg_store_options options = {.path = path,
+                                       .max_bytes = 64LL << 20,
+                                       .readings_bucket_s = 60,
+                                       .readings_retention_days = 30,
+                                       .events_retention_days = 365,
+                                       .busy_timeout_ms = 50};
+    enum wg_store_status status;
+    char err[256];
+    struct wg_store *store = store_open(&options, &status, err, sizeof err);
+    if (!store)
+        fprintf(stderr, "# store: %s\n", err);
+    return store;
 }
 
 #endif
