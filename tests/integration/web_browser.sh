@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core
 # from npm) against the real pages served by a real wardgated: every
-# tests/browser/*.test.js, each printing TAP. Screenshots are kept in
-# $BUILD/test-artifacts/screenshots.
+# tests/browser/*.test.js, each printing TAP; axe-core (npm) checks WCAG 2.1
+# AA. Screenshots are kept in $BUILD/test-artifacts/screenshots.
 source "$(dirname "$0")/lib.sh"
 browser_dir=$ROOT/tests/browser
 if [ ! -x /usr/bin/chromium ]; then skip "browser tests" "no /usr/bin/chromium (tools/deps.sh installs it)"; done_testing; exit 0; fi
 if ! command -v node >/dev/null; then skip "browser tests" "no node (tools/deps.sh installs it)"; done_testing; exit 0; fi
-if [ ! -d "$browser_dir/node_modules/playwright-core" ]; then
+if [ ! -d "$browser_dir/node_modules/playwright-core" ] || [ ! -d "$browser_dir/node_modules/axe-core" ]; then
   (cd "$browser_dir" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { not_ok "npm ci in tests/browser"; done_testing; exit 1; }
 fi
 status=0
@@ -24,7 +24,8 @@ for t in "$browser_dir"/*.test.js; do
       "# exit "*) not_ok "$(basename "$t") exited with ${line#\# exit }" ;;
       *) echo "$line" ;;
     esac
-  done < <(cd "$ROOT" && timeout 300 node "$t" 2>&1; echo "# exit $?")
+  # 600 s: generous for a loaded machine (busy.test.js takes about 3 minutes).
+  done < <(cd "$ROOT" && timeout 600 node "$t" 2>&1; echo "# exit $?")
 done
 done_testing
 exit $status
