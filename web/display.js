@@ -868,6 +868,7 @@
   }
 
   function onHeartbeat(msg) {
+    hooks.heartbeat = { ...msg };
     if (typeof msg.ts_ms === 'number') state.clockOffset = msg.ts_ms - Date.now();
     const failing = msg.storage === 'failing';
     const next = {
