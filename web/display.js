@@ -214,7 +214,7 @@
     if (zoneText) parts.push(zoneText);
     if (a.place && (a.room_name || a.room)) parts.push(a.room_name || a.room);
     const detail = REPEATS_KIND.has(a.detail_code) ? '' : WG.alarmDetail(a);
-    if (detail && detail !== kindText(a)) parts.push(detail);
+    if (detail && detail.toLowerCase() !== kindText(a).toLowerCase()) parts.push(detail);
     return parts.filter(Boolean).join(' · ');
   }
   function clockText(ms) { return WG.fmtTime(ms).slice(11); }
@@ -599,10 +599,13 @@
 
   /* The wall display turns to the next screen of calls every 10 s, back to
    * the top after the last, unless someone touched it in the last 30 s. */
-  function autoScroll() {
-    if (!layout || !layout.scroll || listQuery.matches || Date.now() - state.lastTouch < IDLE_MS) return;
+  function turnScreen() {
     if (scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1) scroller.scrollTop = 0;
     else scrollScreen(1);
+  }
+  function autoScroll() {
+    if (!layout || !layout.scroll || listQuery.matches || Date.now() - state.lastTouch < IDLE_MS) return;
+    turnScreen();
   }
 
   let scrollFrame = 0;
@@ -725,6 +728,7 @@
   hooks.acknowledge = (id) => acknowledge(id); /* what the button does; the server checks the role */
   /* What is on screen, for the tests: the layout plan and the calls out of view. */
   hooks.layout = () => layout && { ...layout, offscreen: offscreenCalls().map((a) => a.id) };
+  hooks.turnScreen = () => turnScreen(); /* what the wall does every 10 s when nobody touches it */
 
   /* ---- the connection ---- */
   let backoff = BACKOFF_MIN_MS;

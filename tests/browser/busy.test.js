@@ -137,6 +137,22 @@ async function main() {
       };
       await checkView('with 60 calls');
 
+      /* ---- the wall turns to the next screen by itself, round to the top ---- */
+      if (width >= 1280) {
+        const shown = async () => (await page.evaluate(measure)).cards.filter((c) => c.visible && !c.pinned).map((c) => c.id);
+        const seen = new Set(await shown());
+        let turnsToTop = 0;
+        do {
+          await page.evaluate(() => window.WGDisplay.turnScreen());
+          await lib.sleep(100);
+          (await shown()).forEach((id) => seen.add(id));
+          turnsToTop++;
+        } while (turnsToTop < 30 && await page.evaluate(() => document.getElementById('calls').scrollTop) > 0);
+        const all = (await page.evaluate(measure)).cards.filter((c) => !c.pinned).length;
+        ok(seen.size === all, `${tag}: turning screen by screen shows every call once round (${seen.size} of ${all} in ${turnsToTop} turns), then the top again`);
+        await checkView('turned round');
+      }
+
       /* ---- the call furthest out of view, reached with the page's own
        * "next screen" button and acknowledged first ---- */
       const farthest = (await page.evaluate(measure)).cards.filter((c) => !c.visible && c.state === 'raised').pop();
