@@ -622,10 +622,9 @@
   function renderTechnicalMore() {
     const list = $('technical-list');
     const box = list.getBoundingClientRect();
-    const hidden = [...list.children].filter((n) => {
-      const r = n.getBoundingClientRect();
-      return r.left < box.left - 1 || r.right > box.right + 1;
-    }).length;
+    /* Those cut off on the right (the button scrolls that way; the header
+     * counts them all). */
+    const hidden = [...list.children].filter((n) => n.getBoundingClientRect().right > box.right + 1).length;
     const more = $('technical-more');
     more.classList.toggle('hidden', hidden === 0);
     more.dataset.count = String(hidden);
@@ -974,7 +973,12 @@
     $('fire-expand').addEventListener('click', () => { state.fireCollapsedFor = ''; render(); });
     $('scroll-up').addEventListener('click', () => scrollScreen(-1));
     $('scroll-down').addEventListener('click', () => scrollScreen(1));
-    $('technical-more').addEventListener('click', () => { $('technical-list').scrollLeft += $('technical-list').clientWidth * 0.8; });
+    $('technical-more').addEventListener('click', () => {
+      const list = $('technical-list');
+      const box = list.getBoundingClientRect();
+      const next = [...list.children].find((n) => n.getBoundingClientRect().right > box.right + 1);
+      if (next) list.scrollLeft += next.getBoundingClientRect().left - box.left;
+    });
     $('technical-list').addEventListener('scroll', renderTechnicalMore, { passive: true });
     scroller.addEventListener('scroll', onScroll, { passive: true });
     for (const type of ['pointerdown', 'wheel', 'touchstart', 'keydown']) {

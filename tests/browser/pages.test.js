@@ -122,6 +122,36 @@ async function main() {
       await lib.screenshot(p, `pages-display-calls-${tag}`);
       await axe(p, `the display with calls of each priority and a technical alarm at ${tag}`);
     }
+    /* More technical alarms than the strip holds on a phone: it says how many more. */
+    for (const d of ['bed-101A', 'call-101B', 'call-102A']) send(`${d} health offline test`);
+    const phone = nurses[2].p;
+    await phone.waitForFunction(() => document.querySelectorAll('.tech').length === 4, null, { timeout: WAIT });
+    await lib.sleep(300);
+    const more = await phone.evaluate(() => {
+      const list = document.getElementById('technical-list').getBoundingClientRect();
+      const out = [...document.querySelectorAll('.tech')].filter((t) => t.getBoundingClientRect().right > list.right + 1).length;
+      const button = document.getElementById('technical-more');
+      return { out, shown: !button.classList.contains('hidden'), count: Number(button.dataset.count), text: button.textContent };
+    });
+    ok(more.out > 0 && more.shown && more.count === more.out && more.text === `还有 ${more.out} 条`,
+      `390x844: the technical strip counts the alarms out of view ("${more.text}")`, JSON.stringify(more));
+    await lib.screenshot(phone, 'pages-display-technical-390x844');
+    await axe(phone, 'the display with a full technical strip at 390x844');
+    let presses = 0;
+    while (presses < 10 && await phone.locator('#technical-more').isVisible()) {
+      await phone.click('#technical-more');
+      presses++;
+      await lib.sleep(200);
+    }
+    const last = await phone.evaluate(() => {
+      const list = document.getElementById('technical-list').getBoundingClientRect();
+      const r = document.querySelector('.tech:last-child').getBoundingClientRect();
+      return r.right <= list.right + 1 && r.left >= list.left - 1;
+    });
+    ok(last && presses <= more.count, `... and its button brings them into view, one by one (${presses} presses)`);
+    for (const d of ['bed-101A', 'call-101B', 'call-102A']) send(`${d} health online`);
+    await phone.waitForFunction(() => document.querySelectorAll('.tech').length === 1, null, { timeout: WAIT });
+
     /* Storage failing and a card not yet journaled, from injected frames
      * (display-contracts.test.js has them from a real locked database);
      * the daemon is paused so that no real heartbeat undoes them. */
