@@ -244,14 +244,20 @@ async function main() {
 
       /* ---- reset at the origin ---- */
       for (const c of facility.calls) {
-        if (c.point === 'movement') send(`${c.device} release movement`);
+        /* A quiet resident (10: in range; 0 would read as an empty bed, which
+         * does not end the alarm, and the sim empties beds in the daytime). */
+        if (c.point === 'movement') send(`${c.device} movement 10`);
         else send(`${c.device} ${c.point} 0`);
       }
       for (const room of facility.rooms) send(`presence-${room} presence 1`);
       await page.waitForFunction(() => [...document.querySelectorAll('.call')].every((c) => c.dataset.state === 'attended'),
         null, { timeout: 30000 });
       for (const room of facility.rooms) send(`presence-${room} presence 0`);
-      await page.waitForFunction(() => document.querySelectorAll('.call').length === 0, null, { timeout: 30000 });
+      await page.waitForFunction(() => document.querySelectorAll('.call').length === 0, null, { timeout: 30000 }).catch(async (e) => {
+        note(`left on the board: ${JSON.stringify((await api()).map((a) => [a.kind, a.room, a.state, a.condition_active]))}`);
+        note(daemon.log().split('\n').filter((l) => /reset|refus/i.test(l)).slice(-15).join('\n# '));
+        throw e;
+      });
       ok((await api()).length === 0, `${tag}: the calls reset at their origin leave the board`);
       ok(page.consoleErrors.length === 0, `${tag}: no script errors`, page.consoleErrors.join('\n'));
       await page.context().close();
