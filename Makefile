@@ -10,6 +10,8 @@ WEBDIR      ?= $(DATADIR)/web
 SYSCONFDIR  ?= /etc/wardgate
 STATEDIR    ?= /var/lib/wardgate
 UNITDIR     ?= /lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR      ?= $(PREFIX)/share/doc/wardgate
 DESTDIR     ?=
 
 VERSION     := 0.1.0
@@ -115,18 +117,38 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tools/bench.sh
 
+# Files only; owners come from wardgate-setup (a package's postinst), which
+# runs here when DESTDIR is empty: it needs the user `wardgate`, and an image
+# built with DESTDIR runs it at its first boot. A site's wardgate.yaml is never
+# overwritten (the manager UI edits it; a .deb would not make it a conffile).
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/profiles \
-	    $(DESTDIR)$(STATEDIR) $(DESTDIR)$(WEBDIR) $(DESTDIR)$(UNITDIR)
+	    $(DESTDIR)$(STATEDIR) $(DESTDIR)$(WEBDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(DOCDIR)/docs
 	install -m 0755 $(BUILD)/wardgated $(DESTDIR)$(SBINDIR)/wardgated
 	install -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
-	install -m 0640 config/facility.yaml $(DESTDIR)$(SYSCONFDIR)/wardgate.yaml
+	chmod 1770 $(DESTDIR)$(SYSCONFDIR)
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/wardgate.yaml ]; then \
+	  echo "install: $(DESTDIR)$(SYSCONFDIR)/wardgate.yaml exists; kept as it is"; \
+	else \
+	  echo "install -m 0640 config/facility.yaml $(DESTDIR)$(SYSCONFDIR)/wardgate.yaml"; \
+	  install -m 0640 config/facility.yaml $(DESTDIR)$(SYSCONFDIR)/wardgate.yaml; \
+	fi
 	install -m 0644 config/profiles/*.yaml $(DESTDIR)$(SYSCONFDIR)/profiles/
+	chmod 0750 $(DESTDIR)$(SYSCONFDIR)/profiles
 	[ ! -d web ] || cp -R web/. $(DESTDIR)$(WEBDIR)/
 	install -m 0644 systemd/wardgated.service $(DESTDIR)$(UNITDIR)/wardgated.service
-	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
-	install -m 0644 systemd/wardgate.sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/wardgate.conf
+	install -m 0644 systemd/wardgate.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/wardgate.conf
+	sed -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' -e 's#@STATEDIR@#$(STATEDIR)#g' \
+	    -e 's#@SYSUSERSDIR@#$(SYSUSERSDIR)#g' systemd/wardgate-setup.in >$(BUILD)/wardgate-setup
+	install -m 0755 $(BUILD)/wardgate-setup $(DESTDIR)$(LIBDIR)/wardgate-setup
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	cp -R docs/. $(DESTDIR)$(DOCDIR)/docs/
 	chmod 0750 $(DESTDIR)$(STATEDIR)
+ifeq ($(DESTDIR),)
+	@if command -v systemd-sysusers >/dev/null; then $(LIBDIR)/wardgate-setup; else \
+	  echo "install: no systemd-sysusers here: create the user wardgate, then run $(LIBDIR)/wardgate-setup"; fi
+endif
 
 clean:
 	rm -rf build

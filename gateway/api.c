@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "alarm.h"
+#include "api_parse.h"
 #include "auth.h"
 #include "config_edit.h"
 #include "engine.h"
@@ -203,110 +204,34 @@ static void heartbeat(void *ctx)
 /* The body as a JSON object; NULL after replying 400. An empty body is {}. */
 static json_t *body_object(struct wg_api *api, const struct wg_web_request *request)
 {
-    if (!request->body || request->body_len == 0)
-        return json_object();
-    json_error_t error;
-    json_t *value = json_loadb(request->body, request->body_len, JSON_REJECT_DUPLICATES, &error);
-    if (!value) {
-        reply_error(api, request->id, 400, NULL, "malformed JSON at line %d column %d: %s",
-                    error.line, error.column, error.text);
-        return NULL;
-    }
-    if (!json_is_object(value)) {
-        json_decref(value);
-        reply_error(api, request->id, 400, NULL, "the body must be a JSON object");
-        return NULL;
-    }
+    struct api_error error;
+    json_t *value = api_body_object(request->body, request->body_len, &error);
+    if (!value)
+        reply_error(api, request->id, 400, error.field, "%s", error.message);
     return value;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes %XX and '+' in place; false on a bad escape or a NUL. */
-static bool url_decode(char *text)
-{
-    char *out = text;
-    for (const char *in = text; *in; in++) {
-        if (*in == '+') {
-            *out++ = ' ';
-        } else if (*in == '%') {
-            int hi = hex_value(in[1]), lo = hi >= 0 ? hex_value(in[2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return false;
-            *out++ = (char)(hi * 16 + lo);
-            in += 2;
-        } else {
-            *out++ = *in;
-        }
-    }
-    *out = '\0';
-    return true;
-}
-
-struct query_param {
-    const char *name;
-    char *value; /* decoded; NULL when absent */
-};
-
-/* Splits the query into the allowed parameters (others are refused with
- * 400). Values point into `buffer`. Returns false after replying. */
+/* Splits the query into the allowed parameters (api_parse.h); values point
+ * into `buffer`. Returns false after replying 400. */
 static bool parse_query(struct wg_api *api, const struct wg_web_request *request, char *buffer,
                         size_t buffer_len, struct query_param *params, size_t count)
 {
-    if (!request->query || !request->query[0])
+    struct api_error error;
+    if (api_parse_query(request->query, buffer, buffer_len, params, count, &error))
         return true;
-    if (strlen(request->query) >= buffer_len) {
-        reply_error(api, request->id, 400, NULL, "the query string is too long");
-        return false;
-    }
-    strcpy(buffer, request->query);
-    char *save = NULL;
-    for (char *pair = strtok_r(buffer, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(pair, '=');
-        char *value = eq ? eq + 1 : pair + strlen(pair);
-        if (eq)
-            *eq = '\0';
-        if (!url_decode(pair) || !url_decode(value)) {
-            reply_error(api, request->id, 400, pair, "bad %%-escape in the query");
-            return false;
-        }
-        size_t i = 0;
-        while (i < count && strcmp(params[i].name, pair) != 0)
-            i++;
-        if (i == count) {
-            reply_error(api, request->id, 400, pair, "unknown query parameter \"%s\"", pair);
-            return false;
-        }
-        params[i].value = value;
-    }
-    return true;
+    reply_error(api, request->id, 400, error.field, "%s", error.message);
+    return false;
 }
 
 /* A whole number in [low, high] from a query value; false after replying. */
 static bool query_int(struct wg_api *api, uint64_t request_id, const struct query_param *param,
                       long long low, long long high, long long *out)
 {
-    if (!param->value)
+    struct api_error error;
+    if (api_query_int(param, low, high, out, &error))
         return true;
-    char *end = NULL;
-    errno = 0;
-    long long value = strtoll(param->value, &end, 10);
-    if (errno || end == param->value || *end || value < low || value > high) {
-        reply_error(api, request_id, 400, param->name,
-                    "%s: expected a whole number from %lld to %lld", param->name, low, high);
-        return false;
-    }
-    *out = value;
-    return true;
+    reply_error(api, request_id, 400, error.field, "%s", error.message);
+    return false;
 }
 
 static void audit(struct wg_api *api, const struct wg_web_request *request, const char *action,

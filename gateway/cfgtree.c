@@ -347,6 +347,46 @@ static struct wg_cfg_node *build_sequence(struct tree_builder *builder, yaml_nod
     return node;
 }
 
+/* The keys a mapping has taken so far, for the duplicate check: an open-
+ * addressing hash of their indices in node->keys, so a mapping of n keys is
+ * checked in O(n), not O(n^2) (a generated or hostile file may hold 100,000). */
+struct key_set {
+    size_t *slots; /* index into keys, or SIZE_MAX when free */
+    size_t mask;
+};
+
+static bool key_set_init(struct key_set *set, size_t count)
+{
+    size_t size = 16;
+    while (size < count * 2)
+        size *= 2;
+    set->slots = malloc(size * sizeof *set->slots);
+    set->mask = size - 1;
+    if (!set->slots)
+        return false;
+    memset(set->slots, 0xff, size * sizeof *set->slots);
+    return true;
+}
+
+static size_t key_hash(const char *text)
+{
+    size_t hash = 14695981039346656037ULL; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        hash = (hash ^ *c) * 1099511628211ULL;
+    return hash;
+}
+
+/* The index of the key equal to `text` among keys[], or SIZE_MAX. */
+static size_t key_set_find(const struct key_set *set, char *const *keys, const char *text,
+                           size_t *slot)
+{
+    size_t at = key_hash(text) & set->mask;
+    while (set->slots[at] != SIZE_MAX && strcmp(keys[set->slots[at]], text) != 0)
+        at = (at + 1) & set->mask;
+    *slot = at;
+    return set->slots[at];
+}
+
 static struct wg_cfg_node *build_mapping(struct tree_builder *builder, yaml_node_t *source,
                                          int depth)
 {
@@ -370,6 +410,12 @@ static struct wg_cfg_node *build_mapping(struct tree_builder *builder, yaml_node
             return NULL;
         }
     }
+    struct key_set taken = {0};
+    if (count && !key_set_init(&taken, count)) {
+        builder->failed = true;
+        node_free(node);
+        return NULL;
+    }
     bool keys_ok = true;
     for (size_t i = 0; i < count; i++) {
         yaml_node_pair_t *pair = &source->data.mapping.pairs.start[i];
@@ -377,6 +423,7 @@ static struct wg_cfg_node *build_mapping(struct tree_builder *builder, yaml_node
         yaml_node_t *value = yaml_document_get_node(builder->document, pair->value);
         if (!key || !value) {
             builder->failed = true;
+            free(taken.slots);
             node_free(node);
             return NULL;
         }
@@ -390,22 +437,18 @@ static struct wg_cfg_node *build_mapping(struct tree_builder *builder, yaml_node
             continue;
         }
         const char *text = (const char *)key->data.scalar.value;
-        bool duplicate = false;
-        for (size_t j = 0; j < node->count; j++) {
-            if (strcmp(node->keys[j], text) == 0) {
-                diag_pos(builder->diag, builder->file, key_line, key_column,
-                         "duplicate key \"%s\" (first defined on line %d)", text,
-                         node->key_lines[j]);
-                duplicate = true;
-                break;
-            }
-        }
-        if (duplicate) {
+        size_t slot;
+        size_t first = key_set_find(&taken, node->keys, text, &slot);
+        if (first != SIZE_MAX) {
+            diag_pos(builder->diag, builder->file, key_line, key_column,
+                     "duplicate key \"%s\" (first defined at %s:%d:%d)", text, builder->file,
+                     node->key_lines[first], node->key_columns[first]);
             keys_ok = false;
             continue;
         }
         struct wg_cfg_node *item = build_node(builder, value, depth + 1);
         if (!item) {
+            free(taken.slots);
             node_free(node);
             return NULL;
         }
@@ -413,9 +456,11 @@ static struct wg_cfg_node *build_mapping(struct tree_builder *builder, yaml_node
         if (!key_text) {
             builder->failed = true;
             node_free(item);
+            free(taken.slots);
             node_free(node);
             return NULL;
         }
+        taken.slots[slot] = node->count;
         node->keys[node->count] = key_text;
         node->key_lines[node->count] = key_line;
         node->key_columns[node->count] = key_column;
@@ -427,6 +472,7 @@ static struct wg_cfg_node *build_mapping(struct tree_builder *builder, yaml_node
                            (int)key->end_mark.column + 1);
         block_end_consider(&end, item->end_index, item->end_line, item->end_column);
     }
+    free(taken.slots);
     if (!keys_ok) {
         builder->failed = true;
         node_free(node);

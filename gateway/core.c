@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "liveness.h"
 #include "log.h"
 #include "meaning.h"
 #include "alarm.h"
@@ -88,7 +89,10 @@ struct extra_source {
     void (*ready)(void *ctx);
     void *ctx;
 };
-#define MAX_SOURCES 4
+#define MAX_SOURCES    4
+#define MAX_SUPERVISED 4
+/* The supervision check runs at the watchdog's period, or this often without one. */
+#define SUPERVISE_PERIOD_MS 1000
 
 struct periodic_job {
     const char *name;
@@ -134,6 +138,9 @@ struct wg_core {
     struct extra_source sources[MAX_SOURCES];
     size_t source_count;
     struct periodic_job jobs[JOB_COUNT];
+    struct wg_liveness *supervised[MAX_SUPERVISED]; /* other threads the watchdog job checks */
+    size_t supervised_count;
+    bool test_hooks;
 
     bool stop_requested;
     bool storage_failing;
@@ -672,10 +679,42 @@ static void job_retry(struct wg_core *core)
         flush(core);
 }
 
+/* Feeds systemd's watchdog only while every supervised thread turns: a
+ * wedged web thread cannot say so itself, so the core stops vouching for
+ * the daemon and systemd restarts it. Each change is logged once. */
 static void job_watchdog(struct wg_core *core)
 {
-    (void)core;
-    service_watchdog();
+    int64_t now = clock_mono_ms(core->clock);
+    bool all_turning = true;
+    for (size_t i = 0; i < core->supervised_count; i++) {
+        struct wg_liveness *thread = core->supervised[i];
+        int64_t age = liveness_age_ms(thread, now);
+        if (age > WG_LIVENESS_STALE_MS) {
+            all_turning = false;
+            if (!thread->stale) {
+                wg_crit("watchdog: the %s thread has not turned for %lld ms: it is wedged; "
+                        "WATCHDOG=1 is no longer sent, so systemd restarts the daemon",
+                        thread->name, (long long)age);
+                service_status("the %s thread is wedged; waiting for the watchdog restart",
+                               thread->name);
+            }
+            thread->stale = true;
+        } else if (thread->stale) {
+            thread->stale = false;
+            wg_notice("watchdog: the %s thread turns again; WATCHDOG=1 is sent again",
+                      thread->name);
+        }
+    }
+    if (all_turning)
+        service_watchdog();
+}
+
+int core_supervise(struct wg_core *core, struct wg_liveness *thread)
+{
+    if (core->supervised_count == MAX_SUPERVISED)
+        return -1;
+    core->supervised[core->supervised_count++] = thread;
+    return 0;
 }
 
 static void job_maintain(struct wg_core *core)
@@ -771,6 +810,8 @@ static void init_jobs(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
     int64_t watchdog = service_watchdog_period_ms();
+    if (watchdog <= 0 || watchdog > SUPERVISE_PERIOD_MS)
+        watchdog = SUPERVISE_PERIOD_MS; /* supervision is logged with or without systemd */
     core->jobs[JOB_ENGINE] = (struct periodic_job){"engine", ENGINE_PERIOD_MS, now, job_engine};
     core->jobs[JOB_RETRY] = (struct periodic_job){"retry", RETRY_PERIOD_MS, now, job_retry};
     core->jobs[JOB_WATCHDOG] = (struct periodic_job){"watchdog", watchdog, now, job_watchdog};
@@ -976,6 +1017,7 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     core->config = config;
     core->store = store;
     core->clock = options->clock;
+    core->test_hooks = options->test_hooks;
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
     core->queue =
@@ -1123,10 +1165,13 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
             diag_pos(report, NULL, 0, 0, "%s", diag.messages[i]);
         wg_err("reload: %s has %zu error(s); keeping the running configuration", core->config_path,
                diag.count ? diag.count : 1);
+        char why[400];
+        snprintf(why, sizeof why, "%zu error(s), the first: %s", diag.count ? diag.count : 1,
+                 diag.count ? diag.messages[0] : "out of memory");
         diag_free(&diag);
         plugin_host_close(next_host);
         config_free(next);
-        service_ready("reload refused; running the previous configuration");
+        service_reload_done(false, why);
         return -1;
     }
     diag_free(&diag);
@@ -1152,7 +1197,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
         config_free(next);
         if (plugin_host_start(core->host) != 0)
             wg_crit("reload: the previous drivers did not restart either; no device is polled");
-        service_ready("reload failed; running the previous configuration");
+        service_reload_done(false, "the new drivers did not start (see the log)");
         return -1;
     }
     plugin_host_close(core->host);
@@ -1184,8 +1229,36 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     flush(core);
     wg_notice("reload: applied %s (%zu devices on %zu buses)", core->config_path,
               next->device_count, next->bus_count);
-    service_ready("running");
+    char applied[128];
+    snprintf(applied, sizeof applied, "%zu devices on %zu buses", next->device_count,
+             next->bus_count);
+    service_reload_done(true, applied);
     return 0;
+}
+
+/* Test hooks (WARDGATE_TEST_HOOKS=1 only; docs/architecture.md): SIGUSR1
+ * freezes the web thread at its next turn, SIGUSR2 the core thread here,
+ * each until the process ends, so that tests can see the watchdog react to a
+ * wedged thread. Without test hooks both signals are ignored. */
+static void test_hook(struct wg_core *core, int signo)
+{
+    if (!core->test_hooks) {
+        wg_info("signal %s ignored (it is a test hook; WARDGATE_TEST_HOOKS is not set)",
+                strsignal(signo));
+        return;
+    }
+    if (signo == SIGUSR2) {
+        wg_warn("test hook: SIGUSR2: the core thread stops here until the process ends");
+        for (;;)
+            pause(); /* every signal is blocked (read through signal_fd) or fatal */
+    }
+    for (size_t i = 0; i < core->supervised_count; i++)
+        if (strcmp(core->supervised[i]->name, "web") == 0) {
+            wg_warn("test hook: SIGUSR1: the web thread is asked to stop until the process ends");
+            liveness_request_freeze(core->supervised[i]);
+            return;
+        }
+    wg_warn("test hook: SIGUSR1: there is no web thread to stop");
 }
 
 static void handle_signals(struct wg_core *core, int signal_fd)
@@ -1200,6 +1273,10 @@ static void handle_signals(struct wg_core *core, int signal_fd)
         case SIGINT:
             wg_notice("signal %s: shutting down", strsignal((int)info.ssi_signo));
             core->stop_requested = true;
+            break;
+        case SIGUSR1:
+        case SIGUSR2:
+            test_hook(core, (int)info.ssi_signo);
             break;
         default:
             break;

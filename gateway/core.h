@@ -32,6 +32,7 @@ struct wg_core_options {
     const char *plugin_dir;  /* resolved: --plugin-dir, config plugins.dir, or the default */
     struct wg_clock *clock;  /* not owned */
     size_t queue_capacity;   /* 0 = 4096 */
+    bool test_hooks; /* WARDGATE_TEST_HOOKS=1: SIGUSR1/SIGUSR2 freeze threads (tests only) */
 };
 
 /* Called after an event is committed, in commit order, on the core thread. */
@@ -56,8 +57,17 @@ int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ct
  * is readable (the web bridge's requests, its heartbeat timer). -1 when full. */
 int core_add_source(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx);
 
+struct wg_liveness;
+/* Has the watchdog job check another thread's liveness (liveness.h): while
+ * it is stale the core stops sending WATCHDOG=1 and logs once why. The
+ * thread named "web" is the one SIGUSR1 freezes under test hooks. -1 when
+ * full. The liveness must outlive core_run. */
+int core_supervise(struct wg_core *core, struct wg_liveness *thread);
+
 /* The loop: handles the queue, signals (signal_fd from signalfd(2), or -1)
- * and timers until SIGTERM/SIGINT or core_request_stop. SIGHUP reloads. */
+ * and timers until SIGTERM/SIGINT or core_request_stop. SIGHUP reloads.
+ * SIGUSR1 and SIGUSR2 are test hooks (options.test_hooks): they freeze the
+ * web thread and the core thread until the process ends; else ignored. */
 int core_run(struct wg_core *core, int signal_fd);
 void core_request_stop(struct wg_core *core);
 

@@ -4,17 +4,21 @@
  *   wardgated -c FILE --check    validate the config (and the drivers' sections), exit 0 or 1
  *   wardgated -c FILE --response-report [--days N]   response times per shift, then exit
  *   wardgated -c FILE --add-user NAME [--role ROLE] [--password-file F]   add a web user
+ *   wardgated --reload PID [--timeout S]   reload a running daemon and wait for its verdict
  *   wardgated --version
  *
  * Start-up order: config, signals, store, drivers (validated), drivers
  * started, READY=1. SIGTERM/SIGINT stop cleanly with everything committed;
  * SIGHUP reloads (validate, then apply, or keep the running config). */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -41,6 +45,8 @@ struct cli_options {
     bool response_report;
     int report_days;
     const char *add_user, *role, *password_file;
+    long reload_pid;   /* --reload: the daemon to reload (the unit's ExecReload=) */
+    int reload_wait_s; /* --timeout */
 };
 
 static void usage(FILE *out)
@@ -55,6 +61,10 @@ static void usage(FILE *out)
             "                        is asked twice on the terminal, or read from stdin\n"
             "      --role ROLE       station, nurse (default), manager or admin\n"
             "      --password-file F read the new user's password from F's first line\n"
+            "      --reload PID      make the running daemon PID reload its configuration and\n"
+            "                        wait for its verdict: exit 0 when applied, 1 when not\n"
+            "                        (the unit's ExecReload=; needs RUNTIME_DIRECTORY)\n"
+            "      --timeout S       how long --reload waits (default 60 s)\n"
             "      --db FILE         database file (overrides storage.path)\n"
             "      --plugin-dir DIR  driver directory (overrides plugins.dir; default %s)\n"
             "      --web-root DIR    the pages the web server serves (overrides web.root)\n"
@@ -69,6 +79,7 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
 {
     enum { OPT_CHECK = 1000, OPT_DB, OPT_PLUGIN_DIR, OPT_RESPONSE_REPORT, OPT_DAYS };
     enum { OPT_ADD_USER = 1100, OPT_ROLE, OPT_PASSWORD_FILE, OPT_WEB_ROOT };
+    enum { OPT_RELOAD = 1200, OPT_TIMEOUT };
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, OPT_CHECK},
@@ -80,6 +91,8 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
         {"add-user", required_argument, NULL, OPT_ADD_USER},
         {"role", required_argument, NULL, OPT_ROLE},
         {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+        {"reload", required_argument, NULL, OPT_RELOAD},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -125,6 +138,29 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
         case OPT_PASSWORD_FILE:
             cli->password_file = optarg;
             break;
+        case OPT_RELOAD: {
+            char *end = NULL;
+            long pid = strtol(optarg, &end, 10);
+            /* Never 0, 1 or negative: kill() would reach the group, init or everything. */
+            if (end == optarg || *end || pid < 2) {
+                fprintf(stderr, "wardgated: --reload wants the daemon's process id, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            cli->reload_pid = pid;
+            break;
+        }
+        case OPT_TIMEOUT: {
+            char *end = NULL;
+            long seconds = strtol(optarg, &end, 10);
+            if (end == optarg || *end || seconds < 1 || seconds > 3600) {
+                fprintf(stderr,
+                        "wardgated: --timeout wants a whole number of seconds, 1 to 3600\n");
+                return 2;
+            }
+            cli->reload_wait_s = (int)seconds;
+            break;
+        }
         case 'l':
             if (wg_log_level_from_name(optarg) < 0) {
                 fprintf(stderr, "wardgated: unknown log level \"%s\"\n", optarg);
@@ -160,6 +196,18 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
                 "wardgated: --add-user goes alone, not with --check or --response-report\n");
         return 2;
     }
+    if (cli->reload_wait_s && !cli->reload_pid) {
+        fprintf(stderr, "wardgated: --timeout goes with --reload\n");
+        return 2;
+    }
+    if (cli->reload_pid && (cli->config_path || cli->check_only || cli->response_report ||
+                            cli->add_user || cli->db_path || cli->plugin_dir || cli->web_root)) {
+        fprintf(stderr,
+                "wardgated: --reload goes alone (the daemon reads its own configuration)\n");
+        return 2;
+    }
+    if (cli->reload_pid)
+        return 0;
     if (!cli->config_path) {
         fprintf(stderr, "wardgated: no configuration given (-c FILE)\n");
         usage(stderr);
@@ -204,6 +252,9 @@ static int open_signals(void)
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    /* Test hooks (WARDGATE_TEST_HOOKS=1), read and otherwise ignored by the core. */
+    sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGUSR2);
     /* Blocked before any thread exists, so every driver thread inherits the mask. */
     if (pthread_sigmask(SIG_BLOCK, &signals, NULL) != 0)
         return -1;
@@ -215,6 +266,40 @@ static const char *database_path(const struct cli_options *cli, const struct wg_
 {
     return cli->db_path ? cli->db_path
                         : (config->storage.path[0] ? config->storage.path : WG_DB_PATH);
+}
+
+/* root running --add-user or --response-report before the service's first
+ * start would create the database as root, and the daemon (user wardgate)
+ * could not write it. So a database that does not exist yet is created
+ * empty, owned like its directory (wardgate-setup gives /var/lib/wardgate
+ * to wardgate); SQLite then gives its -wal and -shm files the database's
+ * owner. Returns false (with a message) when that fails. */
+static bool database_owned_like_directory(const char *path)
+{
+    if (geteuid() != 0)
+        return true;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+             slash ? path : ".");
+    struct stat dir_st;
+    if (stat(dir, &dir_st) != 0 || dir_st.st_uid == 0)
+        return true; /* root's directory, or none (the store says so) */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0 && errno == EEXIST)
+        return true;
+    if (fd < 0) {
+        fprintf(stderr, "wardgated: cannot create %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    bool ok = fchown(fd, dir_st.st_uid, dir_st.st_gid) == 0;
+    if (!ok) {
+        fprintf(stderr, "wardgated: cannot give %s to the owner of %s: %s\n", path, dir,
+                strerror(errno));
+        unlink(path);
+    }
+    close(fd);
+    return ok;
 }
 
 static struct wg_store *open_store(const struct cli_options *cli, const struct wg_config *config)
@@ -245,6 +330,9 @@ int main(int argc, char **argv)
         return parsed == 1 ? 0 : 2;
     if (cli.log_level)
         wg_log_set_level((enum wg_log_level)wg_log_level_from_name(cli.log_level));
+    if (cli.reload_pid)
+        return service_reload_request((pid_t)cli.reload_pid,
+                                      (cli.reload_wait_s ? cli.reload_wait_s : 60) * 1000);
 
     struct wg_diag diag;
     diag_init(&diag);
@@ -264,20 +352,21 @@ int main(int argc, char **argv)
         config_free(config);
         return rc;
     }
+    if ((cli.response_report || cli.add_user) &&
+        !database_owned_like_directory(database_path(&cli, config))) {
+        config_free(config);
+        return 1;
+    }
     if (cli.response_report) {
-        int rc = response_report_main(
-            cli.db_path ? cli.db_path
-                        : (config->storage.path[0] ? config->storage.path : WG_DB_PATH),
-            cli.report_days ? cli.report_days : 7, stdout);
+        int rc = response_report_main(database_path(&cli, config),
+                                      cli.report_days ? cli.report_days : 7, stdout);
         config_free(config);
         return rc;
     }
 
     if (cli.add_user) {
-        int rc = auth_add_user_main(
-            cli.db_path ? cli.db_path
-                        : (config->storage.path[0] ? config->storage.path : WG_DB_PATH),
-            cli.add_user, cli.role, cli.password_file);
+        int rc = auth_add_user_main(database_path(&cli, config), cli.add_user, cli.role,
+                                    cli.password_file);
         config_free(config);
         return rc;
     }
@@ -297,8 +386,14 @@ int main(int argc, char **argv)
         return 1;
     }
     struct wg_clock clock = clock_real();
-    struct wg_core_options options = {
-        .config_path = cli.config_path, .plugin_dir = cli.plugin_dir, .clock = &clock};
+    const char *hooks = getenv("WARDGATE_TEST_HOOKS");
+    struct wg_core_options options = {.config_path = cli.config_path,
+                                      .plugin_dir = cli.plugin_dir,
+                                      .clock = &clock,
+                                      .test_hooks = hooks && strcmp(hooks, "1") == 0};
+    if (options.test_hooks)
+        wg_warn("WARDGATE_TEST_HOOKS=1: SIGUSR1 and SIGUSR2 freeze the web and the core thread "
+                "(for tests only)");
     diag_init(&diag);
     struct wg_core *core = core_new(&options, config, store, &diag);
     if (!core) {
@@ -324,6 +419,8 @@ int main(int argc, char **argv)
             web = web_start(&settings, database_path(&cli, core_config(core)), bridge);
         if (!web)
             wg_crit("web: not started; the display and the manager UI are unavailable");
+        else if (core_supervise(core, web_liveness(web)) != 0)
+            wg_err("web: the watchdog cannot supervise the web thread");
     }
     if (core_start(core) != 0) {
         web_stop(web);
@@ -337,10 +434,13 @@ int main(int argc, char **argv)
               core_config(core)->bus_count);
     service_ready("running");
     int rc = core_run(core, signal_fd);
-    web_stop(web);
+    /* A wedged web thread is left behind (with the bridge it may still read),
+     * so that the core still stops its drivers and commits. */
+    bool web_stopped = web_stop(web);
     core_free(core);
     api_free(api);
-    bridge_free(bridge);
+    if (web_stopped)
+        bridge_free(bridge);
     close(signal_fd);
     wg_notice("stopped");
     return rc == 0 ? 0 : 1;

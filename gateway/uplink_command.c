@@ -1,7 +1,6 @@
 /* Downlink command parsing and the allow-list; see uplink_command.h. */
 #include "uplink_command.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,67 +42,78 @@ bool uplink_command_is_forbidden(const char *name)
     return false;
 }
 
-static int digits(const char *text, int count)
+/* Reads exactly `count` digits at *cursor (never past the terminating NUL)
+ * and moves past them; false when there are fewer. */
+static bool take_digits(const char **cursor, int count, int *value)
 {
-    int value = 0;
+    int result = 0;
     for (int i = 0; i < count; i++) {
-        if (!isdigit((unsigned char)text[i]))
-            return -1;
-        value = value * 10 + (text[i] - '0');
+        char c = (*cursor)[i];
+        if (c < '0' || c > '9')
+            return false; /* also stops at the NUL: nothing after it is read */
+        result = result * 10 + (c - '0');
     }
-    return value;
+    *cursor += count;
+    *value = result;
+    return true;
+}
+
+/* Moves past one character of `accepted` at *cursor; false when it is not one. */
+static bool take_one_of(const char **cursor, const char *accepted)
+{
+    if (**cursor == '\0' || !strchr(accepted, **cursor))
+        return false;
+    (*cursor)++;
+    return true;
 }
 
 int64_t uplink_parse_rfc3339(const char *text)
 {
-    /* YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM) */
-    if (!text || strlen(text) < 20)
+    /* RFC 3339 section 5.6: YYYY-MM-DD(T|t| )HH:MM:SS[.fraction](Z|z|+HH:MM|-HH:MM). The
+     * text is read one field at a time; each step stops at the NUL. */
+    if (!text)
         return -1;
-    int year = digits(text, 4), month = digits(text + 5, 2), day = digits(text + 8, 2);
-    int hour = digits(text + 11, 2), minute = digits(text + 14, 2), second = digits(text + 17, 2);
-    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
-        minute < 0 || minute > 59 || second < 0 || second > 60 || text[4] != '-' ||
-        text[7] != '-' || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
-        text[13] != ':' || text[16] != ':')
+    const char *p = text;
+    int year, month, day, hour, minute, second;
+    if (!take_digits(&p, 4, &year) || !take_one_of(&p, "-") || !take_digits(&p, 2, &month) ||
+        !take_one_of(&p, "-") || !take_digits(&p, 2, &day) || !take_one_of(&p, "Tt ") ||
+        !take_digits(&p, 2, &hour) || !take_one_of(&p, ":") || !take_digits(&p, 2, &minute) ||
+        !take_one_of(&p, ":") || !take_digits(&p, 2, &second))
         return -1;
-    const char *rest = text + 19;
+    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+        second > 60)
+        return -1;
     int64_t millis = 0;
-    if (*rest == '.') {
-        rest++;
+    if (take_one_of(&p, ".")) {
         int scale = 100, count = 0;
-        while (isdigit((unsigned char)*rest)) {
-            millis += scale * (*rest - '0');
+        for (; *p >= '0' && *p <= '9'; p++, count++) {
+            millis += scale * (*p - '0'); /* digits past the third add nothing */
             scale /= 10;
-            rest++;
-            count++;
         }
         if (count == 0)
             return -1;
     }
     int offset_min = 0;
-    if (*rest == 'Z' || *rest == 'z') {
-        rest++;
-    } else if (*rest == '+' || *rest == '-') {
-        int oh = digits(rest + 1, 2), om = rest[3] == ':' ? digits(rest + 4, 2) : -1;
-        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+    if (!take_one_of(&p, "Zz")) {
+        int sign = *p == '-' ? -1 : 1, offset_hour, offset_minute;
+        if (!take_one_of(&p, "+-") || !take_digits(&p, 2, &offset_hour) || !take_one_of(&p, ":") ||
+            !take_digits(&p, 2, &offset_minute) || offset_hour > 23 || offset_minute > 59)
             return -1;
-        offset_min = (oh * 60 + om) * (*rest == '-' ? -1 : 1);
-        rest += 6;
-    } else {
-        return -1;
+        offset_min = sign * (offset_hour * 60 + offset_minute);
     }
-    if (*rest)
+    if (*p)
         return -1;
     struct tm tm = {.tm_year = year - 1900,
                     .tm_mon = month - 1,
                     .tm_mday = day,
                     .tm_hour = hour,
                     .tm_min = minute,
-                    .tm_sec = second > 59 ? 59 : second};
+                    .tm_sec = second > 59 ? 59 : second}; /* a leap second counts as :59 */
     time_t seconds = timegm(&tm);
     if (seconds == (time_t)-1 || tm.tm_mday != day) /* timegm normalises 31 Feb to 3 Mar */
         return -1;
-    return ((int64_t)seconds - (int64_t)offset_min * 60) * 1000 + millis;
+    int64_t ms = ((int64_t)seconds - (int64_t)offset_min * 60) * 1000 + millis;
+    return ms >= 0 ? ms : -1; /* before the epoch: not a time the gateway has */
 }
 
 /* A time argument: RFC 3339 text or integer ms since the epoch. */
@@ -156,6 +166,11 @@ static int parse_object(const json_t *root, unsigned allowed, int64_t now_ms,
                         struct wg_command *out, char *why, size_t why_len)
 {
     static const char *const keys[] = {"request", "command", "args", NULL};
+    /* The id first, so that every later denial can name it. */
+    const json_t *request = json_object_get(root, "request");
+    bool request_ok = json_is_string(request) && usable_request_id(json_string_value(request));
+    if (request_ok)
+        snprintf(out->request, sizeof out->request, "%s", json_string_value(request));
     const char *key;
     const json_t *value;
     json_object_foreach((json_t *)root, key, value)
@@ -166,11 +181,9 @@ static int parse_object(const json_t *root, unsigned allowed, int64_t now_ms,
         if (!known)
             return deny(why, why_len, "malformed: unknown key \"%.40s\"", key);
     }
-    const json_t *request = json_object_get(root, "request");
-    if (!json_is_string(request) || !usable_request_id(json_string_value(request)))
+    if (!request_ok)
         return deny(why, why_len, "%s",
                     "malformed: \"request\" must be an id of 1 to 63 printable characters");
-    snprintf(out->request, sizeof out->request, "%s", json_string_value(request));
 
     const char *name = json_string_value(json_object_get(root, "command"));
     if (!name)

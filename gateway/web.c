@@ -4,7 +4,19 @@
  * Everything here runs on the web thread except the login worker (which only
  * calls auth_* and hands results back through `done`) and web_start/stop.
  * Only lws_cancel_service() is called from other threads: the core's bridge
- * and the worker use it to wake the loop, which then takes their results. */
+ * and the worker use it to wake the loop, which then takes their results.
+ *
+ * One request per HTTP/1.1 connection. lws 4.1.6 reads ahead: bytes after a
+ * request (a pipelined second one) wait in its buffer list, and while our
+ * answer is pending it parses them into the headers we still use, or, after
+ * a body, calls BODY_COMPLETION in a loop (100 % CPU); and a pipelined
+ * request with a body is read from that buffer list as its own body by
+ * lws_http_action (server.c, "if the stream wsi has its own buflist"), a
+ * loop that never ends. So once a request is read in full (headers, and the
+ * body when lws reads one) its connection stops reading (rx flow control),
+ * and every answer carries "connection: close" and ends the connection. A
+ * client that pipelines gets its first answer and a clean close; browsers
+ * do not pipeline. The display's WebSocket is its own connection. */
 #include "web.h"
 
 #include <errno.h>
@@ -18,13 +30,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "api_parse.h"
 #include "auth.h"
 #include "clock.h"
+#include "liveness.h"
 #include "log.h"
+#include "ws_message.h"
 
 #define MAX_BODY                 (64 * 1024)
 #define REPLY_TIMEOUT_MS         5000
@@ -35,7 +51,9 @@
 #define WS_RECHECK_MS            30000
 #define HEARTBEAT_STALE_MS       3000
 #define RETRY_BIND_S             5
+#define STOP_WAIT_S              5 /* for the thread to stop, then it is left behind */
 #define CHUNK                    16384
+#define STATIC_FILE_MAX          (16 * 1024 * 1024)
 #define WS_CLOSE_TRY_AGAIN_LATER 1013         /* RFC 6455 registry: try again later */
 #define LOCAL_ID_BASE            (1ULL << 62) /* ids of requests the web thread answers itself */
 
@@ -58,9 +76,12 @@ struct http_conn {
     char token[WG_AUTH_TOKEN_LEN + 1];
     char client[64];
     bool is_metrics;
+    bool body_complete; /* BODY_COMPLETION seen (lws may repeat it: read-ahead) */
+    bool rx_held;       /* reading stopped (see "One request per connection") */
     /* the response */
     bool responding;
     bool headers_sent;
+    bool page; /* a file from web.root: page headers (CSP ...) */
     int status;
     char content_type[48];
     char disposition[128];
@@ -158,6 +179,9 @@ struct wg_web_server {
     bool worker_stop;
 
     uint64_t requests_by_class[6]; /* 1xx..5xx */
+
+    struct wg_liveness liveness; /* stamped at every turn of the loop; read by the core */
+    bool core_stale;             /* the core's heartbeat is late (logged once) */
 };
 
 static void wake(void *ctx)
@@ -221,15 +245,31 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                        (const unsigned char *)value, (int)strlen(value), p, end);
 }
 
+/* What a page from web.root carries besides the API's headers. */
+static int add_page_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    return add_header(wsi, "referrer-policy:", "no-referrer", p, end) ||
+           add_header(wsi, "x-frame-options:", "DENY", p, end) ||
+           add_header(wsi, "content-security-policy:",
+                      "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+                      "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                      p, end);
+}
+
 static int write_response(struct wg_web_server *web, struct http_conn *conn)
 {
     if (!conn->headers_sent) {
         unsigned char buffer[LWS_PRE + 2048];
         unsigned char *start = buffer + LWS_PRE, *p = start, *end = buffer + sizeof buffer - 1;
+        /* No length here makes lws write "connection: close" (h1) and end the
+         * connection after the transaction; the length follows on its own. */
         if (lws_add_http_common_headers(conn->wsi, (unsigned int)conn->status, conn->content_type,
-                                        (lws_filepos_t)conn->out_len, &p, end) ||
-            add_header(conn->wsi, "cache-control:", "no-store", &p, end) ||
+                                        LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+            lws_add_http_header_content_length(conn->wsi, (lws_filepos_t)conn->out_len, &p, end) ||
+            add_header(conn->wsi, "cache-control:", conn->page ? "no-cache" : "no-store", &p,
+                       end) ||
             add_header(conn->wsi, "x-content-type-options:", "nosniff", &p, end) ||
+            (conn->page && add_page_headers(conn->wsi, &p, end)) ||
             (conn->set_cookie[0] &&
              add_header(conn->wsi, "set-cookie:", conn->set_cookie, &p, end)) ||
             (conn->disposition[0] &&
@@ -339,20 +379,26 @@ static int serve_static(struct wg_web_server *web, struct http_conn *conn)
         respond_error(conn, 403, NULL, "%s: outside the web root", path);
         return 0;
     }
-    unsigned char headers[1024];
-    unsigned char *p = headers, *end = headers + sizeof headers;
-    if (add_header(conn->wsi, "cache-control:", "no-cache", &p, end) ||
-        add_header(conn->wsi, "x-content-type-options:", "nosniff", &p, end) ||
-        add_header(conn->wsi, "referrer-policy:", "no-referrer", &p, end) ||
-        add_header(conn->wsi, "x-frame-options:", "DENY", &p, end) ||
-        add_header(conn->wsi, "content-security-policy:",
-                   "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-                   "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-                   &p, end))
-        return -1;
-    web->requests_by_class[2]++;
-    int rc = lws_serve_http_file(conn->wsi, real, type, (const char *)headers, (int)(p - headers));
-    return rc < 0 ? -1 : 0;
+    /* Read whole and answered like any other reply (not with lws_serve_http_file:
+     * its sending cannot be paused between fragments, see "One request per
+     * connection"). The pages are small. */
+    if (st.st_size > STATIC_FILE_MAX) {
+        respond_error(conn, 500, NULL, "%s: larger than %d bytes", path, STATIC_FILE_MAX);
+        return 0;
+    }
+    FILE *file = fopen(real, "rb");
+    char *body = file ? malloc((size_t)st.st_size + 1) : NULL;
+    size_t got = body ? fread(body, 1, (size_t)st.st_size, file) : 0;
+    if (file)
+        fclose(file);
+    if (!body || got != (size_t)st.st_size) {
+        free(body);
+        respond_error(conn, 500, NULL, "%s: cannot be read", path);
+        return 0;
+    }
+    conn->page = true;
+    respond(conn, 200, type, body, got);
+    return 0;
 }
 
 /* ---- sessions ---- */
@@ -382,19 +428,49 @@ static bool custom_header(struct lws *wsi, const char *name, char *out, int len)
     return lws_hdr_custom_copy(wsi, out, len, upper, (int)strlen(upper)) > 0;
 }
 
-/* An Origin header, when present, must name the host the page came from. */
+/* host[:port] as a Host header or an Origin's authority has it: a name, an
+ * IPv4 address or a [bracketed] IPv6 one, and an optional port. Anything
+ * else (a path, user info, a comma from a repeated header, spaces) is not. */
+static bool authority_ok(const char *text)
+{
+    size_t n = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]");
+    return n > 0 && text[n] == '\0';
+}
+
+/* A header's whole value into `out`: 1 when present and it fits, 0 when
+ * absent, -1 when present but longer than `out` holds (repeated headers come
+ * joined by ','). An empty value counts as present. */
+static int header_value(struct lws *wsi, enum lws_token_indexes token, char *out, int len)
+{
+    out[0] = '\0';
+    if (lws_hdr_total_length(wsi, token) == 0 && lws_hdr_copy_fragment(wsi, out, len, token, 0) < 0)
+        return 0; /* not even an empty fragment: absent */
+    return lws_hdr_copy(wsi, out, len, token) < 0 ? -1 : 1;
+}
+
+/* An Origin header, when present, must name exactly the host the request
+ * was sent to (its Host, or :authority in h2). It fails closed: an Origin or
+ * Host that is too long to hold, repeated, empty, "null" or not
+ * http(s)://host[:port] is refused. A request without Origin is not a
+ * browser's cross-site request (the session cookie is SameSite=Strict, and
+ * changes need the CSRF header). */
 static bool origin_ok(struct lws *wsi)
 {
-    char origin[256], host[256];
-    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
-        return true; /* not a browser's cross-origin request */
-    int host_len = lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST);
-    if (host_len <= 0)
-        host_len = lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HTTP_COLON_AUTHORITY);
-    if (host_len <= 0)
+    char origin[320], host[280];
+    int has_origin = header_value(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
+    if (has_origin == 0)
+        return true;
+    int has_host = header_value(wsi, WSI_TOKEN_HOST, host, sizeof host);
+    if (has_host == 0)
+        has_host = header_value(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY, host, sizeof host);
+    if (has_origin < 0 || has_host <= 0 || !authority_ok(host))
         return false;
-    const char *rest = strstr(origin, "://");
-    return rest && strcmp(rest + 3, host) == 0;
+    const char *authority = NULL;
+    if (strncasecmp(origin, "http://", 7) == 0)
+        authority = origin + 7;
+    else if (strncasecmp(origin, "https://", 8) == 0)
+        authority = origin + 8;
+    return authority && authority_ok(authority) && strcasecmp(authority, host) == 0;
 }
 
 static bool csrf_ok(struct lws *wsi, const struct wg_session *session)
@@ -593,49 +669,20 @@ static void take_done_jobs(struct wg_web_server *web)
 /* The body as a JSON object with only `allowed` keys, all strings; NULL after answering 400. */
 static json_t *string_fields(struct http_conn *conn, const char *const *allowed)
 {
-    json_error_t error;
-    json_t *body = conn->body_len
-                       ? json_loadb(conn->body, conn->body_len, JSON_REJECT_DUPLICATES, &error)
-                       : json_object();
-    if (!body) {
-        respond_error(conn, 400, NULL, "malformed JSON at line %d column %d: %s", error.line,
-                      error.column, error.text);
-        return NULL;
-    }
-    if (!json_is_object(body)) {
-        json_decref(body);
-        respond_error(conn, 400, NULL, "the body must be a JSON object");
-        return NULL;
-    }
-    const char *key;
-    json_t *value;
-    json_object_foreach(body, key, value)
-    {
-        size_t i = 0;
-        while (allowed[i] && strcmp(allowed[i], key) != 0)
-            i++;
-        if (!allowed[i]) {
-            respond_error(conn, 400, key, "unknown field \"%s\"", key);
-            json_decref(body);
-            return NULL;
-        }
-        if (!json_is_string(value)) {
-            respond_error(conn, 400, key, "%s: expected a string", key);
-            json_decref(body);
-            return NULL;
-        }
-    }
+    struct api_error error;
+    json_t *body = api_body_strings(conn->body, conn->body_len, allowed, &error);
+    if (!body)
+        respond_error(conn, 400, error.field[0] ? error.field : NULL, "%s", error.message);
     return body;
 }
 
 static bool require_fields(struct http_conn *conn, json_t *body, const char *const *required)
 {
-    for (size_t i = 0; required[i]; i++)
-        if (!json_object_get(body, required[i])) {
-            respond_error(conn, 400, required[i], "%s is required", required[i]);
-            return false;
-        }
-    return true;
+    struct api_error error;
+    if (api_body_require(body, required, &error))
+        return true;
+    respond_error(conn, 400, error.field, "%s", error.message);
+    return false;
 }
 
 static void forward_to_core(struct wg_web_server *web, struct http_conn *conn)
@@ -822,6 +869,66 @@ static int read_query(struct lws *wsi, struct http_conn *conn)
     }
     conn->query[used] = '\0';
     return 0;
+}
+
+/* Whether lws reads a body after these headers, by its own rule (4.1.6,
+ * lws_http_action): the Content-Length when it has one, else up to 100 MiB
+ * for POST, PUT and PATCH. While it reads a body, bytes that follow are body,
+ * never a next request. */
+static bool lws_reads_body(struct lws *wsi)
+{
+    char length[32];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) &&
+        lws_hdr_copy(wsi, length, sizeof length - 1, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        return atoll(length) != 0;
+    return lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) ||
+           lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) ||
+           lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI);
+}
+
+/* lws binds the "http" protocol to a connection just before each
+ * LWS_CALLBACK_HTTP, and again after each transaction it keeps alive (ours
+ * end the connection, but lws answers some requests itself and may keep
+ * those alive). The count is kept in the connection's opaque user data,
+ * which lws keeps across binds (the pss is freed at each). */
+static void count_bind(struct lws *wsi)
+{
+    uintptr_t binds = (uintptr_t)lws_get_opaque_user_data(wsi);
+    lws_set_opaque_user_data(wsi, (void *)(binds + 1));
+}
+
+/* At LWS_CALLBACK_HTTP: a bind before this request's own means an earlier
+ * transaction ended on this HTTP/1.1 connection and this request was read
+ * ahead, from the buffer lws would also read its body from (a loop that
+ * never ends). h2 streams are each their own wsi. */
+static bool read_ahead(struct lws *wsi)
+{
+    return lws_get_network_wsi(wsi) == wsi && (uintptr_t)lws_get_opaque_user_data(wsi) > 1;
+}
+
+/* The request is read in full: nothing more is read from this connection
+ * until its answer is written (and the connection ends). lws 4.1.6 does not
+ * write on an HTTP/1.1 connection that does not read either (ops-h1.c
+ * returns before POLLOUT when rx is flow-controlled), so reading is allowed
+ * again between two turns of the loop for a connection with something to
+ * write (release_held), and held again after each write that is not the
+ * last: lws's read-ahead runs at the end of a turn, after the writes. */
+static void hold_reading(struct http_conn *conn)
+{
+    if (conn->rx_held || lws_get_network_wsi(conn->wsi) != conn->wsi)
+        return; /* h2 streams are not read ahead (nor flow-controlled by lws) */
+    conn->rx_held = true;
+    lws_rx_flow_control(conn->wsi, 0);
+}
+
+/* Between two turns of the loop: connections with an answer to write read again. */
+static void release_held(struct wg_web_server *web)
+{
+    for (struct http_conn *c = web->conns; c; c = c->next)
+        if (c->rx_held && c->responding) {
+            c->rx_held = false;
+            lws_rx_flow_control(c->wsi, 1);
+        }
 }
 
 /* LWS_CALLBACK_HTTP: headers are in. */
@@ -1011,45 +1118,29 @@ static void ws_request_snapshot(struct wg_web_server *web, struct ws_client *cli
         ws_close(client, WS_CLOSE_TRY_AGAIN_LATER, "gateway busy");
 }
 
-/* One complete frame from a client: only {"type":"ack", "alarm", "ref", "csrf"}. */
+/* One complete frame from a client: only an acknowledgement (ws_message.h). */
 static void ws_frame(struct wg_web_server *web, struct ws_client *client)
 {
-    json_error_t error;
-    json_t *frame = json_loadb(client->rx, client->rx_len, JSON_REJECT_DUPLICATES, &error);
-    const char *type = json_string_value(json_object_get(frame, "type"));
-    const char *alarm = json_string_value(json_object_get(frame, "alarm"));
-    const char *csrf = json_string_value(json_object_get(frame, "csrf"));
-    json_t *ref = json_object_get(frame, "ref");
-    const char *key;
-    json_t *value;
-    bool known_keys = frame != NULL;
-    json_object_foreach(frame, key, value) known_keys =
-        known_keys && (strcmp(key, "type") == 0 || strcmp(key, "alarm") == 0 ||
-                       strcmp(key, "ref") == 0 || strcmp(key, "csrf") == 0);
-    if (!frame || !type || strcmp(type, "ack") != 0 || !alarm || strlen(alarm) >= 48 || !csrf ||
-        (ref && !json_is_integer(ref)) || !known_keys) {
-        json_decref(frame);
+    struct ws_ack ack;
+    if (!ws_parse_ack(client->rx, client->rx_len, &ack)) {
         ws_close(client, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unexpected frame");
         return;
     }
     struct wg_session session;
     if (!auth_session(web->auth, client->token, clock_wall_ms(&web->clock), &session) ||
-        strlen(csrf) != strlen(session.csrf) ||
-        sodium_memcmp(csrf, session.csrf, strlen(csrf)) != 0) {
-        json_decref(frame);
+        strlen(ack.csrf) != strlen(session.csrf) ||
+        sodium_memcmp(ack.csrf, session.csrf, strlen(ack.csrf)) != 0) {
         ws_close(client, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session ended or bad CSRF token");
         return;
     }
     client->session = session;
-    struct wg_web_request request = {.kind = WG_WEB_WS_ACK,
-                                     .role = (int)session.role,
-                                     .ref = ref ? (int64_t)json_integer_value(ref) : 0};
+    struct wg_web_request request = {
+        .kind = WG_WEB_WS_ACK, .role = (int)session.role, .ref = ack.ref};
     snprintf(request.method, sizeof request.method, "POST");
     snprintf(request.path, sizeof request.path, "/ws");
     snprintf(request.username, sizeof request.username, "%s", session.username);
     snprintf(request.client, sizeof request.client, "%s", client->client);
-    snprintf(request.alarm_id, sizeof request.alarm_id, "%s", alarm);
-    json_decref(frame);
+    snprintf(request.alarm_id, sizeof request.alarm_id, "%s", ack.alarm);
     uint64_t id = bridge_post_request(web->bridge, &request);
     if (!id) {
         ws_close(client, WS_CLOSE_TRY_AGAIN_LATER, "gateway busy");
@@ -1191,7 +1282,9 @@ static void take_replies(struct wg_web_server *web)
     }
 }
 
-/* Once a second: requests the core has not answered, sessions of open sockets. */
+/* Once a second: requests the core has not answered, sessions of open
+ * sockets, the core's heartbeat. Also keeps the loop turning when idle, so
+ * that a liveness stamp older than a few seconds means wedged. */
 static void tick(lws_sorted_usec_list_t *sul)
 {
     struct wg_web_server *web = lws_container_of(sul, struct wg_web_server, tick);
@@ -1200,6 +1293,14 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (c->request_id && now - c->posted_ms > REPLY_TIMEOUT_MS)
             respond_error(c, 503, NULL, "the gateway did not answer within %d s",
                           REPLY_TIMEOUT_MS / 1000);
+    int64_t beat_age = now - web->heartbeat_ms;
+    if (beat_age > HEARTBEAT_STALE_MS && !web->core_stale)
+        wg_crit("web: no heartbeat from the core thread for %lld ms: /healthz answers 503 and the "
+                "displays show the connection as lost",
+                (long long)beat_age);
+    else if (beat_age <= HEARTBEAT_STALE_MS && web->core_stale)
+        wg_notice("web: the core thread beats again");
+    web->core_stale = beat_age > HEARTBEAT_STALE_MS;
     for (struct ws_client *c = web->clients; c; c = c->next) {
         if (now - c->checked_ms < WS_RECHECK_MS)
             continue;
@@ -1218,32 +1319,49 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     struct wg_web_server *web = lws_context_user(lws_get_context(wsi));
     struct pss *pss = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
-        if (pss->http) /* keep-alive: a new request on the same connection */
-            conn_free(web, pss->http);
-        pss->http = NULL;
-        return http_begin(web, wsi, pss);
-    case LWS_CALLBACK_HTTP_BODY:
-        return http_body(pss->http, in, len);
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (pss->http && !pss->http->responding && !pss->http->request_id)
-            dispatch(web, pss->http);
+    case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+        count_bind(wsi);
         return 0;
-    case LWS_CALLBACK_HTTP_WRITEABLE: {
-        /* Either headers still to send, or body left to send. */
-        struct http_conn *conn = pss->http;
-        bool pending =
-            conn && conn->responding && (!conn->headers_sent || conn->out_sent < conn->out_len);
-        return pending ? write_response(web, conn) : 0;
-    }
-    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL: /* lws frees this pss next (also when rebinding) */
     case LWS_CALLBACK_CLOSED_HTTP:
         if (pss && pss->http) {
             conn_free(web, pss->http);
             pss->http = NULL;
         }
         return 0;
+    case LWS_CALLBACK_HTTP: {
+        if (read_ahead(wsi)) {
+            char peer[64];
+            wg_info("web: a second request on one connection from %s (pipelined): closed",
+                    lws_get_peer_simple(wsi, peer, sizeof peer) ? peer : "?");
+            return -1; /* before lws would read its body from the wrong place */
+        }
+        int rc = http_begin(web, wsi, pss);
+        if (rc == 0 && pss->http && !lws_reads_body(wsi))
+            hold_reading(pss->http); /* the request is complete */
+        return rc;
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+        return http_body(pss->http, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* Once per request; lws repeats it while bytes it read ahead wait. */
+        if (!pss->http || pss->http->body_complete)
+            return 0;
+        pss->http->body_complete = true;
+        hold_reading(pss->http);
+        if (!pss->http->responding && !pss->http->request_id)
+            dispatch(web, pss->http);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        /* Either headers still to send, or body left to send. */
+        struct http_conn *conn = pss->http;
+        if (!conn || !conn->responding || (conn->headers_sent && conn->out_sent >= conn->out_len))
+            return 0;
+        int rc = write_response(web, conn);
+        if (rc == 0 && conn->responding && conn->out_sent < conn->out_len)
+            hold_reading(conn); /* more to write: until the next turn of the loop */
+        return rc;
+    }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (web) {
             take_replies(web);
@@ -1362,8 +1480,10 @@ static void *web_main(void *arg)
                         "alarms still go to lamps, buzzers and the district; retrying every %d s",
                         web->listen[0] ? web->listen : "*", web->port, RETRY_BIND_S);
             complained = true;
-            for (int i = 0; i < RETRY_BIND_S * 10 && !atomic_load(&web->stop); i++)
+            for (int i = 0; i < RETRY_BIND_S * 10 && !atomic_load(&web->stop); i++) {
+                liveness_turn(&web->liveness, clock_mono_ms(&web->clock));
                 usleep(100000);
+            }
             continue;
         }
         pthread_mutex_lock(&web->context_lock);
@@ -1377,9 +1497,12 @@ static void *web_main(void *arg)
             web->heartbeat_ms =
                 clock_mono_ms(&web->clock); /* the core's first beat is due within a second */
         take_replies(web);                  /* anything posted before the context existed */
-        while (!atomic_load(&web->stop))
+        while (!atomic_load(&web->stop)) {
             if (lws_service(context, 0) < 0)
                 break;
+            release_held(web);
+            liveness_turn(&web->liveness, clock_mono_ms(&web->clock));
+        }
         pthread_mutex_lock(&web->context_lock);
         web->context = NULL;
         pthread_mutex_unlock(&web->context_lock);
@@ -1429,6 +1552,7 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
     web->tls_key = copy_or_empty(settings->tls_key);
     web->bridge = bridge;
     web->next_local_id = LOCAL_ID_BASE;
+    liveness_init(&web->liveness, "web", clock_mono_ms(&web->clock));
     if (!web->listen || !web->root || !web->tls_cert || !web->tls_key) {
         free_server(web);
         return NULL;
@@ -1468,21 +1592,42 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
     }
     web->worker_started = true;
     if (pthread_create(&web->thread, NULL, web_main, web) != 0) {
-        web_stop(web);
+        (void)web_stop(web); /* only the worker runs: it stops */
         return NULL;
     }
     web->thread_started = true;
     return web;
 }
 
-void web_stop(struct wg_web_server *web)
+struct wg_liveness *web_liveness(struct wg_web_server *web)
+{
+    return &web->liveness;
+}
+
+/* Waits for the web thread, a bounded time: a wedged one must not hold up
+ * the core's shutdown (it still has to stop the drivers and commit). */
+static bool join_web_thread(struct wg_web_server *web)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += STOP_WAIT_S;
+    int rc = pthread_timedjoin_np(web->thread, NULL, &deadline);
+    if (rc == 0)
+        return true;
+    wg_crit("web: the web thread did not stop within %d s (wedged: it last turned %lld ms ago); "
+            "left behind so that the daemon can still stop cleanly",
+            STOP_WAIT_S, (long long)liveness_age_ms(&web->liveness, clock_mono_ms(&web->clock)));
+    return false;
+}
+
+bool web_stop(struct wg_web_server *web)
 {
     if (!web)
-        return;
+        return true;
     atomic_store(&web->stop, true);
     wake(web);
-    if (web->thread_started)
-        pthread_join(web->thread, NULL);
+    if (web->thread_started && !join_web_thread(web))
+        return false; /* everything it may still touch is left as it is */
     bridge_set_wake(web->bridge, NULL, NULL);
     pthread_mutex_lock(&web->jobs_lock);
     web->worker_stop = true;
@@ -1501,4 +1646,5 @@ void web_stop(struct wg_web_server *web)
     while (web->clients)
         ws_free(web, web->clients);
     free_server(web);
+    return true;
 }

@@ -20,7 +20,11 @@ struct wg_web_server;
  * failure. The settings are copied (a reload does not move the server). */
 struct wg_web_server *web_start(const struct wg_web *settings, const char *db_path,
                                 struct wg_web_bridge *bridge);
-/* Stops the thread, closes every connection, frees. */
-void web_stop(struct wg_web_server *web);
+/* Stops the thread, closes every connection, frees; true. A thread that
+ * does not stop within 5 s (wedged) is left behind with everything it may
+ * touch, the bridge included: false (the caller must not free the bridge). */
+bool web_stop(struct wg_web_server *web);
+/* The web thread's liveness (liveness.h), for core_supervise. */
+struct wg_liveness *web_liveness(struct wg_web_server *web);
 
 #endif

@@ -12,6 +12,9 @@ packages=(
   # the kernel headers pull in the matching kernel image; linux-source-6.12
   # itself is fetched by the test with apt-get download (GPL, never committed)
   qemu-system-x86 busybox-static cpio xz-utils linux-headers-6.12-amd64
+  # the installed service under systemd in qemu (tests/systemd-vm/): a Debian 12
+  # root file system from the Debian mirror, packed into an ext4 image
+  mmdebstrap e2fsprogs
   # the web tests: a WebSocket client for the API test, Debian's Chromium for
   # the browser tests (playwright-core comes from npm, tests/browser/package.json);
   # a CJK font so that the Chinese pages render as text, not boxes, in the

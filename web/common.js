@@ -133,6 +133,17 @@ const WG = (() => {
   }
   addStrings({});
 
+  /* Whether key has a text (in the current language or in English). */
+  function has(key) {
+    return key in strings[lang()] || key in strings.en;
+  }
+
+  /* t(key) when the table has the key, else `fallback` (e.g. a code the
+   * tables do not know yet, shown as it is rather than as a key). */
+  function tOr(key, fallback, params) {
+    return has(key) ? t(key, params) : fallback;
+  }
+
   /* The text for key in the current language, {name} replaced from params. */
   function t(key, params) {
     const table = strings[lang()];
@@ -147,10 +158,12 @@ const WG = (() => {
     document.dispatchEvent(new CustomEvent('wg-lang', { detail: l }));
   }
 
-  /* Fills every element with data-t="key" (text) or data-t-placeholder. */
+  /* Fills every element with data-t="key" (text), data-t-placeholder or
+   * data-t-aria-label. */
   function translatePage(root) {
     (root || document).querySelectorAll('[data-t]').forEach((el) => { el.textContent = t(el.dataset.t); });
     (root || document).querySelectorAll('[data-t-placeholder]').forEach((el) => { el.placeholder = t(el.dataset.tPlaceholder); });
+    (root || document).querySelectorAll('[data-t-aria-label]').forEach((el) => { el.setAttribute('aria-label', t(el.dataset.tAriaLabel)); });
   }
 
   function roleAtLeast(role, min) {
@@ -207,38 +220,60 @@ const WG = (() => {
 
   function pad(n) { return String(n).padStart(2, '0'); }
 
-  /* Times are shown in the site's zone (the snapshot's `timezone`, an IANA
-   * name), never the browser's: a display in another zone, or a host on UTC,
-   * still shows the home's clock. Without a zone from the server, its fixed
-   * `utc_offset_min`; without either, the browser's zone. */
-  let zone = { name: '', offsetMin: null, parts: null };
+  /* Times are shown in the site's time zone (snapshot `timezone`, an IANA
+   * name) once a page has set it, never the browser's or the host's; a
+   * gateway that gives only `utc_offset_min` gets that fixed offset. */
+  let timeZone = null;
+  let zoneParts = null;
+  let zoneOffsetMin = null;
   function setTimeZone(name, offsetMin) {
-    let parts = null;
-    if (name) {
-      try {
-        parts = new Intl.DateTimeFormat('en-GB', {
-          timeZone: name, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
-          hour: '2-digit', minute: '2-digit', second: '2-digit',
-        });
-      } catch (e) { parts = null; /* an unknown zone: the offset, else the browser's */ }
+    zoneOffsetMin = Number.isFinite(offsetMin) ? offsetMin : null;
+    if (!name) { zoneParts = null; timeZone = null; return; }
+    try {
+      zoneParts = new Intl.DateTimeFormat('en-GB', {
+        timeZone: name, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
+        hour: '2-digit', minute: '2-digit', second: '2-digit',
+      });
+      timeZone = name;
+    } catch (e) {
+      zoneParts = null; /* an unknown zone: the browser's, rather than nothing */
+      timeZone = null;
     }
-    zone = { name: parts ? name : '', offsetMin: Number.isFinite(offsetMin) ? offsetMin : null, parts };
   }
-  function timeZone() { return zone.name; }
-  /* "2026-11-23 14:05:09" in the site's zone. */
+  /* {year, month, day, hour, minute, second} of ms in the site's zone. */
+  function wallParts(ms) {
+    if (!zoneParts && zoneOffsetMin !== null) {
+      const d = new Date(ms + zoneOffsetMin * 60000);
+      return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+    }
+    if (!zoneParts) {
+      const d = new Date(ms);
+      return { year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate(), hour: d.getHours(), minute: d.getMinutes(), second: d.getSeconds() };
+    }
+    const parts = {};
+    for (const p of zoneParts.formatToParts(new Date(ms))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+    return parts;
+  }
+  /* The instant (ms) at which the site's clocks show the wall time
+   * y-mo-d h:mi:s (for a time typed into a form). */
+  function wallToMs(y, mo, d, h = 0, mi = 0, s = 0) {
+    const asUtc = Date.UTC(y, mo - 1, d, h, mi, s);
+    if (!zoneParts) return new Date(y, mo - 1, d, h, mi, s).getTime();
+    let guess = asUtc;
+    for (let i = 0; i < 3; i++) { /* the zone's offset at the guess, twice over a change of offset */
+      const p = wallParts(guess);
+      const shownAsUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+      const next = asUtc - (shownAsUtc - guess);
+      if (next === guess) break;
+      guess = next;
+    }
+    return guess;
+  }
+  /* "2026-11-23 14:05:09", in the site's zone. */
   function fmtTime(ms) {
     if (!ms) return '';
-    if (zone.parts) {
-      const p = {};
-      for (const part of zone.parts.formatToParts(new Date(ms))) p[part.type] = part.value;
-      return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
-    }
-    if (zone.offsetMin !== null) {
-      const d = new Date(ms + zone.offsetMin * 60000);
-      return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-    }
-    const d = new Date(ms);
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    const p = wallParts(ms);
+    return `${p.year}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)}`;
   }
 
   /* A health reason code in words ("cable_cut" -> "线缆断开"); unknown codes are "other". */
@@ -283,8 +318,9 @@ const WG = (() => {
   }
 
   return {
-    t, lang, setLang, addStrings, translatePage, api, loadSession, requireRole, logout, roleAtLeast,
-    escape, fmtTime, fmtElapsed, setTimeZone, timeZone, reasonText, storageText, alarmDetail, loginUrl,
+    t, tOr, has, lang, setLang, addStrings, translatePage, api, loadSession, requireRole, logout, roleAtLeast,
+    escape, fmtTime, fmtElapsed, loginUrl, setTimeZone, timeZone: () => timeZone, wallParts, wallToMs,
+    reasonText, storageText, alarmDetail,
     get session() { return session; },
   };
 })();

@@ -152,22 +152,6 @@ function fifoWriter(fifo) {
   };
 }
 
-/* axe-core (WCAG 2.1 A and AA rules) in the page, from tests/browser/node_modules
- * (the daemon does not serve it). Returns the violations rated serious or
- * critical, each as "rule: target (summary)". */
-async function axeSerious(page) {
-  const source = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-  /* Evaluated through the DevTools protocol: the pages' Content-Security-Policy
-   * (default-src 'self') rightly refuses an injected <script>. */
-  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(`${source}\n;0`);
-  const result = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    resultTypes: ['violations'],
-  }));
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(' ')} ${(n.failureSummary || '').split('\n').slice(1, 2).join('').trim()}`));
-}
-
 /* Adds a user with the real CLI; the password goes through a 0600 file. */
 function addUser(config, db, username, role, password) {
   const pwFile = path.join(path.dirname(db), `.pw-${username}`);
@@ -245,6 +229,33 @@ async function login(page, baseUrl, username, password, next = '/') {
     page.click('#login-submit')]);
 }
 
+/* axe-core (WCAG 2.0/2.1 A and AA rules) on the page as it is now. The
+ * engine comes from the test's node_modules and is evaluated through the
+ * DevTools protocol (the page's CSP allows no inline script, and the daemon
+ * never serves axe). Resolves to the violations of impact serious or
+ * critical, each {id, impact, help, targets: [selector...], html}. */
+let axeSource = null;
+async function axeSerious(page, context) {
+  if (!axeSource) axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(`${axeSource}\n;0`);
+  const result = await page.evaluate(async (ctx) => window.axe.run(ctx || document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    resultTypes: ['violations'],
+  }), context || null);
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    targets: v.nodes.map((n) => n.target.join(' ')), html: v.nodes.slice(0, 3).map((n) => n.html),
+  }));
+}
+
+/* The three screens every page is checked on: the nurse station's wall
+ * screen, a laptop or tablet, a phone. */
+const VIEWPORTS = [
+  { name: '1920x1080', width: 1920, height: 1080 },
+  { name: '1280x800', width: 1280, height: 800 },
+  { name: '390x844', width: 390, height: 844 },
+];
+
 async function screenshot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, `${name}.png`);
@@ -255,5 +266,5 @@ async function screenshot(page, name) {
 
 module.exports = {
   ROOT, BUILD, WARDGATED, ok, note, skip, doneTesting, scratchDir, freePort, sleep, writeConfig, writeBusyConfig,
-  fifoWriter, axeSerious, addUser, Daemon, launchBrowser, newPage, login, screenshot,
+  fifoWriter, addUser, Daemon, launchBrowser, newPage, login, screenshot, axeSerious, VIEWPORTS,
 };

@@ -38,7 +38,8 @@ async function main() {
   const page = async (viewport, options) => { const p = await lib.newPage(browser, null, viewport, options); pages.push(p); return p; };
   const axe = async (p, what) => {
     const bad = await lib.axeSerious(p);
-    ok(bad.length === 0, `axe (WCAG 2.1 AA): nothing serious or critical on ${what}`, bad.join('\n'));
+    ok(bad.length === 0, `axe (WCAG 2.1 AA): nothing serious or critical on ${what}`,
+      bad.map((v) => `${v.id} (${v.impact}): ${v.targets.join(', ')}: ${v.help}`).join('\n'));
   };
   try {
     /* ---- first start: setup is pending ---- */

@@ -44,11 +44,7 @@ note "guest ran $((SECONDS - start)) s (qemu exit $rc)"
 mkdir -p "$BUILD/test-logs"
 cp "$console" "$BUILD/test-logs/gpio_sim_qemu.console.txt"
 # Guest lines "WGVM ok - ..." become TAP numbered after this script's first test.
-tr -d '\r' <"$console" | awk -v n="$_tap_n" '
-  /^WGVM ok - /     { sub(/^WGVM ok - /, "");     print "ok " (++n) " - " $0; next }
-  /^WGVM not ok - / { sub(/^WGVM not ok - /, ""); print "not ok " (++n) " - " $0; next }
-  /^WGVM # /        { sub(/^WGVM # /, "");        print "# " $0 }'
-_tap_n=$((_tap_n + $(tr -d '\r' <"$console" | grep -cE '^WGVM (not )?ok - ')))
+guest_tap "$console"
 if grep -q '^WGVM done' "$console"; then ok "the guest ran the whole test"; else
   not_ok "the guest ran the whole test (console in $BUILD/test-logs/gpio_sim_qemu.console.txt)"
   tail -20 "$console" | sed 's/^/# /'

@@ -26,6 +26,15 @@ note()   { echo "# $*"; }
 # check DESCRIPTION COMMAND...: ok when the command succeeds.
 check()  { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 done_testing() { echo "1..$_tap_n"; }
+# guest_tap FILE: a qemu guest's report lines ("WGVM ok - ...", "WGVM not ok - ...",
+# "WGVM # ...") re-emitted as TAP, numbered after this script's own tests.
+guest_tap() {
+  tr -d '\r' <"$1" | awk -v n="$_tap_n" '
+    /^WGVM ok - /     { sub(/^WGVM ok - /, "");     print "ok " (++n) " - " $0; next }
+    /^WGVM not ok - / { sub(/^WGVM not ok - /, ""); print "not ok " (++n) " - " $0; next }
+    /^WGVM # /        { sub(/^WGVM # /, "");        print "# " $0 }'
+  _tap_n=$((_tap_n + $(tr -d '\r' <"$1" | grep -cE '^WGVM (not )?ok - ')))
+}
 
 # wait_for FILE PATTERN [SECONDS]: until grep -E finds PATTERN in FILE.
 wait_for() {

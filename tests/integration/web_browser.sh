@@ -7,7 +7,10 @@ source "$(dirname "$0")/lib.sh"
 browser_dir=$ROOT/tests/browser
 if [ ! -x /usr/bin/chromium ]; then skip "browser tests" "no /usr/bin/chromium (tools/deps.sh installs it)"; done_testing; exit 0; fi
 if ! command -v node >/dev/null; then skip "browser tests" "no node (tools/deps.sh installs it)"; done_testing; exit 0; fi
-if [ ! -d "$browser_dir/node_modules/playwright-core" ] || [ ! -d "$browser_dir/node_modules/axe-core" ]; then
+# npm ci when a package the tests need is missing (package.json gained one since).
+missing=0
+for pkg in playwright-core ws axe-core uplot; do [ -d "$browser_dir/node_modules/$pkg" ] || missing=1; done
+if [ $missing = 1 ]; then
   (cd "$browser_dir" && npm ci --no-audit --no-fund >/dev/null 2>&1) || { not_ok "npm ci in tests/browser"; done_testing; exit 1; }
 fi
 status=0

@@ -64,6 +64,91 @@ static void test_time_with_offset(void **state)
         assert_int_equal(uplink_parse_rfc3339(bad[i]), -1);
 }
 
+/* Valid and invalid RFC 3339 forms; each text is a heap copy of its exact
+ * size, so that a read past its end is caught under AddressSanitizer. */
+static int64_t parse_copy(const char *text)
+{
+    char *copy = strdup(text);
+    assert_non_null(copy);
+    int64_t ms = uplink_parse_rfc3339(copy);
+    free(copy);
+    return ms;
+}
+
+static void test_rfc3339_forms(void **state)
+{
+    (void)state;
+    const int64_t noon = NOW_MS - 250; /* 2024-05-01T12:00:00Z */
+    struct {
+        const char *text;
+        int64_t ms;
+    } good[] = {
+        {"2024-05-01T12:00:00Z", noon},
+        {"2024-05-01t12:00:00z", noon},
+        {"2024-05-01 12:00:00Z", noon},
+        {"2024-05-01T12:00:00+00:00", noon},
+        {"2024-05-01T12:00:00-00:00", noon},
+        {"2024-05-01T20:00:00+08:00", noon},
+        {"2024-05-01T09:30:00-02:30", noon},
+        {"2024-05-01T12:00:00.2Z", noon + 200},
+        {"2024-05-01T12:00:00.25Z", noon + 250},
+        {"2024-05-01T12:00:00.250Z", noon + 250},
+        {"2024-05-01T12:00:00.250999999Z", noon + 250},
+        {"2024-05-01T12:00:00.001+23:59", noon + 1 - (23 * 60 + 59) * 60000LL},
+        {"2024-02-29T00:00:00Z", 1709164800000LL},
+        {"2016-12-31T23:59:60Z", 1483228799000LL}, /* a leap second reads as :59 */
+        {"1970-01-01T00:00:00Z", 0},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (parse_copy(good[i].text) != good[i].ms)
+            fail_msg("%s: %lld, expected %lld", good[i].text, (long long)parse_copy(good[i].text),
+                     (long long)good[i].ms);
+    const char *bad[] = {
+        "2024-05-02T00:00:00.25-Z", /* the sign with nothing after it (was an over-read) */
+        "2024-05-01T12:00:00+",
+        "2024-05-01T12:00:00-",
+        "2024-05-01T12:00:00+08",
+        "2024-05-01T12:00:00+08:",
+        "2024-05-01T12:00:00+08:0",
+        "2024-05-01T12:00:00+8:00",
+        "2024-05-01T12:00:00+24:00",
+        "2024-05-01T12:00:00+08:60",
+        "2024-05-01T12:00:00+08:00Z",
+        "2024-05-01T12:00:00.+08:00",
+        "2024-05-01T12:00:00Z ",
+        " 2024-05-01T12:00:00Z",
+        "2024-05-01T12:00Z",
+        "2024-05-01T12:00:61Z",
+        "2024-05-01T24:00:00Z",
+        "2024-05-01T12:60:00Z",
+        "2024-00-01T12:00:00Z",
+        "2024-13-01T12:00:00Z",
+        "2024-05-00T12:00:00Z",
+        "2023-02-29T00:00:00Z",
+        "2024-04-31T00:00:00Z",
+        "2024-5-01T12:00:00Z",
+        "2024/05/01T12:00:00Z",
+        "2024-05-01X12:00:00Z",
+        "2024-0a-01T12:00:00Z",
+        "+024-05-01T12:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:00:00+00:01", /* before the epoch */
+        "\xef\xbc\x92" "024-05-01T12:00:00Z", /* a full-width digit */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (parse_copy(bad[i]) != -1)
+            fail_msg("%s was accepted", bad[i]);
+    /* Every prefix of a valid time with every part is refused, without reading past it. */
+    const char *full = "2024-05-01T20:00:00.250+08:00";
+    for (size_t n = 0; n < strlen(full); n++) {
+        char *prefix = strndup(full, n);
+        assert_non_null(prefix);
+        assert_int_equal(uplink_parse_rfc3339(prefix), -1);
+        free(prefix);
+    }
+    assert_int_equal(uplink_parse_rfc3339(NULL), -1);
+}
+
 static const char alarm_row[] =
     "{\"id\":\"5b0c7e8a-1d2f-4a3b-8c4d-5e6f7a8b9c0d\",\"seq\":42,\"ts\":\"x\",\"ts_ms\":"
     "1714564800250,\"kind\":\"alarm\",\"priority\":4,\"alarm_id\":\"A\",\"device\":\"cord-203\","
@@ -287,13 +372,42 @@ static void test_command_denied(void **state)
             fail_msg("case %zu (%s): reason \"%s\" lacks \"%s\"", i, cases[i].text, why,
                      cases[i].reason);
     }
-    /* The denial can still name a readable request id. */
+    /* Every denial names the request id when it could be read, whatever is wrong after it
+     * (keys are checked in any order: the id may come last). */
+    const char *with_id[] = {
+        "{\"request\":\"r9\",\"command\":\"reset\"}",
+        "{\"command\":\"snapshot\",\"extra\":1,\"request\":\"r9\"}",
+        "{\"extra\":1,\"request\":\"r9\"}",
+        "{\"request\":\"r9\",\"command\":7}",
+        "{\"request\":\"r9\",\"command\":\"format_disk\"}",
+        "{\"request\":\"r9\",\"command\":\"snapshot\",\"args\":[]}",
+        "{\"request\":\"r9\",\"command\":\"snapshot\",\"args\":{\"x\":1}}",
+        "{\"request\":\"r9\",\"command\":\"alarm_history\",\"args\":{\"from\":\"2024-05-02T00:"
+        "00:00.25-Z\"}}",
+        "{\"request\":\"r9\",\"command\":\"alarm_history\",\"args\":{\"from\":5,\"to\":5}}",
+        "{\"request\":\"r9\",\"command\":\"alarm_history\",\"args\":{\"limit\":-1}}",
+    };
     struct wg_command command;
     char why[256];
-    assert_int_equal(
-        parse("{\"request\":\"r9\",\"command\":\"reset\"}", WG_COMMANDS_READ_ONLY, &command, why),
-        -1);
-    assert_string_equal(command.request, "r9");
+    for (size_t i = 0; i < sizeof with_id / sizeof with_id[0]; i++) {
+        assert_int_equal(parse(with_id[i], WG_COMMANDS_READ_ONLY, &command, why), -1);
+        if (strcmp(command.request, "r9") != 0)
+            fail_msg("%s: denied (%s) with request \"%s\"", with_id[i], why, command.request);
+    }
+    /* An id that is missing, not a string or not safe to echo is left empty. */
+    const char *without_id[] = {
+        "{\"command\":\"snapshot\"}",
+        "{\"request\":9,\"command\":\"snapshot\"}",
+        "{\"request\":\"\",\"command\":\"snapshot\"}",
+        "{\"request\":\"a\\\"b\",\"command\":\"reset\"}",
+        "{\"request\":\"0123456789012345678901234567890123456789012345678901234567890123\"}",
+        "[\"r9\"]",
+        "{\"request\":\"r9\"",
+    };
+    for (size_t i = 0; i < sizeof without_id / sizeof without_id[0]; i++) {
+        assert_int_equal(parse(without_id[i], WG_COMMANDS_READ_ONLY, &command, why), -1);
+        assert_string_equal(command.request, "");
+    }
     /* Too large: refused before parsing. */
     size_t size = WG_COMMAND_MAX_BYTES + 10;
     char *huge = malloc(size + 1);
@@ -391,10 +505,15 @@ int main(void)
 {
     setenv("TZ", "UTC", 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_topic),          cmocka_unit_test(test_time_with_offset),
-        cmocka_unit_test(test_alarm_message),  cmocka_unit_test(test_other_events_and_bad_rows),
-        cmocka_unit_test(test_reply_split),    cmocka_unit_test(test_command_good),
-        cmocka_unit_test(test_command_denied), cmocka_unit_test(test_outbox_bound),
+        cmocka_unit_test(test_topic),
+        cmocka_unit_test(test_time_with_offset),
+        cmocka_unit_test(test_rfc3339_forms),
+        cmocka_unit_test(test_alarm_message),
+        cmocka_unit_test(test_other_events_and_bad_rows),
+        cmocka_unit_test(test_reply_split),
+        cmocka_unit_test(test_command_good),
+        cmocka_unit_test(test_command_denied),
+        cmocka_unit_test(test_outbox_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
