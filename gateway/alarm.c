@@ -1,12 +1,14 @@
 /* Alarm records, their lifecycle, display order and JSON form; see alarm.h. */
 #include "alarm.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "event.h"
+#include "json_text.h"
 #include "log.h"
 
 struct wg_alarm_table {
@@ -232,11 +234,47 @@ void alarm_foreach(struct wg_alarm_table *table, bool (*each)(struct wg_alarm *a
     }
 }
 
+void alarm_set_code(struct wg_alarm *alarm, const char *code, const char *fmt, ...)
+{
+    snprintf(alarm->detail_code, sizeof alarm->detail_code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = json_text_vpack(fmt, ap);
+    va_end(ap);
+    if (text && strlen(text) < sizeof alarm->detail_args) {
+        memcpy(alarm->detail_args, text, strlen(text) + 1);
+    } else {
+        wg_err("alarm %s: the arguments of %s do not fit; kept without them", alarm->kind, code);
+        snprintf(alarm->detail_args, sizeof alarm->detail_args, "{}");
+    }
+    free(text);
+}
+
+void alarm_copy_text(char *out, size_t len, const char *text)
+{
+    if (len == 0)
+        return;
+    size_t n = strlen(text ? text : "");
+    if (n >= len) {
+        n = len - 1;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--; /* text[n] would start the cut character: stop before it */
+    }
+    if (n)
+        memcpy(out, text, n);
+    out[n] = '\0';
+}
+
 /* ---- JSON ---- */
 
 static json_t *ms_or_null(int64_t ms)
 {
     return ms ? json_integer(ms) : json_null();
+}
+
+static json_t *int_or_null(int value)
+{
+    return value > 0 ? json_integer(value) : json_null();
 }
 
 json_t *alarm_to_json(const struct wg_alarm *alarm)
@@ -261,6 +299,18 @@ json_t *alarm_to_json(const struct wg_alarm *alarm)
         json_decref(escalations);
         return NULL;
     }
+    json_t *args = alarm->detail_args[0] ? json_loads(alarm->detail_args, 0, NULL) : NULL;
+    json_object_set_new(record, "detail_code",
+                        alarm->detail_code[0] ? json_string(alarm->detail_code) : json_null());
+    json_object_set_new(record, "detail_args", json_is_object(args) ? args : json_object());
+    if (args && !json_is_object(args))
+        json_decref(args);
+    json_object_set_new(record, "place", alarm->place[0] ? json_string(alarm->place) : json_null());
+    json_object_set_new(record, "fire_zone", int_or_null(alarm->fire_zone));
+    json_object_set_new(record, "fire_loop", int_or_null(alarm->fire_loop));
+    json_object_set_new(record, "fire_address", int_or_null(alarm->fire_address));
+    json_object_set_new(record, "reset_at",
+                        alarm->reset_at[0] ? json_string(alarm->reset_at) : json_null());
     json_object_set_new(record, "raised_ms", json_integer(alarm->raised_ms));
     json_object_set_new(record, "acknowledged_ms", ms_or_null(alarm->acknowledged_ms));
     json_object_set_new(record, "acknowledged_by", json_string(alarm->acknowledged_by));
@@ -314,9 +364,20 @@ int alarm_restore(struct wg_alarm_table *table, const json_t *record)
     copy_text(alarm.bed, sizeof alarm.bed, record, "bed");
     copy_text(alarm.resident, sizeof alarm.resident, record, "resident");
     copy_text(alarm.detail, sizeof alarm.detail, record, "detail");
+    copy_text(alarm.place, sizeof alarm.place, record, "place");
+    copy_text(alarm.detail_code, sizeof alarm.detail_code, record, "detail_code");
+    json_t *args = json_object_get(record, "detail_args");
+    char *args_text = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : NULL;
+    if (args_text && strlen(args_text) < sizeof alarm.detail_args)
+        memcpy(alarm.detail_args, args_text, strlen(args_text) + 1);
+    free(args_text);
+    alarm.fire_zone = (int)json_integer_value(json_object_get(record, "fire_zone"));
+    alarm.fire_loop = (int)json_integer_value(json_object_get(record, "fire_loop"));
+    alarm.fire_address = (int)json_integer_value(json_object_get(record, "fire_address"));
     const char *mode = json_string_value(json_object_get(record, "reset_mode"));
     alarm.reset_mode =
         mode && strcmp(mode, "normal") == 0 ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN;
+    copy_text(alarm.reset_at, sizeof alarm.reset_at, record, "reset_at");
     alarm.condition_active = json_is_true(json_object_get(record, "condition_active"));
     alarm.raised_ms = read_ms(record, "raised_ms");
     alarm.acknowledged_ms = read_ms(record, "acknowledged_ms");

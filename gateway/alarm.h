@@ -50,9 +50,18 @@ struct wg_alarm {
     char room[WG_ALARM_TEXT];
     char bed[WG_ALARM_TEXT];
     char resident[WG_ALARM_TEXT];
-    char detail[128]; /* one line for people, e.g. "gas 52 %LEL", "no reply for 95 s" */
+    char place[128]; /* the mapped place of a fire zone or detector, or a detector's spot,
+                        e.g. "三楼东侧走廊"; "" = the room is the place */
+    int fire_zone;   /* the fire panel's zone, 0 = none or unknown */
+    int fire_loop;   /* the loop and address of the detector in fire, 0 = unknown */
+    int fire_address;
+    char detail[128];      /* one line in English, for logs and the district, e.g. "gas 52 %LEL" */
+    char detail_code[32];  /* what detail says, as a code the pages put into words ("gas_low") */
+    char detail_args[320]; /* ... and its arguments: a JSON object text ({"lel":52,"low":20}) */
     enum wg_alarm_reset_mode reset_mode;
-    bool condition_active; /* the cause is still present (cord pulled, gas high, offline) */
+    char reset_at[WG_ALARM_TEXT]; /* origin reset: also at this room or device (the rule's
+                                     reset_at), "" = only its own room */
+    bool condition_active;        /* the cause is still present (cord pulled, gas high, offline) */
 
     int64_t raised_ms;
     int64_t acknowledged_ms; /* 0 = not yet; likewise below */
@@ -111,6 +120,14 @@ size_t alarm_count(const struct wg_alarm_table *table);
 /* Calls `each` for every active alarm (any order); stop by returning false. */
 void alarm_foreach(struct wg_alarm_table *table, bool (*each)(struct wg_alarm *alarm, void *ctx),
                    void *ctx);
+
+/* Sets detail_code and detail_args (json_pack format and values; NULL fmt =
+ * no arguments). The list of codes and their arguments is docs/alarms.md. */
+void alarm_set_code(struct wg_alarm *alarm, const char *code, const char *fmt, ...);
+
+/* Copies `text` into out[len], cut at a UTF-8 character boundary when it is
+ * too long (a name cut inside a character would not be valid JSON text). */
+void alarm_copy_text(char *out, size_t len, const char *text);
 
 /* The full record as JSON (for the journal, the alarms table, the uplink). */
 json_t *alarm_to_json(const struct wg_alarm *alarm);

@@ -132,6 +132,13 @@ static json_t *snapshot_json(struct wg_api *api, const struct wg_web_request *re
                                  status ? json_object_get(status, "devices") : json_null(), "role",
                                  role_name(request->role), "username", request->username);
     json_decref(status);
+    /* Pages show every time in the site's zone, never the browser's or the host's. */
+    if (snapshot) {
+        json_object_set_new(snapshot, "timezone", json_string(core_timezone(api->core)));
+        json_object_set_new(
+            snapshot, "utc_offset_min",
+            json_integer(clock_utc_offset_min(clock_wall_ms(core_clock(api->core)))));
+    }
     return snapshot;
 }
 
@@ -166,10 +173,12 @@ static void on_event(const struct wg_event *event, void *ctx)
         broadcast(api, message);
     } else if (strcmp(event->kind, "device_health") == 0 && event->device) {
         json_t *body = json_loads(event->body, 0, NULL);
-        broadcast(api, json_pack("{s:s, s:I, s:{s:s, s:O, s:O}}", "type", "device", "seq",
+        json_t *code = json_object_get(body, "reason_code");
+        broadcast(api, json_pack("{s:s, s:I, s:{s:s, s:O, s:O, s:O}}", "type", "device", "seq",
                                  (json_int_t)event->seq, "device", "id", event->device, "health",
                                  body ? json_object_get(body, "health") : json_null(), "reason",
-                                 body ? json_object_get(body, "reason") : json_null()));
+                                 body ? json_object_get(body, "reason") : json_null(),
+                                 "reason_code", code ? code : json_null()));
         json_decref(body);
     }
 }
@@ -368,10 +377,12 @@ static void meta(struct wg_api *api, const struct wg_web_request *request)
                                               config->rooms[config->beds[i].room].id, "label",
                                               config->beds[i].label));
     reply_json(api, request->id, 200,
-               json_pack("{s:{s:s, s:s, s:s}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
+               json_pack("{s:{s:s, s:s, s:s, s:s, s:i}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
                          config->site.id, "name", config->site.name, "district",
-                         config->site.district, "buses", buses, "profiles", profiles, "zones",
-                         zones, "rooms", rooms, "beds", beds));
+                         config->site.district, "timezone", core_timezone(api->core),
+                         "utc_offset_min",
+                         clock_utc_offset_min(clock_wall_ms(core_clock(api->core))), "buses", buses,
+                         "profiles", profiles, "zones", zones, "rooms", rooms, "beds", beds));
 }
 
 static void list_residents(struct wg_api *api, const struct wg_web_request *request)
@@ -404,11 +415,24 @@ static const char *edit_action(enum wg_edit_op op)
     return "config.edit";
 }
 
-static json_t *diag_json(const struct wg_diag *diag)
+/* A refused change's problems as the manager UI puts them into words: the
+ * form field at fault (or null), a code and its arguments (docs/api.md), and
+ * the English message without any server path; file:line went to the log.
+ * A problem nobody coded is `fallback` with the message only. */
+static json_t *problems_json(const struct wg_diag *diag, const char *fallback)
 {
     json_t *list = json_array();
-    for (size_t i = 0; list && i < diag->count; i++)
-        json_array_append_new(list, json_string(diag->messages[i]));
+    for (size_t i = 0; list && i < diag->count; i++) {
+        const struct wg_diag_entry *entry = &diag->entries[i];
+        json_t *args = entry->args ? json_loads(entry->args, 0, NULL) : NULL;
+        const char *text = entry->text ? entry->text : diag->messages[i];
+        json_array_append_new(
+            list, json_pack("{s:s?, s:s, s:o, s:s}", "field", entry->field[0] ? entry->field : NULL,
+                            "code", entry->code[0] ? entry->code : fallback, "args",
+                            json_is_object(args) ? args : json_object(), "message", text));
+        if (args && !json_is_object(args))
+            json_decref(args);
+    }
     return list;
 }
 
@@ -459,7 +483,7 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
         if (body && result.field[0])
             json_object_set_new(body, "field", json_string(result.field));
         if (body && result.details.count)
-            json_object_set_new(body, "details", diag_json(&result.details));
+            json_object_set_new(body, "details", problems_json(&result.details, "config_invalid"));
         reply_json(api, request->id, result.status >= 400 ? result.status : 500, body);
         config_edit_result_free(&result);
         return;
@@ -479,7 +503,7 @@ static void edit_config(struct wg_api *api, const struct wg_web_request *request
         json_t *body = json_pack("{s:s, s:o}", "error",
                                  "the change passed the file checks but the drivers refused it; "
                                  "nothing was changed",
-                                 "details", diag_json(&report));
+                                 "details", problems_json(&report, "driver_refused"));
         reply_json(api, request->id, 422, body);
         diag_free(&report);
         config_edit_result_free(&result);

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <jansson.h>
 #include <yaml.h>
 
+#include "json_text.h"
 #include "log.h"
 
 /* Guards against alias bombs ("billion laughs") and self-referencing anchors. */
@@ -25,6 +27,7 @@
 void diag_init(struct wg_diag *diag)
 {
     diag->messages = NULL;
+    diag->entries = NULL;
     diag->count = 0;
     diag->capacity = 0;
 }
@@ -33,30 +36,49 @@ void diag_free(struct wg_diag *diag)
 {
     if (!diag)
         return;
-    for (size_t i = 0; i < diag->count; i++)
+    for (size_t i = 0; i < diag->count; i++) {
         free(diag->messages[i]);
+        free(diag->entries[i].file);
+        free(diag->entries[i].text);
+        free(diag->entries[i].args);
+    }
     free(diag->messages);
+    free(diag->entries);
     diag_init(diag);
 }
 
-/* Takes ownership of `message` (may be NULL after a failed allocation: then a
- * fixed text is stored so the caller still sees that something went wrong). */
-static void diag_push(struct wg_diag *diag, char *message)
+/* Takes ownership of `message` and `body` (either may be NULL after a failed
+ * allocation: then a fixed text is stored so the caller still sees that
+ * something went wrong). */
+static void diag_push(struct wg_diag *diag, char *message, const char *file, int line, int column,
+                      char *body)
 {
     if (diag->count == diag->capacity) {
         size_t capacity = diag->capacity ? diag->capacity * 2 : 16;
         char **grown = realloc(diag->messages, capacity * sizeof *grown);
-        if (!grown) {
+        if (grown)
+            diag->messages = grown;
+        struct wg_diag_entry *entries =
+            grown ? realloc(diag->entries, capacity * sizeof *entries) : NULL;
+        if (!grown || !entries) {
             free(message);
+            free(body);
             return; /* out of memory: the count we already have still fails the load */
         }
-        diag->messages = grown;
+        diag->entries = entries;
         diag->capacity = capacity;
     }
     if (!message)
         message = strdup("out of memory while formatting a message");
-    if (message)
-        diag->messages[diag->count++] = message;
+    if (!message) {
+        free(body);
+        return;
+    }
+    struct wg_diag_entry *entry = &diag->entries[diag->count];
+    *entry = (struct wg_diag_entry){.line = line, .column = column};
+    entry->file = file ? strdup(file) : NULL;
+    entry->text = body ? body : strdup(message);
+    diag->messages[diag->count++] = message;
 }
 
 __attribute__((format(printf, 5, 0))) static void
@@ -67,17 +89,43 @@ diag_vpos(struct wg_diag *diag, const char *file, int line, int column, const ch
         body = NULL;
     char *message = NULL;
     if (!body) {
-        diag_push(diag, NULL);
+        diag_push(diag, NULL, NULL, 0, 0, NULL);
         return;
     }
-    if (!file) {
-        message = body;
-        body = NULL;
-    } else if (asprintf(&message, "%s:%d:%d: %s", file, line, column, body) < 0) {
+    if (!file)
+        message = strdup(body);
+    else if (asprintf(&message, "%s:%d:%d: %s", file, line, column, body) < 0)
         message = NULL;
-    }
-    free(body);
-    diag_push(diag, message);
+    diag_push(diag, message, file, file ? line : 0, file ? column : 0, body);
+}
+
+void diag_code(struct wg_diag *diag, const char *code, const char *fmt, ...)
+{
+    if (!diag->count)
+        return;
+    struct wg_diag_entry *entry = &diag->entries[diag->count - 1];
+    snprintf(entry->code, sizeof entry->code, "%s", code);
+    free(entry->args);
+    va_list ap;
+    va_start(ap, fmt);
+    entry->args = json_text_vpack(fmt, ap);
+    va_end(ap);
+}
+
+void diag_copy(struct wg_diag *to, const struct wg_diag *from, size_t i)
+{
+    if (i >= from->count)
+        return;
+    const struct wg_diag_entry *entry = &from->entries[i];
+    size_t before = to->count;
+    diag_push(to, strdup(from->messages[i]), entry->file, entry->line, entry->column,
+              entry->text ? strdup(entry->text) : NULL);
+    if (to->count == before)
+        return;
+    struct wg_diag_entry *copy = &to->entries[to->count - 1];
+    memcpy(copy->code, entry->code, sizeof copy->code);
+    memcpy(copy->field, entry->field, sizeof copy->field);
+    copy->args = entry->args ? strdup(entry->args) : NULL;
 }
 
 void diag_pos(struct wg_diag *diag, const char *file, int line, int column, const char *fmt, ...)
@@ -779,6 +827,9 @@ bool cfg_read_int(struct wg_diag *diag, const struct wg_cfg_node *map, const cha
                 got);
     else
         diag_at(diag, node, "%s: expected %s, got %s", key, expected, got);
+    diag_code(diag, parsed ? "range" : "number", "{s:s, s:I, s:I, s:s?}", "key", key, "min",
+              (json_int_t)min, "max", (json_int_t)max, "value",
+              node->type == WG_CFG_SCALAR ? node->scalar : NULL);
     return false;
 }
 
@@ -800,6 +851,7 @@ bool cfg_read_double(struct wg_diag *diag, const struct wg_cfg_node *map, const 
     char got[96];
     describe_value(node, got, sizeof got);
     diag_at(diag, node, "%s: expected a number, got %s", key, got);
+    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", "number");
     return false;
 }
 
@@ -825,6 +877,7 @@ bool cfg_read_bool(struct wg_diag *diag, const struct wg_cfg_node *map, const ch
     char got[96];
     describe_value(node, got, sizeof got);
     diag_at(diag, node, "%s: expected true or false, got %s", key, got);
+    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", "bool");
     return false;
 }
 
@@ -842,6 +895,7 @@ bool cfg_read_string(struct wg_diag *diag, const struct wg_cfg_node *map, const 
     describe_value(node, got, sizeof got);
     diag_at(diag, node, "%s: expected a string, got %s%s", key, got,
             node->type == WG_CFG_SCALAR ? " (write \"\" for an empty string)" : "");
+    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", "string");
     return false;
 }
 
@@ -858,6 +912,7 @@ bool cfg_require_in(struct wg_diag *diag, const struct wg_cfg_node *map, const c
     if (cfg_get(map, key))
         return true;
     diag_at(diag, map, "missing required key \"%s\" in %s", key, what);
+    diag_code(diag, "missing", "{s:s, s:s}", "key", key, "in", what);
     return false;
 }
 
@@ -897,6 +952,7 @@ bool cfg_only_keys_in(struct wg_diag *diag, const struct wg_cfg_node *map,
         }
         diag_pos(diag, map->file, map->key_lines[i], map->key_columns[i],
                  "unknown key \"%s\" in %s (expected one of: %s)", map->keys[i], what, list);
+        diag_code(diag, "unknown_field", "{s:s, s:s}", "key", map->keys[i], "in", what);
         ok = false;
     }
     return ok;

@@ -36,9 +36,24 @@ struct wg_cfg_node {
     struct wg_cfg_node **items; /* map values or sequence items */
 };
 
-/* Collected problems, each already formatted "file:line:col: message". */
+/* One problem in parts, for a user interface that puts it into its own words
+ * (and must not show a server's file path): where, the bare text, and a code
+ * with arguments where the reporter gave one. */
+struct wg_diag_entry {
+    char *file; /* NULL when the message has no position */
+    int line;   /* 1-based; 0 without a position */
+    int column;
+    char *text;     /* the message without "file:line:col: " */
+    char code[32];  /* "" unless the reporter named one (diag_code) */
+    char *args;     /* the code's arguments as a JSON object text, NULL when none */
+    char field[32]; /* the form field at fault, set by whoever maps problems to a form */
+};
+
+/* Collected problems, each already formatted "file:line:col: message"
+ * (messages[i]), and the same in parts (entries[i]). */
 struct wg_diag {
     char **messages;
+    struct wg_diag_entry *entries;
     size_t count;
     size_t capacity;
 };
@@ -51,6 +66,12 @@ void diag_at(struct wg_diag *diag, const struct wg_cfg_node *node, const char *f
 /* Adds "file:line:col: <fmt...>" with an explicit position (file may be NULL). */
 void diag_pos(struct wg_diag *diag, const char *file, int line, int column, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Names the last message's problem as a code with arguments (a json_pack
+ * format and its values; NULL for none), e.g.
+ * diag_code(diag, "address_taken", "{s:i, s:s}", "address", 3, "device", "x"). */
+void diag_code(struct wg_diag *diag, const char *code, const char *fmt, ...);
+/* Adds a copy of `from`'s message i (text, position, code, arguments) to `to`. */
+void diag_copy(struct wg_diag *to, const struct wg_diag *from, size_t i);
 /* Writes every message to the log at error level. */
 void diag_log(const struct wg_diag *diag);
 

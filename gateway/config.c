@@ -6,12 +6,14 @@
 
 #include <errno.h>
 #include <glob.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "meaning.h"
 #include "uplink_command.h"
@@ -120,6 +122,7 @@ void config_free(struct wg_config *config)
 {
     if (!config)
         return;
+    diag_free(&config->warnings);
     struct config_owned *owned = config->owned;
     if (owned) {
         for (size_t i = 0; i < owned->tree_count; i++)
@@ -221,6 +224,7 @@ static bool read_text(struct loader *ld, const struct wg_cfg_node *map, const ch
         return false;
     if (!empty_ok && value && !*value && cfg_get(map, key)) {
         diag_at(ld->diag, cfg_get(map, key), "%s: expected a non-empty string", key);
+        diag_code(ld->diag, "missing", "{s:s}", "key", key);
         return false;
     }
     *out = value;
@@ -257,6 +261,8 @@ static bool read_id(struct loader *ld, const struct wg_cfg_node *map, const char
                        : "%s: expected letters, digits, '_', '.' and '-' only, at most 64, got "
                          "\"%s\"",
                 key, value);
+        diag_code(ld->diag, "bad_id", "{s:s, s:s, s:b}", "key", key, "value", value, "strict",
+                  strict);
         return false;
     }
     *out = value;
@@ -312,6 +318,7 @@ static bool read_window(struct loader *ld, const struct wg_cfg_node *map, const 
                 "%s: expected a daily time window \"HH:MM-HH:MM\" with different start and end, "
                 "e.g. \"21:00-07:00\" (it may wrap past midnight), got %s%s%s",
                 key, text ? "\"" : "", text ? text : "a structure", text ? "\"" : "");
+        diag_code(ld->diag, "night", "{s:s, s:s?}", "key", key, "value", text);
         return false;
     }
     if (present)
@@ -366,7 +373,14 @@ static void load_site(struct loader *ld, const struct wg_cfg_node *site)
         read_text(ld, site, "name", false, &out->name);
     if (cfg_require_in(ld->diag, site, "district", "site"))
         read_id(ld, site, "district", true, &out->district);
-    read_text(ld, site, "timezone", false, &out->timezone);
+    if (read_text(ld, site, "timezone", false, &out->timezone)) {
+        /* Night windows, shifts and every time shown or sent are in this zone. */
+        char why[512];
+        if (!clock_timezone_known(out->timezone, why, sizeof why)) {
+            const struct wg_cfg_node *at = cfg_get(site, "timezone");
+            diag_at(ld->diag, at ? at : site, "timezone: %s%s", at ? "" : "(not given) ", why);
+        }
+    }
     read_window(ld, site, "night", NULL, &out->night);
 }
 
@@ -698,6 +712,7 @@ static void load_room(struct loader *ld, const struct wg_cfg_node *item, size_t 
         if (!label || !*label || !id_syntax_ok(label, false)) {
             diag_at(ld->diag, label_node, "beds: expected a short bed label such as A or 1, got %s",
                     label ? label : "a structure");
+            diag_code(ld->diag, "bad_bed_label", "{s:s?}", "value", label);
             ld->places_incomplete = true;
             continue;
         }
@@ -707,6 +722,7 @@ static void load_room(struct loader *ld, const struct wg_cfg_node *item, size_t 
         if (duplicate) {
             diag_at(ld->diag, label_node, "beds: bed \"%s\" is listed twice in room \"%s\"", label,
                     room->id);
+            diag_code(ld->diag, "duplicate_bed", "{s:s, s:s}", "bed", label, "room", room->id);
             continue;
         }
         struct wg_bed *bed = &config->beds[config->bed_count];
@@ -781,9 +797,15 @@ static void load_zones(struct loader *ld, const struct wg_cfg_node *zones)
 static size_t resolve_ref(struct loader *ld, const struct wg_cfg_node *map, const char *key,
                           size_t found, bool incomplete, const char *what, const char *hint)
 {
-    if (found == WG_NO_INDEX && !incomplete)
+    if (found == WG_NO_INDEX && !incomplete) {
         diag_at(ld->diag, cfg_get(map, key), "%s: no %s \"%s\" is defined%s", key, what,
                 cfg_scalar(cfg_get(map, key)), hint);
+        /* "unknown_bus" {"bus": "sim-9"}, ..., as the manager UI words them. */
+        char code[48];
+        snprintf(code, sizeof code, "unknown_%s", what);
+        const char *value = cfg_scalar(cfg_get(map, key));
+        diag_code(ld->diag, code, "{s:s, s:s?, s:s?}", "key", key, "value", value, what, value);
+    }
     return found;
 }
 
@@ -808,6 +830,7 @@ static void load_residents(struct loader *ld, const struct wg_cfg_node *resident
             if (strcmp(config->residents[j].id, resident->id) == 0) {
                 diag_at(ld->diag, cfg_get(item, "id"), "resident id \"%s\" is used twice",
                         resident->id);
+                diag_code(ld->diag, "exists", "{s:s, s:s}", "what", "resident", "id", resident->id);
                 ok = false;
             }
         read_text(ld, item, "label", true, &resident->label);
@@ -823,6 +846,11 @@ static void load_residents(struct loader *ld, const struct wg_cfg_node *resident
                     diag_at(ld->diag, cfg_get(item, "bed"),
                             "bed: bed \"%s\" is already taken by resident \"%s\"", bed,
                             config->residents[j].id);
+                    diag_code(ld->diag, "bed_taken", "{s:s, s:s, s:s, s:s}", "bed", bed, "occupant",
+                              config->residents[j].label[0] ? config->residents[j].label
+                                                            : config->residents[j].id,
+                              "resident", config->residents[j].id, "label",
+                              config->residents[j].label);
                     ok = false;
                 }
         }
@@ -842,6 +870,9 @@ static void load_residents(struct loader *ld, const struct wg_cfg_node *resident
                             cfg_scalar(risks->items[j]) ? cfg_scalar(risks->items[j]) : "?");
                 else
                     resident->risks |= (unsigned)bit;
+                if (bit < 0)
+                    diag_code(ld->diag, "unknown_risk", "{s:s?}", "value",
+                              cfg_scalar(risks->items[j]));
             }
         }
         read_window(ld, item, "night", &resident->has_night, &resident->night);
@@ -889,10 +920,178 @@ static void load_buses(struct loader *ld, const struct wg_cfg_node *buses)
     }
 }
 
+/* ---- fire-panel places ---- */
+
+/* Whether the profile has a point of exactly this meaning. */
+static bool profile_has(const struct wg_profile *profile, const char *meaning)
+{
+    for (size_t p = 0; p < profile->point_count; p++)
+        if (strcmp(profile->points[p].meaning, meaning) == 0)
+            return true;
+    return false;
+}
+
+/* The zone numbers in `zones` (ascending, no repeats) as "1-3, 5, 8". */
+static const char *zone_ranges(const int *zones, size_t count, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < count && used < len; i++) {
+        size_t j = i;
+        while (j + 1 < count && zones[j + 1] == zones[j] + 1)
+            j++;
+        int n = j > i ? snprintf(buf + used, len - used, "%s%d-%d", used ? ", " : "", zones[i],
+                                 zones[j])
+                      : snprintf(buf + used, len - used, "%s%d", used ? ", " : "", zones[i]);
+        used += n > 0 ? (size_t)n : 0;
+        i = j;
+    }
+    return buf;
+}
+
+/* The fire zones a profile reports (its fire_zone_N points), ascending; returns the count. */
+static size_t profile_fire_zones(const struct wg_profile *profile, int *zones, size_t max)
+{
+    size_t count = 0;
+    for (int zone = 1; zone <= 999 && count < max; zone++) {
+        char meaning[32];
+        snprintf(meaning, sizeof meaning, "fire_zone_%d", zone);
+        if (profile_has(profile, meaning))
+            zones[count++] = zone;
+    }
+    return count;
+}
+
+/* One entry of `places:`: {fire_zone: N} or {loop: L, address: A}, and where:
+ * room (its zone follows), zone (a whole site zone) and/or spot (a name). */
+static bool load_place(struct loader *ld, const struct wg_cfg_node *entry,
+                       const struct wg_profile *profile, struct wg_device *device)
+{
+    static const char *const keys[] = {"fire_zone", "loop", "address", "room",
+                                       "zone",      "spot", NULL};
+    struct wg_config *config = ld->config;
+    if (!expect_map(ld, entry, "place"))
+        return false;
+    bool ok = cfg_only_keys_in(ld->diag, entry, keys, "place");
+    struct wg_place *place = &device->places[device->place_count];
+    *place = (struct wg_place){.room = WG_NO_INDEX, .zone = WG_NO_INDEX, .node = entry};
+    bool by_zone = cfg_get(entry, "fire_zone") != NULL;
+    bool by_component = cfg_get(entry, "loop") || cfg_get(entry, "address");
+    if (by_zone == by_component) {
+        diag_at(ld->diag, entry,
+                "place: give fire_zone (a panel zone), or loop and address (one detector), %s",
+                by_zone ? "not both" : "got neither");
+        return false;
+    }
+    if (by_zone) {
+        if (!read_int(ld, entry, "fire_zone", 1, 999, &place->fire_zone))
+            return false;
+        char meaning[32];
+        snprintf(meaning, sizeof meaning, "fire_zone_%d", place->fire_zone);
+        if (!profile_has(profile, meaning)) {
+            int zones[999];
+            char list[256];
+            size_t count = profile_fire_zones(profile, zones, 999);
+            diag_at(ld->diag, cfg_get(entry, "fire_zone"),
+                    "fire_zone: profile \"%s\" has no zone %d (%s%s)", profile->id,
+                    place->fire_zone, count ? "its zones: " : "it reports no zones",
+                    zone_ranges(zones, count, list, sizeof list));
+            ok = false;
+        }
+    } else {
+        if (!cfg_require_in(ld->diag, entry, "loop", "place by loop and address") ||
+            !cfg_require_in(ld->diag, entry, "address", "place by loop and address") ||
+            !read_int(ld, entry, "loop", 1, 999, &place->loop) ||
+            !read_int(ld, entry, "address", 1, 65535, &place->address))
+            return false;
+        if (!profile_has(profile, "fire_loop") || !profile_has(profile, "fire_address")) {
+            diag_at(ld->diag, cfg_get(entry, "loop"),
+                    "loop: profile \"%s\" reports no loop and address of a detector in fire "
+                    "(points meaning fire_loop and fire_address); map its zones with fire_zone",
+                    profile->id);
+            ok = false;
+        }
+    }
+    for (size_t i = 0; ok && i < device->place_count; i++) {
+        const struct wg_place *other = &device->places[i];
+        if (by_zone ? other->fire_zone == place->fire_zone
+                    : other->loop == place->loop && other->address == place->address) {
+            if (by_zone)
+                diag_at(ld->diag, cfg_get(entry, "fire_zone"),
+                        "fire_zone: zone %d already has a place (line %d)", place->fire_zone,
+                        other->node->line);
+            else
+                diag_at(ld->diag, cfg_get(entry, "loop"),
+                        "loop: loop %d address %d already has a place (line %d)", place->loop,
+                        place->address, other->node->line);
+            ok = false;
+        }
+    }
+    const char *text = NULL, *spot = NULL;
+    if (read_text(ld, entry, "room", false, &text) && text) {
+        place->room = resolve_ref(ld, entry, "room", config_find_room(config, text),
+                                  ld->places_incomplete, "room", " in zones");
+        if (place->room == WG_NO_INDEX)
+            ok = false;
+        else
+            place->zone = config->rooms[place->room].zone;
+    } else if (text) {
+        ok = false;
+    }
+    text = NULL;
+    if (read_text(ld, entry, "zone", false, &text) && text) {
+        if (cfg_get(entry, "room")) {
+            diag_at(ld->diag, cfg_get(entry, "zone"),
+                    "zone: give room or zone, not both (a room is in its zone already)");
+            ok = false;
+        } else {
+            place->zone = resolve_ref(ld, entry, "zone", config_find_zone(config, text),
+                                      ld->places_incomplete, "zone", " in zones");
+            ok = ok && place->zone != WG_NO_INDEX;
+        }
+    } else if (text) {
+        ok = false;
+    }
+    if (!read_text(ld, entry, "spot", false, &spot))
+        ok = false;
+    if (ok && !spot && place->room == WG_NO_INDEX && place->zone == WG_NO_INDEX) {
+        diag_at(ld->diag, entry, "place: expected room, zone or spot: where it is");
+        ok = false;
+    }
+    place->name = spot                         ? spot
+                  : place->room != WG_NO_INDEX ? config->rooms[place->room].name
+                  : place->zone != WG_NO_INDEX ? config->zones[place->zone].name
+                                               : "";
+    return ok;
+}
+
+static void load_places(struct loader *ld, const struct wg_cfg_node *item, struct wg_device *device)
+{
+    const struct wg_cfg_node *list = cfg_get(item, "places");
+    if (!list || !expect_seq(ld, list, "places") || device->profile == WG_NO_INDEX)
+        return;
+    const struct wg_profile *profile = &ld->config->profiles[device->profile];
+    int zones[1];
+    if (!profile_fire_zones(profile, zones, 1) &&
+        !(profile_has(profile, "fire_loop") && profile_has(profile, "fire_address"))) {
+        diag_at(ld->diag, list,
+                "places: profile \"%s\" reports no fire zones nor the loop and address of a "
+                "detector; places are for fire panels (a detector's own place is its room and "
+                "spot)",
+                profile->id);
+        return;
+    }
+    device->places = ld_alloc(ld, list->count, sizeof *device->places);
+    for (size_t i = 0; device->places && i < list->count; i++)
+        if (load_place(ld, list->items[i], profile, device))
+            device->place_count++;
+}
+
 static void load_device(struct loader *ld, const struct wg_cfg_node *item)
 {
-    static const char *const keys[] = {"id",  "label", "bus",     "address", "profile",  "room",
-                                       "bed", "spot",  "poll_ms", "enabled", "settings", NULL};
+    static const char *const keys[] = {"id",      "label",    "bus",  "address", "profile",
+                                       "room",    "bed",      "spot", "places",  "poll_ms",
+                                       "enabled", "settings", NULL};
     struct wg_config *config = ld->config;
     if (!expect_map(ld, item, "device"))
         return;
@@ -912,6 +1111,7 @@ static void load_device(struct loader *ld, const struct wg_cfg_node *item)
     if (ok && config_find_device(config, device->id) != WG_NO_INDEX) {
         diag_at(ld->diag, cfg_get(item, "id"), "device id \"%s\" is used twice (first on line %d)",
                 device->id, config->devices[config_find_device(config, device->id)].node->line);
+        diag_code(ld->diag, "exists", "{s:s, s:s}", "what", "device", "id", device->id);
         ok = false;
     }
     read_text(ld, item, "label", true, &device->label);
@@ -929,6 +1129,8 @@ static void load_device(struct loader *ld, const struct wg_cfg_node *item)
                 diag_at(ld->diag, cfg_get(item, "address"),
                         "address: %d on bus \"%s\" is already used by device \"%s\"",
                         device->address, config->buses[device->bus].id, config->devices[i].id);
+                diag_code(ld->diag, "address_taken", "{s:i, s:s, s:s}", "address", device->address,
+                          "bus", config->buses[device->bus].id, "device", config->devices[i].id);
                 ok = false;
                 break;
             }
@@ -952,12 +1154,16 @@ static void load_device(struct loader *ld, const struct wg_cfg_node *item)
                         "bed", " (bed ids are <room>-<label>, e.g. \"203-A\")");
         if (device->bed != WG_NO_INDEX) {
             size_t bed_room = config->beds[device->bed].room;
-            if (cfg_get(item, "room") && device->room != WG_NO_INDEX && device->room != bed_room)
+            if (cfg_get(item, "room") && device->room != WG_NO_INDEX && device->room != bed_room) {
                 diag_at(ld->diag, cfg_get(item, "bed"), "bed: bed \"%s\" is not in room \"%s\"",
                         text, config->rooms[device->room].id);
+                diag_code(ld->diag, "bed_not_in_room", "{s:s, s:s}", "bed", text, "room",
+                          config->rooms[device->room].id);
+            }
             device->room = bed_room;
         }
     }
+    load_places(ld, item, device);
     read_int(ld, item, "poll_ms", 50, 3600000, &device->poll_ms);
     cfg_read_bool(ld->diag, item, "enabled", &device->enabled);
     device->settings = cfg_get(item, "settings");
@@ -987,21 +1193,23 @@ struct rule_kind_spec {
 };
 
 static const struct rule_kind_spec rule_specs[] = {
-    [WG_RULE_CALL] = {"call_button", SHAPE_BOOL_INPUT, {NULL}},
+    [WG_RULE_CALL] = {"call_button", SHAPE_BOOL_INPUT, {"reset_at", NULL}},
     [WG_RULE_PULL_CORD] = {"pull_cord", SHAPE_BOOL_INPUT, {NULL}},
     [WG_RULE_PRESENCE] = {"presence", SHAPE_BOOL_INPUT, {NULL}},
     [WG_RULE_BED_EXIT] = {"in_bed", SHAPE_BOOL_INPUT, {"for_s", "followup_s", "window", NULL}},
     [WG_RULE_VITAL_RANGE] = {NULL,
                              SHAPE_ANALOG_INPUT,
-                             {"low", "high", "for_s", "reset_on_normal", NULL}},
+                             {"low", "high", "for_s", "reset_on_normal", "reset_at", NULL}},
     [WG_RULE_GAS] = {"gas_lel",
                      SHAPE_ANALOG_INPUT,
-                     {"low", "high", "for_s", "reset_on_normal", NULL}},
+                     {"low", "high", "for_s", "reset_on_normal", "reset_at", NULL}},
     [WG_RULE_FIRE_ZONE] = {"fire_zone", SHAPE_FIRE, {NULL}},
-    [WG_RULE_SMOKE] = {"smoke", SHAPE_BOOL_INPUT, {"reset_on_normal", NULL}},
-    [WG_RULE_DOOR_NIGHT] = {"door_open", SHAPE_BOOL_INPUT, {"for_s", "window", NULL}},
+    [WG_RULE_SMOKE] = {"smoke", SHAPE_BOOL_INPUT, {"reset_on_normal", "reset_at", NULL}},
+    [WG_RULE_DOOR_NIGHT] = {"door_open", SHAPE_BOOL_INPUT, {"for_s", "window", "reset_at", NULL}},
     [WG_RULE_WELLBEING] = {"water_m3", SHAPE_USAGE, {"idle_hours", "window", NULL}},
-    [WG_RULE_COMBINE] = {NULL, SHAPE_NONE, {"conditions", "within_s", "alarm_kind", NULL}},
+    [WG_RULE_COMBINE] = {NULL,
+                         SHAPE_NONE,
+                         {"conditions", "within_s", "alarm_kind", "reset_at", NULL}},
 };
 
 static const char *const rule_common_keys[] = {"id", "kind", "meaning", "priority", "risk"};
@@ -1235,6 +1443,11 @@ static void load_rule(struct loader *ld, const struct wg_cfg_node *item)
     case WG_RULE_FIRE_ZONE:
         break;
     }
+    if (read_text(ld, item, "reset_at", false, &rule->reset_at) && rule->reset_at &&
+        rule->reset_on_normal)
+        diag_at(ld->diag, cfg_get(item, "reset_at"),
+                "reset_at: an alarm that ends by itself (reset_on_normal: true) is not reset "
+                "anywhere; give one or the other");
     if (ok && rule->meaning)
         config->rule_count++;
 }
@@ -1311,20 +1524,31 @@ static void load_escalation(struct loader *ld, const struct wg_cfg_node *escalat
     }
 }
 
-/* True when a device has a point with this meaning ("fire_zone" matches "fire_zone_3"). */
-static bool some_device_has(const struct wg_config *config, const char *meaning)
+/* True when a point meaning is `meaning`, or one of its indexed forms
+ * ("fire_zone" matches "fire_zone_3"). */
+static bool meaning_covers(const char *meaning, const char *have)
 {
     size_t len = strlen(meaning);
-    for (size_t d = 0; d < config->device_count; d++) {
-        const struct wg_profile *profile = &config->profiles[config->devices[d].profile];
-        for (size_t p = 0; p < profile->point_count; p++) {
-            const char *have = profile->points[p].meaning;
-            if (strcmp(have, meaning) == 0 ||
-                (strncmp(have, meaning, len) == 0 && have[len] == '_' && have[len + 1] >= '0' &&
-                 have[len + 1] <= '9'))
-                return true;
-        }
-    }
+    return strcmp(have, meaning) == 0 || (strncmp(have, meaning, len) == 0 && have[len] == '_' &&
+                                          have[len + 1] >= '0' && have[len + 1] <= '9');
+}
+
+static bool device_has(const struct wg_config *config, const struct wg_device *device,
+                       const char *meaning)
+{
+    const struct wg_profile *profile = &config->profiles[device->profile];
+    for (size_t p = 0; p < profile->point_count; p++)
+        if (meaning_covers(meaning, profile->points[p].meaning))
+            return true;
+    return false;
+}
+
+/* True when a device has a point with this meaning. */
+static bool some_device_has(const struct wg_config *config, const char *meaning)
+{
+    for (size_t d = 0; d < config->device_count; d++)
+        if (device_has(config, &config->devices[d], meaning))
+            return true;
     return false;
 }
 
@@ -1337,18 +1561,222 @@ static void check_rule_points(struct loader *ld)
         if (rule->kind == WG_RULE_COMBINE) {
             const struct wg_cfg_node *conditions = cfg_get(rule->node, "conditions");
             for (size_t c = 0; c < rule->condition_count; c++)
-                if (!some_device_has(config, rule->conditions[c].meaning))
+                if (!some_device_has(config, rule->conditions[c].meaning)) {
                     diag_at(ld->diag, cfg_get(cfg_seq_at(conditions, c), "meaning"),
                             "meaning: rule \"%s\" needs a point meaning \"%s\", but no device "
                             "has one (check devices: and their profiles)",
                             rule->id, rule->conditions[c].meaning);
+                    diag_code(ld->diag, "rule_point_missing", "{s:s, s:s}", "rule", rule->id,
+                              "meaning", rule->conditions[c].meaning);
+                }
         } else if (rule->meaning && !some_device_has(config, rule->meaning)) {
             const struct wg_cfg_node *at = cfg_get(rule->node, "meaning");
             diag_at(ld->diag, at ? at : rule->node,
                     "meaning: rule \"%s\" needs a point meaning \"%s\", but no device has one "
                     "(check devices: and their profiles)",
                     rule->id, rule->meaning);
+            diag_code(ld->diag, "rule_point_missing", "{s:s, s:s}", "rule", rule->id, "meaning",
+                      rule->meaning);
         }
+    }
+}
+
+/* ---- every latching alarm can end ----------------------------------------------------------- */
+
+bool rule_latches(const struct wg_rule *rule)
+{
+    switch (rule->kind) {
+    case WG_RULE_CALL:
+    case WG_RULE_DOOR_NIGHT:
+    case WG_RULE_COMBINE:
+        return true;
+    case WG_RULE_VITAL_RANGE:
+    case WG_RULE_GAS:
+    case WG_RULE_SMOKE:
+        return !rule->reset_on_normal;
+    default:
+        return false; /* pull cords reset at their unit; the rest end by themselves */
+    }
+}
+
+/* Whether the device can end latched alarms where it is: enabled, with a
+ * reset button, or (when `presence_counts`) a point a presence rule reads:
+ * presence attends, and presence going off after attending resets. */
+static bool device_resets(const struct wg_config *config, const struct wg_device *device,
+                          bool presence_counts)
+{
+    if (!device->enabled)
+        return false;
+    if (device_has(config, device, "reset_button"))
+        return true;
+    for (size_t r = 0; presence_counts && r < config->rule_count; r++)
+        if (config->rules[r].kind == WG_RULE_PRESENCE &&
+            device_has(config, device, config->rules[r].meaning))
+            return true;
+    return false;
+}
+
+static bool room_has_reset(const struct wg_config *config, size_t room, bool presence_counts)
+{
+    for (size_t d = 0; d < config->device_count; d++)
+        if (config->devices[d].room == room &&
+            device_resets(config, &config->devices[d], presence_counts))
+            return true;
+    return false;
+}
+
+/* Whether the rule can raise in `room` (a combine rule: every condition has a device there). */
+static bool rule_raises_in(const struct wg_config *config, const struct wg_rule *rule, size_t room)
+{
+    if (rule->kind != WG_RULE_COMBINE) {
+        for (size_t d = 0; d < config->device_count; d++)
+            if (config->devices[d].enabled && config->devices[d].room == room &&
+                device_has(config, &config->devices[d], rule->meaning))
+                return true;
+        return false;
+    }
+    for (size_t c = 0; c < rule->condition_count; c++) {
+        bool found = false;
+        for (size_t d = 0; d < config->device_count && !found; d++)
+            found = config->devices[d].enabled && config->devices[d].room == room &&
+                    device_has(config, &config->devices[d], rule->conditions[c].meaning);
+        if (!found)
+            return false;
+    }
+    return rule->condition_count > 0;
+}
+
+/* reset_at names a room or a device that can end the rule's alarms. */
+static void check_reset_at(struct loader *ld, const struct wg_rule *rule, bool presence_counts)
+{
+    const struct wg_config *config = ld->config;
+    const struct wg_cfg_node *at = cfg_get(rule->node, "reset_at");
+    size_t room = config_find_room(config, rule->reset_at);
+    size_t device = config_find_device(config, rule->reset_at);
+    if (room != WG_NO_INDEX && device != WG_NO_INDEX) {
+        diag_at(ld->diag, at, "reset_at: \"%s\" names both a room and a device; rename one",
+                rule->reset_at);
+    } else if (room != WG_NO_INDEX && !room_has_reset(config, room, presence_counts)) {
+        diag_at(ld->diag, at,
+                "reset_at: room \"%s\" has no reset device (an enabled device with a reset "
+                "button%s), so rule \"%s\"'s alarms could never end there",
+                rule->reset_at,
+                presence_counts ? ", or a presence button a presence rule reads" : "", rule->id);
+        diag_code(ld->diag, "no_reset_device", "{s:s, s:s, s:[s]}", "rule", rule->id, "kind",
+                  rule_kind_name(rule->kind), "rooms", rule->reset_at);
+    } else if (device != WG_NO_INDEX &&
+               !device_resets(config, &config->devices[device], presence_counts)) {
+        bool disabled = !config->devices[device].enabled;
+        diag_at(ld->diag, at,
+                "reset_at: device \"%s\" %s, so rule \"%s\"'s alarms could never end there",
+                rule->reset_at,
+                disabled          ? "is disabled"
+                : presence_counts ? "has no reset button nor a presence button a presence rule "
+                                    "reads"
+                                  : "has no reset button",
+                rule->id);
+        diag_code(ld->diag, "reset_device_cannot_reset", "{s:s, s:s, s:b}", "rule", rule->id,
+                  "device", rule->reset_at, "disabled", disabled);
+    } else if (room == WG_NO_INDEX && device == WG_NO_INDEX) {
+        diag_at(ld->diag, at, "reset_at: no room or device \"%s\" is defined", rule->reset_at);
+        diag_code(ld->diag, "unknown_reference", "{s:s, s:s, s:s}", "key", "reset_at", "what",
+                  "room or device", "value", rule->reset_at);
+    }
+}
+
+/* An alarm that latches until a reset at its origin must have an origin
+ * that can reset it, or it would stay on the board for ever: refuse, at the
+ * rule's line, a rule that raises in a room without a reset device (or on a
+ * device with no room), unless it says how its alarms end. */
+static void check_rule_ends(struct loader *ld)
+{
+    const struct wg_config *config = ld->config;
+    for (size_t r = 0; r < config->rule_count; r++) {
+        const struct wg_rule *rule = &config->rules[r];
+        if (!rule_latches(rule))
+            continue;
+        /* Presence attends only calls of priority normal and above. */
+        bool presence_counts = rule->priority < 0 || rule->priority >= WG_PRIO_NORMAL;
+        if (rule->reset_at) {
+            check_reset_at(ld, rule, presence_counts);
+            continue;
+        }
+        char rooms[256] = "";
+        size_t missing = 0;
+        json_t *room_ids = json_array();
+        for (size_t room = 0; room < config->room_count; room++) {
+            if (!rule_raises_in(config, rule, room) ||
+                room_has_reset(config, room, presence_counts))
+                continue;
+            json_array_append_new(room_ids, json_string(config->rooms[room].id));
+            size_t used = strlen(rooms);
+            if (missing++ < 4)
+                snprintf(rooms + used, sizeof rooms - used, "%s\"%s\"", used ? ", " : "",
+                         config->rooms[room].id);
+        }
+        const char *roomless = NULL;
+        for (size_t d = 0; d < config->device_count && !roomless && rule->kind != WG_RULE_COMBINE;
+             d++)
+            if (config->devices[d].enabled && config->devices[d].room == WG_NO_INDEX &&
+                device_has(config, &config->devices[d], rule->meaning))
+                roomless = config->devices[d].id;
+        if (!missing && !roomless) {
+            json_decref(room_ids);
+            continue;
+        }
+        char where[384];
+        if (missing)
+            snprintf(where, sizeof where,
+                     "room%s %s%s ha%s no reset device (an enabled device "
+                     "with a reset button%s)",
+                     missing > 1 ? "s" : "", rooms, missing > 4 ? " and more" : "",
+                     missing > 1 ? "ve" : "s",
+                     presence_counts ? ", or a presence button a presence rule reads" : "");
+        else
+            snprintf(where, sizeof where, "device \"%s\" has no room", roomless);
+        bool may_end_by_itself = rule->kind == WG_RULE_VITAL_RANGE || rule->kind == WG_RULE_GAS ||
+                                 rule->kind == WG_RULE_SMOKE;
+        diag_at(ld->diag, rule->node,
+                "rule \"%s\" (%s): its alarms stay until they are reset at their origin, but %s, "
+                "so they could never end; %s, or say where they are reset: reset_at: <a room or "
+                "device with a reset button>%s",
+                rule->id, rule_kind_name(rule->kind), where,
+                missing ? "add one there" : "give it a room that has one",
+                may_end_by_itself ? ", or that they end by themselves: reset_on_normal: true" : "");
+        diag_code(ld->diag, "no_reset_device", "{s:s, s:s, s:o, s:s?}", "rule", rule->id, "kind",
+                  rule_kind_name(rule->kind), "rooms", room_ids, "device",
+                  missing ? NULL : roomless);
+    }
+}
+
+/* A fire zone without a place still alarms, at the panel's own room; that is
+ * rarely what a site wants, so it is a warning naming the zones. */
+static void warn_unmapped_fire_zones(struct loader *ld)
+{
+    const struct wg_config *config = ld->config;
+    bool fire_rule = false;
+    for (size_t r = 0; r < config->rule_count; r++)
+        fire_rule = fire_rule || config->rules[r].kind == WG_RULE_FIRE_ZONE;
+    for (size_t d = 0; fire_rule && d < config->device_count; d++) {
+        const struct wg_device *device = &config->devices[d];
+        int zones[999], unmapped[999];
+        size_t count = profile_fire_zones(&config->profiles[device->profile], zones, 999),
+               missing = 0;
+        for (size_t z = 0; device->enabled && z < count; z++)
+            if (!config_fire_place(device, zones[z], 0, 0))
+                unmapped[missing++] = zones[z];
+        if (!missing)
+            continue;
+        char list[512];
+        diag_at(
+            &ld->config->warnings, device->node,
+            "warning: device \"%s\": fire zone%s %s %s no place (places:); %s alarms show at "
+            "%s%s%s",
+            device->id, missing > 1 ? "s" : "", zone_ranges(unmapped, missing, list, sizeof list),
+            missing > 1 ? "have" : "has", missing > 1 ? "their" : "its",
+            device->room != WG_NO_INDEX ? "the panel's room \"" : "no room (the panel has none)",
+            device->room != WG_NO_INDEX ? config->rooms[device->room].id : "",
+            device->room != WG_NO_INDEX ? "\"" : "");
     }
 }
 
@@ -1608,6 +2036,7 @@ struct wg_config *config_load(const char *path, struct wg_diag *diag)
         return NULL;
     }
     config->owned = owned;
+    diag_init(&config->warnings);
     struct loader loader = {
         .config = config, .owned = owned, .diag = diag, .first_message = first_message};
     struct loader *ld = &loader;
@@ -1648,14 +2077,19 @@ struct wg_config *config_load(const char *path, struct wg_diag *diag)
         load_devices(ld, section(root, "devices"));
     if (!ld->out_of_memory)
         load_rules(ld, section(root, "rules"));
-    if (!ld->out_of_memory && diag->count == first_message)
-        check_rule_points(ld);
     if (!ld->out_of_memory)
         load_escalation(ld, section(root, "escalation"));
     if (!ld->out_of_memory)
         load_uplink(ld, section(root, "uplink"));
     if (!ld->out_of_memory)
         load_web(ld, section(root, "web"));
+    /* Checks across sections, on a file that is otherwise valid (no cascades). */
+    if (!ld->out_of_memory && diag->count == first_message)
+        check_rule_points(ld);
+    if (!ld->out_of_memory && diag->count == first_message)
+        check_rule_ends(ld);
+    if (!ld->out_of_memory && diag->count == first_message)
+        warn_unmapped_fire_zones(ld);
 
     if (diag->count > first_message || ld->out_of_memory) {
         if (diag->count == first_message)
@@ -1699,6 +2133,29 @@ size_t config_find_bus(const struct wg_config *config, const char *id)
 size_t config_find_profile(const struct wg_config *config, const char *id)
 {
     FIND_BY_ID(config->profiles, config->profile_count, id);
+}
+
+size_t config_find_zone(const struct wg_config *config, const char *id)
+{
+    FIND_BY_ID(config->zones, config->zone_count, id);
+}
+
+const struct wg_place *config_fire_place(const struct wg_device *device, int fire_zone, int loop,
+                                         int address)
+{
+    for (size_t i = 0; loop > 0 && address > 0 && i < device->place_count; i++)
+        if (device->places[i].loop == loop && device->places[i].address == address)
+            return &device->places[i];
+    for (size_t i = 0; fire_zone > 0 && i < device->place_count; i++)
+        if (device->places[i].fire_zone == fire_zone)
+            return &device->places[i];
+    return NULL;
+}
+
+void config_log_warnings(const struct wg_config *config)
+{
+    for (size_t i = 0; i < config->warnings.count; i++)
+        wg_warn("%s", config->warnings.messages[i]);
 }
 
 size_t config_resident_of_bed(const struct wg_config *config, size_t bed)

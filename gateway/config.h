@@ -56,10 +56,10 @@ struct wg_window {
 bool window_contains(const struct wg_window *window, int minute_of_day);
 
 struct wg_site {
-    const char *id;         /* facility id used in MQTT topics: [a-z0-9-]+ */
-    const char *name;       /* human name, any script */
-    const char *district;   /* district id: [a-z0-9-]+ */
-    const char *timezone;   /* e.g. "Asia/Shanghai" (informative; the box runs in local time) */
+    const char *id;       /* facility id used in MQTT topics: [a-z0-9-]+ */
+    const char *name;     /* human name, any script */
+    const char *district; /* district id: [a-z0-9-]+ */
+    const char *timezone; /* IANA name, e.g. "Asia/Shanghai": local time is the site's (clock.h) */
     struct wg_window night; /* default night window, e.g. 21:00-07:00 */
 };
 
@@ -123,15 +123,31 @@ struct wg_bus {
 
 #define WG_NO_INDEX SIZE_MAX
 
+/* Where a fire-panel zone, or a detector at a loop and address, is (a
+ * device's `places:`): a room (and with it its zone), a whole site zone, or
+ * only a name. Its alarm is raised there, so the room's door lamp and the
+ * zone's corridor lamps and buzzers act, and shows the name. */
+struct wg_place {
+    int fire_zone;    /* panel zone N, or 0 when the entry is by loop and address */
+    int loop;         /* with `address`: the component's loop, 0 when by zone */
+    int address;      /* the component's address on its loop */
+    size_t room;      /* index into rooms, or WG_NO_INDEX */
+    size_t zone;      /* index into zones (the room's when a room is given), or WG_NO_INDEX */
+    const char *name; /* what people read: the spot, else the room's or zone's name */
+    const struct wg_cfg_node *node;
+};
+
 struct wg_device {
     const char *id;
     const char *label; /* "" when none */
     size_t bus;        /* index into buses */
     int address;
-    size_t profile;   /* index into profiles */
-    size_t room;      /* index into rooms, or WG_NO_INDEX for site-wide devices */
-    size_t bed;       /* index into beds, or WG_NO_INDEX */
-    const char *spot; /* free text within the room, e.g. "bathroom"; "" when none */
+    size_t profile;          /* index into profiles */
+    size_t room;             /* index into rooms, or WG_NO_INDEX for site-wide devices */
+    size_t bed;              /* index into beds, or WG_NO_INDEX */
+    const char *spot;        /* free text within the room, e.g. "bathroom"; "" when none */
+    struct wg_place *places; /* fire panels: zones and loop/addresses mapped to places */
+    size_t place_count;
     int poll_ms;
     bool enabled;
     const struct wg_cfg_node *settings; /* driver-specific, may be NULL */
@@ -178,6 +194,8 @@ struct wg_rule {
     int within_s;           /* combine */
     const char *alarm_kind; /* combine: the kind name it raises, e.g. "wandering" */
     bool reset_on_normal;   /* the device returning to normal resets the alarm (smoke, gas) */
+    const char *reset_at;   /* rules whose alarms latch: a room or device id where they may also be
+                               attended and reset (its reset device); NULL = their own room */
     const struct wg_cfg_node *node;
 };
 
@@ -258,6 +276,9 @@ struct wg_config {
     struct wg_uplink uplink;
     struct wg_web web;
     struct wg_storage storage;
+    /* What is valid but probably not meant ("file:line:col: warning: ..."), e.g. fire
+     * zones without a place; logged at start and reload, printed by --check. */
+    struct wg_diag warnings;
     void *owned; /* trees and string arena; private to config.c */
 };
 
@@ -272,8 +293,20 @@ size_t config_find_room(const struct wg_config *config, const char *id);
 size_t config_find_bed(const struct wg_config *config, const char *id);
 size_t config_find_bus(const struct wg_config *config, const char *id);
 size_t config_find_profile(const struct wg_config *config, const char *id);
+size_t config_find_zone(const struct wg_config *config, const char *id);
+/* The place a fire-panel device maps this zone (fire_zone > 0) or this loop
+ * and address (loop > 0) to, or NULL. By loop and address first, then zone. */
+const struct wg_place *config_fire_place(const struct wg_device *device, int fire_zone, int loop,
+                                         int address);
+/* Writes the warnings to the log. */
+void config_log_warnings(const struct wg_config *config);
 /* The resident in a bed, or WG_NO_INDEX. */
 size_t config_resident_of_bed(const struct wg_config *config, size_t bed);
+
+/* Whether an alarm of this rule stays until it is reset at its origin (a
+ * presence/reset device in its room, or the rule's reset_at), rather than
+ * ending by itself when its device returns to normal. */
+bool rule_latches(const struct wg_rule *rule);
 
 /* "zone/room/bed" (parts that exist), for messages. Writes into buf. */
 const char *config_device_location(const struct wg_config *config, const struct wg_device *device,

@@ -940,7 +940,7 @@ static bool update_item(struct edit *edit, const struct item_kind *kind, const c
     const struct wg_cfg_node *list = cfg_get(edit->root, kind->section);
     const struct wg_cfg_node *item = find_item(list, id, NULL);
     if (!item) {
-        refuse(edit->result, 404, NULL, "no %s \"%.64s\" in %s", kind->what, id, edit->path);
+        refuse(edit->result, 404, NULL, "no %s \"%.64s\" in the configuration", kind->what, id);
         return false;
     }
     if (item->type != WG_CFG_MAP || !item->count || !item_in_place(item)) {
@@ -989,7 +989,7 @@ static bool delete_item(struct edit *edit, const struct item_kind *kind, const c
     size_t index = 0;
     const struct wg_cfg_node *item = find_item(list, id, &index);
     if (!item) {
-        refuse(edit->result, 404, NULL, "no %s \"%.64s\" in %s", kind->what, id, edit->path);
+        refuse(edit->result, 404, NULL, "no %s \"%.64s\" in the configuration", kind->what, id);
         return false;
     }
     if (list->flow) {
@@ -1025,7 +1025,7 @@ static bool room_beds(struct edit *edit, const char *id, const json_t *value)
 {
     const struct wg_cfg_node *room = find_room(edit->root, id);
     if (!room) {
-        refuse(edit->result, 404, NULL, "no room \"%.64s\" in %s", id, edit->path);
+        refuse(edit->result, 404, NULL, "no room \"%.64s\" in the configuration", id);
         return false;
     }
     if (room->type != WG_CFG_MAP || !room->count || !item_in_place(room)) {
@@ -1077,6 +1077,99 @@ static bool room_beds(struct edit *edit, const char *id, const json_t *value)
     if (!needs_eol)
         sb_str(&sb, edit->eol);
     return add_splice(edit, at, at, &sb, true);
+}
+
+/* ---- refusals the manager can act on -----------------------------------------------------------
+ */
+
+/* A 422 whose one problem is `code` with its arguments (a JSON object,
+ * taken), for the field at fault; the message names no file. */
+static void refuse_problem(struct wg_edit_result *result, const char *field, const char *code,
+                           json_t *args, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void refuse_problem(struct wg_edit_result *result, const char *field, const char *code,
+                           json_t *args, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(result->error, sizeof result->error, fmt, ap);
+    va_end(ap);
+    result->status = 422;
+    snprintf(result->field, sizeof result->field, "%s", field);
+    diag_pos(&result->details, NULL, 0, 0, "%s", result->error);
+    diag_code(&result->details, code, "o", args ? args : json_object());
+    snprintf(result->details.entries[result->details.count - 1].field,
+             sizeof result->details.entries[0].field, "%s", field);
+}
+
+/* The resident (not `except`) whose bed is `bed`, or NULL. */
+static const struct wg_cfg_node *occupant(const struct wg_cfg_node *root, const char *bed,
+                                          const char *except)
+{
+    const struct wg_cfg_node *residents = cfg_get(root, "residents");
+    for (size_t i = 0; bed && i < cfg_seq_len(residents); i++) {
+        const struct wg_cfg_node *resident = cfg_seq_at(residents, i);
+        const char *id = cfg_scalar(cfg_get(resident, "id"));
+        const char *in = cfg_scalar(cfg_get(resident, "bed"));
+        if (in && strcmp(in, bed) == 0 && (!except || !id || strcmp(id, except) != 0))
+            return resident;
+    }
+    return NULL;
+}
+
+/* Moving a resident into a bed someone else lies in names that someone: the
+ * occupant, not the resident being edited (whichever comes first in the file). */
+static bool bed_free(struct edit *edit, const char *id, const json_t *value)
+{
+    const char *bed = json_string_value(json_object_get(value, "bed"));
+    const char *self = id ? id : json_string_value(json_object_get(value, "id"));
+    const struct wg_cfg_node *other = occupant(edit->root, bed, self);
+    if (!other)
+        return true;
+    const char *other_id = cfg_scalar(cfg_get(other, "id"));
+    const char *label = cfg_scalar(cfg_get(other, "label"));
+    refuse_problem(edit->result, "bed", "bed_taken",
+                   json_pack("{s:s, s:s?, s:s?, s:s?}", "bed", bed, "occupant",
+                             label && *label ? label : other_id, "resident", other_id, "label",
+                             label && *label ? label : NULL),
+                   "bed %.64s is taken by resident %.64s%s%.64s%s: move or remove that resident "
+                   "first",
+                   bed, other_id ? other_id : "?", label && *label ? " (" : "",
+                   label && *label ? label : "", label && *label ? ")" : "");
+    return false;
+}
+
+/* Taking a bed away from a room while a resident lies in it names the resident. */
+static bool beds_kept_free(struct edit *edit, const char *room, const json_t *value)
+{
+    const struct wg_cfg_node *old = cfg_get(find_room(edit->root, room), "beds");
+    for (size_t i = 0; i < cfg_seq_len(old); i++) {
+        const char *label = cfg_scalar(cfg_seq_at(old, i));
+        bool kept = false;
+        size_t index;
+        const json_t *bed;
+        json_array_foreach(json_object_get(value, "beds"), index, bed) kept =
+            kept || (label && json_is_string(bed) && strcmp(json_string_value(bed), label) == 0);
+        if (kept || !label)
+            continue;
+        char bed_id[160];
+        snprintf(bed_id, sizeof bed_id, "%s-%s", room, label);
+        const struct wg_cfg_node *resident = occupant(edit->root, bed_id, NULL);
+        if (!resident)
+            continue;
+        const char *resident_id = cfg_scalar(cfg_get(resident, "id"));
+        const char *name = cfg_scalar(cfg_get(resident, "label"));
+        refuse_problem(edit->result, "beds", "bed_occupied",
+                       json_pack("{s:s, s:s?, s:s?, s:s?}", "bed", bed_id, "occupant",
+                                 name && *name ? name : resident_id, "resident", resident_id,
+                                 "label", name && *name ? name : NULL),
+                       "bed %s cannot be taken away: resident %.64s%s%.64s%s lies in it; move "
+                       "them first",
+                       bed_id, resident_id ? resident_id : "?", name && *name ? " (" : "",
+                       name && *name ? name : "", name && *name ? ")" : "");
+        return false;
+    }
+    return true;
 }
 
 /* ---- the text transformation ---------------------------------------------------------------- */
@@ -1242,19 +1335,25 @@ static char *edit_text(const char *path, const char *text, size_t length, enum w
     bool ok = false;
     switch (op) {
     case WG_EDIT_DEVICE_ADD:
-    case WG_EDIT_RESIDENT_ADD:
         ok = add_item(&edit, kind, value);
         break;
+    case WG_EDIT_RESIDENT_ADD:
+        ok = bed_free(&edit, NULL, value) && add_item(&edit, kind, value);
+        break;
     case WG_EDIT_DEVICE_UPDATE:
-    case WG_EDIT_RESIDENT_UPDATE:
         ok = update_item(&edit, kind, id, value);
+        break;
+    case WG_EDIT_RESIDENT_UPDATE:
+        ok = bed_free(&edit, id, value) && update_item(&edit, kind, id, value);
         break;
     case WG_EDIT_DEVICE_DELETE:
     case WG_EDIT_RESIDENT_DELETE:
         ok = delete_item(&edit, kind, id);
         break;
     case WG_EDIT_ROOM_BEDS:
-        ok = room_beds(&edit, id, value);
+        ok = find_room(edit.root, id)
+                 ? beds_kept_free(&edit, id, value) && room_beds(&edit, id, value)
+                 : room_beds(&edit, id, value);
         break;
     }
     char *changed = NULL;
@@ -1366,30 +1465,59 @@ static bool write_all(int fd, const char *text, size_t length)
     return true;
 }
 
+/* Replaces every `from` in `text` (owned) by `to`; returns the new text. */
+static char *replace_all(char *text, const char *from, const char *to)
+{
+    if (!text || !*from || !strstr(text, from))
+        return text;
+    struct sbuf sb = {0};
+    size_t from_length = strlen(from);
+    for (const char *p = text; *p;) {
+        const char *hit = strstr(p, from);
+        if (!hit) {
+            sb_str(&sb, p);
+            break;
+        }
+        sb_add(&sb, p, (size_t)(hit - p));
+        sb_str(&sb, to);
+        p = hit + from_length;
+    }
+    char *replaced = sb_take(&sb);
+    if (!replaced)
+        return text;
+    free(text);
+    return replaced;
+}
+
+/* The problems as a manager reads them: no server path in their text (the
+ * file's directory is left out), and the file itself named as in `path`. */
+static void strip_paths(struct wg_diag *diag, const char *path, const char *dir)
+{
+    char *prefix = NULL;
+    if (asprintf(&prefix, "%s/", dir) < 0)
+        return;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    for (size_t i = 0; i < diag->count; i++) {
+        diag->entries[i].text = replace_all(diag->entries[i].text, path, base);
+        diag->entries[i].text = replace_all(diag->entries[i].text, prefix, "");
+    }
+    free(prefix);
+}
+
 /* The loader's messages name the temporary file; they should name the real one. */
 static void rename_in_messages(struct wg_diag *diag, const char *from, const char *to)
 {
-    size_t from_length = strlen(from);
-    for (size_t i = 0; i < diag->count; i++) {
-        const char *message = diag->messages[i];
-        if (!strstr(message, from))
-            continue;
-        struct sbuf sb = {0};
-        for (const char *p = message; *p;) {
-            const char *hit = strstr(p, from);
-            if (!hit) {
-                sb_str(&sb, p);
-                break;
+    for (size_t i = 0; i < diag->count; i++)
+        if (diag->entries[i].file && strcmp(diag->entries[i].file, from) == 0) {
+            char *renamed = strdup(to);
+            if (renamed) {
+                free(diag->entries[i].file);
+                diag->entries[i].file = renamed;
             }
-            sb_add(&sb, p, (size_t)(hit - p));
-            sb_str(&sb, to);
-            p = hit + from_length;
         }
-        char *renamed = sb_take(&sb);
-        if (renamed) {
-            free(diag->messages[i]);
-            diag->messages[i] = renamed;
-        }
+    for (size_t i = 0; i < diag->count; i++) {
+        diag->messages[i] = replace_all(diag->messages[i], from, to);
+        diag->entries[i].text = replace_all(diag->entries[i].text, from, to);
     }
 }
 
@@ -1398,23 +1526,22 @@ static void rename_in_messages(struct wg_diag *diag, const char *from, const cha
 static void field_from_messages(struct wg_edit_result *result, const struct field *fields,
                                 const char *path, const struct span *span)
 {
-    size_t path_length = strlen(path);
     for (size_t i = 0; fields && span->first_line && i < result->details.count; i++) {
-        const char *message = result->details.messages[i];
-        int line = 0, column = 0, used = 0;
-        if (strncmp(message, path, path_length) != 0 ||
-            sscanf(message + path_length, ":%d:%d: %n", &line, &column, &used) != 2 || !used ||
-            line < span->first_line || line > span->last_line)
+        struct wg_diag_entry *entry = &result->details.entries[i];
+        if (!entry->file || strcmp(entry->file, path) != 0 || entry->line < span->first_line ||
+            entry->line > span->last_line || !entry->text)
             continue;
-        const char *body = message + path_length + used;
+        const char *body = entry->text;
         for (const struct field *field = fields; field->name; field++) {
             size_t length = strlen(field->name);
             char missing[64];
             snprintf(missing, sizeof missing, "missing required key \"%s\"", field->name);
             if ((strncmp(body, field->name, length) == 0 && body[length] == ':') ||
                 strncmp(body, missing, strlen(missing)) == 0) {
-                snprintf(result->field, sizeof result->field, "%s", field->name);
-                return;
+                snprintf(entry->field, sizeof entry->field, "%s", field->name);
+                if (!result->field[0])
+                    snprintf(result->field, sizeof result->field, "%s", field->name);
+                break;
             }
         }
     }
@@ -1562,10 +1689,14 @@ int config_edit_apply(const char *config_path, enum wg_edit_op op, const char *i
     struct wg_config *config = config_load(temp, &diag);
     if (!config) {
         rename_in_messages(&diag, temp, config_path);
+        /* file:line for the log; the reply names no server path. */
+        for (size_t i = 0; i < diag.count; i++)
+            wg_warn("config edit refused: %s", diag.messages[i]);
+        strip_paths(&diag, config_path, dir);
         diag_free(&result->details);
         result->details = diag;
         refuse(result, 422, NULL, "the configuration would not be valid with this change: %s",
-               diag.count ? diag.messages[0] : "(no message)");
+               diag.count && diag.entries[0].text ? diag.entries[0].text : "(no message)");
         field_from_messages(result, op_kind(op) ? op_kind(op)->fields : beds_fields, config_path,
                             &span);
         goto fail;
@@ -1587,9 +1718,11 @@ int config_edit_apply(const char *config_path, enum wg_edit_op op, const char *i
     if (lstat(config_path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev ||
         now.st_size != st.st_size || now.st_mtim.tv_sec != st.st_mtim.tv_sec ||
         now.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
+        wg_warn("config edit: %s changed while a change was being made; nothing written",
+                config_path);
         refuse(result, 409, NULL,
-               "%s changed while this change was being made; nothing was written (try again)",
-               config_path);
+               "the configuration file changed while this change was being made; nothing was "
+               "written (try again)");
         goto fail;
     }
     if (!keep_previous(config_path, dir, base, text, length, st.st_mode, result))

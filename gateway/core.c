@@ -17,6 +17,7 @@
 #include "meaning.h"
 #include "alarm.h"
 #include "engine.h"
+#include "health_reason.h"
 #include "plugin_host.h"
 #include "queue.h"
 #include "service.h"
@@ -41,6 +42,7 @@ struct device_counter {
 struct device_state {
     enum wg_health health;
     char reason[64];
+    const char *reason_code; /* health_reason.h: a static string, "" before any report */
     size_t point_count;
     double *values;
     bool *seen;
@@ -116,6 +118,7 @@ enum {
 struct wg_core {
     char *config_path;
     char *plugin_dir_override; /* NULL: take it from the config */
+    char *timezone;            /* the zone local time is in (main set TZ from it at start) */
     struct wg_clock *clock;
     struct wg_config *config;
     struct wg_store *store;
@@ -200,6 +203,7 @@ static void carry_device_states(const struct wg_config *old_config,
         struct device_state *to = &new_states[n];
         to->health = from->health;
         memcpy(to->reason, from->reason, sizeof to->reason);
+        to->reason_code = from->reason_code;
         memcpy(to->counters, from->counters, sizeof to->counters);
         const struct wg_profile *old_profile =
             &old_config->profiles[old_config->devices[o].profile];
@@ -584,8 +588,10 @@ static void handle_health(struct wg_core *core, const struct wg_msg *msg)
     enum wg_health previous = state->health;
     state->health = health;
     snprintf(state->reason, sizeof state->reason, "%s", msg->text);
-    json_t *body = json_pack("{s:s, s:s, s:s}", "health", health_name(health), "previous",
-                             health_name(previous), "reason", msg->text);
+    state->reason_code = health_reason_code(msg->text);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:s}", "health", health_name(health), "previous",
+                  health_name(previous), "reason", msg->text, "reason_code", state->reason_code);
     if (body)
         core_emit(core, "device_health", -1, msg->device, body, WG_UPLINK_HEALTH, msg->ts_ms);
     engine_on_health(core->engine, msg->device, health, msg->text, msg->ts_ms);
@@ -605,6 +611,8 @@ static void handle_write_result(struct wg_core *core, const struct wg_msg *msg)
     json_t *body =
         json_pack("{s:I, s:s, s:f, s:b, s:s}", "request", (json_int_t)msg->request_id, "point",
                   point->name, "value", write->value, "ok", msg->ok, "reason", msg->text);
+    if (body && !msg->ok) /* a write failure's reason as a code too ("write: timeout") */
+        json_object_set_new(body, "reason_code", json_string(health_reason_code(msg->text)));
     if (body)
         core_emit(core, "write_result", -1, write->device, body,
                   msg->ok ? WG_UPLINK_NONE : WG_UPLINK_HEALTH, msg->ts_ms);
@@ -917,6 +925,9 @@ static json_t *device_json(const struct wg_core *core, size_t index, bool detail
         device->label, "profile", config->profiles[device->profile].id, "bus",
         config->buses[device->bus].id, "location", "zone", zone, "room", room, "bed", bed, "health",
         health_name(state->health), "reason", state->reason, "enabled", device->enabled);
+    if (record)
+        json_object_set_new(record, "reason_code",
+                            state->reason_code ? json_string(state->reason_code) : json_null());
     if (!record || !detailed)
         return record;
     const struct wg_profile *profile = &config->profiles[device->profile];
@@ -1020,12 +1031,13 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
     core->test_hooks = options->test_hooks;
     core->config_path = strdup(options->config_path ? options->config_path : config->path);
     core->plugin_dir_override = options->plugin_dir ? strdup(options->plugin_dir) : NULL;
+    core->timezone = strdup(config->site.timezone);
     core->queue =
         queue_new(options->queue_capacity ? options->queue_capacity : DEFAULT_QUEUE_DEPTH);
     core->devices = new_device_states(config);
     core->next_request_id = 1;
     if (!core->config_path || (options->plugin_dir && !core->plugin_dir_override) || !core->queue ||
-        !core->devices) {
+        !core->devices || !core->timezone) {
         diag_at(diag, NULL, "out of memory");
         core_free(core);
         return NULL;
@@ -1124,6 +1136,7 @@ void core_free(struct wg_core *core)
     queue_free(core->queue);
     free(core->config_path);
     free(core->plugin_dir_override);
+    free(core->timezone);
     free(core);
 }
 
@@ -1162,7 +1175,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     if (!next || !next_host || !next_states) {
         diag_log(&diag);
         for (size_t i = 0; report && i < diag.count; i++)
-            diag_pos(report, NULL, 0, 0, "%s", diag.messages[i]);
+            diag_copy(report, &diag, i);
         wg_err("reload: %s has %zu error(s); keeping the running configuration", core->config_path,
                diag.count ? diag.count : 1);
         char why[400];
@@ -1175,9 +1188,15 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
         return -1;
     }
     diag_free(&diag);
+    config_log_warnings(next);
     if (strcmp(next->storage.path, core->config->storage.path) != 0 ||
         next->storage.max_bytes != core->config->storage.max_bytes)
         wg_warn("reload: storage settings changed; they take effect at the next restart");
+    if (strcmp(next->site.timezone, core->timezone) != 0)
+        wg_warn("reload: site.timezone changed from %s to %s; local time (night windows, shifts, "
+                "the times shown and sent) stays in %s until wardgated is restarted: the zone is "
+                "set once, before any thread starts",
+                core->timezone, next->site.timezone, core->timezone);
 
     /* Stop the old drivers, take in what they handed over, then switch. */
     plugin_host_stop(core->host);
@@ -1387,6 +1406,11 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
 const struct wg_alarm *core_find_alarm(struct wg_core *core, const char *alarm_id)
 {
     return alarm_find(engine_alarms(core->engine), alarm_id);
+}
+
+const char *core_timezone(const struct wg_core *core)
+{
+    return core->timezone;
 }
 
 struct wg_clock *core_clock(struct wg_core *core)

@@ -102,6 +102,9 @@ json_t *core_active_alarms_json(struct wg_core *core);
 /* An active alarm by id, or NULL. */
 const struct wg_alarm *core_find_alarm(struct wg_core *core, const char *alarm_id);
 struct wg_clock *core_clock(struct wg_core *core);
+/* The IANA zone local time is in: the config's site.timezone at start (a
+ * reload that changes it takes effect at the next restart; clock.h). */
+const char *core_timezone(const struct wg_core *core);
 
 /* Devices as JSON: id, label, profile, bus, location, health, reason,
  * enabled; `detailed` adds address, poll_ms, spot, room, bed, driver, the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "health_reason.h"
 #include "log.h"
 #include "meaning.h"
 
@@ -37,6 +38,7 @@ struct device_watch {
     char offline_alarm[37];
     size_t point_count;
     double *written;   /* last value written per point (NAN = never) */
+    double *values;    /* last value read per point (NAN = none yet): a panel's fire_loop */
     char *point_alarm; /* per point, 37 bytes each: the alarm that point raised by itself
                         * (technical fault, fire zone, failed write); "" = none */
     /* Per point, worked out once per config: the rules that read it and its
@@ -122,6 +124,15 @@ static bool meaning_matches(const char *rule_meaning, const char *point_meaning)
            point_meaning[len + 1] >= '0' && point_meaning[len + 1] <= '9';
 }
 
+/* The rule of that id, or NULL ("technical", "supervision", "actions"). */
+static const struct wg_rule *rule_named(const struct wg_config *config, const char *id)
+{
+    for (size_t r = 0; id && r < config->rule_count; r++)
+        if (strcmp(config->rules[r].id, id) == 0)
+            return &config->rules[r];
+    return NULL;
+}
+
 static void fill_location(const struct wg_engine *engine, size_t device_index,
                           size_t resident_index, struct wg_alarm *proto)
 {
@@ -142,6 +153,12 @@ static void fill_location(const struct wg_engine *engine, size_t device_index,
                  config->residents[resident_index].id);
 }
 
+/* A smoke or gas detector's alarm: its place is the detector's spot in its room. */
+static void detector_place(const struct wg_engine *engine, size_t device, struct wg_alarm *proto)
+{
+    alarm_copy_text(proto->place, sizeof proto->place, engine->config->devices[device].spot);
+}
+
 static struct wg_alarm proto_alarm(const struct wg_engine *engine, size_t device, size_t point,
                                    const char *kind, int priority, int risk, const char *rule,
                                    enum wg_alarm_reset_mode reset_mode)
@@ -153,6 +170,9 @@ static struct wg_alarm proto_alarm(const struct wg_engine *engine, size_t device
     if (point != WG_NO_INDEX)
         snprintf(proto.point, sizeof proto.point, "%s", point_def(engine, device, point)->name);
     fill_location(engine, device, WG_NO_INDEX, &proto);
+    const struct wg_rule *by = rule_named(engine->config, rule);
+    if (by && by->reset_at && reset_mode == WG_RESET_AT_ORIGIN)
+        snprintf(proto.reset_at, sizeof proto.reset_at, "%s", by->reset_at);
     return proto;
 }
 
@@ -292,7 +312,10 @@ static void update_indicators(struct wg_engine *engine)
     for (size_t i = 0; i < count; i++) {
         const struct wg_alarm *alarm = active[i];
         size_t room = config_find_room(config, alarm->room);
-        size_t zone = room != WG_NO_INDEX ? config->rooms[room].zone : zones;
+        size_t zone =
+            room != WG_NO_INDEX ? config->rooms[room].zone : config_find_zone(config, alarm->zone);
+        if (zone == WG_NO_INDEX) /* a fire zone mapped to a whole site zone has no room */
+            zone = zones;
         if (room == WG_NO_INDEX)
             room = rooms;
         if (alarm->priority == WG_PRIO_FIRE)
@@ -373,10 +396,19 @@ struct room_op {
     size_t refused;
 };
 
+/* Whether the presence/reset device op->who in op->room is at the alarm's
+ * origin: its own room, or the room or device its rule names in reset_at. */
+static bool at_origin(const struct wg_alarm *alarm, const struct room_op *op)
+{
+    return strcmp(alarm->room, op->room) == 0 ||
+           (alarm->reset_at[0] &&
+            (strcmp(alarm->reset_at, op->room) == 0 || strcmp(alarm->reset_at, op->who) == 0));
+}
+
 static bool attend_in_room(struct wg_alarm *alarm, void *ctx)
 {
     struct room_op *op = ctx;
-    if (strcmp(alarm->room, op->room) == 0 && alarm->priority >= WG_PRIO_NORMAL)
+    if (at_origin(alarm, op) && alarm->priority >= WG_PRIO_NORMAL)
         alarm_attend(op->engine->alarms, alarm, op->now_ms);
     return true;
 }
@@ -386,7 +418,7 @@ static bool attend_in_room(struct wg_alarm *alarm, void *ctx)
 static bool reset_in_room(struct wg_alarm *alarm, void *ctx, bool attended_only)
 {
     struct room_op *op = ctx;
-    if (strcmp(alarm->room, op->room) != 0 || alarm->reset_mode != WG_RESET_AT_ORIGIN ||
+    if (!at_origin(alarm, op) || alarm->reset_mode != WG_RESET_AT_ORIGIN ||
         alarm->priority < WG_PRIO_ADVISORY)
         return true;
     if (attended_only && alarm->state != WG_ALARM_ATTENDED)
@@ -441,10 +473,13 @@ static void on_call(struct wg_engine *engine, size_t r, size_t device, size_t po
     struct wg_alarm proto = proto_alarm(engine, device, point, "call", priority, rule->risk,
                                         rule->id, WG_RESET_AT_ORIGIN);
     proto.condition_active = false; /* latched by the gateway: the button may be released */
+    snprintf(proto.detail, sizeof proto.detail, "call button pressed");
+    alarm_set_code(&proto, "call", NULL);
     if (staff_present && priority < WG_PRIO_EMERGENCY) {
         proto.priority = WG_PRIO_EMERGENCY; /* staff in the room call for help */
         snprintf(proto.kind, sizeof proto.kind, "staff_call");
         snprintf(proto.detail, sizeof proto.detail, "call while staff presence is logged");
+        alarm_set_code(&proto, "presence_call", NULL);
     }
     raise_into(engine, state->alarm, &proto, ts);
 }
@@ -459,6 +494,7 @@ static void on_pull_cord(struct wg_engine *engine, size_t r, size_t device, size
             proto_alarm(engine, device, point, "pull_cord", rule_priority(rule, WG_PRIO_EMERGENCY),
                         rule->risk, rule->id, WG_RESET_AT_ORIGIN);
         snprintf(proto.detail, sizeof proto.detail, "bathroom pull cord");
+        alarm_set_code(&proto, "pull_cord", NULL);
         raise_into(engine, state->alarm, &proto, ts);
     } else if (falling(value, previous, first)) {
         /* The cord is reset at its own unit, in the bathroom: that is the origin. */
@@ -551,6 +587,92 @@ static void on_gas(struct wg_engine *engine, size_t r, size_t device, double val
     }
 }
 
+/* The value last read from the device's point of that meaning, 0 when none. */
+static int point_value_of(const struct wg_engine *engine, size_t device, const char *meaning)
+{
+    const struct wg_config *config = engine->config;
+    const struct wg_profile *profile = &config->profiles[config->devices[device].profile];
+    const struct device_watch *watch = &engine->devices[device];
+    for (size_t p = 0; p < profile->point_count && p < watch->point_count; p++)
+        if (strcmp(profile->points[p].meaning, meaning) == 0 && !isnan(watch->values[p]) &&
+            watch->values[p] > 0 && watch->values[p] < 1e6)
+            return (int)watch->values[p];
+    return 0;
+}
+
+/* Puts a fire alarm where the panel's places say its zone, or the detector at
+ * its loop and address, is: that room (door lamp, the zone's corridor lamps
+ * and buzzers) or site zone, and the place's name. Unmapped: the panel's own
+ * room, with the zone number. Returns whether anything changed. */
+static bool place_fire_alarm(const struct wg_engine *engine, size_t device, struct wg_alarm *alarm)
+{
+    const struct wg_config *config = engine->config;
+    const struct wg_place *place = config_fire_place(&config->devices[device], alarm->fire_zone,
+                                                     alarm->fire_loop, alarm->fire_address);
+    struct wg_alarm before = *alarm;
+    if (place) {
+        snprintf(alarm->room, sizeof alarm->room, "%s",
+                 place->room != WG_NO_INDEX ? config->rooms[place->room].id : "");
+        snprintf(alarm->zone, sizeof alarm->zone, "%s",
+                 place->zone != WG_NO_INDEX ? config->zones[place->zone].id : "");
+        alarm_copy_text(alarm->place, sizeof alarm->place, place->name);
+        alarm->bed[0] = alarm->resident[0] = '\0';
+    }
+    return strcmp(before.room, alarm->room) != 0 || strcmp(before.zone, alarm->zone) != 0 ||
+           strcmp(before.place, alarm->place) != 0;
+}
+
+/* "fire panel zone 3, loop 1 address 17: 三楼东侧走廊" (the place as named). */
+static void fire_detail(struct wg_alarm *alarm)
+{
+    char component[48] = "";
+    if (alarm->fire_loop)
+        snprintf(component, sizeof component, ", loop %d address %d", alarm->fire_loop,
+                 alarm->fire_address);
+    int used = snprintf(alarm->detail, sizeof alarm->detail, "fire panel zone %d%s%s",
+                        alarm->fire_zone, component, alarm->place[0] ? ": " : "");
+    if (used > 0 && (size_t)used < sizeof alarm->detail)
+        alarm_copy_text(alarm->detail + used, sizeof alarm->detail - (size_t)used, alarm->place);
+    if (alarm->fire_loop)
+        alarm_set_code(alarm, "fire_zone", "{s:i, s:i, s:i}", "zone", alarm->fire_zone, "loop",
+                       alarm->fire_loop, "address", alarm->fire_address);
+    else
+        alarm_set_code(alarm, "fire_zone", "{s:i}", "zone", alarm->fire_zone);
+}
+
+/* The latest active fire-zone alarm of the device, leaving out the one in `except`. */
+static struct wg_alarm *latest_fire_alarm(struct wg_engine *engine, size_t device,
+                                          const char *except)
+{
+    struct device_watch *watch = &engine->devices[device];
+    struct wg_alarm *latest = NULL;
+    for (size_t p = 0; p < watch->point_count; p++) {
+        char *slot = &watch->point_alarm[p * 37];
+        if (except && strcmp(slot, except) == 0)
+            continue;
+        struct wg_alarm *alarm = alarm_in(engine, slot);
+        if (alarm && alarm->fire_zone > 0 && (!latest || alarm->raised_ms > latest->raised_ms))
+            latest = alarm;
+    }
+    return latest;
+}
+
+/* The panel names (another) detector in fire: it belongs to the latest zone
+ * alarm of the panel, which moves to that detector's place if it has one. */
+static void on_fire_component(struct wg_engine *engine, size_t device)
+{
+    int loop = point_value_of(engine, device, "fire_loop");
+    int address = point_value_of(engine, device, "fire_address");
+    struct wg_alarm *alarm = latest_fire_alarm(engine, device, NULL);
+    if (!alarm || !loop || !address || (alarm->fire_loop == loop && alarm->fire_address == address))
+        return;
+    alarm->fire_loop = loop;
+    alarm->fire_address = address;
+    place_fire_alarm(engine, device, alarm);
+    fire_detail(alarm);
+    alarm_update(engine->alarms, alarm, "update");
+}
+
 static void on_fire(struct wg_engine *engine, size_t r, size_t device, size_t point, double value,
                     double previous, bool first, int64_t ts, const char *kind)
 {
@@ -565,10 +687,23 @@ static void on_fire(struct wg_engine *engine, size_t r, size_t device, size_t po
                                                                : WG_RESET_AT_ORIGIN);
         int zone = 0;
         meaning_lookup(point_def(engine, device, point)->meaning, &zone);
-        if (zone > 0)
-            snprintf(proto.detail, sizeof proto.detail, "fire panel zone %d", zone);
-        else
+        if (zone > 0) {
+            proto.fire_zone = zone;
+            /* A detector the panel names now is this zone's, unless another zone of
+             * the panel is in fire already (then it may be that one's). */
+            if (!latest_fire_alarm(engine, device, slot)) {
+                proto.fire_loop = point_value_of(engine, device, "fire_loop");
+                proto.fire_address = point_value_of(engine, device, "fire_address");
+                if (!proto.fire_loop || !proto.fire_address)
+                    proto.fire_loop = proto.fire_address = 0;
+            }
+            place_fire_alarm(engine, device, &proto);
+            fire_detail(&proto);
+        } else {
+            detector_place(engine, device, &proto);
             snprintf(proto.detail, sizeof proto.detail, "smoke detected");
+            alarm_set_code(&proto, "smoke", NULL);
+        }
         raise_into(engine, slot, &proto, ts);
         fire_doors(engine);
     } else if (falling(value, previous, first)) {
@@ -658,6 +793,7 @@ static void on_combine(struct wg_engine *engine, size_t r, size_t device, size_t
                     rule->risk, rule->id, WG_RESET_AT_ORIGIN);
     proto.condition_active = false;
     snprintf(proto.detail, sizeof proto.detail, "%zu conditions within %d s", n, rule->within_s);
+    alarm_set_code(&proto, "combination", "{s:i, s:i}", "n", (int)n, "within_s", rule->within_s);
     raise_into(engine, state->alarm, &proto, ts);
 }
 
@@ -675,9 +811,9 @@ static const struct {
     {"device_fault", "device_fault", "device reports a fault"},
     {"gas_fault", "gas_detector_fault", "gas detector fault"},
     {"valve_fault", "valve_fault", "gas valve fault"},
-    {"fire_fault", "fire_zone_fault", "fire panel zone fault"},
-    {"fire_disabled", "fire_zone_disabled", "fire panel zone disabled"},
-    {"fire_supervisory", "fire_supervisory", "fire panel supervisory signal"},
+    {"fire_fault", "fire_zone_fault", "fault"},
+    {"fire_disabled", "fire_zone_disabled", "disabled"},
+    {"fire_supervisory", "fire_supervisory", "supervisory signal"},
     {"fire_power_fault", "fire_panel_power_fault", "fire panel power fault"},
 };
 
@@ -701,7 +837,18 @@ static void on_technical(struct wg_engine *engine, size_t device, size_t point, 
             struct wg_alarm proto =
                 proto_alarm(engine, device, point, technical_points[t].kind, WG_PRIO_TECHNICAL, 0,
                             "technical", WG_RESET_ON_NORMAL);
-            snprintf(proto.detail, sizeof proto.detail, "%s", technical_points[t].detail);
+            /* The detail code is the kind; a panel zone's fault names its zone. */
+            int zone = 0;
+            meaning_lookup(point_def(engine, device, point)->meaning, &zone);
+            if (zone > 0) {
+                proto.fire_zone = zone;
+                snprintf(proto.detail, sizeof proto.detail, "fire panel zone %d %s", zone,
+                         technical_points[t].detail);
+                alarm_set_code(&proto, technical_points[t].kind, "{s:i}", "zone", zone);
+            } else {
+                snprintf(proto.detail, sizeof proto.detail, "%s", technical_points[t].detail);
+                alarm_set_code(&proto, technical_points[t].kind, NULL);
+            }
             raise_into(engine, slot, &proto, ts);
         } else if (falling(value, previous, first)) {
             condition_cleared(engine, slot, "device normal", ts);
@@ -719,6 +866,7 @@ void engine_on_point(struct wg_engine *engine, size_t device, size_t point, doub
     if (point >= watch->point_count)
         return;
     watch->last_seen_ms = ts_ms;
+    watch->values[point] = value;
     if (watch->offline_alarm[0]) {
         watch->health = WG_HEALTH_ONLINE;
         reset_slot(engine, watch->offline_alarm, config->devices[device].id, "device answered",
@@ -728,6 +876,9 @@ void engine_on_point(struct wg_engine *engine, size_t device, size_t point, doub
     if (def->direction == WG_POINT_OUTPUT)
         return; /* read-back of what we drive */
     bool changed = first || value != previous;
+    if (changed &&
+        (strcmp(def->meaning, "fire_loop") == 0 || strcmp(def->meaning, "fire_address") == 0))
+        on_fire_component(engine, device);
     if (def->kind == WG_POINT_BOOL && !changed)
         return;
     if (def->kind == WG_POINT_BOOL) {
@@ -787,7 +938,9 @@ static int64_t offline_after_ms(const struct wg_device *device)
     return ms < 30000 ? 30000 : ms > 90000 ? 90000 : ms;
 }
 
-static void raise_offline(struct wg_engine *engine, size_t device, const char *detail, int64_t now)
+/* Offline: the driver says why (`reason`), or it has been silent for `silent_s`. */
+static void raise_offline(struct wg_engine *engine, size_t device, const char *reason,
+                          int64_t silent_s, int64_t now)
 {
     struct device_watch *watch = &engine->devices[device];
     watch->health = WG_HEALTH_OFFLINE;
@@ -795,7 +948,14 @@ static void raise_offline(struct wg_engine *engine, size_t device, const char *d
         return;
     struct wg_alarm proto = proto_alarm(engine, device, WG_NO_INDEX, "device_offline",
                                         WG_PRIO_TECHNICAL, 0, "supervision", WG_RESET_ON_NORMAL);
-    snprintf(proto.detail, sizeof proto.detail, "%s", detail);
+    if (reason) {
+        snprintf(proto.detail, sizeof proto.detail, "driver reports offline: %s", reason);
+        alarm_set_code(&proto, "device_offline", "{s:s, s:s}", "reason_code",
+                       health_reason_code(reason), "reason", reason);
+    } else {
+        snprintf(proto.detail, sizeof proto.detail, "no reply for %lld s", (long long)silent_s);
+        alarm_set_code(&proto, "device_silent", "{s:I}", "s", (json_int_t)silent_s);
+    }
     raise_into(engine, watch->offline_alarm, &proto, now);
 }
 
@@ -805,9 +965,7 @@ void engine_on_health(struct wg_engine *engine, size_t device, enum wg_health he
     if (device >= engine->config->device_count)
         return;
     if (health == WG_HEALTH_OFFLINE) {
-        char detail[128];
-        snprintf(detail, sizeof detail, "driver reports offline: %s", reason ? reason : "");
-        raise_offline(engine, device, detail, ts_ms);
+        raise_offline(engine, device, reason ? reason : "", 0, ts_ms);
         update_indicators(engine);
     }
 }
@@ -830,8 +988,14 @@ void engine_on_write_result(struct wg_engine *engine, size_t device, size_t poin
     snprintf(proto.detail, sizeof proto.detail, "writing %s failed: %s",
              point_def(engine, device, point)->name, reason ? reason : "");
     const char *meaning = point_def(engine, device, point)->meaning;
-    if (strcmp(meaning, "valve_command") == 0 || strcmp(meaning, "fire_door_release") == 0)
+    bool safety =
+        strcmp(meaning, "valve_command") == 0 || strcmp(meaning, "fire_door_release") == 0;
+    if (safety)
         proto.priority = WG_PRIO_EMERGENCY; /* a safety action that did not happen */
+    const char *why = reason ? reason : "";
+    alarm_set_code(&proto, "write_failed", "{s:s, s:s, s:s, s:s, s:b}", "point",
+                   point_def(engine, device, point)->name, "meaning", meaning, "reason_code",
+                   health_reason_code(why), "reason", why, "safety", safety);
     raise_into(engine, slot, &proto, ts_ms);
     update_indicators(engine);
 }
@@ -851,9 +1015,7 @@ static void supervise(struct wg_engine *engine, int64_t now)
         if (suspect > offline / 2)
             suspect = offline / 2;
         if (silent >= offline) {
-            char detail[128];
-            snprintf(detail, sizeof detail, "no reply for %lld s", (long long)(silent / 1000));
-            raise_offline(engine, d, detail, now);
+            raise_offline(engine, d, NULL, silent / 1000, now);
         } else if (silent >= suspect && watch->health != WG_HEALTH_OFFLINE) {
             watch->health = WG_HEALTH_SUSPECT;
         } else if (silent < suspect && watch->last_seen_ms) {
@@ -873,11 +1035,17 @@ static bool raise_gas(struct wg_engine *engine, const struct wg_rule *rule, size
                     high ? rule_priority(rule, WG_PRIO_EMERGENCY) : WG_PRIO_URGENT,
                     rule->risk ? rule->risk : WG_RISK_ACTIVITY_ACCIDENT, rule->id,
                     rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
-    if (high)
+    detector_place(engine, device, &proto);
+    if (high) {
         snprintf(proto.detail, sizeof proto.detail,
                  "gas %.0f %%LEL (high %.0f): valve closed, fan started", lel, rule->high);
-    else
+        alarm_set_code(&proto, "gas_lel_high", "{s:I, s:I}", "lel", (json_int_t)llround(lel),
+                       "high", (json_int_t)llround(rule->high));
+    } else {
         snprintf(proto.detail, sizeof proto.detail, "gas %.0f %%LEL (low %.0f)", lel, rule->low);
+        alarm_set_code(&proto, "gas_lel", "{s:I, s:I}", "lel", (json_int_t)llround(lel), "low",
+                       (json_int_t)llround(rule->low));
+    }
     raise_into(engine, slot, &proto, now);
     return true;
 }
@@ -907,6 +1075,7 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                         rule->risk ? rule->risk : WG_RISK_FALL_FROM_BED, rule->id,
                         WG_RESET_ON_NORMAL);
                     snprintf(proto.detail, sizeof proto.detail, "out of bed at night");
+                    alarm_set_code(&proto, "bed_exit_night", NULL);
                     raise_into(engine, state->alarm, &proto, now);
                     state->followup_ms = rule->followup_s ? now + rule->followup_s * 1000LL : 0;
                     state->since_ms = 0;
@@ -916,8 +1085,14 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                     state->followup_ms = 0;
                     if (alarm->priority < WG_PRIO_EMERGENCY)
                         alarm->priority = WG_PRIO_EMERGENCY;
-                    snprintf(alarm->detail, sizeof alarm->detail, "not back in bed after %d min",
-                             rule->followup_s / 60);
+                    if (rule->followup_s % 60)
+                        snprintf(alarm->detail, sizeof alarm->detail, "not back in bed after %d s",
+                                 rule->followup_s);
+                    else
+                        snprintf(alarm->detail, sizeof alarm->detail,
+                                 "not back in bed after %d min", rule->followup_s / 60);
+                    alarm_set_code(alarm, "not_back_in_bed", "{s:i, s:i}", "min",
+                                   rule->followup_s / 60, "seconds", rule->followup_s);
                     alarm_update(engine->alarms, alarm, "update");
                 }
                 break;
@@ -931,6 +1106,10 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                         rule->reset_on_normal ? WG_RESET_ON_NORMAL : WG_RESET_AT_ORIGIN);
                     snprintf(proto.detail, sizeof proto.detail, "%s %.0f outside %.0f-%.0f",
                              rule->meaning, state->last_value, rule->low, rule->high);
+                    alarm_set_code(&proto, "vital_range", "{s:s, s:I, s:I, s:I}", "meaning",
+                                   rule->meaning, "value", (json_int_t)llround(state->last_value),
+                                   "low", (json_int_t)llround(rule->low), "high",
+                                   (json_int_t)llround(rule->high));
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;
@@ -955,6 +1134,7 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                                  config->residents[resident].id);
                     snprintf(proto.detail, sizeof proto.detail, "door open at night for %d s",
                              rule->for_s);
+                    alarm_set_code(&proto, "door_open_night", "{s:i}", "s", rule->for_s);
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;
@@ -968,6 +1148,8 @@ static void rule_timers(struct wg_engine *engine, int64_t now)
                                                         rule->risk, rule->id, WG_RESET_ON_NORMAL);
                     snprintf(proto.detail, sizeof proto.detail, "no %s use for %d h", rule->meaning,
                              rule->idle_hours);
+                    alarm_set_code(&proto, "no_activity", "{s:s, s:i}", "meaning", rule->meaning,
+                                   "hours", rule->idle_hours);
                     raise_into(engine, state->alarm, &proto, now);
                 }
                 break;
@@ -1002,13 +1184,16 @@ int engine_reset_remote(struct wg_engine *engine, const char *alarm_id, const ch
     struct wg_alarm *alarm = alarm_find(engine->alarms, alarm_id);
     if (!alarm)
         snprintf(why, why_len, "no active alarm %s", alarm_id);
+    else if (alarm->reset_mode == WG_RESET_ON_NORMAL)
+        snprintf(why, why_len,
+                 "reset refused: a %s is reset only at its origin (its device returning to "
+                 "normal), not from %s",
+                 alarm->kind, where ? where : "elsewhere");
     else
         snprintf(why, why_len,
-                 "reset refused: a %s is reset only at its origin (%s%s%s), not from %s",
-                 alarm->kind,
-                 alarm->reset_mode == WG_RESET_ON_NORMAL ? "its device returning to normal"
-                                                         : "the presence/reset button in room ",
-                 alarm->reset_mode == WG_RESET_ON_NORMAL ? "" : alarm->room, "",
+                 "reset refused: a %s is reset only at its origin (the presence/reset button in "
+                 "room %s%s%s), not from %s",
+                 alarm->kind, alarm->room, alarm->reset_at[0] ? " or at " : "", alarm->reset_at,
                  where ? where : "elsewhere");
     wg_warn("%s (asked by %s)", why, who ? who : "?");
     return -1;
@@ -1024,6 +1209,11 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
     if (!alarm)
         return 0;
     const struct wg_config *config = engine->config;
+    /* Where it may be reset follows the rule as configured now (a reload may move it). */
+    const struct wg_rule *rule = rule_named(config, alarm->rule);
+    if (rule && alarm->reset_mode == WG_RESET_AT_ORIGIN)
+        snprintf(alarm->reset_at, sizeof alarm->reset_at, "%s",
+                 rule->reset_at ? rule->reset_at : "");
     size_t device = config_find_device(config, alarm->device);
     if (device == WG_NO_INDEX)
         return 0;
@@ -1033,11 +1223,9 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
         return 0;
     }
     const struct wg_profile *profile = &config->profiles[config->devices[device].profile];
-    bool point_owned = strcmp(alarm->rule, "technical") == 0 || strcmp(alarm->rule, "actions") == 0;
-    for (size_t r = 0; r < config->rule_count; r++)
-        if (strcmp(config->rules[r].id, alarm->rule) == 0 &&
-            (config->rules[r].kind == WG_RULE_FIRE_ZONE || config->rules[r].kind == WG_RULE_SMOKE))
-            point_owned = true;
+    bool point_owned = strcmp(alarm->rule, "technical") == 0 ||
+                       strcmp(alarm->rule, "actions") == 0 ||
+                       (rule && (rule->kind == WG_RULE_FIRE_ZONE || rule->kind == WG_RULE_SMOKE));
     if (point_owned) {
         for (size_t p = 0; p < profile->point_count; p++)
             if (strcmp(profile->points[p].name, alarm->point) == 0)
@@ -1082,6 +1270,7 @@ static void free_watches(struct device_watch *watches, size_t count)
         free(watches[d].point_rule_count);
         free(watches[d].point_technical);
         free(watches[d].written);
+        free(watches[d].values);
         free(watches[d].point_alarm);
     }
     free(watches);
@@ -1133,13 +1322,14 @@ static struct device_watch *new_watches(const struct wg_config *config)
         size_t n = points ? points : 1;
         watches[d].point_count = points;
         watches[d].written = malloc(n * sizeof *watches[d].written);
+        watches[d].values = malloc(n * sizeof *watches[d].values);
         watches[d].point_alarm = calloc(n, 37);
-        if (!watches[d].written || !watches[d].point_alarm) {
+        if (!watches[d].written || !watches[d].values || !watches[d].point_alarm) {
             free_watches(watches, d + 1);
             return NULL;
         }
         for (size_t p = 0; p < n; p++)
-            watches[d].written[p] = NAN;
+            watches[d].written[p] = watches[d].values[p] = NAN;
         if (bind_rules(config, &watches[d], d) != 0) {
             free_watches(watches, d + 1);
             return NULL;

@@ -7,9 +7,10 @@
  *   wardgated --reload PID [--timeout S]   reload a running daemon and wait for its verdict
  *   wardgated --version
  *
- * Start-up order: config, signals, store, drivers (validated), drivers
- * started, READY=1. SIGTERM/SIGINT stop cleanly with everything committed;
- * SIGHUP reloads (validate, then apply, or keep the running config). */
+ * Start-up order: config, the site's time zone (before any thread), signals,
+ * store, drivers (validated), drivers started, READY=1. SIGTERM/SIGINT stop
+ * cleanly with everything committed; SIGHUP reloads (validate, then apply, or
+ * keep the running config). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -345,9 +346,19 @@ int main(int argc, char **argv)
         return 1;
     }
     diag_free(&diag);
+    /* Local time is the site's from here on, whatever the host's zone; no
+     * thread exists yet, so setting TZ cannot race (clock.h). */
+    if (clock_use_timezone(config->site.timezone) != 0) {
+        fprintf(stderr, "%s: the time zone \"%s\" cannot be used; not started\n", cli.config_path,
+                config->site.timezone);
+        config_free(config);
+        return 1;
+    }
     if (!cli.log_level && wg_log_level_from_name(config->log_level) >= 0)
         wg_log_set_level((enum wg_log_level)wg_log_level_from_name(config->log_level));
     if (cli.check_only) {
+        for (size_t i = 0; i < config->warnings.count; i++)
+            fprintf(stderr, "%s\n", config->warnings.messages[i]);
         int rc = check_config(&cli, config);
         config_free(config);
         return rc;
@@ -371,8 +382,9 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    wg_notice("wardgated %s starting: site %s (%s), %zu devices", WG_VERSION, config->site.id,
-              config->site.name, config->device_count);
+    wg_notice("wardgated %s starting: site %s (%s), %zu devices, time zone %s", WG_VERSION,
+              config->site.id, config->site.name, config->device_count, config->site.timezone);
+    config_log_warnings(config);
     int signal_fd = open_signals();
     if (signal_fd < 0) {
         wg_crit("cannot set up signal handling");

@@ -36,6 +36,10 @@ static const struct wg_meaning_info meanings[] = {
     {"fire_disabled", B, IN, true, "", "fire-panel zone N disabled / isolated (component bit 3)"},
     {"fire_supervisory", B, IN, true, "", "fire-panel zone N supervisory (component bit 4)"},
     {"fire_power_fault", B, IN, false, "", "fire panel main or backup power fault"},
+    {"fire_loop", A, IN, false, "",
+     "loop of the detector in fire the panel reports (GB/T 26875.3 component address); 0 = none"},
+    {"fire_address", A, IN, false, "",
+     "address on its loop of the detector in fire the panel reports; 0 = none"},
     /* Gas */
     {"gas_lel", A, IN, false, "%LEL", "combustible gas concentration"},
     {"gas_fault", B, IN, false, "", "gas detector in fault"},
@@ -60,8 +64,10 @@ static const struct wg_meaning_info meanings[] = {
     {"fire_door_release", B, OUT, false, "",
      "fire-door hold-open magnet; 1 = release (fail-safe: power off releases)"},
     /* Energy */
-    {"energy_kwh", C, IN, false, "kWh", "imported active energy, total"},
-    {"energy_export_kwh", C, IN, false, "kWh", "exported active energy, total"},
+    {"energy_kwh", C, IN, false, "kWh", "imported active energy (from the grid), total"},
+    {"energy_export_kwh", C, IN, false, "kWh", "exported active energy (to the grid), total"},
+    {"energy_total_kwh", C, IN, false, "kWh",
+     "active energy import plus export, total (what a meter's \"total kWh\" register counts)"},
     {"power_w", A, IN, false, "W", "active power, total"},
     {"voltage", A, IN, false, "V", "voltage (phase to neutral)"},
     {"current", A, IN, false, "A", "current"},

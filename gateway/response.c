@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "store.h"
 
 #define PRIORITY_LEVELS 6
@@ -564,29 +565,10 @@ static json_t *text_or_null(const char *text)
     return text[0] ? json_string(text) : json_null();
 }
 
-/* Local time as RFC 3339 with its UTC offset, e.g. 2024-05-01T23:40:00.000+08:00. */
-static void format_local(int64_t ms, char *out, size_t len)
-{
-    time_t seconds = (time_t)(ms / 1000);
-    struct tm local;
-    char date[32];
-    if (!localtime_r(&seconds, &local) ||
-        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &local) == 0) {
-        snprintf(out, len, "?");
-        return;
-    }
-    long offset_min = local.tm_gmtoff / 60;
-    char sign = offset_min < 0 ? '-' : '+';
-    if (offset_min < 0)
-        offset_min = -offset_min;
-    snprintf(out, len, "%s.%03d%c%02ld:%02ld", date, (int)((ms % 1000 + 1000) % 1000), sign,
-             offset_min / 60, offset_min % 60);
-}
-
 static json_t *local_time(int64_t ms)
 {
     char text[64];
-    format_local(ms, text, sizeof text);
+    clock_format_rfc3339(ms, true, text, sizeof text); /* the site's time, with its offset */
     return json_string(text);
 }
 

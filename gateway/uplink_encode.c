@@ -66,6 +66,13 @@ static json_t *location_object(const json_t *source)
                      text_or_null(source, "room"), "bed", text_or_null(source, "bed"));
 }
 
+/* A positive integer field, else null. */
+static json_t *count_or_null(const json_t *object, const char *key)
+{
+    json_int_t value = json_integer_value(json_object_get(object, key));
+    return value > 0 ? json_integer(value) : json_null();
+}
+
 json_t *uplink_alarm_object(const json_t *record, const char *phase)
 {
     json_t *escalations = json_array();
@@ -110,6 +117,17 @@ json_t *uplink_alarm_object(const json_t *record, const char *phase)
     rc |= json_object_set_new(
         alarm, "reannunciations",
         json_integer(json_integer_value(json_object_get(record, "reannunciations"))));
+    /* Where a fire zone or a detector is, as the site names it, and the panel's numbers. */
+    rc |= json_object_set_new(json_object_get(alarm, "location"), "place",
+                              text_or_null(record, "place"));
+    /* What detail says, as a code and arguments a platform can put into its own words. */
+    const json_t *args = json_object_get(record, "detail_args");
+    rc |= json_object_set_new(alarm, "detail_code", text_or_null(record, "detail_code"));
+    rc |= json_object_set_new(alarm, "detail_args",
+                              json_is_object(args) ? json_deep_copy(args) : json_object());
+    rc |= json_object_set_new(alarm, "fire_zone", count_or_null(record, "fire_zone"));
+    rc |= json_object_set_new(alarm, "fire_loop", count_or_null(record, "fire_loop"));
+    rc |= json_object_set_new(alarm, "fire_address", count_or_null(record, "fire_address"));
     if (rc != 0) {
         json_decref(alarm);
         return NULL;
@@ -138,6 +156,7 @@ static const char *fill_event(json_t *message, const json_t *row, const char *ki
         json_object_set_new(message, "health", text_or_null(data, "health"));
         json_object_set_new(message, "previous", text_or_null(data, "previous"));
         json_object_set_new(message, "reason", text_or_null(data, "reason"));
+        json_object_set_new(message, "reason_code", text_or_null(data, "reason_code"));
         return WG_LEAF_HEALTH;
     }
     if (strcmp(kind, "telemetry") == 0) {

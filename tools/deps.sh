@@ -20,6 +20,9 @@ packages=(
   # a CJK font so that the Chinese pages render as text, not boxes, in the
   # screenshots (the pages name no font file: they use what the system has)
   python3-websocket chromium fonts-wqy-microhei
+  # time zones (site.timezone) and the time-zone test, which runs the daemon at
+  # a chosen instant under libfaketime
+  tzdata faketime
 )
 # Node.js and npm for the browser tests, unless the machine has them already
 # (some images carry their own Node.js, which Debian's npm would conflict with).

@@ -181,34 +181,64 @@ for floor in range(1, FLOORS + 1):
             w(f"  - {{id: {room}-{bed}-bed, label: {room}-{bed} 床垫传感器, bus: {bus}, address: {nxt()}, "
               f"profile: bed-sensor-r60abd1, bed: {room}-{bed}}}")
         w(f"  - {{id: {room}-cord, label: {room} 卫生间拉绳, bus: {bus}, address: {nxt()}, "
-          f"profile: pull-cord, room: \"{room}\", spot: bathroom, poll_ms: 200}}")
+          f"profile: pull-cord, room: \"{room}\", spot: 卫生间, poll_ms: 200}}")
         w(f"  - {{id: {room}-presence, label: {room} 到位/复位, bus: {bus}, address: {nxt()}, "
-          f"profile: presence-reset, room: \"{room}\", spot: door, poll_ms: 200}}")
+          f"profile: presence-reset, room: \"{room}\", spot: 门口, poll_ms: 200}}")
         w(f"  - {{id: {room}-door, label: {room} 门磁, bus: {bus}, address: {nxt()}, "
-          f"profile: door-contact, room: \"{room}\", spot: door, poll_ms: 200}}")
+          f"profile: door-contact, room: \"{room}\", spot: 门口, poll_ms: 200}}")
         w(f"  - {{id: {room}-lamp, label: {room} 门灯, bus: {bus}, address: {nxt()}, "
-          f"profile: door-lamp, room: \"{room}\", spot: door}}")
+          f"profile: door-lamp, room: \"{room}\", spot: 门口}}")
         w(f"  - {{id: {room}-power, label: {room} 电表, bus: {bus}, address: {nxt()}, "
           f"profile: eastron-sdm120, room: \"{room}\", poll_ms: 30000}}")
         w(f"  - {{id: {room}-water, label: {room} 水表, bus: {bus}, address: {nxt()}, "
-          f"profile: xintai-water, room: \"{room}\", spot: bathroom, poll_ms: 60000}}")
+          f"profile: xintai-water, room: \"{room}\", spot: 卫生间, poll_ms: 60000}}")
     w(f"  # floor {floor} corridor")
     w(f"  - {{id: F{floor}-smoke, label: {floor}楼走廊烟感, bus: {bus}, address: {nxt()}, "
       f"profile: smoke-detector, room: F{floor}-corridor, poll_ms: 500}}")
+    # A smoke alarm stays until it is reset at its origin: the corridor's own
+    # presence/reset unit (without one the loader refuses the smoke rule).
+    w(f"  - {{id: F{floor}-corridor-reset, label: {floor}楼走廊 到位/复位, bus: {bus}, address: {nxt()}, "
+      f"profile: presence-reset, room: F{floor}-corridor, spot: 楼梯间门口, poll_ms: 200}}")
     w(f"  - {{id: F{floor}-firedoor, label: {floor}楼防火门释放, bus: {bus}, address: {nxt()}, "
-      f"profile: fire-door-relay, room: F{floor}-corridor, spot: stairwell doors}}")
+      f"profile: fire-door-relay, room: F{floor}-corridor, spot: 楼梯间防火门}}")
     w(f"  - {{id: F{floor}-mains, label: {floor}楼总电表, bus: {bus}, address: {nxt()}, "
-      f"profile: {floor_meters[floor]}, room: F{floor}-station, spot: distribution board, poll_ms: 10000}}")
+      f"profile: {floor_meters[floor]}, room: F{floor}-station, spot: 配电箱, poll_ms: 10000}}")
     w(f"  - {{id: F{floor}-station-lamp, label: {floor}楼护士站声光, bus: {bus}, address: {nxt()}, "
       f"profile: door-lamp, room: F{floor}-station}}")
 w("""  # ---- kitchen and plant room (sim-plant) ----
-  - {id: fire-panel, label: 消防报警控制器接口, bus: sim-plant, address: 1, profile: fire-panel-gb26875, room: plant-room, poll_ms: 500}
-  - {id: kitchen-gas, label: 厨房燃气探测器, bus: sim-plant, address: 2, profile: gas-midas, room: kitchen, spot: above the stoves, poll_ms: 500}
+  # The fire panel's interface sits in the plant room, but its zones are all
+  # over the house: `places` says where each zone is (a room, or a whole floor
+  # zone, and the name the display shows), and can name a single detector by
+  # its loop and address. A zone's alarm is raised at its place, so the door
+  # and corridor lamps there act; a zone left out alarms at the panel's room
+  # (the loader warns).
+  - id: fire-panel
+    label: 消防报警控制器接口
+    bus: sim-plant
+    address: 1
+    profile: fire-panel-gb26875
+    room: plant-room
+    poll_ms: 500
+    places:
+      - {fire_zone: 1, zone: F1, spot: 一楼居室区}
+      - {fire_zone: 2, room: F1-corridor, spot: 一楼走廊}
+      - {fire_zone: 3, room: kitchen, spot: 中央厨房}
+      - {fire_zone: 4, room: plant-room, spot: 设备间}
+      - {fire_zone: 5, zone: F2, spot: 二楼居室区}
+      - {fire_zone: 6, room: F2-corridor, spot: 二楼走廊}
+      - {fire_zone: 7, zone: F3, spot: 三楼居室区}
+      - {fire_zone: 8, room: F3-corridor, spot: 三楼东侧走廊}
+      - {loop: 1, address: 17, room: "305", spot: 305室 吸顶烟感}
+  - {id: kitchen-gas, label: 厨房燃气探测器, bus: sim-plant, address: 2, profile: gas-midas, room: kitchen, spot: 灶台上方, poll_ms: 500}
   - {id: kitchen-valve-fan, label: 燃气切断阀/排风机, bus: sim-plant, address: 3, profile: gas-valve-fan, room: kitchen, poll_ms: 500}
   - {id: kitchen-smoke, label: 厨房烟感, bus: sim-plant, address: 4, profile: smoke-detector, room: kitchen, poll_ms: 500}
   - {id: kitchen-power, label: 厨房电表, bus: sim-plant, address: 5, profile: eastron-sdm630, room: kitchen, poll_ms: 10000}
   - {id: water-main, label: 总水表, bus: sim-plant, address: 6, profile: xintai-water, room: plant-room, poll_ms: 60000}
   - {id: plant-power, label: 总配电, bus: sim-plant, address: 7, profile: chint-dtsu666, room: plant-room, poll_ms: 10000}
+  # Gas, smoke and "stove left on" alarms stay until a carer resets them at the
+  # kitchen door, once the cause is gone (the gas valve stays closed until it
+  # is re-opened by hand, on site, whatever the alarm does).
+  - {id: kitchen-reset, label: 厨房 到位/复位, bus: sim-plant, address: 8, profile: presence-reset, room: kitchen, spot: 门口, poll_ms: 200}
 """)
 
 w("""# --- Rules ---------------------------------------------------------------------------
@@ -234,6 +264,10 @@ rules:
   # Vital signs from the bed sensor (only while someone is in bed).
   - {id: heart-rate, kind: vital_range, meaning: heart_rate, low: 40, high: 130, for_s: 60, priority: urgent}
   - {id: breathing-rate, kind: vital_range, meaning: breathing_rate, low: 8, high: 30, for_s: 60, priority: urgent}
+  # Alarms that stay until a reset at their origin (calls, gas, smoke, door at
+  # night, combinations) need a presence/reset device in every room they can
+  # come from; the loader refuses the rule otherwise. Where a room cannot have
+  # one, the rule may name another place: reset_at: <room or device id>.
   # Kitchen gas: low = urgent, high = emergency + valve closes + fan starts.
   - {id: kitchen-gas, kind: gas, meaning: gas_lel, low: 20, high: 40, for_s: 2, reset_on_normal: false}
   # Fire panel zones (all zones: "fire_zone"), and stand-alone smoke detectors.

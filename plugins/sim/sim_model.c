@@ -86,7 +86,7 @@ static double resting_value(const struct wg_point_view *point, struct sim_rng *r
         return uniform(rng, 0.90, 0.99);
     if (meaning_is(point, "power_w"))
         return uniform(rng, 40, 400);
-    if (meaning_is(point, "energy_kwh"))
+    if (meaning_is(point, "energy_kwh") || meaning_is(point, "energy_total_kwh"))
         return uniform(rng, 100, 5000);
     if (meaning_is(point, "water_m3"))
         return uniform(rng, 10, 300);
@@ -119,15 +119,24 @@ static struct sim_point_state *sibling(struct sim_device *device, const char *me
     return NULL;
 }
 
+/* A carer sets off for the room (arriving staff_min_s..staff_max_s from now),
+ * unless one is on the way or there: presence on at arrival, off (the reset
+ * at the origin) when they leave. */
+static void send_staff(struct sim_room *room, const struct sim_rates *rates, struct sim_rng *rng,
+                       int64_t now_ms)
+{
+    if (room && room->staff_arrive_ms == 0 && !room->staff_present)
+        room->staff_arrive_ms =
+            now_ms + (int64_t)(uniform(rng, rates->staff_min_s, rates->staff_max_s) * 1000);
+}
+
 static void start_call(struct sim_device *device, const struct sim_rates *rates,
                        struct sim_rng *rng, struct sim_point_state *state, int64_t now_ms)
 {
     state->value = 1;
     struct sim_room *room = device->room;
     state->target = room ? room->resets : 0; /* cleared by the next reset */
-    if (room && room->staff_arrive_ms == 0 && !room->staff_present)
-        room->staff_arrive_ms =
-            now_ms + (int64_t)(uniform(rng, rates->staff_min_s, rates->staff_max_s) * 1000);
+    send_staff(room, rates, rng, now_ms);
 }
 
 static void step_episode(struct sim_device *device, const struct wg_point_view *point,
@@ -164,8 +173,10 @@ static void step_episode(struct sim_device *device, const struct wg_point_view *
             state->value = fmin(state->target, state->value + 4.0 * dt_s);
         } else if (state->target > 0) {
             state->value = fmax(0, state->value - 2.0 * dt_s); /* aired out */
-            if (state->value == 0)
+            if (state->value == 0) {
                 state->target = 0;
+                send_staff(device->room, rates, rng, now_ms); /* to reset the gas alarm */
+            }
         } else {
             state->value = uniform(rng, 0, 1.5);
         }
@@ -176,6 +187,7 @@ static void step_episode(struct sim_device *device, const struct wg_point_view *
         } else if (state->until_ms && now_ms >= state->until_ms) {
             state->value = 0;
             state->until_ms = 0;
+            send_staff(device->room, rates, rng, now_ms); /* a latched smoke alarm is reset */
         }
     } else if (meaning_is(point, "door_open")) {
         if (due && state->value == 0) {
@@ -206,7 +218,8 @@ static void step_continuous(struct sim_device *device, const struct wg_point_vie
         state->value = occupied ? floor(uniform(rng, 0, 25)) : 0;
     } else if (meaning_is(point, "power_w")) {
         state->value = fmin(2500, fmax(5, state->value + uniform(rng, -20, 20)));
-    } else if (meaning_is(point, "energy_kwh")) {
+    } else if (meaning_is(point, "energy_kwh") || meaning_is(point, "energy_total_kwh")) {
+        /* No export is simulated, so the import+export total grows with the import. */
         struct sim_point_state *power = sibling(device, "power_w");
         state->value += (power ? power->value : 150) / 1000.0 * dt_h;
     } else if (meaning_is(point, "current")) {

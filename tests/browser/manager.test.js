@@ -155,7 +155,7 @@ async function main() {
       await mgr.waitForSelector('#device-table tr[data-id="meter-f1"]');
       ok(true, 'manager: the device list shows meter-f1');
       const rows = await mgr.locator('#device-table tbody tr').count();
-      ok(rows === 8, 'manager: all 8 devices of the test facility are listed', `rows: ${rows}`);
+      ok(rows === 9, 'manager: all 9 devices of the test facility are listed (8 of the small facility, the lamp)', `rows: ${rows}`);
       ok(await mgr.locator('html[lang="zh-CN"]').count() === 1 && /设备/.test(await mgr.textContent('#tabs a[data-tab="devices"]')),
         'manager: Chinese by default');
       const health = await mgr.textContent('#device-table tr[data-id="meter-f1"] .health');

@@ -80,6 +80,9 @@ for lib in $(ldd "$ROOT/$BUILD/wardgated" "$ROOT/$BUILD/plugins/gpio.so" | awk '
   cp -L "$lib" "$IMG$lib"
 done
 mkdir -p "$IMG/lib64" && cp -L /lib64/ld-linux-x86-64.so.2 "$IMG/lib64/"
+# The site's time zone (site.timezone, Asia/Shanghai unless set): the daemon
+# checks it in zoneinfo and refuses a zone that is not installed.
+mkdir -p "$IMG/usr/share/zoneinfo/Asia" && cp -L /usr/share/zoneinfo/Asia/Shanghai "$IMG/usr/share/zoneinfo/Asia/"
 cp "$ROOT"/config/profiles/gpio-*.yaml "$IMG/etc/wardgate/profiles/"
 cat >"$IMG/etc/wardgate/profiles/vm-latency-probe.yaml" <<'YAML'
 # A bare contact without debounce: the edge-to-core latency figure of the gpio-sim test.

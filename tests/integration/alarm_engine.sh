@@ -11,8 +11,9 @@
 # seconds; the code paths are the ones the minutes take.
 . "$(dirname "$0")/lib.sh"
 
-# A night window around "now", whatever the time of day CI runs at.
-night=$(/usr/bin/python3 -c 'import time; t=time.localtime(); m=t.tm_hour*60+t.tm_min; s=(m-60)%1440; e=(m+120)%1440; print("%02d:%02d-%02d:%02d"%(s//60,s%60,e//60,e%60))')
+# A night window around "now" in the site's zone (Asia/Shanghai), whatever
+# the time of day CI runs at and whatever the host's zone.
+night=$(/usr/bin/python3 -c 'import datetime, zoneinfo; t=datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")); m=t.hour*60+t.minute; s=(m-60)%1440; e=(m+120)%1440; print("%02d:%02d-%02d:%02d"%(s//60,s%60,e//60,e%60))')
 with_rules() { # config-file: adds rules, escalation and the night window
   sed -i "s/night: \"21:00-07:00\"/night: \"$night\"/" "$1"
   cat >>"$1" <<'YAML'

@@ -9,7 +9,7 @@ check "--version exits 0 and names the plugin ABI" test $rc -eq 0 -a -n "$(echo 
 make_config "$TMP/good.yaml"
 out=$("$WARDGATED" -c "$TMP/good.yaml" --plugin-dir "$PLUGINS" --check 2>&1); rc=$?
 check "--check accepts the test facility" test $rc -eq 0
-check "--check summarises what it checked" grep -q "configuration OK: 7 devices on 1 buses" <<<"$out"
+check "--check summarises what it checked" grep -q "configuration OK: 8 devices on 1 buses" <<<"$out"
 
 out=$("$WARDGATED" -c config/facility.yaml --plugin-dir "$PLUGINS" --check 2>&1); rc=$?
 check "--check accepts the example facility" test $rc -eq 0

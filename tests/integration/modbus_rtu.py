@@ -44,7 +44,7 @@ devices:
   - {{id: valve, bus: rs485, address: 4, profile: gas-valve-fan, room: kitchen, poll_ms: {POLL_MS}}}
   - {{id: lost-meter, bus: unplugged, address: 9, profile: eastron-sdm120, poll_ms: 500}}
 rules:
-  - {{id: gas, kind: gas, low: 20, high: 40, for_s: 1}}
+  - {{id: gas, kind: gas, low: 20, high: 40, for_s: 1, reset_on_normal: true}}
 """)
     daemon = Daemon(config).start()
     online = wait_until(lambda: len({d for k, d, b in daemon.events("device_health")

@@ -78,7 +78,7 @@ PROFILE_UNITS = {  # unit: (profile, device settings)
     10: ("call-point", ""), 11: ("smoke-detector", ""),
     12: ("eastron-sdm630", ", settings: {max_registers: 4}"),
     13: ("eastron-sdm630", ", settings: {gap: 0}"),
-    14: ("door-lamp", ""), 15: ("fire-door-relay", ""),
+    14: ("door-lamp", ""), 15: ("fire-door-relay", ""), 16: ("presence-reset", ""),
 }
 HOLEY_UNIT = 20      # a water meter that refuses reads across its unmapped registers
 EXCEPTION_UNIT = 21  # a gas detector whose register 2 is out of the slave's map
@@ -123,10 +123,13 @@ devices:
                  "u10-call-point, bus: tcp1, address: 10, profile: call-point, bed: 101-A")
         .replace("u14-door-lamp, bus: tcp1, address: 14, profile: door-lamp",
                  "u14-door-lamp, bus: tcp1, address: 14, profile: door-lamp, room: \"101\"")
+        .replace("u16-presence-reset, bus: tcp1, address: 16, profile: presence-reset",
+                 "u16-presence-reset, bus: tcp1, address: 16, profile: presence-reset, "
+                 "room: \"101\"")
         + """
 rules:
   - {id: call, kind: call}
-  - {id: gas, kind: gas, low: 20, high: 40, for_s: 1}
+  - {id: gas, kind: gas, low: 20, high: 40, for_s: 1, reset_on_normal: true}
   - {id: fire, kind: fire_zone}
 """)
     daemon = Daemon(config).start()

@@ -35,7 +35,7 @@ devices:
   - {{id: short-map, bus: tcp1, address: 3, profile: gas-midas, poll_ms: 200}}
   - {{id: meter, bus: tcp1, address: 4, profile: eastron-sdm120, poll_ms: 200}}
 rules:
-  - {{id: gas, kind: gas, low: 20, high: 40, for_s: 1}}
+  - {{id: gas, kind: gas, low: 20, high: 40, for_s: 1, reset_on_normal: true}}
 """
 config = write_config("vg", body)
 report = os.path.join(TMP, "vg.txt")

@@ -39,7 +39,7 @@ check "no 'reloaded' event was journaled for the refused reloads" \
 # A good reload: one more device.
 sed 's/^devices:/devices:\n  - {id: call-102B, bus: sim1, address: 9, profile: call-point, room: "102"}/' "$TMP/good.yaml" >"$config"
 kill -HUP "$DAEMON_PID"
-check "a good reload is applied" wait_for "$log" "reload: applied .* \(8 devices on 1 buses\)" 5
+check "a good reload is applied" wait_for "$log" "reload: applied .* \(9 devices on 1 buses\)" 5
 check "the new device is polled" wait_for "$log" "device_health call-102B" 5
 sleep 0.5
 stop_daemon TERM

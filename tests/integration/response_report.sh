@@ -2,9 +2,12 @@
 # wardgated --response-report: a database made by the daemon, alarm journal
 # rows with known times written by python's sqlite3 (as the alarm engine
 # journals them), then the printed table and long waits checked line by line.
-# TZ=UTC so the shifts (day 07-15, evening 15-23, night 23-07) are fixed.
+# The site's zone is UTC (site.timezone) so the shifts (day 07-15, evening
+# 15-23, night 23-07) of the rows written below are fixed; the host's zone
+# (TZ=Asia/Tokyo here) must not matter.
 . "$(dirname "$0")/lib.sh"
-export TZ=UTC
+export TZ=Asia/Tokyo
+utc_site() { sed -i "s|^  timezone: Asia/Shanghai|  timezone: UTC|" "$1"; }
 
 config=$TMP/site.yaml
 db=$TMP/wardgate.db
@@ -12,6 +15,7 @@ make_config "$config" "        - {at_ms: 200, device: call-101A, point: call, va
         - {at_ms: 1200, device: presence-101, point: presence, value: 1}
         - {at_ms: 1400, device: call-101A, point: call, value: 0}
         - {at_ms: 1600, device: presence-101, point: presence, value: 0}"
+utc_site "$config"
 cat >>"$config" <<'YAML'
 rules:
   - {id: call, kind: call}
@@ -38,6 +42,7 @@ check "the daemon's own call is counted: raised, attended" \
 # A database of known alarms only: the daemon makes it (schema, migrations)
 # with no rules, so nothing but the rows below is counted.
 make_config "$config"
+utc_site "$config"
 start_daemon "$config" "$db" "$TMP/daemon2.log"
 wait_for "$TMP/daemon2.log" "ready:" 10
 stop_daemon TERM

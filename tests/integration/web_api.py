@@ -365,7 +365,7 @@ ok(all(e["actor"] for e in body.get("entries", [])), "every audit entry names it
 
 # ---- devices, residents, beds: edits to the config file ----
 status, body, _ = nurse.get("/api/v1/devices")
-ok(status == 200 and len(body["devices"]) == 7 and "values" in body["devices"][0], "the device list, with values")
+ok(status == 200 and len(body["devices"]) == 8 and "values" in body["devices"][0], "the device list, with values")
 status, body, _ = nurse.get("/api/v1/meta")
 ok(status == 200 and body["buses"][0]["id"] == "sim1" and body["profiles"], "meta lists buses, profiles, rooms")
 status, body, _ = manager.send("PUT", "/api/v1/devices/meter-f1",
@@ -381,6 +381,15 @@ ok("一楼总表" in now_text and os.path.exists(config + ".prev") and
 status, body, _ = manager.send("PUT", "/api/v1/devices/meter-f1",
                                {"label": "x", "bus": "sim1", "address": 7, "profile": "no-such-profile"})
 ok(status == 422 and body.get("details"), "an unknown profile: 422 with the loader's messages", body)
+problem = (body.get("details") or [{}])[0] if isinstance(body, dict) else {}
+ok(problem.get("field") == "profile" and problem.get("code") == "unknown_profile"
+   and problem.get("args") == {"key": "profile", "value": "no-such-profile",
+                               "profile": "no-such-profile"}
+   and "no-such-profile" in problem.get("message", ""),
+   "... each a field, a code and arguments the UI words, and the English message", body)
+ok(TMP not in json.dumps(body, ensure_ascii=False), "... with no server path in the reply", body)
+ok(TMP in daemon.read_log() and "config edit refused: " in daemon.read_log(),
+   "... while the log keeps file:line of the real file")
 with open(config, encoding="utf-8") as f:
     ok(f.read() == now_text, "... and the file is unchanged")
 status, body, _ = manager.send("PUT", "/api/v1/devices/meter-f1", {"lable": "typo"})
@@ -396,6 +405,13 @@ status, body, _ = manager.send("PUT", "/api/v1/residents/R-0002",
                                 "night": "20:00-06:30"})
 ok(status == 200 and body["resident"]["fall_risk"] and body["resident"]["night"] == "20:00-06:30",
      "a manager edits a resident's risks and night window", body)
+status, body, _ = manager.send("PUT", "/api/v1/residents/R-0001",
+                               {"bed": "102-A", "care_level": 3, "risks": ["fall"]})
+problem = (body.get("details") or [{}])[0] if isinstance(body, dict) else {}
+ok(status == 422 and body.get("field") == "bed" and problem.get("code") == "bed_taken"
+   and problem.get("args", {}).get("resident") == "R-0002"
+   and problem.get("args", {}).get("occupant") == "李爷爷" and "R-0002" in body.get("error", ""),
+   "moving a resident into an occupied bed names the occupant, not the resident moved", body)
 status, body, _ = manager.send("PUT", "/api/v1/rooms/102/beds", {"beds": ["A", "B"]})
 ok(status == 200 and body["room"]["beds"] == ["A", "B"], "a manager adds a bed to a room", body)
 status, body, _ = manager.get("/api/v1/audit")

@@ -191,6 +191,7 @@ site:
   id: modbus-test
   name: Modbus test home
   district: test-district
+  timezone: Asia/Shanghai
   night: "21:00-07:00"
 log:
   level: info

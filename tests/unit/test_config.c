@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "cfgtree.h"
+#include "clock.h"
 #include "config.h"
 #include "meaning.h"
 
@@ -74,7 +75,7 @@ static void test_facility_loads_cleanly(void **state)
     assert_int_equal(config->bed_count, 60);
     assert_int_equal(config->resident_count, 55);
     assert_int_equal(config->bus_count, 4);
-    assert_int_equal(config->device_count, 319);
+    assert_int_equal(config->device_count, 323);
     assert_int_equal(config->rule_count, 13);
     assert_int_equal(config->escalation.level_count, 4);
     assert_int_equal(config->escalation.reannunciate_s, 180);
@@ -134,6 +135,45 @@ static void test_facility_defaults_and_sections(void **state)
     assert_int_equal(config->web.port, 8080);
     assert_string_equal(config->web.language, "zh");
     assert_string_equal(config->web.tls_cert, "");
+}
+
+/* The meaning of a profile's point, or NULL. */
+static const char *point_meaning(const struct wg_config *config, const char *profile_id,
+                                 const char *point)
+{
+    size_t profile = config_find_profile(config, profile_id);
+    for (size_t p = 0; profile != WG_NO_INDEX && p < config->profiles[profile].point_count; p++)
+        if (strcmp(config->profiles[profile].points[p].name, point) == 0)
+            return config->profiles[profile].points[p].meaning;
+    return NULL;
+}
+
+/* The meters say what they measure: a "total kWh" register (import plus
+ * export) is never reported as imported energy. */
+static void test_facility_meter_meanings(void **state)
+{
+    struct facility_fixture *fixture = *state;
+    const struct wg_config *config = fixture->config;
+    assert_non_null(config);
+    assert_string_equal(point_meaning(config, "eastron-sdm630", "import_energy"), "energy_kwh");
+    assert_string_equal(point_meaning(config, "eastron-sdm630", "export_energy"),
+                        "energy_export_kwh");
+    assert_string_equal(point_meaning(config, "eastron-sdm630", "total_energy"),
+                        "energy_total_kwh");
+    assert_string_equal(point_meaning(config, "eastron-sdm630", "power_factor"), "power_factor");
+    assert_string_equal(point_meaning(config, "chint-dtsu666", "export_energy"),
+                        "energy_export_kwh");
+    const struct wg_meaning_info *total = meaning_lookup("energy_total_kwh", NULL);
+    assert_non_null(total);
+    assert_int_equal(total->kind, WG_POINT_COUNTER);
+    assert_string_equal(total->unit, "kWh");
+    /* At most one point per meter profile counts imported energy. */
+    for (size_t i = 0; i < config->profile_count; i++) {
+        size_t imports = 0;
+        for (size_t p = 0; p < config->profiles[i].point_count; p++)
+            imports += strcmp(config->profiles[i].points[p].meaning, "energy_kwh") == 0;
+        assert_true(imports <= 1);
+    }
 }
 
 static void test_facility_lookups(void **state)
@@ -267,6 +307,26 @@ static void test_meaning_vocabulary(void **state)
         for (unsigned j = i + 1; j < count; j++)
             assert_string_not_equal(table[i].name, table[j].name);
     }
+}
+
+static void test_timezone_names(void **state)
+{
+    (void)state;
+    char why[512];
+    assert_true(clock_timezone_known("Asia/Shanghai", why, sizeof why));
+    assert_true(clock_timezone_known("UTC", why, sizeof why));
+    assert_true(clock_timezone_known("America/Argentina/Buenos_Aires", why, sizeof why));
+    assert_false(clock_timezone_known("Asia/Shangai", why, sizeof why));
+    assert_non_null(strstr(why, "\"Asia/Shangai\" is not a time zone in"));
+    assert_false(clock_timezone_known("Asia", why, sizeof why)); /* a directory */
+    assert_false(clock_timezone_known("../../../etc/passwd", why, sizeof why));
+    assert_non_null(strstr(why, "expected an IANA time zone name"));
+    assert_false(clock_timezone_known("/usr/share/zoneinfo/UTC", why, sizeof why));
+    assert_false(clock_timezone_known("Asia/./Shanghai", why, sizeof why));
+    assert_false(clock_timezone_known("", why, sizeof why));
+    assert_false(clock_timezone_known("right/Asia/Shanghai", why, sizeof why));
+    assert_non_null(strstr(why, "leap seconds"));
+    assert_false(clock_timezone_known("zone.tab", why, sizeof why)); /* a file, not a zone */
 }
 
 /* ---- the YAML tree -------------------------------------------------------------------------- */
@@ -514,10 +574,230 @@ static void test_diag_formats(void **state)
     assert_string_equal(diag.messages[0], "f.yaml:3:7: bad thing");
     assert_string_equal(diag.messages[1], "no place");
     assert_string_equal(diag.messages[2], "no node 5");
+    /* The same in parts, and a code with arguments for the last message. */
+    assert_string_equal(diag.entries[0].file, "f.yaml");
+    assert_int_equal(diag.entries[0].line, 3);
+    assert_int_equal(diag.entries[0].column, 7);
+    assert_string_equal(diag.entries[0].text, "bad thing");
+    assert_null(diag.entries[1].file);
+    assert_string_equal(diag.entries[1].text, "no place");
+    assert_string_equal(diag.entries[1].code, "");
+    diag_code(&diag, "address_taken", "{s:i, s:s}", "address", 3, "device", "x");
+    assert_string_equal(diag.entries[2].code, "address_taken");
+    assert_string_equal(diag.entries[2].args, "{\"address\":3,\"device\":\"x\"}");
+    struct wg_diag copy;
+    diag_init(&copy);
+    diag_copy(&copy, &diag, 0);
+    diag_copy(&copy, &diag, 2);
+    diag_copy(&copy, &diag, 9); /* out of range: nothing */
+    assert_int_equal(copy.count, 2);
+    assert_string_equal(copy.messages[0], "f.yaml:3:7: bad thing");
+    assert_string_equal(copy.entries[0].file, "f.yaml");
+    assert_string_equal(copy.entries[1].code, "address_taken");
+    assert_string_equal(copy.entries[1].args, diag.entries[2].args);
+    diag_free(&copy);
     diag_free(&diag);
     assert_int_equal(diag.count, 0);
     config_free(NULL);
     cfgtree_free(NULL);
+}
+
+/* Loads site.yaml made of the common head and `rest`; returns the first
+ * message ("" when the config loads) in a static buffer. */
+static const char *latching_verdict(struct scratch *scratch, const char *rest)
+{
+    static char verdict[1024];
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         "site: {id: s1, name: S, district: d1}\n"
+                         "profiles: [\"%s/config/profiles/*.yaml\"]\n"
+                         "zones: [{id: Z, rooms: [{id: R1, beds: [A]}, {id: R2, beds: [A]}, "
+                         "{id: K, kind: kitchen}]}]\n"
+                         "buses: [{id: b, driver: sim}]\n%s",
+                         repo_root(), rest) > 0);
+    char *path = test_write_file(scratch->dir, "site.yaml", text);
+    free(text);
+    diag_free(&scratch->diag);
+    diag_init(&scratch->diag);
+    struct wg_config *config = config_load(path, &scratch->diag);
+    free(path);
+    snprintf(verdict, sizeof verdict, "%s",
+             config                ? ""
+             : scratch->diag.count ? scratch->diag.messages[0]
+                                   : "?");
+    config_free(config);
+    return verdict;
+}
+
+/* Gas that ends by itself, and "stove left on": gas and stove power in one room. */
+#define STOVE_RULES                                                                                \
+    "rules:\n"                                                                                     \
+    "  - {id: gas, kind: gas, reset_on_normal: true}\n"                                            \
+    "  - id: stove\n"                                                                              \
+    "    kind: combine\n"                                                                          \
+    "    alarm_kind: stove_left_on\n"                                                              \
+    "    within_s: 60\n"                                                                           \
+    "    conditions: [{meaning: gas_lel, op: gt, value: 10}, {meaning: power_w, op: gt, value: "   \
+    "3000}]\n"
+
+/* Every latching alarm has a way to end: a reset device where it comes from,
+ * or reset_at naming one, or reset_on_normal. */
+static void test_latching_rules_need_an_end(void **state)
+{
+    struct scratch *scratch = *state;
+    static const char calls[] =
+        "devices:\n"
+        "  - {id: c1, bus: b, address: 1, profile: call-point, bed: R1-A}\n"
+        "  - {id: c2, bus: b, address: 2, profile: call-point, bed: R2-A}\n";
+    /* A reset button in each room. */
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         "%s  - {id: r1, bus: b, address: 3, profile: presence-reset, room: R1}\n"
+                         "  - {id: r2, bus: b, address: 4, profile: presence-reset, room: R2}\n"
+                         "rules: [{id: call, kind: call}]\n",
+                         calls) > 0);
+    assert_string_equal(latching_verdict(scratch, text), "");
+    free(text);
+    /* A disabled reset device does not count. */
+    assert_true(asprintf(&text,
+                         "%s  - {id: r1, bus: b, address: 3, profile: presence-reset, room: R1}\n"
+                         "  - {id: r2, bus: b, address: 4, profile: presence-reset, room: R2, "
+                         "enabled: false}\n"
+                         "rules: [{id: call, kind: call}]\n",
+                         calls) > 0);
+    assert_non_null(strstr(latching_verdict(scratch, text), "room \"R2\" has no reset device"));
+    free(text);
+    /* reset_at: room R1's reset device ends calls from R2 too; a device works as well. */
+    assert_true(asprintf(&text,
+                         "%s  - {id: r1, bus: b, address: 3, profile: presence-reset, room: R1}\n"
+                         "rules: [{id: call, kind: call, reset_at: R1}]\n",
+                         calls) > 0);
+    assert_string_equal(latching_verdict(scratch, text), "");
+    free(text);
+    assert_true(asprintf(&text,
+                         "%s  - {id: r1, bus: b, address: 3, profile: presence-reset, room: R1}\n"
+                         "rules: [{id: call, kind: call, reset_at: r1}]\n",
+                         calls) > 0);
+    assert_string_equal(latching_verdict(scratch, text), "");
+    free(text);
+    /* reset_at a device that cannot reset. */
+    assert_true(asprintf(&text, "%srules: [{id: call, kind: call, reset_at: c1}]\n", calls) > 0);
+    assert_non_null(
+        strstr(latching_verdict(scratch, text), "reset_at: device \"c1\" has no reset button"));
+    free(text);
+    /* Presence attends only normal and above: an advisory call needs a reset button. */
+    assert_true(
+        asprintf(&text,
+                 "%s  - {id: d1, bus: b, address: 3, profile: door-contact, room: R1}\n"
+                 "  - {id: p1, bus: b, address: 4, profile: bed-sensor-r60abd1, bed: R1-A}\n"
+                 "  - {id: r2, bus: b, address: 5, profile: presence-reset, room: R2}\n"
+                 "rules:\n"
+                 "  - {id: presence, kind: presence}\n"
+                 "  - {id: call, kind: call, reset_at: R2}\n"
+                 "  - {id: door, kind: door_night, priority: advisory, reset_at: r2}\n",
+                 calls) > 0);
+    assert_string_equal(latching_verdict(scratch, text), "");
+    free(text);
+    /* Gas that ends by itself needs no reset device; combine rules only where all
+     * their conditions are (the kitchen), not in the rooms with one of them. */
+    assert_string_equal(
+        latching_verdict(
+            scratch,
+            "devices:\n"
+            "  - {id: g, bus: b, address: 1, profile: gas-midas, room: K}\n"
+            "  - {id: m1, bus: b, address: 2, profile: eastron-sdm120, room: R1}\n"
+            "  - {id: m2, bus: b, address: 3, profile: eastron-sdm120, room: K}\n"
+            "  - {id: kr, bus: b, address: 4, profile: presence-reset, room: K}\n" STOVE_RULES),
+        "");
+    const char *verdict =
+        latching_verdict(scratch, "devices:\n"
+                                  "  - {id: g, bus: b, address: 1, profile: gas-midas, room: K}\n"
+                                  "  - {id: m2, bus: b, address: 3, profile: eastron-sdm120, "
+                                  "room: K}\n" STOVE_RULES);
+    assert_non_null(strstr(verdict, "site.yaml:10:5: rule \"stove\" (combine)"));
+    assert_non_null(strstr(verdict, "room \"K\" has no reset device"));
+}
+
+/* A fire panel's places: checked entries, lookups, and a warning naming the
+ * zones left out. */
+static void test_fire_panel_places(void **state)
+{
+    struct scratch *scratch = *state;
+    static const char head[] = "devices:\n"
+                               "  - id: panel\n"
+                               "    bus: b\n"
+                               "    address: 1\n"
+                               "    profile: fire-panel-gb26875\n"
+                               "    room: K\n"
+                               "    places:\n";
+    static const struct {
+        const char *entries;
+        const char *message; /* "" = loads */
+    } cases[] = {
+        {"      - {fire_zone: 1, room: R1, spot: 一楼东侧走廊}\n"
+         "      - {fire_zone: 2, zone: Z}\n"
+         "      - {fire_zone: 3, spot: 地下车库}\n"
+         "      - {loop: 1, address: 17, room: R2}\n",
+         ""},
+        {"      - {fire_zone: 9, room: R1}\n",
+         "fire_zone: profile \"fire-panel-gb26875\" has no zone 9 (its zones: 1-8)"},
+        {"      - {fire_zone: 1, loop: 1, address: 2, room: R1}\n",
+         "place: give fire_zone (a panel zone), or loop and address (one detector), not both"},
+        {"      - {room: R1}\n", "got neither"},
+        {"      - {loop: 1, room: R1}\n", "missing required key \"address\" in place by loop"},
+        {"      - {fire_zone: 1, room: R1, zone: Z}\n", "zone: give room or zone, not both"},
+        {"      - {fire_zone: 1}\n", "place: expected room, zone or spot"},
+        {"      - {fire_zone: 1, room: R9}\n", "room: no room \"R9\" is defined"},
+        {"      - {fire_zone: 1, zone: Z9}\n", "zone: no zone \"Z9\" is defined"},
+        {"      - {fire_zone: 1, room: R1}\n      - {fire_zone: 1, room: R2}\n",
+         "fire_zone: zone 1 already has a place (line 12)"},
+        {"      - {fire_zone: 1, room: R1, floor: 2}\n", "unknown key \"floor\" in place"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = NULL;
+        assert_true(asprintf(&text, "%s%srules: [{id: fire, kind: fire_zone}]\n", head,
+                             cases[i].entries) > 0);
+        const char *verdict = latching_verdict(scratch, text);
+        if (cases[i].message[0] ? !strstr(verdict, cases[i].message) : verdict[0] != '\0')
+            fail_msg("case %zu: expected \"%s\", got \"%s\"", i, cases[i].message, verdict);
+        free(text);
+    }
+    assert_non_null(
+        strstr(latching_verdict(scratch, "devices:\n"
+                                         "  - {id: m, bus: b, address: 1, profile: eastron-sdm120, "
+                                         "places: [{fire_zone: 1, room: R1}]}\n"),
+               "places: profile \"eastron-sdm120\" reports no fire zones"));
+
+    /* The good one, looked up; zones 4-8 left out are a warning, not an error. */
+    char *text = NULL;
+    assert_true(
+        asprintf(&text,
+                 "site: {id: s1, name: S, district: d1}\n"
+                 "profiles: [\"%s/config/profiles/*.yaml\"]\n"
+                 "zones: [{id: Z, name: 一楼, rooms: [{id: R1, name: 101室}, {id: R2}, "
+                 "{id: K}]}]\n"
+                 "buses: [{id: b, driver: sim}]\n%s%srules: [{id: fire, kind: fire_zone}]\n",
+                 repo_root(), head, cases[0].entries) > 0);
+    char *path = test_write_file(scratch->dir, "site.yaml", text);
+    free(text);
+    struct wg_config *config = config_load(path, &scratch->diag);
+    free(path);
+    print_messages(&scratch->diag);
+    assert_non_null(config);
+    const struct wg_device *panel = &config->devices[0];
+    assert_int_equal(panel->place_count, 4);
+    assert_string_equal(config_fire_place(panel, 1, 0, 0)->name, "一楼东侧走廊");
+    assert_string_equal(config_fire_place(panel, 2, 0, 0)->name, "一楼"); /* the zone's name */
+    assert_int_equal(config_fire_place(panel, 2, 0, 0)->room, WG_NO_INDEX);
+    assert_string_equal(config_fire_place(panel, 3, 0, 0)->name, "地下车库");
+    assert_string_equal(config_fire_place(panel, 1, 1, 17)->name, "R2"); /* the detector first */
+    assert_string_equal(config_fire_place(panel, 1, 1, 18)->name, "一楼东侧走廊");
+    assert_null(config_fire_place(panel, 4, 0, 0));
+    assert_int_equal(config->warnings.count, 1);
+    assert_non_null(strstr(config->warnings.messages[0],
+                           "site.yaml:6:5: warning: device \"panel\": fire zones 4-8 have no "
+                           "place (places:); their alarms show at the panel's room \"K\""));
+    config_free(config);
 }
 
 /* Relative paths resolve against the directory of the file naming them. */
@@ -622,6 +902,23 @@ static const struct bad_case bad_cases[] = {
     {"32-zones-not-a-list.yaml", NULL, 6, "zones: expected a list", 1},
     {"33-gas-thresholds.yaml", NULL, 17, "high: expected more than low (40), got 20", 1},
     {"34-bed-exit-bad-window.yaml", NULL, 17, "window: expected a daily time window", 1},
+    {"36-unknown-timezone.yaml", NULL, 2, "timezone: \"Europe/Shanghai\" is not a time zone in", 1},
+    {"37-call-without-reset.yaml", NULL, 20,
+     "rule \"call\" (call): its alarms stay until they are reset at their origin, but room "
+     "\"102\" has no reset device",
+     1},
+    {"38-kitchen-gas-without-reset.yaml", NULL, 15,
+     "rule \"kitchen-gas\" (gas): its alarms stay until they are reset at their origin, but "
+     "room \"kitchen\" has no reset device",
+     1},
+    {"39-call-point-without-room.yaml", NULL, 14,
+     "but device \"lobby-call\" has no room, so they could never end; give it a room that has one",
+     1},
+    {"40-reset-at-room-without-reset.yaml", NULL, 16,
+     "reset_at: room \"F1-station\" has no reset device", 1},
+    {"41-reset-at-unknown.yaml", NULL, 16, "reset_at: no room or device \"nurse-station\"", 1},
+    {"42-reset-at-and-on-normal.yaml", NULL, 16,
+     "reset_at: an alarm that ends by itself (reset_on_normal: true) is not reset anywhere", 1},
     {"35-rule-point-missing.yaml", NULL, 17,
      "meaning: rule \"heart\" needs a point meaning \"heart_rate\", but no device has one", 1},
 };
@@ -671,10 +968,13 @@ int main(void)
                                         facility_teardown),
         cmocka_unit_test_setup_teardown(test_facility_defaults_and_sections, facility_setup,
                                         facility_teardown),
+        cmocka_unit_test_setup_teardown(test_facility_meter_meanings, facility_setup,
+                                        facility_teardown),
         cmocka_unit_test_setup_teardown(test_facility_lookups, facility_setup, facility_teardown),
         cmocka_unit_test(test_priority_and_risk_names_round_trip),
         cmocka_unit_test(test_window_contains),
         cmocka_unit_test(test_meaning_vocabulary),
+        cmocka_unit_test(test_timezone_names),
         cmocka_unit_test_setup_teardown(test_cfgtree_positions_aliases_quotes, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_cfgtree_byte_ranges, scratch_setup, scratch_teardown),
@@ -684,6 +984,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cfgtree_duplicate_keys, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test(test_diag_formats),
+        cmocka_unit_test_setup_teardown(test_latching_rules_need_an_end, scratch_setup,
+                                        scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_fire_panel_places, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths_and_minimal_defaults, scratch_setup,
                                         scratch_teardown),
     };

@@ -289,7 +289,7 @@ static void test_update_device_changes_only_its_node(void **state)
     const struct wg_device *device = &config->devices[config_find_device(config, "101-A-call")];
     assert_string_equal(device->label, "101-A 床头呼叫 (新)");
     assert_int_equal(device->poll_ms, 300);
-    assert_int_equal(config->device_count, 319);
+    assert_int_equal(config->device_count, 323);
     config_free(config);
 
     char *prev = prev_path(fx);
@@ -313,8 +313,8 @@ static void test_add_and_delete_device(void **state)
              "\"profile\": \"call-point\", \"room\": \"101\", \"spot\": \"12\", \"enabled\": "
              "false}");
     char *changed = slurp(fx->path);
-    const char *last = "  - {id: plant-power, label: 总配电, bus: sim-plant, address: 7, profile: "
-                       "chint-dtsu666, room: plant-room, poll_ms: 10000}\n";
+    const char *last = "  - {id: kitchen-reset, label: 厨房 到位/复位, bus: sim-plant, address: 8, "
+                       "profile: presence-reset, room: kitchen, spot: 门口, poll_ms: 200}\n";
     char *expected = NULL;
     assert_true(
         asprintf(&expected,
@@ -326,7 +326,7 @@ static void test_add_and_delete_device(void **state)
                                           strlen("\n# --- Rules"));
     free(expected);
     struct wg_config *config = load(fx->path);
-    assert_int_equal(config->device_count, 320);
+    assert_int_equal(config->device_count, 324);
     const struct wg_device *added = &config->devices[config_find_device(config, "101-extra")];
     assert_string_equal(added->label, "yes");
     assert_string_equal(added->spot, "12");
@@ -343,14 +343,14 @@ static void test_add_and_delete_device(void **state)
     char *after_delete = slurp(fx->path);
     assert_null(strstr(after_delete, "101-door"));
     const char *line = "  - {id: 101-door, label: 101 门磁, bus: sim-f1, address: 7, profile: "
-                       "door-contact, room: \"101\", spot: door, poll_ms: 200}\n";
+                       "door-contact, room: \"101\", spot: 门口, poll_ms: 200}\n";
     assert_non_null(strstr(changed, line));
     assert_int_equal(strlen(after_delete), strlen(changed) - strlen(line));
     const char *at = strstr(changed, line);
     assert_memory_equal(after_delete, changed, (size_t)(at - changed));
     assert_string_equal(after_delete + (at - changed), at + strlen(line));
     config = load(fx->path);
-    assert_int_equal(config->device_count, 319);
+    assert_int_equal(config->device_count, 323);
     assert_int_equal(config_find_device(config, "101-door"), WG_NO_INDEX);
     config_free(config);
     free(after_delete);
@@ -434,12 +434,17 @@ static void test_room_beds(void **state)
     assert_int_not_equal(config_find_bed(config, "F1-corridor-X"), WG_NO_INDEX);
     config_free(config);
 
-    /* A bed a resident lies in cannot go: the loader says so. */
+    /* A bed a resident lies in cannot go: the refusal names the resident. */
     apply(fx, WG_EDIT_ROOM_BEDS, "101", "{\"beds\": [\"A\"]}", 422, &result);
-    bool named = false;
-    for (size_t i = 0; i < result.details.count; i++)
-        named = named || strstr(result.details.messages[i], "no bed \"101-B\"");
-    assert_true(named);
+    assert_string_equal(result.field, "beds");
+    assert_int_equal(result.details.count, 1);
+    assert_string_equal(result.details.entries[0].code, "bed_occupied");
+    assert_string_equal(result.details.entries[0].field, "beds");
+    assert_string_equal(result.details.entries[0].args,
+                        "{\"bed\":\"101-B\",\"occupant\":\"张爷爷\",\"resident\":\"R-AB58\","
+                        "\"label\":\"张爷爷\"}");
+    assert_non_null(
+        strstr(result.error, "bed 101-B cannot be taken away: resident R-AB58 (张爷爷)"));
     config_edit_result_free(&result);
 }
 
@@ -481,7 +486,7 @@ static void test_own_values_change_nothing(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 319 + 55);
+    assert_int_equal(checked, 323 + 55);
     cfgtree_free(root);
     diag_free(&diag);
 }
@@ -562,7 +567,10 @@ static void test_refusals_change_nothing(void **state)
          "{\"id\": \"x 1\", \"bus\": \"sim-f1\", \"address\": 300, \"profile\": \"call-point\"}",
          422, "id", "id: expected letters, digits"},
         {WG_EDIT_RESIDENT_ADD, NULL, "{\"id\": \"R-ZZ99\", \"bed\": \"101-A\", \"care_level\": 1}",
-         422, "bed", "already taken by resident \"R-ACD7\""},
+         422, "bed", "bed 101-A is taken by resident R-ACD7 (田爷爷)"},
+        /* The occupant is named, not the resident being moved (who comes first in the file). */
+        {WG_EDIT_RESIDENT_UPDATE, "R-ACD7", "{\"bed\": \"102-A\", \"care_level\": 1}", 422, "bed",
+         "bed 102-A is taken by resident R-1991 (姜奶奶): move or remove that resident first"},
         {WG_EDIT_RESIDENT_UPDATE, "R-ACD7",
          "{\"bed\": \"101-A\", \"care_level\": 1, \"night\": \"25:00-07:00\"}", 422, "night",
          "night: expected a daily time window"},
@@ -580,13 +588,22 @@ static void test_refusals_change_nothing(void **state)
         assert_null(result.before);
         assert_null(result.after);
         if (cases[i].status == 422) {
+            /* Each problem: a code, the field where it is one, and no server path in what a
+             * manager reads; the log's messages keep file:line of the real file. */
             assert_true(result.details.count >= 1);
             for (size_t m = 0; m < result.details.count; m++) {
+                const struct wg_diag_entry *entry = &result.details.entries[m];
                 assert_null(strstr(result.details.messages[m], ".edit-"));
-                assert_true(strncmp(result.details.messages[m], fx->path, strlen(fx->path)) == 0);
-                assert_int_equal(result.details.messages[m][strlen(fx->path)], ':');
+                if (entry->file) {
+                    assert_string_equal(entry->file, fx->path);
+                    assert_true(strncmp(result.details.messages[m], fx->path, strlen(fx->path)) ==
+                                0);
+                }
+                assert_true(entry->code[0]);
+                assert_null(strstr(entry->text, fx->dir));
             }
-            assert_non_null(strstr(result.error, fx->path));
+            assert_string_equal(result.details.entries[0].field, cases[i].field);
+            assert_null(strstr(result.error, fx->dir));
         } else {
             assert_int_equal(result.details.count, 0);
         }

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "core.h"
+#include "health_reason.h"
 #include "store.h"
 
 struct fixture {
@@ -233,6 +234,59 @@ static void test_health_change_goes_to_outbox(void **state)
     assert_int_equal(store_outbox_count(core_store(f->core)), outbox_before + 3);
     assert_int_equal(core_device_health(f->core, "gas-k"), WG_HEALTH_OFFLINE);
     assert_int_equal(core_device_counter(f->core, "gas-k", "timeout"), 3);
+    /* The reason as a code beside its text: in the device JSON and the health event. */
+    json_t *device = core_device_json(f->core, "gas-k");
+    assert_string_equal(json_string_value(json_object_get(device, "reason")), "timeout");
+    assert_string_equal(json_string_value(json_object_get(device, "reason_code")), "timeout");
+    json_decref(device);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db_path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT json_extract(body, '$.reason_code') FROM events "
+                                        "WHERE kind = 'device_health' ORDER BY seq DESC LIMIT 1",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "timeout");
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
+/* Today's drivers' health texts map to the codes the pages translate. */
+static void test_health_reason_codes(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"answering", "answering"},
+        {"lines requested", "answering"},
+        {"chip back", "answering"},
+        {"timeout", "timeout"},
+        {"crc error", "crc"},
+        {"exception 2 (illegal data address)", "exception"},
+        {"exception 6 (slave device busy)", "exception"},
+        {"bad reply: Invalid data", "bad_reply"},
+        {"connection: Connection refused", "connection"},
+        {"chip gpiochip0 lost: No such device", "chip_missing"},
+        {"scripted", "scripted"},
+        {"control", "scripted"},
+        {"cable cut in the riser", "cable_cut"},
+        {"loop shorted at the door", "short_circuit"},
+        {"short circuit", "short_circuit"},
+        {"line busy", "line_busy"},
+        {"the cat sat on it", "other"},
+        {"write: crc error", "crc"},
+        {"", "other"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *code = health_reason_code(cases[i][0]);
+        if (strcmp(code, cases[i][1]) != 0)
+            fail_msg("\"%s\": expected %s, got %s", cases[i][0], cases[i][1], code);
+        assert_true(health_reason_code_known(code));
+    }
+    assert_string_equal(health_reason_code(NULL), "other");
+    assert_false(health_reason_code_known("offline"));
+    assert_false(health_reason_code_known(NULL));
 }
 
 /* A writer outside the daemon holds the database: events wait in memory, in
@@ -333,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeat_not_journaled_and_analog_to_readings, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_health_change_goes_to_outbox, setup, teardown),
+        cmocka_unit_test(test_health_reason_codes),
         cmocka_unit_test_setup_teardown(test_locked_database_holds_events_then_commits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_write_and_result, setup, teardown),

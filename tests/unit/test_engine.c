@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "alarm.h"
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 
@@ -98,6 +99,14 @@ static int64_t utc(int hour, int minute)
 static void on_change(void *ctx, const struct wg_alarm *alarm, const char *phase)
 {
     struct fixture *f = ctx;
+    /* Every alarm says what it is as a code and arguments, besides its English detail. */
+    if (!alarm->detail_code[0] || !alarm->detail[0])
+        fail_msg("%s alarm (%s) without a detail code or detail", alarm->kind, phase);
+    json_t *args = json_loads(alarm->detail_args, 0, NULL);
+    if (!json_is_object(args))
+        fail_msg("%s alarm: detail_args \"%s\" is not a JSON object", alarm->kind,
+                 alarm->detail_args);
+    json_decref(args);
     if (f->change_count == MAX_RECORDED)
         return;
     struct change *c = &f->changes[f->change_count++];
@@ -118,13 +127,13 @@ static uint64_t on_write(void *ctx, size_t device, size_t point, double value)
     return f->write_count;
 }
 
-static int setup_at(void **state, int64_t start)
+static int setup_site(void **state, int64_t start, const char *text)
 {
     setenv("TZ", "UTC", 1);
     tzset();
     struct fixture *f = calloc(1, sizeof *f);
     f->dir = test_tmpdir();
-    char *path = test_site_config(f->dir, site_text);
+    char *path = test_site_config(f->dir, text);
     struct wg_diag diag;
     diag_init(&diag);
     f->config = config_load(path, &diag);
@@ -141,6 +150,56 @@ static int setup_at(void **state, int64_t start)
     assert_non_null(f->engine);
     *state = f;
     return 0;
+}
+
+static int setup_at(void **state, int64_t start)
+{
+    return setup_site(state, start, site_text);
+}
+
+/* A kitchen (room 102) with a gas detector and no reset device of its own:
+ * its alarms are reset at room 101's door (reset_at). */
+static const char *const reset_at_text =
+    "buses:\n"
+    "  - {id: p1, driver: probe}\n"
+    "devices:\n"
+    "  - {id: presence-101, bus: p1, address: 1, profile: presence-reset, room: \"101\"}\n"
+    "  - {id: gas-k, bus: p1, address: 2, profile: gas-midas, room: \"102\"}\n"
+    "rules:\n"
+    "  - {id: presence, kind: presence}\n"
+    "  - {id: gas, kind: gas, low: 20, high: 40, for_s: 2, reset_at: \"101\"}\n";
+
+static int setup_reset_at(void **state)
+{
+    return setup_site(state, utc(12, 0), reset_at_text);
+}
+
+/* A fire panel in room 102 whose zones are elsewhere; a smoke detector and
+ * lamps in room 101. */
+static const char *const places_text =
+    "buses:\n"
+    "  - {id: p1, driver: probe}\n"
+    "devices:\n"
+    "  - id: panel\n"
+    "    bus: p1\n"
+    "    address: 1\n"
+    "    profile: fire-panel-gb26875\n"
+    "    room: \"102\"\n"
+    "    places:\n"
+    "      - {fire_zone: 1, room: \"101\", spot: 一楼东侧走廊}\n"
+    "      - {fire_zone: 2, zone: f1, spot: 一楼}\n"
+    "      - {loop: 1, address: 17, room: \"101\", spot: 101室 吸顶烟感}\n"
+    "  - {id: lamp-101, bus: p1, address: 2, profile: door-lamp, room: \"101\"}\n"
+    "  - {id: lamp-102, bus: p1, address: 3, profile: door-lamp, room: \"102\"}\n"
+    "  - {id: smoke-101, bus: p1, address: 4, profile: smoke-detector, room: \"101\", spot: "
+    "走廊尽头}\n"
+    "rules:\n"
+    "  - {id: fire, kind: fire_zone}\n"
+    "  - {id: smoke, kind: smoke, reset_on_normal: true}\n";
+
+static int setup_places(void **state)
+{
+    return setup_site(state, utc(12, 0), places_text);
 }
 
 static int setup_night(void **state)
@@ -422,6 +481,26 @@ static void test_bed_exit_in_the_day_raises_nothing(void **state)
     assert_int_equal(f->change_count, 0);
 }
 
+/* The site's zone decides what is night, not the host's (the fixture runs
+ * in TZ=UTC): 18:00 UTC is 02:00 in Shanghai, 03:00 UTC is 11:00. */
+static void test_night_is_the_sites_night(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(clock_use_timezone("Asia/Shanghai"), 0);
+    assert_int_equal(clock_utc_offset_min(f->now), 480);
+    f->now = utc(3, 0);
+    set(f, "bed-101A", "in_bed", 1);
+    set(f, "bed-101A", "in_bed", 0);
+    advance(f, 60, NULL);
+    assert_int_equal(f->change_count, 0); /* 03:00 UTC would be night on the host */
+    set(f, "bed-101A", "in_bed", 1);
+    f->now = utc(18, 0);
+    set(f, "bed-101A", "in_bed", 0);
+    advance(f, 6, NULL);
+    assert_int_equal(count_kind(f, "bed_exit"), 1); /* 18:00 UTC would be day */
+    assert_int_equal(clock_use_timezone("Nowhere/Atlantis"), -1);
+}
+
 static void test_night_window_across_midnight(void **state)
 {
     struct fixture *f = *state;
@@ -482,6 +561,8 @@ static void test_gas_low_high_interlock_and_reset_at_origin(void **state)
     advance(f, 2, NULL);
     assert_string_equal(only_active(f)->kind, "gas_low");
     assert_int_equal(only_active(f)->priority, WG_PRIO_URGENT);
+    assert_string_equal(only_active(f)->detail_code, "gas_lel");
+    assert_string_equal(only_active(f)->detail_args, "{\"lel\":25,\"low\":20}");
     set(f, "gas-k", "gas_lel", 55);
     advance(f, 2, NULL);
     const struct wg_alarm *active[4];
@@ -503,6 +584,36 @@ static void test_gas_low_high_interlock_and_reset_at_origin(void **state)
         assert_false(f->writes[i].device == d && f->writes[i].point == p &&
                      f->writes[i].value == 0); /* never re-opened */
     }
+}
+
+/* A room without a reset device of its own: its gas alarm is attended and
+ * reset where the rule's reset_at says, and nowhere else. */
+static void test_gas_reset_at_another_room(void **state)
+{
+    struct fixture *f = *state;
+    set(f, "gas-k", "gas_lel", 30);
+    advance(f, 3, NULL);
+    const struct wg_alarm *alarm = only_active(f);
+    assert_string_equal(alarm->kind, "gas_low");
+    assert_string_equal(alarm->room, "102");
+    assert_string_equal(alarm->reset_at, "101");
+    json_t *record = alarm_to_json(alarm);
+    assert_string_equal(json_string_value(json_object_get(record, "reset_at")), "101");
+    json_decref(record);
+    char why[256];
+    assert_int_equal(engine_reset_remote(f->engine, alarm->id, "nurse", "station", why, sizeof why),
+                     -1);
+    assert_non_null(strstr(why, "in room 102 or at 101"));
+    set(f, "presence-101", "presence", 1);
+    assert_int_equal(only_active(f)->state, WG_ALARM_ATTENDED);
+    set(f, "presence-101", "presence", 0); /* gas still there: not reset */
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 1);
+    set(f, "gas-k", "gas_lel", 0);
+    advance(f, 2, NULL);
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 1); /* gone, but not reset */
+    set(f, "presence-101", "reset", 1);
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
+    assert_string_equal(phases(f, 0), "gas_low:raise gas_low:attend gas_low:update gas_low:reset");
 }
 
 static void test_gas_reset_refused_while_still_high(void **state)
@@ -538,6 +649,109 @@ static void test_fire_during_device_fault_still_annunciates(void **state)
     assert_int_equal(fires, 1);
 }
 
+static const struct wg_alarm *alarm_of_kind(struct fixture *f, const char *kind, int fire_zone)
+{
+    const struct wg_alarm *active[16];
+    size_t n = alarm_active(engine_alarms(f->engine), active, 16);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(active[i]->kind, kind) == 0 && active[i]->fire_zone == fire_zone)
+            return active[i];
+    fail_msg("no active %s alarm of zone %d", kind, fire_zone);
+    return NULL;
+}
+
+/* A fire zone alarms at its mapped place: that room's door lamp and its
+ * zone's corridor lamps act, and the record names the place and the zone; a
+ * zone without a place alarms at the panel's room with its number. */
+static void test_fire_zone_alarms_at_its_place(void **state)
+{
+    struct fixture *f = *state;
+    set(f, "panel", "fire_loop", 0);
+    set(f, "panel", "fire_address", 0);
+    set(f, "panel", "zone1_fire", 1);
+    const struct wg_alarm *zone1 = alarm_of_kind(f, "fire", 1);
+    assert_string_equal(zone1->room, "101");
+    assert_string_equal(zone1->zone, "f1");
+    assert_string_equal(zone1->place, "一楼东侧走廊");
+    assert_string_equal(zone1->device, "panel");
+    assert_int_equal(zone1->fire_loop, 0);
+    assert_string_equal(zone1->detail, "fire panel zone 1: 一楼东侧走廊");
+    assert_string_equal(zone1->detail_code, "fire_zone");
+    assert_string_equal(zone1->detail_args, "{\"zone\":1}");
+    json_t *record = alarm_to_json(zone1);
+    assert_string_equal(json_string_value(json_object_get(record, "place")), "一楼东侧走廊");
+    assert_int_equal(json_integer_value(json_object_get(record, "fire_zone")), 1);
+    assert_true(json_is_null(json_object_get(record, "fire_loop")));
+    json_decref(record);
+    advance(f, 1, NULL);
+    assert_true(last_write(f, "lamp-101", "lamp") == WG_LAMP_ALARM);     /* the zone's room */
+    assert_true(last_write(f, "lamp-102", "lamp") == WG_LAMP_OFF);       /* not the panel's */
+    assert_true(last_write(f, "lamp-102", "corridor") == WG_LAMP_ALARM); /* same site zone */
+
+    /* The panel names the detector in fire: the latest zone alarm moves to its place. */
+    set(f, "panel", "fire_loop", 1);
+    set(f, "panel", "fire_address", 17);
+    zone1 = alarm_of_kind(f, "fire", 1);
+    assert_int_equal(zone1->fire_loop, 1);
+    assert_int_equal(zone1->fire_address, 17);
+    assert_string_equal(zone1->place, "101室 吸顶烟感");
+    assert_string_equal(zone1->detail, "fire panel zone 1, loop 1 address 17: 101室 吸顶烟感");
+    assert_string_equal(zone1->detail_args, "{\"zone\":1,\"loop\":1,\"address\":17}");
+
+    /* A zone mapped to a whole site zone has no room. */
+    set(f, "panel", "zone2_fire", 1);
+    const struct wg_alarm *zone2 = alarm_of_kind(f, "fire", 2);
+    assert_string_equal(zone2->room, "");
+    assert_string_equal(zone2->zone, "f1");
+    assert_string_equal(zone2->place, "一楼");
+    assert_int_equal(zone2->fire_loop, 0); /* the detector named before is zone 1's */
+
+    /* An unmapped zone alarms at the panel's room, with its number. */
+    set(f, "panel", "zone5_fire", 1);
+    const struct wg_alarm *zone5 = alarm_of_kind(f, "fire", 5);
+    assert_string_equal(zone5->room, "102");
+    assert_string_equal(zone5->place, "");
+    assert_string_equal(zone5->detail, "fire panel zone 5");
+    record = alarm_to_json(zone5);
+    assert_true(json_is_null(json_object_get(record, "place")));
+    json_decref(record);
+    advance(f, 1, NULL);
+    assert_true(last_write(f, "lamp-102", "lamp") == WG_LAMP_ALARM);
+
+    /* A smoke detector's place is its spot. */
+    set(f, "smoke-101", "smoke", 1);
+    const struct wg_alarm *smoke = alarm_of_kind(f, "smoke", 0);
+    assert_string_equal(smoke->room, "101");
+    assert_string_equal(smoke->place, "走廊尽头");
+
+    /* Restored after a restart, the place and zone are kept. */
+    record = alarm_to_json(alarm_of_kind(f, "fire", 1));
+    struct wg_alarm_table *table = alarm_table_new((struct wg_alarm_sink){0});
+    assert_int_equal(alarm_restore(table, record), 0);
+    const struct wg_alarm *restored =
+        alarm_find(table, json_string_value(json_object_get(record, "id")));
+    assert_string_equal(restored->place, "101室 吸顶烟感");
+    assert_int_equal(restored->fire_zone, 1);
+    assert_int_equal(restored->fire_address, 17);
+    alarm_table_free(table);
+    json_decref(record);
+}
+
+/* Names are cut at a character, never inside one (the JSON stays valid). */
+static void test_copy_text_keeps_utf8_whole(void **state)
+{
+    (void)state;
+    char out[8];
+    alarm_copy_text(out, sizeof out, "一楼东侧走廊"); /* 3 bytes a character */
+    assert_string_equal(out, "一楼");
+    alarm_copy_text(out, sizeof out, "abcdefghij");
+    assert_string_equal(out, "abcdefg");
+    alarm_copy_text(out, sizeof out, "abcdef一");
+    assert_string_equal(out, "abcdef");
+    alarm_copy_text(out, sizeof out, NULL);
+    assert_string_equal(out, "");
+}
+
 /* ---- supervision and technical alarms ---- */
 
 static void test_silent_device_goes_offline_within_100_s(void **state)
@@ -551,7 +765,18 @@ static void test_silent_device_goes_offline_within_100_s(void **state)
     const struct wg_alarm *alarm = only_active(f);
     assert_string_equal(alarm->kind, "device_offline");
     assert_int_equal(alarm->priority, WG_PRIO_TECHNICAL);
+    assert_string_equal(alarm->detail_code, "device_silent");
+    assert_string_equal(alarm->detail_args, "{\"s\":30}");
     set(f, "call-101A", "call", 0); /* it answers again */
+    /* The driver says why: the reason as a code, and its text. */
+    engine_on_health(f->engine, config_find_device(f->config, "call-101B"), WG_HEALTH_OFFLINE,
+                     "cable cut in the riser", f->now);
+    alarm = only_active(f);
+    assert_string_equal(alarm->detail, "driver reports offline: cable cut in the riser");
+    assert_string_equal(alarm->detail_code, "device_offline");
+    assert_string_equal(alarm->detail_args,
+                        "{\"reason_code\":\"cable_cut\",\"reason\":\"cable cut in the riser\"}");
+    set(f, "call-101B", "call", 0);
     assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
     /* A device polled once a minute is offline 90 s after its last answer: within 100 s. */
     set(f, "meter-slow", "water_m3", 12.5);
@@ -592,10 +817,14 @@ static void test_failed_safety_write_is_an_alarm(void **state)
     struct fixture *f = *state;
     size_t d, p;
     find_point(f, "valve-k", "valve_close", &d, &p);
-    engine_on_write_result(f->engine, d, p, false, "no reply", f->now);
+    engine_on_write_result(f->engine, d, p, false, "write: timeout", f->now);
     const struct wg_alarm *alarm = only_active(f);
     assert_string_equal(alarm->kind, "action_failed");
     assert_int_equal(alarm->priority, WG_PRIO_EMERGENCY);
+    assert_string_equal(alarm->detail_code, "write_failed");
+    assert_string_equal(alarm->detail_args,
+                        "{\"point\":\"valve_close\",\"meaning\":\"valve_command\",\"reason_code\":"
+                        "\"timeout\",\"reason\":\"write: timeout\",\"safety\":true}");
     engine_on_write_result(f->engine, d, p, true, "", f->now);
     assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
 }
@@ -697,6 +926,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bed_exit_in_the_day_raises_nothing, setup_day,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_night_window_across_midnight, setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_night_is_the_sites_night, setup_day, teardown),
         cmocka_unit_test_setup_teardown(test_door_at_night_for_wandering_resident, setup_night,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_combined_out_of_bed_and_door_is_wandering, setup_night,
@@ -705,8 +935,11 @@ int main(void)
                                         setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_gas_reset_refused_while_still_high, setup_night,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_gas_reset_at_another_room, setup_reset_at, teardown),
         cmocka_unit_test_setup_teardown(test_fire_during_device_fault_still_annunciates,
                                         setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_fire_zone_alarms_at_its_place, setup_places, teardown),
+        cmocka_unit_test(test_copy_text_keeps_utf8_whole),
         cmocka_unit_test_setup_teardown(test_silent_device_goes_offline_within_100_s, setup_day,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cut_wire_and_unplugged_cord_are_technical, setup_night,

@@ -133,7 +133,8 @@ static void test_rfc3339_forms(void **state)
         "+024-05-01T12:00:00Z",
         "1969-12-31T23:59:59Z",
         "1970-01-01T00:00:00+00:01", /* before the epoch */
-        "\xef\xbc\x92" "024-05-01T12:00:00Z", /* a full-width digit */
+        "\xef\xbc\x92"
+        "024-05-01T12:00:00Z", /* a full-width digit */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (parse_copy(bad[i]) != -1)
