@@ -1445,6 +1445,25 @@ static int setup_token_valid(struct wg_auth *auth, const uint8_t key[KEY_LEN], i
     return valid;
 }
 
+int auth_setup_pending(struct wg_auth *auth, int64_t now_ms)
+{
+    if (!auth)
+        return -1;
+    pthread_mutex_lock(&auth->lock);
+    sqlite3_stmt *stmt = query(auth, "reading whether setup is pending",
+                               "SELECT NOT EXISTS (SELECT 1 FROM users) AND "
+                               "EXISTS (SELECT 1 FROM setup_token WHERE id = 1 AND expires_ms > ?)",
+                               "i", now_ms);
+    int pending = -1;
+    if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
+        pending = sqlite3_column_int(stmt, 0) != 0;
+    else if (stmt)
+        db_failed(auth, "reading whether setup is pending");
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&auth->lock);
+    return pending;
+}
+
 int auth_make_setup_token(struct wg_auth *auth, int64_t now_ms, char *token_out, size_t token_len)
 {
     if (!auth || !token_out || token_len < WG_AUTH_TOKEN_LEN + 1)

@@ -88,6 +88,10 @@ int auth_user_count(struct wg_auth *auth); /* -1 on error */
  * writes it to token_out (WG_AUTH_TOKEN_LEN + 1 bytes) and returns 1;
  * returns 0 when users exist (and drops any old token), -1 on error. */
 int auth_make_setup_token(struct wg_auth *auth, int64_t now_ms, char *token_out, size_t token_len);
+/* 1 while the first admin may still be made in the browser (no user exists
+ * and an unexpired setup token does), 0 otherwise, -1 on a database error.
+ * One small query: for the login page's unauthenticated GET /api/v1/setup. */
+int auth_setup_pending(struct wg_auth *auth, int64_t now_ms);
 /* Writes token to "<database dir>/setup-token" (mode 0600, replaced
  * atomically), or with token NULL removes that file if it is there. The
  * file's path goes to path_out. 0, or -1 with a message in err. */

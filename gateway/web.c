@@ -881,6 +881,16 @@ static void handle_api(struct wg_web_server *web, struct http_conn *conn)
     static const char *const user_fields[] = {"username", "role", "password", NULL};
     static const char *const user_update_fields[] = {"role", "password", NULL};
     static const char *const none[] = {NULL};
+    if (strcmp(path, "/api/v1/setup") == 0 && method == LWSHUMETH_GET) {
+        /* Whether the login page may offer the first-admin form: nothing secret
+         * (the token itself stays in the log and the token file). */
+        int pending = auth_setup_pending(web->auth, clock_wall_ms(&web->clock));
+        if (pending < 0)
+            respond_error(conn, 503, NULL, "cannot read the user table; try again");
+        else
+            respond_json(conn, 200, json_pack("{s:b}", "setup_pending", pending));
+        return;
+    }
     if (strcmp(path, "/api/v1/login") == 0 || strcmp(path, "/api/v1/setup") == 0) {
         if (method != LWSHUMETH_POST) {
             respond_error(conn, 405, NULL, "%s takes POST", path);

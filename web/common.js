@@ -29,7 +29,39 @@ const WG = (() => {
       'kind.gas_detector_fault': '燃气探测器故障', 'kind.valve_fault': '阀门故障',
       'kind.fire_zone_fault': '火警分区故障', 'kind.fire_zone_disabled': '火警分区被屏蔽',
       'kind.fire_supervisory': '火警监管信号', 'kind.fire_panel_power_fault': '火警控制器电源故障',
-      'kind.action_failed': '联动动作失败',
+      'kind.action_failed': '联动动作失败', 'kind.storage_failing': '存储故障',
+      /* Device health reasons (reason_code of a device and of a device_offline alarm). */
+      'reason.answering': '设备应答正常', 'reason.timeout': '设备无应答（超时）', 'reason.crc': '通信校验错误',
+      'reason.exception': '设备返回错误码', 'reason.bad_reply': '设备应答无法识别', 'reason.connection': '通信连接中断',
+      'reason.cable_cut': '线缆断开', 'reason.short_circuit': '线路短路', 'reason.chip_missing': '接口芯片缺失',
+      'reason.line_busy': '通信线路被占用', 'reason.scripted': '模拟设定', 'reason.other': '其他原因',
+      /* Why storage fails (storage_reason of the heartbeat, reason of a storage_failing alarm). */
+      'storage.disk_full': '磁盘已满', 'storage.locked': '数据库被其他程序占用', 'storage.read_only': '存储只读',
+      'storage.io_error': '磁盘读写错误', 'storage.size_limit': '数据库达到容量上限', 'storage.corrupt': '数据库已损坏',
+      'storage.unknown': '原因不明',
+      /* What an alarm's detail_code says, with its detail_args. */
+      'detail.device_offline': '{reason}', 'detail.device_silent': '{s} 秒无应答',
+      'detail.call': '按下呼叫按钮',
+      'detail.gas_lel': '燃气浓度 {lel} %LEL（报警值 {low}）',
+      'detail.gas_lel_high': '燃气浓度 {lel} %LEL（高限 {high}）：已关阀并启动排风',
+      'detail.storage_failing': '{reason}，{waiting} 条事件等待写入',
+      'detail.smoke': '探测到烟雾', 'detail.fire_zone': '火警分区 {zone} 报警', 'detail.pull_cord': '卫生间拉绳',
+      'detail.presence_call': '护理员在房间时发出的呼叫', 'detail.bed_exit_night': '夜间离床',
+      'detail.not_back_in_bed': '离床 {min} 分钟未回床', 'detail.vital_range': '{meaning} {value}，超出 {low}–{high}',
+      'detail.door_open_night': '夜间房门打开超过 {s} 秒', 'detail.no_activity': '{hours} 小时无{meaning}记录',
+      'detail.combination': '{n} 个条件在 {within_s} 秒内同时出现', 'detail.write_failed': '{meaning}输出失败：{reason}',
+      'detail.cord_unplugged': '呼叫器或呼叫线从插座拔出', 'detail.line_fault': '监控线路断开：线缆被剪断或触点故障',
+      'detail.battery_low': '电池电量低', 'detail.tamper': '防拆开关被打开', 'detail.device_fault': '设备报告故障',
+      'detail.gas_detector_fault': '燃气探测器故障', 'detail.valve_fault': '燃气阀故障',
+      'detail.fire_zone_fault': '火警分区 {zone} 故障', 'detail.fire_zone_disabled': '火警分区 {zone} 被屏蔽',
+      'detail.fire_supervisory': '火警分区 {zone} 监管信号', 'detail.fire_panel_power_fault': '火警控制器电源故障',
+      /* What a point measures (the meaning in detail_args). */
+      'meaning.heart_rate': '心率', 'meaning.breathing_rate': '呼吸频率', 'meaning.movement': '体动',
+      'meaning.water_m3': '用水', 'meaning.energy_kwh': '用电', 'meaning.energy_total_kwh': '用电',
+      'meaning.valve_close': '燃气阀', 'meaning.valve_command': '燃气阀', 'meaning.fan_command': '排风扇',
+      'meaning.door_lamp': '门灯', 'meaning.fire_door_release': '防火门',
+      /* A fire panel's zone, loop and detector address. */
+      'fire.zone': '火警分区 {zone}', 'fire.point': '回路 {loop} · 地址 {address}', 'fire.address': '地址 {address}',
     },
     en: {
       'lang.switch': '中文', 'login.title': 'Log in', 'login.user': 'User name', 'login.password': 'Password',
@@ -51,7 +83,42 @@ const WG = (() => {
       'kind.gas_detector_fault': 'Gas detector fault', 'kind.valve_fault': 'Valve fault',
       'kind.fire_zone_fault': 'Fire zone fault', 'kind.fire_zone_disabled': 'Fire zone disabled',
       'kind.fire_supervisory': 'Fire supervisory', 'kind.fire_panel_power_fault': 'Fire panel power fault',
-      'kind.action_failed': 'Action failed',
+      'kind.action_failed': 'Action failed', 'kind.storage_failing': 'Storage failing',
+      /* Device health reasons (reason_code of a device and of a device_offline alarm). */
+      'reason.answering': 'answering', 'reason.timeout': 'no reply (timeout)', 'reason.crc': 'checksum errors',
+      'reason.exception': 'the device returns an error code', 'reason.bad_reply': 'replies that make no sense',
+      'reason.connection': 'connection lost', 'reason.cable_cut': 'cable cut', 'reason.short_circuit': 'short circuit',
+      'reason.chip_missing': 'interface chip missing', 'reason.line_busy': 'line busy', 'reason.scripted': 'simulated',
+      'reason.other': 'other cause',
+      /* Why storage fails (storage_reason of the heartbeat, reason of a storage_failing alarm). */
+      'storage.disk_full': 'disk full', 'storage.locked': 'database locked by another program',
+      'storage.read_only': 'storage read-only', 'storage.io_error': 'disk read/write error',
+      'storage.size_limit': 'database size limit reached', 'storage.corrupt': 'database corrupt',
+      'storage.unknown': 'cause unknown',
+      /* What an alarm's detail_code says, with its detail_args. */
+      'detail.device_offline': '{reason}', 'detail.device_silent': 'no reply for {s} s',
+      'detail.call': 'call button pressed',
+      'detail.gas_lel': 'gas {lel} %LEL (alarm at {low})',
+      'detail.gas_lel_high': 'gas {lel} %LEL (high limit {high}): valve closed, fan started',
+      'detail.storage_failing': '{reason}; {waiting} events waiting to be saved',
+      'detail.smoke': 'smoke detected', 'detail.fire_zone': 'fire zone {zone} in alarm', 'detail.pull_cord': 'bathroom pull cord',
+      'detail.presence_call': 'call while staff are in the room', 'detail.bed_exit_night': 'out of bed at night',
+      'detail.not_back_in_bed': 'not back in bed after {min} min', 'detail.vital_range': '{meaning} {value}, outside {low}–{high}',
+      'detail.door_open_night': 'door open at night for over {s} s', 'detail.no_activity': 'no {meaning} for {hours} h',
+      'detail.combination': '{n} conditions within {within_s} s', 'detail.write_failed': '{meaning} output failed: {reason}',
+      'detail.cord_unplugged': 'call pendant or cord pulled out of its socket',
+      'detail.line_fault': 'supervised line open: cut wire or contact fault', 'detail.battery_low': 'battery low',
+      'detail.tamper': 'tamper contact open', 'detail.device_fault': 'the device reports a fault',
+      'detail.gas_detector_fault': 'gas detector fault', 'detail.valve_fault': 'gas valve fault',
+      'detail.fire_zone_fault': 'fire zone {zone} fault', 'detail.fire_zone_disabled': 'fire zone {zone} disabled',
+      'detail.fire_supervisory': 'fire zone {zone} supervisory signal', 'detail.fire_panel_power_fault': 'fire panel power fault',
+      /* What a point measures (the meaning in detail_args). */
+      'meaning.heart_rate': 'heart rate', 'meaning.breathing_rate': 'breathing rate', 'meaning.movement': 'movement',
+      'meaning.water_m3': 'water use', 'meaning.energy_kwh': 'power use', 'meaning.energy_total_kwh': 'power use',
+      'meaning.valve_close': 'gas valve', 'meaning.valve_command': 'gas valve', 'meaning.fan_command': 'extract fan',
+      'meaning.door_lamp': 'door lamp', 'meaning.fire_door_release': 'fire door',
+      /* A fire panel's zone, loop and detector address. */
+      'fire.zone': 'zone {zone}', 'fire.point': 'loop {loop}, detector {address}', 'fire.address': 'detector {address}',
     },
   };
 
@@ -154,10 +221,14 @@ const WG = (() => {
   function pad(n) { return String(n).padStart(2, '0'); }
 
   /* Times are shown in the site's time zone (snapshot `timezone`, an IANA
-   * name) once a page has set it, never the browser's or the host's. */
+   * name) once a page has set it, never the browser's or the host's; a
+   * gateway that gives only `utc_offset_min` gets that fixed offset. */
   let timeZone = null;
   let zoneParts = null;
-  function setTimeZone(name) {
+  let zoneOffsetMin = null;
+  function setTimeZone(name, offsetMin) {
+    zoneOffsetMin = Number.isFinite(offsetMin) ? offsetMin : null;
+    if (!name) { zoneParts = null; timeZone = null; return; }
     try {
       zoneParts = new Intl.DateTimeFormat('en-GB', {
         timeZone: name, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
@@ -171,6 +242,10 @@ const WG = (() => {
   }
   /* {year, month, day, hour, minute, second} of ms in the site's zone. */
   function wallParts(ms) {
+    if (!zoneParts && zoneOffsetMin !== null) {
+      const d = new Date(ms + zoneOffsetMin * 60000);
+      return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+    }
     if (!zoneParts) {
       const d = new Date(ms);
       return { year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate(), hour: d.getHours(), minute: d.getMinutes(), second: d.getSeconds() };
@@ -200,6 +275,40 @@ const WG = (() => {
     const p = wallParts(ms);
     return `${p.year}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)}`;
   }
+
+  /* A health reason code in words ("cable_cut" -> "线缆断开"); unknown codes are "other". */
+  function reasonText(code) {
+    return t(`reason.${code}`) === `reason.${code}` ? t('reason.other') : t(`reason.${code}`);
+  }
+  function storageText(code) {
+    return code && t(`storage.${code}`) !== `storage.${code}` ? t(`storage.${code}`) : t('storage.unknown');
+  }
+  /* An alarm's detail in the page's language, from detail_code and
+   * detail_args (docs/alarms.md): codes inside the arguments (reason_code,
+   * a storage reason, a meaning) are put into words too. An alarm without
+   * a code (journaled before codes existed), or with a code this page does
+   * not know, says nothing more in Chinese (never the English `detail`);
+   * English falls back to `detail`. */
+  function alarmDetail(a) {
+    const code = a && a.detail_code;
+    const args = (a && a.detail_args && typeof a.detail_args === 'object') ? a.detail_args : {};
+    const key = `detail.${code}`;
+    if (code && (key in strings[lang()] || key in strings.en)) {
+      const params = { ...args };
+      if (args.reason_code) params.reason = reasonText(args.reason_code);
+      else if (code === 'device_offline' || code === 'write_failed') params.reason = lang() === 'en' && args.reason ? args.reason : reasonText('other');
+      if (code === 'storage_failing') params.reason = storageText(args.reason);
+      if (args.meaning) {
+        const words = t(`meaning.${args.meaning}`);
+        params.meaning = words === `meaning.${args.meaning}` ? (lang() === 'en' ? args.meaning : '') : words;
+      } else {
+        params.meaning = '';
+      }
+      return t(key, params);
+    }
+    return lang() === 'en' && a && a.detail ? String(a.detail) : '';
+  }
+
   /* "4:07" or "1:02:09" since ms. */
   function fmtElapsed(ms, now) {
     let s = Math.max(0, Math.floor(((now || Date.now()) - ms) / 1000));
@@ -211,6 +320,7 @@ const WG = (() => {
   return {
     t, tOr, has, lang, setLang, addStrings, translatePage, api, loadSession, requireRole, logout, roleAtLeast,
     escape, fmtTime, fmtElapsed, loginUrl, setTimeZone, timeZone: () => timeZone, wallParts, wallToMs,
+    reasonText, storageText, alarmDetail,
     get session() { return session; },
   };
 })();

@@ -1,57 +1,82 @@
-/* The nurse-station wall display (docs/api.md "WebSocket /ws").
+/* The nurse-station display (docs/api.md "WebSocket /ws"): the wall screen,
+ * a tablet, a carer's phone.
  *
  * One WebSocket (subprotocol wardgate.v1): the first message is a snapshot
  * that replaces everything; then alarm deltas by id and update counter (a
- * stale update is ignored, a reset alarm leaves), device health, a heartbeat
- * every second and the results of our acknowledgements. Silence from the
- * server for 3.5 s, or a closed socket, shows the lost-connection banner,
- * keeps the last known calls on screen marked stale, and reconnects with
- * back-off (0.5 s doubling to 5 s); the next snapshot replaces everything.
+ * stale update is ignored, a reset alarm leaves; the same update again only
+ * to say it is now journaled), a heartbeat every second (with the storage
+ * state) and the results of our acknowledgements. Silence from the server
+ * for 3.5 s, or a closed socket, shows the lost-connection banner, keeps the
+ * last known calls on screen marked stale, and reconnects with back-off
+ * (0.5 s doubling to 5 s); the next snapshot replaces everything.
  *
- * Calls are sorted by priority, then age (oldest first). Colours and flashing
- * follow IEC 60601-1-8 (see display.css); sound is IEC-like bursts rendered
- * with WebAudio for the highest priority not yet acknowledged. Silencing
- * pauses the sound for 2 minutes (a new alarm of a higher priority ends the
- * pause) and never touches the visuals. There is no reset here: a call is
- * reset only at its origin. Every text from the server goes in through
- * textContent. */
+ * Calls are sorted by priority, then age (oldest first), in bands: fire and
+ * emergency, then calls nobody acknowledged, then calls in hand; the board's
+ * card sizes come from display-layout.js. What does not fit scrolls under
+ * the pinned emergencies, and a bar counts what is out of view with its
+ * longest wait. Colours and flashing follow IEC 60601-1-8 (display.css);
+ * sound is display-sound.js. There is no reset here: a call is reset only
+ * at its origin. Every text from the server goes in through textContent. */
 'use strict';
 
 (() => {
   WG.addStrings({
     zh: {
       'd.title': '护士站', 'd.count.calls': '呼叫', 'd.count.unack': '未确认', 'd.count.technical': '技术报警',
-      'd.sound.enable': '启用声音', 'd.silence': '静音 2 分钟', 'd.silenced': '已静音 {t}',
+      'd.calls.title': '呼叫', 'd.sound.enable': '启用声音', 'd.silence': '静音 2 分钟', 'd.silenced': '已静音 {t}',
       'd.sound.unsupported': '此浏览器不能发声',
       'd.conn.lost': '与网关的连接已中断', 'd.conn.detail': '正在重新连接（第 {n} 次）… 下方显示的是 {t} 的数据，可能已过期',
-      'd.conn.never': '正在连接网关…', 'd.link.ok': '已连接 · {n} 台设备', 'd.link.offline': '离线 {n}',
+      'd.conn.never': '正在连接网关…', 'd.link.ok': '已连接 · {n} 台设备', 'd.link.offline': '离线 {n} 台',
       'd.link.connecting': '正在连接…', 'd.link.lost': '连接中断',
-      'd.empty': '当前没有呼叫', 'd.more': '还有 {n} 个呼叫未显示（按优先级排序）',
-      'd.technical.title': '技术报警', 'd.technical.none': '所有设备正常',
+      'd.empty': '当前没有呼叫',
+      'd.offscreen': '屏幕外还有 {n} 个呼叫', 'd.offscreen.unack': '（其中 {k} 个未确认）', 'd.offscreen.oldest': '最久已等 {t}',
+      'd.scroll.up': '上一屏', 'd.scroll.down': '下一屏',
+      'd.technical.title': '技术报警', 'd.technical.none': '所有设备正常', 'd.technical.more': '还有 {n} 条',
+      'd.storage.title': '存储故障：新事件暂时无法保存',
+      'd.storage.detail': '{reason}。{waiting} 条事件暂存在内存中等待写入。呼叫照常显示、照常确认；请立即通知维护人员。',
+      'd.storage.detail.short': '{reason}。呼叫照常显示、照常确认；请立即通知维护人员。',
+      'd.journal.pending': '未存档', 'd.journal.pending.long': '这条变化尚未写入存储',
       'd.fire.title': '火警', 'd.fire.instruction': '请立即按消防应急预案处置',
-      'd.fire.others': '另有 {n} 个呼叫/报警（其中紧急 {e} 个）', 'd.fire.others.none': '没有其他呼叫',
+      'd.fire.others': '另有 {n} 个呼叫 · 最久已等 {t}', 'd.fire.others.emergency': '另有 {n} 个呼叫（其中紧急 {e} 个）· 最久已等 {t}',
+      'd.fire.others.none': '没有其他呼叫',
       'd.fire.show_calls': '查看呼叫列表', 'd.fire.expand': '全屏显示火警',
       'd.ack': '确认', 'd.ack.pending': '确认中…', 'd.ack.failed': '确认失败：{e}', 'd.ack.timeout': '网关没有应答',
-      'd.ack.offline': '未连接网关', 'd.stale': '可能已过期', 'd.bed': '{b} 床', 'd.room': '{r}',
-      'd.since': '{t} 起', 'd.escalated': '已升级 {n} 级', 'd.reannounced': '再次提醒',
+      'd.ack.offline': '未连接网关', 'd.ack.moved': '卡片刚刚移动过，请看清后再按', 'd.stale': '可能已过期',
+      'd.ack.role': '需要护理员或更高权限', 'd.ack.gone': '这个呼叫已经结束', 'd.ack.attended': '这个呼叫已有人确认或已到场',
+      'd.ack.refused': '网关拒绝了确认',
+      'd.bed': '{b} 床', 'd.room': '{r}', 'd.since': '{t} 起', 'd.escalated': '已升级至第 {n} 级', 'd.reannounced': '再次提醒',
+      'd.logout.title': '退出登录？', 'd.logout.text': '退出后，这块屏幕将不再显示呼叫，直到有人重新登录。',
+      'd.logout.cancel': '继续显示呼叫', 'd.logout.confirm': '退出登录',
       'site': '全院',
     },
     en: {
       'd.title': 'Nurse station', 'd.count.calls': 'calls', 'd.count.unack': 'not acknowledged',
-      'd.count.technical': 'technical', 'd.sound.enable': 'Enable sound', 'd.silence': 'Silence 2 min',
+      'd.count.technical': 'technical', 'd.calls.title': 'Calls', 'd.sound.enable': 'Enable sound', 'd.silence': 'Silence 2 min',
       'd.silenced': 'Silenced {t}', 'd.sound.unsupported': 'This browser cannot play sound',
       'd.conn.lost': 'Connection to the gateway lost', 'd.conn.detail': 'Reconnecting (attempt {n})… the calls below are as of {t} and may be out of date',
       'd.conn.never': 'Connecting to the gateway…', 'd.link.ok': 'connected · {n} devices', 'd.link.offline': '{n} offline',
       'd.link.connecting': 'connecting…', 'd.link.lost': 'connection lost',
-      'd.empty': 'No calls', 'd.more': '{n} more calls not shown (sorted by priority)',
-      'd.technical.title': 'Technical', 'd.technical.none': 'All devices working',
+      'd.empty': 'No calls',
+      'd.offscreen': '{n} more calls out of view', 'd.offscreen.unack': ' ({k} not acknowledged)', 'd.offscreen.oldest': 'longest wait {t}',
+      'd.scroll.up': 'Previous screen', 'd.scroll.down': 'Next screen',
+      'd.technical.title': 'Technical', 'd.technical.none': 'All devices working', 'd.technical.more': '{n} more',
+      'd.storage.title': 'Storage failing: new events cannot be saved',
+      'd.storage.detail': '{reason}. {waiting} events are held in memory, waiting to be saved. Calls still show and can be acknowledged; tell maintenance now.',
+      'd.storage.detail.short': '{reason}. Calls still show and can be acknowledged; tell maintenance now.',
+      'd.journal.pending': 'not saved yet', 'd.journal.pending.long': 'this change is not saved to storage yet',
       'd.fire.title': 'FIRE', 'd.fire.instruction': 'Follow the fire emergency plan now',
-      'd.fire.others': '{n} other calls and alarms ({e} emergency)', 'd.fire.others.none': 'No other calls',
+      'd.fire.others': '{n} other calls · longest wait {t}', 'd.fire.others.emergency': '{n} other calls ({e} emergency) · longest wait {t}',
+      'd.fire.others.none': 'No other calls',
       'd.fire.show_calls': 'Show the calls', 'd.fire.expand': 'Full-screen fire view',
       'd.ack': 'Acknowledge', 'd.ack.pending': 'Sending…', 'd.ack.failed': 'Not acknowledged: {e}',
-      'd.ack.timeout': 'the gateway did not answer', 'd.ack.offline': 'not connected', 'd.stale': 'may be out of date',
-      'd.bed': 'Bed {b}', 'd.room': 'Room {r}', 'd.since': 'since {t}', 'd.escalated': 'escalated, level {n}',
+      'd.ack.timeout': 'the gateway did not answer', 'd.ack.offline': 'not connected',
+      'd.ack.moved': 'The card just moved; check it and press again', 'd.stale': 'may be out of date',
+      'd.ack.role': 'needs the nurse role or higher', 'd.ack.gone': 'this call has ended',
+      'd.ack.attended': 'this call is already acknowledged or attended', 'd.ack.refused': 'the gateway refused it',
+      'd.bed': 'Bed {b}', 'd.room': 'Room {r}', 'd.since': 'since {t}', 'd.escalated': 'escalated to level {n}',
       'd.reannounced': 'reminder',
+      'd.logout.title': 'Log out?', 'd.logout.text': 'After logging out this screen shows no calls until someone logs in again.',
+      'd.logout.cancel': 'Keep showing calls', 'd.logout.confirm': 'Log out',
       'site': 'Site',
     },
   });
@@ -59,20 +84,26 @@
   const $ = (id) => document.getElementById(id);
   const PRIORITY_RANK = { advisory: 0, technical: 1, normal: 2, urgent: 3, emergency: 4, fire: 5 };
   const TECHNICAL = new Set(['technical', 'advisory']);
-  /* IEC 60601-1-8 priority of a call: colour, flash and sound. */
-  function level(priority) {
-    if (priority === 'fire' || priority === 'emergency') return 'high';
-    if (priority === 'urgent') return 'medium';
-    if (priority === 'normal') return 'low';
-    return 'technical';
-  }
-  const FLASH_PERIOD_MS = { high: 500, medium: 1600 };
+  /* Detail codes that only repeat what the kind already says on a card. */
+  const REPEATS_KIND = new Set(['call', 'pull_cord', 'smoke', 'fire_zone']);
+  const level = WGSound.level;
   const HEARTBEAT_TIMEOUT_MS = 3500;
   const CONNECT_TIMEOUT_MS = 5000;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 5000;
   const ACK_TIMEOUT_MS = 5000;
-  const SILENCE_MS = 120000;
+  const ACK_ERROR_MS = 8000;
+  /* The server closes a socket that sends over 20 frames in 10 s: at most
+   * 18 acknowledgements go by WebSocket in any 11 s, the rest by HTTP. */
+  const WS_ACK_BUDGET = 18;
+  const WS_ACK_WINDOW_MS = 11000;
+  /* A press on a card that moved this recently is not taken as an
+   * acknowledgement: the finger may have aimed at the card before it. */
+  const MOVED_GUARD_MS = 450;
+  const AUTO_SCROLL_MS = 10000;  /* the wall display shows the next screen of calls */
+  const IDLE_MS = 30000;         /* ... once nobody has touched it for this long */
+  const LOGOUT_DIALOG_MS = 20000;
+  const LIST_QUERY = '(max-width: 759px), (max-height: 479px)'; /* the same as display.css */
 
   /* ---- state ---- */
   const state = {
@@ -89,10 +120,13 @@
     lastSnapshotAt: 0,
     lastDataAt: 0,
     attempts: 0,
-    ackErrors: new Map(),    /* alarm id -> {text, until} */
+    ackErrors: new Map(),    /* alarm id -> {key, params} or {refusal: the server's text}, and until */
     pendingAcks: new Map(),  /* ref -> {id, timer} */
+    wsAckTimes: [],          /* when the last WebSocket acknowledgements went */
     nextRef: 1,
     fireCollapsedFor: '',    /* the fire alarm ids the view was collapsed for */
+    storage: { failing: false, reason: null, waiting: null },
+    lastTouch: 0,            /* the last time someone touched the board */
   };
   const now = () => Date.now() + state.clockOffset;
 
@@ -100,10 +134,9 @@
   const hooks = { bursts: [], connectEvents: [] };
   window.WGDisplay = hooks;
 
+  function rank(a) { return a.priority_level ?? PRIORITY_RANK[a.priority] ?? 0; }
   function byDisplayOrder(a, b) {
-    return (b.priority_level ?? PRIORITY_RANK[b.priority] ?? 0) - (a.priority_level ?? PRIORITY_RANK[a.priority] ?? 0)
-      || (a.raised_ms || 0) - (b.raised_ms || 0)
-      || String(a.id).localeCompare(String(b.id));
+    return rank(b) - rank(a) || (a.raised_ms || 0) - (b.raised_ms || 0) || String(a.id).localeCompare(String(b.id));
   }
   function activeAlarms() { return [...state.alarms.values()].sort(byDisplayOrder); }
   function isCall(a) { return !TECHNICAL.has(a.priority); }
@@ -122,8 +155,9 @@
   function setAttr(node, name, value) {
     if (node.getAttribute(name) !== value) node.setAttribute(name, value);
   }
+  function setClass(node, name) { if (node.className !== name) node.className = name; }
   /* Puts `wanted` children into `parent` in order, moving only what is out of
-   * place (a moved node would restart its flashing). */
+   * place (a moved node restarts its flashing: syncFlashes puts it back in step). */
   function reorder(parent, wanted) {
     const keep = new Set(wanted);
     [...parent.children].forEach((child) => { if (!keep.has(child)) child.remove(); });
@@ -132,6 +166,7 @@
     });
   }
 
+  /* ---- words ---- */
   function kindText(a) { const key = `kind.${a.kind}`; const t = WG.t(key); return t === key ? a.kind : t; }
   function bedText(a) {
     if (!a.bed) return '';
@@ -139,14 +174,31 @@
     const label = room && a.bed.startsWith(`${room}-`) ? a.bed.slice(room.length + 1) : a.bed;
     return WG.t('d.bed', { b: label });
   }
+  /* The big name on a card: the mapped place of a detector or fire zone;
+   * else the room ("204室" in Chinese, "Room 204" in English: a room whose
+   * id is a number is named by it, never "Room 204室"); else the zone, the
+   * device, the site. */
   function roomText(a) {
-    const name = a.room_name || a.room;
-    if (name) return /^\d/.test(name) ? WG.t('d.room', { r: name }) : name;
-    return a.zone_name || a.zone || a.device_label || a.device || WG.t('site');
+    if (a.place) return a.place;
+    if (a.room && /^\d/.test(a.room)) {
+      return WG.lang() === 'en' ? WG.t('d.room', { r: a.room }) : (a.room_name || a.room);
+    }
+    return a.room_name || a.room || a.zone_name || a.zone || a.device_label || a.device || WG.t('site');
+  }
+  /* The fire panel's zone, loop and address, when the alarm has them. */
+  function fireZoneText(a) {
+    const parts = [];
+    if (a.fire_zone !== undefined && a.fire_zone !== null) parts.push(WG.t('fire.zone', { zone: a.fire_zone }));
+    if (a.fire_loop !== undefined && a.fire_loop !== null && a.fire_address !== undefined && a.fire_address !== null) {
+      parts.push(WG.t('fire.point', { loop: a.fire_loop, address: a.fire_address }));
+    } else if (a.fire_address !== undefined && a.fire_address !== null) {
+      parts.push(WG.t('fire.address', { address: a.fire_address }));
+    }
+    return parts.join(' · ');
   }
   function placeText(a) {
-    return [a.zone_name || a.zone, a.room_name || a.room, a.bed ? bedText(a) : ''].filter(Boolean).join(' · ')
-      || a.device_label || a.device || WG.t('site');
+    const where = a.place ? [a.place] : [a.zone_name || a.zone, roomText(a), a.bed ? bedText(a) : ''];
+    return [...new Set(where.filter(Boolean))].join(' · ') || a.device_label || a.device || WG.t('site');
   }
   function stateText(a) {
     if (a.state === 'acknowledged') {
@@ -154,39 +206,93 @@
     }
     return WG.t(`state.${a.state}`);
   }
+  /* The second line of a call: who, and what exactly (detail words; the
+   * fire zone; a mapped place's room). */
+  function subText(a) {
+    const parts = [a.resident_label || ''];
+    const zoneText = fireZoneText(a);
+    if (zoneText) parts.push(zoneText);
+    if (a.place && (a.room_name || a.room)) parts.push(a.room_name || a.room);
+    const detail = REPEATS_KIND.has(a.detail_code) ? '' : WG.alarmDetail(a);
+    if (detail && detail.toLowerCase() !== kindText(a).toLowerCase()) parts.push(detail);
+    return parts.filter(Boolean).join(' · ');
+  }
   function clockText(ms) { return WG.fmtTime(ms).slice(11); }
   function mayAck() { return WG.roleAtLeast(state.role, 'nurse'); }
+  function oldestWait(list) {
+    const first = Math.min(...list.map((a) => a.raised_ms || Infinity));
+    return Number.isFinite(first) ? WG.fmtElapsed(first, now()) : '';
+  }
 
   /* ---- acknowledging ---- */
   let socket = null;
 
+  function ackFailed(id, key, params) {
+    state.ackErrors.set(id, { key, params, until: Date.now() + ACK_ERROR_MS });
+    render();
+  }
+
   function acknowledge(id) {
     if (!socket || socket.readyState !== WebSocket.OPEN || !state.connected) {
-      state.ackErrors.set(id, { text: WG.t('d.ack.failed', { e: WG.t('d.ack.offline') }), until: Date.now() + 8000 });
-      render();
+      ackFailed(id, 'd.ack.failed', { e: WG.t('d.ack.offline') });
       return;
     }
     const ref = state.nextRef++;
     const timer = setTimeout(() => {
       if (!state.pendingAcks.delete(ref)) return;
-      state.ackErrors.set(id, { text: WG.t('d.ack.failed', { e: WG.t('d.ack.timeout') }), until: Date.now() + 8000 });
-      render();
+      ackFailed(id, 'd.ack.failed', { e: WG.t('d.ack.timeout') });
     }, ACK_TIMEOUT_MS);
     state.pendingAcks.set(ref, { id, timer });
     state.ackErrors.delete(id);
     const csrf = (WG.session && WG.session.csrf) || (state.session && state.session.csrf) || '';
-    socket.send(JSON.stringify({ type: 'ack', alarm: id, ref, csrf }));
+    const t = Date.now();
+    state.wsAckTimes = state.wsAckTimes.filter((at) => t - at < WS_ACK_WINDOW_MS);
+    if (state.wsAckTimes.length < WS_ACK_BUDGET) {
+      state.wsAckTimes.push(t);
+      socket.send(JSON.stringify({ type: 'ack', alarm: id, ref, csrf }));
+    } else {
+      /* Over the socket's frame budget: the same acknowledgement by HTTP. */
+      WG.api('POST', `/api/v1/alarms/${encodeURIComponent(id)}/ack`, {})
+        .then(({ status, data }) => onResult({ ref, ok: status === 200, error: data && data.error }))
+        .catch(() => {
+          const p = state.pendingAcks.get(ref);
+          if (!p) return;
+          clearTimeout(p.timer);
+          state.pendingAcks.delete(ref);
+          ackFailed(id, 'd.ack.failed', { e: WG.t('d.ack.offline') });
+        });
+    }
     render();
+  }
+  /* A refusal from the server (its English text) in the page's language. */
+  function refusalText(error) {
+    const text = String(error || '');
+    if (WG.lang() === 'en') return text || WG.t('d.ack.refused');
+    if (/nurse role/.test(text)) return WG.t('d.ack.role');
+    if (/^no active alarm/.test(text)) return WG.t('d.ack.gone');
+    if (/is already (acknowledged|attended|reset)/.test(text)) return WG.t('d.ack.attended');
+    return WG.t('d.ack.refused');
   }
   function ackPending(id) { return [...state.pendingAcks.values()].some((p) => p.id === id); }
 
+  /* The acknowledge button, or the state of the call, and any refusal. */
   function ackControls(container, a) {
     const wanted = mayAck() && a.state === 'raised';
     let button = container.querySelector('button.ack');
     if (wanted && !button) {
       button = el('button', 'ack');
       button.type = 'button';
-      button.addEventListener('click', () => acknowledge(a.id));
+      button.addEventListener('pointerdown', () => { button.dataset.pressedAt = String(Date.now()); });
+      button.addEventListener('click', () => {
+        const card = button.closest('[data-alarm-id]');
+        const pressed = Number(button.dataset.pressedAt || Date.now());
+        delete button.dataset.pressedAt;
+        if (card && pressed - Number(card.dataset.movedAt || 0) < MOVED_GUARD_MS) {
+          ackFailed(a.id, 'd.ack.moved');
+          return;
+        }
+        acknowledge(a.id);
+      });
       container.prepend(button);
     } else if (!wanted && button) {
       button.remove();
@@ -196,12 +302,15 @@
       const pending = ackPending(a.id);
       button.disabled = pending || !state.connected;
       setText(button, WG.t(pending ? 'd.ack.pending' : 'd.ack'));
+      /* The place in the name: "确认 204室 A 床" for a screen reader. */
+      button.setAttribute('aria-label', `${WG.t(pending ? 'd.ack.pending' : 'd.ack')} ${placeText(a)}`);
     }
     let error = container.querySelector('.ack-error');
     const failure = state.ackErrors.get(a.id);
     if (failure && failure.until > Date.now()) {
       if (!error) { error = el('div', 'ack-error'); error.setAttribute('role', 'alert'); container.append(error); }
-      setText(error, failure.text);
+      setText(error, failure.refusal !== undefined ? WG.t('d.ack.failed', { e: refusalText(failure.refusal) })
+        : WG.t(failure.key, failure.params));
     } else if (error) {
       error.remove();
     }
@@ -210,19 +319,43 @@
   /* ---- cards ---- */
   const cards = new Map(); /* id -> element, calls and technical alike */
 
-  function syncFlash(node, lvl) {
-    /* Every card of one priority flashes in step, whatever its age. */
-    const period = FLASH_PERIOD_MS[lvl];
-    const delay = period ? `-${Date.now() % period}ms` : '';
-    if (node.dataset.flashLevel !== lvl) {
-      node.dataset.flashLevel = lvl;
-      node.style.animationDelay = delay;
-      const lamp = node.querySelector('.lamp');
-      if (lamp) lamp.style.animationDelay = delay;
+  /* Every flashing thing flashes in step, whatever its age: each flash
+   * animation (display.css, names starting "flash-" or "fire-") is set to
+   * have started at the document's time origin, again whenever a card is
+   * added or moved (which restarts its CSS animation). */
+  function syncFlashes() {
+    for (const animation of document.getAnimations()) {
+      const name = animation.animationName || '';
+      if ((name.startsWith('flash-') || name.startsWith('fire-')) && animation.startTime !== 0) animation.startTime = 0;
     }
   }
 
-  function callCard(a) {
+  /* Notes the cards whose place on screen changed (moved in the DOM, a new
+   * size, scrolled), for the guard against presses aimed at another card. */
+  function noteMoves(nodes) {
+    const t = String(Date.now());
+    for (const node of nodes) {
+      const r = node.getBoundingClientRect();
+      const key = `${Math.round(r.left)},${Math.round(r.top)},${Math.round(r.width)},${Math.round(r.height)}`;
+      if (node.dataset.rect !== key) { node.dataset.rect = key; node.dataset.movedAt = t; }
+    }
+  }
+  function callNodes() {
+    return [...pinnedBand.children, ...WGLayout.BANDS.flatMap((b) => [...bandBoxes[b].children])];
+  }
+
+  function journalMark(parent, a) {
+    let mark = parent.querySelector('.journal-pending');
+    if (a.journaled === false) {
+      if (!mark) { mark = el('span', 'journal-pending'); parent.append(mark); }
+      setText(mark, WG.t('d.journal.pending'));
+      mark.title = WG.t('d.journal.pending.long');
+    } else if (mark) {
+      mark.remove();
+    }
+  }
+
+  function callCard(a, size) {
     let node = cards.get(a.id);
     if (!node || !node.classList.contains('call')) {
       if (node) node.remove();
@@ -231,37 +364,46 @@
       const where = el('div', 'where');
       where.append(el('span', 'room'), el('span', 'bed'));
       const what = el('div', 'what');
-      what.append(el('span', 'kind'), el('span', 'resident'));
-      const status = el('div', 'status');
-      status.append(el('span', 'badge state'));
+      const sub = el('div', 'sub');
+      sub.append(el('span', 'resident'), el('span', 'flags'));
+      what.append(el('span', 'kind'), sub);
       const time = el('div', 'time');
-      time.append(el('span', 'elapsed'), el('span', 'since'));
-      node.append(where, what, status, time, el('div', 'actions'), el('span', 'stale-tag'));
+      time.append(el('span', 'elapsed'), el('span', 'since'), el('span', 'stale-tag'));
+      const actions = el('div', 'actions');
+      actions.append(el('span', 'badge state'));
+      node.append(where, what, time, actions);
       cards.set(a.id, node);
     }
     const lvl = level(a.priority);
-    node.className = `call level-${lvl} prio-${a.priority}`;
+    setClass(node, `call size-${size} level-${lvl} prio-${a.priority}`);
     setAttr(node, 'data-alarm-id', a.id);
     setAttr(node, 'data-priority', a.priority);
     setAttr(node, 'data-state', a.state);
     setAttr(node, 'data-kind', a.kind);
-    syncFlash(node, lvl);
+    setAttr(node, 'data-journaled', a.journaled === false ? 'false' : 'true');
     setText(node.querySelector('.room'), roomText(a));
-    setText(node.querySelector('.bed'), bedText(a));
+    setText(node.querySelector('.bed'), a.place ? '' : bedText(a));
     setText(node.querySelector('.kind'), kindText(a));
-    setText(node.querySelector('.resident'), a.resident_label || '');
-    const badge = node.querySelector('.badge.state');
-    badge.className = `badge state state-${a.state}`;
-    setText(badge, stateText(a));
-    const status = node.querySelector('.status');
-    status.querySelectorAll('.escalated, .reannounced').forEach((b) => b.remove());
-    if (a.escalation_level > 0 && a.state !== 'attended') status.append(el('span', 'badge escalated', WG.t('d.escalated', { n: a.escalation_level })));
-    if (a.reannunciations > 0 && a.state === 'raised') status.append(el('span', 'badge reannounced', WG.t('d.reannounced')));
+    setText(node.querySelector('.resident'), subText(a));
+    const flags = node.querySelector('.flags');
+    const escalated = a.escalation_level > 0 && a.state !== 'attended' ? WG.t('d.escalated', { n: a.escalation_level }) : '';
+    const reannounced = a.reannunciations > 0 && a.state === 'raised' ? WG.t('d.reannounced') : '';
+    for (const [cls, text] of [['escalated', escalated], ['reannounced', reannounced]]) {
+      let flag = flags.querySelector(`.${cls}`);
+      if (text && !flag) { flag = el('span', `flag ${cls}`); flags.append(flag); }
+      if (flag && !text) flag.remove();
+      else if (flag) setText(flag, text);
+    }
+    journalMark(flags, a);
     setText(node.querySelector('.elapsed'), WG.fmtElapsed(a.raised_ms, now()));
     setText(node.querySelector('.since'), WG.t('d.since', { t: clockText(a.raised_ms) }));
     setText(node.querySelector('.stale-tag'), WG.t('d.stale'));
-    node.setAttribute('aria-label', `${WG.t(`prio.${a.priority}`)} ${roomText(a)} ${bedText(a)} ${kindText(a)}`);
+    const badge = node.querySelector('.badge.state');
+    setClass(badge, `badge state state-${a.state}`);
+    setText(badge, stateText(a));
+    node.setAttribute('aria-label', [WG.t(`prio.${a.priority}`), placeText(a), kindText(a), stateText(a)].join(' · '));
     ackControls(node.querySelector('.actions'), a);
+    node.classList.toggle('has-ack', !!node.querySelector('button.ack'));
     return node;
   }
 
@@ -270,19 +412,22 @@
     if (!node || !node.classList.contains('tech')) {
       if (node) node.remove();
       node = el('div', 'tech');
-      node.append(el('div', 't-where'), el('div', 't-elapsed'), el('div', 't-kind'), el('div', 't-detail'),
-        el('div', 't-actions'), el('span', 'stale-tag'));
+      const head = el('div', 't-head');
+      head.append(el('span', 't-kind'), el('span', 't-elapsed'));
+      node.append(el('div', 't-where'), head, el('div', 't-detail'), el('div', 't-actions'), el('span', 'stale-tag'));
       cards.set(a.id, node);
     }
-    node.className = `tech prio-${a.priority}`;
+    setClass(node, `tech prio-${a.priority}`);
     setAttr(node, 'data-alarm-id', a.id);
     setAttr(node, 'data-priority', a.priority);
     setAttr(node, 'data-state', a.state);
     setAttr(node, 'data-kind', a.kind);
-    const where = [a.device_label || a.device, a.room_name || a.room].filter(Boolean);
-    setText(node.querySelector('.t-where'), [...new Set(where)].join(' · ') || WG.t('site'));
+    setAttr(node, 'data-journaled', a.journaled === false ? 'false' : 'true');
+    const where = a.kind === 'storage_failing' ? [WG.t('site')] : [a.device_label || a.device, a.place || a.room_name || a.room];
+    setText(node.querySelector('.t-where'), [...new Set(where.filter(Boolean))].join(' · ') || WG.t('site'));
     setText(node.querySelector('.t-kind'), kindText(a));
-    setText(node.querySelector('.t-detail'), a.detail || '');
+    const detail = [WG.alarmDetail(a), fireZoneText(a)].filter(Boolean).join(' · ');
+    setText(node.querySelector('.t-detail'), detail === kindText(a) ? '' : detail);
     setText(node.querySelector('.t-elapsed'), WG.fmtElapsed(a.raised_ms, now()));
     setText(node.querySelector('.stale-tag'), WG.t('d.stale'));
     const actions = node.querySelector('.t-actions');
@@ -294,6 +439,7 @@
     } else if (st) {
       st.remove();
     }
+    journalMark(actions, a);
     return node;
   }
 
@@ -302,11 +448,15 @@
     const item = el('div', 'fire-item');
     item.dataset.alarmId = a.id;
     const left = el('div', 'f-left');
-    left.append(el('div', 'f-where', placeText(a)),
-      el('div', 'f-what', [kindText(a), a.device_label || a.device].filter(Boolean).join(' · ')));
+    const zoneText = fireZoneText(a);
+    left.append(el('div', 'f-where', placeText(a)));
+    if (zoneText) left.append(el('div', 'f-zone', zoneText));
+    left.append(el('div', 'f-what', [kindText(a), a.place ? (a.room_name || a.room) : '', a.device_label || a.device]
+      .filter(Boolean).join(' · ')));
     const right = el('div', 'f-right');
     if (a.state !== 'raised') right.append(el('div', 'f-state', stateText(a)));
     ackControls(right, a);
+    journalMark(right, a);
     item.append(left, el('div', 'f-elapsed', WG.fmtElapsed(a.raised_ms, now())), right);
     return item;
   }
@@ -330,21 +480,172 @@
     const othersBox = $('fire-others');
     othersBox.classList.toggle('none', others.length === 0);
     othersBox.dataset.count = String(others.length);
-    setText(othersBox, others.length ? WG.t('d.fire.others', { n: others.length, e: emergencies }) : WG.t('d.fire.others.none'));
+    const othersKey = emergencies ? 'd.fire.others.emergency' : 'd.fire.others';
+    setText(othersBox, others.length ? WG.t(othersKey, { n: others.length, e: emergencies, t: oldestWait(others) })
+      : WG.t('d.fire.others.none'));
     /* The list is small and changes rarely: rebuilt, but only when it changed. */
-    const signature = JSON.stringify([WG.lang(), fires.map((a) => [a.id, a.update, a.state]),
-      fires.map((a) => ackPending(a.id)), [...state.ackErrors.keys()], state.role]);
+    const signature = JSON.stringify([WG.lang(), fires.map((a) => [a.id, a.update, a.state, a.journaled]),
+      fires.map((a) => ackPending(a.id)), [...state.ackErrors.keys()], state.role, state.connected]);
     const list = $('fire-list');
     if (list.dataset.signature !== signature) {
       list.dataset.signature = signature;
       list.replaceChildren(...fires.map(fireItem));
     }
-    setText(banner.querySelector('.fire-banner-where'), [...new Set(fires.map(placeText))].join(' ； '));
+    setText(banner.querySelector('.fire-banner-where'), [...new Set(fires.map((a) => [placeText(a), fireZoneText(a)]
+      .filter(Boolean).join(' · ')))].join('；'));
     view.classList.toggle('hidden', collapsed);
     banner.classList.toggle('hidden', !collapsed);
   }
 
-  /* ---- the whole board ---- */
+  /* ---- the board of calls ---- */
+  const board = $('board');
+  const scroller = $('calls');
+  const pinnedBand = $('calls-pinned').querySelector('.band');
+  const bandBoxes = Object.fromEntries([...scroller.querySelectorAll('.band')].map((b) => [b.dataset.band, b]));
+  const listQuery = window.matchMedia(LIST_QUERY);
+  let layout = null; /* the last plan of display-layout.js */
+
+  function styleBand(box, mode, size, cols) {
+    const geometry = WGLayout.SIZES[mode][size];
+    box.dataset.size = size;
+    box.style.gridTemplateColumns = `repeat(${cols}, minmax(0, 1fr))`;
+    box.style.gridAutoRows = `${geometry.h}px`;
+    box.style.gap = `${WGLayout.GAP[mode]}px`;
+  }
+
+  /* Sizes the calls for the board as it is now, and puts each card in the
+   * pinned band or the scrolling part. */
+  function layoutCalls(calls) {
+    const mode = listQuery.matches ? 'list' : 'board';
+    document.body.classList.toggle('layout-list', mode === 'list');
+    document.body.classList.toggle('layout-board', mode === 'board');
+    const bands = { high: [], urgent: [], normal: [], handled: [] };
+    for (const a of calls) bands[WGLayout.bandOf(a)].push(a);
+    const ids = Object.fromEntries(Object.entries(bands).map(([b, list]) => [b, list.map((a) => a.id)]));
+    const style = getComputedStyle(board);
+    const width = board.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const height = board.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    layout = WGLayout.plan(ids, width, height, mode);
+    const pinned = new Set(layout.pinned);
+    board.classList.toggle('scrolling', layout.scroll);
+    styleBand(pinnedBand, mode, layout.size.high, layout.cols.high);
+    reorder(pinnedBand, bands.high.filter((a) => pinned.has(a.id)).map((a) => callCard(a, layout.size.high)));
+    for (const b of WGLayout.BANDS) {
+      styleBand(bandBoxes[b], mode, layout.size[b], layout.cols[b]);
+      const here = bands[b].filter((a) => !pinned.has(a.id));
+      reorder(bandBoxes[b], here.map((a) => callCard(a, layout.size[b])));
+      bandBoxes[b].classList.toggle('hidden', here.length === 0);
+    }
+    $('calls-pinned').classList.toggle('hidden', pinned.size === 0);
+    noteMoves(callNodes());
+    renderOffscreen();
+  }
+
+  /* The calls not fully in view (scrolled away), counted with their longest
+   * wait in the bar under the board. */
+  function offscreenCalls() {
+    const box = scroller.getBoundingClientRect();
+    const out = [];
+    for (const b of WGLayout.BANDS) {
+      for (const node of bandBoxes[b].children) {
+        const r = node.getBoundingClientRect();
+        if (r.top < box.top - 1 || r.bottom > box.bottom + 1 || r.height === 0) {
+          const a = state.alarms.get(node.dataset.alarmId);
+          if (a) out.push(a);
+        }
+      }
+    }
+    return out;
+  }
+
+  function renderOffscreen() {
+    const bar = $('offscreen');
+    const out = layout && layout.scroll ? offscreenCalls() : [];
+    bar.classList.toggle('hidden', out.length === 0);
+    bar.dataset.count = String(out.length);
+    if (!out.length) {
+      bar.removeAttribute('data-oldest-ms');
+      scroller.classList.remove('more-above', 'more-below');
+      return;
+    }
+    const unack = out.filter((a) => a.state === 'raised').length;
+    const oldest = Math.min(...out.map((a) => a.raised_ms));
+    bar.dataset.oldestMs = String(oldest);
+    bar.dataset.priority = out.slice().sort(byDisplayOrder)[0].priority;
+    setText(bar.querySelector('.off-text'), `${WG.t('d.offscreen', { n: out.length })}${unack ? WG.t('d.offscreen.unack', { k: unack }) : ''} · ${WG.t('d.offscreen.oldest', { t: WG.fmtElapsed(oldest, now()) })}`);
+    const atTop = scroller.scrollTop <= 1;
+    const atBottom = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1;
+    $('scroll-up').disabled = atTop;
+    $('scroll-down').disabled = atBottom;
+    scroller.classList.toggle('more-above', !atTop);
+    scroller.classList.toggle('more-below', !atBottom);
+  }
+
+  /* One screen further down (the first card cut off at the bottom comes to
+   * the top) or up (the first cut off at the top comes to the bottom). */
+  function scrollScreen(direction) {
+    const box = scroller.getBoundingClientRect();
+    const nodes = WGLayout.BANDS.flatMap((b) => [...bandBoxes[b].children]);
+    let by = 0;
+    if (direction > 0) {
+      const next = nodes.find((n) => n.getBoundingClientRect().bottom > box.bottom + 1);
+      if (next) by = next.getBoundingClientRect().top - box.top;
+    } else {
+      const prev = nodes.filter((n) => n.getBoundingClientRect().top < box.top - 1).pop();
+      if (prev) by = prev.getBoundingClientRect().bottom - box.bottom;
+    }
+    if (by) scroller.scrollTop += by;
+  }
+
+  /* The wall display turns to the next screen of calls every 10 s, back to
+   * the top after the last, unless someone touched it in the last 30 s. */
+  function turnScreen() {
+    if (scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1) scroller.scrollTop = 0;
+    else scrollScreen(1);
+  }
+  function autoScroll() {
+    if (!layout || !layout.scroll || listQuery.matches || Date.now() - state.lastTouch < IDLE_MS) return;
+    turnScreen();
+  }
+
+  let scrollFrame = 0;
+  function onScroll() {
+    if (scrollFrame) return;
+    scrollFrame = requestAnimationFrame(() => {
+      scrollFrame = 0;
+      noteMoves(callNodes());
+      renderOffscreen();
+    });
+  }
+
+  /* ---- technical strip ---- */
+  function renderTechnicalMore() {
+    const list = $('technical-list');
+    const box = list.getBoundingClientRect();
+    /* Those cut off on the right (the button scrolls that way; the header
+     * counts them all). */
+    const hidden = [...list.children].filter((n) => n.getBoundingClientRect().right > box.right + 1).length;
+    const more = $('technical-more');
+    more.classList.toggle('hidden', hidden === 0);
+    more.dataset.count = String(hidden);
+    setText(more, hidden ? WG.t('d.technical.more', { n: hidden }) : '');
+  }
+
+  /* ---- storage ---- */
+  function renderStorage() {
+    const banner = $('storage-banner');
+    const s = state.storage;
+    banner.classList.toggle('hidden', !s.failing);
+    document.body.classList.toggle('storage-failing', s.failing);
+    if (!s.failing) return;
+    banner.dataset.reason = s.reason || '';
+    setText(banner.querySelector('.storage-title'), WG.t('d.storage.title'));
+    const reason = WG.storageText(s.reason);
+    setText(banner.querySelector('.storage-detail'), Number.isFinite(s.waiting)
+      ? WG.t('d.storage.detail', { reason, waiting: s.waiting }) : WG.t('d.storage.detail.short', { reason }));
+  }
+
+  /* ---- the whole page ---- */
   function renderCounts(alarms) {
     const calls = alarms.filter(isCall);
     const unack = calls.filter((a) => a.state === 'raised').length;
@@ -388,7 +689,8 @@
     });
     if (!state.connected) renderConnLost();
     if ([...state.ackErrors.values()].some((f) => f.until <= Date.now())) render();
-    Sound.renderButton();
+    else { renderOffscreen(); renderFire(activeAlarms()); }
+    sound.renderButton();
   }
 
   function render() {
@@ -396,210 +698,36 @@
     for (const [id, failure] of state.ackErrors) if (failure.until <= Date.now()) state.ackErrors.delete(id);
     const calls = alarms.filter(isCall);
     const technical = alarms.filter((a) => !isCall(a));
-    const board = $('calls');
-    board.classList.toggle('two', calls.length > 5);
-    reorder(board, calls.map(callCard));
+    layoutCalls(calls);
     reorder($('technical-list'), technical.map(techCard));
     for (const [id, node] of cards) {
       if (!state.alarms.has(id)) { node.remove(); cards.delete(id); }
     }
     $('empty').classList.toggle('hidden', calls.length > 0 || !state.everConnected);
     $('technical-strip').classList.toggle('none', technical.length === 0);
+    renderTechnicalMore();
     renderCounts(alarms);
     renderFire(alarms);
     renderLink();
-    renderMore();
-    Sound.update(alarms);
+    renderStorage();
+    syncFlashes();
+    sound.update(alarms, !state.connected && state.everConnected);
   }
 
-  /* Cards that do not fit on the screen are counted at the bottom. */
-  function renderMore() {
-    const boardRect = $('board').getBoundingClientRect();
-    let hidden = 0;
-    $('calls').querySelectorAll('.call').forEach((card) => {
-      if (card.getBoundingClientRect().bottom > boardRect.bottom - 2) hidden++;
-    });
-    const more = $('calls-more');
-    more.classList.toggle('hidden', hidden === 0);
-    setText(more, hidden ? WG.t('d.more', { n: hidden }) : '');
-  }
-
-  /* ---- sound (WebAudio) ---- */
-  const Sound = (() => {
-    const RANK = { low: 1, medium: 2, high: 3 };
-    /* IEC 60601-1-8-like bursts: pulse start times (s) and the pause after the burst. */
-    const BURSTS = {
-      high: { f: 587, pulse: 0.15, starts: [0, 0.25, 0.5, 1.0, 1.25, 2.1, 2.35, 2.6, 3.1, 3.35], pause: 4.0 },
-      medium: { f: 523, pulse: 0.2, starts: [0, 0.35, 0.7], pause: 6.0 },
-      low: { f: 440, pulse: 0.2, starts: [0, 0.35], pause: 16.0 },
-    };
-    const AC = window.AudioContext || window.webkitAudioContext;
-    let ctx = null;
-    let master = null;
-    let analyser = null;
-    let wave = null;
-    let burstGain = null;     /* the burst now playing (cut at once on silence or ack) */
-    let timer = null;
-    let playing = 0;          /* rank of the level being repeated (0 = none) */
-    let wanted = 0;           /* rank of the highest unacknowledged priority */
-    let unacked = new Set();  /* ids not acknowledged at the last update */
-    let silencedUntil = 0;
-    let silencedRank = 0;
-
-    function context() {
-      if (ctx || !AC) return ctx;
-      ctx = new AC();
-      master = ctx.createGain();
-      master.gain.value = 0.5;
-      analyser = ctx.createAnalyser();
-      analyser.fftSize = 1024;
-      master.connect(analyser);
-      analyser.connect(ctx.destination);
-      /* A fundamental with 4 harmonics (IEC: at least 4 in 300-4000 Hz). */
-      const real = new Float32Array([0, 0, 0, 0, 0, 0]);
-      const imag = new Float32Array([0, 1, 0.6, 0.45, 0.35, 0.25]);
-      wave = ctx.createPeriodicWave(real, imag);
-      ctx.onstatechange = () => { renderButton(); if (unlocked()) schedule(true); else schedule(false); };
-      return ctx;
-    }
-    function unlocked() { return !!ctx && ctx.state === 'running'; }
-    function silenced() { return silencedUntil > Date.now(); }
-
-    function stopBurst() {
-      if (!burstGain) return;
-      try {
-        burstGain.gain.cancelScheduledValues(0);
-        burstGain.gain.setValueAtTime(0, ctx.currentTime);
-        burstGain.disconnect();
-      } catch (e) { /* already gone */ }
-      burstGain = null;
-    }
-
-    function playBurst(lvl) {
-      const burst = BURSTS[lvl];
-      stopBurst();
-      const gain = ctx.createGain();
-      gain.connect(master);
-      burstGain = gain;
-      const t0 = ctx.currentTime + 0.03;
-      for (const start of burst.starts) {
-        const osc = ctx.createOscillator();
-        osc.setPeriodicWave(wave);
-        osc.frequency.value = burst.f;
-        const env = ctx.createGain();
-        const t = t0 + start;
-        const rise = burst.pulse * 0.15;
-        env.gain.setValueAtTime(0, t);
-        env.gain.linearRampToValueAtTime(1, t + rise);
-        env.gain.setValueAtTime(1, t + burst.pulse - rise);
-        env.gain.linearRampToValueAtTime(0, t + burst.pulse);
-        osc.connect(env);
-        env.connect(gain);
-        osc.start(t);
-        osc.stop(t + burst.pulse + 0.02);
-      }
+  /* ---- sound ---- */
+  const sound = WGSound.create({
+    enableButton: $('sound-enable'),
+    silenceButton: $('silence'),
+    onBurst: (lvl) => {
       hooks.bursts.push({ level: lvl, at: Date.now() });
       if (hooks.bursts.length > 200) hooks.bursts.shift();
-      const length = burst.starts[burst.starts.length - 1] + burst.pulse;
-      return (length + burst.pause) * 1000;
-    }
-
-    /* Plays the wanted level now (restart) or at its next repetition. */
-    function schedule(restart) {
-      const lvl = Object.keys(RANK).find((k) => RANK[k] === wanted);
-      const audible = unlocked() && wanted > 0 && !silenced();
-      if (!audible) {
-        clearTimeout(timer);
-        timer = null;
-        playing = 0;
-        stopBurst();
-        renderButton();
-        return;
-      }
-      if (!restart && playing === wanted && timer) return;
-      clearTimeout(timer);
-      playing = wanted;
-      const next = playBurst(lvl);
-      timer = setTimeout(() => { timer = null; schedule(true); }, next);
-      renderButton();
-    }
-
-    /* Called after every change of the alarms. */
-    function update(alarms) {
-      const raised = alarms.filter((a) => a.state === 'raised' && a.priority !== 'advisory');
-      const connectionRank = !state.connected && state.everConnected ? RANK.low : 0;
-      wanted = Math.max(connectionRank, ...raised.map((a) => RANK[level(a.priority)] || RANK.low));
-      const now2 = new Set(raised.map((a) => a.id));
-      const fresh = raised.filter((a) => !unacked.has(a.id));
-      unacked = now2;
-      const freshRank = Math.max(0, ...fresh.map((a) => RANK[level(a.priority)] || RANK.low));
-      /* A new alarm of a higher priority than the one silenced ends the pause. */
-      if (silenced() && freshRank > silencedRank) silencedUntil = 0;
-      schedule(fresh.length > 0 || wanted !== playing);
-    }
-
-    function silence() {
-      if (silenced()) { silencedUntil = 0; schedule(true); return; }
-      silencedUntil = Date.now() + SILENCE_MS;
-      silencedRank = wanted;
-      schedule(false);
-    }
-
-    /* Resuming is all: the context's statechange starts the sound. */
-    function unlock() {
-      if (!context() || unlocked()) return;
-      ctx.resume().catch(() => { /* stays locked until the next gesture */ });
-    }
-
-    function renderButton() {
-      const enable = $('sound-enable');
-      const silenceButton = $('silence');
-      if (!AC) {
-        enable.classList.remove('hidden');
-        enable.disabled = true;
-        setText(enable.querySelector('span'), WG.t('d.sound.unsupported'));
-      } else {
-        enable.classList.toggle('hidden', unlocked());
-      }
-      const on = silenced();
-      silenceButton.classList.toggle('active', on);
-      silenceButton.setAttribute('aria-pressed', on ? 'true' : 'false');
-      const left = Math.ceil((silencedUntil - Date.now()) / 1000);
-      setText(silenceButton.querySelector('.text'), on ? WG.t('d.silenced', { t: `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}` }) : WG.t('d.silence'));
-      let mode = 'off';
-      if (!unlocked()) mode = 'locked';
-      else if (on) mode = 'silenced';
-      else if (playing) mode = Object.keys(RANK).find((k) => RANK[k] === playing);
-      document.body.dataset.sound = mode;
-      if (!on && silencedUntil) { silencedUntil = 0; schedule(true); }
-    }
-
-    /* RMS of what is being played right now (tests, and a level meter if wanted). */
-    function rms() {
-      if (!analyser) return 0;
-      const data = new Float32Array(analyser.fftSize);
-      analyser.getFloatTimeDomainData(data);
-      let sum = 0;
-      for (const v of data) sum += v * v;
-      return Math.sqrt(sum / data.length);
-    }
-
-    /* Try at once: a kiosk started with --autoplay-policy=no-user-gesture-required
-     * needs no button. Otherwise the first click or key anywhere unlocks it. */
-    function init() {
-      if (context()) ctx.resume().catch(() => {});
-      const onGesture = () => { if (!unlocked()) unlock(); };
-      document.addEventListener('pointerdown', onGesture, true);
-      document.addEventListener('keydown', onGesture, true);
-      $('sound-enable').addEventListener('click', unlock);
-      $('silence').addEventListener('click', silence);
-      renderButton();
-    }
-
-    return { init, update, renderButton, rms, silenced, unlocked, state: () => document.body.dataset.sound };
-  })();
-  hooks.sound = Sound;
+    },
+  });
+  hooks.sound = sound;
   hooks.acknowledge = (id) => acknowledge(id); /* what the button does; the server checks the role */
+  /* What is on screen, for the tests: the layout plan and the calls out of view. */
+  hooks.layout = () => layout && { ...layout, offscreen: offscreenCalls().map((a) => a.id) };
+  hooks.turnScreen = () => turnScreen(); /* what the wall does every 10 s when nobody touches it */
 
   /* ---- the connection ---- */
   let backoff = BACKOFF_MIN_MS;
@@ -691,6 +819,9 @@
     state.gone.clear();
     for (const a of msg.alarms || []) if (a && a.id && a.state !== 'reset') state.alarms.set(a.id, a);
     if (typeof msg.ts_ms === 'number') state.clockOffset = msg.ts_ms - Date.now();
+    if (typeof msg.timezone === 'string' || typeof msg.utc_offset_min === 'number') {
+      WG.setTimeZone(msg.timezone, msg.utc_offset_min);
+    }
     state.site = msg.site || state.site;
     state.role = msg.role || state.role;
     state.username = msg.username || state.username;
@@ -705,12 +836,19 @@
     renderHeader();
     renderConnLost();
     render();
+    renderTime();
   }
 
   function onAlarm(a) {
     if (!a || !a.id) return;
     const known = state.alarms.get(a.id);
-    if (known && Number(known.update) >= Number(a.update)) return; /* stale */
+    if (known) {
+      const held = Number(known.update);
+      const got = Number(a.update);
+      /* The same update again only to say it is now in the journal. */
+      const journaledNow = got === held && known.journaled === false && a.journaled === true;
+      if (got < held || (got === held && !journaledNow)) return;
+    }
     const gone = state.gone.get(a.id);
     if (gone !== undefined && gone >= Number(a.update)) return;
     if (a.state === 'reset') {
@@ -728,20 +866,40 @@
     if (!pending) return;
     clearTimeout(pending.timer);
     state.pendingAcks.delete(msg.ref);
-    if (!msg.ok) state.ackErrors.set(pending.id, { text: WG.t('d.ack.failed', { e: msg.error || '?' }), until: Date.now() + 8000 });
+    if (!msg.ok) state.ackErrors.set(pending.id, { refusal: msg.error || '', until: Date.now() + ACK_ERROR_MS });
     render();
+  }
+
+  function onHeartbeat(msg) {
+    hooks.heartbeat = { ...msg };
+    if (typeof msg.ts_ms === 'number') state.clockOffset = msg.ts_ms - Date.now();
+    const failing = msg.storage === 'failing';
+    const next = {
+      failing,
+      reason: failing && typeof msg.storage_reason === 'string' ? msg.storage_reason : null,
+      waiting: failing && Number.isFinite(msg.events_waiting) ? msg.events_waiting : null,
+    };
+    const s = state.storage;
+    if (s.failing !== next.failing || s.reason !== next.reason || s.waiting !== next.waiting) {
+      state.storage = next;
+      render(); /* the banner moves the board down */
+    }
   }
 
   function onMessage(msg) {
     switch (msg.type) {
       case 'snapshot': onSnapshot(msg); break;
       case 'alarm': if (state.connected) onAlarm(msg.alarm); break;
-      case 'heartbeat': if (typeof msg.ts_ms === 'number') state.clockOffset = msg.ts_ms - Date.now(); break;
+      case 'heartbeat': onHeartbeat(msg); break;
       case 'result': onResult(msg); break;
       case 'device': break; /* health shows through the device_offline alarms */
       default: break;
     }
   }
+  /* Only with window.__WG_TEST_HOOKS__ set before the page loads: frames as
+   * if from the server, to check how the page renders what a contract
+   * promises. */
+  if (window.__WG_TEST_HOOKS__) hooks.inject = (msg) => onMessage(msg);
 
   /* ---- header ---- */
   function renderHeader() {
@@ -760,6 +918,20 @@
     renderConnLost();
     render();
     renderTime();
+  }
+
+  /* Logging out stops the screen showing calls: asked first, and the
+   * question goes away by itself so a wall display is never left on it. */
+  function askLogout() {
+    const dialog = $('logout-dialog');
+    if (dialog.open) return;
+    dialog.returnValue = '';
+    dialog.showModal();
+    const timer = setTimeout(() => { if (dialog.open) dialog.close('cancel'); }, LOGOUT_DIALOG_MS);
+    dialog.addEventListener('close', () => {
+      clearTimeout(timer);
+      if (dialog.returnValue === 'logout') WG.logout();
+    }, { once: true });
   }
 
   /* ---- start ---- */
@@ -793,20 +965,35 @@
     state.username = session.username;
     renderHeader();
     $('lang-toggle').addEventListener('click', () => WG.setLang(WG.lang() === 'zh' ? 'en' : 'zh'));
-    $('logout').addEventListener('click', () => WG.logout());
+    $('logout').addEventListener('click', askLogout);
     $('fire-show-calls').addEventListener('click', () => {
       state.fireCollapsedFor = activeAlarms().filter((a) => a.priority === 'fire').map((a) => a.id).sort().join(',');
       render();
     });
     $('fire-expand').addEventListener('click', () => { state.fireCollapsedFor = ''; render(); });
+    $('scroll-up').addEventListener('click', () => scrollScreen(-1));
+    $('scroll-down').addEventListener('click', () => scrollScreen(1));
+    $('technical-more').addEventListener('click', () => {
+      const list = $('technical-list');
+      const box = list.getBoundingClientRect();
+      const next = [...list.children].find((n) => n.getBoundingClientRect().right > box.right + 1);
+      if (next) list.scrollLeft += next.getBoundingClientRect().left - box.left;
+    });
+    $('technical-list').addEventListener('scroll', renderTechnicalMore, { passive: true });
+    scroller.addEventListener('scroll', onScroll, { passive: true });
+    for (const type of ['pointerdown', 'wheel', 'touchstart', 'keydown']) {
+      board.addEventListener(type, () => { state.lastTouch = Date.now(); }, { passive: true, capture: true });
+    }
     document.addEventListener('wg-lang', applyLanguage);
-    window.addEventListener('resize', renderMore);
-    Sound.init();
+    new ResizeObserver(() => render()).observe(board);
+    listQuery.addEventListener('change', render);
+    sound.init();
     render();
     renderTime();
     /* The clock and the elapsed times tick on the second. */
     setTimeout(() => { renderTime(); setInterval(renderTime, 1000); }, 1000 - (Date.now() % 1000));
     setInterval(watchdog, 250);
+    setInterval(autoScroll, AUTO_SCROLL_MS);
     connect();
   }
 

@@ -1,5 +1,6 @@
 /* The login page: POST /api/v1/login, or /api/v1/setup with the one-time
- * token on the first start; then on to ?next= (same-origin paths only).
+ * token on the first start (offered only while GET /api/v1/setup says it is
+ * pending); then on to ?next= (same-origin paths only).
  * It uses fetch itself rather than WG.api: WG.api sends a 401 to this very
  * page, and the login needs the Retry-After header of a 429. */
 'use strict';
@@ -28,7 +29,7 @@
   const form = $('login-form');
   const submit = $('login-submit');
   const errorBox = $('login-error');
-  let setupMode = new URLSearchParams(location.search).has('setup');
+  let setupMode = false;
   let throttledUntil = 0;
   let throttleTimer = null;
   let lastError = null; /* {key, params} or {text}: re-rendered on a language change */
@@ -64,6 +65,7 @@
     $('setup-intro').classList.toggle('hidden', !setupMode);
     $('login-heading').textContent = WG.t(setupMode ? 'login.setup_title' : 'login.title');
     $('setup-toggle').textContent = WG.t(setupMode ? 'login.back' : 'login.setup_link');
+    $('setup-switch').classList.toggle('hidden', !setupPending);
     $('password').autocomplete = setupMode ? 'new-password' : 'current-password';
     if (!throttleTimer) submit.textContent = WG.t(setupMode ? 'login.setup_submit' : 'login.submit');
     document.title = `${WG.t(setupMode ? 'login.setup_title' : 'login.title')} · wardgate`;
@@ -150,6 +152,29 @@
     }
   }
 
+  /* The first-admin form is offered only while the gateway says setup is
+   * pending (no user yet, a live one-time token), and then first, since
+   * nobody can log in yet; after setup, ?setup shows the login form. Until
+   * the answer comes the link stays hidden. */
+  let setupPending = false;
+  async function loadSetupState() {
+    try {
+      const response = await fetch('/api/v1/setup', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      const data = response.ok ? await response.json() : null;
+      setupPending = !!(data && data.setup_pending === true);
+    } catch (e) {
+      setupPending = false;
+    }
+    const typed = $('username').value || $('password').value;
+    if (setupPending && !typed) {
+      setupMode = true;
+      render();
+      $('token').focus();
+      return;
+    }
+    render();
+  }
+
   form.addEventListener('submit', onSubmit);
   $('setup-toggle').addEventListener('click', (event) => {
     event.preventDefault();
@@ -161,5 +186,6 @@
   $('lang-toggle').addEventListener('click', () => WG.setLang(WG.lang() === 'zh' ? 'en' : 'zh'));
   document.addEventListener('wg-lang', render);
   render();
-  $(setupMode ? 'token' : 'username').focus();
+  $('username').focus();
+  loadSetupState();
 })();

@@ -124,7 +124,7 @@ async function main() {
     ok(look.prio === 'normal' && look.state === 'raised' && /\blevel-low\b/.test(look.cls), 'data-priority, data-state and the class say so', JSON.stringify(look));
     ok(look.room === '101' && look.bed === 'A 床' && look.resident === '王奶奶' && look.kind === '呼叫',
       'room, bed, resident and kind are shown', JSON.stringify(look));
-    ok(look.roomPx >= 48 && look.bedPx >= 48, `room and bed in big type (${look.roomPx} px, ${look.bedPx} px)`);
+    ok(look.roomPx >= 48 && look.bedPx >= 36, `room and bed in big type (${look.roomPx} px, ${look.bedPx} px)`);
     const e1 = await card.locator('.elapsed').textContent();
     await nurse.waitForFunction(([id, before]) => document.querySelector(`.call[data-alarm-id="${id}"] .elapsed`).textContent !== before,
       [call.id, e1], { timeout: 3000 });
@@ -144,6 +144,7 @@ async function main() {
     await refused.waitFor({ timeout: 5000 });
     note(`the server's refusal as shown: ${await refused.textContent()}`);
     ok(await refused.isVisible(), 'an acknowledgement the server refuses (station role) shows its error on the card');
+    ok((await refused.textContent()) === '确认失败：需要护理员或更高权限', '... in Chinese words', await refused.textContent());
     ok(await kiosk.locator(`.call[data-alarm-id="${call.id}"]`).getAttribute('data-state') === 'raised', '... and changes nothing');
     await lib.screenshot(kiosk, 'display-03-station-refused');
 
@@ -315,7 +316,17 @@ async function main() {
     ok(await nurse.locator('#calls [data-kind="device_offline"]').count() === 0, 'a device offline is in the technical strip, not among the calls');
     const tech = nurse.locator('.tech[data-kind="device_offline"]');
     ok(await tech.getAttribute('data-priority') === 'technical', 'with data-priority technical');
-    ok(/设备离线/.test(await tech.textContent()) && /cable cut/.test(await tech.textContent()), 'it says which fault and why', await tech.textContent());
+    const techText = await tech.textContent();
+    const offline = await alarmOf('meter-f1', 'device_offline');
+    ok(/设备离线/.test(techText), 'it says which fault', techText);
+    const reasonCode = offline.detail_args && offline.detail_args.reason_code;
+    if (reasonCode) {
+      const words = await nurse.evaluate((code) => WG.reasonText(code), reasonCode);
+      ok(techText.includes(words), `... and why, in words: ${reasonCode} is "${words}"`, techText);
+    } else {
+      lib.skip('... and why, in words', 'the alarm has no detail_args.reason_code yet (contracts 1 and 2: semantics, reload)');
+    }
+    ok(!/driver|cable|offline/i.test(techText), 'no English inside the Chinese strip', techText);
     ok((await nurse.locator('#count-technical .n').textContent()) === '1', 'the header counts it as technical');
     await lib.screenshot(nurse, 'display-11-technical');
     send('meter-f1 health online');

@@ -32,6 +32,11 @@ function ok(cond, description, diag) {
   return cond;
 }
 function note(text) { console.log(`# ${text}`); }
+/* A check that cannot run yet, with the reason (TAP SKIP). */
+function skip(description, reason) {
+  tapCount++;
+  console.log(`ok ${tapCount} - ${description} # SKIP ${reason}`);
+}
 function doneTesting() { console.log(`1..${tapCount}`); return tapFailed; }
 
 /* ---- scratch space and ports ---- */
@@ -76,6 +81,75 @@ function writeConfig(dir, port, simSettings = '') {
   const file = path.join(dir, 'facility.yaml');
   fs.writeFileSync(file, text);
   return file;
+}
+
+/* A busy floor for the station display (tests/browser/busy.test.js): 20
+ * two-bed rooms on two floors, a call point at each bed (normal), a bed
+ * sensor at each A bed of the first 14 rooms whose restlessness rule raises
+ * an urgent "vital signs" call, a pull cord in the bathrooms of the last 6
+ * rooms (emergency) and a presence/reset unit at each door: 80 sim devices,
+ * all driven through the control FIFO. Returns {file, rooms, calls}: calls
+ * lists {device, point, value, priority, room, bed} for the 60 points that
+ * raise a call. */
+const SURNAMES = ['王', '李', '张', '刘', '陈', '杨', '黄', '赵', '周', '吴', '欧阳', '司马'];
+const GIVEN = ['秀英', '桂兰', '玉兰', '淑珍', '建国', '德明', '凤英', '志强', '丽华', '国庆'];
+function writeBusyConfig(dir, port, fifo) {
+  const rooms = [];
+  for (const floor of [2, 3]) for (let n = 1; n <= 10; n++) rooms.push({ id: `${floor}${String(n).padStart(2, '0')}`, floor });
+  const zones = [2, 3].map((floor) => [
+    `  - id: f${floor}`,
+    `    name: ${floor === 2 ? '二楼（介助区）' : '三楼（介护区）'}`,
+    `    floor: ${floor}`,
+    '    rooms:',
+    ...rooms.filter((r) => r.floor === floor).map((r) => `      - {id: "${r.id}", name: ${r.id}室, kind: resident, beds: [A, B]}`),
+  ].join('\n'));
+  const residents = [];
+  const devices = [];
+  const calls = [];
+  let address = 1;
+  rooms.forEach((room, i) => {
+    for (const bed of ['A', 'B']) {
+      const k = i * 2 + (bed === 'A' ? 0 : 1);
+      residents.push(`  - {id: R-${room.id}${bed}, label: "${SURNAMES[k % SURNAMES.length]}${GIVEN[(k * 7) % GIVEN.length]}", bed: ${room.id}-${bed}, care_level: ${1 + (k % 4)}}`);
+      devices.push(`  - {id: call-${room.id}${bed}, bus: sim1, address: ${address++}, profile: call-point, bed: ${room.id}-${bed}, poll_ms: 200}`);
+      calls.push({ device: `call-${room.id}${bed}`, point: 'call', value: 1, priority: 'normal', kind: 'call', room: room.id, bed: `${room.id}-${bed}` });
+    }
+    devices.push(`  - {id: presence-${room.id}, bus: sim1, address: ${address++}, profile: presence-reset, room: "${room.id}", poll_ms: 200}`);
+    if (i < 14) {
+      devices.push(`  - {id: bed-${room.id}A, bus: sim1, address: ${address++}, profile: bed-sensor-r60abd1, bed: ${room.id}-A, poll_ms: 200}`);
+      calls.push({ device: `bed-${room.id}A`, point: 'movement', value: 99, priority: 'urgent', kind: 'vital_signs', room: room.id, bed: `${room.id}-A` });
+    } else {
+      devices.push(`  - {id: cord-${room.id}, bus: sim1, address: ${address++}, profile: pull-cord, room: "${room.id}", spot: bathroom, poll_ms: 200}`);
+      calls.push({ device: `cord-${room.id}`, point: 'cord', value: 1, priority: 'emergency', kind: 'pull_cord', room: room.id, bed: null });
+    }
+  });
+  const text = [
+    '# The busy floor of tests/browser/busy.test.js (written by lib.js writeBusyConfig).',
+    'site:', '  id: busy-home', '  name: 安园养老院 二、三楼', '  district: test-district',
+    'log:', '  level: info',
+    'profiles:', `  - "${path.join(ROOT, 'config/profiles')}/*.yaml"`,
+    'zones:', ...zones,
+    'residents:', ...residents,
+    'buses:', '  - id: sim1', '    driver: sim', '    settings:', '      scenario: quiet', '      seed: 7', `      control: ${fifo}`,
+    'devices:', ...devices,
+    'rules:',
+    '  - {id: bed-call, kind: call, meaning: call_button, priority: normal}',
+    '  - {id: bathroom-cord, kind: pull_cord, meaning: pull_cord, priority: emergency}',
+    '  - {id: door-presence, kind: presence, meaning: presence}',
+    '  - {id: restless, kind: vital_range, meaning: movement, low: -1, high: 90, for_s: 0, priority: urgent, reset_on_normal: true}',
+    'web:', '  enabled: true', '  listen: 127.0.0.1', `  port: ${port}`, `  root: ${path.join(ROOT, 'web')}`, '',
+  ].join('\n');
+  const file = path.join(dir, 'facility.yaml');
+  fs.writeFileSync(file, text);
+  return { file, rooms: rooms.map((r) => r.id), calls };
+}
+
+/* One command line into the sim's control FIFO; O_NONBLOCK so a dead daemon fails fast. */
+function fifoWriter(fifo) {
+  return (line) => {
+    const fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    try { fs.writeSync(fd, `${line}\n`); } finally { fs.closeSync(fd); }
+  };
 }
 
 /* Adds a user with the real CLI; the password goes through a 0600 file. */
@@ -134,10 +208,10 @@ async function launchBrowser() {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }
 
-/* A new page at 1920x1080 (the wall display's screen) in its own context
- * (its own cookies), with the page's console errors collected. */
-async function newPage(browser, lang) {
-  const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+/* A new page at 1920x1080 (the wall display's screen) or `viewport`, in its
+ * own context (its own cookies), with the page's console errors collected. */
+async function newPage(browser, lang, viewport = { width: 1920, height: 1080 }, contextOptions = {}) {
+  const context = await browser.newContext({ viewport, ...contextOptions });
   const page = await context.newPage();
   page.consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') page.consoleErrors.push(m.text()); });
@@ -191,6 +265,6 @@ async function screenshot(page, name) {
 }
 
 module.exports = {
-  ROOT, BUILD, WARDGATED, ok, note, doneTesting, scratchDir, freePort, sleep, writeConfig, addUser,
-  Daemon, launchBrowser, newPage, login, screenshot, axeSerious, VIEWPORTS,
+  ROOT, BUILD, WARDGATED, ok, note, skip, doneTesting, scratchDir, freePort, sleep, writeConfig, writeBusyConfig,
+  fifoWriter, addUser, Daemon, launchBrowser, newPage, login, screenshot, axeSerious, VIEWPORTS,
 };

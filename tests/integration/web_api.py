@@ -143,6 +143,8 @@ ok(os.path.exists(token_file) and oct(os.stat(token_file).st_mode & 0o777) == "0
      "the setup token is written beside the database, mode 0600")
 token = open(token_file).read().strip()
 ok(token in daemon.read_log(), "the setup token is printed in the start-up log")
+status, body, _ = request("GET", "/api/v1/setup")
+ok(status == 200 and body == {"setup_pending": True}, "GET /api/v1/setup without a session: setup is pending", body)
 status, body, _ = request("POST", "/api/v1/setup", {"token": "x" * 43, "username": "admin1",
                                                      "password": "correct-horse-1"})
 ok(status == 403, "setup with a wrong token: 403", body)
@@ -156,6 +158,8 @@ admin = Session(cookie_of(r), body["csrf"], "admin")
 status, body, _ = request("POST", "/api/v1/setup", {"token": token, "username": "admin2",
                                                      "password": "correct-horse-1"})
 ok(status == 403, "the token works once", body)
+status, body, _ = request("GET", "/api/v1/setup")
+ok(status == 200 and body == {"setup_pending": False}, "... and no longer once a user exists", body)
 
 # ---- users (admin) ----
 for user, role in [("nurse1", "nurse"), ("manager1", "manager"), ("station1", "station")]:
