@@ -1651,7 +1651,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 static const struct lws_protocols protocols[] = {
-    {"http", callback_http, sizeof(struct pss), 0, 0, NULL, 0},
+    /* tx_packet_size: lws 4.1.6 sends at most this (else 4 KiB) per write and
+     * keeps the rest for POLLOUT, which an h1 connection whose reading is held
+     * does not get (see "One request per connection"); a CHUNK goes whole. */
+    {"http", callback_http, sizeof(struct pss), 0, 0, NULL, CHUNK},
     {"wardgate.v1", callback_ws, sizeof(struct pss), WS_FRAME_MAX, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };

@@ -241,6 +241,7 @@ ok(wait_until(lambda: len(display.beats) >= 2, 10), "the display gets heartbeats
 login_post = request_bytes("POST", "/api/v1/login", body="{}")  # the issue's bytes: no Origin
 healthz = request_bytes("GET", "/healthz")
 page = request_bytes("GET", "/index.html")
+big_page = request_bytes("GET", "/manage.js")  # several 16 KiB writes
 upgrade = request_bytes("GET", "/ws", ["Upgrade: websocket", "Connection: Upgrade",
                                        "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
                                        "Sec-WebSocket-Protocol: wardgate.v1", f"Cookie: wg_session={cookie}"])
@@ -250,6 +251,8 @@ cases = [
     ("GET+POST", healthz + login_post, None, 200),
     ("POST+GET", login_post + healthz, None, 400),
     ("a page, then a POST", page + login_post, None, 200),
+    ("a large file, then a POST", big_page + login_post, None, 200),
+    ("a large file, then a GET", big_page + healthz, None, 200),
     ("a request, then a WebSocket upgrade", healthz + upgrade, None, 200),
     ("a half-sent second request", healthz + b"GET /heal", None, 200),
     ("fifty requests at once", healthz * 50, None, 200),
