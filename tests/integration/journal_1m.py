@@ -86,7 +86,7 @@ try:
     status_m, _, _ = s.curl("/metrics", os.path.join(s.tmp, "metrics.txt"))
     with open(os.path.join(s.tmp, "metrics.txt")) as f:
         longest = next((float(line.split()[1]) for line in f
-                        if line.startswith("wardgate_core_loop_longest_seconds ")), None)
+                        if line.startswith("wardgate_core_loop_seconds_max{window=\"start\"} ")), None)
     lat = raiser.latencies_ms
     gaps = s.watchdog_gaps(since)
     print(f"# figure: export of {rows} rows in {export_s:.1f} s; sparse query {sparse_s * 1000:.0f} ms; "

@@ -26,7 +26,7 @@ start_sub "$TMP/sub2.txt" "$port2" "$base/#"
 start_daemon "$TMP/c.yaml" "$TMP/db" "$TMP/d.log"
 check "connected to the first broker" wait_for "$TMP/d.log" "uplink: connected to tcp://127.0.0.1:$port1" 10
 send() { timeout 5 bash -c 'printf "%s\n" "${@:2}" >"$1"' _ "$fifo" "$@"; }
-longest() { curl -s "http://127.0.0.1:$web_port/metrics" | awk '/^wardgate_core_loop_longest_seconds /{print $2}'; }
+longest() { curl -s "http://127.0.0.1:$web_port/metrics" | awk '$1 == "wardgate_core_loop_seconds_max{window=\"start\"}" {print $2}'; }
 note "core loop's longest turn before: $(longest) s"
 
 # The broker stops answering; calls are raised: their rows wait for PUBACKs.

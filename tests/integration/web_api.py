@@ -108,7 +108,7 @@ metrics_text = body.decode() if isinstance(body, bytes) else str(body)
 for name in ["wardgate_device_health", "wardgate_alarms_active", "wardgate_outbox_rows",
              "wardgate_core_queue_depth", "wardgate_events_committed_total", "wardgate_ws_clients",
              "wardgate_http_requests_total", "wardgate_logins_failed_total",
-             "wardgate_core_loop_longest_seconds", "wardgate_query_backlog"]:
+             "wardgate_core_loop_seconds_max", "wardgate_query_backlog"]:
     ok(f"\n{name}" in metrics_text or metrics_text.startswith(name), f"/metrics has {name}")
 status, body, r = request("GET", "/")
 ok(status == 200 and b"<" in body and "default-src 'self'" in (r.getheader("Content-Security-Policy") or ""),
