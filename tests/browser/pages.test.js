@@ -19,7 +19,23 @@ const { ok, note } = lib;
 const WAIT = 15000;
 const SIZES = [[1920, 1080], [1280, 800], [390, 844]];
 
+/* Every point meaning the gateway knows (gateway/meaning.c) has its words
+ * in the one table both UIs read (web/common.js), in Chinese and English. */
+function checkMeaningWords() {
+  const root = path.join(__dirname, '..', '..');
+  const names = [...fs.readFileSync(path.join(root, 'gateway/meaning.c'), 'utf8')
+    .matchAll(/^\s*\{"([a-z_0-9]+)",/gm)].map((m) => m[1]);
+  const common = fs.readFileSync(path.join(root, 'web/common.js'), 'utf8');
+  const split = common.indexOf('\n    en: {');
+  for (const [lang, text] of [['zh', common.slice(0, split)], ['en', common.slice(split)]]) {
+    const missing = names.filter((n) => !text.includes(`'meaning.${n}':`));
+    ok(names.length > 40 && missing.length === 0,
+      `every point meaning (${names.length}) has its ${lang} words in common.js`, missing.join(', '));
+  }
+}
+
 async function main() {
+  checkMeaningWords();
   const dir = lib.scratchDir('pages');
   const port = await lib.freePort();
   const fifo = path.join(dir, 'sim.fifo');
