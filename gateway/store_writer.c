@@ -27,6 +27,8 @@
 #define MAINTAIN_MS               (10 * 60 * 1000)
 #define OUTBOX_AGE_CHECK_MS       (10 * 1000)
 #define IDLE_TRUNCATE_MS          2000  /* the WAL is truncated after this long without writes */
+#define WAL_BLOCKED_RETRY_MS      50    /* a WAL past its share is checkpointed again this often */
+#define WAL_BLOCKED_FAILING_MS    2000  /* ... and held writes back this long: storage failing */
 #define EVICTION_LOG_MS           60000 /* eviction is summed up in the log at most this often */
 #define HOUSEKEEPING_ERROR_LOG_MS 60000
 
@@ -70,6 +72,8 @@ struct wg_store_writer {
     struct wg_store_eviction evicted; /* since the last log line */
     int64_t evicted_since_ms, evicted_logged_ms;
     bool cap_logged, alarm_only_logged;
+    int64_t wal_blocked_since_ms; /* writes wait for a WAL past its share; 0 = not */
+    bool wal_failing;             /* ... long enough to be reported as a storage failure */
     int64_t housekeeping_error_ms;
 };
 
@@ -464,6 +468,53 @@ static void hand_back(struct wg_store_writer *writer, size_t count)
     }
 }
 
+/* The WAL is part of the bound. A TRUNCATE checkpoint gives way to a reader
+ * on an older snapshot for the busy timeout; one that could not truncate a
+ * WAL past its share holds the writes back (they wait in memory, within
+ * their own bound; the displays never wait for them) and is tried again
+ * until it succeeds. True while the WAL is still past its share. Unlocked. */
+static bool wal_past_share(struct wg_store_writer *writer, int64_t budget)
+{
+    int64_t wal_bytes = 0;
+    if (store_checkpoint(writer->store, true, &wal_bytes) != 0)
+        wg_err("storage: %s", store_last_error(writer->store));
+    bool past = wal_bytes > budget;
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&writer->lock);
+    writer->status.usage.wal_bytes = wal_bytes;
+    if (past && !writer->wal_blocked_since_ms) {
+        writer->wal_blocked_since_ms = now;
+        wg_warn(
+            "storage: the WAL holds %lld bytes, past its share of %lld: a reader keeps an older "
+            "snapshot, so it cannot be truncated; writes wait for it",
+            (long long)wal_bytes, (long long)budget);
+    } else if (past && !writer->wal_failing &&
+               now - writer->wal_blocked_since_ms >= WAL_BLOCKED_FAILING_MS) {
+        /* Nothing is journaled meanwhile: the displays show it (storage alarm, "locked"). */
+        writer->wal_failing = writer->status.failing = true;
+        writer->status.failures++;
+        writer->status.status = WG_STORE_LOCKED;
+        snprintf(writer->status.message, sizeof writer->status.message,
+                 "database %s: its WAL holds %lld bytes, past its share of %lld, and cannot be "
+                 "truncated while another connection reads an older snapshot",
+                 store_path(writer->store), (long long)wal_bytes, (long long)budget);
+        wake_submitter(writer);
+    } else if (!past && writer->wal_blocked_since_ms) {
+        wg_notice("storage: the WAL is truncated again; writes held back for %lld ms go on",
+                  (long long)(now - writer->wal_blocked_since_ms));
+        writer->wal_blocked_since_ms = 0;
+        if (writer->wal_failing) {
+            writer->wal_failing = writer->status.failing = false;
+            writer->status.status = WG_STORE_OK;
+            writer->status.message[0] = '\0';
+            writer->retry_at_ms = 0;
+            wake_submitter(writer);
+        }
+    }
+    pthread_mutex_unlock(&writer->lock);
+    return past;
+}
+
 static void *writer_main(void *arg)
 {
     struct wg_store_writer *writer = arg;
@@ -487,6 +538,16 @@ static void *writer_main(void *arg)
                 pthread_mutex_lock(&writer->lock);
             }
             continue;
+        }
+        int64_t wal_budget = writer->status.usage.wal_budget_bytes;
+        if (wal_budget > 0 && !writer->stopping && writer->status.usage.wal_bytes > wal_budget) {
+            pthread_mutex_unlock(&writer->lock);
+            bool past = wal_past_share(writer, wal_budget);
+            pthread_mutex_lock(&writer->lock);
+            if (past && !writer->stopping) {
+                wait_until(writer, mono_ms() + WAL_BLOCKED_RETRY_MS);
+                continue;
+            }
         }
         /* The transaction's writes, oldest first, copied so that what is
          * queued meanwhile (or dropped) never touches what is being written. */

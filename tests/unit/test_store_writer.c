@@ -4,7 +4,8 @@
  * order, until the lock goes; a write the store refuses never blocks the
  * ones after it; at the memory bound the least valuable writes go first and
  * alarms last; at stop it tries once more and hands back what it could not
- * write; outbox deletes; an idle WAL is truncated. */
+ * write; outbox deletes; an idle WAL is truncated; the WAL keeps its share
+ * of the bound while another connection reads an old snapshot. */
 #include "testutil.h"
 
 #include <poll.h>
@@ -441,6 +442,90 @@ static void test_idle_wal_is_truncated(void **state)
     free(back);
 }
 
+/* The WAL is part of the bound even while another connection reads an old
+ * snapshot (which keeps a checkpoint from truncating it): the writer holds
+ * its writes back instead of growing the WAL past its share, reports that
+ * as a storage failure ("locked") after 2 s, and goes on, everything in
+ * order, once the reader is done. */
+static void test_wal_bound_kept_against_an_old_reader(void **state)
+{
+    struct fixture *fx = *state;
+    struct wg_store_options store_options = {.path = fx->path,
+                                             .max_bytes = 4LL << 20,
+                                             .readings_bucket_s = 60,
+                                             .readings_retention_days = 30,
+                                             .events_retention_days = 365,
+                                             .busy_timeout_ms = 50};
+    enum wg_store_status open_status;
+    char err[512];
+    struct wg_store *store = store_open(&store_options, &open_status, err, sizeof err);
+    if (!store)
+        fail_msg("store_open: %s", err);
+    fx->writer = writer_new(store, NULL);
+    assert_non_null(fx->writer);
+    writer_set_now(fx->writer, wall_ms());
+    assert_int_equal(writer_start(fx->writer), 0);
+    struct wg_write *first = event_write("point", WG_CLASS_POINT, "{\"n\":0}");
+    assert_null(writer_submit(fx->writer, first));
+    struct wg_write *back_first = NULL;
+    assert_int_equal(collect(fx->writer, &back_first, 1), 1);
+    wg_write_free(back_first);
+
+    /* The old reader: a read transaction left open on the snapshot of now. */
+    sqlite3 *reader = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open_v2(fx->path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM events", -1, &stmt, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    sqlite3_finalize(stmt);
+
+    enum { N = 3000 };
+    struct wg_write **writes = calloc(N, sizeof *writes);
+    for (size_t i = 0; i < N; i++)
+        writes[i] = event_write("point", WG_CLASS_POINT,
+                                "{\"pad\":\"0123456789012345678901234567890123456789012345678901"
+                                "23456789012345678901234567890123456789012345678901234567890123"
+                                "456789012345678901234567890123456789\"}");
+    assert_null(writer_submit(fx->writer, chain(writes, N)));
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", fx->path);
+    struct wg_writer_status status;
+    writer_status(fx->writer, &status);
+    int64_t budget = status.usage.wal_budget_bytes, largest = 0;
+    assert_true(budget > 0);
+    bool reported = false;
+    for (int64_t until = mono_ms() + 6000; mono_ms() < until;) {
+        struct stat st;
+        if (stat(wal, &st) == 0 && st.st_size > largest)
+            largest = st.st_size;
+        writer_status(fx->writer, &status);
+        if (status.failing && status.status == WG_STORE_LOCKED)
+            reported = true;
+        usleep(20 * 1000);
+    }
+    print_message("# WAL share %lld bytes, largest WAL while the reader held on: %lld bytes, "
+                  "%zu events waiting\n",
+                  (long long)budget, (long long)largest, status.waiting_events);
+    assert_true(largest <= 2 * budget);
+    assert_true(reported);
+    assert_true(status.waiting_events > 0);
+
+    assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(reader);
+    struct wg_write **back = calloc(N, sizeof *back);
+    assert_int_equal(collect(fx->writer, back, N), N);
+    for (size_t i = 0; i < N; i++) {
+        if (i > 0)
+            assert_true(back[i]->seq == back[i - 1]->seq + 1);
+        wg_write_free(back[i]);
+    }
+    assert_true(wait_for_status(fx->writer, false));
+    free(writes);
+    free(back);
+}
+
 int main(void)
 {
     wg_log_set_level(WG_LOG_WARNING);
@@ -455,6 +540,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_deletes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_wal_is_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_bound_kept_against_an_old_reader, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_writer", tests, NULL, NULL);
 }
