@@ -410,8 +410,16 @@ static void test_outbox_deletes(void **state)
     assert_int_equal(store_append_event(reader, &event), -1);
     assert_int_equal(store_last_status(reader), WG_STORE_REFUSED);
     store_close(reader);
+    /* The writer's usage figures follow its housekeeping, a moment after
+     * it hands the writes back. */
     struct wg_writer_status status;
-    writer_status(fx->writer, &status);
+    int64_t deadline = mono_ms() + 5000;
+    do {
+        writer_status(fx->writer, &status);
+        if (status.usage.outbox.total_rows == 2)
+            break;
+        usleep(20 * 1000);
+    } while (mono_ms() < deadline);
     assert_int_equal(status.usage.outbox.total_rows, 2);
 }
 
@@ -516,9 +524,10 @@ static void test_wal_bound_kept_against_an_old_reader(void **state)
     sqlite3_close(reader);
     struct wg_write **back = calloc(N, sizeof *back);
     assert_int_equal(collect(fx->writer, back, N), N);
+    int64_t previous = 0;
     for (size_t i = 0; i < N; i++) {
-        if (i > 0)
-            assert_true(back[i]->seq == back[i - 1]->seq + 1);
+        assert_true(i == 0 || back[i]->seq == previous + 1);
+        previous = back[i]->seq;
         wg_write_free(back[i]);
     }
     assert_true(wait_for_status(fx->writer, false));
