@@ -76,22 +76,6 @@ static void early_listener(const struct wg_event *event, void *ctx)
     f->early++;
 }
 
-static struct wg_store *open_test_store(const char *path, int busy_timeout_ms)
-{
-    struct wg_store_options options = {.path = path,
-                                       .max_bytes = 64LL << 20,
-                                       .readings_bucket_s = 60,
-                                       .readings_retention_days = 30,
-                                       .events_retention_days = 365,
-                                       .busy_timeout_ms = busy_timeout_ms};
-    enum wg_store_status status;
-    char err[256];
-    struct wg_store *store = store_open(&options, &status, err, sizeof err);
-    if (!store)
-        print_message("# store: %s\n", err);
-    return store;
-}
-
 static int setup_with(void **state, int busy_timeout_ms)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -113,7 +97,7 @@ static int setup_with(void **state, int busy_timeout_ms)
     for (size_t i = 0; i < diag.count; i++)
         print_message("# config: %s\n", diag.messages[i]);
     assert_non_null(config);
-    struct wg_store *store = open_test_store(f->db_path, busy_timeout_ms);
+    struct wg_store *store = test_open_store_with(f->db_path, 64LL << 20, busy_timeout_ms);
     assert_non_null(store);
     struct wg_core_options options = {
         .config_path = f->config_path, .plugin_dir = f->plugin_dir, .clock = &f->clock};

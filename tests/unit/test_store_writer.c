@@ -7,6 +7,7 @@
  * write; outbox deletes; an idle WAL is truncated; the WAL keeps its share
  * of the bound while another connection reads an old snapshot. */
 #include "testutil.h"
+#include "testconfig.h"
 
 #include <poll.h>
 #include <sys/stat.h>
@@ -42,17 +43,8 @@ static struct wg_store_writer *open_writer(struct fixture *fx,
                                            const struct wg_writer_options *options,
                                            int busy_timeout_ms, bool start)
 {
-    struct wg_store_options store_options = {.path = fx->path,
-                                             .max_bytes = 64LL << 20,
-                                             .readings_bucket_s = 60,
-                                             .readings_retention_days = 30,
-                                             .events_retention_days = 365,
-                                             .busy_timeout_ms = busy_timeout_ms};
-    enum wg_store_status status;
-    char err[512];
-    struct wg_store *store = store_open(&store_options, &status, err, sizeof err);
-    if (!store)
-        fail_msg("store_open: %s", err);
+    struct wg_store *store = test_open_store_with(fx->path, 64LL << 20, busy_timeout_ms);
+    assert_non_null(store);
     struct wg_store_writer *writer = writer_new(store, options);
     assert_non_null(writer);
     writer_set_now(writer, wall_ms());
@@ -458,17 +450,8 @@ static void test_idle_wal_is_truncated(void **state)
 static void test_wal_bound_kept_against_an_old_reader(void **state)
 {
     struct fixture *fx = *state;
-    struct wg_store_options store_options = {.path = fx->path,
-                                             .max_bytes = 4LL << 20,
-                                             .readings_bucket_s = 60,
-                                             .readings_retention_days = 30,
-                                             .events_retention_days = 365,
-                                             .busy_timeout_ms = 50};
-    enum wg_store_status open_status;
-    char err[512];
-    struct wg_store *store = store_open(&store_options, &open_status, err, sizeof err);
-    if (!store)
-        fail_msg("store_open: %s", err);
+    struct wg_store *store = test_open_store_with(fx->path, 4LL << 20, 50);
+    assert_non_null(store);
     fx->writer = writer_new(store, NULL);
     assert_non_null(fx->writer);
     writer_set_now(fx->writer, wall_ms());

@@ -76,21 +76,29 @@ static inline struct wg_config *test_load_config(char *path)
     return config;
 }
 
-/* A store at `path` for core tests (64 MiB, 60 s buckets); NULL after printing why. */
-static inline struct wg_store *test_open_store(const char *path)
+/* A store at `path` bounded to `max_bytes`, waiting `busy_timeout_ms` for a
+ * lock (60 s buckets); NULL after printing why. */
+static inline struct wg_store *test_open_store_with(const char *path, int64_t max_bytes,
+                                                    int busy_timeout_ms)
 {
     struct wg_store_options options = {.path = path,
-                                       .max_bytes = 64LL << 20,
+                                       .max_bytes = max_bytes,
                                        .readings_bucket_s = 60,
                                        .readings_retention_days = 30,
                                        .events_retention_days = 365,
-                                       .busy_timeout_ms = 50};
+                                       .busy_timeout_ms = busy_timeout_ms};
     enum wg_store_status status;
     char err[256];
     struct wg_store *store = store_open(&options, &status, err, sizeof err);
     if (!store)
         fprintf(stderr, "# store: %s\n", err);
     return store;
+}
+
+/* A store at `path` for core tests (64 MiB, 50 ms busy timeout). */
+static inline struct wg_store *test_open_store(const char *path)
+{
+    return test_open_store_with(path, 64LL << 20, 50);
 }
 
 #endif
