@@ -17,7 +17,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../modbus"))
 from harness import (PYTHON, ROOT, TMP, Daemon, Slave, _children, done, f32, free_port,  # noqa: E402
                      note, ok, wait_until, write_config)
 
-POLL_MS = 250
+# The peers are Python (pymodbus and the injector) on a machine that may run
+# a sanitized suite beside this one: a reply may come 150 ms late there,
+# which a healthy unit would count as a timeout and back off for. A 400 ms
+# timeout covers that, and a 600 ms poll fits a whole cycle of the line (two
+# quick replies and one wrong one that runs into the timeout).
+POLL_MS = 600
 
 
 def main():
@@ -34,7 +39,8 @@ def main():
     control_port = free_port()
     rogue = subprocess.Popen([PYTHON, os.path.join(ROOT, "tests/modbus/rogue.py"), "--gateway",
                               injector_end, "--slave", slave.pty_gateway, "--control",
-                              str(control_port)], stdout=log, stderr=log)
+                              str(control_port), "--reply-window", "0.35"],
+                             stdout=log, stderr=log)
     _children.append(rogue)
     control = wait_until(lambda: _connect(control_port), 10)
 
@@ -45,7 +51,7 @@ def main():
     config = write_config("garbage", f"""buses:
   - id: rs485
     driver: modbus-rtu
-    settings: {{device: {gateway_end}, baud: 19200, timeout_ms: 150, frame_pause_ms: 2,
+    settings: {{device: {gateway_end}, baud: 19200, timeout_ms: 400, frame_pause_ms: 2,
                 backoff_ms: 1000, backoff_max_ms: 1000}}
 devices:
   - {{id: gas, bus: rs485, address: 1, profile: gas-midas, poll_ms: {POLL_MS}}}
@@ -57,7 +63,7 @@ devices:
                                      if b["health"] == "online"}) == 3, 10)
     ok(online, "three units online through the fault injector", daemon.read_log()[-1500:])
 
-    def rates(seconds=3.0):
+    def rates(seconds=6.0):
         slave.command("reset")
         start = time.monotonic()
         wait_until(lambda: False, seconds)
@@ -100,8 +106,20 @@ devices:
     note(f"meter counters at stop: {counters}")
     ok(counters.get("crc_error", 0) >= 3 and counters.get("bad_reply", 0) >= 6,
        "the faults are counted per device (journaled at stop)", stopped)
-    ok(not any(name in stopped[-1].get("counters", {}) for name in ("gas", "call")) if stopped
-       else False, "the healthy units have no error counts", stopped)
+    # pymodbus answering a healthy unit later than the gateway waits (a
+    # loaded machine) is a real timeout: each error of a healthy unit must be
+    # one the injector saw.
+    log.flush()
+    with open(os.path.join(TMP, "rogue.log"), encoding="utf-8") as f:
+        rogue_log = f.read()
+    healthy = stopped[-1].get("counters", {}) if stopped else None
+    explained = healthy is not None and all(
+        sum(healthy.get(name, {}).values()) <= rogue_log.count(f"late unit {unit}:")
+        for name, unit in (("gas", 1), ("call", 2)))
+    note(f"pymodbus late for unit 1: {rogue_log.count('late unit 1:')}, unit 2: "
+         f"{rogue_log.count('late unit 2:')}; stale replies dropped: {rogue_log.count('stale ')}")
+    ok(explained, "the healthy units have no error counts but for replies pymodbus sent late",
+       stopped)
     rogue.kill()
     slave.stop()
     done()

@@ -43,6 +43,16 @@ def read_frame(fd, first_wait, silence=0.01):
         frame += os.read(fd, 512)
 
 
+def drain(fd):
+    data = b""
+    while select.select([fd], [], [], 0)[0]:
+        chunk = os.read(fd, 512)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def spoil(reply, mode):
     if mode == "garbage" and len(reply) > 3:
         return reply[:3] + bytes(random.randrange(256) for _ in reply[3:])
@@ -91,6 +101,9 @@ def main():
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--slave", required=True)
     parser.add_argument("--control", type=int, required=True)
+    parser.add_argument("--reply-window", type=float, default=0.5,
+                        help="seconds to wait for the slave's reply; keep it under the gateway's "
+                             "timeout, so a reply is never forwarded after the gateway gave up")
     args = parser.parse_args()
     modes = {}
     threading.Thread(target=control, args=(args.control, modes), daemon=True).start()
@@ -99,10 +112,17 @@ def main():
         request = read_frame(gateway, 1.0, 0.003)
         if not request:
             continue
+        # A reply that came after its window belongs to a request the gateway
+        # has given up on: dropped, never passed off as the next one's.
+        stale = drain(slave)
+        if stale:
+            print(f"stale {len(stale)} bytes dropped", flush=True)
         os.write(slave, request)
-        reply = read_frame(slave, 0.5)
+        reply = read_frame(slave, args.reply_window)
         if reply:
             os.write(gateway, spoil(reply, modes.get(request[0], "pass")))
+        else:
+            print(f"late unit {request[0]}: no reply within {args.reply_window} s", flush=True)
         time.sleep(0)
 
 
