@@ -797,7 +797,7 @@
     } else if (show) {
       setText(banner.querySelector('.conn-title'), WG.t('d.conn.lost'));
       setText(banner.querySelector('.conn-detail'), WG.t('d.conn.detail', {
-        n: state.attempts, t: state.lastSnapshotAt ? clockText(state.lastDataAt + state.clockOffset) : '—',
+        n: Math.max(1, state.attempts), t: state.lastSnapshotAt ? clockText(state.lastDataAt + state.clockOffset) : '—',
       }));
     }
   }
