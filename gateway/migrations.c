@@ -91,7 +91,8 @@ static const struct wg_migration migrations[] = {
         .version = 2,
         .name = "alarm journal by time",
         /* Partial, so appends of other kinds do not pay for it; serves
-         * store_alarm_events (response-time figures). */
+         * store_read_alarm_events (response-time figures) and the size
+         * bound's alarm eviction (store.c). */
         .sql = "CREATE INDEX events_alarm_by_ts ON events (ts_ms) WHERE kind = 'alarm';\n",
     },
     {
