@@ -36,7 +36,8 @@ ALL_CFLAGS  := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -D_GNU_SOURCE -Iga
                $(PKG_CFLAGS)
 LDLIBS      := -Wl,--as-needed $(PKG_LIBS) -lpaho-mqtt3as -lpthread -ldl -lm
 
-CORE_SRC    := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+CORE_SRC    := $(wildcard gateway/*/*.c)
+GATEWAY_H   := $(wildcard gateway/*/*.h)
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PLUGINS     := $(notdir $(wildcard plugins/*))
 # A plugins/<name>/plugin.mk may set PLUGIN_LIBS_<name> (the libraries it
@@ -56,7 +57,7 @@ all: $(BUILD)/wardgated $(PLUGIN_SO)
 deps:
 	@tools/deps.sh
 
-$(BUILD)/%.o: %.c $(wildcard gateway/*.h)
+$(BUILD)/%.o: %.c $(GATEWAY_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -75,7 +76,7 @@ $(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/%.o,$(wildcard plugins/$(1)/*.
 	$$(CC) $$(ALL_CFLAGS) -shared -o $$@ $$^ $$(PLUGIN_LIBS_$(1)) -lpthread -lm
 endef
 define variant_rule
-$(BUILD)/plugins/$(2)/%.o: plugins/$(1)/%.c $(wildcard gateway/*.h) $(wildcard plugins/$(1)/*.h)
+$(BUILD)/plugins/$(2)/%.o: plugins/$(1)/%.c $(GATEWAY_H) $(wildcard plugins/$(1)/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) -DWG_PLUGIN_VARIANT='"$(2)"' -c -o $$@ $$<
 $(BUILD)/plugins/$(2).so: $(patsubst plugins/$(1)/%.c,$(BUILD)/plugins/$(2)/%.o,$(wildcard plugins/$(1)/*.c))
@@ -92,7 +93,7 @@ $(BUILD)/tests/test_modbus: tests/unit/test_modbus.c $(MODBUS_UNIT_SRC) $(wildca
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugins/modbus -o $@ $< $(MODBUS_UNIT_SRC) $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
 
-$(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/plugin.h gateway/plugin_abi1.h $(wildcard tests/plugins/*.h)
+$(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/drivers/plugin.h gateway/drivers/plugin_abi1.h $(wildcard tests/plugins/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 
@@ -121,7 +122,7 @@ FUZZ_OBJ     := $(CORE_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 # What a target needs beyond the core library.
 FUZZ_EXTRA_mb_point := plugins/modbus/mb_point.c
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard gateway/*.h)
+$(FUZZ_BUILD)/obj/%.o: %.c $(GATEWAY_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
@@ -191,4 +192,4 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i gateway/*.[ch] plugins/*/*.[ch] tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.h tests/fuzz/*/fuzz.c
+	clang-format -i gateway/*.c gateway/*/*.[ch] plugins/*/*.[ch] tests/unit/*.[ch] tests/plugins/*.c tests/fuzz/*.h tests/fuzz/*/fuzz.c

@@ -24,21 +24,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "api_read.h"
-#include "auth.h"
-#include "clock.h"
-#include "config.h"
-#include "core.h"
-#include "log.h"
-#include "plugin_host.h"
-#include "query.h"
-#include "queue.h"
-#include "response.h"
-#include "service.h"
-#include "store.h"
-#include "web.h"
-#include "web_bridge.h"
+#include "web/api.h"
+#include "web/api_read.h"
+#include "auth/auth.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "common/log.h"
+#include "drivers/plugin_host.h"
+#include "store/query.h"
+#include "core/queue.h"
+#include "alarm/response.h"
+#include "core/service.h"
+#include "store/store.h"
+#include "web/web.h"
+#include "web/web_bridge.h"
 
 /* Query workers (query.h): two, so a history page is answered while an
  * export runs on the other (and exports take turns). */

@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 out=build/fuzz-cov
 make --no-print-directory FUZZ_BUILD=$out FUZZ_SAN="-fprofile-instr-generate -fcoverage-mapping" fuzz-build >/dev/null
 declare -A files=(
-  [config]="gateway/cfgtree.c gateway/config.c gateway/meaning.c"
-  [uplink_command]="gateway/uplink_command.c"
-  [api_parse]="gateway/api_parse.c"
-  [ws_message]="gateway/ws_message.c"
+  [config]="gateway/config/cfgtree.c gateway/config/config.c gateway/common/meaning.c"
+  [uplink_command]="gateway/uplink/uplink_command.c"
+  [api_parse]="gateway/web/api_parse.c"
+  [ws_message]="gateway/web/ws_message.c"
   [mb_point]="plugins/modbus/mb_point.c"
 )
 for target in "${@:-config uplink_command api_parse ws_message mb_point}"; do

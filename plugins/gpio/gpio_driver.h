@@ -9,7 +9,7 @@
 
 #include "gpio_backend.h"
 #include "gpio_logic.h"
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 enum gpio_role {
     GPIO_ROLE_INPUT = 0, /* a contact: edges, debounce, contact meaning */

@@ -1,7 +1,7 @@
 /* Debounce, contact meaning and output patterns of the GPIO driver; see gpio_logic.h. */
 #include "gpio_logic.h"
 
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 /* ---- debounce ---- */
 

@@ -21,7 +21,7 @@
 #include "mb_link.h"
 #include "mb_plan.h"
 #include "mb_point.h"
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 #define MB_WRITE_QUEUE 64
 

@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 struct mb_supervision {
     int allowed_fails;  /* silent polls before offline */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 enum mb_error {
     MB_OK = 0,

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 enum mb_type { MB_BIT, MB_U16, MB_I16, MB_U32, MB_I32, MB_U64, MB_F32 };
 

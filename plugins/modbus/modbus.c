@@ -21,7 +21,7 @@
 #include "mb_bus.h"
 #include "mb_plan.h"
 #include "mb_point.h"
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 #ifndef WG_PLUGIN_VARIANT
 #error "build with -DWG_PLUGIN_VARIANT=\"modbus-rtu\" or \"modbus-tcp\""

@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "plugin.h"
+#include "drivers/plugin.h"
 #include "sim_model.h"
 
 enum step_action { STEP_SET, STEP_RELEASE, STEP_HEALTH };

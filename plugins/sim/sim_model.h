@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 struct sim_rates {
     double call_every_min;        /* mean interval between calls, per call point */

@@ -19,11 +19,11 @@ const { ok, note } = lib;
 const WAIT = 15000;
 const SIZES = [[1920, 1080], [1280, 800], [390, 844]];
 
-/* Every point meaning the gateway knows (gateway/meaning.c) has its words
+/* Every point meaning the gateway knows (gateway/common/meaning.c) has its words
  * in the one table both UIs read (web/common.js), in Chinese and English. */
 function checkMeaningWords() {
   const root = path.join(__dirname, '..', '..');
-  const names = [...fs.readFileSync(path.join(root, 'gateway/meaning.c'), 'utf8')
+  const names = [...fs.readFileSync(path.join(root, 'gateway/common/meaning.c'), 'utf8')
     .matchAll(/^\s*\{"([a-z_0-9]+)",/gm)].map((m) => m[1]);
   const common = fs.readFileSync(path.join(root, 'web/common.js'), 'utf8');
   const split = common.indexOf('\n    en: {');

@@ -203,10 +203,10 @@ def write_dict(target, words, suffix=""):
 
 
 def main():
-    write_dict("config", words_of("gateway/config.c") + words_of("gateway/meaning.c"), ":")
+    write_dict("config", words_of("gateway/config/config.c") + words_of("gateway/common/meaning.c"), ":")
     write_dict("mb_point", words_of("plugins/modbus/mb_point.c") + ["bit", "u16", "i16", "u32", "i32", "u64",
                                                                       "f32", "abcd", "cdab", "badc", "dcba"])
-    write_dict("uplink_command", words_of("gateway/uplink_command.c") + ["request", "command", "args", "from",
+    write_dict("uplink_command", words_of("gateway/uplink/uplink_command.c") + ["request", "command", "args", "from",
                                                                           "to", "limit", "+08:00", "Z"])
     write_dict("api_parse", ["from=", "to=", "kind=", "priority=", "room=", "device=", "alarm=", "before=",
                              "limit=", "format=", "%", "%00", "+", "&", "username", "password", "role"])

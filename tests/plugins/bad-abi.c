@@ -1,5 +1,5 @@
 /* A test driver built for a plugin ABI this daemon does not speak. */
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 static int never_open(const struct wg_host *host, const struct wg_bus_view *bus, void **instance)
 {

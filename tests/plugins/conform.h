@@ -3,7 +3,7 @@
 #ifndef WG_TEST_CONFORM_H
 #define WG_TEST_CONFORM_H
 
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 #define CONFORM_MAX       64
 #define CONFORM_DEVICES   8

@@ -1,7 +1,7 @@
 /* A driver built against a newer revision of plugin ABI 2, whose descriptor
  * grew (struct_size beyond this daemon's): it loads, the host reads only the
  * members it knows. */
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 struct grown_descriptor {
     struct wg_plugin_descriptor known;

@@ -1,7 +1,7 @@
-/* A driver built against plugin ABI 1 (gateway/plugin_abi1.h is that header,
+/* A driver built against plugin ABI 1 (gateway/drivers/plugin_abi1.h is that header,
  * frozen): the v2 host loads it through its compatibility layer. It records
  * its host and bus so a test can post through the ABI 1 table. */
-#include "plugin_abi1.h"
+#include "drivers/plugin_abi1.h"
 
 struct legacy {
     const struct wg_host_v1 *host;

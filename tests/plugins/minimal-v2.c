@@ -2,7 +2,7 @@
  * (struct_size = WG_PLUGIN_DESCRIPTOR_MIN_SIZE), as a driver built before an
  * optional member existed would. Its take_over lies beyond that size: the
  * host must not call it. */
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 __attribute__((visibility("default"))) int minimal_take_overs;
 __attribute__((visibility("default"))) int minimal_opens;

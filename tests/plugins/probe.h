@@ -3,7 +3,7 @@
 #ifndef WG_TEST_PROBE_H
 #define WG_TEST_PROBE_H
 
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 #define PROBE_MAX_BUSES 8
 

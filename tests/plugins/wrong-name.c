@@ -1,5 +1,5 @@
 /* A test driver whose descriptor names another driver than its file name. */
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 static int never_open(const struct wg_host *host, const struct wg_bus_view *bus, void **instance)
 {

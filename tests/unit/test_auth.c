@@ -1,4 +1,4 @@
-/* Unit tests of the web interface's auth module (gateway/auth.c): users and
+/* Unit tests of the web interface's auth module (gateway/auth/auth.c): users and
  * their validation, login with argon2id, throttling per user name and per
  * address, sessions (expiry, idle extension, persistence, ending), the last
  * admin, the one-time setup token, and the audit rows. Hashes are made at
@@ -13,9 +13,9 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "auth.h"
-#include "log.h"
-#include "store.h"
+#include "auth/auth.h"
+#include "common/log.h"
+#include "store/store.h"
 
 #define T0      1700000000000LL /* a fixed "now" */
 #define S       1000LL

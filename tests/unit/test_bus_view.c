@@ -8,9 +8,9 @@
 #include "testutil.h"
 #include "testconfig.h"
 
-#include "bus_view.h"
-#include "cfgtree.h"
-#include "config.h"
+#include "drivers/bus_view.h"
+#include "config/cfgtree.h"
+#include "config/config.h"
 
 struct variant {
     const char *resident_label;

@@ -4,10 +4,10 @@
  * (the repo root; "." when unset). */
 #include "testutil.h"
 
-#include "cfgtree.h"
-#include "clock.h"
-#include "config.h"
-#include "meaning.h"
+#include "config/cfgtree.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "common/meaning.h"
 
 static const char *repo_root(void)
 {

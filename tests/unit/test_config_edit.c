@@ -10,9 +10,9 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-#include "cfgtree.h"
-#include "config.h"
-#include "config_edit.h"
+#include "config/cfgtree.h"
+#include "config/config.h"
+#include "config/config_edit.h"
 #include "testconfig.h"
 
 struct fixture {

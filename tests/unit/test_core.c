@@ -15,12 +15,12 @@
 #include <math.h>
 #include <sqlite3.h>
 
-#include "alarm.h"
-#include "clock.h"
-#include "config.h"
-#include "core.h"
-#include "health_reason.h"
-#include "store.h"
+#include "alarm/alarm.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "drivers/health_reason.h"
+#include "store/store.h"
 
 struct fixture {
     char *dir;

@@ -9,10 +9,10 @@
 #include <math.h>
 #include <time.h>
 
-#include "alarm.h"
-#include "clock.h"
-#include "config.h"
-#include "engine.h"
+#include "alarm/alarm.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "alarm/engine.h"
 
 #define MAX_RECORDED 256
 

@@ -10,7 +10,7 @@
 
 #include "../../plugins/gpio/gpio_backend.h"
 #include "../../plugins/gpio/gpio_logic.h"
-#include "plugin.h"
+#include "drivers/plugin.h"
 
 #define MS 1000000LL
 

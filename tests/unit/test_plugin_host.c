@@ -15,11 +15,11 @@
 #include <math.h>
 #include <pthread.h>
 
-#include "clock.h"
-#include "config.h"
-#include "plugin_abi1.h"
-#include "plugin_host.h"
-#include "queue.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "drivers/plugin_abi1.h"
+#include "drivers/plugin_host.h"
+#include "core/queue.h"
 
 struct fixture {
     char *dir;

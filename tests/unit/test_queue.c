@@ -5,7 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 
-#include "queue.h"
+#include "core/queue.h"
 
 static bool readable(struct wg_queue *queue)
 {

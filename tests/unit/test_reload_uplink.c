@@ -21,10 +21,10 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 
-#include "clock.h"
-#include "config.h"
-#include "core.h"
-#include "store.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "store/store.h"
 
 struct fixture {
     char *dir;

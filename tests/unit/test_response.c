@@ -1,4 +1,4 @@
-/* Unit tests for gateway/response.c: response-time figures from a journal
+/* Unit tests for gateway/alarm/response.c: response-time figures from a journal
  * written through the store, as the alarm engine writes it (one row per
  * phase, the full record in the body). TZ=UTC so shifts are deterministic. */
 #include "testutil.h"
@@ -7,11 +7,11 @@
 #include <sqlite3.h>
 #include <time.h>
 
-#include "event.h"
-#include "log.h"
-#include "response.h"
-#include "store.h"
-#include "store_read.h"
+#include "common/event.h"
+#include "common/log.h"
+#include "alarm/response.h"
+#include "store/store.h"
+#include "store/store_read.h"
 
 #define SEC  1000LL
 #define MIN  (60 * SEC)

@@ -1,4 +1,4 @@
-/* Unit tests of the SQLite store (gateway/store.c) and event ids: schema and
+/* Unit tests of the SQLite store (gateway/store/store.c) and event ids: schema and
  * migrations, journal, outbox, alarms, readings, audit, the size bound, and
  * the failure modes (locked, corrupt, unwritable, disk full, bad input). */
 #include "testutil.h"
@@ -14,9 +14,9 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "migrations.h"
-#include "log.h"
-#include "store.h"
+#include "store/migrations.h"
+#include "common/log.h"
+#include "store/store.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 

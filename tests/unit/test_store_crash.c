@@ -14,8 +14,8 @@
 
 #include <sqlite3.h>
 
-#include "log.h"
-#include "store.h"
+#include "common/log.h"
+#include "store/store.h"
 
 #define RANDOM_ROUNDS 20
 #define RECORD_BYTES  45 /* kind byte, seq (8 bytes), id (36 chars) */

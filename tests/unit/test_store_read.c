@@ -1,4 +1,4 @@
-/* Unit tests of the store's read side (gateway/store_read.c), on the real
+/* Unit tests of the store's read side (gateway/store/store_read.c), on the real
  * schema (a database made and migrated by store_open):
  * - every filter combination the history API allows is served by an index:
  *   EXPLAIN QUERY PLAN shows no SCAN of the journal and no sort;
@@ -12,8 +12,8 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
-#include "store_read.h"
+#include "store/store.h"
+#include "store/store_read.h"
 
 #define ROWS 3000
 

@@ -14,11 +14,11 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "event.h"
-#include "store.h"
+#include "common/event.h"
+#include "store/store.h"
 #include "testutil.h"
-#include "uplink_command.h"
-#include "uplink_encode.h"
+#include "uplink/uplink_command.h"
+#include "uplink/uplink_encode.h"
 
 static const struct wg_uplink_identity identity = {"wardgate/v1", "sh-jingan", "anyuan"};
 #define NOW_MS 1714564800250LL /* 2024-05-01T12:00:00.250Z */

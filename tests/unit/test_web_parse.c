@@ -11,8 +11,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "api_parse.h"
-#include "ws_message.h"
+#include "web/api_parse.h"
+#include "web/ws_message.h"
 
 static void test_query_params(void **state)
 {

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "config.h"
-#include "store.h"
+#include "config/config.h"
+#include "store/store.h"
 
 /* Repository root (the test runner exports WG_ROOT) and build directory. */
 static inline const char *test_root(void)

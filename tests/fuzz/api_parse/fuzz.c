@@ -7,7 +7,7 @@
  * endpoint's parameters, with a large and a small buffer, each value then
  * read as a number; odd, the rest is a request body (not NUL-terminated)
  * checked as the login and user endpoints do. */
-#include "api_parse.h"
+#include "web/api_parse.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -7,10 +7,10 @@
 #include <limits.h>
 #include <unistd.h>
 
-#include "cfgtree.h"
-#include "config.h"
+#include "config/cfgtree.h"
+#include "config/config.h"
 #include "fuzz_util.h"
-#include "log.h"
+#include "common/log.h"
 
 #define MAX_SITE_BYTES (256 * 1024)
 

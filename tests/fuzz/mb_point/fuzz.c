@@ -13,7 +13,7 @@
  * to re-open. */
 #include <math.h>
 
-#include "cfgtree.h"
+#include "config/cfgtree.h"
 #include "fuzz_util.h"
 #include "mb_point.h"
 

@@ -7,9 +7,9 @@
  * promises; an accepted time formats back to a text that parses to the
  * same instant. The allow-list is every command, or for some inputs one
  * picked by a byte of the input. */
-#include "clock.h"
+#include "common/clock.h"
 #include "fuzz_util.h"
-#include "uplink_command.h"
+#include "uplink/uplink_command.h"
 
 #define NOW_MS     1714564800250LL   /* 2024-05-01T12:00:00.250Z */
 #define YEAR_10000 253402300800000LL /* the first instant RFC 3339's four digits cannot write */

@@ -3,7 +3,7 @@
  * NUL-terminated). Oracle: an accepted message has an ack's fields within
  * their sizes, and parsing is deterministic. */
 #include "fuzz_util.h"
-#include "ws_message.h"
+#include "web/ws_message.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -1,0 +1,84 @@
+/* The alarm engine: rules, device supervision and actions.
+ *
+ * The core hands it every reading (engine_on_point), every health report and
+ * write result, and calls engine_tick() every second. The engine decides when
+ * to raise, attend and reset alarms (alarm.c keeps the records), supervises
+ * devices (online -> suspect -> offline, a technical alarm within 100 s of
+ * silence), and drives outputs: door and corridor lamps by priority, buzzers,
+ * the gas shut-off valve and exhaust fan, fire-door release.
+ *
+ * Safety rules enforced here, not left to configuration:
+ *   - a call is reset only at its origin (presence/reset in its room, or its
+ *     device returning to normal where the rule says so); engine_reset_remote()
+ *     always refuses;
+ *   - the gas valve is only ever closed (the core also refuses opening it);
+ *   - fire is annunciated whatever the health of the reporting device;
+ *   - acknowledging silences the buzzer, never the lamp or the display.
+ * All time comes from the caller (ms on the core's clock). */
+#ifndef WG_ENGINE_H
+#define WG_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alarm/alarm.h"
+#include "config/config.h"
+#include "drivers/plugin.h"
+
+/* What the engine needs from the core. */
+struct wg_engine_host {
+    void *ctx;
+    /* An alarm changed: journal it (before it is shown or sent). */
+    void (*alarm_changed)(void *ctx, const struct wg_alarm *alarm, const char *phase);
+    /* Drive an output point. Returns a request id, or 0 when refused. */
+    uint64_t (*write_output)(void *ctx, size_t device, size_t point, double value);
+};
+
+struct wg_engine;
+
+struct wg_engine *engine_new(const struct wg_config *config, struct wg_engine_host host,
+                             int64_t now_ms);
+void engine_free(struct wg_engine *engine);
+/* After a reload: rule timers restart, alarms and device supervision carry over by id,
+ * and what each output was last set to by device id and point name. */
+int engine_set_config(struct wg_engine *engine, const struct wg_config *config, int64_t now_ms);
+/* The device's outputs are in an unknown state (its bus was restarted): every
+ * one is written again at the next update, whatever it was set to before. */
+void engine_forget_outputs(struct wg_engine *engine, size_t device);
+
+/* Every reading of every point (not only changes). `first` when the point had no value yet. */
+void engine_on_point(struct wg_engine *engine, size_t device, size_t point, double value,
+                     double previous, bool first, int64_t ts_ms);
+/* `reason_code` is the driver's code for `reason` (health_reason.h); NULL: from the text. */
+void engine_on_health(struct wg_engine *engine, size_t device, enum wg_health health,
+                      const char *reason_code, const char *reason, int64_t ts_ms);
+void engine_on_write_result(struct wg_engine *engine, size_t device, size_t point, bool ok,
+                            const char *reason, int64_t ts_ms);
+/* Rule timers, supervision, re-annunciation, escalation, wellbeing. */
+void engine_tick(struct wg_engine *engine, int64_t now_ms);
+
+/* At the station. 0, or -1 with the reason in `why`. */
+int engine_acknowledge(struct wg_engine *engine, const char *alarm_id, const char *who,
+                       const char *where, int64_t now_ms, char *why, size_t why_len);
+/* A reset asked for from anywhere but the origin: always refused, with the reason. */
+int engine_reset_remote(struct wg_engine *engine, const char *alarm_id, const char *who,
+                        const char *where, char *why, size_t why_len);
+
+/* The technical alarm raised while storage fails (contract 3, docs/api.md). */
+#define WG_STORAGE_ALARM_KIND "storage_failing"
+/* Raises it (or updates its detail) while `failing`, ends it when storage
+ * works again: it resets by itself, like a device returning to normal.
+ * `reason` (store_status_reason) and `waiting` (events not yet journaled)
+ * become detail_code storage_failing and its detail_args (contract 3). */
+void engine_storage_alarm(struct wg_engine *engine, bool failing, const char *detail,
+                          const char *reason, size_t waiting, int64_t now_ms);
+
+/* Restores an active alarm saved before a restart; lamps follow at the next tick. */
+int engine_restore(struct wg_engine *engine, const json_t *record);
+struct wg_alarm_table *engine_alarms(struct wg_engine *engine);
+/* The device's health as supervision sees it. */
+enum wg_health engine_device_health(const struct wg_engine *engine, size_t device);
+
+#endif
