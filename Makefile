@@ -93,6 +93,11 @@ $(BUILD)/tests/test_modbus: tests/unit/test_modbus.c $(MODBUS_UNIT_SRC) $(wildca
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugins/modbus -o $@ $< $(MODBUS_UNIT_SRC) $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
 
+# The Modbus TCP frame codec (plugins/modbus/mb_frame.c), pure, on its own.
+$(BUILD)/tests/test_modbus_frame: tests/unit/test_modbus_frame.c plugins/modbus/mb_frame.c plugins/modbus/mb_frame.h $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugins/modbus -o $@ $< plugins/modbus/mb_frame.c $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
+
 $(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/drivers/plugin.h gateway/drivers/plugin_abi1.h $(wildcard tests/plugins/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $<

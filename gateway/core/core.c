@@ -637,6 +637,8 @@ size_t core_process(struct wg_core *core)
             case WG_MSG_COUNTER:
                 handle_counter(core, &batch[i]);
                 break;
+            case WG_MSG_POLL_DONE:
+                break;
             }
         }
         total += count;

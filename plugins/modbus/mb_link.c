@@ -2,6 +2,8 @@
  * The only file of the driver that includes <modbus.h>. */
 #include "mb_link.h"
 
+#include "mb_frame.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <modbus.h>
@@ -209,32 +211,6 @@ static bool ensure_connected(struct mb_link *link, char *detail, size_t detail_s
     return true;
 }
 
-static const char *exception_name(int code)
-{
-    switch (code) {
-    case 1:
-        return "illegal function";
-    case 2:
-        return "illegal data address";
-    case 3:
-        return "illegal data value";
-    case 4:
-        return "slave device failure";
-    case 5:
-        return "acknowledge";
-    case 6:
-        return "slave device busy";
-    case 8:
-        return "memory parity error";
-    case 10:
-        return "gateway path unavailable";
-    case 11:
-        return "gateway target failed to respond";
-    default:
-        return "unknown exception";
-    }
-}
-
 /* Sorts errno after a failed libmodbus call and brings the line back to a
  * clean state: late bytes flushed, a TCP stream that lost framing reconnected. */
 static enum mb_error classify(struct mb_link *link, int error, int *exception, char *detail,
@@ -243,7 +219,8 @@ static enum mb_error classify(struct mb_link *link, int error, int *exception, c
     enum mb_error kind;
     if (error > MODBUS_ENOBASE && error < EMBXGTAR + 1) {
         *exception = error - MODBUS_ENOBASE;
-        snprintf(detail, detail_size, "exception %d (%s)", *exception, exception_name(*exception));
+        snprintf(detail, detail_size, "exception %d (%s)", *exception,
+                 mb_exception_name(*exception));
         return MB_ERR_EXCEPTION;
     }
     switch (error) {

@@ -118,14 +118,14 @@ static void expect_refused(void **state, const char *driver, const char *needle)
 static void test_wrong_abi_refused(void **state)
 {
     expect_refused(state, "bad-abi",
-                   "/bad-abi.so was built for plugin ABI 100; "
-                   "this wardgated loads ABI 1 to 2");
+                   "/bad-abi.so was built for plugin ABI 101; "
+                   "this wardgated loads ABI 1 to 3");
 }
 
 static void test_short_descriptor_refused(void **state)
 {
     expect_refused(state, "short-descriptor",
-                   "short-descriptor.so (plugin ABI 2) has a descriptor of");
+                   "short-descriptor.so (plugin ABI 3) has a descriptor of");
 }
 
 static void test_no_symbol_refused(void **state)
