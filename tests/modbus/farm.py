@@ -11,12 +11,16 @@ ports, one a line (all picked by the kernel, so parallel farms never
 collide). The control port (127.0.0.1) answers one command a line:
 
   count    read requests served since the last reset, all servers -> N
+  times    when each server was read since the last reset (time.monotonic(),
+           the kernel's CLOCK_MONOTONIC) -> JSON {"PORT": [t, ...], ...}
   reset    -> ok
 
 Run with /usr/bin/python3 (Debian's pymodbus 3.0)."""
 import argparse
 import asyncio
+import json
 import sys
+import time
 
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
 from pymodbus.server.async_io import ModbusTcpServer
@@ -29,10 +33,12 @@ class CountingDevice(ModbusSlaveContext):
     def __init__(self, stats, **kwargs):
         super().__init__(**kwargs)
         self.stats = stats
+        self.times = []
 
     def getValues(self, fc_as_hex, address, count=1):
         if fc_as_hex in (3, 4):
             self.stats["reads"] += 1
+            self.times.append(time.monotonic())
             values = super().getValues(fc_as_hex, address, count)
             if address == 0 and values:
                 super().setValues(fc_as_hex, 0, [(values[0] + 1) % 65536])
@@ -48,8 +54,12 @@ async def control(reader, writer, stats):
         command = line.decode().strip()
         if command == "count":
             reply = str(stats["reads"])
+        elif command == "times":
+            reply = json.dumps({str(port): device.times for port, device in stats["devices"].items()})
         elif command == "reset":
             stats["reads"] = 0
+            for device in stats["devices"].values():
+                device.times = []
             reply = "ok"
         else:
             reply = f"error unknown command {command!r}"
@@ -64,8 +74,9 @@ async def main():
     parser.add_argument("--registers", type=int, default=20)
     parser.add_argument("--ports-out", required=True)
     args = parser.parse_args()
-    stats = {"reads": 0}
+    stats = {"reads": 0, "devices": {}}
     servers = []
+    devices = []
     for _ in range(args.count):
         # One datastore per device: each meter has its own registers.
         device = CountingDevice(stats, zero_mode=True,
@@ -78,9 +89,11 @@ async def main():
                                  ignore_missing_slaves=True, backlog=8)
         asyncio.create_task(server.serve_forever())
         servers.append(server)
+        devices.append(device)
     for server in servers:
         await server.serving
     ports = [server.server.sockets[0].getsockname()[1] for server in servers]
+    stats["devices"] = dict(zip(ports, devices))
     control_server = await asyncio.start_server(lambda r, w: control(r, w, stats), "127.0.0.1", 0)
     control_port = control_server.sockets[0].getsockname()[1]
     with open(args.ports_out + ".tmp", "w") as f:
