@@ -315,6 +315,8 @@ static void receive(struct mb_endpoint *endpoint, const struct mb_endpoint_env *
             take_frames(endpoint, env, now_ms);
             if (endpoint->fd < 0)
                 return; /* disconnected on a bad frame */
+            if (endpoint->rx_len == 0 && endpoint->state != MB_EP_WAITING)
+                return; /* the reply is in; anything later wakes epoll again */
             continue;
         }
         if (got < 0 && (errno == EAGAIN || errno == EINTR))
