@@ -127,6 +127,7 @@ FUZZ_CFLAGS  := $(filter-out -fPIC,$(ALL_CFLAGS)) -Wno-format-nonliteral -O1 -g 
 FUZZ_OBJ     := $(CORE_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 # What a target needs beyond the core library.
 FUZZ_EXTRA_mb_point := plugins/modbus/mb_point.c
+FUZZ_EXTRA_mb_frame := plugins/modbus/mb_frame.c
 
 $(FUZZ_BUILD)/obj/%.o: %.c $(GATEWAY_H)
 	@mkdir -p $(dir $@)

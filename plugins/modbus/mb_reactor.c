@@ -220,6 +220,8 @@ int mb_reactor_attach(struct mb_reactor *reactor, struct mb_endpoint *endpoint, 
             return -1;
         }
         reactor->thread_running = true;
+        pthread_setname_np(reactor->thread,
+                           "modbus-tcp-io"); /* for top -H; a failure is harmless */
     }
     pthread_mutex_unlock(&reactor->lock);
     wake(reactor);
