@@ -77,14 +77,19 @@ int64_t mb_device_phase(const char *bus_id, const char *device_id, int poll_ms)
     return poll_ms > 0 ? (int64_t)(hash % (uint32_t)poll_ms) : 0;
 }
 
-/* Moves the grid past the slot being served; slots already passed are skipped and counted. */
+/* Moves the grid past the slot being served; slots already passed, or due
+ * within half a period, are skipped and counted. */
 static void advance_grid(const struct wg_host *host, struct mb_device *device, int64_t now_ms)
 {
     if (now_ms < device->grid_ms)
         return; /* an early read: the grid stays */
+    /* The next slot at least half a period after this poll: a late poll is
+     * not followed at once by the next one (which would take the line from
+     * the other devices just when it is busiest). */
     int64_t next = device->grid_ms + device->poll_ms;
-    if (next <= now_ms) {
-        int64_t skipped = (now_ms - next) / device->poll_ms + 1;
+    int64_t earliest_next = now_ms + device->poll_ms / 2;
+    if (next < earliest_next) {
+        int64_t skipped = (earliest_next - next + device->poll_ms - 1) / device->poll_ms;
         next += skipped * device->poll_ms;
         host->post_counter(host, device->index, "missed_polls", (uint64_t)skipped);
         if (!device->behind)

@@ -6,8 +6,9 @@
  *
  * Polls run on a fixed grid: a device's slots are `phase + k * poll_ms`, the
  * next slot follows the last one (never "now + poll_ms", which drifts), and a
- * slot that passed while the line was busy is skipped, counted in the
- * device's `missed_polls` counter and logged once per change. Early reads (a
+ * slot that passed while the line was busy, or that would follow a late poll
+ * within half a period, is skipped, counted in the device's `missed_polls`
+ * counter and logged once per change. Early reads (a
  * bool change being debounced, a re-plan after refused gaps) do not move the
  * grid; an offline device's back-off moves it to the first slot after the
  * probe time. */

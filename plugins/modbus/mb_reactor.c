@@ -122,15 +122,13 @@ static void *io_thread(void *arg)
 {
     struct mb_reactor *reactor = arg;
     struct epoll_event events[EVENTS_PER_WAIT];
+    int64_t earliest = mb_monotonic_ms(); /* a first pass at once */
     pthread_mutex_lock(&reactor->lock);
     while (!reactor->quit) {
-        int64_t now = mb_monotonic_ms(), earliest = INT64_MAX;
-        for (size_t i = 0; i < reactor->used; i++)
-            if (reactor->wake_at[i] < earliest)
-                earliest = reactor->wake_at[i];
+        int64_t now = mb_monotonic_ms();
         int timeout = earliest == INT64_MAX ? -1
                       : earliest <= now     ? 0
-                                        : (int)(earliest - now > 60000 ? 60000 : earliest - now);
+                                            : (int)(earliest - now > 60000 ? 60000 : earliest - now);
         pthread_mutex_unlock(&reactor->lock);
         int count = epoll_wait(reactor->epoll_fd, events, EVENTS_PER_WAIT, timeout);
         pthread_mutex_lock(&reactor->lock);
@@ -149,11 +147,16 @@ static void *io_thread(void *arg)
                 reactor->table[slot].generation == generation)
                 reactor->table[slot].events |= events[i].events;
         }
+        /* One pass: run what is ready or due, and find the next time to wake.
+         * What changes meanwhile (attach, a write) writes the eventfd. */
         now = mb_monotonic_ms();
+        earliest = INT64_MAX;
         for (uint32_t slot = 0; slot < reactor->used && !reactor->quit; slot++) {
-            struct table_entry *entry = &reactor->table[slot];
-            if (entry->endpoint && (entry->events || reactor->wake_at[slot] <= now))
+            if (reactor->table[slot].endpoint &&
+                (reactor->table[slot].events || reactor->wake_at[slot] <= now))
                 run_entry(reactor, slot, now);
+            if (reactor->wake_at[slot] < earliest)
+                earliest = reactor->wake_at[slot];
         }
     }
     pthread_mutex_unlock(&reactor->lock);

@@ -487,6 +487,10 @@ static void test_grid_skips_missed_slots(void **state)
     answered_poll(&host, &device, 6010);
     assert_int_equal(device.next_due_ms, 7000);
     assert_int_equal(host.infos, infos + 1); /* "polled on its grid again" */
+    /* 700 ms late: the slot at 8 s would follow within half a period, so it goes too. */
+    answered_poll(&host, &device, 7700);
+    assert_int_equal(device.next_due_ms, 9000);
+    assert_int_equal(host.missed, 4);
     mb_device_release(&device);
 }
 
