@@ -19,8 +19,8 @@
  *  - abi_version 3 (this header) and 2: the same layout; version 3 added
  *    optional members only (host: post_poll_done, driver_context;
  *    descriptor: context_new, context_free), so a version 2 driver is a
- *    version 3 driver that has none of them. Accepted when struct_size is at least
- *    WG_PLUGIN_DESCRIPTOR_MIN_SIZE, the size of the mandatory part (up to
+ *    version 3 driver that has none of them. Accepted when struct_size is
+ *    at least WG_PLUGIN_DESCRIPTOR_MIN_SIZE, the size of the mandatory part (up to
  *    and including `close`). Optional members that lie beyond struct_size
  *    count as NULL. So a driver built against an older revision of this
  *    header (before an optional member was added) still loads, and one built
@@ -40,7 +40,10 @@
  *
  * The host table grows the same way: a driver that wants a host member added
  * after version 2.0 checks `host->struct_size` first (WG_HOST_HAS).
- * abi_version changes only for a change that cannot be made by growing.
+ * abi_version changes only for a change that cannot be made by growing, or
+ * when drivers must be able to rely on new members: version 3 was declared
+ * for the driver context, so that a version 3 driver (which may need its
+ * context) is refused by a version 2 host instead of running without it.
  *
  * ==========================================================================
  * Section: lifecycle
