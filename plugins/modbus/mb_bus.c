@@ -43,7 +43,7 @@ static void poll_device(struct mb_bus *bus, struct mb_device *device, int64_t no
         more =
             mb_poll_block_done(bus->host, device, &poll, error, exception, detail, registers, bits);
     }
-    mb_poll_end(bus->host, &bus->supervision, device, &poll, now_mono);
+    mb_poll_end(bus->host, &bus->supervision, device, &poll, mb_monotonic_ms());
 }
 
 /* ---- one write, then its read-back ---------------------------------------------------------- */

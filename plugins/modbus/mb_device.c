@@ -274,6 +274,8 @@ void mb_poll_end(const struct wg_host *host, const struct mb_supervision *superv
                           poll->silence_detail);
     if (probe_in_ms > 0)
         defer_to(device, now_ms + probe_in_ms);
+    else
+        defer_to(device, now_ms + device->poll_ms / 2); /* suspect: see mb_device.h */
 }
 
 /* ---- writes ---- */

@@ -11,7 +11,9 @@
  * counter and logged once per change. Early reads (a
  * bool change being debounced, a re-plan after refused gaps) do not move the
  * grid; an offline device's back-off moves it to the first slot after the
- * probe time. */
+ * probe time, and a suspect device's retry is at least half a period after
+ * its silent poll ended (so a dead slave's timeouts take at most about half
+ * a busy line while it is suspect). */
 #ifndef WG_MB_DEVICE_H
 #define WG_MB_DEVICE_H
 
@@ -109,7 +111,8 @@ void mb_poll_begin(const struct wg_host *host, struct mb_device *device, struct 
 bool mb_poll_block_done(const struct wg_host *host, struct mb_device *device, struct mb_poll *poll,
                         enum mb_error error, int exception, const char *detail,
                         const uint16_t *registers, const uint8_t *bits);
-/* Health, recovery and the poll boundary (post_poll_done) once the poll ended. */
+/* Health, recovery and the poll boundary (post_poll_done) once the poll
+ * ended; now_ms is when it ended. */
 void mb_poll_end(const struct wg_host *host, const struct mb_supervision *supervision,
                  struct mb_device *device, struct mb_poll *poll, int64_t now_ms);
 

@@ -128,7 +128,7 @@ static void *io_thread(void *arg)
         int64_t now = mb_monotonic_ms();
         int timeout = earliest == INT64_MAX ? -1
                       : earliest <= now     ? 0
-                                            : (int)(earliest - now > 60000 ? 60000 : earliest - now);
+                                        : (int)(earliest - now > 60000 ? 60000 : earliest - now);
         pthread_mutex_unlock(&reactor->lock);
         int count = epoll_wait(reactor->epoll_fd, events, EVENTS_PER_WAIT, timeout);
         pthread_mutex_lock(&reactor->lock);
