@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""The counting MQTT subscriber of tools/bench_modbus.py (Debian's
+python3-paho-mqtt, run with /usr/bin/python3).
+
+  bench_subscriber.py --port P --out FILE --ready FILE
+
+Subscribes at QoS 1 to wardgate's telemetry and readings leaves and to the
+Node-RED flow's topics (`nodered/<device>`), and notes for every message its
+arrival time (unix ms), and for every reading it holds: the device, the raw
+value of register 0 (the farm counts it up by one a read, so it names the
+read: tests/modbus/farm.py), how many reads the reading stands for (an
+interval aggregate's `count`, else 1) and the gateway's `ts_ms` (per-read
+messages). Creates the ready file once subscribed; on SIGTERM writes FILE as
+JSON {"messages": [[ms, kind, readings]], "readings": [[ms, device, raw,
+count, ts_ms]], "errors": [...]} and exits.
+"""
+import argparse
+import json
+import os
+import signal
+import time
+
+import paho.mqtt.client as mqtt
+
+TOPICS = ["wardgate/v1/+/+/telemetry", "wardgate/v1/+/+/readings", "nodered/#"]
+REGISTER_SCALE = 10  # the bench profile reads register 0 with scale 0.1
+
+
+def raw(value, scale):
+    return int(round(value * scale))
+
+
+def parse(topic, payload):
+    """[(device, raw, count, ts_ms)] of one message, and its kind."""
+    if topic.startswith("nodered/"):
+        values = json.loads(payload)
+        return "nodered", [(topic.split("/", 1)[1], int(values[0]), 1, None)]
+    body = json.loads(payload)
+    leaf = topic.rsplit("/", 1)[1]
+    if leaf == "telemetry":
+        first = next(p for p in body["points"] if p["point"] == "r0")
+        return "interval", [(body["device"], raw(first["last"], REGISTER_SCALE), int(first["count"]), None)]
+    return "per_read", [(r["device"], raw(r["values"]["r0"], REGISTER_SCALE), 1, r["ts_ms"])
+                        for r in body["readings"]]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--ready", required=True)
+    args = parser.parse_args()
+    messages, readings, errors = [], [], []
+
+    def on_connect(client, userdata, flags, rc):
+        client.subscribe([(topic, 1) for topic in TOPICS])
+
+    def on_subscribe(client, userdata, mid, granted):
+        open(args.ready, "w").close()
+
+    def on_message(client, userdata, message):
+        now_ms = time.time() * 1000
+        try:
+            kind, items = parse(message.topic, message.payload)
+        except (ValueError, KeyError, IndexError, StopIteration, TypeError) as error:
+            if len(errors) < 20:
+                errors.append(f"{message.topic}: {error!r}: {message.payload[:200]!r}")
+            return
+        messages.append((round(now_ms, 1), kind, len(items)))
+        for device, value, count, ts_ms in items:
+            readings.append((round(now_ms, 1), device, value, count, ts_ms))
+
+    client = mqtt.Client(client_id=f"bench-sub-{args.port}", clean_session=True)
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    signal.signal(signal.SIGTERM, lambda *_: client.disconnect())
+    client.connect("127.0.0.1", args.port, keepalive=30)
+    client.loop_forever()
+    with open(args.out + ".tmp", "w") as f:
+        json.dump({"messages": messages, "readings": readings, "errors": errors}, f)
+    os.rename(args.out + ".tmp", args.out)
+
+
+if __name__ == "__main__":
+    main()
