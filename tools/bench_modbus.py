@@ -391,7 +391,7 @@ def analyse(target, received, counts, reads, t0_wall, t1_wall, elapsed, samples,
         "target": target.name, "alive": alive,
         "rss_mib": max((s[1] for s in samples), default=0), "threads": max((s[2] for s in samples), default=0),
         "fds": max((s[3] for s in samples), default=0), "rss_series": [(round(s[0]), round(s[1], 1)) for s in samples],
-        "req_s": sum(counts) / elapsed, "msgs_s": len(in_window) / elapsed,
+        "req_s": sum(counts) / elapsed, "per_device": (min(counts, default=0), max(counts, default=0)), "msgs_s": len(in_window) / elapsed,
         "readings_s": sum(m[2] for m in in_window) / elapsed,
         "served": served, "delivered": got, "missing": served - got, "missing_at_end": missing_at_end,
         "duplicates": duplicates, "silent_devices": sum(1 for d in delivered if not d),
@@ -409,7 +409,8 @@ def describe(n, r, run):
             f"{r['duplicates']} duplicates; {r['silent_devices']} devices with none)")
     print(f"# run {run} N={n} {r['target']}: CPU {r['cpu']:.1f} % of a core, RSS {r['rss_mib']:.1f} MiB, "
           f"{r['threads']} threads, {r['fds']} fds; {r['msgs_s']:.0f} msgs/s, {r['readings_s']:.0f} readings/s "
-          f"at the subscriber; {r['req_s']:.0f} requests/s served; delivered {r['delivered']}/{r['served']} "
+          f"at the subscriber; {r['req_s']:.0f} requests/s served "
+          f"({r['per_device'][0]}–{r['per_device'][1]} a device); delivered {r['delivered']}/{r['served']} "
           f"reads{lost}; read -> subscriber p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms{ts}; log "
           f"{r['log_kib_s']:.1f} KiB/s; farm CPU {r['farm_cpu']:.0f} %"
           + ("" if r["alive"] else "; THE TARGET DIED") , flush=True)
