@@ -485,7 +485,11 @@ def bench(sizes, chosen):
                         results[target.name].append(r)
                         describe(n, r, run)
                         if long_s:
+                            series = [mib for _, mib in r["rss_series"]]
                             print(f"#   RSS every {sample_s} s (s, MiB): {r['rss_series']}", flush=True)
+                            print(f"#   RSS over {long_s} s: first {series[0] if series else 0} MiB, last "
+                                  f"{series[-1] if series else 0} MiB, lowest {min(series, default=0)}, highest "
+                                  f"{max(series, default=0)}", flush=True)
                         failed |= not r["alive"]
                 print(f"\nN = {n}, {runs} interleaved runs, {warmup_s} s warm-up + {window_s} s; median "
                       f"(range):\n\n| N | target | CPU of a core | RSS | threads / fds | msgs/s / readings/s | "
@@ -502,7 +506,10 @@ def bench(sizes, chosen):
 
 def main():
     sizes = [int(n) for n in os.environ.get("BENCH_N", "100,1000").split(",") if n]
-    if bench(sizes, targets()):
+    started = time.monotonic()
+    failed = bench(sizes, targets())
+    print(f"# tools/bench_modbus.py took {(time.monotonic() - started) / 60:.1f} minutes", flush=True)
+    if failed:
         print("a target died during a run", file=sys.stderr)
         sys.exit(1)
 

@@ -9,8 +9,8 @@ Node-RED flow's topics (`nodered/<device>`), and notes for every message its
 arrival time (unix ms), and for every reading it holds: the device, the raw
 value of register 0 (the farm counts it up by one a read, so it names the
 read: tests/modbus/farm.py), how many reads the reading stands for (an
-interval aggregate's `count`, else 1) and the gateway's `ts_ms` (per-read
-messages). Creates the ready file once subscribed; on SIGTERM writes FILE as
+interval aggregate's `count`, telemetry schemas 1 and 2; else 1) and the
+gateway's `ts_ms` (per-read messages). Creates the ready file once subscribed; on SIGTERM writes FILE as
 JSON {"messages": [[ms, kind, readings]], "readings": [[ms, device, raw,
 count, ts_ms]], "errors": [...]} and exits.
 """
@@ -37,7 +37,10 @@ def parse(topic, payload):
         return "nodered", [(topic.split("/", 1)[1], int(values[0]), 1, None)]
     body = json.loads(payload)
     leaf = topic.rsplit("/", 1)[1]
-    if leaf == "telemetry":
+    if leaf == "telemetry" and "devices" in body:  # wardgate/telemetry/2: many devices a message
+        return "interval", [(d["device"], raw(d["points"]["r0"]["last"], REGISTER_SCALE),
+                             int(d["points"]["r0"]["count"]), None) for d in body["devices"]]
+    if leaf == "telemetry":  # wardgate/telemetry/1: one device a message, points as a list
         first = next(p for p in body["points"] if p["point"] == "r0")
         return "interval", [(body["device"], raw(first["last"], REGISTER_SCALE), int(first["count"]), None)]
     return "per_read", [(r["device"], raw(r["values"]["r0"], REGISTER_SCALE), 1, r["ts_ms"])
