@@ -383,8 +383,9 @@ def analyse(target, received, counts, reads, t0_wall, t1_wall, elapsed, samples,
     got = sum(len(d) for d in delivered)
     duplicates = sum(n - 1 for d in delivered for n in d.values())
     late_edge = t1_wall - 2
-    missing_at_end = sum(1 for t, d in zip(reads, delivered) for raw, at in t.items()
-                         if raw not in d and at >= late_edge)
+    lost = sorted((at, index, raw) for index, (t, d) in enumerate(zip(reads, delivered))
+                  for raw, at in t.items() if raw not in d)
+    missing_at_end = sum(1 for at, _, _ in lost if at >= late_edge)
     in_window = [m for m in received["messages"] if t0_wall * 1000 <= m[0] <= t1_wall * 1000]
     result = dict(figures)
     result.update({
@@ -392,12 +393,13 @@ def analyse(target, received, counts, reads, t0_wall, t1_wall, elapsed, samples,
         "rss_mib": max((s[1] for s in samples), default=0), "threads": max((s[2] for s in samples), default=0),
         "fds": max((s[3] for s in samples), default=0), "rss_series": [(round(s[0]), round(s[1], 1)) for s in samples],
         "req_s": sum(counts) / elapsed, "per_device": (min(counts, default=0), max(counts, default=0)), "msgs_s": len(in_window) / elapsed,
-        "readings_s": sum(m[2] for m in in_window) / elapsed,
+        "readings_s": sum(m[2] for m in in_window) / elapsed, "partial": sum(m[3] for m in in_window),
         "served": served, "delivered": got, "missing": served - got, "missing_at_end": missing_at_end,
         "duplicates": duplicates, "silent_devices": sum(1 for d in delivered if not d),
         "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
         "ts_p50_ms": percentile(ts_latencies, 0.5) if ts_latencies else None,
         "ts_p99_ms": percentile(ts_latencies, 0.99) if ts_latencies else None,
+        "lost_examples": [f"m{index} read {raw} at +{at - t0_wall:.2f} s" for at, index, raw in lost[:4]],
         "errors": received["errors"][:3], "notes": target.notes() if served - got else []})
     return result
 
@@ -406,7 +408,8 @@ def describe(n, r, run):
     ts = (f"; ts_ms -> subscriber p50 {r['ts_p50_ms']:.0f} ms, p99 {r['ts_p99_ms']:.0f} ms"
           if r["ts_p50_ms"] is not None else "")
     lost = (f" ({r['missing']} missing, {r['missing_at_end']} of them read in the window's last 2 s; "
-            f"{r['duplicates']} duplicates; {r['silent_devices']} devices with none)")
+            f"{r['duplicates']} duplicates; {r['silent_devices']} devices with none; {r['partial']} messages carried "
+            f"part of a poll)")
     print(f"# run {run} N={n} {r['target']}: CPU {r['cpu']:.1f} % of a core, RSS {r['rss_mib']:.1f} MiB, "
           f"{r['threads']} threads, {r['fds']} fds; {r['msgs_s']:.0f} msgs/s, {r['readings_s']:.0f} readings/s "
           f"at the subscriber; {r['req_s']:.0f} requests/s served "
@@ -414,6 +417,8 @@ def describe(n, r, run):
           f"reads{lost}; read -> subscriber p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms{ts}; log "
           f"{r['log_kib_s']:.1f} KiB/s; farm CPU {r['farm_cpu']:.0f} %"
           + ("" if r["alive"] else "; THE TARGET DIED") , flush=True)
+    if r["lost_examples"]:
+        print(f"#   first reads not delivered: {', '.join(r['lost_examples'])}", flush=True)
     for line in r["errors"] + r["notes"]:
         print(f"#   {line}", flush=True)
 
@@ -434,7 +439,8 @@ def summary(n, name, results):
           f"{spread(results, 'msgs_s', '{:.0f}')} / {spread(results, 'readings_s', '{:.0f}')} | "
           f"{spread(results, 'req_s', '{:.0f}')} | "
           f"{sum(r['delivered'] for r in results)}/{sum(r['served'] for r in results)} "
-          f"(missing {sum(r['missing'] for r in results)}, dup {sum(r['duplicates'] for r in results)}) | "
+          f"(missing {sum(r['missing'] for r in results)}, dup {sum(r['duplicates'] for r in results)}, part of a "
+          f"poll {sum(r['partial'] for r in results)}) | "
           f"{spread(results, 'p50_ms', '{:.0f}')} / {spread(results, 'p99_ms', '{:.0f}')} ms | "
           f"{spread(results, 'ts_p99_ms', '{:.0f}')} | {spread(results, 'farm_cpu', '{:.0f}')} % |", flush=True)
 
@@ -457,6 +463,8 @@ def bench(sizes, chosen):
     sample_s = 10 if long_s else 5
     failed = False
     with tempfile.TemporaryDirectory(prefix="wgbench.") as tmp:
+        if os.environ.get("BENCH_KEEP"):
+            tmp = os.environ["BENCH_KEEP"]  # keep the runs' files there (for a closer look)
         for n in sizes:
             directory = os.path.join(tmp, f"n{n}")
             os.makedirs(directory)

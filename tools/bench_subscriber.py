@@ -11,7 +11,7 @@ value of register 0 (the farm counts it up by one a read, so it names the
 read: tests/modbus/farm.py), how many reads the reading stands for (an
 interval aggregate's `count`, telemetry schemas 1 and 2; else 1) and the
 gateway's `ts_ms` (per-read messages). Creates the ready file once subscribed; on SIGTERM writes FILE as
-JSON {"messages": [[ms, kind, readings]], "readings": [[ms, device, raw,
+JSON {"messages": [[ms, kind, readings, partial polls]], "readings": [[ms, device, raw,
 count, ts_ms]], "errors": [...]} and exits.
 """
 import argparse
@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 
 TOPICS = ["wardgate/v1/+/+/telemetry", "wardgate/v1/+/+/readings", "nodered/#"]
 REGISTER_SCALE = 10  # the bench profile reads register 0 with scale 0.1
+REGISTERS = 20  # points a whole poll has
 
 
 def raw(value, scale):
@@ -31,20 +32,28 @@ def raw(value, scale):
 
 
 def parse(topic, payload):
-    """[(device, raw, count, ts_ms)] of one message, and its kind."""
+    """The message's kind, its readings [(device, raw, count, ts_ms)], and how many
+    polls it carries only part of (a reading without all REGISTERS points)."""
     if topic.startswith("nodered/"):
         values = json.loads(payload)
-        return "nodered", [(topic.split("/", 1)[1], int(values[0]), 1, None)]
+        return "nodered", [(topic.split("/", 1)[1], int(values[0]), 1, None)], int(len(values) != REGISTERS)
     body = json.loads(payload)
     leaf = topic.rsplit("/", 1)[1]
     if leaf == "telemetry" and "devices" in body:  # wardgate/telemetry/2: many devices a message
-        return "interval", [(d["device"], raw(d["points"]["r0"]["last"], REGISTER_SCALE),
-                             int(d["points"]["r0"]["count"]), None) for d in body["devices"]]
+        devices = body["devices"]
+        return ("interval", [(d["device"], raw(d["points"]["r0"]["last"], REGISTER_SCALE),
+                              int(d["points"]["r0"]["count"]), None) for d in devices if "r0" in d["points"]],
+                sum(1 for d in devices if len(d["points"]) != REGISTERS))
     if leaf == "telemetry":  # wardgate/telemetry/1: one device a message, points as a list
-        first = next(p for p in body["points"] if p["point"] == "r0")
-        return "interval", [(body["device"], raw(first["last"], REGISTER_SCALE), int(first["count"]), None)]
-    return "per_read", [(r["device"], raw(r["values"]["r0"], REGISTER_SCALE), 1, r["ts_ms"])
-                        for r in body["readings"]]
+        first = [p for p in body["points"] if p["point"] == "r0"]
+        partial = int(len(body["points"]) != REGISTERS)
+        if not first:
+            return "interval", [], partial
+        return "interval", [(body["device"], raw(first[0]["last"], REGISTER_SCALE), int(first[0]["count"]),
+                             None)], partial
+    return ("per_read", [(r["device"], raw(r["values"]["r0"], REGISTER_SCALE), 1, r["ts_ms"])
+                         for r in body["readings"] if "r0" in r["values"]],
+            sum(1 for r in body["readings"] if len(r["values"]) != REGISTERS))
 
 
 def main():
@@ -64,12 +73,12 @@ def main():
     def on_message(client, userdata, message):
         now_ms = time.time() * 1000
         try:
-            kind, items = parse(message.topic, message.payload)
-        except (ValueError, KeyError, IndexError, StopIteration, TypeError) as error:
+            kind, items, partial = parse(message.topic, message.payload)
+        except (ValueError, KeyError, IndexError, TypeError) as error:
             if len(errors) < 20:
-                errors.append(f"{message.topic}: {error!r}: {message.payload[:200]!r}")
+                errors.append(f"{message.topic}: {error!r}: {message.payload[:300]!r}")
             return
-        messages.append((round(now_ms, 1), kind, len(items)))
+        messages.append((round(now_ms, 1), kind, len(items), partial))
         for device, value, count, ts_ms in items:
             readings.append((round(now_ms, 1), device, value, count, ts_ms))
 
