@@ -19,9 +19,10 @@ and subscriber, interleaved:
   Node-RED            with BENCH_NODERED=1 (tools/bench_nodered.py: installs
                       pinned versions from the npm registry under build/)
 
-Each run: start, BENCH_WARMUP_S (20) of warm-up, then BENCH_WINDOW_S (60) of
-window; BENCH_RUNS (3) runs per target, interleaved. Per run: CPU % of one
-core (utime+stime from /proc/PID/stat over the window, every process of the
+Each run: start, wait until every device has been read once (at most 180 s),
+BENCH_WARMUP_S (20) of warm-up, then BENCH_WINDOW_S (60) of window;
+BENCH_RUNS (3) runs per target, interleaved. Per run: CPU % of one core
+(utime+stime from /proc/PID/stat over the window, every process of the
 target), RSS, threads and fds (the largest sample, every 5 s), msgs/s and
 readings/s at the subscriber, requests/s served by the farm, every read of
 the window delivered (read by the farm vs received; missing and duplicate
@@ -57,6 +58,7 @@ PYTHON = "/usr/bin/python3"  # Debian's, which sees python3-pymodbus and python3
 REGISTERS = 20
 DEVICES_PER_FARM = 250
 DRAIN_S = 5  # after the window: readings of its last reads still on their way
+START_S = 180  # at most this long from the start until every device has been read once
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -136,6 +138,8 @@ def memory_figures(pids):
 
 
 def stop_process(proc, seconds=60):
+    if proc is None:
+        return
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -334,36 +338,45 @@ def percentile(values, q):
 def one_run(target, farm, broker, directory, warmup_s, window_s, sample_s):
     os.makedirs(directory)
     subscriber = Subscriber(broker.port, directory)
-    target.start(farm.ports, broker.port, directory)
-    started = time.monotonic()
-    while time.monotonic() < started + warmup_s and target.alive():
-        time.sleep(0.5)
-    farm.reset()
-    t0_wall, t0 = time.time(), time.monotonic()
-    pids = process_tree(target.pids()[0]) if target.pids() else []
-    ticks0, farm_ticks0, log0 = cpu_ticks(pids), cpu_ticks(farm.pids()), target.log_bytes()
-    samples = []
-    while time.monotonic() < t0 + window_s and target.alive():
-        time.sleep(max(0.0, min(sample_s, t0 + window_s - time.monotonic())))
-        samples.append((time.monotonic() - t0, *memory_figures(process_tree(pids[0]) if pids else [])))
-    ticks1, farm_ticks1 = cpu_ticks(pids), cpu_ticks(farm.pids())
-    elapsed, t1_wall = time.monotonic() - t0, time.time()
-    counts, reads = farm.counts(), farm.read_times(directory)
-    log_rate = (target.log_bytes() - log0) / elapsed
-    alive = target.alive()
-    time.sleep(DRAIN_S)
-    target.stop()
-    received = subscriber.stop()
-    result = analyse(target, received, counts, reads, t0_wall, t1_wall, elapsed, samples, alive,
-                     {"cpu": (ticks1 - ticks0) / TICKS / elapsed * 100,
+    try:
+        farm.reset()
+        started = time.monotonic()
+        target.start(farm.ports, broker.port, directory)
+        # The warm-up counts from the moment every device has been read once
+        # (Node-RED takes seconds to start, more on a loaded machine).
+        wait_until(lambda: not target.alive() or all(farm.counts()), START_S, 0.5)
+        all_polled_s = time.monotonic() - started
+        while time.monotonic() < started + all_polled_s + warmup_s and target.alive():
+            time.sleep(0.5)
+        farm.reset()
+        t0_wall, t0 = time.time(), time.monotonic()
+        pids = process_tree(target.pids()[0]) if target.pids() else []
+        ticks0, farm_ticks0, log0 = cpu_ticks(pids), cpu_ticks(farm.pids()), target.log_bytes()
+        samples = []
+        while time.monotonic() < t0 + window_s and target.alive():
+            time.sleep(max(0.0, min(sample_s, t0 + window_s - time.monotonic())))
+            samples.append((time.monotonic() - t0, *memory_figures(process_tree(pids[0]) if pids else [])))
+        ticks1, farm_ticks1 = cpu_ticks(pids), cpu_ticks(farm.pids())
+        elapsed, t1_wall = time.monotonic() - t0, time.time()
+        counts, reads = farm.counts(), farm.read_times(directory)
+        log_rate = (target.log_bytes() - log0) / elapsed
+        alive = target.alive()
+        time.sleep(DRAIN_S)
+    finally:
+        target.stop()
+        received = subscriber.stop()
+    result = analyse(target, received, counts, reads, (t0_wall, t1_wall, elapsed), samples, alive,
+                     {"cpu": (ticks1 - ticks0) / TICKS / elapsed * 100, "all_polled_s": all_polled_s,
                       "farm_cpu": (farm_ticks1 - farm_ticks0) / TICKS / elapsed * 100,
                       "log_kib_s": log_rate / 1024})
     target.cleanup()
     return result
 
 
-def analyse(target, received, counts, reads, t0_wall, t1_wall, elapsed, samples, alive, figures):
-    delivered = [dict() for _ in reads]  # per device: raw -> times received
+def analyse(target, received, counts, reads, window, samples, alive, figures):
+    """Matches every reading received to the read it came from; the run's figures."""
+    t0_wall, t1_wall, elapsed = window
+    delivered = [dict() for _ in reads]  # per device: raw value of register 0 -> times received
     latencies, ts_latencies = [], []
     for ms, device, last, count, ts_ms in received["readings"]:
         try:
@@ -371,8 +384,8 @@ def analyse(target, received, counts, reads, t0_wall, t1_wall, elapsed, samples,
             times = reads[index]
         except (ValueError, IndexError):
             continue
-        for raw in range(last - count + 1, last + 1):
-            at = times.get(raw % 65536)
+        for raw in (r % 65536 for r in range(last - count + 1, last + 1)):
+            at = times.get(raw)
             if at is None:
                 continue  # a read before or after the window
             delivered[index][raw] = delivered[index].get(raw, 0) + 1
@@ -381,21 +394,22 @@ def analyse(target, received, counts, reads, t0_wall, t1_wall, elapsed, samples,
                 ts_latencies.append(ms - ts_ms)
     served = sum(len(t) for t in reads)
     got = sum(len(d) for d in delivered)
-    duplicates = sum(n - 1 for d in delivered for n in d.values())
-    late_edge = t1_wall - 2
     lost = sorted((at, index, raw) for index, (t, d) in enumerate(zip(reads, delivered))
                   for raw, at in t.items() if raw not in d)
-    missing_at_end = sum(1 for at, _, _ in lost if at >= late_edge)
     in_window = [m for m in received["messages"] if t0_wall * 1000 <= m[0] <= t1_wall * 1000]
     result = dict(figures)
     result.update({
         "target": target.name, "alive": alive,
         "rss_mib": max((s[1] for s in samples), default=0), "threads": max((s[2] for s in samples), default=0),
-        "fds": max((s[3] for s in samples), default=0), "rss_series": [(round(s[0]), round(s[1], 1)) for s in samples],
-        "req_s": sum(counts) / elapsed, "per_device": (min(counts, default=0), max(counts, default=0)), "msgs_s": len(in_window) / elapsed,
-        "readings_s": sum(m[2] for m in in_window) / elapsed, "partial": sum(m[3] for m in in_window),
-        "served": served, "delivered": got, "missing": served - got, "missing_at_end": missing_at_end,
-        "duplicates": duplicates, "silent_devices": sum(1 for d in delivered if not d),
+        "fds": max((s[3] for s in samples), default=0),
+        "rss_series": [(round(s[0]), round(s[1], 1)) for s in samples],
+        "req_s": sum(counts) / elapsed, "per_device": (min(counts, default=0), max(counts, default=0)),
+        "msgs_s": len(in_window) / elapsed, "readings_s": sum(m[2] for m in in_window) / elapsed,
+        "partial": sum(m[3] for m in in_window),
+        "served": served, "delivered": got, "missing": served - got,
+        "missing_at_end": sum(1 for at, _, _ in lost if at >= t1_wall - 2),
+        "duplicates": sum(n - 1 for d in delivered for n in d.values()),
+        "silent_devices": sum(1 for d in delivered if not d),
         "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
         "ts_p50_ms": percentile(ts_latencies, 0.5) if ts_latencies else None,
         "ts_p99_ms": percentile(ts_latencies, 0.99) if ts_latencies else None,
@@ -408,15 +422,15 @@ def describe(n, r, run):
     ts = (f"; ts_ms -> subscriber p50 {r['ts_p50_ms']:.0f} ms, p99 {r['ts_p99_ms']:.0f} ms"
           if r["ts_p50_ms"] is not None else "")
     lost = (f" ({r['missing']} missing, {r['missing_at_end']} of them read in the window's last 2 s; "
-            f"{r['duplicates']} duplicates; {r['silent_devices']} devices with none; {r['partial']} messages carried "
-            f"part of a poll)")
-    print(f"# run {run} N={n} {r['target']}: CPU {r['cpu']:.1f} % of a core, RSS {r['rss_mib']:.1f} MiB, "
+            f"{r['duplicates']} duplicates; {r['silent_devices']} devices with none; {r['partial']} messages "
+            f"carried part of a poll)")
+    print(f"# run {run} N={n} {r['target']} (every device read {r['all_polled_s']:.1f} s after the start): CPU {r['cpu']:.1f} % of a core, RSS {r['rss_mib']:.1f} MiB, "
           f"{r['threads']} threads, {r['fds']} fds; {r['msgs_s']:.0f} msgs/s, {r['readings_s']:.0f} readings/s "
           f"at the subscriber; {r['req_s']:.0f} requests/s served "
           f"({r['per_device'][0]}–{r['per_device'][1]} a device); delivered {r['delivered']}/{r['served']} "
           f"reads{lost}; read -> subscriber p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms{ts}; log "
           f"{r['log_kib_s']:.1f} KiB/s; farm CPU {r['farm_cpu']:.0f} %"
-          + ("" if r["alive"] else "; THE TARGET DIED") , flush=True)
+          + ("" if r["alive"] else "; THE TARGET DIED"), flush=True)
     if r["lost_examples"]:
         print(f"#   first reads not delivered: {', '.join(r['lost_examples'])}", flush=True)
     for line in r["errors"] + r["notes"]:
