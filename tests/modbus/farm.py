@@ -62,7 +62,9 @@ async def control(reader, writer, stats):
             reply = str(stats["reads"])
         elif command == "counts":
             reply = json.dumps(stats["per_device"])
-        elif command.startswith("dump ") and stats["read_times"] is not None:
+        elif command.startswith("dump ") and stats["read_times"] is None:
+            reply = "error dump needs --read-times"
+        elif command.startswith("dump "):
             with open(command[5:], "w") as f:
                 json.dump(stats["read_times"], f)
             reply = "ok"
