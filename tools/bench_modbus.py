@@ -377,7 +377,7 @@ def analyse(target, received, counts, reads, window, samples, alive, figures):
     """Matches every reading received to the read it came from; the run's figures."""
     t0_wall, t1_wall, elapsed = window
     delivered = [dict() for _ in reads]  # per device: raw value of register 0 -> times received
-    latencies, ts_latencies = [], []
+    latencies, ts_latencies, ts_after_read = [], [], []
     for ms, device, last, count, ts_ms in received["readings"]:
         try:
             index = int(device[1:])
@@ -392,6 +392,7 @@ def analyse(target, received, counts, reads, window, samples, alive, figures):
             latencies.append(ms - at * 1000)
             if ts_ms is not None:
                 ts_latencies.append(ms - ts_ms)
+                ts_after_read.append(ts_ms - at * 1000)
     served = sum(len(t) for t in reads)
     got = sum(len(d) for d in delivered)
     lost = sorted((at, index, raw) for index, (t, d) in enumerate(zip(reads, delivered))
@@ -413,18 +414,22 @@ def analyse(target, received, counts, reads, window, samples, alive, figures):
         "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
         "ts_p50_ms": percentile(ts_latencies, 0.5) if ts_latencies else None,
         "ts_p99_ms": percentile(ts_latencies, 0.99) if ts_latencies else None,
+        "ts_after_read_ms": ((percentile(ts_after_read, 0.01), percentile(ts_after_read, 0.5))
+                             if ts_after_read else None),
         "lost_examples": [f"m{index} read {raw} at +{at - t0_wall:.2f} s" for at, index, raw in lost[:4]],
         "errors": received["errors"][:3], "notes": target.notes() if served - got else []})
     return result
 
 
 def describe(n, r, run):
-    ts = (f"; ts_ms -> subscriber p50 {r['ts_p50_ms']:.0f} ms, p99 {r['ts_p99_ms']:.0f} ms"
-          if r["ts_p50_ms"] is not None else "")
+    ts = (f"; ts_ms -> subscriber p50 {r['ts_p50_ms']:.0f} ms, p99 {r['ts_p99_ms']:.0f} ms (ts_ms is "
+          f"{r['ts_after_read_ms'][1]:.1f} ms after the farm served the read at the median, "
+          f"{r['ts_after_read_ms'][0]:.1f} ms at p1)" if r["ts_p50_ms"] is not None else "")
     lost = (f" ({r['missing']} missing, {r['missing_at_end']} of them read in the window's last 2 s; "
             f"{r['duplicates']} duplicates; {r['silent_devices']} devices with none; {r['partial']} messages "
             f"carried part of a poll)")
-    print(f"# run {run} N={n} {r['target']} (every device read {r['all_polled_s']:.1f} s after the start): CPU {r['cpu']:.1f} % of a core, RSS {r['rss_mib']:.1f} MiB, "
+    print(f"# run {run} N={n} {r['target']} (every device read {r['all_polled_s']:.1f} s after the start): "
+          f"CPU {r['cpu']:.1f} % of a core, RSS {r['rss_mib']:.1f} MiB, "
           f"{r['threads']} threads, {r['fds']} fds; {r['msgs_s']:.0f} msgs/s, {r['readings_s']:.0f} readings/s "
           f"at the subscriber; {r['req_s']:.0f} requests/s served "
           f"({r['per_device'][0]}–{r['per_device'][1]} a device); delivered {r['delivered']}/{r['served']} "
@@ -526,10 +531,10 @@ def bench(sizes, chosen):
     return failed
 
 
-def main():
+def main(chosen=None):
     sizes = [int(n) for n in os.environ.get("BENCH_N", "100,1000").split(",") if n]
     started = time.monotonic()
-    failed = bench(sizes, targets())
+    failed = bench(sizes, chosen or targets())
     print(f"# tools/bench_modbus.py took {(time.monotonic() - started) / 60:.1f} minutes", flush=True)
     if failed:
         print("a target died during a run", file=sys.stderr)
