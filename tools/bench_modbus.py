@@ -293,7 +293,7 @@ buses:
         check = subprocess.run([DAEMON, "-c", config, "--check", "--plugin-dir", PLUGINS],
                                capture_output=True, text=True)
         if check.returncode != 0:
-            return (check.stderr + check.stdout).strip().splitlines()[0:3]
+            return ["the daemon refuses the configuration"] + (check.stderr + check.stdout).strip().splitlines()[:2]
         return None
 
     def start(self, ports, broker_port, directory):
@@ -500,7 +500,7 @@ def bench(sizes, chosen):
                 for target in chosen:
                     refusal = target.refusal(farm.ports, broker.port, directory)
                     if refusal:
-                        print(f"# SKIP {target.name}: the daemon refuses it: {' / '.join(refusal)}", flush=True)
+                        print(f"# SKIP {target.name}: {' / '.join(refusal)}", flush=True)
                     else:
                         usable.append(target)
                 results = {t.name: [] for t in usable}

@@ -54,7 +54,7 @@ class NodeRed:
         npm = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--engine-strict=false"], cwd=self.home,
                              capture_output=True, text=True)
         if npm.returncode != 0 or not os.path.exists(self.node):
-            return [f"npm ci failed ({npm.returncode})"] + npm.stderr.strip().splitlines()[-3:]
+            return [f"cannot install Node-RED: npm ci failed ({npm.returncode})"] + npm.stderr.strip().splitlines()[-3:]
         with open(stamp, "w") as f:
             f.write(wanted)
         return None
