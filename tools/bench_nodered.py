@@ -25,13 +25,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_modbus  # noqa: E402
+from bench_harness import REGISTERS, ROOT, free_port, stop_process  # noqa: E402
 
-PACKAGE_DIR = os.path.join(bench_modbus.ROOT, "tools/nodered")
-REGISTERS = bench_modbus.REGISTERS
+PACKAGE_DIR = os.path.join(ROOT, "tools/nodered")
 
 
 class NodeRed:
-    """The target interface of bench_modbus: refusal, start, pids, alive, log_bytes, notes, stop, cleanup."""
+    """Node-RED as a target of tools/bench_harness.py (see its docstring)."""
 
     def __init__(self, build):
         self.name = "Node-RED"
@@ -105,7 +105,7 @@ class NodeRed:
         settings = os.path.join(user_dir, "settings.js")
         with open(settings, "w") as f:
             f.write("module.exports = " + json.dumps({
-                "uiHost": "127.0.0.1", "uiPort": bench_modbus.free_port(), "flowFile": "flows.json",
+                "uiHost": "127.0.0.1", "uiPort": free_port(), "flowFile": "flows.json",
                 "credentialSecret": False, "diagnostics": {"enabled": False}, "runtimeState": {"enabled": False},
                 "telemetry": {"enabled": False}, "logging": {"console": {"level": "info"}}}, indent=1) + ";\n")
         return user_dir, settings
@@ -130,7 +130,7 @@ class NodeRed:
             return [line.strip()[:200] for line in f if "rror" in line][:3]
 
     def stop(self):
-        bench_modbus.stop_process(self.proc)
+        stop_process(self.proc)
 
     def cleanup(self):
         pass
