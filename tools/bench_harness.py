@@ -254,6 +254,8 @@ def one_run(target, farm, broker, directory, warmup_s, window_s, sample_s):
 def analyse(target, received, counts, reads, window, samples, alive, figures):
     """Matches every reading received to the read it came from; the run's figures."""
     t0_wall, t1_wall, elapsed = window
+    # The farms dump a moment after the window closes: only the window's reads count.
+    reads = [{raw: at for raw, at in t.items() if at <= t1_wall} for t in reads]
     delivered = [dict() for _ in reads]  # per device: raw value of register 0 -> times received
     latencies, ts_latencies, ts_after_read = [], [], []
     for ms, device, last, count, ts_ms in received["readings"]:
