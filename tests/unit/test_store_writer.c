@@ -1,4 +1,4 @@
-/* Unit tests of the store writer thread (gateway/store/store_writer.c) against a
+/* Unit tests of the store writer thread (gateway/store/store_writer.c, writer_*.c) against a
  * real SQLite file: writes come back in order with consecutive seqs; a
  * locked database makes it report the failure and keep everything, in
  * order, until the lock goes; a write the store refuses never blocks the
