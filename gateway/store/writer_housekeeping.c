@@ -118,11 +118,14 @@ void writer_housekeeping(struct wg_store_writer *writer, bool idle)
     }
     /* The WAL is part of the bound: truncated when it outgrew its share, and
      * when writing has paused, so an idle database is one file. */
-    if (store_wal_bytes(store) > usage.wal_budget_bytes / 8 ||
+    bool truncate =
+        store_wal_bytes(store) > usage.wal_budget_bytes / 8 ||
         usage.wal_bytes > usage.wal_budget_bytes ||
-        (idle && usage.wal_bytes > 0 && now - writer->last_write_ms >= IDLE_TRUNCATE_MS)) {
+        (idle && usage.wal_bytes > 0 && now - writer->last_write_ms >= IDLE_TRUNCATE_MS);
+    if (truncate) {
         if (store_checkpoint(store, true, NULL) != 0)
             housekeeping_failed(writer, "checkpointing the WAL");
+        writer->wal_truncated_ms = writer_mono_ms(); /* the WAL hold does not try again at once */
     }
     if (store_usage(store, &usage) != 0) {
         housekeeping_failed(writer, "reading its usage");

@@ -59,6 +59,7 @@ struct wg_store_writer {
     bool cap_logged, alarm_only_logged;
     int64_t wal_blocked_since_ms; /* writes wait for a WAL past its share; 0 = not */
     bool wal_failing;             /* ... long enough to be reported as a storage failure */
+    int64_t wal_truncated_ms; /* when housekeeping last ran a TRUNCATE (then measured the WAL) */
     int64_t housekeeping_error_ms;
 };
 

@@ -11,14 +11,26 @@
  * on an older snapshot for the busy timeout; one that could not truncate a
  * WAL past its share holds the writes back (they wait in memory, within
  * their own bound; the displays never wait for them) and is tried again
- * until it succeeds. True while the WAL is still past its share. Unlocked. */
+ * every WAL_BLOCKED_RETRY_MS until it succeeds (within that time of
+ * housekeeping's own TRUNCATE, that one counts as the try). True while the
+ * WAL is still past its share. Unlocked. */
 bool writer_wal_past_share(struct wg_store_writer *writer, int64_t budget)
 {
     int64_t wal_bytes = 0;
-    if (store_checkpoint(writer->store, true, &wal_bytes) != 0)
-        wg_err("storage: %s", store_last_error(writer->store));
-    bool past = wal_bytes > budget;
     int64_t now = writer_mono_ms();
+    if (now - writer->wal_truncated_ms < WAL_BLOCKED_RETRY_MS) {
+        /* Housekeeping's TRUNCATE has just failed to bring the WAL within
+         * its share (its measure is in the status): another one at once
+         * would only wait out the busy timeout again. Hold, and try again
+         * WAL_BLOCKED_RETRY_MS on. */
+        pthread_mutex_lock(&writer->lock);
+        wal_bytes = writer->status.usage.wal_bytes;
+        pthread_mutex_unlock(&writer->lock);
+    } else if (store_checkpoint(writer->store, true, &wal_bytes) != 0) {
+        wg_err("storage: %s", store_last_error(writer->store));
+    }
+    bool past = wal_bytes > budget;
+    now = writer_mono_ms();
     pthread_mutex_lock(&writer->lock);
     writer->status.usage.wal_bytes = wal_bytes;
     if (past && !writer->wal_blocked_since_ms) {
