@@ -25,9 +25,8 @@
 /* Per-row bytes beyond the body, to estimate what alarm rows use from their
  * totals: the other columns and six index entries of a journal row, two of
  * an outbox row (measured with dbstat: docs/storage.md). */
-#define JOURNAL_ROW_OVERHEAD   330
-#define OUTBOX_ROW_OVERHEAD    110
-#define READER_BUSY_TIMEOUT_MS 10
+#define JOURNAL_ROW_OVERHEAD 330
+#define OUTBOX_ROW_OVERHEAD  110
 #define RESERVE_PAGES_PER_WRITE                                                                    \
     64 /* an alarm append: events + 6 indexes, outbox + 2 = 10 b-trees x 4 levels + slack */
 #define WAL_SIZE_LIMIT_BYTES (4 * 1024 * 1024) /* without max_bytes */
@@ -99,7 +98,7 @@ struct wg_store {
     int64_t wal_budget_bytes; /* the WAL's share of max_bytes (journal_size_limit) */
     int64_t page_size;
     int64_t max_pages;  /* the database's budget in pages (max_page_count); 0 = unlimited */
-    bool read_only;     /* store_open_reader: every write is refused */
+    bool read_only;     /* store_open_read_only: every write is refused */
     bool trusted_json;  /* store_trust_json: bodies are not parsed again */
     int64_t room_pages; /* in a batch: pages surely free, counted down per write; -1 unknown */
     int64_t wal_frames; /* frames in the WAL after the last commit (the WAL hook) */
@@ -191,6 +190,12 @@ int64_t store_alarm_pages_estimate(struct wg_store *store, const struct wg_store
 int store_pragma(struct wg_store *store, const char *sql, char *out, size_t out_len);
 /* The size of a file (path and suffix), 0 when it does not exist. */
 int64_t store_file_bytes(const char *path, const char *suffix);
+/* A read-only connection to a database store_open has already prepared (no
+ * checks, no migrations), for reads on another thread than the writer's;
+ * every write is refused. Waits at most busy_timeout_ms for a lock (0: the
+ * default). The one opener behind store_reader_open. */
+struct wg_store *store_open_read_only(const char *path, int busy_timeout_ms, char *err,
+                                      size_t err_len);
 /* Finalizes, closes and frees, whatever state the store is in. */
 void store_free_store(struct wg_store *store);
 

@@ -427,7 +427,8 @@ struct wg_store *store_open(const struct wg_store_options *options, enum wg_stor
     return store;
 }
 
-struct wg_store *store_open_reader(const char *path, char *err, size_t err_len)
+struct wg_store *store_open_read_only(const char *path, int busy_timeout_ms, char *err,
+                                      size_t err_len)
 {
     struct wg_store *store = calloc(1, sizeof *store);
     char *copy = path ? strdup(path) : NULL;
@@ -440,7 +441,7 @@ struct wg_store *store_open_reader(const char *path, char *err, size_t err_len)
     }
     store->path = copy;
     store->read_only = true;
-    store->busy_timeout_ms = READER_BUSY_TIMEOUT_MS;
+    store->busy_timeout_ms = busy_timeout_ms > 0 ? busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     store->page_size = 4096;
     store->bucket_ms = 1000LL * DEFAULT_READINGS_BUCKET_S;
     int rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
