@@ -208,13 +208,15 @@ enum wg_evict_class {
     WG_EVICT_ALARM,
     WG_EVICT_CLASSES
 };
-const char *store_evict_class_name(enum wg_evict_class evict_class);
 struct wg_store_eviction {
     int64_t rows[WG_EVICT_CLASSES];
     int64_t outbox_rows; /* unsent outbox rows that went with their journal rows */
     int chunks;
     bool exhausted; /* still above the bound with nothing left that may go */
 };
+/* What was evicted, in words for a log line ("12 readings, 3 alarm
+ * events"); empty when nothing was. */
+void store_eviction_text(const struct wg_store_eviction *evicted, char *text, size_t text_len);
 /* Keeps the database within its bound: when more than 90 % of the pages
  * max_bytes allows are in use (after the WAL's share), or non-alarm data uses
  * more than its share, deletes the oldest non-alarm rows (readings, journal

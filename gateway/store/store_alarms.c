@@ -78,28 +78,32 @@ int store_alarm_delete(struct wg_store *store, const char *id)
     return store_run_write(store, alarm_delete_work, (void *)id, 0, "deleting an alarm");
 }
 
+struct alarm_foreach {
+    int (*each)(const struct wg_alarm_row *alarm, void *ctx);
+    void *ctx;
+};
+
+static int alarm_row(sqlite3_stmt *stmt, void *ctx)
+{
+    const struct alarm_foreach *foreach = ctx;
+    struct wg_alarm_row row = {
+        .id = store_column_text(stmt, 0),
+        .update_count = sqlite3_column_int64(stmt, 1),
+        .state = store_column_text(stmt, 2),
+        .priority = sqlite3_column_int(stmt, 3),
+        .kind = store_column_text(stmt, 4),
+        .body = store_column_text(stmt, 5),
+        .updated_ms = sqlite3_column_int64(stmt, 6),
+    };
+    return foreach->each(&row, foreach->ctx);
+}
+
 int store_alarm_foreach(struct wg_store *store,
                         int (*each)(const struct wg_alarm_row *alarm, void *ctx), void *ctx)
 {
     store->status = WG_STORE_OK;
     if (!each)
         return store_fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
-    sqlite3_stmt *stmt = store_prepared_for_iteration(store, ST_ALARM_ALL);
-    if (!stmt)
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        struct wg_alarm_row row = {
-            .id = store_column_text(stmt, 0),
-            .update_count = sqlite3_column_int64(stmt, 1),
-            .state = store_column_text(stmt, 2),
-            .priority = sqlite3_column_int(stmt, 3),
-            .kind = store_column_text(stmt, 4),
-            .body = store_column_text(stmt, 5),
-            .updated_ms = sqlite3_column_int64(stmt, 6),
-        };
-        if (each(&row, ctx) != 0)
-            break;
-    }
-    return store_end_iteration(store, ST_ALARM_ALL, stmt, rc, "reading the alarms");
+    struct alarm_foreach foreach = {each, ctx};
+    return store_each_row(store, ST_ALARM_ALL, 0, 0, alarm_row, &foreach, "reading the alarms");
 }

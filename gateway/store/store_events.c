@@ -198,30 +198,33 @@ int64_t store_last_event_seq(struct wg_store *store)
     return store_read_int64(store, ST_EVENT_LAST_SEQ, "reading the last event seq");
 }
 
+struct events_since {
+    int (*each)(const struct wg_event_row *row, void *ctx);
+    void *ctx;
+};
+
+static int event_row(sqlite3_stmt *stmt, void *ctx)
+{
+    const struct events_since *since = ctx;
+    struct wg_event_row row = {
+        .seq = sqlite3_column_int64(stmt, 0),
+        .id = store_column_text(stmt, 1),
+        .ts_ms = sqlite3_column_int64(stmt, 2),
+        .kind = store_column_text(stmt, 3),
+        .priority = sqlite3_column_int(stmt, 4),
+        .device = store_column_text(stmt, 5),
+        .body = store_column_text(stmt, 6),
+    };
+    return since->each(&row, since->ctx);
+}
+
 int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
                        int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
 {
     store->status = WG_STORE_OK;
     if (!each)
         return store_fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
-    sqlite3_stmt *stmt = store_prepared_for_iteration(store, ST_EVENTS_SINCE);
-    if (!stmt)
-        return -1;
-    int rc = store_bind_range(stmt, after_seq, limit);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
-            break;
-        struct wg_event_row row = {
-            .seq = sqlite3_column_int64(stmt, 0),
-            .id = store_column_text(stmt, 1),
-            .ts_ms = sqlite3_column_int64(stmt, 2),
-            .kind = store_column_text(stmt, 3),
-            .priority = sqlite3_column_int(stmt, 4),
-            .device = store_column_text(stmt, 5),
-            .body = store_column_text(stmt, 6),
-        };
-        if (each(&row, ctx) != 0)
-            break;
-    }
-    return store_end_iteration(store, ST_EVENTS_SINCE, stmt, rc, "reading the journal");
+    struct events_since since = {each, ctx};
+    return store_each_row(store, ST_EVENTS_SINCE, after_seq, limit, event_row, &since,
+                          "reading the journal");
 }

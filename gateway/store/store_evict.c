@@ -26,9 +26,15 @@ static const char *const evict_class_names[WG_EVICT_CLASSES] = {
     [WG_EVICT_ALARM] = "alarm events",
 };
 
-const char *store_evict_class_name(enum wg_evict_class evict_class)
+void store_eviction_text(const struct wg_store_eviction *evicted, char *text, size_t text_len)
 {
-    return (unsigned)evict_class < WG_EVICT_CLASSES ? evict_class_names[evict_class] : "?";
+    size_t used = 0;
+    if (text_len)
+        text[0] = '\0';
+    for (int c = 0; c < WG_EVICT_CLASSES && used < text_len; c++)
+        if (evicted->rows[c])
+            used += (size_t)snprintf(text + used, text_len - used, "%s%" PRId64 " %s",
+                                     used ? ", " : "", evicted->rows[c], evict_class_names[c]);
 }
 
 static enum wg_evict_class class_of_kind(const char *kind)
@@ -301,13 +307,9 @@ int store_evict_until(struct wg_store *store, int64_t target_pages, int64_t max_
 
 void store_log_eviction(const struct wg_store *store, const struct wg_store_eviction *evicted)
 {
-    char text[400] = "";
-    size_t used = 0;
-    for (int c = 0; c < WG_EVICT_CLASSES && used < sizeof text; c++)
-        if (evicted->rows[c])
-            used += (size_t)snprintf(text + used, sizeof text - used, "%s%" PRId64 " %s",
-                                     used ? ", " : "", evicted->rows[c], evict_class_names[c]);
-    if (used)
+    char text[400];
+    store_eviction_text(evicted, text, sizeof text);
+    if (text[0])
         wg_info("database %s: size bound: evicted the oldest %s (%" PRId64
                 " of them unsent outbox rows)",
                 store->path, text, evicted->outbox_rows);

@@ -147,12 +147,13 @@ int64_t store_pragma_pages(struct wg_store *store, enum stmt_id id);
 void store_run_quietly(struct wg_store *store, enum stmt_id id);
 int store_bind_text(sqlite3_stmt *stmt, int index, const char *text);
 const char *store_column_text(sqlite3_stmt *stmt, int column);
-/* Binds (after, limit) to an iteration statement; limit <= 0 means all. */
-int store_bind_range(sqlite3_stmt *stmt, int64_t after, int limit);
-/* Finishes an iteration: 0 on SQLITE_DONE or an early stop, else -1. */
-int store_end_iteration(struct wg_store *store, enum stmt_id id, sqlite3_stmt *stmt, int rc,
-                        const char *doing);
 int64_t store_wall_clock_ms(void);
+/* Steps an iteration statement (bound with (after, limit) when it takes
+ * them: limit <= 0 means all), handing each row to `row` until it returns
+ * non-zero; the statement may be reentered from `row`. 0, or -1 with the
+ * error recorded. */
+int store_each_row(struct wg_store *store, enum stmt_id id, int64_t after, int limit,
+                   int (*row)(sqlite3_stmt *stmt, void *ctx), void *ctx, const char *doing);
 
 /* ---- transactions (store_transaction.c) ---- */
 

@@ -13,32 +13,35 @@ int64_t store_outbox_bytes(struct wg_store *store)
     return store_read_int64(store, ST_OUTBOX_BYTES, "summing the outbox bytes");
 }
 
+struct outbox_peek {
+    int (*each)(const struct wg_outbox_row *row, void *ctx);
+    void *ctx;
+};
+
+static int outbox_row(sqlite3_stmt *stmt, void *ctx)
+{
+    const struct outbox_peek *peek = ctx;
+    struct wg_outbox_row row = {
+        .seq = sqlite3_column_int64(stmt, 0),
+        .event_id = store_column_text(stmt, 1),
+        .uplink_class = sqlite3_column_int(stmt, 2),
+        .kind = store_column_text(stmt, 3),
+        .payload = store_column_text(stmt, 4),
+        .payload_len = (size_t)sqlite3_column_bytes(stmt, 4),
+        .created_ms = sqlite3_column_int64(stmt, 5),
+    };
+    return peek->each(&row, peek->ctx);
+}
+
 int store_outbox_peek(struct wg_store *store, int64_t after_seq, int limit,
                       int (*each)(const struct wg_outbox_row *row, void *ctx), void *ctx)
 {
     store->status = WG_STORE_OK;
     if (!each)
         return store_fail(store, WG_STORE_IO, "database %s: no callback given", store->path);
-    sqlite3_stmt *stmt = store_prepared_for_iteration(store, ST_OUTBOX_PEEK);
-    if (!stmt)
-        return -1;
-    int rc = store_bind_range(stmt, after_seq, limit);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
-            break;
-        struct wg_outbox_row row = {
-            .seq = sqlite3_column_int64(stmt, 0),
-            .event_id = store_column_text(stmt, 1),
-            .uplink_class = sqlite3_column_int(stmt, 2),
-            .kind = store_column_text(stmt, 3),
-            .payload = store_column_text(stmt, 4),
-            .payload_len = (size_t)sqlite3_column_bytes(stmt, 4),
-            .created_ms = sqlite3_column_int64(stmt, 5),
-        };
-        if (each(&row, ctx) != 0)
-            break;
-    }
-    return store_end_iteration(store, ST_OUTBOX_PEEK, stmt, rc, "reading the outbox");
+    struct outbox_peek peek = {each, ctx};
+    return store_each_row(store, ST_OUTBOX_PEEK, after_seq, limit, outbox_row, &peek,
+                          "reading the outbox");
 }
 
 static int outbox_delete_work(struct wg_store *store, void *ctx)

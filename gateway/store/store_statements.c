@@ -248,7 +248,7 @@ const char *store_column_text(sqlite3_stmt *stmt, int column)
 }
 
 /* Binds (after, limit) to an iteration statement; limit <= 0 means all. */
-int store_bind_range(sqlite3_stmt *stmt, int64_t after, int limit)
+static int bind_range(sqlite3_stmt *stmt, int64_t after, int limit)
 {
     int rc = sqlite3_bind_int64(stmt, 1, after);
     if (rc == SQLITE_OK)
@@ -257,12 +257,28 @@ int store_bind_range(sqlite3_stmt *stmt, int64_t after, int limit)
 }
 
 /* Finishes an iteration: 0 on SQLITE_DONE or an early stop, else -1. */
-int store_end_iteration(struct wg_store *store, enum stmt_id id, sqlite3_stmt *stmt, int rc,
-                        const char *doing)
+static int end_iteration(struct wg_store *store, enum stmt_id id, sqlite3_stmt *stmt, int rc,
+                         const char *doing)
 {
     int result = 0;
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         result = store_fail_sqlite(store, rc, doing);
     store_done_iterating(store, id, stmt);
     return result;
+}
+
+int store_each_row(struct wg_store *store, enum stmt_id id, int64_t after, int limit,
+                   int (*row)(sqlite3_stmt *stmt, void *ctx), void *ctx, const char *doing)
+{
+    sqlite3_stmt *stmt = store_prepared_for_iteration(store, id);
+    if (!stmt)
+        return -1;
+    int rc = sqlite3_bind_parameter_count(stmt) == 2 ? bind_range(stmt, after, limit) : SQLITE_OK;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
+            break;
+        if (row(stmt, ctx) != 0)
+            break;
+    }
+    return end_iteration(store, id, stmt, rc, doing);
 }

@@ -23,13 +23,8 @@ static void log_eviction(struct wg_store_writer *writer, int64_t now)
     const struct wg_store_eviction *evicted = &writer->evicted;
     if (evicted->chunks == 0 || now - writer->evicted_logged_ms < EVICTION_LOG_MS)
         return;
-    char text[400] = "";
-    size_t used = 0;
-    for (int c = 0; c < WG_EVICT_CLASSES && used < sizeof text; c++)
-        if (evicted->rows[c])
-            used += (size_t)snprintf(text + used, sizeof text - used, "%s%" PRId64 " %s",
-                                     used ? ", " : "", evicted->rows[c],
-                                     store_evict_class_name((enum wg_evict_class)c));
+    char text[400];
+    store_eviction_text(evicted, text, sizeof text);
     wg_notice("storage: at its size bound: evicted the oldest %s in the last %" PRId64
               " s (%" PRId64 " of them unsent outbox rows)",
               text[0] ? text : "nothing", (now - writer->evicted_since_ms) / 1000,
