@@ -2309,3 +2309,13 @@ struct wg_store *store_open_reader(const char *path, char *err, size_t err_len)
     free_store(store);
     return NULL;
 }
+
+struct sqlite3 *store_connection(struct wg_store *store)
+{
+    return store->db;
+}
+
+int store_sqlite_failed(struct wg_store *store, int rc, const char *doing)
+{
+    return fail_sqlite(store, rc, doing);
+}

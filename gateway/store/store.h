@@ -263,4 +263,12 @@ int64_t store_wal_bytes(const struct wg_store *store);
  * checkpoint by itself, so store_wal_bytes counts exactly what was written. */
 void store_own_checkpoints(struct wg_store *store);
 
+/* For work run on the store writer's own thread through store_call.h (and
+ * for a read-only store's owner): the SQLite connection itself, and a
+ * failure of one of its calls (`rc`, while `doing` something) recorded as
+ * this store's error, classified like the store's own (locked, disk full,
+ * read-only, ...: store_last_status, store_last_error). Returns -1. */
+struct sqlite3 *store_connection(struct wg_store *store);
+int store_sqlite_failed(struct wg_store *store, int rc, const char *doing);
+
 #endif

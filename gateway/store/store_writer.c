@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "store/store_call.h"
 
 #define DEFAULT_MAX_HELD_WRITES   50000
 #define DEFAULT_MAX_HELD_BYTES    (16u << 20)
@@ -50,6 +51,7 @@ struct wg_store_writer {
     pthread_t thread;
     bool started, stopped;
     int event_fd;
+    struct wg_store_calls *calls; /* store_call.h; not owned */
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -515,12 +517,28 @@ static bool wal_past_share(struct wg_store_writer *writer, int64_t budget)
     return past;
 }
 
+/* store_call.h: a call was queued. */
+static void wake_for_calls(void *ctx)
+{
+    struct wg_store_writer *writer = ctx;
+    pthread_mutex_lock(&writer->lock);
+    pthread_cond_signal(&writer->wake);
+    pthread_mutex_unlock(&writer->lock);
+}
+
 static void *writer_main(void *arg)
 {
     struct wg_store_writer *writer = arg;
     pthread_mutex_lock(&writer->lock);
     for (;;) {
         int64_t now = mono_ms();
+        int64_t calls_at = store_calls_next_ms(writer->calls, now);
+        if (calls_at <= now && !writer->stopping) { /* before the next transaction */
+            pthread_mutex_unlock(&writer->lock);
+            store_calls_run(writer->calls, writer->store);
+            pthread_mutex_lock(&writer->lock);
+            continue;
+        }
         bool failing = writer->status.failing;
         bool may_write =
             writer->head && (!failing || now >= writer->retry_at_ms || writer->stopping);
@@ -530,6 +548,8 @@ static void *writer_main(void *arg)
             int64_t until = writer->next_housekeeping_ms;
             if (writer->head && failing && writer->retry_at_ms < until)
                 until = writer->retry_at_ms;
+            if (calls_at < until)
+                until = calls_at;
             if (now < until)
                 wait_until(writer, until);
             if (mono_ms() >= writer->next_housekeeping_ms && !writer->stopping) {
@@ -628,6 +648,7 @@ static void *writer_main(void *arg)
             break; /* that was the last try */
     }
     pthread_mutex_unlock(&writer->lock);
+    store_calls_stop(writer->calls, writer->store);
     return NULL;
 }
 
@@ -650,6 +671,7 @@ struct wg_store_writer *writer_new(struct wg_store *store, const struct wg_write
         options && options->max_held_bytes ? options->max_held_bytes : DEFAULT_MAX_HELD_BYTES;
     writer->backoff_ms = RETRY_FIRST_MS;
     writer->wal_ratio = 4;
+    writer->calls = options ? options->calls : NULL;
     writer->batch = calloc(MAX_TX_WRITES, sizeof *writer->batch);
     writer->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_condattr_t attr;
@@ -683,9 +705,11 @@ int writer_start(struct wg_store_writer *writer)
     writer->next_housekeeping_ms = now + HOUSEKEEPING_MS;
     writer->next_maintain_ms = now + HOUSEKEEPING_MS; /* the first soon after start */
     writer->last_write_ms = writer->evicted_since_ms = now;
+    store_calls_serve(writer->calls, wake_for_calls, writer);
     int rc = pthread_create(&writer->thread, NULL, writer_main, writer);
     if (rc != 0) {
         wg_crit("storage: cannot start the writer thread: %s", strerror(rc));
+        store_calls_stop(writer->calls, writer->store); /* answers what was queued meanwhile */
         return -1;
     }
     writer->started = true;

@@ -1763,7 +1763,7 @@ static void free_server(struct wg_web_server *web)
 }
 
 struct wg_web_server *web_start(const struct wg_web *settings, const char *db_path,
-                                struct wg_web_bridge *bridge)
+                                struct wg_store_calls *store_calls, struct wg_web_bridge *bridge)
 {
     if (sodium_init() < 0) {
         wg_crit("web: libsodium cannot start");
@@ -1794,7 +1794,7 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
         return NULL;
     }
     char err[256];
-    web->auth = auth_open(db_path, err, sizeof err);
+    web->auth = auth_open(db_path, store_calls, err, sizeof err);
     if (!web->auth) {
         wg_crit("web: %s", err);
         free_server(web);
