@@ -151,6 +151,12 @@ bool auth_session(struct wg_auth *auth, const char *token, int64_t now_ms,
                   struct wg_session *session);
 void auth_logout(struct wg_auth *auth, const char *token);
 
+/* The storage failure a WG_AUTH_STORAGE or WG_LOGIN_ERROR answer's `why`
+ * tells of, as the heartbeat names it ("locked", "disk_full", "size_limit",
+ * "read_only", "io_error"), for the API's {"code": "storage", "args":
+ * {"reason"}}; NULL when why is not about storage. */
+const char *auth_storage_reason(const char *why);
+
 /* Counters for /metrics. */
 uint64_t auth_failed_logins(struct wg_auth *auth);
 /* Passwords verified so far by auth_login (a throttled attempt verifies none). */

@@ -182,29 +182,39 @@ int64_t auth_sql_user_count(struct auth_sql *sql)
 
 /* ---- failures, in words ---- */
 
+/* What a storage failure is called in the API (the heartbeat's reasons)
+ * and said to people; auth_storage_words and auth_storage_reason share it. */
+static const struct {
+    enum wg_store_status status;
+    const char *reason;
+    const char *words;
+} storage_causes[] = {
+    {WG_STORE_LOCKED, "locked",
+     "storage is busy (the database is locked by another program); try again in a moment"},
+    {WG_STORE_DISK_FULL, "disk_full",
+     "storage is full (the disk holding the database is full); tell the technician"},
+    {WG_STORE_FULL, "size_limit",
+     "storage is full (the database reached its size limit); tell the technician"},
+    {WG_STORE_READ_ONLY, "read_only", "storage is read-only; tell the technician"},
+    {WG_STORE_IO, "io_error", "storage failed (a disk read/write error); tell the technician"},
+};
+#define CAUSES (sizeof storage_causes / sizeof storage_causes[0])
+
 void auth_storage_words(enum wg_store_status status, const char *doing, char *why, size_t why_len)
 {
-    const char *cause;
-    switch (status) {
-    case WG_STORE_LOCKED:
-        cause = "storage is busy (the database is locked by another program); try again in a "
-                "moment";
-        break;
-    case WG_STORE_DISK_FULL:
-        cause = "storage is full (the disk holding the database is full); tell the technician";
-        break;
-    case WG_STORE_FULL:
-        cause = "storage is full (the database reached its size limit); tell the technician";
-        break;
-    case WG_STORE_READ_ONLY:
-        cause = "storage is read-only; tell the technician";
-        break;
-    default:
-        cause = "storage failed (a disk read/write error); tell the technician";
-        break;
-    }
+    size_t i = 0;
+    while (i + 1 < CAUSES && storage_causes[i].status != status)
+        i++; /* anything else (corrupt, ...) is worded as the last: a read/write error */
     auth_say(why, why_len, "cannot %s now: %s. Nothing was changed; calls and alarms go on", doing,
-             cause);
+             storage_causes[i].words);
+}
+
+const char *auth_storage_reason(const char *why)
+{
+    for (size_t i = 0; why && i < CAUSES; i++)
+        if (strstr(why, storage_causes[i].words))
+            return storage_causes[i].reason;
+    return NULL;
 }
 
 void auth_read_failed(struct wg_auth *auth, const char *doing, char *why, size_t why_len)
