@@ -235,15 +235,62 @@ int auth_add_user(struct wg_auth *auth, const char *username, enum wg_role role,
     return 0;
 }
 
-/* The user's role in the transaction: sets change->rc for no user, -1 on error. */
-static int current_role(struct auth_sql *sql, struct user_change *change)
+/* Opens the change's transaction and reads the user's role in it: sets
+ * change->rc for no user; -1 (rolled back) on error. */
+static int begin_change(struct auth_sql *sql, struct user_change *change)
 {
-    change->current = auth_sql_user_role(sql, change->username, NULL);
-    if (change->current < 0)
+    if (auth_sql_begin(sql) < 0)
         return -1;
+    change->current = auth_sql_user_role(sql, change->username, NULL);
+    if (change->current < 0) {
+        auth_sql_rollback(sql);
+        return -1;
+    }
     if (change->current == 0) {
         auth_say(change->why, sizeof change->why, "no user %s", change->username);
         change->rc = WG_AUTH_NOT_FOUND;
+    }
+    return 0;
+}
+
+/* In the change's transaction: ends the user's sessions (change->ended). */
+static int end_sessions(struct auth_sql *sql, struct user_change *change)
+{
+    change->ended = auth_sql_run(sql, "ending sessions",
+                                 auth_sql_query(sql, "ending sessions",
+                                                "DELETE FROM sessions WHERE username = ?", "t",
+                                                change->username),
+                                 NULL);
+    return change->ended < 0 ? -1 : 0;
+}
+
+/* The answer to a change the writer was asked for (write_rc: auth_write's);
+ * on success the user's cached sessions are forgotten. */
+static int change_answer(struct wg_auth *auth, const struct user_change *change, int write_rc,
+                         char *why, size_t why_len)
+{
+    int rc = write_rc < 0 ? WG_AUTH_STORAGE : change->rc;
+    if (rc) {
+        if (change->why[0] && rc != WG_AUTH_STORAGE)
+            auth_say(why, why_len, "%s", change->why);
+        return rc;
+    }
+    pthread_mutex_lock(&auth->lock);
+    auth_cache_drop_user(auth, change->username);
+    pthread_mutex_unlock(&auth->lock);
+    return 0;
+}
+
+/* A change of an existing user: auth open, a name that may exist. */
+static int check_target(const struct wg_auth *auth, const char *username, char *why, size_t why_len)
+{
+    if (!auth) {
+        auth_say(why, why_len, "auth: not open");
+        return WG_AUTH_FAILED;
+    }
+    if (!auth_name_ok(username)) {
+        auth_say(why, why_len, "no such user");
+        return WG_AUTH_NOT_FOUND;
     }
     return 0;
 }
@@ -252,10 +299,8 @@ static int update_work(struct wg_store *store, void *ctx)
 {
     struct user_change *change = ctx;
     struct auth_sql sql = auth_sql_of(store);
-    if (auth_sql_begin(&sql) < 0)
+    if (begin_change(&sql, change) < 0)
         return -1;
-    if (current_role(&sql, change) < 0)
-        goto failed;
     change->role_changes = change->role != WG_ROLE_NONE && (int)change->role != change->current;
     if (change->rc || (!change->role_changes && !change->hash)) { /* nothing to change */
         auth_sql_rollback(&sql);
@@ -286,11 +331,7 @@ static int update_work(struct wg_store *store, void *ctx)
                                     "ttit", change->role_changes ? role_name(change->role) : NULL,
                                     change->hash, change->now_ms, change->username),
                      NULL) < 0 ||
-        (change->ended = auth_sql_run(&sql, "ending sessions",
-                                      auth_sql_query(&sql, "ending sessions",
-                                                     "DELETE FROM sessions WHERE username = ?", "t",
-                                                     change->username),
-                                      NULL)) < 0) {
+        end_sessions(&sql, change) < 0) {
         json_decref(detail);
         goto failed;
     }
@@ -309,15 +350,10 @@ int auth_update_user(struct wg_auth *auth, const char *username, enum wg_role ro
                      const char *password, const char *actor, const char *origin, char *why,
                      size_t why_len)
 {
-    if (!auth) {
-        auth_say(why, why_len, "auth: not open");
-        return WG_AUTH_FAILED;
-    }
-    if (!auth_name_ok(username)) {
-        auth_say(why, why_len, "no such user");
-        return WG_AUTH_NOT_FOUND;
-    }
-    int rc = role == WG_ROLE_NONE ? 0 : auth_check_role(role, why, why_len);
+    int rc = check_target(auth, username, why, why_len);
+    if (rc)
+        return rc;
+    rc = role == WG_ROLE_NONE ? 0 : auth_check_role(role, why, why_len);
     if (!rc && password)
         rc = auth_check_password(password, why, why_len);
     if (rc)
@@ -352,21 +388,12 @@ int auth_update_user(struct wg_auth *auth, const char *username, enum wg_role ro
                                  .actor = actor,
                                  .origin = origin,
                                  .now_ms = auth_wall_ms()};
-    rc = auth_write(auth, password ? "change the password" : "change the user", update_work,
-                    &change, why, why_len) < 0
-             ? WG_AUTH_STORAGE
-             : change.rc;
+    int written = auth_write(auth, password ? "change the password" : "change the user",
+                             update_work, &change, why, why_len);
     sodium_memzero(hash, sizeof hash);
-    if (rc) {
-        if (change.why[0] && rc != WG_AUTH_STORAGE)
-            auth_say(why, why_len, "%s", change.why);
+    rc = change_answer(auth, &change, written, why, why_len);
+    if (rc || (!change.role_changes && !password))
         return rc;
-    }
-    if (!change.role_changes && !password)
-        return 0;
-    pthread_mutex_lock(&auth->lock);
-    auth_cache_drop_user(auth, username);
-    pthread_mutex_unlock(&auth->lock);
     char what[64];
     snprintf(what, sizeof what, "changed (%s%s%s)", change.role_changes ? "role " : "",
              change.role_changes ? role_name(role) : "",
@@ -379,10 +406,8 @@ static int delete_work(struct wg_store *store, void *ctx)
 {
     struct user_change *change = ctx;
     struct auth_sql sql = auth_sql_of(store);
-    if (auth_sql_begin(&sql) < 0)
+    if (begin_change(&sql, change) < 0)
         return -1;
-    if (current_role(&sql, change) < 0)
-        goto failed;
     if (!change->rc)
         change->rc = keep_an_admin(&sql, change->username, change->current, WG_ROLE_NONE,
                                    change->why, sizeof change->why);
@@ -392,11 +417,7 @@ static int delete_work(struct wg_store *store, void *ctx)
         auth_sql_rollback(&sql);
         return 0;
     }
-    if ((change->ended = auth_sql_run(&sql, "ending sessions",
-                                      auth_sql_query(&sql, "ending sessions",
-                                                     "DELETE FROM sessions WHERE username = ?", "t",
-                                                     change->username),
-                                      NULL)) < 0 ||
+    if (end_sessions(&sql, change) < 0 ||
         auth_sql_run(&sql, "deleting a user",
                      auth_sql_query(&sql, "deleting a user", "DELETE FROM users WHERE username = ?",
                                     "t", change->username),
@@ -415,27 +436,16 @@ failed:
 int auth_delete_user(struct wg_auth *auth, const char *username, const char *actor,
                      const char *origin, char *why, size_t why_len)
 {
-    if (!auth) {
-        auth_say(why, why_len, "auth: not open");
-        return WG_AUTH_FAILED;
-    }
-    if (!auth_name_ok(username)) {
-        auth_say(why, why_len, "no such user");
-        return WG_AUTH_NOT_FOUND;
-    }
+    int rc = check_target(auth, username, why, why_len);
+    if (rc)
+        return rc;
     struct user_change change = {
         .username = username, .actor = actor, .origin = origin, .now_ms = auth_wall_ms()};
-    int rc = auth_write(auth, "delete the user", delete_work, &change, why, why_len) < 0
-                 ? WG_AUTH_STORAGE
-                 : change.rc;
-    if (rc) {
-        if (change.why[0] && rc != WG_AUTH_STORAGE)
-            auth_say(why, why_len, "%s", change.why);
+    rc = change_answer(auth, &change,
+                       auth_write(auth, "delete the user", delete_work, &change, why, why_len), why,
+                       why_len);
+    if (rc)
         return rc;
-    }
-    pthread_mutex_lock(&auth->lock);
-    auth_cache_drop_user(auth, username);
-    pthread_mutex_unlock(&auth->lock);
     log_change(username, "deleted", actor, origin, change.ended);
     return 0;
 }

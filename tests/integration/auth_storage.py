@@ -30,8 +30,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_until, ok, note, done  # noqa: E402
+from harness import TMP, ROOT, WARDGATED, PLUGINS, Daemon, free_port, wait_until, ok, note, done  # noqa: E402
 
+from storage_faults_lib import Locker, fill  # noqa: E402
 from wsdisplay import add_user  # noqa: E402
 
 ADMIN_PW = "admin password 1"
@@ -94,38 +95,6 @@ def handles(pid, db):
     return counts
 
 
-def fill(path, filling):
-    with open(path, "wb") as f:
-        while filling.is_set():
-            try:
-                f.write(b"\0" * 4096)
-                f.flush()
-            except OSError:
-                time.sleep(0.01)
-
-
-class Locker:
-    """Another process holding the database's write lock (BEGIN EXCLUSIVE)."""
-
-    def __init__(self, db):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", "-c",
-             "import sqlite3, sys\n"
-             "con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
-             "con.execute('BEGIN EXCLUSIVE')\n"
-             "print('locked', flush=True)\n"
-             "sys.stdin.readline()\n"
-             "con.execute('COMMIT')\n", db],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        _children.append(self.proc)
-        self.proc.stdout.readline()
-
-    def release(self):
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
-        self.proc.wait(30)
-
-
 def people_words(body, kind):
     """The refusal names the storage cause in words and no server path."""
     text = body.get("error", "") if isinstance(body, dict) else ""
@@ -154,16 +123,10 @@ def scenario(kind):
     config = write_config(kind, port)
     add_user(WARDGATED, config, db, PLUGINS, TMP, "boss", ADMIN_PW, role="admin")
     add_user(WARDGATED, config, db, PLUGINS, TMP, "nina", NURSE_PW, role="nurse")
-    log_path = os.path.join(TMP, f"{kind}.log")
-    daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
-                               "--web-root", os.path.join(ROOT, "web")],
-                              stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-    _children.append(daemon)
-
-    def log():
-        with open(log_path, errors="replace") as f:
-            return f.read()
-
+    daemon = Daemon(config, name=kind, extra=["--web-root", os.path.join(ROOT, "web")])
+    daemon.db = db  # on the small disk
+    daemon.start()
+    log = daemon.read_log
     ok(wait_until(lambda: "web: serving" in log(), 20), f"{kind}: the daemon serves the web", log()[-2000:])
     status, admin, admin_cookie = login(port, "boss", ADMIN_PW)
     ok(status == 200, f"{kind}: the admin logs in", admin)
@@ -173,7 +136,7 @@ def scenario(kind):
     # ---- one writer ----
     # (SQLite opens the -wal read-write for read-only connections too, so
     # the database file's own handles tell the writers apart.)
-    counts = handles(daemon.pid, db)
+    counts = handles(daemon.process.pid, db)
     ok(counts[db][1] == 1, f"{kind}: the daemon holds exactly one writable handle on the database "
        f"({counts[db][1]})", counts)
     ok(counts[db][0] >= 2, f"{kind}: ... beside {counts[db][0]} read-only ones (auth's, the core's, "
@@ -248,11 +211,10 @@ def scenario(kind):
        f"{kind}: ... the new password works, the old one no longer")
     ok(db_rows(db, "SELECT count(*) FROM sessions WHERE username = 'boss'")[0][0] == 1,
        f"{kind}: ... and its session row is gone (the admin's other session stays)")
-    counts = handles(daemon.pid, db)
+    counts = handles(daemon.process.pid, db)
     ok(counts[db][1] == 1, f"{kind}: still one writable handle after the fault", counts)
-    ok(daemon.poll() is None, f"{kind}: the daemon kept running")
-    daemon.terminate()
-    ok(daemon.wait(20) == 0, f"{kind}: and stops cleanly")
+    ok(daemon.alive(), f"{kind}: the daemon kept running")
+    ok(daemon.stop() == 0, f"{kind}: and stops cleanly")
     if mounted:
         subprocess.run(["umount", directory], check=False)
 

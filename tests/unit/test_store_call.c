@@ -133,6 +133,18 @@ static void unlock_database(sqlite3 *db)
     sqlite3_close(db);
 }
 
+/* A waiting call that is refused with `status`, its message holding `needle`. */
+static void expect_refused(struct fixture *fx, const char *action, enum wg_store_status status,
+                           const char *needle)
+{
+    struct insert insert = {.action = action};
+    char message[768] = "";
+    assert_int_equal(store_call(fx->calls, action, insert_work, &insert, message, sizeof message),
+                     status);
+    if (!strstr(message, needle))
+        fail_msg("\"%s\" is not in \"%s\"", needle, message);
+}
+
 static void test_call_runs_on_the_writer(void **state)
 {
     struct fixture *fx = *state;
@@ -156,13 +168,8 @@ static void test_locked_then_posted_in_order(void **state)
 {
     struct fixture *fx = *state;
     sqlite3 *locker = lock_database(fx->path);
-    struct insert insert = {.action = "refused"};
-    char message[768] = "";
-    assert_int_equal(
-        store_call(fx->calls, "a test row", insert_work, &insert, message, sizeof message),
-        WG_STORE_LOCKED);
-    assert_non_null(strstr(message, "is locked by another process"));
-    assert_non_null(strstr(message, fx->path));
+    expect_refused(fx, "a refused row", WG_STORE_LOCKED, "is locked by another process");
+    expect_refused(fx, "a refused row", WG_STORE_LOCKED, fx->path);
     post(fx, "one");
     post(fx, "two");
     post(fx, "three");
@@ -206,12 +213,7 @@ static void test_withdrawn_when_not_taken(void **state)
         struct timespec pause = {0, 1000000};
         nanosleep(&pause, NULL);
     }
-    struct insert late = {.action = "late"};
-    char message[768] = "";
-    assert_int_equal(
-        store_call(fx->calls, "a late row", insert_work, &late, message, sizeof message),
-        WG_STORE_LOCKED);
-    assert_non_null(strstr(message, "did not take a late row"));
+    expect_refused(fx, "a late row", WG_STORE_LOCKED, "did not take a late row");
     pthread_join(thread, NULL);
     assert_int_equal(slow.status, WG_STORE_OK);
     char *text = actions(fx->path);
@@ -233,12 +235,7 @@ static void test_stop_writes_what_is_queued(void **state)
     char *text = actions(fx->path);
     assert_string_equal(text, "queued");
     free(text);
-    struct insert insert = {.action = "after"};
-    char message[768] = "";
-    assert_int_equal(store_call(fx->calls, "a row after the stop", insert_work, &insert, message,
-                                sizeof message),
-                     WG_STORE_IO);
-    assert_non_null(strstr(message, "stopped"));
+    expect_refused(fx, "a row after the stop", WG_STORE_IO, "stopped");
     struct insert *refused = calloc(1, sizeof *refused);
     refused->action = "refused";
     assert_int_equal(store_call_post(fx->calls, "refused", insert_work, refused, free_insert), -1);
