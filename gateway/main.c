@@ -37,6 +37,7 @@
 #include "alarm/response.h"
 #include "core/service.h"
 #include "store/store.h"
+#include "store/store_call.h"
 #include "web/web.h"
 #include "web/web_bridge.h"
 
@@ -505,11 +506,16 @@ int main(int argc, char **argv)
         wg_crit("history, reports and exports are unavailable: %s", query_err);
     struct wg_clock clock = clock_real();
     const char *hooks = getenv("WARDGATE_TEST_HOOKS");
+    /* The web's auth writes through the store writer (store_call.h). */
+    struct wg_store_calls *store_calls = store_calls_new();
+    if (!store_calls)
+        wg_crit("out of memory: logins and user changes will be refused");
     struct wg_core_options options = {.config_path = cli.config_path,
                                       .plugin_dir = cli.plugin_dir,
                                       .clock = &clock,
                                       .test_hooks = hooks && strcmp(hooks, "1") == 0,
-                                      .queries = queries};
+                                      .queries = queries,
+                                      .store_calls = store_calls};
     if (options.test_hooks)
         wg_warn("WARDGATE_TEST_HOOKS=1: SIGUSR1 and SIGUSR2 freeze the web and the core thread "
                 "(for tests only)");
@@ -520,6 +526,7 @@ int main(int argc, char **argv)
         wg_crit("drivers could not be loaded; not started");
         diag_free(&diag);
         query_service_free(queries);
+        store_calls_free(store_calls);
         release_low_descriptors(&low);
         close(signal_fd);
         return 1;
@@ -541,7 +548,8 @@ int main(int argc, char **argv)
         if (cli.web_root)
             settings.root = cli.web_root;
         if (api)
-            web = web_start(&settings, database_path(&cli, core_config(core)), bridge);
+            web = web_start(&settings, database_path(&cli, core_config(core)), store_calls,
+                            bridge);
         if (!web)
             wg_crit("web: not started; the display and the manager UI are unavailable");
         else if (core_supervise(core, web_liveness(web)) != 0)
@@ -554,6 +562,7 @@ int main(int argc, char **argv)
         query_service_free(queries);
         api_free(api);
         bridge_free(bridge);
+        store_calls_free(store_calls);
         close(signal_fd);
         return 1;
     }
@@ -570,8 +579,10 @@ int main(int argc, char **argv)
     if (web_stopped)
         query_service_free(queries);
     api_free(api);
-    if (web_stopped)
+    if (web_stopped) {
         bridge_free(bridge);
+        store_calls_free(store_calls); /* after the writer (core_free) and auth */
+    }
     close(signal_fd);
     wg_notice("stopped");
     return rc == 0 ? 0 : 1;

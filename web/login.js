@@ -14,6 +14,7 @@
       'login.missing': '请输入用户名和密码', 'login.missing_token': '请输入一次性令牌',
       'login.bad_name': '用户名：1–32 个字符，仅限 a-z 0-9 . _ -',
       'login.short_password': '密码至少 10 个字符', 'login.failed': '登录失败：{e}',
+      'login.storage': '现在无法登录：{reason}，登录记录存不进去。请稍后再试；呼叫和报警照常工作。',
     },
     en: {
       'login.setup_link': 'First start? Create the admin with the one-time token', 'login.back': 'Back to log in',
@@ -22,6 +23,7 @@
       'login.missing': 'Enter the user name and the password', 'login.missing_token': 'Enter the one-time token',
       'login.bad_name': 'User name: 1–32 characters of a-z 0-9 . _ -',
       'login.short_password': 'The password needs at least 10 characters', 'login.failed': 'Login failed: {e}',
+      'login.storage': 'Cannot log in now: {reason}, so the login cannot be recorded. Try again later; calls and alarms go on.',
     },
   });
 
@@ -54,7 +56,9 @@
       errorBox.textContent = '';
       return;
     }
-    errorBox.textContent = error.key ? WG.t(error.key, error.params) : error.text;
+    /* A storage cause is put into words at each rendering (the language may change). */
+    const params = error.storage ? { reason: WG.storageText(error.storage) } : error.params;
+    errorBox.textContent = error.key ? WG.t(error.key, params) : error.text;
     errorBox.classList.remove('hidden');
   }
 
@@ -147,6 +151,8 @@
       $('password').focus();
     } else if (setupMode && status === 403) {
       showError({ key: 'login.setup_refused' });
+    } else if (status === 503 && data && data.code === 'storage') {
+      showError({ key: 'login.storage', storage: (data.args && data.args.reason) || 'unknown' });
     } else {
       showError({ key: 'login.failed', params: { e: (data && data.error) || `HTTP ${status}` } });
     }

@@ -68,6 +68,7 @@ const WGWords = (() => {
       'problem.password_short': '密码至少 10 位', 'problem.username': '用户名为 1–32 位小写字母、数字或 . _ -',
       'problem.last_admin': '不能去掉最后一个系统管理员', 'problem.changed_on_disk': '配置文件刚被别人修改过，请刷新后再试',
       'problem.driver_refused': '驱动程序拒绝了这项设置', 'problem.config_file': '配置文件',
+      'problem.storage': '{reason}，什么都没有改动；请稍后再试，呼叫和报警照常工作',
     },
     en: {
       'phase.raise': 'raised', 'phase.ack': 'acknowledged', 'phase.attend': 'staff in the room', 'phase.reset': 'ended',
@@ -119,6 +120,7 @@ const WGWords = (() => {
       'problem.password_short': 'a password has at least 10 characters', 'problem.username': 'a user name is 1–32 of a-z 0-9 . _ -',
       'problem.last_admin': 'the last administrator cannot go', 'problem.changed_on_disk': 'the configuration file was just changed by someone else; reload and try again',
       'problem.driver_refused': 'the driver refused this setting', 'problem.config_file': 'the configuration file',
+      'problem.storage': '{reason}: nothing was changed; try again later, calls and alarms go on',
     },
   });
 
@@ -379,6 +381,7 @@ const WGWords = (() => {
       const args = { ...(isObject(p.args) ? p.args : {}) };
       const field = p.field || args.field;
       if (field) args.field = fieldLabel(field) || field;
+      if (p.code === 'storage') args.reason = WG.storageText(args.reason);
       if (p.code && WG.has(`problem.${p.code}`)) return t(`problem.${p.code}`, args);
       return withoutPaths(p.message || p.error || '');
     }

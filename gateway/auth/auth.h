@@ -1,16 +1,29 @@
 /* Users, passwords, sessions and login throttling for the web interface.
  *
  * Users live in the SQLite database (tables users, sessions, setup_token;
- * migration 4), reached through the auth module's own connection, so the
- * web thread never waits for the core. Passwords are hashed with argon2id
- * (libsodium crypto_pwhash_str). Session tokens are 256 random bits given to
- * the browser once; only their hash is stored. Failed logins are counted per
- * user name and per client address in memory.
+ * migration 4). Reads go through a read-only connection of the module's
+ * own; every write is work run on the store writer's connection
+ * (store/store_call.h): inside the daemon nothing else writes the database.
+ * Passwords are hashed with argon2id (libsodium crypto_pwhash_str). Session
+ * tokens are 256 random bits given to the browser once; only their hash is
+ * stored. Failed logins are counted per user name and per client address in
+ * memory.
  *
  * Thread safety: every function may be called from any thread; an internal
- * mutex guards the connection and the throttle table, and is NOT held while
- * a password is hashed or verified (auth_login, auth_add_user, ... are slow
- * on purpose: call them off the web server's service thread).
+ * mutex guards the reader, the cache and the throttle table, and is NOT held
+ * while a password is hashed or verified, nor while a write waits for the
+ * store writer. auth_login, auth_add_user, auth_update_user,
+ * auth_delete_user, auth_setup_admin and auth_make_setup_token are slow on
+ * purpose (hashing) and wait for the writer (at most store_call.h's bound):
+ * call them off the web server's service thread. auth_session, auth_logout,
+ * auth_setup_pending and the reads never wait for a write: what they write
+ * (a session's idle extension, a logout) is posted to the writer, which
+ * keeps it and retries while storage fails.
+ *
+ * When storage cannot be written (locked by another process, disk full,
+ * read-only), a change is refused with nothing written: WG_AUTH_STORAGE or
+ * WG_LOGIN_ERROR, with words for people in `why` ("cannot log in now:
+ * storage is busy ..."; no file path: the log has the cause).
  *
  * The throttle table lives in memory only: a restart clears it. Every user
  * change, login (ok, failed, throttled, lock-out), logout and setup step is
@@ -23,6 +36,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "store/store_call.h"
 
 enum wg_role {
     WG_ROLE_NONE = 0,
@@ -47,9 +62,12 @@ struct wg_session {
 
 struct wg_auth;
 
-/* Opens its own connection to the database at db_path, which the store has
- * created and migrated. NULL with a message in err on failure. */
-struct wg_auth *auth_open(const char *db_path, char *err, size_t err_len);
+/* Opens a read-only connection to the database at db_path, which the store
+ * has created and migrated; writes go through `calls` (the store writer's,
+ * not owned, to outlive the module). NULL with a message in err on failure.
+ * auth_close first gives posted writes (logouts, audit rows) up to 2 s. */
+struct wg_auth *auth_open(const char *db_path, struct wg_store_calls *calls, char *err,
+                          size_t err_len);
 void auth_close(struct wg_auth *auth);
 
 /* What went wrong with a user change, as a negative return value; the HTTP
@@ -59,6 +77,8 @@ enum wg_auth_error {
     WG_AUTH_NOT_FOUND = -404, /* no such user */
     WG_AUTH_CONFLICT = -409,  /* the user exists; the last admin */
     WG_AUTH_FAILED = -500,    /* database or system error */
+    WG_AUTH_STORAGE = -503,   /* storage cannot be written now (locked, full, read-only):
+                               * nothing was changed; try again later */
 };
 
 /* Users. Each returns 0, or a negative enum wg_auth_error with a message for
@@ -102,7 +122,7 @@ enum wg_login_result {
     WG_LOGIN_OK = 0,
     WG_LOGIN_BAD = 1,       /* wrong user or password (the same answer for both) */
     WG_LOGIN_THROTTLED = 2, /* *retry_after_s says when to try again */
-    WG_LOGIN_ERROR = 3,     /* database error; why says */
+    WG_LOGIN_ERROR = 3,     /* storage cannot be read or written now; why says, for people */
     WG_LOGIN_INVALID = 4,   /* auth_setup_admin: the name or password is not acceptable */
 };
 /* Checks the password (slow), opens a session: token_out gets the cookie
@@ -131,6 +151,12 @@ bool auth_session(struct wg_auth *auth, const char *token, int64_t now_ms,
                   struct wg_session *session);
 void auth_logout(struct wg_auth *auth, const char *token);
 
+/* The storage failure a WG_AUTH_STORAGE or WG_LOGIN_ERROR answer's `why`
+ * tells of, as the heartbeat names it ("locked", "disk_full", "size_limit",
+ * "read_only", "io_error"), for the API's {"code": "storage", "args":
+ * {"reason"}}; NULL when why is not about storage. */
+const char *auth_storage_reason(const char *why);
+
 /* Counters for /metrics. */
 uint64_t auth_failed_logins(struct wg_auth *auth);
 /* Passwords verified so far by auth_login (a throttled attempt verifies none). */
@@ -144,7 +170,10 @@ void auth_set_hash_cost(struct wg_auth *auth, unsigned long long opslimit, size_
 /* `wardgated --add-user NAME --role ROLE [--password-file F]`: opens the
  * database at db_path (creating and migrating it if needed), reads the
  * password from the file or, without one, twice from the terminal (no echo)
- * or once from a non-terminal stdin, adds the user. Exit status 0 or 1. */
+ * or once from a non-terminal stdin, adds the user. Exit status 0 or 1.
+ * Safe while the daemon runs: it is another process, whose one write
+ * connection waits for the daemon's writer under SQLite's locks (up to 10 s,
+ * then it says the database is locked and adds nothing). */
 int auth_add_user_main(const char *db_path, const char *username, const char *role,
                        const char *password_file);
 

@@ -1233,7 +1233,8 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
                                            .storage_changed = storage_changed};
     /* The writer takes the store; until it starts, this thread reads through it. */
     struct wg_writer_options writer_options = {.max_held_writes = options->max_held_writes,
-                                               .max_held_bytes = options->max_held_bytes};
+                                               .max_held_bytes = options->max_held_bytes,
+                                               .calls = options->store_calls};
     char db_path[4096];
     snprintf(db_path, sizeof db_path, "%s", store_path(store));
     core->journal = journal_new(store, &writer_options, &journal_host, core_mono_ms, core->clock);

@@ -40,6 +40,7 @@ struct wg_core_options {
     size_t max_held_bytes;   /* ... and 0 = 16 MiB (docs/storage.md) */
     bool test_hooks; /* WARDGATE_TEST_HOOKS=1: SIGUSR1/SIGUSR2 freeze threads (tests only) */
     struct wg_query_service *queries; /* the read workers (query.h); not owned; may be NULL */
+    struct wg_store_calls *store_calls; /* others' work on the writer (store_call.h); not owned */
 };
 
 /* Called after an event is committed, in commit order, on the core thread. */

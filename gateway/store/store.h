@@ -262,4 +262,20 @@ int64_t store_wal_bytes(const struct wg_store *store);
  * checkpoint by itself, so store_wal_bytes counts exactly what was written. */
 void store_own_checkpoints(struct wg_store *store);
 
+/* For work run on the store writer's own thread through store_call.h (and
+ * for a read-only store's owner): the SQLite connection itself, and a
+ * failure of one of its calls (`rc`, while `doing` something) recorded as
+ * this store's error, classified like the store's own (locked, disk full,
+ * read-only, ...: store_last_status, store_last_error). Returns -1. */
+struct sqlite3 *store_connection(struct wg_store *store);
+int store_sqlite_failed(struct wg_store *store, int rc, const char *doing);
+
+/* A read-only connection to a database store_open has already prepared (no
+ * checks, no migrations), for reads on another thread than the writer's
+ * (auth's reads; the query workers' through store_reader_open);
+ * every write is refused. Waits at most busy_timeout_ms for a lock (0: the
+ * default). Closed with store_close. */
+struct wg_store *store_open_read_only(const char *path, int busy_timeout_ms, char *err,
+                                      size_t err_len);
+
 #endif

@@ -217,3 +217,8 @@ int store_fail_sqlite(struct wg_store *store, int rc, const char *doing)
     store->last_sqlite_rc = rc;
     return result;
 }
+
+int store_sqlite_failed(struct wg_store *store, int rc, const char *doing)
+{
+    return store_fail_sqlite(store, rc, doing);
+}

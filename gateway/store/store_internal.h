@@ -191,12 +191,6 @@ int64_t store_alarm_pages_estimate(struct wg_store *store, const struct wg_store
 int store_pragma(struct wg_store *store, const char *sql, char *out, size_t out_len);
 /* The size of a file (path and suffix), 0 when it does not exist. */
 int64_t store_file_bytes(const char *path, const char *suffix);
-/* A read-only connection to a database store_open has already prepared (no
- * checks, no migrations), for reads on another thread than the writer's;
- * every write is refused. Waits at most busy_timeout_ms for a lock (0: the
- * default). The one opener behind store_reader_open. */
-struct wg_store *store_open_read_only(const char *path, int busy_timeout_ms, char *err,
-                                      size_t err_len);
 /* Finalizes, closes and frees, whatever state the store is in. */
 void store_free_store(struct wg_store *store);
 

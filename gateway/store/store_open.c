@@ -463,3 +463,8 @@ struct wg_store *store_open_read_only(const char *path, int busy_timeout_ms, cha
     store_free_store(store);
     return NULL;
 }
+
+struct sqlite3 *store_connection(struct wg_store *store)
+{
+    return store->db;
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "store/store_call.h"
 
 static const char *const class_names[WG_CLASS_COUNT] = {
     [WG_CLASS_READING] = "readings",     [WG_CLASS_TELEMETRY] = "telemetry",
@@ -42,6 +43,7 @@ struct wg_store_writer *writer_new(struct wg_store *store, const struct wg_write
         options && options->max_held_bytes ? options->max_held_bytes : DEFAULT_MAX_HELD_BYTES;
     writer->backoff_ms = RETRY_FIRST_MS;
     writer->wal_ratio = 4;
+    writer->calls = options ? options->calls : NULL;
     writer->batch = calloc(MAX_TX_WRITES, sizeof *writer->batch);
     writer->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_condattr_t attr;
@@ -69,15 +71,26 @@ struct wg_store_writer *writer_new(struct wg_store *store, const struct wg_write
     return writer;
 }
 
+/* store_call.h: a call was queued. */
+static void wake_for_calls(void *ctx)
+{
+    struct wg_store_writer *writer = ctx;
+    pthread_mutex_lock(&writer->lock);
+    pthread_cond_signal(&writer->wake);
+    pthread_mutex_unlock(&writer->lock);
+}
+
 int writer_start(struct wg_store_writer *writer)
 {
     int64_t now = writer_mono_ms();
     writer->next_housekeeping_ms = now + HOUSEKEEPING_MS;
     writer->next_maintain_ms = now + HOUSEKEEPING_MS; /* the first soon after start */
     writer->last_write_ms = writer->evicted_since_ms = now;
+    store_calls_serve(writer->calls, wake_for_calls, writer);
     int rc = pthread_create(&writer->thread, NULL, writer_main, writer);
     if (rc != 0) {
         wg_crit("storage: cannot start the writer thread: %s", strerror(rc));
+        store_calls_stop(writer->calls, writer->store); /* answers what was queued meanwhile */
         return -1;
     }
     writer->started = true;

@@ -112,9 +112,15 @@ void wg_write_free(struct wg_write *write);
 /* Frees a list linked through `next`. */
 void wg_write_free_list(struct wg_write *first);
 
+struct wg_store_calls;
+
 struct wg_writer_options {
     size_t max_held_writes; /* 0 = 50,000 */
     size_t max_held_bytes;  /* 0 = 16 MiB */
+    /* Work other modules run on this connection (store_call.h), served from
+     * writer_start to the stop, before the next transaction; may be NULL.
+     * Not owned. */
+    struct wg_store_calls *calls;
 };
 
 struct wg_writer_status {

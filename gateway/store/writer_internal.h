@@ -35,6 +35,7 @@ struct wg_store_writer {
     pthread_t thread;
     bool started, stopped;
     int event_fd;
+    struct wg_store_calls *calls; /* store_call.h; not owned */
 
     pthread_mutex_t lock;
     pthread_cond_t wake;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "store/store_call.h"
 
 static int write_one(struct wg_store *store, struct wg_write *write)
 {
@@ -144,6 +145,13 @@ void *writer_main(void *arg)
     pthread_mutex_lock(&writer->lock);
     for (;;) {
         int64_t now = writer_mono_ms();
+        int64_t calls_at = store_calls_next_ms(writer->calls, now);
+        if (calls_at <= now && !writer->stopping) { /* before the next transaction */
+            pthread_mutex_unlock(&writer->lock);
+            store_calls_run(writer->calls, writer->store);
+            pthread_mutex_lock(&writer->lock);
+            continue;
+        }
         bool failing = writer->status.failing;
         bool may_write =
             writer->head && (!failing || now >= writer->retry_at_ms || writer->stopping);
@@ -153,6 +161,8 @@ void *writer_main(void *arg)
             int64_t until = writer->next_housekeeping_ms;
             if (writer->head && failing && writer->retry_at_ms < until)
                 until = writer->retry_at_ms;
+            if (calls_at < until)
+                until = calls_at;
             if (now < until)
                 wait_until(writer, until);
             if (writer_mono_ms() >= writer->next_housekeeping_ms && !writer->stopping) {
@@ -251,5 +261,6 @@ void *writer_main(void *arg)
             break; /* that was the last try */
     }
     pthread_mutex_unlock(&writer->lock);
+    store_calls_stop(writer->calls, writer->store);
     return NULL;
 }

@@ -699,6 +699,19 @@ static json_t *user_error(const char *why)
     return body;
 }
 
+/* A change auth could not store (503): the words, and the cause for the
+ * pages to put into their own (docs/api.md). */
+static json_t *storage_error(const char *why)
+{
+    json_t *body = json_pack("{s:s}", "error", why);
+    const char *reason = auth_storage_reason(why);
+    if (body && reason) {
+        json_object_set_new(body, "code", json_string("storage"));
+        json_object_set_new(body, "args", json_pack("{s:s}", "reason", reason));
+    }
+    return body;
+}
+
 static void run_job(struct wg_web_server *web, struct job *job)
 {
     char why[256] = "";
@@ -729,11 +742,12 @@ static void run_job(struct wg_web_server *web, struct job *job)
                           : result == WG_LOGIN_INVALID ? 400
                           : job->kind == JOB_SETUP     ? 403
                                                        : 401;
-            job->reply = json_text(json_pack(
-                "{s:s}", "error",
-                why[0]                   ? why
-                : job->kind == JOB_SETUP ? "the setup token is wrong or used, or a user exists"
-                                         : "wrong user name or password"));
+            const char *refusal = why[0]                   ? why
+                                  : job->kind == JOB_SETUP ? "the setup token is wrong or used, "
+                                                             "or a user exists"
+                                                           : "wrong user name or password";
+            job->reply = json_text(result == WG_LOGIN_ERROR ? storage_error(refusal)
+                                                            : json_pack("{s:s}", "error", refusal));
         }
         return;
     }
@@ -760,14 +774,17 @@ static void run_job(struct wg_web_server *web, struct job *job)
                                   sizeof why);
         json_t *user = rc == 0 ? auth_get_user(web->auth, name) : NULL;
         job->status = rc == 0 ? (job->kind == JOB_USER_ADD ? 201 : 200) : rc < -1 ? -rc : 400;
-        job->reply =
-            rc == 0 ? json_text(json_pack("{s:o*}", "user", user)) : json_text(user_error(why));
+        job->reply = rc == 0                 ? json_text(json_pack("{s:o*}", "user", user))
+                     : rc == WG_AUTH_STORAGE ? json_text(storage_error(why))
+                                             : json_text(user_error(why));
         return;
     }
     case JOB_USER_DELETE: {
         int rc = auth_delete_user(web->auth, job->target, job->actor, job->client, why, sizeof why);
         job->status = rc == 0 ? 200 : rc < -1 ? -rc : 409;
-        job->reply = rc == 0 ? strdup("{}") : json_text(json_pack("{s:s}", "error", why));
+        job->reply = rc == 0                 ? strdup("{}")
+                     : rc == WG_AUTH_STORAGE ? json_text(storage_error(why))
+                                             : json_text(json_pack("{s:s}", "error", why));
         return;
     }
     }
@@ -1763,7 +1780,7 @@ static void free_server(struct wg_web_server *web)
 }
 
 struct wg_web_server *web_start(const struct wg_web *settings, const char *db_path,
-                                struct wg_web_bridge *bridge)
+                                struct wg_store_calls *store_calls, struct wg_web_bridge *bridge)
 {
     if (sodium_init() < 0) {
         wg_crit("web: libsodium cannot start");
@@ -1794,7 +1811,7 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
         return NULL;
     }
     char err[256];
-    web->auth = auth_open(db_path, err, sizeof err);
+    web->auth = auth_open(db_path, store_calls, err, sizeof err);
     if (!web->auth) {
         wg_crit("web: %s", err);
         free_server(web);

@@ -11,15 +11,18 @@
 #define WG_WEB_H
 
 #include "config/config.h"
+#include "store/store_call.h"
 #include "web/web_bridge.h"
 
 struct wg_web_server;
 
-/* Opens the auth database connection (db_path), prints the one-time setup
- * token when there is no user yet, and starts the thread. NULL (logged) on
- * failure. The settings are copied (a reload does not move the server). */
+/* Opens auth (auth.h: a read-only connection to db_path, writes through the
+ * store writer's `store_calls`, which must outlive the server), prints the
+ * one-time setup token when there is no user yet, and starts the thread.
+ * NULL (logged) on failure. The settings are copied (a reload does not move
+ * the server). */
 struct wg_web_server *web_start(const struct wg_web *settings, const char *db_path,
-                                struct wg_web_bridge *bridge);
+                                struct wg_store_calls *store_calls, struct wg_web_bridge *bridge);
 /* Stops the thread, closes every connection, frees; true. A thread that
  * does not stop within 5 s (wedged) is left behind with everything it may
  * touch, the bridge included: false (the caller must not free the bridge). */

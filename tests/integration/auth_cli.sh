@@ -2,8 +2,9 @@
 # wardgated --add-user: the password from --password-file, from a pipe, and
 # from a terminal (a pty, echo off, asked twice); refused roles, names and
 # passwords, a duplicate user and a missing file, each with a clear message
-# and exit 1 (usage errors 2); storage.path and --db; the database holds an
-# argon2id hash and never the password.
+# and exit 1 (usage errors 2); storage.path and --db; while the daemon runs,
+# and while a third process holds the write lock (about 15 s); the database
+# holds an argon2id hash and never the password.
 . "$(dirname "$0")/lib.sh"
 
 config=$TMP/site.yaml
@@ -149,6 +150,36 @@ check "... fred was not added" test -z "$(sql "$db" "SELECT 1 FROM users WHERE u
 out=$(pty_add fred $'\x03' "$pw2")
 check "terminal: Ctrl-C at the prompt, exit 1, says so" \
   test -n "$(grep '^EXIT 1$' <<<"$out")" -a -n "$(grep 'interrupted; no user added' <<<"$out")"
+
+# While the daemon runs: the command is another process, whose one write
+# connection waits for the daemon's writer under SQLite's locks (busy
+# timeout 10 s), and the daemon's web sees the user at once.
+log=$TMP/daemon.log
+start_daemon "$config" "$db" "$log"
+check "the daemon starts on the same database" wait_for "$log" "ready:" 15
+out=$(add --add-user gina --role nurse --password-file "$TMP/pw1"); rc=$?
+check "--add-user while the daemon runs: exit 0" test $rc -eq 0
+check "... gina is a nurse" has_user gina nurse
+# A third process holding the write lock past the command's busy timeout:
+# refused with the cause, nothing added, the daemon unharmed.
+/usr/bin/python3 - "$db" <<'PY' &
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+con.execute("BEGIN EXCLUSIVE")
+time.sleep(14)
+con.execute("COMMIT")
+PY
+locker=$!
+sleep 0.5
+out=$(add --add-user hank --password-file "$TMP/pw1"); rc=$?
+check "--add-user while another process holds the lock: exit 1" test $rc -eq 1
+check "... says the database is locked" grep -q "locked" <<<"$out"
+note "$(head -1 <<<"$out")"
+wait $locker
+check "... hank was not added" test -z "$(sql "$db" "SELECT 1 FROM users WHERE username = 'hank'")"
+check "the daemon kept running" kill -0 "$DAEMON_PID"
+stop_daemon TERM
+check "... and stops cleanly" test "$DAEMON_RC" -eq 0
 
 # Never the password in clear, anywhere in the database's files.
 found=0

@@ -33,6 +33,7 @@ from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_u
                      done)
 
 from wsdisplay import Display, add_user, is_raise_of  # noqa: E402
+from storage_faults_lib import Locker, fill  # noqa: E402
 
 CHECK_MQTT = os.path.join(ROOT, "tests/integration/check_mqtt.py")
 SANITIZE = os.environ.get("SANITIZE") == "1"
@@ -109,38 +110,6 @@ def storage_alarm(phase, reason):
     return lambda m: (m.get("type") == "alarm" and m.get("phase") == phase and
                       m["alarm"].get("kind") == "storage_failing" and
                       (m["alarm"].get("detail_args") or {}).get("reason") == reason)
-
-
-def fill(path, filling):
-    with open(path, "wb") as f:
-        while filling.is_set():
-            try:
-                f.write(b"\0" * 4096)
-                f.flush()
-            except OSError:
-                time.sleep(0.01)
-
-
-class Locker:
-    """Another process holding the database's write lock (BEGIN EXCLUSIVE)."""
-
-    def __init__(self, db):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", "-c",
-             "import sqlite3, sys\n"
-             "con = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
-             "con.execute('BEGIN EXCLUSIVE')\n"
-             "print('locked', flush=True)\n"
-             "sys.stdin.readline()\n"
-             "con.execute('COMMIT')\n", db],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        _children.append(self.proc)
-        self.proc.stdout.readline()
-
-    def release(self):
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
-        self.proc.wait(30)
 
 
 def scenario(kind, latencies):

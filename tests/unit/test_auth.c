@@ -16,6 +16,8 @@
 #include "auth/auth.h"
 #include "common/log.h"
 #include "store/store.h"
+#include "store/store_call.h"
+#include "store/store_writer.h"
 
 #define T0      1700000000000LL /* a fixed "now" */
 #define S       1000LL
@@ -31,13 +33,26 @@
 struct fixture {
     char *dir;
     char *path;
+    struct wg_store_calls *calls;
+    struct wg_store_writer *writer; /* auth writes through it, as in the daemon */
     struct wg_auth *auth;
 };
+
+/* The fixture's calls: what the readers below wait for first, since
+ * logouts, session extensions and refused logins' audit rows are written
+ * by the writer after the call that posted them has returned. */
+static struct wg_store_calls *posted_writes;
+
+static void settle(void)
+{
+    if (posted_writes)
+        assert_int_equal(store_calls_flush(posted_writes, 30000), 0);
+}
 
 static struct wg_auth *open_auth(const char *path)
 {
     char err[512] = "";
-    struct wg_auth *auth = auth_open(path, err, sizeof err);
+    struct wg_auth *auth = auth_open(path, posted_writes, err, sizeof err);
     if (!auth)
         fail_msg("auth_open(%s): %s", path, err);
     auth_set_hash_cost(auth, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
@@ -60,7 +75,11 @@ static int setup(void **state)
         fprintf(stderr, "# store_open: %s\n", err);
         return -1;
     }
-    store_close(store);
+    fx->calls = posted_writes = store_calls_new();
+    fx->writer =
+        fx->calls ? writer_new(store, &(struct wg_writer_options){.calls = fx->calls}) : NULL;
+    if (!fx->writer || writer_start(fx->writer) != 0)
+        return -1;
     fx->auth = open_auth(fx->path);
     *state = fx;
     return 0;
@@ -70,6 +89,9 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     auth_close(fx->auth);
+    writer_free(fx->writer);
+    store_calls_free(fx->calls);
+    posted_writes = NULL;
     test_rmtree(fx->dir);
     free(fx->dir);
     free(fx->path);
@@ -111,6 +133,7 @@ static void login_ok(struct wg_auth *auth, const char *name, const char *passwor
 /* Every audit row, columns joined, one per line; the caller frees it. */
 static char *audit_text(const char *path)
 {
+    settle();
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *stmt = NULL;
@@ -143,6 +166,7 @@ static int count_lines(const char *text, const char *needle)
 
 static int64_t sql_int(const char *path, const char *sql)
 {
+    settle();
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *stmt = NULL;
@@ -156,6 +180,7 @@ static int64_t sql_int(const char *path, const char *sql)
 
 static char *sql_text(const char *path, const char *sql)
 {
+    settle();
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *stmt = NULL;
@@ -953,7 +978,7 @@ static void test_open_errors(void **state)
     struct fixture *fx = *state;
     char err[512] = "", *path = NULL;
     assert_true(asprintf(&path, "%s/missing.db", fx->dir) > 0);
-    assert_null(auth_open(path, err, sizeof err));
+    assert_null(auth_open(path, fx->calls, err, sizeof err));
     assert_non_null(strstr(err, "missing.db: No such file or directory"));
     free(path);
 
@@ -964,7 +989,7 @@ static void test_open_errors(void **state)
         sqlite3_exec(db, "CREATE TABLE t (x); PRAGMA application_id = 7;", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
-    assert_null(auth_open(path, err, sizeof err));
+    assert_null(auth_open(path, fx->calls, err, sizeof err));
     assert_non_null(strstr(err, "is not a wardgate database"));
     db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -974,7 +999,7 @@ static void test_open_errors(void **state)
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
-    assert_null(auth_open(path, err, sizeof err));
+    assert_null(auth_open(path, fx->calls, err, sizeof err));
     assert_non_null(strstr(err, "has schema version 3; users need 4"));
     free(path);
 
@@ -984,10 +1009,11 @@ static void test_open_errors(void **state)
     for (int i = 0; i < 200; i++)
         fputs("this is not a database file at all ", f);
     fclose(f);
-    assert_null(auth_open(path, err, sizeof err));
+    assert_null(auth_open(path, fx->calls, err, sizeof err));
     assert_non_null(strstr(err, "garbage.db"));
     free(path);
-    assert_null(auth_open(NULL, err, sizeof err));
+    assert_null(auth_open(NULL, fx->calls, err, sizeof err));
+    assert_null(auth_open(fx->path, NULL, err, sizeof err));
 }
 
 int main(void)
