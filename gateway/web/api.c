@@ -256,15 +256,14 @@ struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
     api->core = core;
     api->bridge = bridge;
     api->queries = queries;
-    api->last_seq = store_last_event_seq(core_store(core));
+    api->last_seq = bridge_core_last_seq(core);
     api->heartbeat_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     struct itimerspec period = {.it_interval = {HEARTBEAT_MS / 1000, 0},
                                 .it_value = {HEARTBEAT_MS / 1000, 0}};
     if (api->heartbeat_fd < 0 || timerfd_settime(api->heartbeat_fd, 0, &period, NULL) != 0 ||
-        core_add_listener(core, api_on_event, api) != 0 ||
-        core_add_unjournaled_listener(core, api_on_event, api) != 0 ||
-        core_add_source(core, bridge_request_fd(bridge), requests_ready, api) != 0 ||
-        core_add_source(core, api->heartbeat_fd, api_heartbeat, api) != 0) {
+        bridge_core_listen(core, api_on_event, api) != 0 ||
+        bridge_core_watch(core, bridge_request_fd(bridge), requests_ready, api) != 0 ||
+        bridge_core_watch(core, api->heartbeat_fd, api_heartbeat, api) != 0) {
         wg_crit("web: cannot attach the API to the core: %s", strerror(errno));
         if (api->heartbeat_fd >= 0)
             close(api->heartbeat_fd);

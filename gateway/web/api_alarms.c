@@ -41,28 +41,27 @@ json_t *api_active_alarms_json(struct wg_api *api)
     json_t *list = core_active_alarms_json(api->core);
     size_t index;
     json_t *record;
-    json_array_foreach(list, index, record) add_names(core_config(api->core), record);
+    json_array_foreach(list, index, record) add_names(bridge_core_config(api->core), record);
     return list;
 }
 
 json_t *api_snapshot_json(struct wg_api *api, const struct wg_web_request *request)
 {
-    const struct wg_config *config = core_config(api->core);
+    const struct wg_config *config = bridge_core_config(api->core);
     json_t *status = core_status_json(api->core);
     json_t *snapshot = json_pack(
         "{s:s, s:I, s:I, s:{s:s, s:s}, s:s, s:o, s:O, s:s, s:s}", "type", "snapshot", "seq",
-        (json_int_t)api->last_seq, "ts_ms", (json_int_t)clock_wall_ms(core_clock(api->core)),
-        "site", "id", config->site.id, "name", config->site.name, "language", config->web.language,
-        "alarms", api_active_alarms_json(api), "devices",
+        (json_int_t)api->last_seq, "ts_ms", (json_int_t)bridge_core_now_ms(api->core), "site", "id",
+        config->site.id, "name", config->site.name, "language", config->web.language, "alarms",
+        api_active_alarms_json(api), "devices",
         status ? json_object_get(status, "devices") : json_null(), "role", role_name(request->role),
         "username", request->username);
     json_decref(status);
     /* Pages show every time in the site's zone, never the browser's or the host's. */
     if (snapshot) {
-        json_object_set_new(snapshot, "timezone", json_string(core_timezone(api->core)));
-        json_object_set_new(
-            snapshot, "utc_offset_min",
-            json_integer(clock_utc_offset_min(clock_wall_ms(core_clock(api->core)))));
+        json_object_set_new(snapshot, "timezone", json_string(bridge_core_timezone(api->core)));
+        json_object_set_new(snapshot, "utc_offset_min",
+                            json_integer(clock_utc_offset_min(bridge_core_now_ms(api->core))));
     }
     return snapshot;
 }
@@ -96,7 +95,7 @@ void api_on_event(const struct wg_event *event, void *ctx)
         bool raise = phase_text && strcmp(phase_text, "raise") == 0;
         json_object_del(record, "phase");
         json_object_set_new(record, "journaled", json_boolean(journaled));
-        add_names(core_config(api->core), record);
+        add_names(bridge_core_config(api->core), record);
         if (message)
             json_object_set_new(message, "alarm", record);
         else
@@ -126,15 +125,15 @@ void api_heartbeat(void *ctx)
     uint64_t expirations;
     if (read(api->heartbeat_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         wg_warn("web: heartbeat timer: %s", strerror(errno));
-    struct wg_core_stats stats;
-    core_stats(api->core, &stats);
+    struct wg_web_core_stats stats;
+    bridge_core_stats(api->core, &stats);
     /* Contract 3: the reason of a storage failure and what waits for it. */
-    char *text = api_json_text_of(json_pack(
-        "{s:s, s:I, s:I, s:s, s:s?, s:I}", "type", "heartbeat", "ts_ms",
-        (json_int_t)clock_wall_ms(core_clock(api->core)), "seq", (json_int_t)api->last_seq,
-        "storage", stats.storage_failing ? "failing" : "ok", "storage_reason",
-        stats.storage_failing && stats.storage_reason[0] ? stats.storage_reason : NULL,
-        "events_waiting", (json_int_t)stats.events_pending));
+    char *text = bridge_json_text(
+        json_pack("{s:s, s:I, s:I, s:s, s:s?, s:I}", "type", "heartbeat", "ts_ms",
+                  (json_int_t)bridge_core_now_ms(api->core), "seq", (json_int_t)api->last_seq,
+                  "storage", stats.storage_failing ? "failing" : "ok", "storage_reason",
+                  stats.storage_failing && stats.storage_reason[0] ? stats.storage_reason : NULL,
+                  "events_waiting", (json_int_t)stats.events_pending));
     if (!text)
         return;
     struct wg_web_reply reply = {.status = 200,
@@ -154,7 +153,8 @@ void api_acknowledge(struct wg_api *api, const struct wg_web_request *request, c
     char why[256] = "";
     char where[96];
     snprintf(where, sizeof where, "%s %s", over_ws ? "display" : "api", request->client);
-    int rc = core_acknowledge(api->core, alarm_id, request->username, where, why, sizeof why);
+    int rc =
+        bridge_core_acknowledge(api->core, alarm_id, request->username, where, why, sizeof why);
     bool unknown = rc != 0 && strncmp(why, "no active alarm", 15) == 0;
     api_audit(api, request, rc == 0 ? "alarm.ack" : "alarm.ack_refused", alarm_id,
               rc == 0 ? NULL : json_pack("{s:s}", "reason", why));
@@ -171,10 +171,9 @@ void api_acknowledge(struct wg_api *api, const struct wg_web_request *request, c
         api_reply_error(api, request->id, status, NULL, "%s", why);
         return;
     }
-    const struct wg_alarm *alarm = core_find_alarm(api->core, alarm_id);
-    json_t *record = alarm ? alarm_to_json(alarm) : NULL;
+    json_t *record = bridge_core_alarm_json(api->core, alarm_id);
     if (record)
-        add_names(core_config(api->core), record);
+        add_names(bridge_core_config(api->core), record);
     api_reply_json(api, request->id, 200, json_pack("{s:o*}", "alarm", record));
 }
 
@@ -184,7 +183,7 @@ void api_reset_remote(struct wg_api *api, const struct wg_web_request *request,
     char why[256] = "";
     char where[96];
     snprintf(where, sizeof where, "api %s", request->client);
-    core_reset_remote(api->core, alarm_id, request->username, where, why, sizeof why);
+    bridge_core_reset_remote(api->core, alarm_id, request->username, where, why, sizeof why);
     api_audit(api, request, "alarm.reset_refused", alarm_id, json_pack("{s:s}", "reason", why));
     api_reply_error(api, request->id, strncmp(why, "no active alarm", 15) == 0 ? 404 : 409, NULL,
                     "%s", why);

@@ -47,7 +47,7 @@ static json_t *room_json(const struct wg_config *config, size_t index)
 
 void api_meta(struct wg_api *api, const struct wg_web_request *request)
 {
-    const struct wg_config *config = core_config(api->core);
+    const struct wg_config *config = bridge_core_config(api->core);
     json_t *buses = json_array(), *profiles = json_array(), *zones = json_array(),
            *rooms = json_array(), *beds = json_array();
     for (size_t i = 0; buses && i < config->bus_count; i++)
@@ -83,18 +83,18 @@ void api_meta(struct wg_api *api, const struct wg_web_request *request)
         json_array_append_new(beds, json_pack("{s:s, s:s, s:s}", "id", config->beds[i].id, "room",
                                               config->rooms[config->beds[i].room].id, "label",
                                               config->beds[i].label));
-    api_reply_json(
-        api, request->id, 200,
-        json_pack("{s:{s:s, s:s, s:s, s:s, s:i}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
-                  config->site.id, "name", config->site.name, "district", config->site.district,
-                  "timezone", core_timezone(api->core), "utc_offset_min",
-                  clock_utc_offset_min(clock_wall_ms(core_clock(api->core))), "buses", buses,
-                  "profiles", profiles, "zones", zones, "rooms", rooms, "beds", beds));
+    api_reply_json(api, request->id, 200,
+                   json_pack("{s:{s:s, s:s, s:s, s:s, s:i}, s:o, s:o, s:o, s:o, s:o}", "site", "id",
+                             config->site.id, "name", config->site.name, "district",
+                             config->site.district, "timezone", bridge_core_timezone(api->core),
+                             "utc_offset_min", clock_utc_offset_min(bridge_core_now_ms(api->core)),
+                             "buses", buses, "profiles", profiles, "zones", zones, "rooms", rooms,
+                             "beds", beds));
 }
 
 void api_list_residents(struct wg_api *api, const struct wg_web_request *request)
 {
-    const struct wg_config *config = core_config(api->core);
+    const struct wg_config *config = bridge_core_config(api->core);
     json_t *list = json_array();
     for (size_t i = 0; list && i < config->resident_count; i++)
         json_array_append_new(list, resident_json(config, &config->residents[i]));
@@ -146,7 +146,7 @@ json_t *api_problems_json(const struct wg_diag *diag, const char *fallback)
 /* The edited item as the API shows it after the reload. */
 json_t *api_edited_item(struct wg_api *api, enum wg_edit_op op, const char *id)
 {
-    const struct wg_config *config = core_config(api->core);
+    const struct wg_config *config = bridge_core_config(api->core);
     switch (op) {
     case WG_EDIT_DEVICE_ADD:
     case WG_EDIT_DEVICE_UPDATE:

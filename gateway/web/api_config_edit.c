@@ -102,7 +102,7 @@ static bool edit_done(struct wg_query_job *base)
             json_object_set_new(body, "details",
                                 api_problems_json(&result->details, "config_invalid"));
         api_reply_json(api, request->id, result->status >= 400 ? result->status : 500, body);
-    } else if (core_reload_report(api->core, &job->refusal) != 0) {
+    } else if (bridge_core_reload(api->core, &job->refusal) != 0) {
         job->restoring = true;
         if (query_submit(api->queries, &job->job) == 0)
             return true; /* edit_done runs again when the file is back */
@@ -147,7 +147,7 @@ void api_edit_config(struct wg_api *api, const struct wg_web_request *request, e
                                  .op = op,
                                  .id = id ? strdup(id) : NULL,
                                  .value = value,
-                                 .path = strdup(core_config(api->core)->path)};
+                                 .path = strdup(bridge_core_config(api->core)->path)};
         job->request.query = job->request.body = NULL;
         job->request.body_len = 0;
         diag_init(&job->refusal);

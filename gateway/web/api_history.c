@@ -99,7 +99,7 @@ void api_history(struct wg_api *api, const struct wg_web_request *request)
                                      .limit = csv ? 0 : (int)limit};
 #undef EMPTY_NULL
     if (api_read_history(api->queries, api->bridge, request->id, &filter, csv,
-                         labels_of(core_config(api->core))) != 0)
+                         labels_of(bridge_core_config(api->core))) != 0)
         refused_by_workers(api, request, csv);
 }
 
@@ -114,7 +114,7 @@ void api_report(struct wg_api *api, const struct wg_web_request *request)
         !api_request_int(api, request->id, &params[1], 0, INT64_MAX, &from) ||
         !api_request_int(api, request->id, &params[2], 0, INT64_MAX, &to))
         return;
-    int64_t now = clock_wall_ms(core_clock(api->core));
+    int64_t now = bridge_core_now_ms(api->core);
     if (!to)
         to = now;
     if (!from)

@@ -90,13 +90,12 @@ void api_metrics(struct wg_api *api, const struct wg_web_request *request)
     for (int p = WG_PRIO_FIRE; p >= 0; p--)
         fprintf(out, "wardgate_alarms_raised_total{priority=\"%s\"} %llu\n",
                 priority_name((enum wg_priority)p), (unsigned long long)api->raised[p]);
-    struct wg_core_stats stats;
-    core_stats(api->core, &stats);
-    const struct wg_outbox_totals *totals = &stats.storage.usage.outbox;
+    struct wg_web_core_stats stats;
+    bridge_core_stats(api->core, &stats);
     metric_help(out, "wardgate_outbox_rows", "gauge", "events waiting for the district's PUBACK");
-    fprintf(out, "wardgate_outbox_rows %lld\n", (long long)totals->total_rows);
+    fprintf(out, "wardgate_outbox_rows %lld\n", (long long)stats.outbox_rows);
     metric_help(out, "wardgate_outbox_bytes", "gauge", "bytes waiting in the outbox");
-    fprintf(out, "wardgate_outbox_bytes %lld\n", (long long)totals->total_bytes);
+    fprintf(out, "wardgate_outbox_bytes %lld\n", (long long)stats.outbox_bytes);
     metric_help(out, "wardgate_core_queue_depth", "gauge", "driver messages waiting for the core");
     fprintf(out, "wardgate_core_queue_depth %zu\n", stats.queue_depth);
     metric_help(out, "wardgate_core_queue_high_water", "gauge", "the deepest the queue has been");
@@ -111,26 +110,21 @@ void api_metrics(struct wg_api *api, const struct wg_web_request *request)
     fprintf(out, "wardgate_storage_failing %d\n", stats.storage_failing);
     metric_help(out, "wardgate_storage_bytes", "gauge",
                 "the database and its WAL on disk, against the bound (storage.max_mb)");
-    fprintf(out, "wardgate_storage_bytes{file=\"db\"} %lld\n",
-            (long long)stats.storage.usage.file_bytes);
-    fprintf(out, "wardgate_storage_bytes{file=\"wal\"} %lld\n",
-            (long long)stats.storage.usage.wal_bytes);
-    fprintf(out, "wardgate_storage_bytes{file=\"bound\"} %lld\n",
-            (long long)stats.storage.usage.max_bytes);
+    fprintf(out, "wardgate_storage_bytes{file=\"db\"} %lld\n", (long long)stats.db_bytes);
+    fprintf(out, "wardgate_storage_bytes{file=\"wal\"} %lld\n", (long long)stats.wal_bytes);
+    fprintf(out, "wardgate_storage_bytes{file=\"bound\"} %lld\n", (long long)stats.bound_bytes);
     metric_help(out, "wardgate_storage_held_bytes", "gauge",
                 "memory held for writes not yet committed (bounded, docs/storage.md)");
-    fprintf(out, "wardgate_storage_held_bytes %zu\n", stats.storage.held_bytes);
+    fprintf(out, "wardgate_storage_held_bytes %zu\n", stats.held_bytes);
     metric_help(out, "wardgate_storage_dropped_total", "counter",
                 "writes dropped at the memory bound while storage failed, by class");
-    for (int c = 0; c < WG_CLASS_COUNT; c++)
-        if (c != WG_CLASS_KEEP)
-            fprintf(out, "wardgate_storage_dropped_total{class=\"%s\"} %llu\n",
-                    writer_class_name((enum wg_write_class)c),
-                    (unsigned long long)stats.storage.dropped[c]);
+    for (size_t c = 0; c < stats.dropped_classes; c++)
+        fprintf(out, "wardgate_storage_dropped_total{class=\"%s\"} %llu\n", stats.dropped[c].name,
+                (unsigned long long)stats.dropped[c].count);
     metric_help(out, "wardgate_storage_transaction_seconds_max", "gauge",
                 "the writer's longest transaction since start");
     fprintf(out, "wardgate_storage_transaction_seconds_max %.3f\n",
-            stats.storage.longest_transaction_ms / 1000.0);
+            stats.longest_transaction_ms / 1000.0);
     metric_help(out, "wardgate_core_loop_seconds_max", "gauge",
                 "the core loop's longest iteration: since start, and over the last minute");
     fprintf(out, "wardgate_core_loop_seconds_max{window=\"start\"} %.6f\n",

@@ -8,11 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "alarm/alarm.h"
-#include "alarm/engine.h"
 #include "auth/auth.h"
+#include "common/clock.h"
 #include "config/config_edit.h"
-#include "store/store.h"
 #include "web/api.h"
 #include "web/api_parse.h"
 #include "web/api_read.h"
@@ -38,7 +36,6 @@ struct wg_api {
 /* api_request.c */
 void api_post(struct wg_api *api, uint64_t request_id, int status, const char *type, char *body,
               size_t len, const char *disposition);
-char *api_json_text_of(json_t *value);
 void api_reply_json(struct wg_api *api, uint64_t request_id, int status, json_t *value);
 void api_reply_error(struct wg_api *api, uint64_t request_id, int status, const char *field,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));

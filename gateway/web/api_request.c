@@ -20,14 +20,6 @@ void api_post(struct wg_api *api, uint64_t request_id, int status, const char *t
     bridge_post_reply(api->bridge, &reply);
 }
 
-/* `value` (stolen) as compact JSON text; NULL when out of memory. */
-char *api_json_text_of(json_t *value)
-{
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(value);
-    return text;
-}
-
 /* Sends `value` (stolen) as JSON. */
 void api_reply_json(struct wg_api *api, uint64_t request_id, int status, json_t *value)
 {
@@ -85,7 +77,7 @@ void api_audit(struct wg_api *api, const struct wg_web_request *request, const c
 {
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     /* Through the store writer, like every write (refusals are logged there). */
-    core_audit(api->core, request->username, request->client, action, target, text);
+    bridge_core_audit(api->core, request->username, request->client, action, target, text);
     free(text);
     json_decref(detail);
 }

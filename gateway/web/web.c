@@ -263,7 +263,7 @@ static void *web_main(void *arg)
                         web->listen[0] ? web->listen : "*", web->port, RETRY_BIND_S);
             complained = true;
             for (int i = 0; i < RETRY_BIND_S * 10 && !atomic_load(&web->stop); i++) {
-                liveness_turn(&web->liveness, clock_mono_ms(&web->clock));
+                bridge_web_turned(web->bridge, clock_mono_ms(&web->clock));
                 usleep(100000);
             }
             continue;
@@ -283,7 +283,7 @@ static void *web_main(void *arg)
             if (lws_service(context, 0) < 0)
                 break;
             web_release_held(web);
-            liveness_turn(&web->liveness, clock_mono_ms(&web->clock));
+            bridge_web_turned(web->bridge, clock_mono_ms(&web->clock));
         }
         pthread_mutex_lock(&web->context_lock);
         web->context = NULL;
@@ -334,7 +334,7 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
     web->tls_key = copy_or_empty(settings->tls_key);
     web->bridge = bridge;
     web->next_local_id = LOCAL_ID_BASE;
-    liveness_init(&web->liveness, "web", clock_mono_ms(&web->clock));
+    bridge_web_turned(bridge, clock_mono_ms(&web->clock)); /* the thread starts now */
     if (!web->listen || !web->root || !web->tls_cert || !web->tls_key) {
         free_server(web);
         return NULL;
@@ -383,7 +383,7 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
 
 struct wg_liveness *web_liveness(struct wg_web_server *web)
 {
-    return &web->liveness;
+    return bridge_web_liveness(web->bridge);
 }
 
 /* Waits for the web thread, a bounded time: a wedged one must not hold up
@@ -398,7 +398,8 @@ static bool join_web_thread(struct wg_web_server *web)
         return true;
     wg_crit("web: the web thread did not stop within %d s (wedged: it last turned %lld ms ago); "
             "left behind so that the daemon can still stop cleanly",
-            STOP_WAIT_S, (long long)liveness_age_ms(&web->liveness, clock_mono_ms(&web->clock)));
+            STOP_WAIT_S,
+            (long long)bridge_web_turn_age_ms(web->bridge, clock_mono_ms(&web->clock)));
     return false;
 }
 

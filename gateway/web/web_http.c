@@ -15,8 +15,7 @@
 
 char *web_json_text(json_t *value)
 {
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(value);
+    char *text = bridge_json_text(value);
     return text ? text : strdup("{\"error\":\"out of memory\"}");
 }
 
@@ -47,10 +46,7 @@ void web_respond_error(struct http_conn *conn, int status, const char *field, co
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    json_t *body = json_pack("{s:s}", "error", message);
-    if (body && field)
-        json_object_set_new(body, "field", json_string(field));
-    web_respond_json(conn, status, body);
+    web_respond_json(conn, status, bridge_error_json(field, message));
 }
 
 int web_add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,

@@ -16,7 +16,6 @@
 
 #include "auth/auth.h"
 #include "common/clock.h"
-#include "core/liveness.h"
 #include "web/web.h"
 
 #define MAX_BODY                 (64 * 1024)
@@ -178,9 +177,8 @@ struct wg_web_server {
 
     uint64_t requests_by_class[6]; /* 1xx..5xx */
 
-    struct wg_liveness liveness; /* stamped at every turn of the loop; read by the core */
-    bool core_stale;             /* the core's heartbeat is late (logged once) */
-    int64_t ticked_ms;           /* the last tick */
+    bool core_stale;   /* the core's heartbeat is late (logged once) */
+    int64_t ticked_ms; /* the last tick */
 };
 
 /* web.c */
