@@ -88,10 +88,16 @@ $(foreach p,$(PLUGINS),$(if $(PLUGIN_VARIANTS_$(p)),\
   $(eval $(call plugin_rule,$(p)))))
 
 # Unit tests of a plugin's pure parts link those sources directly.
-MODBUS_UNIT_SRC := plugins/modbus/mb_point.c plugins/modbus/mb_plan.c plugins/modbus/mb_health.c
+MODBUS_UNIT_SRC := plugins/modbus/mb_point.c plugins/modbus/mb_plan.c plugins/modbus/mb_health.c \
+                   plugins/modbus/mb_device.c plugins/modbus/mb_link.c plugins/modbus/mb_frame.c
 $(BUILD)/tests/test_modbus: tests/unit/test_modbus.c $(MODBUS_UNIT_SRC) $(wildcard plugins/modbus/*.h) $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugins/modbus -o $@ $< $(MODBUS_UNIT_SRC) $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
+
+# The Modbus TCP frame codec (plugins/modbus/mb_frame.c), pure, on its own.
+$(BUILD)/tests/test_modbus_frame: tests/unit/test_modbus_frame.c plugins/modbus/mb_frame.c plugins/modbus/mb_frame.h $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Iplugins/modbus -o $@ $< plugins/modbus/mb_frame.c $(BUILD)/libwgcore.a $(LDLIBS) -lcmocka
 
 $(BUILD)/test-plugins/%.so: tests/plugins/%.c gateway/drivers/plugin.h gateway/drivers/plugin_abi1.h $(wildcard tests/plugins/*.h)
 	@mkdir -p $(dir $@)
@@ -121,6 +127,7 @@ FUZZ_CFLAGS  := $(filter-out -fPIC,$(ALL_CFLAGS)) -Wno-format-nonliteral -O1 -g 
 FUZZ_OBJ     := $(CORE_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 # What a target needs beyond the core library.
 FUZZ_EXTRA_mb_point := plugins/modbus/mb_point.c
+FUZZ_EXTRA_mb_frame := plugins/modbus/mb_frame.c
 
 $(FUZZ_BUILD)/obj/%.o: %.c $(GATEWAY_H)
 	@mkdir -p $(dir $@)

@@ -125,7 +125,7 @@ int response_report_main(const char *db_path, int days, FILE *out)
         fprintf(stderr, "wardgated: %s\n", err);
         return 1;
     }
-    struct wg_store_reader *reader = store_reader_open(db_path, err, sizeof err);
+    struct wg_store_reader *reader = store_reader_open(db_path, WG_READER_WAIT_MS, err, sizeof err);
     if (!reader) {
         store_close(store);
         fprintf(stderr, "wardgated: %s\n", err);

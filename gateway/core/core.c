@@ -112,7 +112,7 @@ struct wg_core {
     struct wg_clock *clock;
     struct wg_config *config;
     struct wg_journal *journal; /* the writer's side: every write goes through it */
-    struct wg_store *reader;    /* a read-only connection for the core thread */
+    struct wg_store_reader *reader; /* a read-only connection for the core thread */
     int64_t bucket_ms;          /* the readings bucket (storage.readings_bucket_s) */
     struct wg_queue *queue;
     struct wg_plugin_host *host;
@@ -637,6 +637,8 @@ size_t core_process(struct wg_core *core)
             case WG_MSG_COUNTER:
                 handle_counter(core, &batch[i]);
                 break;
+            case WG_MSG_POLL_DONE:
+                break;
             }
         }
         total += count;
@@ -1105,7 +1107,7 @@ static void open_uplink(struct wg_core *core)
                                   .delete_outbox = uplink_delete_outbox,
                                   .outbox_totals = uplink_outbox_totals};
     core->uplink_generation++;
-    core->uplink = uplink_new(core->config, core->reader, core->clock, &host);
+    core->uplink = uplink_new(core->config, store_reader_store(core->reader), core->clock, &host);
 }
 
 /* ---- life cycle ---- */
@@ -1264,7 +1266,7 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         return NULL;
     }
     char err[512];
-    core->reader = store_open_reader(db_path, err, sizeof err);
+    core->reader = store_reader_open(db_path, WG_READER_NO_WAIT_MS, err, sizeof err);
     if (!core->reader) {
         diag_at(diag, NULL, "storage: %s", err);
         core_free(core);
@@ -1360,7 +1362,7 @@ void core_free(struct wg_core *core)
     if (core->config)
         free_device_states(core->devices, core->config->device_count);
     free(core->outstanding);
-    store_close(core->reader);
+    store_reader_close(core->reader);
     config_free(core->config);
     queue_free(core->queue);
     free(core->config_path);
@@ -1784,7 +1786,7 @@ const struct wg_config *core_config(const struct wg_core *core)
 
 struct wg_store *core_store(struct wg_core *core)
 {
-    return core->reader;
+    return store_reader_store(core->reader);
 }
 
 size_t core_pending_events(struct wg_core *core)

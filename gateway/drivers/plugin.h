@@ -1,4 +1,4 @@
-/* The plugin ABI, version 2: the only header a wardgate device driver includes.
+/* The plugin ABI, version 3: the only header a wardgate device driver includes.
  *
  * A driver is a shared object exporting one symbol, WG_PLUGIN_SYMBOL, of type
  * `const struct wg_plugin_descriptor` (write it with WG_PLUGIN_DEFINE). One
@@ -16,8 +16,11 @@
  *
  * The host reads `abi_version` and `struct_size` of the descriptor first.
  *
- *  - abi_version 2 (this header): accepted when struct_size is at least
- *    WG_PLUGIN_DESCRIPTOR_MIN_SIZE, the size of the mandatory part (up to
+ *  - abi_version 3 (this header) and 2: the same layout; version 3 added
+ *    optional members only (host: post_poll_done, driver_context;
+ *    descriptor: context_new, context_free), so a version 2 driver is a
+ *    version 3 driver that has none of them. Accepted when struct_size is
+ *    at least WG_PLUGIN_DESCRIPTOR_MIN_SIZE, the size of the mandatory part (up to
  *    and including `close`). Optional members that lie beyond struct_size
  *    count as NULL. So a driver built against an older revision of this
  *    header (before an optional member was added) still loads, and one built
@@ -33,11 +36,14 @@
  *  - any other abi_version, or a size below the minimum, is refused: the
  *    bus's config line, the file and both versions are named, e.g.
  *    "bus f1: plugin /usr/lib/wardgate/plugins/x.so was built for plugin ABI
- *    3; this wardgated loads ABI 1 to 2".
+ *    4; this wardgated loads ABI 1 to 3".
  *
  * The host table grows the same way: a driver that wants a host member added
  * after version 2.0 checks `host->struct_size` first (WG_HOST_HAS).
- * abi_version changes only for a change that cannot be made by growing.
+ * abi_version changes only for a change that cannot be made by growing, or
+ * when drivers must be able to rely on new members: version 3 was declared
+ * for the driver context, so that a version 3 driver (which may need its
+ * context) is refused by a version 2 host instead of running without it.
  *
  * ==========================================================================
  * Section: lifecycle
@@ -85,6 +91,34 @@
  *    WG_POST_CLOSED at once.
  *
  * A driver never touches SQLite, MQTT or the web server.
+ *
+ * ==========================================================================
+ * Section: one context per driver (ABI 3)
+ * ==========================================================================
+ *
+ * Some drivers serve many buses best from one place: the modbus-tcp driver
+ * runs every Modbus TCP endpoint on one I/O thread with epoll. Such a driver
+ * offers context_new and context_free in its descriptor. The host calls
+ * context_new once when it loads the driver's file (before the first open,
+ * also for --check: start no thread there) and context_free when it unloads
+ * it (after the last instance closed); every instance of the driver finds
+ * the context in host->driver_context. The context is the driver's, not the
+ * host's: so a driver keeps no mutable globals. Threads the context starts
+ * follow the instances' lifecycle rules: none runs for an instance before
+ * its start or after its stop returned. A host older than ABI 3 offers no
+ * context (WG_HOST_HAS(host, driver_context) is false): the driver then
+ * keeps one of its own per instance.
+ *
+ * ==========================================================================
+ * Section: poll boundaries (ABI 3)
+ * ==========================================================================
+ *
+ * A driver that reads a device in polls (all of its points at once) calls
+ * host->post_poll_done after it has posted every reading of one poll of the
+ * device, on the same thread, so the core's queue keeps the order. The core
+ * then knows the poll is whole (per-read telemetry publishes it as one).
+ * Drivers that never call it (edges, simulated devices, ABI 1/2 drivers)
+ * still work: the core then takes what one turn of its loop received.
  */
 #ifndef WG_PLUGIN_H
 #define WG_PLUGIN_H
@@ -95,7 +129,7 @@
 #include <stdint.h>
 
 /* The ABI this header describes, and the oldest one the host still loads. */
-#define WG_PLUGIN_ABI_VERSION 2u
+#define WG_PLUGIN_ABI_VERSION 3u
 #define WG_PLUGIN_ABI_OLDEST  1u
 #define WG_PLUGIN_SYMBOL      "wardgate_plugin"
 
@@ -190,7 +224,7 @@ enum wg_buzzer_code {
  * stays valid and unchanged from open until close returns, also across
  * reloads that do not restart the bus; keep pointers into it freely. The
  * wg_cfg_node pointers (settings, source) may only be read inside open().
- * The layout is the same in ABI 1 and 2.
+ * The layout is the same in ABI 1, 2 and 3.
  * ========================================================================== */
 
 /* One point of a device, from its profile. */
@@ -377,7 +411,28 @@ struct wg_host {
     void (*cfg_error)(const struct wg_host *host, const wg_cfg_node *node, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
-    void *reserved[8]; /* NULL; future members */
+    /* ---- added in ABI 3: check with WG_HOST_HAS before use ---- */
+
+    /*
+     * Function: post_poll_done
+     * Thread:   any; waits like post_reading.
+     * When:     after the driver has posted every reading of one poll of
+     *           `device` (see "poll boundaries"), from the thread that posted
+     *           them. A write's read-back counts as a poll of one point.
+     * Parameters:
+     *   device - index into the bus view.
+     *   ts_ms  - when the poll completed, on the core's clock.
+     * Returns:  a wg_post_status. Queued as a WG_MSG_POLL_DONE message.
+     */
+    enum wg_post_status (*post_poll_done)(const struct wg_host *host, uint32_t device,
+                                          int64_t ts_ms);
+
+    /* The driver's context (see "one context per driver"): what its
+     * context_new made, the same for every instance of the driver; NULL when
+     * the driver has no context_new. */
+    void *driver_context;
+
+    void *reserved[6]; /* NULL; future members */
 };
 
 /* Whether the running host has `member` (a member added after ABI 2.0). */
@@ -502,10 +557,26 @@ struct wg_plugin_descriptor {
      */
     int (*take_over)(void *instance, void *previous);
 
-    void *reserved[8]; /* zero; future optional members */
+    /* ---- optional, added in ABI 3 ---- */
+
+    /*
+     * Functions: context_new, context_free
+     * Thread:    core thread.
+     * When:      context_new when the host loads the driver's file, before
+     *            the first open; context_free when it unloads it, after the
+     *            last close. See "one context per driver".
+     * What:      allocate (free) what every instance of the driver shares.
+     *            context_new starts no thread and opens no line.
+     * Returns:   context_new: 0 with *context set, or -1 (the driver is then
+     *            refused, the buses using it named).
+     */
+    int (*context_new)(void **context);
+    void (*context_free)(void *context);
+
+    void *reserved[6]; /* zero; future optional members */
 };
 
-/* The size a version 2 descriptor has at least: up to and including close. */
+/* The size a version 2 or 3 descriptor has at least: up to and including close. */
 #define WG_PLUGIN_DESCRIPTOR_MIN_SIZE                                                              \
     (offsetof(struct wg_plugin_descriptor, close) + sizeof(void (*)(void *)))
 

@@ -92,7 +92,7 @@ static const struct wg_migration migrations[] = {
         .name = "alarm journal by time",
         /* Partial, so appends of other kinds do not pay for it; serves
          * store_read_alarm_events (response-time figures) and the size
-         * bound's alarm eviction (store.c). */
+         * bound's alarm eviction (store_evict.c). */
         .sql = "CREATE INDEX events_alarm_by_ts ON events (ts_ms) WHERE kind = 'alarm';\n",
     },
     {
@@ -171,7 +171,7 @@ static const struct wg_migration migrations[] = {
          * order, priority in it is checked without reading the row (see
          * store_read.c); and the size bound evicts the oldest rows of a kind
          * in chunks without scanning the journal. Alarm rows go by time
-         * through events_alarm_by_ts, named in those statements (store.c).
+         * through events_alarm_by_ts, named in those statements (store_evict.c).
          * journal_totals: rows and body bytes per kind, kept by triggers
          * (like outbox_totals), so the bound knows what alarms use and which
          * kinds have rows. The first fill scans the journal once. */

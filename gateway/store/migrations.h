@@ -1,4 +1,4 @@
-/* The store's numbered schema migrations (internal to store.c).
+/* The store's numbered schema migrations (internal to the store: store_open.c applies them).
  *
  * Migration N is applied once, in its own transaction, and recorded in the
  * `migrations` table; versions run 1..count without gaps. A released

@@ -290,7 +290,7 @@ struct wg_query_service *query_service_new(const char *db_path, size_t workers, 
     for (size_t i = 0; i < service->worker_count; i++) {
         struct worker *worker = &service->workers[i];
         worker->service = service;
-        worker->reader = store_reader_open(db_path, err, err_len);
+        worker->reader = store_reader_open(db_path, WG_READER_WAIT_MS, err, err_len);
         if (!worker->reader) {
             query_service_free(service);
             return NULL;

@@ -59,11 +59,8 @@ bool store_status_retryable(enum wg_store_status status);
 struct wg_store *store_open(const struct wg_store_options *options, enum wg_store_status *status,
                             char *err, size_t err_len);
 void store_close(struct wg_store *store);
-/* A read-only connection to a database a store_open has already prepared
- * (no checks, no migrations): for reads on another thread than the writer's.
- * Its busy timeout is short (reads in WAL mode are almost never kept
- * waiting), so a reader never stalls its thread; every write is refused. */
-struct wg_store *store_open_reader(const char *path, char *err, size_t err_len);
+/* A read-only connection on another thread than the writer's is a
+ * wg_store_reader (store_read.h: store_reader_open, store_reader_store). */
 
 /* Bodies, details and alarm records handed to this store are known to be
  * JSON objects (the store writer's, all made by json_dumps): they are not
@@ -211,13 +208,15 @@ enum wg_evict_class {
     WG_EVICT_ALARM,
     WG_EVICT_CLASSES
 };
-const char *store_evict_class_name(enum wg_evict_class evict_class);
 struct wg_store_eviction {
     int64_t rows[WG_EVICT_CLASSES];
     int64_t outbox_rows; /* unsent outbox rows that went with their journal rows */
     int chunks;
     bool exhausted; /* still above the bound with nothing left that may go */
 };
+/* What was evicted, in words for a log line ("12 readings, 3 alarm
+ * events"); empty when nothing was. */
+void store_eviction_text(const struct wg_store_eviction *evicted, char *text, size_t text_len);
 /* Keeps the database within its bound: when more than 90 % of the pages
  * max_bytes allows are in use (after the WAL's share), or non-alarm data uses
  * more than its share, deletes the oldest non-alarm rows (readings, journal

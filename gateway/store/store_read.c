@@ -3,16 +3,16 @@
  * docs/storage.md. */
 #include "store/store_read.h"
 
-#include <stdarg.h>
+#include "store/store_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
-#define BUSY_TIMEOUT_MS 2000
-#define CACHED_STMTS    8
-#define DEFAULT_LIMIT   200
+#define CACHED_STMTS  8
+#define DEFAULT_LIMIT 200
 
 /* The indexes the read side names (migrations 1, 2 and 5). */
 static const char *const required_indexes[] = {"events_by_ts",     "events_by_alarm",
@@ -26,36 +26,19 @@ struct cached_stmt {
 };
 
 struct wg_store_reader {
-    sqlite3 *db;
-    char *path;
-    char error[512];
+    struct wg_store *store; /* the read-only connection (store_open_read_only) */
     struct cached_stmt cache[CACHED_STMTS];
     uint64_t uses;
 };
 
-static int fail(struct wg_store_reader *reader, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(struct wg_store_reader *reader, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reader->error, sizeof reader->error, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int fail_sqlite(struct wg_store_reader *reader, int rc, const char *doing)
-{
-    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-        return fail(reader, "database %s is locked (waited %d ms) while %s", reader->path,
-                    BUSY_TIMEOUT_MS, doing);
-    return fail(reader, "database %s: %s failed: %s", reader->path, doing,
-                reader->db ? sqlite3_errmsg(reader->db) : sqlite3_errstr(rc));
-}
-
 const char *store_reader_error(const struct wg_store_reader *reader)
 {
-    return reader->error;
+    return store_last_error(reader->store);
+}
+
+struct wg_store *store_reader_store(struct wg_store_reader *reader)
+{
+    return reader->store;
 }
 
 /* ---- statements: built per filter, cached by their text ---- */
@@ -75,9 +58,9 @@ static sqlite3_stmt *statement(struct wg_store_reader *reader, const char *sql)
             slot = entry;
     }
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v3(reader->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+    int rc = sqlite3_prepare_v3(reader->store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
     if (rc != SQLITE_OK) {
-        fail_sqlite(reader, rc, "preparing a query");
+        store_fail_sqlite(reader->store, rc, "preparing a query");
         sqlite3_finalize(stmt);
         return NULL;
     }
@@ -158,7 +141,7 @@ static int each_event(struct wg_store_reader *reader, sqlite3_stmt *stmt, int rc
             break;
         }
     }
-    int result = rc == SQLITE_DONE ? 0 : fail_sqlite(reader, rc, doing);
+    int result = rc == SQLITE_DONE ? 0 : store_fail_sqlite(reader->store, rc, doing);
     release(reader, stmt);
     return result;
 }
@@ -249,7 +232,7 @@ int store_read_narrow(struct wg_store_reader *reader, struct wg_event_filter *fi
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
-        fail_sqlite(reader, rc, "finding the time window in the journal");
+        store_fail_sqlite(reader->store, rc, "finding the time window in the journal");
         release(reader, stmt);
         return -1;
     }
@@ -270,7 +253,8 @@ int store_read_events(struct wg_store_reader *reader, const struct wg_event_filt
                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
 {
     if (!filter || !each)
-        return fail(reader, "database %s: no filter or callback given", reader->path);
+        return store_fail(reader->store, WG_STORE_IO, "database %s: no filter or callback given",
+                          reader->store->path);
     char sql[768];
     events_sql(filter, sql, sizeof sql);
     sqlite3_stmt *stmt = statement(reader, sql);
@@ -284,7 +268,7 @@ static int explain(struct wg_store_reader *reader, const char *sql,
 {
     char *text = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
     sqlite3_stmt *stmt = NULL;
-    int rc = text ? sqlite3_prepare_v2(reader->db, text, -1, &stmt, NULL) : SQLITE_NOMEM;
+    int rc = text ? sqlite3_prepare_v2(reader->store->db, text, -1, &stmt, NULL) : SQLITE_NOMEM;
     sqlite3_free(text);
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
@@ -292,7 +276,7 @@ static int explain(struct wg_store_reader *reader, const char *sql,
         line(sql, column_text(stmt, 3), ctx);
     }
     sqlite3_finalize(stmt);
-    return rc == SQLITE_DONE ? 0 : fail_sqlite(reader, rc, "explaining a query");
+    return rc == SQLITE_DONE ? 0 : store_fail_sqlite(reader->store, rc, "explaining a query");
 }
 
 int store_read_plan(struct wg_store_reader *reader, const struct wg_event_filter *filter,
@@ -330,7 +314,8 @@ int store_read_alarm_events(struct wg_store_reader *reader, int64_t from_ms, int
                             int (*each)(const struct wg_event_row *row, void *ctx), void *ctx)
 {
     if (!each)
-        return fail(reader, "database %s: no callback given", reader->path);
+        return store_fail(reader->store, WG_STORE_IO, "database %s: no callback given",
+                          reader->store->path);
     struct wg_event_filter range = {0};
     sqlite3_stmt *stmt = statement(reader, alarm_range_sql);
     if (!stmt)
@@ -341,7 +326,7 @@ int store_read_alarm_events(struct wg_store_reader *reader, int64_t from_ms, int
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
-        fail_sqlite(reader, rc, "finding the alarms' time window");
+        store_fail_sqlite(reader->store, rc, "finding the alarms' time window");
         release(reader, stmt);
         return -1;
     }
@@ -368,7 +353,8 @@ int store_read_audit(struct wg_store_reader *reader, int64_t before_seq, int lim
                      int (*each)(const struct wg_audit_row *row, void *ctx), void *ctx)
 {
     if (!each)
-        return fail(reader, "database %s: no callback given", reader->path);
+        return store_fail(reader->store, WG_STORE_IO, "database %s: no callback given",
+                          reader->store->path);
     sqlite3_stmt *stmt = statement(reader, "SELECT seq, ts_ms, actor, origin, action, target, "
                                            "detail FROM audit WHERE seq < :before "
                                            "ORDER BY seq DESC LIMIT :limit");
@@ -394,7 +380,8 @@ int store_read_audit(struct wg_store_reader *reader, int64_t before_seq, int lim
             break;
         }
     }
-    int result = rc == SQLITE_DONE ? 0 : fail_sqlite(reader, rc, "reading the audit log");
+    int result =
+        rc == SQLITE_DONE ? 0 : store_fail_sqlite(reader->store, rc, "reading the audit log");
     release(reader, stmt);
     return result;
 }
@@ -409,8 +396,7 @@ void store_reader_close(struct wg_store_reader *reader)
         sqlite3_finalize(reader->cache[i].stmt);
         free(reader->cache[i].sql);
     }
-    sqlite3_close(reader->db);
-    free(reader->path);
+    store_close(reader->store);
     free(reader);
 }
 
@@ -419,8 +405,8 @@ static int check_indexes(struct wg_store_reader *reader)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sqlite3_prepare_v2(
-        reader->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?", -1,
-        &stmt, NULL);
+        reader->store->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?",
+        -1, &stmt, NULL);
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof required_indexes / sizeof *required_indexes;
          i++) {
         rc = sqlite3_bind_text(stmt, 1, required_indexes[i], -1, SQLITE_STATIC);
@@ -429,34 +415,30 @@ static int check_indexes(struct wg_store_reader *reader)
             rc = sqlite3_reset(stmt);
             if (!present) {
                 sqlite3_finalize(stmt);
-                return fail(reader,
-                            "database %s has no index %s: it was not migrated by this version "
-                            "of wardgated (start the daemon once)",
-                            reader->path, required_indexes[i]);
+                return store_fail(
+                    reader->store, WG_STORE_IO,
+                    "database %s has no index %s: it was not migrated by this version "
+                    "of wardgated (start the daemon once)",
+                    reader->store->path, required_indexes[i]);
             }
         }
     }
     sqlite3_finalize(stmt);
-    return rc == SQLITE_OK ? 0 : fail_sqlite(reader, rc, "checking its indexes");
+    return rc == SQLITE_OK ? 0 : store_fail_sqlite(reader->store, rc, "checking its indexes");
 }
 
-struct wg_store_reader *store_reader_open(const char *path, char *err, size_t err_len)
+struct wg_store_reader *store_reader_open(const char *path, int busy_timeout_ms, char *err,
+                                          size_t err_len)
 {
     struct wg_store_reader *reader = calloc(1, sizeof *reader);
-    if (!reader || !(reader->path = strdup(path ? path : ""))) {
-        free(reader);
+    if (!reader) {
         snprintf(err, err_len, "database %s: out of memory", path ? path : "");
         return NULL;
     }
-    int rc = sqlite3_open_v2(path, &reader->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_extended_result_codes(reader->db, 1);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_busy_timeout(reader->db, BUSY_TIMEOUT_MS);
-    if (rc != SQLITE_OK)
-        fail_sqlite(reader, rc, "opening it read-only");
-    if (rc != SQLITE_OK || check_indexes(reader) != 0) {
-        snprintf(err, err_len, "%s", reader->error);
+    reader->store = store_open_read_only(path, busy_timeout_ms, err, err_len);
+    if (!reader->store || check_indexes(reader) != 0) {
+        if (reader->store)
+            snprintf(err, err_len, "%s", store_last_error(reader->store));
         store_reader_close(reader);
         return NULL;
     }

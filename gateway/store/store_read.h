@@ -28,9 +28,22 @@
 
 struct wg_store_reader;
 
-/* Opens `path` read-only. The database must exist and have been migrated by
- * store_open (the history indexes are checked). NULL with a message in err. */
-struct wg_store_reader *store_reader_open(const char *path, char *err, size_t err_len);
+/* How long a reader waits for a lock. A query worker may wait for the
+ * writer's checkpoint; the core thread reads the outbox and never stalls
+ * (reads in WAL mode are almost never kept waiting). */
+#define WG_READER_WAIT_MS    2000
+#define WG_READER_NO_WAIT_MS 10
+
+/* Opens `path` read-only, every write refused, waiting at most
+ * busy_timeout_ms for a lock. The database must exist and have been migrated
+ * by store_open (the history indexes are checked). NULL with a message in
+ * err. The one read-only opener: the query workers' readers and the core
+ * thread's (the uplink's outbox reads, through store_reader_store). */
+struct wg_store_reader *store_reader_open(const char *path, int busy_timeout_ms, char *err,
+                                          size_t err_len);
+/* The reader's connection, for store.h's reads (store_outbox_peek,
+ * store_last_event_seq, ...); it lives until store_reader_close. */
+struct wg_store *store_reader_store(struct wg_store_reader *reader);
 void store_reader_close(struct wg_store_reader *reader);
 const char *store_reader_error(const struct wg_store_reader *reader);
 

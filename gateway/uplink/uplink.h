@@ -57,8 +57,8 @@ struct wg_uplink_host {
 };
 
 /* Copies what it needs from `config`; nothing is connected yet. `store` is
- * a read-only connection (store_open_reader). NULL (and logged) when paho
- * refuses the settings or memory runs out. */
+ * a read-only connection (store_reader_store of a store_reader_open). NULL
+ * (and logged) when paho refuses the settings or memory runs out. */
 struct wg_uplink_client *uplink_new(const struct wg_config *config, struct wg_store *store,
                                     struct wg_clock *clock, const struct wg_uplink_host *host);
 /* Starts connecting (asynchronously). */

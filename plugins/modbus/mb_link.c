@@ -1,25 +1,21 @@
-/* The libmodbus wrapper: connect and reconnect, timeouts, and error sorting.
- * The only file of the driver that includes <modbus.h>. */
+/* The libmodbus wrapper for RTU lines: open and reopen, timeouts, and error
+ * sorting. The only file of the driver that includes <modbus.h>. */
 #include "mb_link.h"
+
+#include "mb_frame.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <modbus.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 struct mb_link {
     modbus_t *ctx;
-    bool rtu;
     bool rs485;
     bool connected;
     bool rs485_warned;
@@ -27,8 +23,6 @@ struct mb_link {
     int reconnect_ms;
     int64_t last_connect_ms;
     char last_connect_error[96];
-    char host[256], port[16]; /* TCP: connected here, then handed to libmodbus */
-    int connect_timeout_ms;
 };
 
 struct mb_link *mb_link_new(const struct mb_link_config *config, char *error, size_t error_size)
@@ -38,20 +32,19 @@ struct mb_link *mb_link_new(const struct mb_link_config *config, char *error, si
         snprintf(error, error_size, "out of memory");
         return NULL;
     }
-    if (config->rtu) {
-        link->ctx = modbus_new_rtu(config->device, config->baud, config->parity, config->data_bits,
-                                   config->stop_bits);
-    } else {
-        snprintf(link->host, sizeof link->host, "%s", config->host);
-        snprintf(link->port, sizeof link->port, "%d", config->port);
-        link->ctx = modbus_new_tcp_pi(config->host, link->port);
+    if (!config->rtu) {
+        /* Modbus TCP runs on the reactor (mb_reactor.c), not over libmodbus. */
+        snprintf(error, error_size, "a libmodbus line is a serial line only");
+        free(link);
+        return NULL;
     }
+    link->ctx = modbus_new_rtu(config->device, config->baud, config->parity, config->data_bits,
+                               config->stop_bits);
     if (!link->ctx) {
         snprintf(error, error_size, "%s", modbus_strerror(errno));
         free(link);
         return NULL;
     }
-    link->rtu = config->rtu;
     link->rs485 = config->rs485;
     link->reconnect_ms = config->reconnect_ms;
     link->last_connect_ms = INT64_MIN / 2;
@@ -72,7 +65,6 @@ void mb_link_free(struct mb_link *link)
 
 void mb_link_set_timeout(struct mb_link *link, int timeout_ms)
 {
-    link->connect_timeout_ms = timeout_ms;
     uint32_t sec = (uint32_t)(timeout_ms / 1000), usec = (uint32_t)(timeout_ms % 1000) * 1000;
     modbus_set_response_timeout(link->ctx, sec, usec);
     /* A slave that stops mid-frame costs no more than a whole reply would. */
@@ -105,61 +97,6 @@ static int low_descriptor(int fd)
     return low;
 }
 
-/* Connects to the TCP endpoint here rather than in libmodbus (whose connect
- * already waits with select): non-blocking, at most the response timeout,
- * each address the name gives in turn. The socket or -1 with errno set. */
-static int tcp_connect(const struct mb_link *link)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *addresses = NULL;
-    int rc = getaddrinfo(link->host, link->port, &hints, &addresses);
-    if (rc != 0) {
-        errno = rc == EAI_SYSTEM ? errno : EHOSTUNREACH;
-        return -1;
-    }
-    int fd = -1, error = ECONNREFUSED;
-    for (struct addrinfo *a = addresses; a && fd < 0; a = a->ai_next) {
-        fd = low_descriptor(socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-        if (fd < 0) {
-            error = errno;
-            break;
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-            error = 0;
-        } else if (errno != EINPROGRESS) {
-            error = errno;
-        } else {
-            struct pollfd wait = {.fd = fd, .events = POLLOUT};
-            int ready =
-                poll(&wait, 1, link->connect_timeout_ms > 0 ? link->connect_timeout_ms : 1000);
-            socklen_t len = sizeof error;
-            if (ready <= 0)
-                error = ready == 0 ? ETIMEDOUT : errno;
-            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
-                error = errno;
-        }
-        if (error != 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(addresses);
-    if (fd < 0) {
-        errno = error;
-        return -1;
-    }
-    int flags = fcntl(fd, F_GETFL);
-    int one = 1;
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
-        error = errno;
-        close(fd);
-        errno = error;
-        return -1;
-    }
-    return fd;
-}
-
 static bool ensure_connected(struct mb_link *link, char *detail, size_t detail_size)
 {
     if (link->connected)
@@ -170,32 +107,24 @@ static bool ensure_connected(struct mb_link *link, char *detail, size_t detail_s
         return false;
     }
     link->last_connect_ms = now;
-    bool connected;
-    if (link->rtu) {
-        connected = modbus_connect(link->ctx) == 0;
-        if (connected) {
-            int fd = low_descriptor(modbus_get_socket(link->ctx));
-            modbus_set_socket(link->ctx, fd);
-            connected = fd >= 0;
-        }
-    } else {
-        int fd = tcp_connect(link);
+    bool connected = modbus_connect(link->ctx) == 0;
+    if (connected) {
+        int fd = low_descriptor(modbus_get_socket(link->ctx));
+        modbus_set_socket(link->ctx, fd);
         connected = fd >= 0;
-        if (connected)
-            modbus_set_socket(link->ctx, fd);
     }
     if (!connected) {
         if (errno == EMFILE)
             snprintf(link->last_connect_error, sizeof link->last_connect_error,
-                     "%s: no file descriptor below %d left (libmodbus cannot wait on more)",
-                     link->rtu ? "open" : "connect", FD_SETSIZE);
+                     "%s: no file descriptor below %d left (libmodbus cannot wait on more)", "open",
+                     FD_SETSIZE);
         else
-            snprintf(link->last_connect_error, sizeof link->last_connect_error, "%s: %s",
-                     link->rtu ? "open" : "connect", modbus_strerror(errno));
+            snprintf(link->last_connect_error, sizeof link->last_connect_error, "%s: %s", "open",
+                     modbus_strerror(errno));
         snprintf(detail, detail_size, "%s", link->last_connect_error);
         return false;
     }
-    if (link->rtu && link->rs485 && modbus_rtu_set_serial_mode(link->ctx, MODBUS_RTU_RS485) < 0) {
+    if (link->rs485 && modbus_rtu_set_serial_mode(link->ctx, MODBUS_RTU_RS485) < 0) {
         /* Many USB adapters switch direction themselves and refuse the ioctl;
          * the driver says so once and carries on in plain mode. */
         if (!link->rs485_warned)
@@ -209,32 +138,6 @@ static bool ensure_connected(struct mb_link *link, char *detail, size_t detail_s
     return true;
 }
 
-static const char *exception_name(int code)
-{
-    switch (code) {
-    case 1:
-        return "illegal function";
-    case 2:
-        return "illegal data address";
-    case 3:
-        return "illegal data value";
-    case 4:
-        return "slave device failure";
-    case 5:
-        return "acknowledge";
-    case 6:
-        return "slave device busy";
-    case 8:
-        return "memory parity error";
-    case 10:
-        return "gateway path unavailable";
-    case 11:
-        return "gateway target failed to respond";
-    default:
-        return "unknown exception";
-    }
-}
-
 /* Sorts errno after a failed libmodbus call and brings the line back to a
  * clean state: late bytes flushed, a TCP stream that lost framing reconnected. */
 static enum mb_error classify(struct mb_link *link, int error, int *exception, char *detail,
@@ -243,7 +146,8 @@ static enum mb_error classify(struct mb_link *link, int error, int *exception, c
     enum mb_error kind;
     if (error > MODBUS_ENOBASE && error < EMBXGTAR + 1) {
         *exception = error - MODBUS_ENOBASE;
-        snprintf(detail, detail_size, "exception %d (%s)", *exception, exception_name(*exception));
+        snprintf(detail, detail_size, "exception %d (%s)", *exception,
+                 mb_exception_name(*exception));
         return MB_ERR_EXCEPTION;
     }
     switch (error) {
@@ -268,7 +172,7 @@ static enum mb_error classify(struct mb_link *link, int error, int *exception, c
         snprintf(detail, detail_size, "connection: %s", modbus_strerror(error));
         break;
     }
-    if (kind == MB_ERR_CONNECTION || (!link->rtu && kind == MB_ERR_BAD_REPLY)) {
+    if (kind == MB_ERR_CONNECTION) {
         disconnect(link);
     } else if (link->connected) {
         modbus_flush(link->ctx);

@@ -1,5 +1,7 @@
-/* One Modbus line (an RS-485 port or a TCP endpoint) over libmodbus. All use
- * of libmodbus is in mb_link.c.
+/* One Modbus RTU line (an RS-485 port) over libmodbus. All use of libmodbus
+ * is in mb_link.c. (Modbus TCP endpoints run on the reactor, mb_reactor.h,
+ * which frames Modbus TCP itself; the error kinds and counters here serve
+ * both.)
  *
  * Calls block for at most the response timeout. The link (re)connects by
  * itself before a transaction, at most once per reconnect period, and sorts
@@ -32,7 +34,7 @@ struct mb_link_config {
     int data_bits;
     int stop_bits;
     bool rs485;
-    /* TCP */
+    /* TCP (the reactor's endpoint takes these) */
     const char *host;
     int port;
     /* both */
@@ -50,7 +52,7 @@ static inline int64_t mb_monotonic_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Names the line for messages ("/dev/ttyUSB0", "10.0.0.5:502"). */
+/* Opens nothing yet: the line is opened before the first transaction. RTU only. */
 struct mb_link *mb_link_new(const struct mb_link_config *config, char *error, size_t error_size);
 void mb_link_free(struct mb_link *link);
 

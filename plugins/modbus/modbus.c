@@ -18,10 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drivers/plugin.h"
 #include "mb_bus.h"
 #include "mb_plan.h"
 #include "mb_point.h"
-#include "drivers/plugin.h"
+#include "mb_reactor.h"
 
 #ifndef WG_PLUGIN_VARIANT
 #error "build with -DWG_PLUGIN_VARIANT=\"modbus-rtu\" or \"modbus-tcp\""
@@ -37,8 +38,14 @@ struct parsed_profile {
     bool valid;
 };
 
+/* One bus. `bus` holds the parsed settings and devices of both transports;
+ * an RTU line runs them on its own thread (mb_bus.c), a TCP endpoint on the
+ * driver's shared reactor (mb_reactor.c). */
 struct modbus_driver {
     struct mb_bus bus;
+    struct mb_endpoint endpoint;    /* TCP */
+    struct mb_reactor *reactor;     /* TCP: the driver's context, or own_reactor */
+    struct mb_reactor *own_reactor; /* TCP, under a host without driver contexts */
     struct parsed_profile *profiles;
     size_t profile_count;
     char *device_path; /* copies: config strings are only valid inside open */
@@ -250,6 +257,7 @@ static void driver_free(struct modbus_driver *driver)
     free(driver->device_path);
     free(driver->tcp_host);
     mb_bus_destroy(&driver->bus);
+    mb_reactor_free(driver->own_reactor);
     free(driver);
 }
 
@@ -318,6 +326,15 @@ static int modbus_open(const struct wg_host *host, const struct wg_bus_view *vie
         }
         ok &= device_ok;
     }
+    if (ok && !IS_RTU) {
+        driver->reactor = WG_HOST_HAS(host, driver_context) ? host->driver_context : NULL;
+        if (!driver->reactor)
+            driver->reactor = driver->own_reactor = mb_reactor_new();
+        if (!driver->reactor) {
+            host->log(host, WG_PLOG_ERR, "cannot set up the I/O thread's epoll set");
+            ok = false;
+        }
+    }
     if (!ok) {
         driver_free(driver);
         return -1;
@@ -335,7 +352,25 @@ static int modbus_start(void *instance)
     driver->bus.host->log(driver->bus.host, WG_PLOG_INFO,
                           "%zu devices, %zu read requests per poll cycle (merged reads)",
                           driver->bus.device_count, requests);
-    return mb_bus_start(&driver->bus);
+    if (IS_RTU)
+        return mb_bus_start(&driver->bus);
+    struct mb_bus *bus = &driver->bus;
+    struct mb_endpoint *endpoint = &driver->endpoint;
+    *endpoint = (struct mb_endpoint){.host = bus->host,
+                                     .bus_id = bus->id,
+                                     .address = bus->link_config.host,
+                                     .port = bus->link_config.port,
+                                     .reconnect_ms = bus->link_config.reconnect_ms,
+                                     .frame_pause_ms = bus->frame_pause_ms,
+                                     .supervision = bus->supervision,
+                                     .devices = bus->devices,
+                                     .device_count = bus->device_count};
+    char error[128];
+    if (mb_reactor_attach(driver->reactor, endpoint, error, sizeof error) != 0) {
+        bus->host->log(bus->host, WG_PLOG_ERR, "cannot start: %s", error);
+        return -1;
+    }
+    return 0;
 }
 
 static int modbus_write(void *instance, const struct wg_write_request *request)
@@ -352,7 +387,9 @@ static int modbus_write(void *instance, const struct wg_write_request *request)
                                .device = request->device,
                                .point = request->point,
                                .value = request->value};
-    if (!mb_bus_queue_write(bus, &job)) {
+    bool queued = IS_RTU ? mb_bus_queue_write(bus, &job)
+                         : mb_reactor_queue_write(driver->reactor, &driver->endpoint, &job);
+    if (!queued) {
         bus->host->log(bus->host, WG_PLOG_ERR,
                        "write queue full (%d writes waiting): device %s refused", MB_WRITE_QUEUE,
                        bus->devices[request->device].id);
@@ -361,7 +398,8 @@ static int modbus_write(void *instance, const struct wg_write_request *request)
     return 0;
 }
 
-/* Whatever the reason: the line is closed and the thread joined. Outputs of
+/* Whatever the reason: the line is closed and the thread joined (TCP: the
+ * endpoint leaves the reactor, whose thread ends with its last endpoint). Outputs of
  * Modbus devices live in the devices (coils and registers keep what was last
  * written), so a stop changes none of them, and a restarted bus needs nothing
  * handed over: its new instance connects again (take_over is not offered). */
@@ -369,7 +407,10 @@ static void modbus_stop(void *instance, enum wg_stop_reason reason)
 {
     (void)reason;
     struct modbus_driver *driver = instance;
-    mb_bus_stop(&driver->bus);
+    if (IS_RTU)
+        mb_bus_stop(&driver->bus);
+    else
+        mb_reactor_detach(driver->reactor, &driver->endpoint);
 }
 
 static void modbus_close(void *instance)
@@ -377,6 +418,24 @@ static void modbus_close(void *instance)
     driver_free(instance);
 }
 
-WG_PLUGIN_DEFINE(.name = WG_PLUGIN_VARIANT, .version = "2.0.0", .open = modbus_open,
+/* The driver's context (plugin ABI 3): the TCP reactor every modbus-tcp bus
+ * shares. modbus-rtu has none (a thread per serial line). */
+static int modbus_context_new(void **context)
+{
+    if (IS_RTU) {
+        *context = NULL;
+        return 0;
+    }
+    *context = mb_reactor_new();
+    return *context ? 0 : -1;
+}
+
+static void modbus_context_free(void *context)
+{
+    mb_reactor_free(context);
+}
+
+WG_PLUGIN_DEFINE(.name = WG_PLUGIN_VARIANT, .version = "3.0.0", .open = modbus_open,
                  .start = modbus_start, .write = modbus_write, .stop = modbus_stop,
-                 .close = modbus_close);
+                 .close = modbus_close, .context_new = modbus_context_new,
+                 .context_free = modbus_context_free);

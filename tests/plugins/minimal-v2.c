@@ -40,7 +40,7 @@ static int minimal_take_over(void *instance, void *previous)
 }
 
 __attribute__((visibility("default"))) const struct wg_plugin_descriptor wardgate_plugin = {
-    .abi_version = WG_PLUGIN_ABI_VERSION,
+    .abi_version = 2, /* built before ABI 3: same layout, no context */
     .struct_size = WG_PLUGIN_DESCRIPTOR_MIN_SIZE,
     .name = "minimal-v2",
     .version = "test",

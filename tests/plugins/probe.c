@@ -9,6 +9,7 @@
 /* Read by the tests through dlsym. */
 __attribute__((visibility("default"))) struct probe_bus probe_buses[PROBE_MAX_BUSES];
 __attribute__((visibility("default"))) int probe_bus_count;
+__attribute__((visibility("default"))) int probe_contexts_made;
 
 static int probe_open(const struct wg_host *host, const struct wg_bus_view *bus, void **instance)
 {
@@ -28,7 +29,11 @@ static int probe_open(const struct wg_host *host, const struct wg_bus_view *bus,
         }
     }
     struct probe_bus *probe = &probe_buses[probe_bus_count++];
-    *probe = (struct probe_bus){.host = host, .bus = bus, .fail_start = fail_start};
+    *probe = (struct probe_bus){.host = host,
+                                .bus = bus,
+                                .fail_start = fail_start,
+                                .context = WG_HOST_HAS(host, driver_context) ? host->driver_context
+                                                                             : NULL};
     *instance = probe;
     return 0;
 }
@@ -65,5 +70,19 @@ static void probe_close(void *instance)
     probe->bus = NULL;
 }
 
+/* The driver's context (ABI 3): one per loaded file, shared by its buses. */
+static int probe_context_new(void **context)
+{
+    *context = calloc(1, sizeof(int));
+    probe_contexts_made++;
+    return *context ? 0 : -1;
+}
+
+static void probe_context_free(void *context)
+{
+    free(context);
+}
+
 WG_PLUGIN_DEFINE(.name = "probe", .version = "test", .open = probe_open, .start = probe_start,
-                 .write = probe_write, .stop = probe_stop, .close = probe_close);
+                 .write = probe_write, .stop = probe_stop, .close = probe_close,
+                 .context_new = probe_context_new, .context_free = probe_context_free);

@@ -16,6 +16,7 @@ struct probe_bus {
     struct wg_write_request last_write;
     int write_count;
     bool fail_start;
+    void *context; /* host->driver_context when opened */
 };
 
 #endif

@@ -1,10 +1,13 @@
 /* Unit tests of the Modbus driver's pure parts: decoding and encoding of
  * every type and byte/word order, the merged-read planner against an
- * exhaustive search, the overlap check, and the supervision state machine. */
+ * exhaustive search, the overlap check, the supervision state machine, and
+ * the poll grid with its poll boundaries (mb_device.c, through a recording
+ * host). */
 #include "testutil.h"
 
 #include <math.h>
 
+#include "mb_device.h"
 #include "mb_health.h"
 #include "mb_plan.h"
 #include "mb_point.h"
@@ -340,6 +343,206 @@ static void test_health(void **state)
     assert_int_equal(probe, 1000);
 }
 
+/* ---- the poll grid, through a host that records what the driver posts ---- */
+
+struct recorder {
+    struct wg_host api; /* first: the callbacks get it back */
+    int readings, polls_done, warnings, infos;
+    uint64_t missed;
+};
+
+static struct recorder *recorder_of(const struct wg_host *api)
+{
+    return (struct recorder *)api;
+}
+
+static int64_t rec_now(const struct wg_host *api)
+{
+    (void)api;
+    return 1700000000000;
+}
+
+static void rec_log(const struct wg_host *api, int level, const char *fmt, ...)
+{
+    if (level == WG_PLOG_WARNING)
+        recorder_of(api)->warnings++;
+    else
+        recorder_of(api)->infos++;
+    (void)fmt;
+}
+
+static enum wg_post_status rec_reading(const struct wg_host *api, uint32_t device, uint32_t point,
+                                       double value, int64_t ts_ms)
+{
+    (void)device, (void)point, (void)value, (void)ts_ms;
+    recorder_of(api)->readings++;
+    return WG_POST_QUEUED;
+}
+
+static enum wg_post_status rec_health(const struct wg_host *api, uint32_t device,
+                                      enum wg_health health, enum wg_health_reason code,
+                                      const char *reason)
+{
+    (void)api, (void)device, (void)health, (void)code, (void)reason;
+    return WG_POST_QUEUED;
+}
+
+static enum wg_post_status rec_counter(const struct wg_host *api, uint32_t device,
+                                       const char *counter, uint64_t increment)
+{
+    (void)device;
+    if (strcmp(counter, "missed_polls") == 0)
+        recorder_of(api)->missed += increment;
+    return WG_POST_QUEUED;
+}
+
+static enum wg_post_status rec_poll_done(const struct wg_host *api, uint32_t device, int64_t ts_ms)
+{
+    (void)device, (void)ts_ms;
+    recorder_of(api)->polls_done++;
+    return WG_POST_QUEUED;
+}
+
+static void recorder_init(struct recorder *recorder)
+{
+    *recorder = (struct recorder){.api = {.struct_size = sizeof(struct wg_host),
+                                          .abi_version = WG_PLUGIN_ABI_VERSION,
+                                          .now_ms = rec_now,
+                                          .log = rec_log,
+                                          .post_reading = rec_reading,
+                                          .post_health = rec_health,
+                                          .post_counter = rec_counter,
+                                          .post_poll_done = rec_poll_done}};
+}
+
+static const struct mb_point grid_point = {
+    .function = 3, .count = 1, .type = MB_U16, .scale = 1.0, .bit = -1};
+
+static void grid_device(struct mb_device *device)
+{
+    *device = (struct mb_device){.id = "meter",
+                                 .unit = 1,
+                                 .poll_ms = 1000,
+                                 .timeout_ms = 100,
+                                 .limits = {.gap = 8, .max_registers = 125, .max_bits = 2000},
+                                 .points = &grid_point,
+                                 .point_count = 1};
+    assert_true(mb_device_prepare(device));
+}
+
+/* One poll at `now` that gets its reply. */
+static void answered_poll(struct recorder *host, struct mb_device *device, int64_t now)
+{
+    struct mb_poll poll;
+    struct mb_supervision supervision = {
+        .allowed_fails = 3, .backoff_ms = 5000, .backoff_max_ms = 60000};
+    uint16_t registers[1] = {42};
+    mb_poll_begin(&host->api, device, &poll, now);
+    assert_false(mb_poll_block_done(&host->api, device, &poll, MB_OK, 0, "", registers, NULL));
+    mb_poll_end(&host->api, &supervision, device, &poll, now);
+}
+
+static void test_grid_never_drifts(void **state)
+{
+    (void)state;
+    struct recorder host;
+    recorder_init(&host);
+    struct mb_device device;
+    grid_device(&device);
+    mb_device_schedule_first(&device, 10000, 300);
+    assert_int_equal(device.next_due_ms, 10300);
+    answered_poll(&host, &device, 10300);
+    assert_int_equal(device.next_due_ms, 11300);
+    answered_poll(&host, &device, 11350); /* 50 ms late: the next slot stays on the grid */
+    assert_int_equal(device.next_due_ms, 12300);
+    answered_poll(&host, &device, 12301);
+    assert_int_equal(device.next_due_ms, 13300);
+    assert_int_equal(host.polls_done, 3);
+    assert_int_equal(host.readings, 3);
+    assert_int_equal(host.missed, 0);
+    assert_int_equal(host.warnings, 0);
+    mb_device_release(&device);
+}
+
+static void test_grid_skips_missed_slots(void **state)
+{
+    (void)state;
+    struct recorder host;
+    recorder_init(&host);
+    struct mb_device device;
+    grid_device(&device);
+    mb_device_schedule_first(&device, 0, 0);
+    answered_poll(&host, &device, 0);
+    assert_int_equal(device.next_due_ms, 1000);
+    /* The line was busy until 3.5 s: the slots at 2 and 3 s are skipped, counted, logged once. */
+    answered_poll(&host, &device, 3500);
+    assert_int_equal(device.next_due_ms, 4000);
+    assert_int_equal(host.missed, 2);
+    assert_int_equal(host.warnings, 1);
+    answered_poll(&host, &device, 5200);
+    assert_int_equal(device.next_due_ms, 6000);
+    assert_int_equal(host.missed, 3);
+    assert_int_equal(host.warnings, 1); /* logged once per change, counted every time */
+    int infos = host.infos;
+    answered_poll(&host, &device, 6010);
+    assert_int_equal(device.next_due_ms, 7000);
+    assert_int_equal(host.infos, infos + 1); /* "polled on its grid again" */
+    /* 700 ms late: the slot at 8 s would follow within half a period, so it goes too. */
+    answered_poll(&host, &device, 7700);
+    assert_int_equal(device.next_due_ms, 9000);
+    assert_int_equal(host.missed, 4);
+    mb_device_release(&device);
+}
+
+static void test_grid_early_and_offline(void **state)
+{
+    (void)state;
+    struct recorder host;
+    recorder_init(&host);
+    struct mb_device device;
+    grid_device(&device);
+    device.alarm_first = true;
+    mb_device_schedule_first(&device, 0, 700);
+    assert_int_equal(device.next_due_ms, 0); /* alarm-first: read at once */
+    answered_poll(&host, &device, 0);
+    assert_int_equal(device.next_due_ms, 700); /* an early read leaves the grid as it was */
+    answered_poll(&host, &device, 700);
+    assert_int_equal(device.next_due_ms, 1700);
+
+    /* Silent polls: suspect, then offline, probed on the grid after the back-off. */
+    struct mb_supervision supervision = {
+        .allowed_fails = 2, .backoff_ms = 2500, .backoff_max_ms = 60000};
+    int done_before = host.polls_done;
+    for (int64_t now = 1700; now <= 2700; now += 1000) {
+        struct mb_poll poll;
+        mb_poll_begin(&host.api, &device, &poll, now);
+        assert_false(mb_poll_block_done(&host.api, &device, &poll, MB_ERR_TIMEOUT, 0, "timeout",
+                                        NULL, NULL));
+        mb_poll_end(&host.api, &supervision, &device, &poll, now);
+    }
+    assert_int_equal(device.health.state, WG_HEALTH_OFFLINE);
+    assert_int_equal(device.next_due_ms, 5700);     /* first slot at or after 2700 + 2500 */
+    assert_int_equal(host.polls_done, done_before); /* no boundary for a poll without a reply */
+    assert_int_equal(host.missed, 0);
+    mb_device_release(&device);
+}
+
+/* Under a host without post_poll_done (ABI 2), polls work the same. */
+static void test_poll_done_optional(void **state)
+{
+    (void)state;
+    struct recorder host;
+    recorder_init(&host);
+    host.api.post_poll_done = NULL;
+    struct mb_device device;
+    grid_device(&device);
+    mb_device_schedule_first(&device, 0, 0);
+    answered_poll(&host, &device, 0);
+    assert_int_equal(host.readings, 1);
+    assert_int_equal(host.polls_done, 0);
+    mb_device_release(&device);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +555,10 @@ int main(void)
         cmocka_unit_test(test_plan_caps_and_gaps),
         cmocka_unit_test(test_overlap),
         cmocka_unit_test(test_health),
+        cmocka_unit_test(test_grid_never_drifts),
+        cmocka_unit_test(test_grid_skips_missed_slots),
+        cmocka_unit_test(test_grid_early_and_offline),
+        cmocka_unit_test(test_poll_done_optional),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

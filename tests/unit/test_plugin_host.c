@@ -118,14 +118,14 @@ static void expect_refused(void **state, const char *driver, const char *needle)
 static void test_wrong_abi_refused(void **state)
 {
     expect_refused(state, "bad-abi",
-                   "/bad-abi.so was built for plugin ABI 100; "
-                   "this wardgated loads ABI 1 to 2");
+                   "/bad-abi.so was built for plugin ABI 101; "
+                   "this wardgated loads ABI 1 to 3");
 }
 
 static void test_short_descriptor_refused(void **state)
 {
     expect_refused(state, "short-descriptor",
-                   "short-descriptor.so (plugin ABI 2) has a descriptor of");
+                   "short-descriptor.so (plugin ABI 3) has a descriptor of");
 }
 
 static void test_no_symbol_refused(void **state)
@@ -160,6 +160,7 @@ static struct probe_bus *probe_buses(struct fixture *f)
 {
     struct probe_bus *buses = driver_symbol(f, "probe", "probe_buses");
     *(int *)driver_symbol(f, "probe", "probe_bus_count") = 0;
+    *(int *)driver_symbol(f, "probe", "probe_contexts_made") = 0;
     return buses;
 }
 
@@ -203,6 +204,10 @@ static void test_views_indexes_and_writes(void **state)
     const struct wg_host *api = probes[1].host;
     assert_int_equal(api->struct_size, sizeof(struct wg_host));
     assert_int_equal(api->abi_version, WG_PLUGIN_ABI_VERSION);
+    /* ABI 3: one context for the driver's file, the same for both buses. */
+    assert_int_equal(*(int *)driver_symbol(f, "probe", "probe_contexts_made"), 1);
+    assert_non_null(probes[0].context);
+    assert_ptr_equal(probes[0].context, probes[1].context);
     /* Before start nothing is taken. */
     assert_int_equal(api->post_reading(api, 1, 0, 1.0, 41), WG_POST_CLOSED);
     assert_int_equal(plugin_host_start(host), 0);
@@ -214,6 +219,8 @@ static void test_views_indexes_and_writes(void **state)
         api->post_health(api, 0, WG_HEALTH_OFFLINE, WG_REASON_TIMEOUT, "timeout (no reply)"),
         WG_POST_QUEUED);
     assert_int_equal(api->post_counter(api, 0, "timeout", 3), WG_POST_QUEUED);
+    assert_int_equal(api->post_poll_done(api, 1, 46), WG_POST_QUEUED);
+    assert_int_equal(api->post_poll_done(api, 5, 47), WG_POST_INVALID);
     assert_int_equal(api->post_reading(api, 7, 0, 1.0, 43), WG_POST_INVALID);  /* no such device */
     assert_int_equal(api->post_reading(api, 1, 99, 1.0, 44), WG_POST_INVALID); /* no such point */
     assert_int_equal(api->post_health(api, 9, WG_HEALTH_ONLINE, WG_REASON_ANSWERING, ""),
@@ -233,6 +240,11 @@ static void test_views_indexes_and_writes(void **state)
     assert_true(pop(host, f->queue, &out, &known) && known);
     assert_int_equal(out.type, WG_MSG_COUNTER);
     assert_int_equal((int)out.value, 3);
+    /* The poll boundary follows the readings, in the core's indexes. */
+    assert_true(pop(host, f->queue, &out, &known) && known);
+    assert_int_equal(out.type, WG_MSG_POLL_DONE);
+    assert_int_equal(out.device, 3);
+    assert_int_equal(out.ts_ms, 46);
     assert_false(pop(host, f->queue, &out, &known));
     assert_int_equal(api->now_ms(api), 1700000000000LL);
 

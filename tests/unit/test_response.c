@@ -149,7 +149,7 @@ static int setup(void **state)
     f->store = store_open(&options, NULL, err, sizeof err);
     if (!f->store)
         fail_msg("store_open: %s", err);
-    f->reader = store_reader_open(f->path, err, sizeof err);
+    f->reader = store_reader_open(f->path, WG_READER_WAIT_MS, err, sizeof err);
     if (!f->reader)
         fail_msg("store_reader_open: %s", err);
     *state = f;

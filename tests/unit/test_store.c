@@ -1,4 +1,4 @@
-/* Unit tests of the SQLite store (gateway/store/store.c) and event ids: schema and
+/* Unit tests of the SQLite store (gateway/store/store_*.c) and event ids: schema and
  * migrations, journal, outbox, alarms, readings, audit, the size bound, and
  * the failure modes (locked, corrupt, unwritable, disk full, bad input). */
 #include "testutil.h"

@@ -92,7 +92,7 @@ static int setup(void **state)
     f->store = store_open(&options, NULL, err, sizeof err);
     if (!f->store)
         fail_msg("store_open: %s", err);
-    f->reader = store_reader_open(f->path, err, sizeof err);
+    f->reader = store_reader_open(f->path, WG_READER_WAIT_MS, err, sizeof err);
     if (!f->reader)
         fail_msg("store_reader_open: %s", err);
     fill(f);
@@ -374,7 +374,7 @@ static void test_refuses_what_it_cannot_use(void **state)
 {
     struct fixture *f = *state;
     char err[512], *path = NULL;
-    assert_null(store_reader_open("/nonexistent/dir/wg.db", err, sizeof err));
+    assert_null(store_reader_open("/nonexistent/dir/wg.db", WG_READER_WAIT_MS, err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/dir/wg.db"));
     /* A SQLite file without the history indexes: not migrated by this version. */
     assert_true(asprintf(&path, "%s/old.db", f->dir) > 0);
@@ -384,7 +384,7 @@ static void test_refuses_what_it_cannot_use(void **state)
         sqlite3_exec(db, "CREATE TABLE events (seq INTEGER PRIMARY KEY)", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
-    assert_null(store_reader_open(path, err, sizeof err));
+    assert_null(store_reader_open(path, WG_READER_WAIT_MS, err, sizeof err));
     assert_non_null(strstr(err, "has no index"));
     assert_non_null(strstr(err, "start the daemon once"));
     free(path);

@@ -1,4 +1,4 @@
-/* Unit tests of the store writer thread (gateway/store/store_writer.c) against a
+/* Unit tests of the store writer thread (gateway/store/store_writer.c, writer_*.c) against a
  * real SQLite file: writes come back in order with consecutive seqs; a
  * locked database makes it report the failure and keep everything, in
  * order, until the lock goes; a write the store refuses never blocks the
@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "store/store.h"
+#include "store/store_read.h"
 #include "store/store_writer.h"
 
 struct fixture {
@@ -384,8 +385,10 @@ static void test_outbox_deletes(void **state)
     for (int i = 0; i < 4; i++)
         wg_write_free(back[i]);
     char err[256];
-    struct wg_store *reader = store_open_reader(fx->path, err, sizeof err);
-    assert_non_null(reader);
+    struct wg_store_reader *query_reader =
+        store_reader_open(fx->path, WG_READER_NO_WAIT_MS, err, sizeof err);
+    assert_non_null(query_reader);
+    struct wg_store *reader = store_reader_store(query_reader);
     assert_int_equal(store_outbox_count(reader), 4);
     int64_t seqs[2] = {1, 2};
     struct wg_write *deletes = wg_write_outbox_deletes(seqs, 2);
@@ -401,7 +404,7 @@ static void test_outbox_deletes(void **state)
     struct wg_event event = {.kind = "point", .priority = -1, .body = "{}"};
     assert_int_equal(store_append_event(reader, &event), -1);
     assert_int_equal(store_last_status(reader), WG_STORE_REFUSED);
-    store_close(reader);
+    store_reader_close(query_reader);
     /* The writer's usage figures follow its housekeeping, a moment after
      * it hands the writes back. */
     struct wg_writer_status status;

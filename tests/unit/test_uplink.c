@@ -1,6 +1,6 @@
 /* Unit tests of the uplink's pure parts and its outbox bound: topics and
  * payloads (uplink_encode.c), command parsing and the allow-list
- * (uplink_command.c), store_outbox_bound (store.c). The real link is tested
+ * (uplink_command.c), store_outbox_bound (store_outbox.c). The real link is tested
  * against mosquitto in tests/integration/uplink_*.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
