@@ -7,11 +7,10 @@
 #ifndef WG_API_H
 #define WG_API_H
 
-#include "core/core.h"
-#include "store/query.h"
 #include "web/web_bridge.h"
 
 struct wg_api;
+struct wg_core;
 
 struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
                        struct wg_query_service *queries);

@@ -1,7 +1,7 @@
 /* What an API request carries, checked before anything acts on it: the query
  * string and the JSON body. Pure functions (no I/O, no state), used by the
- * web thread (web.c: login, users) and by the API on the core thread
- * (api.c), and fuzzed as they are (tests/fuzz/api_parse). A refusal fills
+ * web thread (web_routes.c: login, users) and by the API on the core thread
+ * (api_request.c), and fuzzed as they are (tests/fuzz/api_parse). A refusal fills
  * a struct api_error: always 400, with the message and, when one field is
  * at fault, its name. */
 #ifndef WG_API_PARSE_H

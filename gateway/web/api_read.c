@@ -10,7 +10,6 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "common/log.h"
-#include "alarm/response.h"
 
 #define EXPORT_PAGE_ROWS 1000  /* rows an export reads in one turn */
 #define CHUNK_BYTES      16384 /* an export's chunks, about */
@@ -395,14 +394,14 @@ struct report_job {
 static enum wg_query_step report_run(struct wg_query_job *base, struct wg_store_reader *reader)
 {
     struct report_job *job = (struct report_job *)base;
-    struct wg_response_report result;
+    json_t *report;
     char err[256];
-    if (response_compute(reader, job->from_ms, job->to_ms, NULL, &result, err, sizeof err) != 0) {
+    if (bridge_response_report_json(reader, job->from_ms, job->to_ms, &report, err, sizeof err) !=
+        0) {
         bridge_reply_error(job->bridge, job->request_id, 503, NULL, "report: %s", err);
         return WG_QUERY_DONE;
     }
-    bridge_reply_json(job->bridge, job->request_id, 200, response_report_to_json(&result));
-    response_report_free(&result);
+    bridge_reply_json(job->bridge, job->request_id, 200, report);
     return WG_QUERY_DONE;
 }
 

@@ -1,7 +1,7 @@
 /* The API's read endpoints, answered on the query workers (query.h):
  * history pages, the CSV export, the response report and the audit log.
  *
- * The core thread (api.c) checks the route, the role and the parameters and
+ * The core thread (api_history.c) checks the route, the role and the parameters and
  * hands the request over here; the work and the reply happen on a worker,
  * which posts the reply to the web thread through the bridge. The core
  * thread never waits for the journal. A CSV export is streamed: rows go out
@@ -14,8 +14,6 @@
 #include <stdint.h>
 
 #include "web/labels.h"
-#include "store/query.h"
-#include "store/store_read.h"
 #include "web/web_bridge.h"
 
 /* Exports that may run at once; one more is refused with 503. */

@@ -27,7 +27,8 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
  * does not stop within 5 s (wedged) is left behind with everything it may
  * touch, the bridge included: false (the caller must not free the bridge). */
 bool web_stop(struct wg_web_server *web);
-/* The web thread's liveness (liveness.h), for core_supervise. */
+/* The web thread's liveness (kept by the bridge: bridge_web_liveness), for
+ * core_supervise. */
 struct wg_liveness *web_liveness(struct wg_web_server *web);
 
 #endif

@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/liveness.h"
+
 struct request_node {
     struct wg_web_request *request;
     struct request_node *next;
@@ -46,6 +48,7 @@ struct wg_web_bridge {
     uint64_t next_id;
     void (*wake)(void *ctx);
     void *wake_ctx;
+    struct wg_liveness web_alive; /* the web thread's turns, read by the core's watchdog */
 };
 
 struct wg_web_bridge *bridge_new(size_t max_requests, size_t max_replies, void (*wake)(void *ctx),
@@ -65,6 +68,7 @@ struct wg_web_bridge *bridge_new(size_t max_requests, size_t max_replies, void (
     bridge->next_id = 1;
     bridge->wake = wake;
     bridge->wake_ctx = wake_ctx;
+    liveness_init(&bridge->web_alive, "web", 0); /* web_start stamps it */
     return bridge;
 }
 
@@ -231,10 +235,24 @@ uint64_t bridge_dropped_broadcasts(struct wg_web_bridge *bridge)
 
 /* ---- JSON replies ---- */
 
-void bridge_reply_json(struct wg_web_bridge *bridge, uint64_t request_id, int status, json_t *value)
+char *bridge_json_text(json_t *value)
 {
     char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(value);
+    return text;
+}
+
+json_t *bridge_error_json(const char *field, const char *message)
+{
+    json_t *body = json_pack("{s:s}", "error", message);
+    if (body && field && field[0])
+        json_object_set_new(body, "field", json_string(field));
+    return body;
+}
+
+void bridge_reply_json(struct wg_web_bridge *bridge, uint64_t request_id, int status, json_t *value)
+{
+    char *text = bridge_json_text(value);
     if (!text) {
         text = strdup("{\"error\":\"out of memory building the reply\"}");
         status = 500;
@@ -255,10 +273,7 @@ void bridge_reply_error(struct wg_web_bridge *bridge, uint64_t request_id, int s
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    json_t *body = json_pack("{s:s}", "error", message);
-    if (body && field && field[0])
-        json_object_set_new(body, "field", json_string(field));
-    bridge_reply_json(bridge, request_id, status, body);
+    bridge_reply_json(bridge, request_id, status, bridge_error_json(field, message));
 }
 
 /* ---- streamed replies ---- */
@@ -385,4 +400,21 @@ void bridge_stream_sent(struct wg_web_bridge *bridge, uint64_t request_id)
 void bridge_stream_closed(struct wg_web_bridge *bridge, uint64_t request_id)
 {
     stream_feedback(bridge, request_id, true);
+}
+
+/* ---- the web thread's liveness ---- */
+
+void bridge_web_turned(struct wg_web_bridge *bridge, int64_t now_ms)
+{
+    liveness_turn(&bridge->web_alive, now_ms);
+}
+
+int64_t bridge_web_turn_age_ms(struct wg_web_bridge *bridge, int64_t now_ms)
+{
+    return liveness_age_ms(&bridge->web_alive, now_ms);
+}
+
+struct wg_liveness *bridge_web_liveness(struct wg_web_bridge *bridge)
+{
+    return &bridge->web_alive;
 }

@@ -23,7 +23,15 @@
  * WG_STREAM_CHUNKS_IN_FLIGHT chunks of a stream wait between the producer
  * and the socket; the web thread reports each chunk it has written (or the
  * client going away), and the producer's `wake` is called when it may write
- * again. */
+ * again.
+ *
+ * The bridge is also the web code's one door to the rest of the daemon:
+ * every file of gateway/web/ reaches the core, the store and the alarm
+ * engine only through this header (its last sections: the web thread's
+ * liveness, the core as the API sees it, the JSON views, and the query
+ * workers). They are implemented by web_bridge.c and web_bridge_core.c, the
+ * only files of gateway/web/ that include headers of core/, store/ or
+ * alarm/. Each function says on which thread it may be called. */
 #ifndef WG_WEB_BRIDGE_H
 #define WG_WEB_BRIDGE_H
 
@@ -32,6 +40,10 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "common/event.h"
+#include "config/config.h"
+#include "store/query.h"
 
 #define WG_STREAM_CHUNKS_IN_FLIGHT 8
 
@@ -107,8 +119,15 @@ void bridge_post_reply(struct wg_web_bridge *bridge, struct wg_web_reply *reply)
 
 uint64_t bridge_dropped_broadcasts(struct wg_web_bridge *bridge);
 
+/* Any thread: `value` (stolen) as compact JSON text, non-ASCII escaped;
+ * NULL when out of memory (or `value` is NULL). */
+char *bridge_json_text(json_t *value);
+/* Any thread: an error body {"error": message, "field": field} (field
+ * omitted when NULL or ""), as every refusal of the API has it. */
+json_t *bridge_error_json(const char *field, const char *message);
+
 /* Any thread: `value` (stolen) as a compact JSON reply; an error reply
- * {"error": message, "field": field} (field omitted when NULL or ""). */
+ * (bridge_error_json). */
 void bridge_reply_json(struct wg_web_bridge *bridge, uint64_t request_id, int status,
                        json_t *value);
 void bridge_reply_error(struct wg_web_bridge *bridge, uint64_t request_id, int status,
@@ -142,5 +161,93 @@ void bridge_stream_end(struct wg_web_stream *stream, bool ok);
  * the client's socket; or the client is gone (closed, timed out). */
 void bridge_stream_sent(struct wg_web_bridge *bridge, uint64_t request_id);
 void bridge_stream_closed(struct wg_web_bridge *bridge, uint64_t request_id);
+
+/* ---- the web thread's liveness (core/liveness.h) ---- */
+
+struct wg_liveness;
+
+/* Web thread: its loop turned (at least once a second, even when idle). Does
+ * not return when a freeze was asked for (test hook, docs/architecture.md). */
+void bridge_web_turned(struct wg_web_bridge *bridge, int64_t now_ms);
+/* Any thread: how long ago the web thread last turned. */
+int64_t bridge_web_turn_age_ms(struct wg_web_bridge *bridge, int64_t now_ms);
+/* Core thread: the web thread's liveness, for the core's supervision. */
+struct wg_liveness *bridge_web_liveness(struct wg_web_bridge *bridge);
+
+/* ---- the core as the API sees it: core thread only (web_bridge_core.c) ---- */
+
+struct wg_core;
+struct wg_diag;
+
+/* The configuration the core runs (valid until the next reload). */
+const struct wg_config *bridge_core_config(struct wg_core *core);
+/* The core's wall clock, in ms since the epoch. */
+int64_t bridge_core_now_ms(struct wg_core *core);
+/* The site's time zone in force (a reload that names another keeps it). */
+const char *bridge_core_timezone(struct wg_core *core);
+/* The seq of the last event committed to the journal. */
+int64_t bridge_core_last_seq(struct wg_core *core);
+/* `on_event` gets every committed event, and every alarm event shown before
+ * it is journaled (seq 0). -1 when out of memory. */
+int bridge_core_listen(struct wg_core *core,
+                       void (*on_event)(const struct wg_event *event, void *ctx), void *ctx);
+/* `ready` runs on the core thread whenever `fd` is readable. */
+int bridge_core_watch(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx);
+/* An acknowledgement at the station: 0, or -1 with the reason in `why`
+ * ("no active alarm ..." when there is none). */
+int bridge_core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who,
+                            const char *where, char *why, size_t why_len);
+/* A reset asked for away from the origin: always refused, with the reason. */
+int bridge_core_reset_remote(struct wg_core *core, const char *alarm_id, const char *who,
+                             const char *where, char *why, size_t why_len);
+/* An active alarm's record (new JSON), NULL when there is none. */
+json_t *bridge_core_alarm_json(struct wg_core *core, const char *alarm_id);
+/* Who did what, from where: an audit row, written by the store writer. */
+void bridge_core_audit(struct wg_core *core, const char *actor, const char *origin,
+                       const char *action, const char *target, const char *detail_json);
+/* Reloads the configuration file: 0, or -1 with the refusal in `refusal`. */
+int bridge_core_reload(struct wg_core *core, struct wg_diag *refusal);
+
+#define WG_WEB_WRITE_CLASSES 16
+
+/* What the API shows of the core's health (the heartbeat, /metrics). */
+struct wg_web_core_stats {
+    uint64_t events_committed;
+    size_t events_pending; /* journal events held in memory, not yet committed */
+    bool storage_failing;
+    char storage_reason[16]; /* store_status_reason of the failure, "" when ok */
+    size_t queue_depth, queue_high_water;
+    int64_t loop_max_us, loop_max_recent_us; /* the core loop's longest turn: since start, 1 min */
+    int64_t outbox_rows, outbox_bytes;       /* waiting for the district's PUBACK */
+    int64_t db_bytes, wal_bytes, bound_bytes;
+    size_t held_bytes; /* memory held for writes not yet committed */
+    int64_t longest_transaction_ms;
+    /* Writes dropped at the memory bound, by class (docs/storage.md). */
+    size_t dropped_classes;
+    struct {
+        const char *name;
+        uint64_t count;
+    } dropped[WG_WEB_WRITE_CLASSES];
+};
+void bridge_core_stats(struct wg_core *core, struct wg_web_core_stats *stats);
+
+/* ---- JSON views of the core, core thread only ----
+ * Defined by the core today; they move into gateway/web/ with their names
+ * kept (issue 15, contract 4). */
+
+json_t *core_active_alarms_json(struct wg_core *core);
+json_t *core_devices_json(const struct wg_core *core, bool detailed);
+json_t *core_device_json(const struct wg_core *core, const char *device_id);
+json_t *core_status_json(const struct wg_core *core);
+
+/* ---- the query workers (store/query.h, included above) ----
+ * The API's reads of the journal and configuration changes run as query
+ * jobs, on a worker's read-only connection (store/store_read.h). */
+
+/* A worker: the response figures for alarms raised in [from_ms, to_ms) as
+ * new JSON in *json (docs/response.md; NULL when out of memory): 0, or -1
+ * with the reason in `err` (alarm/response.h). */
+int bridge_response_report_json(struct wg_store_reader *reader, int64_t from_ms, int64_t to_ms,
+                                json_t **json, char *err, size_t err_len);
 
 #endif

@@ -1,0 +1,119 @@
+/* The bridge's side facing the core, the store and the alarm engine: what
+ * the API (gateway/web/api*.c) may ask of them, declared in web_bridge.h.
+ * With web_bridge.c, the only file of gateway/web/ that includes their
+ * headers. Everything here runs on the core thread, except
+ * bridge_response_report_json (a query worker). */
+#include "web/web_bridge.h"
+
+#include <stdio.h>
+
+#include "alarm/alarm.h"
+#include "alarm/response.h"
+#include "core/core.h"
+#include "store/store.h"
+#include "store/store_writer.h"
+
+_Static_assert(WG_CLASS_COUNT <= WG_WEB_WRITE_CLASSES, "wg_web_core_stats.dropped is too small");
+
+const struct wg_config *bridge_core_config(struct wg_core *core)
+{
+    return core_config(core);
+}
+
+int64_t bridge_core_now_ms(struct wg_core *core)
+{
+    return clock_wall_ms(core_clock(core));
+}
+
+const char *bridge_core_timezone(struct wg_core *core)
+{
+    return core_timezone(core);
+}
+
+int64_t bridge_core_last_seq(struct wg_core *core)
+{
+    return store_last_event_seq(core_store(core));
+}
+
+int bridge_core_listen(struct wg_core *core,
+                       void (*on_event)(const struct wg_event *event, void *ctx), void *ctx)
+{
+    if (core_add_listener(core, on_event, ctx) != 0)
+        return -1;
+    return core_add_unjournaled_listener(core, on_event, ctx);
+}
+
+int bridge_core_watch(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx)
+{
+    return core_add_source(core, fd, ready, ctx);
+}
+
+int bridge_core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who,
+                            const char *where, char *why, size_t why_len)
+{
+    return core_acknowledge(core, alarm_id, who, where, why, why_len);
+}
+
+int bridge_core_reset_remote(struct wg_core *core, const char *alarm_id, const char *who,
+                             const char *where, char *why, size_t why_len)
+{
+    return core_reset_remote(core, alarm_id, who, where, why, why_len);
+}
+
+json_t *bridge_core_alarm_json(struct wg_core *core, const char *alarm_id)
+{
+    const struct wg_alarm *alarm = core_find_alarm(core, alarm_id);
+    return alarm ? alarm_to_json(alarm) : NULL;
+}
+
+void bridge_core_audit(struct wg_core *core, const char *actor, const char *origin,
+                       const char *action, const char *target, const char *detail_json)
+{
+    /* Through the store writer, like every write (refusals are logged there). */
+    core_audit(core, actor, origin, action, target, detail_json);
+}
+
+int bridge_core_reload(struct wg_core *core, struct wg_diag *refusal)
+{
+    return core_reload_report(core, refusal);
+}
+
+void bridge_core_stats(struct wg_core *core, struct wg_web_core_stats *out)
+{
+    struct wg_core_stats stats;
+    core_stats(core, &stats);
+    const struct wg_writer_status *storage = &stats.storage;
+    *out = (struct wg_web_core_stats){
+        .events_committed = stats.events_committed,
+        .events_pending = stats.events_pending,
+        .storage_failing = stats.storage_failing,
+        .queue_depth = stats.queue_depth,
+        .queue_high_water = stats.queue_high_water,
+        .loop_max_us = stats.loop_max_us,
+        .loop_max_recent_us = stats.loop_max_recent_us,
+        .outbox_rows = storage->usage.outbox.total_rows,
+        .outbox_bytes = storage->usage.outbox.total_bytes,
+        .db_bytes = storage->usage.file_bytes,
+        .wal_bytes = storage->usage.wal_bytes,
+        .bound_bytes = storage->usage.max_bytes,
+        .held_bytes = storage->held_bytes,
+        .longest_transaction_ms = storage->longest_transaction_ms,
+    };
+    snprintf(out->storage_reason, sizeof out->storage_reason, "%s", stats.storage_reason);
+    for (int c = 0; c < WG_CLASS_COUNT; c++)
+        if (c != WG_CLASS_KEEP) /* outbox deletes are never dropped */
+            out->dropped[out->dropped_classes++] = (typeof(out->dropped[0])){
+                writer_class_name((enum wg_write_class)c), storage->dropped[c]};
+}
+
+int bridge_response_report_json(struct wg_store_reader *reader, int64_t from_ms, int64_t to_ms,
+                                json_t **json, char *err, size_t err_len)
+{
+    struct wg_response_report report;
+    *json = NULL;
+    if (response_compute(reader, from_ms, to_ms, NULL, &report, err, err_len) != 0)
+        return -1;
+    *json = response_report_to_json(&report);
+    response_report_free(&report);
+    return 0;
+}
