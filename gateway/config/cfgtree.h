@@ -1,7 +1,7 @@
 /* The configuration as a tree of YAML nodes that remember file:line:col.
  *
  * cfgtree_load() reads one YAML file with libyaml into this tree; the schema
- * checks in config.c and in the drivers (through the plugin host) walk it and
+ * checks in config_*.c and in the drivers (through the plugin host) walk it and
  * report problems through a wg_diag, so every message can say where it is.
  * Every node also knows its exact byte range in the text, so a change can
  * replace one node's text and leave the rest of the file as it was
