@@ -19,7 +19,7 @@ static const char *type_word(const struct wg_cfg_node *node)
     return node->type == WG_CFG_MAP ? "a mapping" : "a list";
 }
 
-static bool is_null_scalar(const struct wg_cfg_node *node)
+bool cfg_is_null(const struct wg_cfg_node *node)
 {
     if (node->type != WG_CFG_SCALAR || node->quoted)
         return false;
@@ -33,10 +33,22 @@ static void describe_value(const struct wg_cfg_node *node, char *buf, size_t len
 {
     if (node->type != WG_CFG_SCALAR)
         snprintf(buf, len, "%s", type_word(node));
-    else if (is_null_scalar(node))
+    else if (cfg_is_null(node))
         snprintf(buf, len, "nothing");
     else
         snprintf(buf, len, "\"%.60s%s\"", node->scalar, strlen(node->scalar) > 60 ? "..." : "");
+}
+
+/* Reports "key: expected <expected>, got <what the user wrote>" with the code
+ * "type"; returns false. */
+static bool wrong_type(struct wg_diag *diag, const struct wg_cfg_node *node, const char *key,
+                       const char *expected, const char *expected_code)
+{
+    char got[96];
+    describe_value(node, got, sizeof got);
+    diag_at(diag, node, "%s: expected %s, got %s", key, expected, got);
+    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", expected_code);
+    return false;
 }
 
 static void expected_int_text(long long min, long long max, char *buf, size_t len)
@@ -52,7 +64,7 @@ static void expected_int_text(long long min, long long max, char *buf, size_t le
 }
 
 /* Decimal, or 0x-prefixed hexadecimal (register addresses). */
-static bool parse_integer(const char *text, long long *value)
+bool cfg_parse_integer(const char *text, long long *value)
 {
     const char *digits = text;
     int base = 10;
@@ -98,14 +110,14 @@ bool cfg_read_int(struct wg_diag *diag, const struct wg_cfg_node *map, const cha
     char expected[96], got[96];
     long long value = 0;
     bool parsed =
-        node->type == WG_CFG_SCALAR && !node->quoted && parse_integer(node->scalar, &value);
+        node->type == WG_CFG_SCALAR && !node->quoted && cfg_parse_integer(node->scalar, &value);
     if (parsed && value >= min && value <= max) {
         *out = value;
         return true;
     }
     expected_int_text(min, max, expected, sizeof expected);
     describe_value(node, got, sizeof got);
-    if (node->type == WG_CFG_SCALAR && node->quoted && parse_integer(node->scalar, &value))
+    if (node->type == WG_CFG_SCALAR && node->quoted && cfg_parse_integer(node->scalar, &value))
         diag_at(diag, node, "%s: expected %s, got the string %s (remove the quotes)", key, expected,
                 got);
     else
@@ -131,18 +143,11 @@ bool cfg_read_double(struct wg_diag *diag, const struct wg_cfg_node *map, const 
             return true;
         }
     }
-    char got[96];
-    describe_value(node, got, sizeof got);
-    diag_at(diag, node, "%s: expected a number, got %s", key, got);
-    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", "number");
-    return false;
+    return wrong_type(diag, node, key, "a number", "number");
 }
 
-bool cfg_read_bool(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key, bool *out)
+bool cfg_bool_value(const struct wg_cfg_node *node, bool *out)
 {
-    const struct wg_cfg_node *node = cfg_get(map, key);
-    if (!node)
-        return true;
     if (node->type == WG_CFG_SCALAR && !node->quoted) {
         static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on", "On"};
         static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off", "Off"};
@@ -157,11 +162,17 @@ bool cfg_read_bool(struct wg_diag *diag, const struct wg_cfg_node *map, const ch
             }
         }
     }
-    char got[96];
-    describe_value(node, got, sizeof got);
-    diag_at(diag, node, "%s: expected true or false, got %s", key, got);
-    diag_code(diag, "type", "{s:s, s:s}", "key", key, "expected", "bool");
     return false;
+}
+
+bool cfg_read_bool(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key, bool *out)
+{
+    const struct wg_cfg_node *node = cfg_get(map, key);
+    if (!node)
+        return true;
+    if (cfg_bool_value(node, out))
+        return true;
+    return wrong_type(diag, node, key, "true or false", "bool");
 }
 
 bool cfg_read_string(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
@@ -170,7 +181,7 @@ bool cfg_read_string(struct wg_diag *diag, const struct wg_cfg_node *map, const 
     const struct wg_cfg_node *node = cfg_get(map, key);
     if (!node)
         return true;
-    if (node->type == WG_CFG_SCALAR && !is_null_scalar(node)) {
+    if (node->type == WG_CFG_SCALAR && !cfg_is_null(node)) {
         *out = node->scalar;
         return true;
     }
