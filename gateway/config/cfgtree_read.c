@@ -193,8 +193,9 @@ bool cfg_read_string(struct wg_diag *diag, const struct wg_cfg_node *map, const 
     return false;
 }
 
-bool cfg_require_in(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
-                    const char *what)
+/* Whether `map` is a mapping; reports what it is instead for `what` (NULL:
+ * absent, false without a report). */
+static bool is_mapping_for(struct wg_diag *diag, const struct wg_cfg_node *map, const char *what)
 {
     if (!map)
         return false;
@@ -203,6 +204,14 @@ bool cfg_require_in(struct wg_diag *diag, const struct wg_cfg_node *map, const c
                 map->type == WG_CFG_SEQ ? "a list" : "a single value");
         return false;
     }
+    return true;
+}
+
+bool cfg_require_in(struct wg_diag *diag, const struct wg_cfg_node *map, const char *key,
+                    const char *what)
+{
+    if (!is_mapping_for(diag, map, what))
+        return false;
     if (cfg_get(map, key))
         return true;
     diag_at(diag, map, "missing required key \"%s\" in %s", key, what);
@@ -218,13 +227,8 @@ bool cfg_require(struct wg_diag *diag, const struct wg_cfg_node *map, const char
 bool cfg_only_keys_in(struct wg_diag *diag, const struct wg_cfg_node *map,
                       const char *const *allowed, const char *what)
 {
-    if (!map)
+    if (!is_mapping_for(diag, map, what))
         return false;
-    if (map->type != WG_CFG_MAP) {
-        diag_at(diag, map, "expected a mapping (key: value lines) for %s, got %s", what,
-                map->type == WG_CFG_SEQ ? "a list" : "a single value");
-        return false;
-    }
     bool ok = true;
     for (size_t i = 0; i < map->count; i++) {
         bool known = false;
