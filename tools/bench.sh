@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: tools/bench.py (start-up, idle, journal), tools/bench_modbus.py
-# (1,000 Modbus TCP devices) and tools/bench_uplink.sh (MQTT latency and
-# backlog drain), tools/bench_web.py (raise -> WebSocket frame),
+# (issue 15's workload: 100 and 1,000 Modbus TCP devices, one pymodbus
+# endpoint each, read every second and forwarded to mosquitto; telemetry
+# modes interval and per_read, 3 interleaved runs of 20 s + 60 s: about 20
+# minutes; BENCH_NODERED=1 adds Node-RED on the same load, installed from the
+# npm registry by tools/bench_nodered.py: about 10 minutes more),
+# tools/bench_uplink.sh (MQTT latency and backlog drain), tools/bench_web.py
+# (raise -> WebSocket frame),
 # tools/bench_config.py (config loading with 100,000 keys in one mapping),
 # tools/bench_query.py (history and CSV export on a 1,000,000-row journal
 # while calls are raised), then the 10-minute soak at the storage bound

@@ -7,6 +7,8 @@ packages=(
   libmodbus-dev libpaho-mqtt-dev libgpiod-dev libwebsockets-dev libsqlite3-dev
   libyaml-dev libjansson-dev libsystemd-dev libsodium-dev libcmocka-dev
   sqlite3 mosquitto mosquitto-clients openssl python3 python3-jsonschema python3-pymodbus python3-serial-asyncio socat
+  # the counting subscriber of `make bench` (tools/bench_subscriber.py)
+  python3-paho-mqtt
   systemd procps valgrind curl
   # the gpio driver's test on the kernel's gpio-sim in qemu (tests/gpio-vm/):
   # the kernel headers pull in the matching kernel image; linux-source-6.12

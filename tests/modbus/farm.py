@@ -4,19 +4,27 @@ pymodbus servers in one asyncio process, each on a loopback port of its own
 (as N meters with a network card each), unit 1 with `--registers` holding
 registers whose values move a little on every read.
 
-  farm.py --count 250 --registers 20 --ports-out FILE
+  farm.py --count 250 --registers 20 --ports-out FILE [--read-times]
 
 Once every server listens, FILE gets "control PORT" and then the devices'
 ports, one a line (all picked by the kernel, so parallel farms never
 collide). The control port (127.0.0.1) answers one command a line:
 
   count    read requests served since the last reset, all servers -> N
+  counts   the same per device, in the order of the ports      -> [n, ...]
+  dump F   (with --read-times) writes to file F, as JSON, each device's
+           reads since the last reset: [{"<raw value of register 0>": unix
+           time}, ...] in the order of the ports (register 0 counts up by
+           one a read, so a reading that reaches a subscriber names the
+           read it came from)                                    -> ok
   reset    -> ok
 
 Run with /usr/bin/python3 (Debian's pymodbus 3.0)."""
 import argparse
 import asyncio
+import json
 import sys
+import time
 
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
 from pymodbus.server.async_io import ModbusTcpServer
@@ -26,15 +34,19 @@ from pymodbus.transaction import ModbusSocketFramer
 class CountingDevice(ModbusSlaveContext):
     """Counts every read and lets the first register drift, like a meter."""
 
-    def __init__(self, stats, **kwargs):
+    def __init__(self, stats, index, **kwargs):
         super().__init__(**kwargs)
         self.stats = stats
+        self.index = index
 
     def getValues(self, fc_as_hex, address, count=1):
         if fc_as_hex in (3, 4):
             self.stats["reads"] += 1
+            self.stats["per_device"][self.index] += 1
             values = super().getValues(fc_as_hex, address, count)
             if address == 0 and values:
+                if self.stats["read_times"] is not None:
+                    self.stats["read_times"][self.index][values[0]] = time.time()
                 super().setValues(fc_as_hex, 0, [(values[0] + 1) % 65536])
             return values
         return super().getValues(fc_as_hex, address, count)
@@ -48,8 +60,19 @@ async def control(reader, writer, stats):
         command = line.decode().strip()
         if command == "count":
             reply = str(stats["reads"])
+        elif command == "counts":
+            reply = json.dumps(stats["per_device"])
+        elif command.startswith("dump ") and stats["read_times"] is None:
+            reply = "error dump needs --read-times"
+        elif command.startswith("dump "):
+            with open(command[5:], "w") as f:
+                json.dump(stats["read_times"], f)
+            reply = "ok"
         elif command == "reset":
             stats["reads"] = 0
+            stats["per_device"] = [0] * len(stats["per_device"])
+            for times in stats["read_times"] or []:
+                times.clear()
             reply = "ok"
         else:
             reply = f"error unknown command {command!r}"
@@ -63,12 +86,14 @@ async def main():
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--registers", type=int, default=20)
     parser.add_argument("--ports-out", required=True)
+    parser.add_argument("--read-times", action="store_true", help="keep the time of every read (for dump)")
     args = parser.parse_args()
-    stats = {"reads": 0}
+    stats = {"reads": 0, "per_device": [0] * args.count,
+             "read_times": [{} for _ in range(args.count)] if args.read_times else None}
     servers = []
-    for _ in range(args.count):
+    for index in range(args.count):
         # One datastore per device: each meter has its own registers.
-        device = CountingDevice(stats, zero_mode=True,
+        device = CountingDevice(stats, index, zero_mode=True,
                                 hr=ModbusSequentialDataBlock(0, list(range(2200, 2200 + args.registers))),
                                 ir=ModbusSequentialDataBlock(0, [0] * args.registers),
                                 co=ModbusSequentialDataBlock(0, [0] * 8),
