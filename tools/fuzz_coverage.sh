@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=build/fuzz-cov
 make --no-print-directory FUZZ_BUILD=$out FUZZ_SAN="-fprofile-instr-generate -fcoverage-mapping" fuzz-build >/dev/null
 declare -A files=(
-  [config]="gateway/config/cfgtree.c gateway/config/config.c gateway/common/meaning.c"
+  [config]="$(ls gateway/config/cfgtree*.c gateway/config/config_*.c | grep -v /config_edit | tr '\n' ' ')gateway/common/meaning.c"
   [uplink_command]="gateway/uplink/uplink_command.c"
   [api_parse]="gateway/web/api_parse.c"
   [ws_message]="gateway/web/ws_message.c"

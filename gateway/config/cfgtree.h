@@ -1,11 +1,11 @@
 /* The configuration as a tree of YAML nodes that remember file:line:col.
  *
  * cfgtree_load() reads one YAML file with libyaml into this tree; the schema
- * checks in config.c and in the drivers (through the plugin host) walk it and
+ * checks in config_*.c and in the drivers (through the plugin host) walk it and
  * report problems through a wg_diag, so every message can say where it is.
  * Every node also knows its exact byte range in the text, so a change can
  * replace one node's text and leave the rest of the file as it was
- * (config_edit.c). The tree owns all its strings. A tree is immutable once
+ * (config_edit_*.c). The tree owns all its strings. A tree is immutable once
  * loaded. */
 #ifndef WG_CFGTREE_H
 #define WG_CFGTREE_H
@@ -102,6 +102,16 @@ const struct wg_cfg_node *cfg_seq_at(const struct wg_cfg_node *seq, size_t index
  * quoted), list items in order, map entries in any order. Positions do not
  * count. Two NULLs are equal. */
 bool cfg_equal(const struct wg_cfg_node *a, const struct wg_cfg_node *b);
+
+/* What a scalar says, as the typed reads below read it (so that other code,
+ * such as the audit of a config edit, reads a file the way the loader does):
+ * cfg_is_null: an unquoted "", "~", "null", "Null" or "NULL";
+ * cfg_parse_integer: decimal or 0x-prefixed hexadecimal, with a sign, in
+ * the range of long long; cfg_bool_value: an unquoted true/false word
+ * (true, True, TRUE, yes, Yes, on, On and their opposites). */
+bool cfg_is_null(const struct wg_cfg_node *node);
+bool cfg_parse_integer(const char *text, long long *value);
+bool cfg_bool_value(const struct wg_cfg_node *node, bool *out);
 
 /* Typed reads with messages naming the key and what was expected. Absent key:
  * *out unchanged, returns true (unless the _req variant, which reports

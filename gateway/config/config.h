@@ -279,7 +279,7 @@ struct wg_config {
     /* What is valid but probably not meant ("file:line:col: warning: ..."), e.g. fire
      * zones without a place; logged at start and reload, printed by --check. */
     struct wg_diag warnings;
-    void *owned; /* trees and string arena; private to config.c */
+    void *owned; /* trees and string arena; private to config_load.c */
 };
 
 /* Parses and checks `path` and the profile files it includes. Returns NULL

@@ -29,9 +29,14 @@
  * kernel's event FIFO of the still-requested input line. Only a line whose
  * request changes (direction, polarity, bias, green line) is driven to its
  * stop state, let go and requested again; lines nobody takes over go to their
- * stop state at close. */
+ * stop state at close.
+ *
+ * This file opens, starts, writes to, stops, takes over and closes a bus;
+ * requesting and letting go of lines is gpio_lines.c, the bus thread
+ * gpio_thread.c, and the settings gpio_config.c. */
+#include "gpio_bus.h"
+
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,62 +45,6 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "gpio_driver.h"
-
-#define WRITE_QUEUE 64
-#define EDGE_BATCH  16
-
-struct gpio_bus {
-    const struct wg_host *host;
-    const struct wg_bus_view *bus;
-    struct gpio_settings settings;
-    struct gpio_point *points;
-    size_t point_count;
-    size_t *first_point; /* per device: index of its first point in points[] */
-
-    /* owned by the thread while it runs */
-    struct gpio_chip_handle *chip;
-    bool chip_lost;
-    int64_t next_reopen_ns;
-    int64_t *next_refresh_ns; /* per device */
-    int timer_fd;
-    struct pollfd *pollfds;
-    size_t *pollfd_point; /* pollfds[i] (i >= 2) belongs to points[pollfd_point[i]] */
-
-    pthread_t thread;
-    bool running;
-    int wake_fd;
-    pthread_mutex_t lock; /* guards the fields below */
-    bool stop;
-    struct wg_write_request writes[WRITE_QUEUE];
-    size_t write_count;
-};
-
-static int64_t mono_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
-
-/* A CLOCK_MONOTONIC time as the core's wall-clock ms. */
-static int64_t wall_ms_of(const struct gpio_bus *gpio, int64_t ts_ns)
-{
-    return gpio->host->now_ms(gpio->host) - (mono_ns() - ts_ns) / 1000000;
-}
-
-static struct gpio_point *point_of(struct gpio_bus *gpio, uint32_t device, uint32_t point)
-{
-    if (device >= gpio->bus->device_count || point >= gpio->bus->devices[device].point_count)
-        return NULL;
-    return &gpio->points[gpio->first_point[device] + point];
-}
-
-static bool is_output(const struct gpio_point *point)
-{
-    return point->role != GPIO_ROLE_INPUT;
-}
 
 /* ---- open / close ---- */
 
@@ -151,431 +100,6 @@ static int gpio_open(const struct wg_host *host, const struct wg_bus_view *bus, 
     return 0;
 }
 
-/* ---- lines ---- */
-
-/* The level an output drives before the core has said anything. */
-static bool start_level(const struct gpio_point *point)
-{
-    return point->role == GPIO_ROLE_FIRE_DOOR; /* magnet energised: doors held */
-}
-
-static void release_point(const struct gpio_backend *backend, struct gpio_point *point)
-{
-    backend->release(point->handle);
-    backend->release(point->green_handle);
-    point->handle = point->green_handle = NULL;
-    point->adopted = point->keep_state = false;
-}
-
-/* Drives an output's line(s) inactive (lamps off, fire-door magnet
- * de-energised: released) and lets go: its stop state. */
-static void stop_output(struct gpio_bus *gpio, struct gpio_point *point)
-{
-    const struct gpio_backend *backend = gpio->settings.backend;
-    if (point->handle && point->role != GPIO_ROLE_INPUT &&
-        (backend->set(point->handle, false) != 0 ||
-         (point->green_handle && backend->set(point->green_handle, false) != 0)))
-        gpio->host->log(gpio->host, WG_PLOG_ERR, "%s: cannot drive line %u inactive: %s",
-                        point->name, point->line, strerror(errno));
-    release_point(backend, point);
-}
-
-static void release_lines(struct gpio_bus *gpio)
-{
-    for (size_t i = 0; i < gpio->point_count; i++)
-        release_point(gpio->settings.backend, &gpio->points[i]);
-    gpio->settings.backend->close_chip(gpio->chip);
-    gpio->chip = NULL;
-}
-
-static void set_output(struct gpio_point *point, int64_t now_ns, const struct gpio_pattern *pattern,
-                       const struct gpio_pattern *green)
-{
-    point->pattern = pattern;
-    point->green_pattern = green;
-    point->pattern_start_ns = now_ns;
-    point->level = gpio_pattern_level(pattern, 0, NULL);
-    point->green_level = green ? gpio_pattern_level(green, 0, NULL) : false;
-}
-
-/* Lets go of the lines requested since `held` was taken (not those held before). */
-static void release_new_lines(struct gpio_bus *gpio, const bool *held)
-{
-    for (size_t i = 0; i < gpio->point_count; i++)
-        if (!held[i])
-            release_point(gpio->settings.backend, &gpio->points[i]);
-}
-
-/* Opens the chip (unless open) and requests every line not held yet. Outputs
- * start at what `point->level` holds (the start level, or after a lost chip
- * what the core last asked for). On failure lets go of what it requested and
- * keeps what was held before (lines taken over). */
-static int acquire_lines(struct gpio_bus *gpio, char *why, size_t why_len)
-{
-    const struct gpio_backend *backend = gpio->settings.backend;
-    if (!gpio->chip)
-        gpio->chip = backend->open_chip(gpio->settings.chip, &gpio->settings.sim, why, why_len);
-    if (!gpio->chip)
-        return -1;
-    bool held[gpio->point_count + 1];
-    for (size_t i = 0; i < gpio->point_count; i++)
-        held[i] = gpio->points[i].handle != NULL;
-    for (size_t i = 0; i < gpio->point_count; i++) {
-        struct gpio_point *point = &gpio->points[i];
-        if (held[i])
-            continue;
-        struct gpio_line_request request = {.offset = point->line,
-                                            .output = is_output(point),
-                                            .active_low = point->active_low,
-                                            .bias = point->bias,
-                                            .initial = point->level};
-        char line_why[256];
-        point->handle = backend->request(gpio->chip, &request, gpio->settings.consumer, line_why,
-                                         sizeof line_why);
-        if (point->handle && point->has_green) {
-            request.offset = point->green_line;
-            request.initial = point->green_level;
-            point->green_handle = backend->request(gpio->chip, &request, gpio->settings.consumer,
-                                                   line_why, sizeof line_why);
-        }
-        if (!point->handle || (point->has_green && !point->green_handle)) {
-            snprintf(why, why_len, "%s (for %s)", line_why, point->name);
-            release_new_lines(gpio, held);
-            return -1;
-        }
-        if (!is_output(point)) {
-            int level = backend->get(point->handle);
-            if (level < 0) {
-                snprintf(why, why_len, "chip %s line %u (for %s): cannot read: %s",
-                         backend->describe(gpio->chip), point->line, point->name, strerror(errno));
-                release_new_lines(gpio, held);
-                return -1;
-            }
-            gpio_debounce_init(&point->debounce, point->debounce_ns, level != 0);
-            point->refreshes_mismatched = 0;
-        }
-    }
-    return 0;
-}
-
-/* ---- posting ---- */
-
-static void post_point(struct gpio_bus *gpio, const struct gpio_point *point, int64_t ts_ms)
-{
-    double value = is_output(point) ? point->value : (point->contact.value ? 1.0 : 0.0);
-    gpio->host->post_reading(gpio->host, point->device, point->point, value, ts_ms);
-}
-
-/* Every device online, with its current values. */
-static void announce(struct gpio_bus *gpio, const char *reason)
-{
-    int64_t now_ms = gpio->host->now_ms(gpio->host);
-    for (uint32_t d = 0; d < gpio->bus->device_count; d++)
-        gpio->host->post_health(gpio->host, d, WG_HEALTH_ONLINE, WG_REASON_ANSWERING, reason);
-    for (size_t i = 0; i < gpio->point_count; i++)
-        post_point(gpio, &gpio->points[i], now_ms);
-}
-
-/* The line(s) of an input settled at a new level: what it means, and for a
- * reset button the latched points of its device that let go first (the
- * cord's release reaches the core before the reset press). */
-static void input_changed(struct gpio_bus *gpio, struct gpio_point *point, int64_t ts_ns)
-{
-    int64_t ts_ms = wall_ms_of(gpio, ts_ns);
-    bool was = point->contact.value;
-    if (!gpio_contact_level(&point->contact, point->debounce.stable))
-        return;
-    if (point->is_reset_button && point->contact.value && !was) {
-        size_t first = gpio->first_point[point->device];
-        for (size_t p = 0; p < gpio->bus->devices[point->device].point_count; p++) {
-            struct gpio_point *other = &gpio->points[first + p];
-            if (other->role == GPIO_ROLE_INPUT &&
-                gpio_contact_reset(&other->contact, other->debounce.stable))
-                post_point(gpio, other, ts_ms);
-        }
-    }
-    post_point(gpio, point, ts_ms);
-}
-
-/* ---- the chip going away and coming back ---- */
-
-static void lose_chip(struct gpio_bus *gpio, const char *what, int err)
-{
-    if (gpio->chip_lost)
-        return;
-    char reason[160];
-    snprintf(reason, sizeof reason, "chip %s %s: %s", gpio->settings.backend->describe(gpio->chip),
-             what, strerror(err));
-    gpio->host->log(gpio->host, WG_PLOG_ERR,
-                    "%s; its devices are offline, looking for it every %lld s", reason,
-                    (long long)(gpio->settings.reopen_ns / 1000000000));
-    for (uint32_t d = 0; d < gpio->bus->device_count; d++)
-        gpio->host->post_health(gpio->host, d, WG_HEALTH_OFFLINE, WG_REASON_CHIP_MISSING, reason);
-    release_lines(gpio);
-    gpio->chip_lost = true;
-    gpio->next_reopen_ns = mono_ns() + gpio->settings.reopen_ns;
-}
-
-static void try_reopen(struct gpio_bus *gpio, int64_t now_ns)
-{
-    if (!gpio->chip_lost || now_ns < gpio->next_reopen_ns)
-        return;
-    char why[320];
-    if (acquire_lines(gpio, why, sizeof why) != 0) {
-        gpio->host->log(gpio->host, WG_PLOG_DEBUG, "still missing: %s", why);
-        gpio->next_reopen_ns = now_ns + gpio->settings.reopen_ns;
-        return;
-    }
-    gpio->chip_lost = false;
-    for (size_t i = 0; i < gpio->point_count; i++) {
-        struct gpio_point *point = &gpio->points[i];
-        if (point->role == GPIO_ROLE_INPUT)
-            gpio_contact_level(&point->contact, point->debounce.stable);
-        else
-            point->pattern_start_ns = now_ns;
-    }
-    gpio->host->log(gpio->host, WG_PLOG_WARNING, "chip %s is back; outputs restored",
-                    gpio->settings.backend->describe(gpio->chip));
-    announce(gpio, "chip back");
-}
-
-/* ---- writes from the core ---- */
-
-static void apply_write(struct gpio_bus *gpio, const struct wg_write_request *request)
-{
-    const struct wg_host *host = gpio->host;
-    const struct gpio_backend *backend = gpio->settings.backend;
-    struct gpio_point *point = point_of(gpio, request->device, request->point);
-    int code = (int)request->value;
-    const struct gpio_pattern *pattern, *green = NULL;
-    switch (point->role) {
-    case GPIO_ROLE_LAMP:
-        pattern = gpio_lamp_pattern(code);
-        green = point->has_green ? gpio_lamp_green_pattern(code) : NULL;
-        break;
-    case GPIO_ROLE_BUZZER:
-        pattern = gpio_buzzer_pattern(code);
-        break;
-    case GPIO_ROLE_FIRE_DOOR: /* 1 = release = de-energise */
-        pattern = gpio_level_pattern(request->value == 0);
-        break;
-    default:
-        pattern = gpio_level_pattern(request->value != 0);
-        break;
-    }
-    /* The value it already shows (the core writes every output again when a
-     * reload restarted the bus): the pattern keeps its rhythm. */
-    if (pattern != point->pattern || green != point->green_pattern)
-        set_output(point, mono_ns(), pattern, green);
-    point->value = request->value;
-    if (gpio->chip_lost) {
-        host->post_write_result(host, request->request_id, false,
-                                "chip not present; applied when it is back");
-        return;
-    }
-    char reason[160] = "";
-    if (backend->set(point->handle, point->level) != 0 ||
-        (point->green_handle && backend->set(point->green_handle, point->green_level) != 0)) {
-        int err = errno;
-        snprintf(reason, sizeof reason, "chip %s line %u: set failed: %s",
-                 backend->describe(gpio->chip), point->line, strerror(err));
-        host->post_write_result(host, request->request_id, false, reason);
-        if (err == ENODEV || err == ENXIO || err == EIO)
-            lose_chip(gpio, "failed a write", err);
-        return;
-    }
-    int back = backend->get(point->handle);
-    if (back != (point->level ? 1 : 0)) {
-        snprintf(reason, sizeof reason, "chip %s line %u: read-back %d, expected %d",
-                 backend->describe(gpio->chip), point->line, back, point->level ? 1 : 0);
-        host->post_write_result(host, request->request_id, false, reason);
-        return;
-    }
-    host->post_reading(host, request->device, request->point, request->value, host->now_ms(host));
-    host->post_write_result(host, request->request_id, true, "");
-}
-
-static void drain_writes(struct gpio_bus *gpio)
-{
-    uint64_t counter;
-    ssize_t got = read(gpio->wake_fd, &counter, sizeof counter);
-    (void)got; /* EAGAIN: woken for the queue below anyway */
-    for (;;) {
-        pthread_mutex_lock(&gpio->lock);
-        if (gpio->write_count == 0) {
-            pthread_mutex_unlock(&gpio->lock);
-            return;
-        }
-        struct wg_write_request request = gpio->writes[0];
-        memmove(gpio->writes, gpio->writes + 1, --gpio->write_count * sizeof gpio->writes[0]);
-        pthread_mutex_unlock(&gpio->lock);
-        apply_write(gpio, &request);
-    }
-}
-
-/* ---- the thread ---- */
-
-static void read_edges(struct gpio_bus *gpio, struct gpio_point *point, short revents)
-{
-    if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
-        lose_chip(gpio, "closed its line events", ENODEV);
-        return;
-    }
-    struct gpio_edge edges[EDGE_BATCH];
-    int count = gpio->settings.backend->read_edges(point->handle, edges, EDGE_BATCH);
-    if (count < 0) {
-        lose_chip(gpio, "failed reading edges", errno);
-        return;
-    }
-    uint32_t bounces = point->debounce.bounces;
-    for (int i = 0; i < count; i++)
-        gpio_debounce_edge(&point->debounce, edges[i].level, edges[i].ts_ns);
-    if (count > 0)
-        point->refreshes_mismatched = 0;
-    if (point->debounce.bounces != bounces) {
-        /* Worth knowing: a contact that bounces a lot is wearing out. */
-        gpio->host->post_counter(gpio->host, point->device, "bounces",
-                                 point->debounce.bounces - bounces);
-        gpio->host->log(gpio->host, WG_PLOG_INFO,
-                        "%s: bounce shorter than %lld ms ignored (%u so far)", point->name,
-                        (long long)(point->debounce_ns / 1000000), point->debounce.bounces);
-    }
-}
-
-/* Settles debounced inputs and steps patterns; returns the next deadline. */
-static int64_t run_timers(struct gpio_bus *gpio, int64_t now)
-{
-    int64_t next = GPIO_NEVER;
-    const struct gpio_backend *backend = gpio->settings.backend;
-    for (size_t i = 0; i < gpio->point_count && !gpio->chip_lost; i++) {
-        struct gpio_point *point = &gpio->points[i];
-        if (point->role == GPIO_ROLE_INPUT) {
-            int64_t changed_at;
-            if (gpio_debounce_settle(&point->debounce, now, &changed_at))
-                input_changed(gpio, point, changed_at);
-            int64_t deadline = gpio_debounce_deadline(&point->debounce);
-            next = deadline < next ? deadline : next;
-            continue;
-        }
-        int64_t elapsed = now - point->pattern_start_ns, change, green_change = GPIO_NEVER;
-        bool level = gpio_pattern_level(point->pattern, elapsed, &change);
-        bool green = point->green_pattern &&
-                     gpio_pattern_level(point->green_pattern, elapsed, &green_change);
-        if ((level != point->level && backend->set(point->handle, level) != 0) ||
-            (point->green_handle && green != point->green_level &&
-             backend->set(point->green_handle, green) != 0)) {
-            lose_chip(gpio, "failed driving a pattern", errno);
-            break;
-        }
-        point->level = level;
-        point->green_level = green;
-        change = green_change < change ? green_change : change;
-        if (change != GPIO_NEVER && point->pattern_start_ns + change < next)
-            next = point->pattern_start_ns + change;
-    }
-    return next;
-}
-
-/* Supervision: re-post each due device's values and prove its lines answer. */
-static int64_t refresh_devices(struct gpio_bus *gpio, int64_t now)
-{
-    int64_t next = GPIO_NEVER;
-    const struct gpio_backend *backend = gpio->settings.backend;
-    for (uint32_t d = 0; d < gpio->bus->device_count; d++) {
-        int64_t period = (int64_t)gpio->bus->devices[d].poll_ms * 1000000;
-        if (now >= gpio->next_refresh_ns[d] && !gpio->chip_lost) {
-            gpio->next_refresh_ns[d] = now + period;
-            int64_t now_ms = gpio->host->now_ms(gpio->host);
-            size_t first = gpio->first_point[d];
-            for (size_t p = 0; p < gpio->bus->devices[d].point_count && !gpio->chip_lost; p++) {
-                struct gpio_point *point = &gpio->points[first + p];
-                int level = backend->get(point->handle);
-                if (level < 0) {
-                    lose_chip(gpio, "stopped answering", errno);
-                    break;
-                }
-                if (point->role == GPIO_ROLE_INPUT && !point->debounce.pending &&
-                    (level != 0) != point->debounce.stable && ++point->refreshes_mismatched >= 2) {
-                    gpio->host->post_counter(gpio->host, d, "edge_resync", 1);
-                    gpio_debounce_edge(&point->debounce, level != 0, now);
-                    point->refreshes_mismatched = 0;
-                } else if (point->role == GPIO_ROLE_INPUT &&
-                           (level != 0) == point->debounce.stable) {
-                    point->refreshes_mismatched = 0;
-                }
-                post_point(gpio, point, now_ms);
-            }
-        }
-        if (gpio->next_refresh_ns[d] < next)
-            next = gpio->next_refresh_ns[d];
-    }
-    return next;
-}
-
-static void arm_timer(struct gpio_bus *gpio, int64_t deadline)
-{
-    struct itimerspec spec = {0};
-    if (deadline != GPIO_NEVER) {
-        if (deadline <= 0)
-            deadline = 1;
-        spec.it_value.tv_sec = deadline / 1000000000;
-        spec.it_value.tv_nsec = deadline % 1000000000;
-    }
-    if (timerfd_settime(gpio->timer_fd, TFD_TIMER_ABSTIME, &spec, NULL) != 0)
-        gpio->host->log(gpio->host, WG_PLOG_ERR, "timerfd_settime: %s", strerror(errno));
-}
-
-static void *gpio_thread(void *arg)
-{
-    struct gpio_bus *gpio = arg;
-    const struct gpio_backend *backend = gpio->settings.backend;
-    announce(gpio, "lines requested"); /* from this thread: it may wait for room */
-    int64_t start = mono_ns();
-    for (uint32_t d = 0; d < gpio->bus->device_count; d++)
-        gpio->next_refresh_ns[d] = start + (int64_t)gpio->bus->devices[d].poll_ms * 1000000;
-    for (;;) {
-        pthread_mutex_lock(&gpio->lock);
-        bool stop = gpio->stop;
-        pthread_mutex_unlock(&gpio->lock);
-        if (stop)
-            break;
-        int64_t now = mono_ns();
-        try_reopen(gpio, now);
-        int64_t next = run_timers(gpio, now);
-        int64_t refresh = refresh_devices(gpio, now);
-        next = refresh < next ? refresh : next;
-        if (gpio->chip_lost && gpio->next_reopen_ns < next)
-            next = gpio->next_reopen_ns;
-        arm_timer(gpio, next);
-
-        gpio->pollfds[0] = (struct pollfd){.fd = gpio->wake_fd, .events = POLLIN};
-        gpio->pollfds[1] = (struct pollfd){.fd = gpio->timer_fd, .events = POLLIN};
-        nfds_t count = 2;
-        for (size_t i = 0; i < gpio->point_count && !gpio->chip_lost; i++)
-            if (gpio->points[i].role == GPIO_ROLE_INPUT) {
-                gpio->pollfds[count] = (struct pollfd){
-                    .fd = backend->event_fd(gpio->points[i].handle), .events = POLLIN};
-                gpio->pollfd_point[count++] = i;
-            }
-        if (poll(gpio->pollfds, count, -1) < 0) {
-            if (errno != EINTR)
-                gpio->host->log(gpio->host, WG_PLOG_ERR, "poll: %s", strerror(errno));
-            continue;
-        }
-        if (gpio->pollfds[1].revents & POLLIN) {
-            uint64_t expirations;
-            ssize_t got = read(gpio->timer_fd, &expirations, sizeof expirations);
-            (void)got; /* the deadlines are recomputed from the clock */
-        }
-        for (nfds_t i = 2; i < count && !gpio->chip_lost; i++)
-            if (gpio->pollfds[i].revents)
-                read_edges(gpio, &gpio->points[gpio->pollfd_point[i]], gpio->pollfds[i].revents);
-        if (gpio->pollfds[0].revents & POLLIN)
-            drain_writes(gpio);
-    }
-    return NULL;
-}
-
 /* ---- lifecycle ---- */
 
 /* Points start in their defined state, except what was taken over with its state. */
@@ -589,9 +113,9 @@ static void initial_states(struct gpio_bus *gpio)
         point->contact.value = false;
         if (is_output(point)) {
             point->value = 0; /* lamps and buzzers off, fire doors held */
-            bool level = start_level(point);
-            set_output(point, now, gpio_level_pattern(level),
-                       point->has_green ? gpio_level_pattern(false) : NULL);
+            bool level = gpio_start_level(point);
+            gpio_set_output(point, now, gpio_level_pattern(level),
+                            point->has_green ? gpio_level_pattern(false) : NULL);
         }
     }
 }
@@ -628,7 +152,8 @@ static int gpio_start(void *instance)
     struct gpio_bus *gpio = instance;
     initial_states(gpio);
     char why[320];
-    if (acquire_lines(gpio, why, sizeof why) != 0 || settle_adopted(gpio, why, sizeof why) != 0) {
+    if (gpio_acquire_lines(gpio, why, sizeof why) != 0 ||
+        settle_adopted(gpio, why, sizeof why) != 0) {
         gpio->host->log(gpio->host, WG_PLOG_ERR, "%s", why);
         return -1;
     }
@@ -711,8 +236,8 @@ static void gpio_stop(void *instance, enum wg_stop_reason reason)
      * off, fire-door magnets de-energised: released), then let go. */
     for (size_t i = 0; i < gpio->point_count; i++)
         if (is_output(&gpio->points[i]))
-            stop_output(gpio, &gpio->points[i]);
-    release_lines(gpio);
+            gpio_stop_output(gpio, &gpio->points[i]);
+    gpio_release_lines(gpio);
     gpio->chip_lost = false;
 }
 
@@ -801,7 +326,7 @@ static int gpio_take_over(void *instance, void *previous)
         struct gpio_point *from = &old->points[j];
         if (from->handle && (uses_line(gpio, from->line) ||
                              (from->has_green && uses_line(gpio, from->green_line)))) {
-            stop_output(old, from);
+            gpio_stop_output(old, from);
             renewed++;
         }
     }
@@ -820,7 +345,7 @@ static void gpio_close(void *instance)
     /* Lines still held after a stop for a reload that nobody took over: their
      * stop state, then let go. */
     for (size_t i = 0; i < gpio->point_count; i++)
-        stop_output(gpio, &gpio->points[i]);
+        gpio_stop_output(gpio, &gpio->points[i]);
     gpio->settings.backend->close_chip(gpio->chip);
     gpio->chip = NULL;
     pthread_mutex_destroy(&gpio->lock);

@@ -194,6 +194,15 @@ def words_of(path, pattern=r"static const char \*const \w+\[\] = \{(.*?)\};"):
     return sorted(set(found))
 
 
+def loader_words():
+    """The words of the config loader's files (gateway/config/config_*.c, not the edits)."""
+    words = set()
+    for path in sorted(glob.glob(os.path.join(ROOT, "gateway/config/config_*.c"))):
+        if not os.path.basename(path).startswith("config_edit"):
+            words.update(words_of(os.path.relpath(path, ROOT)))
+    return sorted(words)
+
+
 def write_dict(target, words, suffix=""):
     """A libFuzzer dictionary (tests/fuzz/<target>/dict): the format's words."""
     with open(os.path.join(HERE, target, "dict"), "w", encoding="utf-8") as f:
@@ -203,7 +212,7 @@ def write_dict(target, words, suffix=""):
 
 
 def main():
-    write_dict("config", words_of("gateway/config/config.c") + words_of("gateway/common/meaning.c"), ":")
+    write_dict("config", loader_words() + words_of("gateway/common/meaning.c"), ":")
     write_dict("mb_point", words_of("plugins/modbus/mb_point.c") + ["bit", "u16", "i16", "u32", "i32", "u64",
                                                                       "f32", "abcd", "cdab", "badc", "dcba"])
     write_dict("uplink_command", words_of("gateway/uplink/uplink_command.c") + ["request", "command", "args", "from",

@@ -1,4 +1,4 @@
-/* libFuzzer target: the config loader (cfgtree.c, config.c, meaning.c).
+/* libFuzzer target: the config loader (cfgtree_*.c, config_*.c, meaning.c).
  *
  * The first byte chooses what the rest of the input is: even, the site file
  * (with the repository's profiles reachable as profiles/); odd, a profile
