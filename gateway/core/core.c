@@ -23,6 +23,7 @@
 #include "drivers/plugin_host.h"
 #include "core/queue.h"
 #include "core/service.h"
+#include "core/telemetry.h"
 #include "uplink/uplink.h"
 
 #define MAX_LISTENERS       8
@@ -54,6 +55,11 @@ struct device_state {
     bool *seen;
     struct wg_reading_aggregate *buckets;   /* the open readings bucket per point (count 0: none) */
     struct wg_reading_aggregate *telemetry; /* the open uplink telemetry interval per point */
+    bool *fresh;        /* per_read telemetry: points read since the device's last poll record */
+    size_t fresh_count; /* how many are */
+    int64_t fresh_ms;   /* the latest of their times */
+    int64_t fresh_since_mono_ms; /* when the first of them arrived */
+    bool reports_polls;          /* its driver sends WG_MSG_POLL_DONE (plugin ABI 3) */
     struct device_counter *counters;
     size_t counter_count;
 };
@@ -121,9 +127,14 @@ struct wg_core {
     struct wg_query_service *queries;
     struct wg_uplink_client *uplink;                 /* NULL when the uplink is disabled */
     struct wg_uplink_client *retiring[MAX_RETIRING]; /* replaced by a reload, disconnecting */
-    bool uplink_waiting;        /* the uplink starts once the client it replaces is gone */
-    uint64_t uplink_generation; /* tags its outbox deletes: a new uplink ignores old ones */
-    int64_t telemetry_from_ms;  /* start of the open telemetry interval */
+    bool uplink_waiting;            /* the uplink starts once the client it replaces is gone */
+    uint64_t uplink_generation;     /* tags its outbox deletes: a new uplink ignores old ones */
+    int64_t telemetry_from_ms;      /* start of the open telemetry interval */
+    struct wg_telemetry *telemetry; /* the lean telemetry path (telemetry.h) */
+    /* per_read: devices with fresh readings whose driver never reports the
+     * end of a poll: their record goes at the end of the loop turn. */
+    uint32_t *unannounced;
+    size_t unannounced_count;
     struct device_state *devices;
 
     struct outstanding_write *outstanding;
@@ -169,6 +180,7 @@ static void free_device_states(struct device_state *states, size_t count)
         free(states[i].seen);
         free(states[i].buckets);
         free(states[i].telemetry);
+        free(states[i].fresh);
         free(states[i].counters);
     }
     free(states);
@@ -187,7 +199,9 @@ static struct device_state *new_device_states(const struct wg_config *config)
         states[i].seen = calloc(points ? points : 1, sizeof *states[i].seen);
         states[i].buckets = calloc(points ? points : 1, sizeof *states[i].buckets);
         states[i].telemetry = calloc(points ? points : 1, sizeof *states[i].telemetry);
-        if (!states[i].values || !states[i].seen || !states[i].buckets || !states[i].telemetry) {
+        states[i].fresh = calloc(points ? points : 1, sizeof *states[i].fresh);
+        if (!states[i].values || !states[i].seen || !states[i].buckets || !states[i].telemetry ||
+            !states[i].fresh) {
             free_device_states(states, i + 1);
             return NULL;
         }
@@ -208,6 +222,7 @@ static void carry_device_states(const struct wg_config *old_config,
         const struct device_state *from = &old_states[o];
         struct device_state *to = &new_states[n];
         to->health = from->health;
+        to->reports_polls = from->reports_polls;
         memcpy(to->reason, from->reason, sizeof to->reason);
         to->reason_code = from->reason_code;
         if (from->counter_count) {
@@ -434,6 +449,114 @@ static void close_buckets(struct wg_core *core, bool everything)
         }
 }
 
+/* ---- per_read telemetry: a record per completed poll ---- */
+
+/* A numeric point was read: it goes in the device's next poll record. */
+static void mark_fresh(struct wg_core *core, uint32_t device, uint32_t point, int64_t ts_ms)
+{
+    struct device_state *state = &core->devices[device];
+    if (ts_ms > state->fresh_ms)
+        state->fresh_ms = ts_ms;
+    if (state->fresh[point])
+        return;
+    state->fresh[point] = true;
+    if (state->fresh_count++ > 0)
+        return;
+    state->fresh_since_mono_ms = clock_mono_ms(core->clock);
+    if (state->reports_polls)
+        return;
+    /* Its driver does not report the end of a poll: what it posted within
+     * the batch window is taken as the poll (a poll is posted at once, and
+     * no device is polled more often than every 50 ms). */
+    uint32_t *grown = core->unannounced;
+    if (core->unannounced_count % 64 == 0)
+        grown = realloc(core->unannounced, (core->unannounced_count + 64) * sizeof *grown);
+    if (!grown) {
+        wg_err("telemetry: out of memory; the readings of %s wait for its next poll",
+               core->config->devices[device].id);
+        return;
+    }
+    core->unannounced = grown;
+    core->unannounced[core->unannounced_count++] = device;
+}
+
+/* One device's poll is complete: its fresh points become one record. */
+static void emit_poll(struct wg_core *core, uint32_t device, int64_t ts_ms)
+{
+    struct device_state *state = &core->devices[device];
+    if (state->fresh_count == 0)
+        return;
+    const struct wg_device *dev = &core->config->devices[device];
+    telemetry_add_poll(core->telemetry, dev->id, ts_ms, &core->config->profiles[dev->profile],
+                       state->values, state->fresh, clock_mono_ms(core->clock));
+    memset(state->fresh, 0, state->point_count * sizeof *state->fresh);
+    state->fresh_count = 0;
+    state->fresh_ms = 0;
+}
+
+static void handle_poll_done(struct wg_core *core, const struct wg_msg *msg)
+{
+    if (msg->device >= core->config->device_count)
+        return;
+    core->devices[msg->device].reports_polls = true;
+    if (core->uplink && core->config->uplink.telemetry_per_read)
+        emit_poll(core, msg->device, msg->ts_ms);
+}
+
+/* The devices whose drivers never send WG_MSG_POLL_DONE (sim, gpio, ABI 1
+ * and 2 plugins) have their record once WG_TELEMETRY_BATCH_MS have passed
+ * since their first fresh reading. */
+static void emit_unannounced_polls(struct wg_core *core, int64_t now_mono_ms)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < core->unannounced_count; i++) {
+        uint32_t device = core->unannounced[i];
+        if (device >= core->config->device_count)
+            continue;
+        struct device_state *state = &core->devices[device];
+        if (state->reports_polls || state->fresh_count == 0)
+            continue;
+        if (now_mono_ms - state->fresh_since_mono_ms < WG_TELEMETRY_BATCH_MS) {
+            core->unannounced[kept++] = device; /* in arrival order: the rest wait too */
+            continue;
+        }
+        emit_poll(core, device, state->fresh_ms);
+    }
+    core->unannounced_count = kept;
+}
+
+/* Milliseconds until the first unannounced device's record is due, -1: none. */
+static int64_t unannounced_due_ms(const struct wg_core *core, int64_t now_mono_ms)
+{
+    if (core->unannounced_count == 0)
+        return -1;
+    uint32_t device = core->unannounced[0];
+    if (device >= core->config->device_count)
+        return 0;
+    int64_t due = core->devices[device].fresh_since_mono_ms + WG_TELEMETRY_BATCH_MS - now_mono_ms;
+    return due < 0 ? 0 : due;
+}
+
+/* Every record still open (before a reload or a stop). */
+static void emit_all_polls(struct wg_core *core)
+{
+    for (size_t d = 0; d < core->config->device_count; d++)
+        emit_poll(core, (uint32_t)d, core->devices[d].fresh_ms);
+    core->unannounced_count = 0;
+}
+
+/* The open per_read message goes once its batch window is over. */
+static void telemetry_due(struct wg_core *core)
+{
+    int64_t now = clock_mono_ms(core->clock);
+    if (core->unannounced_count)
+        emit_unannounced_polls(core, now);
+    if (telemetry_due_ms(core->telemetry, now) == 0) {
+        telemetry_flush(core->telemetry);
+        flush(core);
+    }
+}
+
 /* ---- messages from the drivers ---- */
 
 static void handle_counter(struct wg_core *core, const struct wg_msg *msg);
@@ -464,7 +587,9 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
 
     if (point->kind != WG_POINT_BOOL) {
         add_to_bucket(core, msg->device, msg->point, msg->ts_ms, msg->value);
-        if (core->uplink)
+        if (core->uplink && core->config->uplink.telemetry_per_read)
+            mark_fresh(core, msg->device, msg->point, msg->ts_ms);
+        else if (core->uplink)
             add_to_telemetry(&state->telemetry[msg->point], msg->ts_ms, msg->value);
     } else if (!meaning_is_heartbeat(point->meaning) && /* heartbeats: liveness only */
                (first ? msg->value != 0 : previous != msg->value)) {
@@ -636,6 +761,9 @@ size_t core_process(struct wg_core *core)
                 break;
             case WG_MSG_COUNTER:
                 handle_counter(core, &batch[i]);
+                break;
+            case WG_MSG_POLL_DONE:
+                handle_poll_done(core, &batch[i]);
                 break;
             }
         }
@@ -853,40 +981,22 @@ static void job_uplink(struct wg_core *core)
     reap_retired_uplinks(core);
 }
 
-/* One telemetry event per device with numeric readings in the interval:
- * count, min, max, average and last of each point (class TELEMETRY, the
- * first to be evicted when the outbox is full). */
+/* interval mode: every device's aggregates of the interval, in as few
+ * telemetry messages as fit (telemetry.h), outbox only. */
 static void job_telemetry(struct wg_core *core)
 {
     int64_t now = clock_wall_ms(core->clock);
     const struct wg_config *config = core->config;
-    for (size_t d = 0; core->uplink && d < config->device_count; d++) {
+    for (size_t d = 0;
+         core->uplink && !config->uplink.telemetry_per_read && d < config->device_count; d++) {
         struct device_state *state = &core->devices[d];
-        const struct wg_profile *profile = &config->profiles[config->devices[d].profile];
-        json_t *points = json_array();
-        for (size_t p = 0; points && p < state->point_count; p++) {
-            struct wg_reading_aggregate *aggregate = &state->telemetry[p];
-            if (aggregate->count == 0)
-                continue;
-            json_array_append_new(
-                points,
-                json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f}", "point",
-                          profile->points[p].name, "meaning", profile->points[p].meaning, "unit",
-                          profile->points[p].unit, "count", (json_int_t)aggregate->count, "min",
-                          aggregate->min, "max", aggregate->max, "avg",
-                          aggregate->sum / (double)aggregate->count, "last", aggregate->last));
-            aggregate->count = 0;
-        }
-        if (json_array_size(points) == 0) {
-            json_decref(points);
-            continue;
-        }
-        json_t *body = json_pack(
-            "{s:I, s:I, s:i, s:o}", "from_ms", (json_int_t)core->telemetry_from_ms, "to_ms",
-            (json_int_t)now, "interval_s", config->uplink.telemetry_interval_s, "points", points);
-        if (body)
-            core_emit(core, "telemetry", -1, d, body, WG_UPLINK_TELEMETRY, now);
+        telemetry_add_interval(core->telemetry, config->devices[d].id,
+                               &config->profiles[config->devices[d].profile], state->telemetry,
+                               core->telemetry_from_ms, now);
+        for (size_t p = 0; p < state->point_count; p++)
+            state->telemetry[p].count = 0;
     }
+    telemetry_flush(core->telemetry);
     core->telemetry_from_ms = now;
     flush(core);
 }
@@ -898,7 +1008,8 @@ static void init_uplink_jobs(struct wg_core *core)
     int64_t telemetry_ms = (int64_t)core->config->uplink.telemetry_interval_s * 1000;
     core->jobs[JOB_UPLINK] = (struct periodic_job){
         "uplink", core->uplink || uplink_retiring(core) ? 1000 : 0, now + 1000, job_uplink};
-    core->jobs[JOB_TELEMETRY] = (struct periodic_job){"telemetry", core->uplink ? telemetry_ms : 0,
+    bool interval = core->uplink && !core->config->uplink.telemetry_per_read;
+    core->jobs[JOB_TELEMETRY] = (struct periodic_job){"telemetry", interval ? telemetry_ms : 0,
                                                       now + telemetry_ms, job_telemetry};
     core->telemetry_from_ms = clock_wall_ms(core->clock);
 }
@@ -932,6 +1043,7 @@ void core_run_timers(struct wg_core *core)
         if (job->next_mono_ms <= now) /* fell behind (suspend, slow disk): do not catch up */
             job->next_mono_ms = now + job->period_ms;
     }
+    telemetry_due(core);
     journal_tick(core->journal); /* alarm events held past 250 ms are shown */
 }
 
@@ -949,6 +1061,12 @@ static int next_timer_in_ms(const struct wg_core *core)
     int64_t announce = journal_next_ms(core->journal);
     if (announce >= 0 && announce < wait)
         wait = announce;
+    int64_t telemetry = telemetry_due_ms(core->telemetry, now);
+    if (telemetry >= 0 && telemetry < wait)
+        wait = telemetry;
+    int64_t polls = unannounced_due_ms(core, now);
+    if (polls >= 0 && polls < wait)
+        wait = polls;
     return wait < 0 ? 0 : (int)wait;
 }
 
@@ -1242,7 +1360,12 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         queue_new(options->queue_capacity ? options->queue_capacity : DEFAULT_QUEUE_DEPTH);
     core->devices = new_device_states(config);
     core->next_request_id = 1;
-    if (!core->journal || !core->config_path ||
+    core->telemetry = core->journal ? telemetry_new(core->journal) : NULL;
+    if (core->telemetry && telemetry_configure(core->telemetry, config) != 0) {
+        telemetry_free(core->telemetry);
+        core->telemetry = NULL;
+    }
+    if (!core->journal || !core->telemetry || !core->config_path ||
         (options->plugin_dir && !core->plugin_dir_override) || !core->queue || !core->devices ||
         !core->timezone) {
         diag_at(diag, NULL, core->journal ? "out of memory" : "storage: cannot start the writer");
@@ -1336,6 +1459,10 @@ void core_free(struct wg_core *core)
     }
     if (core->journal && core->engine) {
         close_buckets(core, true);
+        if (core->telemetry) {
+            emit_all_polls(core); /* the last polls go out with the rest */
+            telemetry_flush(core->telemetry);
+        }
         json_t *body = json_pack("{s:s, s:o*}", "what", "stopped", "counters", counters_json(core));
         if (body)
             core_emit(core, "system", -1, WG_NO_INDEX, body, WG_UPLINK_HEALTH,
@@ -1366,6 +1493,8 @@ void core_free(struct wg_core *core)
     free(core->config_path);
     free(core->plugin_dir_override);
     free(core->timezone);
+    telemetry_free(core->telemetry);
+    free(core->unannounced);
     free(core);
 }
 
@@ -1499,6 +1628,14 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
 
     /* The reload happens: switch the core over. Nothing below waits. */
     close_buckets(core, true); /* they name devices of the running config */
+    emit_all_polls(core);      /* so do the readings not yet sent */
+    bool telemetry_changed =
+        next->uplink.telemetry_per_read != core->config->uplink.telemetry_per_read ||
+        next->uplink.telemetry_interval_s != core->config->uplink.telemetry_interval_s;
+    if (telemetry_changed && core->jobs[JOB_TELEMETRY].period_ms > 0)
+        job_telemetry(core); /* the interval so far, under the settings it had */
+    if (telemetry_configure(core->telemetry, next) != 0)
+        wg_crit("reload: out of memory configuring telemetry; it keeps the old site ids");
     flush(core);
     carry_device_states(core->config, core->devices, next, next_states);
     carry_outstanding(core, next);
@@ -1527,8 +1664,9 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
         core->uplink_waiting = uplink_retiring(core);
         if (core->uplink && !core->uplink_waiting)
             uplink_start(core->uplink);
-        init_uplink_jobs(core);
     }
+    if (uplink_changed || telemetry_changed)
+        init_uplink_jobs(core);
     json_t *body =
         json_pack("{s:s, s:i, s:{s:i, s:i, s:i, s:i}}", "what", "reloaded", "devices",
                   (int)next->device_count, "buses", "kept", (int)buses.kept, "restarted",

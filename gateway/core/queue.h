@@ -19,6 +19,7 @@ enum wg_msg_type {
     WG_MSG_HEALTH,
     WG_MSG_WRITE_RESULT,
     WG_MSG_COUNTER,
+    WG_MSG_POLL_DONE,
 };
 
 struct wg_msg {

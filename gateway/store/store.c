@@ -906,6 +906,58 @@ int store_append_event(struct wg_store *store, struct wg_event *event)
     return 0;
 }
 
+/* ---- outbox-only rows: payloads already in their final form --------- */
+
+struct outbox_append_job {
+    const struct wg_outbox_append *row;
+    int64_t seq;
+};
+
+static int outbox_append_work(struct wg_store *store, void *ctx)
+{
+    struct outbox_append_job *job = ctx;
+    const struct wg_outbox_append *row = job->row;
+    sqlite3_stmt *queue = prepared(store, ST_OUTBOX_INSERT);
+    if (!queue)
+        return -1;
+    int rc = sqlite3_bind_null(queue, 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(queue, 2, row->uplink_class);
+    if (rc == SQLITE_OK)
+        rc = bind_text(queue, 3, row->kind);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(queue, 4, row->payload, (int)row->payload_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(queue, 5, (sqlite3_int64)row->payload_len);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(queue, 6, row->created_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(queue);
+    int result = 0;
+    if (rc != SQLITE_DONE)
+        result = fail_sqlite(store, rc, "queueing a message in the outbox");
+    done_with(queue);
+    job->seq = sqlite3_last_insert_rowid(store->db);
+    return result;
+}
+
+int store_outbox_append(struct wg_store *store, const struct wg_outbox_append *row, int64_t *seq)
+{
+    store->status = WG_STORE_OK;
+    if (!row || !row->kind || !row->kind[0] || !row->payload || row->payload_len > INT32_MAX ||
+        row->uplink_class < WG_UPLINK_ALARM || row->uplink_class > WG_UPLINK_TELEMETRY)
+        return fail(store, WG_STORE_REFUSED,
+                    "database %s: an outbox message without kind, payload or class refused",
+                    store->path);
+    struct outbox_append_job job = {.row = row};
+    if (run_write(store, outbox_append_work, &job, row->payload_len + 256,
+                  "queueing a message in the outbox") < 0)
+        return -1;
+    if (seq)
+        *seq = job.seq;
+    return 0;
+}
+
 static int64_t run_read_int64(struct wg_store *store, enum stmt_id id, const char *doing)
 {
     store->status = WG_STORE_OK;
@@ -1478,7 +1530,7 @@ static int64_t alarm_pages_estimate(struct wg_store *store, const struct wg_stor
 
 /* One place rows may be evicted from, and the time of its oldest row. */
 struct evict_source {
-    enum { SOURCE_READINGS, SOURCE_KIND, SOURCE_AUDIT } type;
+    enum { SOURCE_READINGS, SOURCE_KIND, SOURCE_AUDIT, SOURCE_OUTBOX_TELEMETRY } type;
     const char *kind;
     int64_t oldest_ms;
 };
@@ -1518,6 +1570,15 @@ static int oldest_source(struct wg_store *store, bool alarm_tier,
             return -1;
         if (has) {
             *best = (struct evict_source){SOURCE_READINGS, NULL, oldest};
+            *found = true;
+        }
+        /* Telemetry lives in the outbox only (migration 6): unsent, it is
+         * evicted by age like the journal's kinds. */
+        int telemetry = oldest_of_class(store, WG_UPLINK_TELEMETRY, &oldest);
+        if (telemetry < 0)
+            return -1;
+        if (telemetry && (!*found || oldest < best->oldest_ms)) {
+            *best = (struct evict_source){SOURCE_OUTBOX_TELEMETRY, NULL, oldest};
             *found = true;
         }
     } else {
@@ -1602,6 +1663,14 @@ static int64_t evict_source_chunk(struct wg_store *store, const struct evict_sou
         if (n < 0)
             return -1;
         evicted->rows[WG_EVICT_AUDIT] += n;
+        break;
+    case SOURCE_OUTBOX_TELEMETRY:
+        row_wal = EVICT_READING_ROW_WAL;
+        n = evict_outbox_chunk(store, WG_UPLINK_TELEMETRY, 0);
+        if (n < 0)
+            return -1;
+        evicted->rows[WG_EVICT_TELEMETRY] += n;
+        evicted->outbox_rows += n;
         break;
     case SOURCE_KIND: {
         /* The chunk ends at the seq (alarms: the time) `rows` rows in, or

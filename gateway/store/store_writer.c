@@ -192,6 +192,22 @@ struct wg_write *wg_write_outbox_deletes(const int64_t *seqs, size_t count)
     return write;
 }
 
+struct wg_write *wg_write_outbox(const struct wg_outbox_append *row,
+                                 enum wg_write_class write_class)
+{
+    char *cursor;
+    struct wg_write *write = new_write(WG_WRITE_OUTBOX, write_class,
+                                       text_size(row->kind) + row->payload_len + 1, &cursor);
+    if (!write)
+        return NULL;
+    write->u.outbox = *row;
+    write->u.outbox.kind = copy_into(&cursor, row->kind);
+    memcpy(cursor, row->payload, row->payload_len);
+    cursor[row->payload_len] = '\0';
+    write->u.outbox.payload = cursor;
+    return write;
+}
+
 void wg_write_free(struct wg_write *write)
 {
     free(write);
@@ -242,6 +258,8 @@ static int write_one(struct wg_store *store, struct wg_write *write)
             if (store_outbox_delete(store, write->u.deletes.seqs[i]) != 0)
                 return -1;
         return 0;
+    case WG_WRITE_OUTBOX:
+        return store_outbox_append(store, &write->u.outbox, &write->seq);
     }
     return 0;
 }
@@ -257,6 +275,8 @@ static const char *write_what(const struct wg_write *write)
         return "audit row";
     case WG_WRITE_OUTBOX_DELETE:
         return "outbox delete";
+    case WG_WRITE_OUTBOX:
+        return write->u.outbox.kind;
     }
     return "?";
 }
