@@ -24,9 +24,7 @@
 #include "core/queue.h"
 #include "core/service.h"
 #include "core/telemetry.h"
-#include "uplink/uplink.h"
 
-#define MAX_LISTENERS       8
 #define BATCH_MAX           256
 #define BATCHES_PER_WAKEUP  16   /* then back to poll, so signals and timers are never starved */
 #define STORAGE_PERIOD_MS   1000 /* the writer's clock, the storage alarm's count */
@@ -40,11 +38,8 @@
 #define LOOP_WINDOWS       6           /* ... over the last minute */
 #define SHUTDOWN_COMMIT_MS 1000 /* at stop, the wait for what is held before the uplink closes */
 
-struct device_counter {
-    char name[64]; /* as long as wg_msg.text */
-    uint64_t count;
-};
-/* Kept by name, as many kinds as the driver reports. */
+/* Error counters (struct wg_core_counter: name as long as wg_msg.text) are
+ * kept by name, as many kinds as the driver reports. */
 
 struct device_state {
     enum wg_health health;
@@ -60,7 +55,7 @@ struct device_state {
     int64_t fresh_ms;   /* the latest of their times */
     int64_t fresh_since_mono_ms; /* when the first of them arrived */
     bool reports_polls;          /* its driver sends WG_MSG_POLL_DONE (plugin ABI 3) */
-    struct device_counter *counters;
+    struct wg_core_counter *counters;
     size_t counter_count;
 };
 
@@ -75,11 +70,6 @@ struct outstanding_write {
     int64_t sent_mono_ms;
 };
 
-struct listener {
-    wg_event_listener fn;
-    void *ctx;
-};
-
 /* A file descriptor another part of the daemon (the web bridge) wants the
  * core loop to watch; `ready` runs on the core thread when it is readable. */
 struct extra_source {
@@ -87,9 +77,9 @@ struct extra_source {
     void (*ready)(void *ctx);
     void *ctx;
 };
-#define MAX_SOURCES    4
-#define MAX_SUPERVISED 4
-#define MAX_RETIRING   4 /* uplink clients replaced by reloads, still disconnecting */
+#define MAX_SOURCES     4
+#define MAX_SUPERVISED  4
+#define MAX_ATTACHMENTS 12
 /* The supervision check runs at the watchdog's period, or this often without one. */
 #define SUPERVISE_PERIOD_MS 1000
 
@@ -100,16 +90,7 @@ struct periodic_job {
     void (*run)(struct wg_core *core);
 };
 
-enum {
-    JOB_ENGINE,
-    JOB_STORAGE,
-    JOB_WATCHDOG,
-    JOB_STATUS,
-    JOB_BUCKETS,
-    JOB_UPLINK,
-    JOB_TELEMETRY,
-    JOB_COUNT
-};
+enum { JOB_ENGINE, JOB_STORAGE, JOB_WATCHDOG, JOB_STATUS, JOB_BUCKETS, JOB_TELEMETRY, JOB_COUNT };
 
 struct wg_core {
     char *config_path;
@@ -125,14 +106,10 @@ struct wg_core {
     struct wg_engine *engine;
     /* Not owned: the query workers, where the uplink's journal reads go. */
     struct wg_query_service *queries;
-    struct wg_uplink_client *uplink;                 /* NULL when the uplink is disabled */
-    struct wg_uplink_client *retiring[MAX_RETIRING]; /* replaced by a reload, disconnecting */
-    bool uplink_waiting;            /* the uplink starts once the client it replaces is gone */
-    uint64_t uplink_generation;     /* tags its outbox deletes: a new uplink ignores old ones */
     int64_t telemetry_from_ms;      /* start of the open telemetry interval */
     struct wg_telemetry *telemetry; /* the lean telemetry path (telemetry.h) */
     /* per_read: devices with fresh readings whose driver never reports the
-     * end of a poll: their record goes at the end of the loop turn. */
+     * end of a poll: their record goes after the batch window. */
     uint32_t *unannounced;
     size_t unannounced_count;
     struct device_state *devices;
@@ -141,10 +118,10 @@ struct wg_core {
     size_t outstanding_head, outstanding_count, outstanding_capacity;
     uint64_t next_request_id;
 
-    struct listener listeners[MAX_LISTENERS];
-    size_t listener_count;
-    struct listener early_listeners[MAX_LISTENERS]; /* alarm events not yet journaled */
-    size_t early_listener_count;
+    /* The web API, the uplink, tests: attach.h. */
+    struct wg_core_attachment attachments[MAX_ATTACHMENTS];
+    size_t attachment_count;
+    int64_t attachments_wait_ms; /* the soonest an attachment's tick wants to run again */
     struct extra_source sources[MAX_SOURCES];
     size_t source_count;
     struct periodic_job jobs[JOB_COUNT];
@@ -499,7 +476,7 @@ static void handle_poll_done(struct wg_core *core, const struct wg_msg *msg)
     if (msg->device >= core->config->device_count)
         return;
     core->devices[msg->device].reports_polls = true;
-    if (core->uplink && core->config->uplink.telemetry_per_read)
+    if (core->config->uplink.enabled && core->config->uplink.telemetry_per_read)
         emit_poll(core, msg->device, msg->ts_ms);
 }
 
@@ -587,9 +564,9 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
 
     if (point->kind != WG_POINT_BOOL) {
         add_to_bucket(core, msg->device, msg->point, msg->ts_ms, msg->value);
-        if (core->uplink && core->config->uplink.telemetry_per_read)
+        if (core->config->uplink.enabled && core->config->uplink.telemetry_per_read)
             mark_fresh(core, msg->device, msg->point, msg->ts_ms);
-        else if (core->uplink)
+        else if (core->config->uplink.enabled)
             add_to_telemetry(&state->telemetry[msg->point], msg->ts_ms, msg->value);
     } else if (!meaning_is_heartbeat(point->meaning) && /* heartbeats: liveness only */
                (first ? msg->value != 0 : previous != msg->value)) {
@@ -727,7 +704,7 @@ static void handle_counter(struct wg_core *core, const struct wg_msg *msg)
             state->counters[i].count += (uint64_t)msg->value;
             return;
         }
-    struct device_counter *grown =
+    struct wg_core_counter *grown =
         realloc(state->counters, (state->counter_count + 1) * sizeof *grown);
     if (!grown) {
         wg_err("device %s: out of memory, counter \"%s\" not kept",
@@ -735,7 +712,7 @@ static void handle_counter(struct wg_core *core, const struct wg_msg *msg)
         return;
     }
     state->counters = grown;
-    struct device_counter *counter = &state->counters[state->counter_count++];
+    struct wg_core_counter *counter = &state->counters[state->counter_count++];
     snprintf(counter->name, sizeof counter->name, "%s", msg->text);
     counter->count = (uint64_t)msg->value;
 }
@@ -925,62 +902,6 @@ static void job_buckets(struct wg_core *core)
     flush(core);
 }
 
-/* Moves the replaced uplink clients along; frees those whose disconnect is
- * over (or overdue), then starts the client that replaces them: one
- * connection per client id at a time. */
-static void reap_retired_uplinks(struct wg_core *core)
-{
-    bool left = false;
-    for (size_t i = 0; i < MAX_RETIRING; i++) {
-        if (!core->retiring[i])
-            continue;
-        if (uplink_retire_step(core->retiring[i])) {
-            uplink_free(core->retiring[i]); /* does not wait: it is retired */
-            core->retiring[i] = NULL;
-        } else {
-            left = true;
-        }
-    }
-    if (!left && core->uplink_waiting) {
-        core->uplink_waiting = false;
-        if (core->uplink)
-            uplink_start(core->uplink);
-    }
-}
-
-/* Hands the running uplink client over to the background disconnect. */
-static void retire_uplink(struct wg_core *core)
-{
-    size_t free_slot = MAX_RETIRING;
-    for (size_t i = 0; i < MAX_RETIRING && free_slot == MAX_RETIRING; i++)
-        if (!core->retiring[i])
-            free_slot = i;
-    if (free_slot == MAX_RETIRING) {
-        /* Reloads faster than disconnects: the oldest goes without its goodbye. */
-        uplink_free(core->retiring[0]);
-        memmove(core->retiring, core->retiring + 1, (MAX_RETIRING - 1) * sizeof core->retiring[0]);
-        free_slot = MAX_RETIRING - 1;
-    }
-    uplink_retire(core->uplink);
-    core->retiring[free_slot] = core->uplink;
-    core->uplink = NULL;
-}
-
-static bool uplink_retiring(const struct wg_core *core)
-{
-    for (size_t i = 0; i < MAX_RETIRING; i++)
-        if (core->retiring[i])
-            return true;
-    return false;
-}
-
-static void job_uplink(struct wg_core *core)
-{
-    if (core->uplink && !core->uplink_waiting)
-        uplink_tick(core->uplink);
-    reap_retired_uplinks(core);
-}
-
 /* interval mode: every device's aggregates of the interval, in as few
  * telemetry messages as fit (telemetry.h), outbox only. */
 static void job_telemetry(struct wg_core *core)
@@ -988,7 +909,8 @@ static void job_telemetry(struct wg_core *core)
     int64_t now = clock_wall_ms(core->clock);
     const struct wg_config *config = core->config;
     for (size_t d = 0;
-         core->uplink && !config->uplink.telemetry_per_read && d < config->device_count; d++) {
+         config->uplink.enabled && !config->uplink.telemetry_per_read && d < config->device_count;
+         d++) {
         struct device_state *state = &core->devices[d];
         telemetry_add_interval(core->telemetry, config->devices[d].id,
                                &config->profiles[config->devices[d].profile], state->telemetry,
@@ -1001,14 +923,12 @@ static void job_telemetry(struct wg_core *core)
     flush(core);
 }
 
-/* The uplink's timer and the telemetry interval; off when it is disabled. */
-static void init_uplink_jobs(struct wg_core *core)
+/* The telemetry interval; off when the uplink is disabled or runs per_read. */
+static void init_telemetry_job(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
     int64_t telemetry_ms = (int64_t)core->config->uplink.telemetry_interval_s * 1000;
-    core->jobs[JOB_UPLINK] = (struct periodic_job){
-        "uplink", core->uplink || uplink_retiring(core) ? 1000 : 0, now + 1000, job_uplink};
-    bool interval = core->uplink && !core->config->uplink.telemetry_per_read;
+    bool interval = core->config->uplink.enabled && !core->config->uplink.telemetry_per_read;
     core->jobs[JOB_TELEMETRY] = (struct periodic_job){"telemetry", interval ? telemetry_ms : 0,
                                                       now + telemetry_ms, job_telemetry};
     core->telemetry_from_ms = clock_wall_ms(core->clock);
@@ -1028,7 +948,7 @@ static void init_jobs(struct wg_core *core)
     int64_t bucket_ms = (int64_t)core->config->storage.readings_bucket_s * 1000;
     core->jobs[JOB_BUCKETS] =
         (struct periodic_job){"buckets", bucket_ms, now + bucket_ms, job_buckets};
-    init_uplink_jobs(core);
+    init_telemetry_job(core);
 }
 
 void core_run_timers(struct wg_core *core)
@@ -1044,6 +964,13 @@ void core_run_timers(struct wg_core *core)
             job->next_mono_ms = now + job->period_ms;
     }
     telemetry_due(core);
+    core->attachments_wait_ms = -1;
+    for (size_t i = 0; i < core->attachment_count; i++) {
+        const struct wg_core_attachment *a = &core->attachments[i];
+        int64_t wait = a->tick ? a->tick(a->ctx, now) : -1;
+        if (wait >= 0 && (core->attachments_wait_ms < 0 || wait < core->attachments_wait_ms))
+            core->attachments_wait_ms = wait;
+    }
     journal_tick(core->journal); /* alarm events held past 250 ms are shown */
 }
 
@@ -1067,163 +994,86 @@ static int next_timer_in_ms(const struct wg_core *core)
     int64_t polls = unannounced_due_ms(core, now);
     if (polls >= 0 && polls < wait)
         wait = polls;
+    if (core->attachments_wait_ms >= 0 && core->attachments_wait_ms < wait)
+        wait = core->attachments_wait_ms;
     return wait < 0 ? 0 : (int)wait;
 }
 
-/* ---- what the uplink asks of the core ---- */
+/* ---- views for the consumers (their JSON: web/core_json.c) ---- */
 
-json_t *core_status_json(const struct wg_core *core)
+void core_status(struct wg_core *core, struct wg_core_status *status)
 {
-    size_t counts[4] = {0}; /* unknown, online, suspect, offline */
+    *status = (struct wg_core_status){.devices = core->config->device_count};
     for (size_t i = 0; i < core->config->device_count; i++) {
         enum wg_health health = core->devices[i].health;
-        counts[health == WG_HEALTH_ONLINE    ? 1
-               : health == WG_HEALTH_SUSPECT ? 2
-               : health == WG_HEALTH_OFFLINE ? 3
-                                             : 0]++;
+        if (health == WG_HEALTH_ONLINE)
+            status->online++;
+        else if (health == WG_HEALTH_SUSPECT)
+            status->suspect++;
+        else if (health == WG_HEALTH_OFFLINE)
+            status->offline++;
+        else
+            status->unknown++;
     }
-    return json_pack("{s:{s:i, s:i, s:i, s:i, s:i}, s:i}", "devices", "total",
-                     (int)core->config->device_count, "online", (int)counts[1], "suspect",
-                     (int)counts[2], "offline", (int)counts[3], "unknown", (int)counts[0],
-                     "alarms_active", (int)alarm_count(engine_alarms(core->engine)));
+    status->alarms_active = alarm_count(engine_alarms(core->engine));
 }
 
-static json_t *uplink_status(void *ctx)
+size_t core_device_count(const struct wg_core *core)
 {
-    return core_status_json(ctx);
+    return core->config->device_count;
 }
 
-json_t *core_active_alarms_json(struct wg_core *core)
-{
-    size_t count = alarm_count(engine_alarms(core->engine));
-    const struct wg_alarm **alarms = calloc(count ? count : 1, sizeof *alarms);
-    json_t *records = json_array();
-    if (!alarms || !records) {
-        free(alarms);
-        json_decref(records);
-        return NULL;
-    }
-    count = alarm_active(engine_alarms(core->engine), alarms, count);
-    for (size_t i = 0; i < count; i++) {
-        json_t *record = alarm_to_json(alarms[i]);
-        if (!record)
-            continue;
-        /* Contract 1 (docs/api.md): false while its latest change is not journaled. */
-        json_object_set_new(record, "journaled",
-                            json_boolean(alarms[i]->journaled_update >= alarms[i]->update));
-        json_array_append_new(records, record);
-    }
-    free(alarms);
-    return records;
-}
-
-static json_t *uplink_active_alarms(void *ctx)
-{
-    return core_active_alarms_json(ctx);
-}
-
-/* One device for the uplink (detailed = false) or the web API (detailed:
- * also address, placement, poll period, last values and error counters). */
-static json_t *device_json(const struct wg_core *core, size_t index, bool detailed)
+void core_device_view(const struct wg_core *core, size_t index, struct wg_core_device_view *view)
 {
     const struct wg_config *config = core->config;
     const struct wg_device *device = &config->devices[index];
     const struct device_state *state = &core->devices[index];
-    const char *zone = NULL, *room = NULL, *bed = NULL;
+    *view = (struct wg_core_device_view){.device = device,
+                                         .profile = &config->profiles[device->profile],
+                                         .bus = config->buses[device->bus].id,
+                                         .driver = config->buses[device->bus].driver,
+                                         .health = state->health,
+                                         .health_name = health_name(state->health),
+                                         .reason = state->reason,
+                                         .reason_code = state->reason_code,
+                                         .point_count = state->point_count,
+                                         .values = state->values,
+                                         .seen = state->seen,
+                                         .counters = state->counters,
+                                         .counter_count = state->counter_count};
     if (device->room != WG_NO_INDEX) {
-        room = config->rooms[device->room].id;
-        zone = config->zones[config->rooms[device->room].zone].id;
+        view->room = config->rooms[device->room].id;
+        view->zone = config->zones[config->rooms[device->room].zone].id;
     }
     if (device->bed != WG_NO_INDEX)
-        bed = config->beds[device->bed].id;
-    json_t *record = json_pack(
-        "{s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s?}, s:s, s:s, s:b}", "id", device->id, "label",
-        device->label, "profile", config->profiles[device->profile].id, "bus",
-        config->buses[device->bus].id, "location", "zone", zone, "room", room, "bed", bed, "health",
-        health_name(state->health), "reason", state->reason, "enabled", device->enabled);
-    if (record)
-        json_object_set_new(record, "reason_code",
-                            state->reason_code ? json_string(state->reason_code) : json_null());
-    if (!record || !detailed)
-        return record;
-    const struct wg_profile *profile = &config->profiles[device->profile];
-    json_t *values = json_object();
-    for (size_t p = 0; values && p < profile->point_count && p < state->point_count; p++)
-        if (state->seen[p])
-            json_object_set_new(values, profile->points[p].name, json_real(state->values[p]));
-    json_t *counters = json_object();
-    for (size_t c = 0; counters && c < state->counter_count; c++)
-        json_object_set_new(counters, state->counters[c].name,
-                            json_integer((json_int_t)state->counters[c].count));
-    json_object_set_new(record, "values", values ? values : json_null());
-    json_object_set_new(record, "counters", counters ? counters : json_null());
-    json_object_set_new(record, "address", json_integer(device->address));
-    json_object_set_new(record, "poll_ms", json_integer(device->poll_ms));
-    json_object_set_new(record, "spot", json_string(device->spot));
-    json_object_set_new(record, "room", room && !bed ? json_string(room) : json_null());
-    json_object_set_new(record, "bed", bed ? json_string(bed) : json_null());
-    json_object_set_new(record, "driver", json_string(config->buses[device->bus].driver));
-    return record;
-}
-
-json_t *core_devices_json(const struct wg_core *core, bool detailed)
-{
-    json_t *devices = json_array();
-    for (size_t i = 0; devices && i < core->config->device_count; i++)
-        json_array_append_new(devices, device_json(core, i, detailed));
-    return devices;
-}
-
-json_t *core_device_json(const struct wg_core *core, const char *device_id)
-{
-    size_t index = config_find_device(core->config, device_id);
-    return index == WG_NO_INDEX ? NULL : device_json(core, index, true);
-}
-
-static json_t *uplink_devices(void *ctx)
-{
-    return core_devices_json(ctx, false);
-}
-
-/* Creates the uplink when the config enables it (and it is not running). */
-static void uplink_delete_outbox(void *ctx, const int64_t *seqs, size_t count)
-{
-    struct wg_core *core = ctx;
-    journal_outbox_deletes(core->journal, core->uplink_generation, seqs, count);
-    flush(core);
-}
-
-static void uplink_outbox_totals(void *ctx, struct wg_outbox_totals *totals)
-{
-    struct wg_core *core = ctx;
-    struct wg_writer_status status;
-    journal_status(core->journal, &status);
-    *totals = status.usage.outbox;
+        view->bed = config->beds[device->bed].id;
 }
 
 /* The outbox keeps the same bound whether the uplink is enabled or not
  * (docs/mqtt.md): outbox_max_mb and outbox_max_age_h; a disabled uplink lets
  * alarms age out too, so the day it is enabled the district gets the last
- * outbox_max_age_h of alarms and health, not years of them. Then creates
- * the uplink when the config enables it (and it is not running). */
-static void open_uplink(struct wg_core *core)
+ * outbox_max_age_h of alarms and health, not years of them. */
+static void apply_outbox_bound(struct wg_core *core)
 {
     const struct wg_uplink *settings = &core->config->uplink;
     struct wg_outbox_bound bound = {.max_bytes = settings->outbox_max_bytes,
                                     .max_age_ms = (int64_t)settings->outbox_max_age_h * 3600000,
                                     .alarms_age_out = !settings->enabled};
     journal_set_outbox_bound(core->journal, &bound);
-    if (!settings->enabled || core->uplink)
-        return;
-    struct wg_uplink_host host = {.ctx = core,
-                                  .queries = core->queries,
-                                  .status = uplink_status,
-                                  .active_alarms = uplink_active_alarms,
-                                  .devices = uplink_devices,
-                                  .delete_outbox = uplink_delete_outbox,
-                                  .outbox_totals = uplink_outbox_totals};
-    core->uplink_generation++;
-    core->uplink = uplink_new(core->config, core->reader, core->clock, &host);
+}
+
+int core_outbox_delete(struct wg_core *core, uint64_t tag, const int64_t *seqs, size_t count)
+{
+    int rc = journal_outbox_deletes(core->journal, tag, seqs, count);
+    flush(core);
+    return rc;
+}
+
+void core_outbox_totals(struct wg_core *core, struct wg_outbox_totals *totals)
+{
+    struct wg_writer_status status;
+    journal_status(core->journal, &status);
+    *totals = status.usage.outbox;
 }
 
 /* ---- life cycle ---- */
@@ -1295,29 +1145,33 @@ static void on_committed(void *ctx, const struct wg_event *event)
         if (alarm && update > alarm->journaled_update)
             alarm->journaled_update = update;
     }
-    for (size_t l = 0; l < core->listener_count; l++)
-        core->listeners[l].fn(event, core->listeners[l].ctx);
+    for (size_t i = 0; i < core->attachment_count; i++)
+        if (core->attachments[i].committed)
+            core->attachments[i].committed(event, core->attachments[i].ctx);
 }
 
 static void on_unjournaled(void *ctx, const struct wg_event *event)
 {
     struct wg_core *core = ctx;
-    for (size_t l = 0; l < core->early_listener_count; l++)
-        core->early_listeners[l].fn(event, core->early_listeners[l].ctx);
+    for (size_t i = 0; i < core->attachment_count; i++)
+        if (core->attachments[i].unjournaled)
+            core->attachments[i].unjournaled(event, core->attachments[i].ctx);
 }
 
 static void on_outbox_deleted(void *ctx, uint64_t tag, const int64_t *seqs, size_t count)
 {
     struct wg_core *core = ctx;
-    if (core->uplink && tag == core->uplink_generation)
-        uplink_outbox_deleted(core->uplink, seqs, count);
+    for (size_t i = 0; i < core->attachment_count; i++)
+        if (core->attachments[i].outbox_deleted)
+            core->attachments[i].outbox_deleted(core->attachments[i].ctx, tag, seqs, count);
 }
 
 static void on_after_commits(void *ctx)
 {
     struct wg_core *core = ctx;
-    if (core->uplink)
-        uplink_after_commit(core->uplink);
+    for (size_t i = 0; i < core->attachment_count; i++)
+        if (core->attachments[i].after_commits)
+            core->attachments[i].after_commits(core->attachments[i].ctx);
 }
 
 static int64_t core_mono_ms(void *ctx)
@@ -1405,7 +1259,7 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         core_free(core);
         return NULL;
     }
-    open_uplink(core);
+    apply_outbox_bound(core);
     init_jobs(core);
     return core;
 }
@@ -1414,8 +1268,6 @@ int core_start(struct wg_core *core)
 {
     if (plugin_host_start(core->host) != 0)
         return -1;
-    if (core->uplink)
-        uplink_start(core->uplink);
     json_t *body =
         json_pack("{s:s, s:i, s:i}", "what", "started", "devices", (int)core->config->device_count,
                   "buses", (int)core->config->bus_count);
@@ -1471,10 +1323,9 @@ void core_free(struct wg_core *core)
         journal_wait(core->journal, SHUTDOWN_COMMIT_MS);
         committed = real_us();
     }
-    uplink_free(core->uplink); /* its last outbox deletes go through the journal */
-    core->uplink = NULL;
-    for (size_t i = 0; i < MAX_RETIRING; i++)
-        uplink_free(core->retiring[i]); /* retired: they do not wait */
+    for (size_t i = 0; i < core->attachment_count; i++)
+        if (core->attachments[i].stopping) /* the uplink's last deletes go through the journal */
+            core->attachments[i].stopping(core->attachments[i].ctx);
     uplink = real_us();
     journal_free(core->journal); /* one more try at what is held; what is lost is logged */
     if (drivers)
@@ -1496,22 +1347,6 @@ void core_free(struct wg_core *core)
     telemetry_free(core->telemetry);
     free(core->unannounced);
     free(core);
-}
-
-int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ctx)
-{
-    if (core->listener_count == MAX_LISTENERS)
-        return -1;
-    core->listeners[core->listener_count++] = (struct listener){listener, ctx};
-    return 0;
-}
-
-int core_add_unjournaled_listener(struct wg_core *core, wg_event_listener listener, void *ctx)
-{
-    if (core->early_listener_count == MAX_LISTENERS)
-        return -1;
-    core->early_listeners[core->early_listener_count++] = (struct listener){listener, ctx};
-    return 0;
 }
 
 void core_request_stop(struct wg_core *core)
@@ -1646,27 +1481,24 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     for (size_t d = 0; d < next->device_count; d++)
         if (plugin_host_reload_restarts(change, d))
             engine_forget_outputs(core->engine, d);
-    bool uplink_changed = !uplink_same_settings(core->config, next);
-    if (uplink_changed && core->uplink) {
-        wg_notice("reload: uplink settings changed; reconnecting with the new ones");
-        retire_uplink(core); /* disconnects in the background, calls nothing of the core */
-    }
+    bool outbox_changed = next->uplink.enabled != core->config->uplink.enabled ||
+                          next->uplink.outbox_max_bytes != core->config->uplink.outbox_max_bytes ||
+                          next->uplink.outbox_max_age_h != core->config->uplink.outbox_max_age_h;
+    telemetry_changed = telemetry_changed || next->uplink.enabled != core->config->uplink.enabled;
     struct wg_config *old_config = core->config;
     struct device_state *old_states = core->devices;
     core->config = next;
     core->devices = next_states;
-    plugin_host_commit(core->host, change); /* every bus now reads `next` */
+    plugin_host_commit(core->host, change);             /* every bus now reads `next` */
+    for (size_t i = 0; i < core->attachment_count; i++) /* the uplink's client, say */
+        if (core->attachments[i].reloaded)
+            core->attachments[i].reloaded(core->attachments[i].ctx, old_config, next);
     free_device_states(old_states, old_config->device_count);
     config_free(old_config);
-    if (uplink_changed) {
-        open_uplink(core);
-        /* It connects once the client it replaces has said goodbye (same client id). */
-        core->uplink_waiting = uplink_retiring(core);
-        if (core->uplink && !core->uplink_waiting)
-            uplink_start(core->uplink);
-    }
-    if (uplink_changed || telemetry_changed)
-        init_uplink_jobs(core);
+    if (outbox_changed)
+        apply_outbox_bound(core);
+    if (telemetry_changed)
+        init_telemetry_job(core);
     json_t *body =
         json_pack("{s:s, s:i, s:{s:i, s:i, s:i, s:i}}", "what", "reloaded", "devices",
                   (int)next->device_count, "buses", "kept", (int)buses.kept, "restarted",
@@ -1735,11 +1567,50 @@ static void handle_signals(struct wg_core *core, int signal_fd)
     }
 }
 
+int core_attach(struct wg_core *core, const struct wg_core_attachment *attachment)
+{
+    if (core->attachment_count == MAX_ATTACHMENTS)
+        return -1;
+    core->attachments[core->attachment_count++] = *attachment;
+    return 0;
+}
+
+int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ctx)
+{
+    return core_attach(core, &(struct wg_core_attachment){.committed = listener, .ctx = ctx});
+}
+
+int core_add_unjournaled_listener(struct wg_core *core, wg_event_listener listener, void *ctx)
+{
+    return core_attach(core, &(struct wg_core_attachment){.unjournaled = listener, .ctx = ctx});
+}
+
+static size_t source_fd(void *ctx, int *fds, size_t max)
+{
+    const struct extra_source *source = ctx;
+    if (max == 0)
+        return 0;
+    fds[0] = source->fd;
+    return 1;
+}
+
+static void source_ready(void *ctx, int fd)
+{
+    (void)fd;
+    const struct extra_source *source = ctx;
+    source->ready(source->ctx);
+}
+
 int core_add_source(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx)
 {
     if (core->source_count == MAX_SOURCES)
         return -1;
-    core->sources[core->source_count++] = (struct extra_source){fd, ready, ctx};
+    struct extra_source *source = &core->sources[core->source_count];
+    *source = (struct extra_source){fd, ready, ctx};
+    if (core_attach(core, &(struct wg_core_attachment){
+                              .ctx = source, .fds = source_fd, .ready = source_ready}) != 0)
+        return -1;
+    core->source_count++;
     return 0;
 }
 
@@ -1759,42 +1630,46 @@ static void note_iteration(struct wg_core *core, int64_t took_us)
         core->loop_window_max_us[core->loop_window] = took_us;
 }
 
+/* One poll(2) for the queue, the signals, the writer and every attachment's
+ * descriptors; what is readable is handled, then the timers. */
 int core_run(struct wg_core *core, int signal_fd)
 {
+    enum { QUEUE_FD, SIGNAL_FD, JOURNAL_FD, CORE_FDS };
+    struct pollfd fds[CORE_FDS + MAX_ATTACHMENTS * WG_ATTACH_MAX_FDS];
+    size_t owner[MAX_ATTACHMENTS * WG_ATTACH_MAX_FDS]; /* the attachment of fds[CORE_FDS + i] */
     while (!core->stop_requested) {
-        struct pollfd fds[4 + MAX_SOURCES + MAX_RETIRING] = {
-            {.fd = queue_fd(core->queue), .events = POLLIN},
-            {.fd = signal_fd, .events = POLLIN},
-            {.fd = core->uplink ? uplink_fd(core->uplink) : -1, .events = POLLIN},
-            {.fd = journal_fd(core->journal), .events = POLLIN}};
-        for (size_t i = 0; i < core->source_count; i++)
-            fds[4 + i] = (struct pollfd){.fd = core->sources[i].fd, .events = POLLIN};
-        nfds_t watched = (nfds_t)(4 + core->source_count);
-        for (size_t i = 0; i < MAX_RETIRING; i++)
-            fds[watched + i] = (struct pollfd){
-                .fd = core->retiring[i] ? uplink_fd(core->retiring[i]) : -1, .events = POLLIN};
-        int ready = poll(fds, watched + MAX_RETIRING, next_timer_in_ms(core));
+        fds[QUEUE_FD] = (struct pollfd){.fd = queue_fd(core->queue), .events = POLLIN};
+        fds[SIGNAL_FD] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
+        fds[JOURNAL_FD] = (struct pollfd){.fd = journal_fd(core->journal), .events = POLLIN};
+        size_t watched = 0;
+        for (size_t a = 0; a < core->attachment_count; a++) {
+            const struct wg_core_attachment *attachment = &core->attachments[a];
+            if (!attachment->fds)
+                continue;
+            int theirs[WG_ATTACH_MAX_FDS];
+            size_t count = attachment->fds(attachment->ctx, theirs, WG_ATTACH_MAX_FDS);
+            for (size_t i = 0; i < count && i < WG_ATTACH_MAX_FDS; i++) {
+                owner[watched] = a;
+                fds[CORE_FDS + watched++] = (struct pollfd){.fd = theirs[i], .events = POLLIN};
+            }
+        }
+        int ready = poll(fds, CORE_FDS + watched, next_timer_in_ms(core));
         if (ready < 0 && errno != EINTR) {
             wg_crit("poll: %s", strerror(errno));
             return -1;
         }
         int64_t started = real_us();
-        if (ready > 0 && (fds[0].revents & POLLIN))
+        if (ready > 0 && (fds[QUEUE_FD].revents & POLLIN))
             core_process(core);
-        if (ready > 0 && (fds[3].revents & POLLIN))
+        if (ready > 0 && (fds[JOURNAL_FD].revents & POLLIN))
             journal_process(core->journal);
-        if (ready > 0 && signal_fd >= 0 && (fds[1].revents & POLLIN))
+        if (ready > 0 && signal_fd >= 0 && (fds[SIGNAL_FD].revents & POLLIN))
             handle_signals(core, signal_fd);
-        if (ready > 0 && core->uplink && (fds[2].revents & POLLIN))
-            uplink_process(core->uplink);
-        for (size_t i = 0; ready > 0 && i < core->source_count; i++)
-            if (fds[4 + i].revents & POLLIN)
-                core->sources[i].ready(core->sources[i].ctx);
-        for (size_t i = 0; ready > 0 && i < MAX_RETIRING; i++)
-            if (core->retiring[i] && (fds[watched + i].revents & POLLIN))
-                uplink_process(core->retiring[i]);
-        if (uplink_retiring(core))
-            reap_retired_uplinks(core);
+        for (size_t i = 0; ready > 0 && i < watched; i++)
+            if ((fds[CORE_FDS + i].revents & POLLIN) && owner[i] < core->attachment_count &&
+                core->attachments[owner[i]].ready)
+                core->attachments[owner[i]].ready(core->attachments[owner[i]].ctx,
+                                                  fds[CORE_FDS + i].fd);
         core_run_timers(core);
         note_iteration(core, real_us() - started);
     }
@@ -1880,6 +1755,11 @@ struct wg_clock *core_clock(struct wg_core *core)
     return core->clock;
 }
 
+size_t core_active_alarm_count(struct wg_core *core)
+{
+    return alarm_count(engine_alarms(core->engine));
+}
+
 size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max)
 {
     return alarm_active(engine_alarms(core->engine), out, max);
@@ -1903,16 +1783,11 @@ void core_stats(struct wg_core *core, struct wg_core_stats *stats)
                                     .queue_depth = queue.depth,
                                     .queue_capacity = queue.capacity,
                                     .queue_high_water = queue.high_water,
-                                    .uplink_enabled = core->uplink != NULL,
+                                    .uplink_enabled = core->config->uplink.enabled,
                                     .loop_max_us = core->loop_max_us,
                                     .loop_max_recent_us = recent_us};
     snprintf(stats->storage_reason, sizeof stats->storage_reason, "%s", core->storage_reason);
     stats->storage = storage;
-}
-
-int core_uplink_fd(const struct wg_core *core)
-{
-    return core->uplink ? uplink_fd(core->uplink) : -1;
 }
 
 const struct wg_config *core_config(const struct wg_core *core)

@@ -23,6 +23,7 @@
 #include "alarm/alarm.h"
 #include "web/api_parse.h"
 #include "web/api_read.h"
+#include "web/core_json.h"
 #include "auth/auth.h"
 #include "config/config_edit.h"
 #include "alarm/engine.h"
@@ -1123,6 +1124,26 @@ static void requests_ready(void *ctx)
 
 /* ---- life cycle ---- */
 
+static size_t watched_fds(void *ctx, int *fds, size_t max)
+{
+    struct wg_api *api = ctx;
+    size_t count = 0;
+    if (count < max)
+        fds[count++] = bridge_request_fd(api->bridge);
+    if (count < max)
+        fds[count++] = api->heartbeat_fd;
+    return count;
+}
+
+static void fd_ready(void *ctx, int fd)
+{
+    struct wg_api *api = ctx;
+    if (fd == api->heartbeat_fd)
+        heartbeat(api);
+    else
+        requests_ready(api);
+}
+
 struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
                        struct wg_query_service *queries)
 {
@@ -1137,10 +1158,12 @@ struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
     struct itimerspec period = {.it_interval = {HEARTBEAT_MS / 1000, 0},
                                 .it_value = {HEARTBEAT_MS / 1000, 0}};
     if (api->heartbeat_fd < 0 || timerfd_settime(api->heartbeat_fd, 0, &period, NULL) != 0 ||
-        core_add_listener(core, on_event, api) != 0 ||
-        core_add_unjournaled_listener(core, on_event, api) != 0 ||
-        core_add_source(core, bridge_request_fd(bridge), requests_ready, api) != 0 ||
-        core_add_source(core, api->heartbeat_fd, heartbeat, api) != 0) {
+        core_attach(core, &(struct wg_core_attachment){.name = "web",
+                                                       .ctx = api,
+                                                       .committed = on_event,
+                                                       .unjournaled = on_event,
+                                                       .fds = watched_fds,
+                                                       .ready = fd_ready}) != 0) {
         wg_crit("web: cannot attach the API to the core: %s", strerror(errno));
         if (api->heartbeat_fd >= 0)
             close(api->heartbeat_fd);
