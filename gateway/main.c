@@ -40,6 +40,8 @@
 #include "store/store_call.h"
 #include "web/web.h"
 #include "web/web_bridge.h"
+#include "web/web_bridge_json.h"
+#include "uplink/uplink_attach.h"
 
 /* Query workers (query.h): two, so a history page is answered while an
  * export runs on the other (and exports take turns). */
@@ -536,8 +538,14 @@ int main(int argc, char **argv)
         core_add_source(core, query_service_fd(queries), query_service_complete, queries) != 0)
         wg_crit("the core cannot watch the query workers; the district's history commands "
                 "will not be answered");
-    /* The web server: its API attaches to the core before the drivers start,
-     * so no committed event is missed. Without it the daemon still runs. */
+    /* The uplink and the web API attach to the core the same way
+     * (core/attach.h), before the drivers start, so no committed event is
+     * missed. Without either the daemon still runs. */
+    struct wg_uplink_attachment *uplink =
+        uplink_attach(core, queries,
+                      &(struct wg_uplink_views){.status = core_status_json,
+                                                .active_alarms = core_active_alarms_json,
+                                                .devices = core_device_summaries_json});
     struct wg_web_bridge *bridge = NULL;
     struct wg_api *api = NULL;
     struct wg_web_server *web = NULL;
@@ -559,6 +567,7 @@ int main(int argc, char **argv)
     if (core_start(core) != 0) {
         web_stop(web);
         core_free(core);
+        uplink_attachment_free(uplink);
         query_service_free(queries);
         api_free(api);
         bridge_free(bridge);
@@ -574,6 +583,7 @@ int main(int argc, char **argv)
      * so that the core still stops its drivers and commits. */
     bool web_stopped = web_stop(web);
     core_free(core);
+    uplink_attachment_free(uplink);
     /* Before the bridge (a worker may still be replying), and only when the
      * web thread is gone (a stream's client leaving wakes its worker). */
     if (web_stopped)

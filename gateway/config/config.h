@@ -230,6 +230,7 @@ struct wg_uplink {
     int outbox_max_age_h;
     int heartbeat_s;
     int telemetry_interval_s;
+    bool telemetry_per_read; /* telemetry_mode: per_read (each poll as it completes) or interval */
     int response_interval_s; /* response-time figures published this often */
     unsigned commands;       /* allow-list: WG_COMMAND_BIT()s (uplink_command.h) */
 };

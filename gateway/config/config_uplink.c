@@ -87,6 +87,7 @@ void load_uplink(struct loader *ld, const struct wg_cfg_node *uplink)
                                        "outbox_max_age_h",
                                        "heartbeat_s",
                                        "telemetry_interval_s",
+                                       "telemetry_mode",
                                        "response_interval_s",
                                        "commands",
                                        NULL};
@@ -190,6 +191,18 @@ void load_uplink(struct loader *ld, const struct wg_cfg_node *uplink)
         read_int(ld, uplink, "outbox_max_age_h", 1, 24 * 365, &out->outbox_max_age_h);
         read_int(ld, uplink, "heartbeat_s", 1, 3600, &out->heartbeat_s);
         read_int(ld, uplink, "telemetry_interval_s", 1, 86400, &out->telemetry_interval_s);
+        const struct wg_cfg_node *mode = cfg_get(uplink, "telemetry_mode");
+        if (mode) {
+            const char *text = cfg_scalar(mode);
+            if (text && strcmp(text, "interval") == 0)
+                out->telemetry_per_read = false;
+            else if (text && strcmp(text, "per_read") == 0)
+                out->telemetry_per_read = true;
+            else
+                diag_at(ld->diag, mode,
+                        "telemetry_mode: expected \"interval\" or \"per_read\", got \"%s\"",
+                        text ? text : "a structure");
+        }
         read_int(ld, uplink, "response_interval_s", 60, 7 * 86400, &out->response_interval_s);
         read_commands(ld, uplink, &out->commands);
     }

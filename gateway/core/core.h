@@ -20,9 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "common/clock.h"
+#include "core/attach.h"
 #include "config/config.h"
 #include "common/event.h"
 #include "store/store.h"
@@ -60,6 +59,9 @@ int core_start(struct wg_core *core);
 /* Stops the drivers, handles what is still queued, commits, closes the store. */
 void core_free(struct wg_core *core);
 
+/* Attaches the web API, the uplink, a test (attach.h): -1 when full. */
+int core_attach(struct wg_core *core, const struct wg_core_attachment *attachment);
+/* Attachments of one callback each: */
 int core_add_listener(struct wg_core *core, wg_event_listener listener, void *ctx);
 /* Called with an alarm event that is shown before it is journaled (its seq
  * is 0): held past 250 ms, or storage failing. The committed listeners get
@@ -113,8 +115,8 @@ int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *wh
 struct wg_alarm;
 /* Active alarms in display order (priority, then age). */
 size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max);
-/* The active alarms as alarm_to_json records, display order; NULL on no memory. */
-json_t *core_active_alarms_json(struct wg_core *core);
+/* How many alarms are active. */
+size_t core_active_alarm_count(struct wg_core *core);
 /* An active alarm by id, or NULL. */
 const struct wg_alarm *core_find_alarm(struct wg_core *core, const char *alarm_id);
 struct wg_clock *core_clock(struct wg_core *core);
@@ -122,14 +124,38 @@ struct wg_clock *core_clock(struct wg_core *core);
  * reload that changes it takes effect at the next restart; clock.h). */
 const char *core_timezone(const struct wg_core *core);
 
-/* Devices as JSON: id, label, profile, bus, location, health, reason,
- * enabled; `detailed` adds address, poll_ms, spot, room, bed, driver, the
- * last values and the error counters. core_device_json: one (detailed), or
- * NULL when unknown. */
-json_t *core_devices_json(const struct wg_core *core, bool detailed);
-json_t *core_device_json(const struct wg_core *core, const char *device_id);
-/* {"devices": {"total", "online", "suspect", "offline", "unknown"}, "alarms_active"} */
-json_t *core_status_json(const struct wg_core *core);
+/* A device as the core sees it, for the consumers' views (the JSON of the
+ * web API and the uplink: web/web_bridge_json.h). Valid until the core handles
+ * its next message or reload; core thread only. */
+struct wg_core_counter {
+    char name[64]; /* "timeout", "crc", ... as the driver names it */
+    uint64_t count;
+};
+struct wg_core_device_view {
+    const struct wg_device *device;   /* its config: id, label, address, poll_ms, spot, ... */
+    const struct wg_profile *profile; /* its points, in the order of `values` */
+    const char *bus, *driver;
+    const char *zone, *room, *bed; /* NULL when not placed there */
+    enum wg_health health;
+    const char *health_name; /* "online", "suspect", "offline", "unknown" */
+    const char *reason;      /* the driver's words, "" when none */
+    const char *reason_code; /* health_reason.h, NULL before any report */
+    size_t point_count;
+    const double *values; /* the last value of each point ... */
+    const bool *seen;     /* ... when one was seen */
+    const struct wg_core_counter *counters;
+    size_t counter_count;
+};
+size_t core_device_count(const struct wg_core *core);
+/* The device at `index` (< core_device_count), config order. */
+void core_device_view(const struct wg_core *core, size_t index, struct wg_core_device_view *view);
+
+/* Device counts by health, and the active alarms. */
+struct wg_core_status {
+    size_t devices, online, suspect, offline, unknown;
+    size_t alarms_active;
+};
+void core_status(struct wg_core *core, struct wg_core_status *status);
 
 struct wg_core_stats {
     uint64_t events_committed;
@@ -137,15 +163,17 @@ struct wg_core_stats {
     bool storage_failing;
     char storage_reason[16]; /* store_status_reason of the failure, "" when ok */
     size_t queue_depth, queue_capacity, queue_high_water;
-    bool uplink_enabled;
+    bool uplink_enabled;        /* in the running config */
     int64_t loop_max_us;        /* the core loop's longest iteration since start */
     int64_t loop_max_recent_us; /* ... over the last minute */
     struct wg_writer_status storage;
 };
 void core_stats(struct wg_core *core, struct wg_core_stats *stats);
-/* The running uplink client's fd (readable when the MQTT library has handed
- * something over for the core), -1 when the uplink is off; for tests. */
-int core_uplink_fd(const struct wg_core *core);
+/* The uplink's side of the outbox (the store writer deletes; attachments
+ * hear of it through outbox_deleted with the same tag), and its totals as
+ * of the writer's last commit. */
+int core_outbox_delete(struct wg_core *core, uint64_t tag, const int64_t *seqs, size_t count);
+void core_outbox_totals(struct wg_core *core, struct wg_outbox_totals *totals);
 
 /* Read-only views for tests and status. */
 const struct wg_config *core_config(const struct wg_core *core);

@@ -185,6 +185,17 @@ int journal_reading(struct wg_journal *journal, const char *device, const char *
     return 0;
 }
 
+int journal_outbox(struct wg_journal *journal, const struct wg_outbox_append *row)
+{
+    struct wg_write *write = wg_write_outbox(row, WG_CLASS_TELEMETRY);
+    if (!write) {
+        wg_err("out of memory: a %s message of %zu bytes is not kept", row->kind, row->payload_len);
+        return -1;
+    }
+    add_to_batch(journal, write);
+    return 0;
+}
+
 int journal_audit(struct wg_journal *journal, int64_t ts_ms, const char *actor, const char *origin,
                   const char *action, const char *target, const char *detail)
 {
@@ -317,6 +328,8 @@ static bool hand_over(struct wg_journal *journal, struct wg_write *list)
             } else if (write->write_class == WG_CLASS_ALARM && !write->announced) {
                 announce(journal, write); /* refused by the store: still shown */
             }
+        } else if (write->type == WG_WRITE_OUTBOX && write->committed) {
+            any = true; /* the uplink publishes it */
         } else if (write->type == WG_WRITE_OUTBOX_DELETE && write->committed &&
                    journal->host.outbox_deleted) {
             journal->host.outbox_deleted(journal->host.ctx, write->tag, write->u.deletes.seqs,
@@ -399,7 +412,7 @@ int journal_start(struct wg_journal *journal)
 /* Counts of lost writes by kind and the alarm ids, in as many lines as it takes. */
 static void log_lost(struct wg_write *lost)
 {
-    size_t events = 0, readings = 0, audits = 0, deletes = 0;
+    size_t events = 0, readings = 0, audits = 0, deletes = 0, messages = 0;
     struct kind_count {
         const char *kind;
         size_t count;
@@ -418,6 +431,10 @@ static void log_lost(struct wg_write *lost)
             deletes += w->u.deletes.count;
             continue;
         }
+        if (w->type == WG_WRITE_OUTBOX) {
+            messages++;
+            continue;
+        }
         events++;
         const char *kind = w->u.event.event.kind;
         size_t k = 0;
@@ -434,9 +451,9 @@ static void log_lost(struct wg_write *lost)
         used += (size_t)snprintf(text + used, sizeof text - used, "%s%zu %s", used ? ", " : "",
                                  kinds[k].count, kinds[k].kind);
     wg_crit("storage: shutting down with %zu events that could not be stored (%s); also %zu "
-            "readings buckets, %zu audit rows and %zu outbox deletes (those rows are sent "
-            "again)",
-            events, text[0] ? text : "none", readings, audits, deletes);
+            "readings buckets, %zu telemetry messages, %zu audit rows and %zu outbox deletes "
+            "(those rows are sent again)",
+            events, text[0] ? text : "none", readings, messages, audits, deletes);
     char ids[IDS_PER_LINE * 40 + 16] = "";
     size_t in_line = 0, line_used = 0;
     for (struct wg_write *w = lost; w; w = w->next) {

@@ -76,6 +76,10 @@ int journal_event(struct wg_journal *journal, const struct wg_event *proto, json
                   enum wg_write_class write_class, const struct wg_journal_alarm_row *alarm_row);
 int journal_reading(struct wg_journal *journal, const char *device, const char *point,
                     const struct wg_reading_aggregate *aggregate);
+/* An outbox-only message (telemetry, in its final wire form; copied): it
+ * is committed in order with the rest and published by the uplink, never a
+ * journal event. Dropped first but for readings at the memory bound. */
+int journal_outbox(struct wg_journal *journal, const struct wg_outbox_append *row);
 int journal_audit(struct wg_journal *journal, int64_t ts_ms, const char *actor, const char *origin,
                   const char *action, const char *target, const char *detail);
 int journal_outbox_deletes(struct wg_journal *journal, uint64_t tag, const int64_t *seqs,

@@ -197,6 +197,47 @@ static const struct wg_migration migrations[] = {
                "    WHERE kind = OLD.kind;\n"
                "END;\n",
     },
+    {
+        .version = 6,
+        .name = "outbox-only rows: telemetry without a journal event",
+        /* Telemetry is encoded once, in its final MQTT form, and kept only
+         * in the outbox until its PUBACK (docs/mqtt.md): its event_id is
+         * NULL. SQLite cannot drop a NOT NULL, so the table is rebuilt with
+         * its rows, indexes, triggers and AUTOINCREMENT counter (a seq is
+         * never reused). */
+        .sql = "CREATE TABLE outbox_v6 (\n"
+               "    seq        INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+               "    event_id   TEXT    REFERENCES events (id),\n"
+               "    class      INTEGER NOT NULL CHECK (class BETWEEN 1 AND 3),\n"
+               "    kind       TEXT    NOT NULL,\n"
+               "    payload    TEXT    NOT NULL,\n"
+               "    bytes      INTEGER NOT NULL,\n"
+               "    created_ms INTEGER NOT NULL\n"
+               ");\n"
+               "INSERT INTO outbox_v6\n"
+               "    SELECT seq, event_id, class, kind, payload, bytes, created_ms FROM outbox;\n"
+               "DELETE FROM sqlite_sequence WHERE name = 'outbox_v6';\n"
+               "INSERT INTO sqlite_sequence (name, seq)\n"
+               "    SELECT 'outbox_v6', seq FROM sqlite_sequence WHERE name = 'outbox';\n"
+               "DROP TABLE outbox;\n"
+               "ALTER TABLE outbox_v6 RENAME TO outbox;\n"
+               "CREATE INDEX outbox_by_class ON outbox (class, seq, bytes);\n"
+               "CREATE INDEX outbox_by_event ON outbox (event_id);\n"
+               "CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox\n"
+               "BEGIN\n"
+               "    UPDATE outbox_totals SET rows = rows + 1, bytes = bytes + NEW.bytes\n"
+               "    WHERE class = NEW.class;\n"
+               "END;\n"
+               "CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox\n"
+               "BEGIN\n"
+               "    UPDATE outbox_totals SET rows = rows - 1, bytes = bytes - OLD.bytes\n"
+               "    WHERE class = OLD.class;\n"
+               "END;\n"
+               "CREATE TRIGGER outbox_no_update BEFORE UPDATE ON outbox\n"
+               "BEGIN\n"
+               "    SELECT RAISE(ABORT, 'outbox rows are never updated: delete and insert');\n"
+               "END;\n",
+    },
 };
 
 const struct wg_migration *migrations_list(size_t *count)

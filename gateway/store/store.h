@@ -136,6 +136,17 @@ struct wg_outbox_row {
 /* Calls `each` for up to `limit` rows with seq > after_seq, in order. */
 int store_outbox_peek(struct wg_store *store, int64_t after_seq, int limit,
                       int (*each)(const struct wg_outbox_row *row, void *ctx), void *ctx);
+/* An outbox-only row (telemetry): a message already in its final wire form,
+ * with no journal event (event_id NULL); `kind` is its topic leaf. Sets *seq
+ * (may be NULL). Inside store_begin/commit. */
+struct wg_outbox_append {
+    int uplink_class; /* enum wg_uplink_class */
+    const char *kind;
+    const char *payload;
+    size_t payload_len;
+    int64_t created_ms;
+};
+int store_outbox_append(struct wg_store *store, const struct wg_outbox_append *row, int64_t *seq);
 int store_outbox_delete(struct wg_store *store, int64_t seq);
 int64_t store_outbox_count(struct wg_store *store);
 int64_t store_outbox_bytes(struct wg_store *store);

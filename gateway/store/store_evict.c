@@ -87,7 +87,7 @@ int64_t store_alarm_pages_estimate(struct wg_store *store, const struct wg_store
 
 /* One place rows may be evicted from, and the time of its oldest row. */
 struct evict_source {
-    enum { SOURCE_READINGS, SOURCE_KIND, SOURCE_AUDIT } type;
+    enum { SOURCE_READINGS, SOURCE_KIND, SOURCE_AUDIT, SOURCE_OUTBOX_TELEMETRY } type;
     const char *kind;
     int64_t oldest_ms;
 };
@@ -127,6 +127,15 @@ static int oldest_source(struct wg_store *store, bool alarm_tier,
             return -1;
         if (has) {
             *best = (struct evict_source){SOURCE_READINGS, NULL, oldest};
+            *found = true;
+        }
+        /* Telemetry lives in the outbox only (migration 6): unsent, it is
+         * evicted by age like the journal's kinds. */
+        int telemetry = store_outbox_oldest_of_class(store, WG_UPLINK_TELEMETRY, &oldest);
+        if (telemetry < 0)
+            return -1;
+        if (telemetry && (!*found || oldest < best->oldest_ms)) {
+            *best = (struct evict_source){SOURCE_OUTBOX_TELEMETRY, NULL, oldest};
             *found = true;
         }
     } else {
@@ -211,6 +220,14 @@ static int64_t evict_source_chunk(struct wg_store *store, const struct evict_sou
         if (n < 0)
             return -1;
         evicted->rows[WG_EVICT_AUDIT] += n;
+        break;
+    case SOURCE_OUTBOX_TELEMETRY:
+        row_wal = EVICT_READING_ROW_WAL;
+        n = store_outbox_evict_chunk(store, WG_UPLINK_TELEMETRY, 0);
+        if (n < 0)
+            return -1;
+        evicted->rows[WG_EVICT_TELEMETRY] += n;
+        evicted->outbox_rows += n;
         break;
     case SOURCE_KIND: {
         /* The chunk ends at the seq (alarms: the time) `rows` rows in, or

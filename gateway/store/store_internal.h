@@ -194,4 +194,11 @@ int64_t store_file_bytes(const char *path, const char *suffix);
 /* Finalizes, closes and frees, whatever state the store is in. */
 void store_free_store(struct wg_store *store);
 
+/* store_outbox.c, for the eviction at the storage bound: created_ms of the
+ * oldest outbox row of a class (1, 0 when it has none, -1 on error), and a
+ * chunk of the oldest rows of a class deleted (only those created before
+ * `before_ms` when it is > 0): the count, or -1. */
+int store_outbox_oldest_of_class(struct wg_store *store, int uplink_class, int64_t *created_ms);
+int64_t store_outbox_evict_chunk(struct wg_store *store, int uplink_class, int64_t before_ms);
+
 #endif

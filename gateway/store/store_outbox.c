@@ -102,7 +102,7 @@ struct bound_job {
 };
 
 /* created_ms of the oldest row of a class; 0 when it has none, -1 on error. */
-static int oldest_of_class(struct wg_store *store, int uplink_class, int64_t *created_ms)
+int store_outbox_oldest_of_class(struct wg_store *store, int uplink_class, int64_t *created_ms)
 {
     sqlite3_stmt *stmt = store_prepared(store, ST_OUTBOX_OLDEST_OF_CLASS);
     if (!stmt)
@@ -121,7 +121,7 @@ static int oldest_of_class(struct wg_store *store, int uplink_class, int64_t *cr
 
 /* Deletes up to EVICT_CHUNK_ROWS of the oldest rows of a class (only those
  * created before `before_ms` when it is > 0). Returns the count, or -1. */
-static int64_t evict_outbox_chunk(struct wg_store *store, int uplink_class, int64_t before_ms)
+int64_t store_outbox_evict_chunk(struct wg_store *store, int uplink_class, int64_t before_ms)
 {
     enum stmt_id id = before_ms > 0 ? ST_OUTBOX_EVICT_AGED : ST_OUTBOX_EVICT_OLDEST;
     sqlite3_stmt *stmt = store_prepared(store, id);
@@ -152,11 +152,11 @@ static int bound_work(struct wg_store *store, void *ctx)
         size_t classes = job->bound->alarms_age_out ? 3 : 2;
         for (size_t i = 0; i < classes; i++) {
             int64_t oldest = 0;
-            int found = oldest_of_class(store, evictable[i], &oldest);
+            int found = store_outbox_oldest_of_class(store, evictable[i], &oldest);
             if (found < 0)
                 return -1;
             while (found && oldest < cutoff) {
-                int64_t n = evict_outbox_chunk(store, evictable[i], cutoff);
+                int64_t n = store_outbox_evict_chunk(store, evictable[i], cutoff);
                 if (n < 0)
                     return -1;
                 job->evicted->by_age[evictable[i]] += n;
@@ -175,7 +175,7 @@ static int bound_work(struct wg_store *store, void *ctx)
                 return -1;
             if (totals.total_bytes <= job->bound->max_bytes || totals.rows[evictable[i]] == 0)
                 break;
-            int64_t n = evict_outbox_chunk(store, evictable[i], 0);
+            int64_t n = store_outbox_evict_chunk(store, evictable[i], 0);
             if (n < 0)
                 return -1;
             job->evicted->by_size[evictable[i]] += n;
@@ -193,4 +193,56 @@ int store_outbox_bound(struct wg_store *store, const struct wg_outbox_bound *bou
     *evicted = (struct wg_outbox_eviction){0};
     struct bound_job job = {bound, now_ms, evicted};
     return store_run_write(store, bound_work, &job, 0, "bounding the outbox");
+}
+
+/* ---- outbox-only rows: payloads already in their final form ---- */
+
+struct outbox_append_job {
+    const struct wg_outbox_append *row;
+    int64_t seq;
+};
+
+static int outbox_append_work(struct wg_store *store, void *ctx)
+{
+    struct outbox_append_job *job = ctx;
+    const struct wg_outbox_append *row = job->row;
+    sqlite3_stmt *queue = store_prepared(store, ST_OUTBOX_INSERT);
+    if (!queue)
+        return -1;
+    int rc = sqlite3_bind_null(queue, 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(queue, 2, row->uplink_class);
+    if (rc == SQLITE_OK)
+        rc = store_bind_text(queue, 3, row->kind);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(queue, 4, row->payload, (int)row->payload_len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(queue, 5, (sqlite3_int64)row->payload_len);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(queue, 6, row->created_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(queue);
+    int result = 0;
+    if (rc != SQLITE_DONE)
+        result = store_fail_sqlite(store, rc, "queueing a message in the outbox");
+    store_done_with(queue);
+    job->seq = sqlite3_last_insert_rowid(store->db);
+    return result;
+}
+
+int store_outbox_append(struct wg_store *store, const struct wg_outbox_append *row, int64_t *seq)
+{
+    store->status = WG_STORE_OK;
+    if (!row || !row->kind || !row->kind[0] || !row->payload || row->payload_len > INT32_MAX ||
+        row->uplink_class < WG_UPLINK_ALARM || row->uplink_class > WG_UPLINK_TELEMETRY)
+        return store_fail(store, WG_STORE_REFUSED,
+                          "database %s: an outbox message without kind, payload or class refused",
+                          store->path);
+    struct outbox_append_job job = {.row = row};
+    if (store_run_write(store, outbox_append_work, &job, row->payload_len + 256,
+                        "queueing a message in the outbox") < 0)
+        return -1;
+    if (seq)
+        *seq = job.seq;
+    return 0;
 }

@@ -45,6 +45,7 @@ enum wg_write_type {
     WG_WRITE_READING,
     WG_WRITE_AUDIT,
     WG_WRITE_OUTBOX_DELETE,
+    WG_WRITE_OUTBOX, /* an outbox-only message (telemetry), already in its wire form */
 };
 
 /* The order in which held writes are dropped at the memory bound. */
@@ -88,6 +89,7 @@ struct wg_write {
             size_t count;
             int64_t *seqs;
         } deletes;
+        struct wg_outbox_append outbox; /* its strings live in the write */
     } u;
     /* Results, set by the writer thread before it hands the write back. */
     int64_t seq;    /* the journal seq of a committed event */
@@ -108,6 +110,10 @@ struct wg_write *wg_write_reading(const char *device, const char *point,
 struct wg_write *wg_write_audit(int64_t ts_ms, const char *actor, const char *origin,
                                 const char *action, const char *target, const char *detail);
 struct wg_write *wg_write_outbox_deletes(const int64_t *seqs, size_t count);
+/* An outbox-only message; the payload is copied. Its class decides where it
+ * is dropped at the memory bound (telemetry: WG_CLASS_TELEMETRY). */
+struct wg_write *wg_write_outbox(const struct wg_outbox_append *row,
+                                 enum wg_write_class write_class);
 void wg_write_free(struct wg_write *write);
 /* Frees a list linked through `next`. */
 void wg_write_free_list(struct wg_write *first);

@@ -45,6 +45,8 @@ static int write_one(struct wg_store *store, struct wg_write *write)
             if (store_outbox_delete(store, write->u.deletes.seqs[i]) != 0)
                 return -1;
         return 0;
+    case WG_WRITE_OUTBOX:
+        return store_outbox_append(store, &write->u.outbox, &write->seq);
     }
     return 0;
 }
@@ -60,6 +62,8 @@ static const char *write_what(const struct wg_write *write)
         return "audit row";
     case WG_WRITE_OUTBOX_DELETE:
         return "outbox delete";
+    case WG_WRITE_OUTBOX:
+        return write->u.outbox.kind;
     }
     return "?";
 }

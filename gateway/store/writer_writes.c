@@ -111,6 +111,22 @@ struct wg_write *wg_write_outbox_deletes(const int64_t *seqs, size_t count)
     return write;
 }
 
+struct wg_write *wg_write_outbox(const struct wg_outbox_append *row,
+                                 enum wg_write_class write_class)
+{
+    char *cursor;
+    struct wg_write *write = new_write(WG_WRITE_OUTBOX, write_class,
+                                       text_size(row->kind) + row->payload_len + 1, &cursor);
+    if (!write)
+        return NULL;
+    write->u.outbox = *row;
+    write->u.outbox.kind = copy_into(&cursor, row->kind);
+    memcpy(cursor, row->payload, row->payload_len);
+    cursor[row->payload_len] = '\0';
+    write->u.outbox.payload = cursor;
+    return write;
+}
+
 void wg_write_free(struct wg_write *write)
 {
     free(write);

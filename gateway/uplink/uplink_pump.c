@@ -191,6 +191,47 @@ struct pump_state {
     bool stop;
 };
 
+/* Publishes an outbox row's message to `leaf` at QoS 1 and tracks it until
+ * its PUBACK. 0, or -1 when paho refused it (then sending waits). */
+static int publish_row(struct wg_uplink_client *client, int64_t seq, const char *leaf,
+                       const char *text, size_t length)
+{
+    char topic[256];
+    uplink_topic(&client->identity, leaf, topic, sizeof topic);
+    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
+    uplink_expect_ack(client, &options);
+    int rc = uplink_publish_text(client, topic, text, length, false, &options);
+    if (rc != MQTTASYNC_SUCCESS) {
+        if (rc != MQTTASYNC_DISCONNECTED)
+            wg_info("uplink: paho refused a publish (code %d); waiting for acknowledgements", rc);
+        client->send_blocked = true;
+        return -1;
+    }
+    struct inflight *slot = inflight_at(client, client->inflight_count++);
+    *slot = (struct inflight){.seq = seq, .token = options.token, .acked = false};
+    client->cursor = seq;
+    client->published++;
+    return 0;
+}
+
+/* An outbox-only row: its payload is the message (the core sized it under
+ * the broker's limit); one the broker would refuse is dropped with an
+ * error rather than block everything behind it. */
+static int send_stored_row(struct wg_uplink_client *client, const struct wg_outbox_row *row)
+{
+    if ((long long)row->payload_len > uplink_message_limit(client)) {
+        wg_err("uplink: a %s message (#%" PRId64 ") is %zu bytes, more than the broker's limit "
+               "of %lld; it is not sent",
+               row->kind, row->seq, row->payload_len, uplink_message_limit(client));
+        client->cursor = row->seq;
+        int64_t seq = row->seq;
+        if (client->host.delete_outbox)
+            client->host.delete_outbox(client->host.ctx, &seq, 1);
+        return 0;
+    }
+    return publish_row(client, row->seq, row->kind, row->payload, row->payload_len);
+}
+
 static int send_row(const struct wg_outbox_row *row, void *ctx)
 {
     struct pump_state *pump = ctx;
@@ -198,6 +239,14 @@ static int send_row(const struct wg_outbox_row *row, void *ctx)
     pump->seen++;
     if (is_deleting(client, row->seq)) {
         client->cursor = row->seq; /* acknowledged already; its delete is on its way */
+        return 0;
+    }
+    if (!row->event_id) {
+        /* An outbox-only row (telemetry): stored in its wire form, sent as it is. */
+        if (send_stored_row(client, row) != 0) {
+            pump->stop = true;
+            return 1;
+        }
         return 0;
     }
     const char *leaf = NULL;
@@ -227,23 +276,12 @@ static int send_row(const struct wg_outbox_row *row, void *ctx)
         pump->stop = true;
         return 1;
     }
-    char topic[256];
-    uplink_topic(&client->identity, leaf, topic, sizeof topic);
-    MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-    uplink_expect_ack(client, &options);
-    int rc = uplink_publish_text(client, topic, text, length, false, &options);
+    int rc = publish_row(client, row->seq, leaf, text, length);
     free(text);
-    if (rc != MQTTASYNC_SUCCESS) {
-        if (rc != MQTTASYNC_DISCONNECTED)
-            wg_info("uplink: paho refused a publish (code %d); waiting for acknowledgements", rc);
-        client->send_blocked = true;
+    if (rc != 0) {
         pump->stop = true;
         return 1;
     }
-    struct inflight *slot = inflight_at(client, client->inflight_count++);
-    *slot = (struct inflight){.seq = row->seq, .token = options.token, .acked = false};
-    client->cursor = row->seq;
-    client->published++;
     return 0;
 }
 

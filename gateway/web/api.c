@@ -247,6 +247,26 @@ static void requests_ready(void *ctx)
 
 /* ---- life cycle ---- */
 
+static size_t watched_fds(void *ctx, int *fds, size_t max)
+{
+    struct wg_api *api = ctx;
+    size_t count = 0;
+    if (count < max)
+        fds[count++] = bridge_request_fd(api->bridge);
+    if (count < max)
+        fds[count++] = api->heartbeat_fd;
+    return count;
+}
+
+static void fd_ready(void *ctx, int fd)
+{
+    struct wg_api *api = ctx;
+    if (fd == api->heartbeat_fd)
+        api_heartbeat(api);
+    else
+        requests_ready(api);
+}
+
 struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
                        struct wg_query_service *queries)
 {
@@ -261,9 +281,12 @@ struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
     struct itimerspec period = {.it_interval = {HEARTBEAT_MS / 1000, 0},
                                 .it_value = {HEARTBEAT_MS / 1000, 0}};
     if (api->heartbeat_fd < 0 || timerfd_settime(api->heartbeat_fd, 0, &period, NULL) != 0 ||
-        bridge_core_listen(core, api_on_event, api) != 0 ||
-        bridge_core_watch(core, bridge_request_fd(bridge), requests_ready, api) != 0 ||
-        bridge_core_watch(core, api->heartbeat_fd, api_heartbeat, api) != 0) {
+        bridge_core_attach(core, &(struct wg_core_attachment){.name = "web",
+                                                              .ctx = api,
+                                                              .committed = api_on_event,
+                                                              .unjournaled = api_on_event,
+                                                              .fds = watched_fds,
+                                                              .ready = fd_ready}) != 0) {
         wg_crit("web: cannot attach the API to the core: %s", strerror(errno));
         if (api->heartbeat_fd >= 0)
             close(api->heartbeat_fd);

@@ -15,6 +15,7 @@
 #include "web/api_parse.h"
 #include "web/api_read.h"
 #include "web/labels.h"
+#include "web/web_bridge_json.h"
 
 #define HEARTBEAT_MS      1000
 #define HISTORY_MAX_LIMIT 1000

@@ -11,7 +11,7 @@
 #define WG_WEB_H
 
 #include "config/config.h"
-#include "store/store_call.h"
+struct wg_store_calls; /* store/store_call.h: auth writes through the store writer */
 #include "web/web_bridge.h"
 
 struct wg_web_server;

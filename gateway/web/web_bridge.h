@@ -43,6 +43,7 @@
 
 #include "common/event.h"
 #include "config/config.h"
+#include "core/attach.h"
 #include "store/query.h"
 
 #define WG_STREAM_CHUNKS_IN_FLIGHT 8
@@ -187,12 +188,10 @@ int64_t bridge_core_now_ms(struct wg_core *core);
 const char *bridge_core_timezone(struct wg_core *core);
 /* The seq of the last event committed to the journal. */
 int64_t bridge_core_last_seq(struct wg_core *core);
-/* `on_event` gets every committed event, and every alarm event shown before
- * it is journaled (seq 0). -1 when out of memory. */
-int bridge_core_listen(struct wg_core *core,
-                       void (*on_event)(const struct wg_event *event, void *ctx), void *ctx);
-/* `ready` runs on the core thread whenever `fd` is readable. */
-int bridge_core_watch(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx);
+/* Attaches the API to the core the way the uplink is attached (core/attach.h:
+ * committed and unjournaled events, descriptors to watch). -1 when out of
+ * memory. */
+int bridge_core_attach(struct wg_core *core, const struct wg_core_attachment *attachment);
 /* An acknowledgement at the station: 0, or -1 with the reason in `why`
  * ("no active alarm ..." when there is none). */
 int bridge_core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who,
@@ -232,13 +231,9 @@ struct wg_web_core_stats {
 void bridge_core_stats(struct wg_core *core, struct wg_web_core_stats *stats);
 
 /* ---- JSON views of the core, core thread only ----
- * Defined by the core today; they move into gateway/web/ with their names
- * kept (issue 15, contract 4). */
-
-json_t *core_active_alarms_json(struct wg_core *core);
-json_t *core_devices_json(const struct wg_core *core, bool detailed);
-json_t *core_device_json(const struct wg_core *core, const char *device_id);
-json_t *core_status_json(const struct wg_core *core);
+ * The bridge's own, built from the core's C views: web/web_bridge_json.h
+ * (core_active_alarms_json, core_devices_json, core_device_json,
+ * core_status_json; the uplink is handed them by main.c). */
 
 /* ---- the query workers (store/query.h, included above) ----
  * The API's reads of the journal and configuration changes run as query

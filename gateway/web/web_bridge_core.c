@@ -35,17 +35,9 @@ int64_t bridge_core_last_seq(struct wg_core *core)
     return store_last_event_seq(core_store(core));
 }
 
-int bridge_core_listen(struct wg_core *core,
-                       void (*on_event)(const struct wg_event *event, void *ctx), void *ctx)
+int bridge_core_attach(struct wg_core *core, const struct wg_core_attachment *attachment)
 {
-    if (core_add_listener(core, on_event, ctx) != 0)
-        return -1;
-    return core_add_unjournaled_listener(core, on_event, ctx);
-}
-
-int bridge_core_watch(struct wg_core *core, int fd, void (*ready)(void *ctx), void *ctx)
-{
-    return core_add_source(core, fd, ready, ctx);
+    return core_attach(core, attachment);
 }
 
 int bridge_core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who,

@@ -9,6 +9,11 @@
                                           as re-sends of the same id and seq
   check_mqtt.py latency FILE              receive time - event time of alarm/health/event
                                           messages: count, p50, p99 (ms)
+  check_mqtt.py telemetry FILE [IDS]      telemetry and readings messages (outbox-only, no
+                                          seq): every id listed in the file IDS (one a line,
+                                          the committed rows) arrived; a duplicate only as the
+                                          same id with the same payload; each poll (device,
+                                          ts_ms) in one message only
 
 Prints one summary line and "# ..." details; exit status 0 = pass."""
 import json
@@ -124,6 +129,38 @@ def latency(path):
     return 0
 
 
+def telemetry(path, ids_path=None):
+    payloads, duplicates, wrong, polls, records = {}, 0, 0, {}, 0
+    for _, _, topic, p, e in read_messages(path):
+        if e or not isinstance(p, dict) or topic.rsplit("/", 1)[-1] not in ("telemetry", "readings"):
+            continue
+        if p["id"] in payloads:
+            duplicates += 1
+            if payloads[p["id"]] != p:
+                wrong += 1
+                print("# message %s arrived twice with different payloads" % p["id"])
+            continue
+        payloads[p["id"]] = p
+        for record in p.get("readings", []):
+            records += 1
+            key = (record["device"], record["ts_ms"])
+            if key in polls:
+                wrong += 1
+                print("# poll %s at %d in messages %s and %s" % (key + (polls[key], p["id"])))
+            polls[key] = p["id"]
+    expected = []
+    if ids_path:
+        with open(ids_path) as f:
+            expected = [line.strip() for line in f if line.strip()]
+    missing = [i for i in expected if i not in payloads]
+    for i in missing[:10]:
+        print("# committed message %s never arrived" % i)
+    print("telemetry: received %d distinct messages (%d poll records), duplicates %d, "
+          "committed %d, missing %d, inconsistent %d"
+          % (len(payloads), records, duplicates, len(expected), len(missing), wrong))
+    return 0 if payloads and not missing and wrong == 0 else 1
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -137,6 +174,8 @@ def main(argv):
         return delivery(args[0], args[1], from_seq, to_seq)
     if argv[1] == "latency":
         return latency(argv[2])
+    if argv[1] == "telemetry":
+        return telemetry(argv[2], argv[3] if len(argv) > 3 else None)
     print(__doc__)
     return 2
 

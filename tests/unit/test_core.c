@@ -21,6 +21,7 @@
 #include "core/core.h"
 #include "drivers/health_reason.h"
 #include "store/store.h"
+#include "web/web_bridge_json.h"
 
 struct fixture {
     char *dir;

@@ -25,8 +25,11 @@
 #include "config/config.h"
 #include "core/core.h"
 #include "store/store.h"
+#include "uplink/uplink_attach.h"
+#include "web/web_bridge_json.h"
 
 struct fixture {
+    struct wg_uplink_attachment *uplink; /* attached as main.c does */
     char *dir;
     char *config_path;
     int port;
@@ -162,6 +165,11 @@ static int setup(void **state)
     assert_non_null(f->core);
     diag_free(&diag);
     free(plugin_dir);
+    f->uplink = uplink_attach(f->core, NULL,
+                              &(struct wg_uplink_views){.status = core_status_json,
+                                                        .active_alarms = core_active_alarms_json,
+                                                        .devices = core_device_summaries_json});
+    assert_non_null(f->uplink);
     assert_int_equal(core_start(f->core), 0);
     *state = f;
     return 0;
@@ -173,6 +181,7 @@ static int teardown(void **state)
     if (!f)
         return 0;
     core_free(f->core);
+    uplink_attachment_free(f->uplink);
     if (f->timer_fd > 0)
         close(f->timer_fd);
     pid_t children[] = {f->sub, f->broker};
@@ -208,7 +217,7 @@ static void tick(void *ctx)
         assert_int_equal(system(command), 0);
         /* ... and the MQTT library has handed it over, but the core has not
          * looked yet (this callback is the core thread). */
-        struct pollfd ready = {.fd = core_uplink_fd(f->core), .events = POLLIN};
+        struct pollfd ready = {.fd = uplink_attachment_fd(f->uplink), .events = POLLIN};
         f->command_pending = poll(&ready, 1, 10000) == 1;
         usleep(200 * 1000);
         /* A health change goes to the district: a PUBLISH awaiting its PUBACK. */
