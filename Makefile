@@ -57,7 +57,7 @@ all: $(BUILD)/wardgated $(PLUGIN_SO)
 deps:
 	@tools/deps.sh
 
-$(BUILD)/%.o: %.c $(GATEWAY_H)
+$(BUILD)/%.o: %.c $(GATEWAY_H) $(wildcard plugins/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -80,6 +80,13 @@ int store_begin(struct wg_store *store);
  * caller still holds its events and retries later. */
 int store_commit(struct wg_store *store);
 void store_rollback(struct wg_store *store);
+/* The transactions that follow are fsync'd at their commit (true: the
+ * default, synchronous=FULL) or only written to the WAL (false:
+ * synchronous=NORMAL), which a crash of the daemon cannot lose but a power
+ * cut can, until the next fsync'd commit or checkpoint. The store writer
+ * relaxes it only for transactions of telemetry, readings and outbox
+ * deletes (docs/storage.md). 0, or -1 with the error. */
+int store_set_fsync_at_commit(struct wg_store *store, bool fsync_at_commit);
 
 /* Appends to the journal and, if event->uplink != NONE, to the outbox (the
  * payload is the event as JSON). Sets event->seq. Inside store_begin/commit. */

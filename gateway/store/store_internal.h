@@ -104,6 +104,7 @@ struct wg_store {
     int64_t wal_frames; /* frames in the WAL after the last commit (the WAL hook) */
     int64_t auto_checkpoint_frames; /* a PASSIVE checkpoint after a commit past this */
     bool in_batch;                  /* between store_begin and store_commit/rollback */
+    bool commits_not_fsynced;       /* store_set_fsync_at_commit(false) in force */
     bool batch_lost;                /* SQLite rolled the batch back on its own after an error */
     enum wg_store_status batch_lost_status; /* ... and the status of that error */
     bool evicting;                          /* above EVICT_ABOVE_PERCENT, until EVICT_TO_PERCENT */

@@ -163,6 +163,21 @@ int store_commit(struct wg_store *store)
     return 0;
 }
 
+int store_set_fsync_at_commit(struct wg_store *store, bool fsync_at_commit)
+{
+    /* (The status is left alone: the writer restores FULL after a failure
+     * whose status its caller reads. A connection setting: it touches no
+     * file, so it does not fail on a locked or full disk.) */
+    if (store->commits_not_fsynced == !fsync_at_commit)
+        return 0;
+    if (store_pragma(store, fsync_at_commit ? "PRAGMA synchronous = FULL"
+                                            : "PRAGMA synchronous = NORMAL",
+                     NULL, 0) < 0)
+        return -1;
+    store->commits_not_fsynced = !fsync_at_commit;
+    return 0;
+}
+
 void store_rollback(struct wg_store *store)
 {
     if (!sqlite3_get_autocommit(store->db))

@@ -21,6 +21,7 @@
 #define RETRY_FIRST_MS            100
 #define RETRY_MAX_MS              2000
 #define HOUSEKEEPING_MS           1000
+#define FSYNC_AT_LEAST_MS         1000 /* telemetry-only commits: one fsync'd a second at least */
 #define MAINTAIN_MS               (10 * 60 * 1000)
 #define OUTBOX_AGE_CHECK_MS       (10 * 1000)
 #define IDLE_TRUNCATE_MS          2000  /* the WAL is truncated after this long without writes */
@@ -55,6 +56,7 @@ struct wg_store_writer {
     double wal_ratio;        /* WAL bytes a transaction wrote per byte of its writes (measured) */
     int64_t retry_at_ms, backoff_ms;
     int64_t next_housekeeping_ms, next_maintain_ms, next_age_check_ms, last_write_ms;
+    int64_t last_fsync_ms; /* the last commit fsync'd (write_transaction) */
     struct wg_store_eviction evicted; /* since the last log line */
     int64_t evicted_since_ms, evicted_logged_ms;
     bool cap_logged, alarm_only_logged;

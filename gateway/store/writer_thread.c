@@ -68,19 +68,44 @@ static const char *write_what(const struct wg_write *write)
     return "?";
 }
 
+/* Whether a transaction's commit must be fsync'd: when it holds anything
+ * but telemetry, readings and outbox deletes (events and audit rows are
+ * committed before anything is said of them), and at least once a second
+ * whatever it holds, so a power cut loses at most the last second of
+ * telemetry and readings (a crash of the daemon loses none: the WAL is
+ * written either way). */
+static bool needs_fsync(const struct wg_store_writer *writer, size_t count, int64_t now_ms)
+{
+    if (now_ms - writer->last_fsync_ms >= FSYNC_AT_LEAST_MS)
+        return true;
+    for (size_t i = 0; i < count; i++) {
+        const struct wg_write *write = writer->batch[i];
+        bool relaxed = write->type == WG_WRITE_READING || write->type == WG_WRITE_OUTBOX_DELETE ||
+                       (write->type == WG_WRITE_OUTBOX && write->write_class == WG_CLASS_TELEMETRY);
+        if (!relaxed)
+            return true;
+    }
+    return false;
+}
+
 /* One transaction: room first (the size bound), then every write. On
  * failure everything is rolled back and -1 returned; a refused write is
  * marked and skipped. */
 static int write_transaction(struct wg_store_writer *writer, size_t count)
 {
     struct wg_store *store = writer->store;
-    if (store_begin(store) != 0)
+    int64_t now = writer_mono_ms();
+    bool fsync_at_commit = needs_fsync(writer, count, now);
+    if (store_set_fsync_at_commit(store, fsync_at_commit) != 0 || store_begin(store) != 0) {
+        store_set_fsync_at_commit(store, true);
         return -1;
+    }
     /* Room first, with a quarter of the WAL's share (deleting costs more WAL
      * than writing: whole pages of many indexes), so the bound keeps up. */
     if (store_over_bound(store) &&
         store_evict(store, writer->status.usage.wal_budget_bytes / 4, &writer->evicted) != 0) {
         store_rollback(store);
+        store_set_fsync_at_commit(store, true);
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
@@ -96,10 +121,16 @@ static int write_transaction(struct wg_store_writer *writer, size_t count)
             continue;
         }
         store_rollback(store);
+        store_set_fsync_at_commit(store, true);
         return -1;
     }
-    if (store_commit(store) != 0)
+    int committed = store_commit(store);
+    /* Anything else on this connection (store_call.h) is fsync'd as before. */
+    store_set_fsync_at_commit(store, true);
+    if (committed != 0)
         return -1;
+    if (fsync_at_commit)
+        writer->last_fsync_ms = now;
     for (size_t i = 0; i < count; i++)
         writer->batch[i]->committed = !writer->batch[i]->refused;
     return 0;

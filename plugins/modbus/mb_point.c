@@ -294,6 +294,14 @@ bool mb_point_parse(const struct wg_host *host, const struct wg_point_view *view
     if (!ok)
         return false;
     out->debounce_ms = (int)debounce;
+    /* A decimal scale divides: 2207 * 0.1 is 220.70000000000002 in binary,
+     * 2207 / 10 is 220.7 (the double nearest it), which the pages, the
+     * journal and the uplink then print as the meter shows it. */
+    static const double decimal_scales[] = {1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9};
+    static const double divisors[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    for (size_t k = 0; k < sizeof divisors / sizeof divisors[0]; k++)
+        if (out->scale == decimal_scales[k])
+            out->divisor = divisors[k];
     if (out->scale == 0.0 || !isfinite(out->scale) || !isfinite(out->offset)) {
         host->cfg_error(host, host->cfg_get(source, "scale"),
                         "%s: scale must be a finite non-zero number", where);
@@ -387,7 +395,7 @@ double mb_point_decode_registers(const struct mb_point *point, const uint16_t *r
         number = (uint16_t)raw;
         break;
     }
-    return number * point->scale + point->offset;
+    return (point->divisor != 0 ? number / point->divisor : number * point->scale) + point->offset;
 }
 
 static void put_raw(const struct mb_point *point, uint64_t raw, uint16_t *registers)

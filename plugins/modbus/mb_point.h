@@ -25,6 +25,7 @@ struct mb_point {
     bool byte_swap; /* order badc / dcba / ba: the bytes of each register swapped */
     bool word_swap; /* order cdab / dcba: the least significant register first */
     double scale;
+    double divisor; /* != 0: scale is 1/divisor (0.1, 0.01, ...): raw / divisor is the exact decimal */
     double offset;
     bool is_bool;  /* the point's kind is bool: the result is 0 or 1 */
     int bit;       /* >= 0: bool = that bit of the raw value */
