@@ -248,8 +248,12 @@ void *writer_main(void *arg)
         int64_t wal_before = store_wal_bytes(writer->store);
         int rc = write_transaction(writer, count);
         int64_t took = writer_mono_ms() - started;
+        /* The WAL as this transaction left it: the hold above acts on it at
+         * once, not at the next housekeeping (a second of back-to-back
+         * transactions, a flush of every readings bucket, grew it to five
+         * times its share). */
+        int64_t wal_after = store_wal_bytes(writer->store);
         if (rc == 0 && bytes > 0) {
-            int64_t wal_after = store_wal_bytes(writer->store);
             int64_t grown = wal_after >= wal_before ? wal_after - wal_before : wal_after;
             /* Up at once, down slowly: a transaction that touched more pages
              * than the last ones is what the next may do too. */
@@ -268,6 +272,8 @@ void *writer_main(void *arg)
 
         pthread_mutex_lock(&writer->lock);
         writer->in_progress = 0;
+        if (wal_after >= 0)
+            writer->status.usage.wal_bytes = wal_after;
         writer->status.last_transaction_ms = took;
         if (took > writer->status.longest_transaction_ms)
             writer->status.longest_transaction_ms = took;
