@@ -113,6 +113,20 @@ def stop_process(proc, seconds=60):
 
 # ---- the pymodbus farm, the broker, the subscriber ----
 
+class Target:
+    """What bench_modbus asks of a program under test (wardgate, Node-RED):
+    its process `proc` and log file `log`, set by its start()."""
+
+    def pids(self):
+        return [self.proc.pid] if self.proc.poll() is None else []
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def log_bytes(self):
+        return os.path.getsize(self.log)
+
+
 class Farm:
     """N devices on N loopback ports, DEVICES_PER_FARM to a pymodbus process."""
 

@@ -48,7 +48,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_harness import REGISTERS, ROOT, Broker, Farm, free_port, one_run, stop_process  # noqa: E402
+from bench_harness import REGISTERS, ROOT, Target, Broker, Farm, free_port, one_run, stop_process  # noqa: E402
 
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 DAEMON = os.path.join(BUILD, "wardgated")
@@ -59,7 +59,7 @@ def env_int(name, default):
     return int(os.environ.get(name, default))
 
 
-class Wardgate:
+class Wardgate(Target):
     """wardgated with one modbus-tcp bus per device, in one telemetry mode."""
 
     def __init__(self, mode):
@@ -115,15 +115,6 @@ buses:
         self.proc = subprocess.Popen([DAEMON, "-c", config, "--db", os.path.join(directory, "bench.db"),
                                       "--plugin-dir", PLUGINS, "--web-root", os.path.join(ROOT, "web")],
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
-
-    def pids(self):
-        return [self.proc.pid] if self.proc.poll() is None else []
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def log_bytes(self):
-        return os.path.getsize(self.log)
 
     def notes(self):
         """Daemon log lines that may explain a lost reading: the first warnings, errors, drops."""

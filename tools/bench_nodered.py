@@ -25,12 +25,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_modbus  # noqa: E402
-from bench_harness import REGISTERS, ROOT, free_port, stop_process  # noqa: E402
+from bench_harness import REGISTERS, ROOT, Target, free_port, stop_process  # noqa: E402
 
 PACKAGE_DIR = os.path.join(ROOT, "tools/nodered")
 
 
-class NodeRed:
+class NodeRed(Target):
     """Node-RED as a target of tools/bench_harness.py (see its docstring)."""
 
     def __init__(self, build):
@@ -115,15 +115,6 @@ class NodeRed:
         self.log = os.path.join(directory, "nodered.log")
         self.proc = subprocess.Popen([self.node, self.red, "--userDir", user_dir, "--settings", settings],
                                      cwd=user_dir, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
-
-    def pids(self):
-        return [self.proc.pid] if self.proc.poll() is None else []
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def log_bytes(self):
-        return os.path.getsize(self.log)
 
     def notes(self):
         with open(self.log, errors="replace") as f:
