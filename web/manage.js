@@ -209,10 +209,19 @@
     return res;
   }
 
+  /* Why a request failed, in words: refused for the user's role; storage
+   * that could not take the change (the words say nothing was changed: no
+   * HTTP status for a manager to read); else the status and the words. */
+  function failureText(res) {
+    if (res.status === 403) return t('forbidden.action', { error: errorText(res) });
+    if (res.data && typeof res.data === 'object' && res.data.code === 'storage') return errorText(res);
+    return t('error.http', { status: res.status, error: errorText(res) });
+  }
+
   /* Shows a failed request in the message bar (403 and network errors already are). */
   function reportFailure(res) {
     if (res.status === 403 || res.status === 0) return;
-    showMessage(t('error.http', { status: res.status, error: errorText(res) }));
+    showMessage(failureText(res));
   }
 
   /* ---- confirmation ---- */
@@ -587,7 +596,7 @@
    * highlighted, its details listed (no server path). */
   function showFormErrors(form, box, fieldMap, res) {
     const data = res.data && typeof res.data === 'object' ? res.data : {};
-    const status = res.status === 403 ? t('forbidden.action', { error: errorText(res) }) : t('error.http', { status: res.status, error: errorText(res) });
+    const status = failureText(res);
     const details = Array.isArray(data.details) ? data.details : [];
     const fields = [data.field].concat(Array.isArray(data.fields) ? data.fields : []).filter(Boolean);
     showProblems(form, box, fieldMap, status, details, fields);
@@ -964,7 +973,7 @@
     input.classList.add('invalid');
     input.setAttribute('aria-invalid', 'true');
     const data = res.data && typeof res.data === 'object' ? res.data : {};
-    const head = res.status === 403 ? t('forbidden.action', { error: errorText(res) }) : t('error.http', { status: res.status, error: errorText(res) });
+    const head = failureText(res);
     const details = (Array.isArray(data.details) ? data.details : []).map((d) => WGWords.problem(d, () => t('room.beds'))).filter((x) => x && x !== head);
     err.innerHTML = `${esc(head)}${details.length ? `<ul class="details">${details.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>` : ''}`;
   }
@@ -1244,7 +1253,7 @@
     const data = res.data && typeof res.data === 'object' ? res.data : {};
     const el = { username: '#new-username', role: '#new-role', password: '#new-password' }[data.field];
     if (el) $(el).classList.add('invalid');
-    err.textContent = res.status === 403 ? t('forbidden.action', { error: errorText(res) }) : t('error.http', { status: res.status, error: errorText(res) });
+    err.textContent = failureText(res);
   }
 
   /* A role changes only after a confirmation that says what it means:

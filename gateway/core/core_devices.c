@@ -192,9 +192,10 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
 
     if (point->kind != WG_POINT_BOOL) {
         add_to_bucket(core, msg->device, msg->point, msg->ts_ms, msg->value);
-        if (core->config->uplink.enabled && core->config->uplink.telemetry_per_read)
+        enum core_telemetry telemetry = core_telemetry_of(core->config);
+        if (telemetry == CORE_TELEMETRY_PER_READ)
             core_mark_fresh(core, msg->device, msg->point, msg->ts_ms);
-        else if (core->config->uplink.enabled)
+        else if (telemetry == CORE_TELEMETRY_INTERVAL)
             add_to_telemetry(&state->telemetry[msg->point], msg->ts_ms, msg->value);
     } else if (!meaning_is_heartbeat(point->meaning) && /* heartbeats: liveness only */
                (first ? msg->value != 0 : previous != msg->value)) {

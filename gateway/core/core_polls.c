@@ -53,7 +53,7 @@ void core_handle_poll_done(struct wg_core *core, const struct wg_msg *msg)
     if (msg->device >= core->config->device_count)
         return;
     core->devices[msg->device].reports_polls = true;
-    if (core->config->uplink.enabled && core->config->uplink.telemetry_per_read)
+    if (core_telemetry_of(core->config) == CORE_TELEMETRY_PER_READ)
         emit_poll(core, msg->device, msg->ts_ms);
 }
 
@@ -117,9 +117,8 @@ void core_job_telemetry(struct wg_core *core)
 {
     int64_t now = clock_wall_ms(core->clock);
     const struct wg_config *config = core->config;
-    for (size_t d = 0;
-         config->uplink.enabled && !config->uplink.telemetry_per_read && d < config->device_count;
-         d++) {
+    bool interval = core_telemetry_of(config) == CORE_TELEMETRY_INTERVAL;
+    for (size_t d = 0; interval && d < config->device_count; d++) {
         struct device_state *state = &core->devices[d];
         telemetry_add_interval(core->telemetry, config->devices[d].id,
                                &config->profiles[config->devices[d].profile], state->telemetry,
@@ -137,7 +136,7 @@ void core_init_telemetry_job(struct wg_core *core)
 {
     int64_t now = clock_mono_ms(core->clock);
     int64_t telemetry_ms = (int64_t)core->config->uplink.telemetry_interval_s * 1000;
-    bool interval = core->config->uplink.enabled && !core->config->uplink.telemetry_per_read;
+    bool interval = core_telemetry_of(core->config) == CORE_TELEMETRY_INTERVAL;
     core->jobs[JOB_TELEMETRY] = (struct periodic_job){"telemetry", interval ? telemetry_ms : 0,
                                                       now + telemetry_ms, core_job_telemetry};
     core->telemetry_from_ms = clock_wall_ms(core->clock);

@@ -107,9 +107,9 @@ struct wg_core {
     char *timezone;            /* the zone local time is in (main set TZ from it at start) */
     struct wg_clock *clock;
     struct wg_config *config;
-    struct wg_journal *journal; /* the writer's side: every write goes through it */
+    struct wg_journal *journal;     /* the writer's side: every write goes through it */
     struct wg_store_reader *reader; /* a read-only connection for the core thread */
-    int64_t bucket_ms;          /* the readings bucket (storage.readings_bucket_s) */
+    int64_t bucket_ms;              /* the readings bucket (storage.readings_bucket_s) */
     struct wg_queue *queue;
     struct wg_plugin_host *host;
     struct wg_engine *engine;
@@ -175,6 +175,15 @@ void core_log_event(const struct wg_event *event, void *ctx);
 int core_flush(struct wg_core *core);
 
 /* core_polls.c */
+/* What telemetry a config asks for: uplink.telemetry_mode, none while the
+ * uplink is off. */
+enum core_telemetry { CORE_TELEMETRY_OFF, CORE_TELEMETRY_INTERVAL, CORE_TELEMETRY_PER_READ };
+static inline enum core_telemetry core_telemetry_of(const struct wg_config *config)
+{
+    if (!config->uplink.enabled)
+        return CORE_TELEMETRY_OFF;
+    return config->uplink.telemetry_per_read ? CORE_TELEMETRY_PER_READ : CORE_TELEMETRY_INTERVAL;
+}
 void core_mark_fresh(struct wg_core *core, uint32_t device, uint32_t point, int64_t ts_ms);
 void core_handle_poll_done(struct wg_core *core, const struct wg_msg *msg);
 int64_t core_unannounced_due_ms(const struct wg_core *core, int64_t now_mono_ms);

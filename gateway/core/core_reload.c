@@ -83,7 +83,7 @@ int core_reload_report(struct wg_core *core, struct wg_diag *report)
     core_close_buckets(core, true); /* they name devices of the running config */
     core_emit_all_polls(core);      /* so do the readings not yet sent */
     bool telemetry_changed =
-        next->uplink.telemetry_per_read != core->config->uplink.telemetry_per_read ||
+        core_telemetry_of(next) != core_telemetry_of(core->config) ||
         next->uplink.telemetry_interval_s != core->config->uplink.telemetry_interval_s;
     if (telemetry_changed && core->jobs[JOB_TELEMETRY].period_ms > 0)
         core_job_telemetry(core); /* the interval so far, under the settings it had */

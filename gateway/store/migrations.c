@@ -1,6 +1,25 @@
 /* The store's schema, as numbered migrations; see migrations.h and docs/storage.md. */
 #include "store/migrations.h"
 
+/* The outbox's triggers: outbox_totals kept per class on insert and delete,
+ * and no update (the totals would drift). Migration 3 made them, migration 6
+ * makes them again on the rebuilt table. */
+#define OUTBOX_TRIGGERS                                                                            \
+    "CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox\n"                                 \
+    "BEGIN\n"                                                                                      \
+    "    UPDATE outbox_totals SET rows = rows + 1, bytes = bytes + NEW.bytes\n"                    \
+    "    WHERE class = NEW.class;\n"                                                               \
+    "END;\n"                                                                                       \
+    "CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox\n"                                 \
+    "BEGIN\n"                                                                                      \
+    "    UPDATE outbox_totals SET rows = rows - 1, bytes = bytes - OLD.bytes\n"                    \
+    "    WHERE class = OLD.class;\n"                                                               \
+    "END;\n"                                                                                       \
+    "CREATE TRIGGER outbox_no_update BEFORE UPDATE ON outbox\n"                                    \
+    "BEGIN\n"                                                                                      \
+    "    SELECT RAISE(ABORT, 'outbox rows are never updated: delete and insert');\n"               \
+    "END;\n"
+
 static const struct wg_migration migrations[] = {
     {
         .version = 1,
@@ -111,22 +130,8 @@ static const struct wg_migration migrations[] = {
                "INSERT INTO outbox_totals (class, rows, bytes)\n"
                "    SELECT c.value, (SELECT count(*) FROM outbox WHERE class = c.value),\n"
                "           (SELECT coalesce(sum(bytes), 0) FROM outbox WHERE class = c.value)\n"
-               "    FROM (SELECT 1 AS value UNION ALL SELECT 2 UNION ALL SELECT 3) AS c;\n"
-               "CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox\n"
-               "BEGIN\n"
-               "    UPDATE outbox_totals SET rows = rows + 1, bytes = bytes + NEW.bytes\n"
-               "    WHERE class = NEW.class;\n"
-               "END;\n"
-               "CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox\n"
-               "BEGIN\n"
-               "    UPDATE outbox_totals SET rows = rows - 1, bytes = bytes - OLD.bytes\n"
-               "    WHERE class = OLD.class;\n"
-               "END;\n"
-               /* Outbox rows are never updated; the totals would drift if they were. */
-               "CREATE TRIGGER outbox_no_update BEFORE UPDATE ON outbox\n"
-               "BEGIN\n"
-               "    SELECT RAISE(ABORT, 'outbox rows are never updated: delete and insert');\n"
-               "END;\n",
+               "    FROM (SELECT 1 AS value UNION ALL SELECT 2 UNION ALL SELECT 3) AS "
+               "c;\n" OUTBOX_TRIGGERS,
     },
     {
         .version = 4,
@@ -222,21 +227,7 @@ static const struct wg_migration migrations[] = {
                "DROP TABLE outbox;\n"
                "ALTER TABLE outbox_v6 RENAME TO outbox;\n"
                "CREATE INDEX outbox_by_class ON outbox (class, seq, bytes);\n"
-               "CREATE INDEX outbox_by_event ON outbox (event_id);\n"
-               "CREATE TRIGGER outbox_totals_insert AFTER INSERT ON outbox\n"
-               "BEGIN\n"
-               "    UPDATE outbox_totals SET rows = rows + 1, bytes = bytes + NEW.bytes\n"
-               "    WHERE class = NEW.class;\n"
-               "END;\n"
-               "CREATE TRIGGER outbox_totals_delete AFTER DELETE ON outbox\n"
-               "BEGIN\n"
-               "    UPDATE outbox_totals SET rows = rows - 1, bytes = bytes - OLD.bytes\n"
-               "    WHERE class = OLD.class;\n"
-               "END;\n"
-               "CREATE TRIGGER outbox_no_update BEFORE UPDATE ON outbox\n"
-               "BEGIN\n"
-               "    SELECT RAISE(ABORT, 'outbox rows are never updated: delete and insert');\n"
-               "END;\n",
+               "CREATE INDEX outbox_by_event ON outbox (event_id);\n" OUTBOX_TRIGGERS,
     },
 };
 

@@ -165,13 +165,13 @@ int store_commit(struct wg_store *store)
 
 int store_set_fsync_at_commit(struct wg_store *store, bool fsync_at_commit)
 {
-    /* (The status is left alone: the writer restores FULL after a failure
-     * whose status its caller reads. A connection setting: it touches no
-     * file, so it does not fail on a locked or full disk.) */
+    /* A connection setting: it touches no file, so it does not fail on a
+     * locked or full disk, and the status of what came before is left alone.
+     * Run only when it changes (a statement prepared each time). */
     if (store->commits_not_fsynced == !fsync_at_commit)
         return 0;
-    if (store_pragma(store, fsync_at_commit ? "PRAGMA synchronous = FULL"
-                                            : "PRAGMA synchronous = NORMAL",
+    if (store_pragma(store,
+                     fsync_at_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
                      NULL, 0) < 0)
         return -1;
     store->commits_not_fsynced = !fsync_at_commit;

@@ -96,16 +96,13 @@ static int write_transaction(struct wg_store_writer *writer, size_t count)
     struct wg_store *store = writer->store;
     int64_t now = writer_mono_ms();
     bool fsync_at_commit = needs_fsync(writer, count, now);
-    if (store_set_fsync_at_commit(store, fsync_at_commit) != 0 || store_begin(store) != 0) {
-        store_set_fsync_at_commit(store, true);
+    if (store_set_fsync_at_commit(store, fsync_at_commit) != 0 || store_begin(store) != 0)
         return -1;
-    }
     /* Room first, with a quarter of the WAL's share (deleting costs more WAL
      * than writing: whole pages of many indexes), so the bound keeps up. */
     if (store_over_bound(store) &&
         store_evict(store, writer->status.usage.wal_budget_bytes / 4, &writer->evicted) != 0) {
         store_rollback(store);
-        store_set_fsync_at_commit(store, true);
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
@@ -121,13 +118,9 @@ static int write_transaction(struct wg_store_writer *writer, size_t count)
             continue;
         }
         store_rollback(store);
-        store_set_fsync_at_commit(store, true);
         return -1;
     }
-    int committed = store_commit(store);
-    /* Anything else on this connection (store_call.h) is fsync'd as before. */
-    store_set_fsync_at_commit(store, true);
-    if (committed != 0)
+    if (store_commit(store) != 0)
         return -1;
     if (fsync_at_commit)
         writer->last_fsync_ms = now;
@@ -183,6 +176,8 @@ void *writer_main(void *arg)
         int64_t calls_at = store_calls_next_ms(writer->calls, now);
         if (calls_at <= now && !writer->stopping) { /* before the next transaction */
             pthread_mutex_unlock(&writer->lock);
+            /* Others' work (auth's) is fsync'd at its commit, as always. */
+            store_set_fsync_at_commit(writer->store, true);
             store_calls_run(writer->calls, writer->store);
             pthread_mutex_lock(&writer->lock);
             continue;
@@ -302,6 +297,7 @@ void *writer_main(void *arg)
             break; /* that was the last try */
     }
     pthread_mutex_unlock(&writer->lock);
+    store_set_fsync_at_commit(writer->store, true);
     store_calls_stop(writer->calls, writer->store);
     return NULL;
 }

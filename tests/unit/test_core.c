@@ -9,7 +9,7 @@
  * keeps the running config when the new one is bad. */
 #include "testutil.h"
 #include "../plugins/probe.h"
-#include "testconfig.h"
+#include "testcore.h"
 
 #include <dlfcn.h>
 #include <math.h>
@@ -84,27 +84,11 @@ static int setup_with(void **state, int busy_timeout_ms)
     f->config_path = test_site_config(f->dir, site_devices);
     assert_true(asprintf(&f->db_path, "%s/core.db", f->dir) > 0);
     f->plugin_dir = test_plugin_dir();
-    char probe_path[512];
-    snprintf(probe_path, sizeof probe_path, "%s/probe.so", f->plugin_dir);
-    f->probe_handle = dlopen(probe_path, RTLD_NOW);
+    f->probe_handle = test_probe_load(f->plugin_dir, &f->probes);
     assert_non_null(f->probe_handle);
-    f->probes = dlsym(f->probe_handle, "probe_buses");
-    *(int *)dlsym(f->probe_handle, "probe_bus_count") = 0;
     f->clock = clock_manual(1700000000000LL);
-
-    struct wg_diag diag;
-    diag_init(&diag);
-    struct wg_config *config = config_load(f->config_path, &diag);
-    for (size_t i = 0; i < diag.count; i++)
-        print_message("# config: %s\n", diag.messages[i]);
-    assert_non_null(config);
-    struct wg_store *store = test_open_store_with(f->db_path, 64LL << 20, busy_timeout_ms);
-    assert_non_null(store);
-    struct wg_core_options options = {
-        .config_path = f->config_path, .plugin_dir = f->plugin_dir, .clock = &f->clock};
-    f->core = core_new(&options, config, store, &diag);
+    f->core = test_core_new(f->config_path, f->plugin_dir, f->db_path, busy_timeout_ms, &f->clock);
     assert_non_null(f->core);
-    diag_free(&diag);
     assert_int_equal(core_add_listener(f->core, listener, f), 0);
     assert_int_equal(core_add_unjournaled_listener(f->core, early_listener, f), 0);
     assert_int_equal(core_start(f->core), 0);

@@ -9,7 +9,7 @@
  * on, so the rows stay in the outbox to be read. */
 #include "testutil.h"
 #include "../plugins/probe.h"
-#include "testconfig.h"
+#include "testcore.h"
 
 #include <dlfcn.h>
 #include <jansson.h>
@@ -79,20 +79,8 @@ static void start(struct fixture *f, const char *mode)
              "  telemetry_mode: %s\n",
              mode);
     f->config_path = test_site_config(f->dir, text);
-    *(int *)dlsym(f->probe_handle, "probe_bus_count") = 0;
-    struct wg_diag diag;
-    diag_init(&diag);
-    struct wg_config *config = config_load(f->config_path, &diag);
-    for (size_t i = 0; i < diag.count; i++)
-        print_message("# config: %s\n", diag.messages[i]);
-    assert_non_null(config);
-    struct wg_store *store = test_open_store_with(f->db_path, 64LL << 20, 50);
-    assert_non_null(store);
-    struct wg_core_options options = {
-        .config_path = f->config_path, .plugin_dir = f->plugin_dir, .clock = &f->clock};
-    f->core = core_new(&options, config, store, &diag);
+    f->core = test_core_new(f->config_path, f->plugin_dir, f->db_path, 50, &f->clock);
     assert_non_null(f->core);
-    diag_free(&diag);
     assert_int_equal(core_start(f->core), 0);
     assert_int_equal(core_wait_journal(f->core, 5000), 0);
 }
@@ -103,11 +91,8 @@ static int setup(void **state)
     f->dir = test_tmpdir();
     assert_true(asprintf(&f->db_path, "%s/telemetry.db", f->dir) > 0);
     f->plugin_dir = test_plugin_dir();
-    char probe_path[512];
-    snprintf(probe_path, sizeof probe_path, "%s/probe.so", f->plugin_dir);
-    f->probe_handle = dlopen(probe_path, RTLD_NOW);
+    f->probe_handle = test_probe_load(f->plugin_dir, &f->probes);
     assert_non_null(f->probe_handle);
-    f->probes = dlsym(f->probe_handle, "probe_buses");
     f->clock = clock_manual(1700000000000LL);
     *state = f;
     return 0;
