@@ -66,15 +66,24 @@ struct mb_device *mb_device_next_due(struct mb_device *devices, size_t count, in
     return best;
 }
 
-int64_t mb_device_phase(const char *bus_id, const char *device_id, int poll_ms)
+int64_t mb_device_first_slot_in(const char *bus_id, size_t index, size_t count, int poll_ms,
+                                int64_t now_ms)
 {
+    if (poll_ms <= 0)
+        return 0;
     uint32_t hash = 2166136261u; /* FNV-1a */
     for (const char *c = bus_id; *c; c++)
         hash = (hash ^ (uint8_t)*c) * 16777619u;
-    hash = (hash ^ '/') * 16777619u;
-    for (const char *c = device_id; *c; c++)
-        hash = (hash ^ (uint8_t)*c) * 16777619u;
-    return poll_ms > 0 ? (int64_t)(hash % (uint32_t)poll_ms) : 0;
+    int64_t period = poll_ms;
+    int64_t slots = period / MB_GRID_SLOT_MS;
+    int64_t phase = slots >= 2 ? (int64_t)(hash % (uint32_t)slots) * MB_GRID_SLOT_MS
+                               : (int64_t)(hash % (uint32_t)poll_ms);
+    if (count > 1)
+        phase += (int64_t)index * period / (int64_t)count;
+    /* The first time at or after now that is `phase` into a period of the
+     * monotonic clock: every endpoint with the same period shares the grid. */
+    int64_t offset = (phase - now_ms) % period;
+    return offset < 0 ? offset + period : offset;
 }
 
 /* Moves the grid past the slot being served; slots already passed, or due

@@ -98,9 +98,17 @@ void mb_device_schedule_first(struct mb_device *device, int64_t now_ms, int64_t 
  * longest waiting; NULL when none is due. *earliest: the soonest due time. */
 struct mb_device *mb_device_next_due(struct mb_device *devices, size_t count, int64_t now_ms,
                                      int64_t *earliest);
-/* A phase within the period for a device of a many-endpoint bus, the same at
- * every start (a hash of the bus and device ids). */
-int64_t mb_device_phase(const char *bus_id, const char *device_id, int poll_ms);
+/* The polls of a many-endpoint bus run on one grid of MB_GRID_SLOT_MS slots
+ * shared by every endpoint: an endpoint's phase is a slot (a hash of its bus
+ * id, the same at every start), so the endpoints of one slot are read
+ * together and the I/O thread, the core and a per_read message serve a slot
+ * at a time instead of a device at a time. The devices behind one endpoint
+ * are spread evenly over the period from there, since they share its line. */
+#define MB_GRID_SLOT_MS 50
+/* Milliseconds from now_ms to the first slot of the device `index` of the
+ * `count` behind an endpoint of bus `bus_id`. */
+int64_t mb_device_first_slot_in(const char *bus_id, size_t index, size_t count, int poll_ms,
+                                int64_t now_ms);
 
 /* ---- a poll ---- */
 

@@ -528,6 +528,40 @@ static void test_grid_early_and_offline(void **state)
 }
 
 /* Under a host without post_poll_done (ABI 2), polls work the same. */
+/* The endpoints of a many-endpoint bus share one grid of MB_GRID_SLOT_MS
+ * slots: whenever each one starts, its first slot is on that grid, within a
+ * period, and the same one at every start; the devices behind one endpoint
+ * are spread evenly over the period. */
+static void test_shared_slot_grid(void **state)
+{
+    (void)state;
+    int slots_used[1000 / MB_GRID_SLOT_MS] = {0};
+    char bus[32];
+    for (int b = 0; b < 400; b++) {
+        snprintf(bus, sizeof bus, "meter-%d", b);
+        int64_t started = 1000000 + b * 7; /* endpoints attach a few ms apart */
+        int64_t offset = mb_device_first_slot_in(bus, 0, 1, 1000, started);
+        assert_true(offset >= 0 && offset < 1000);
+        int64_t first = started + offset;
+        assert_int_equal(first % MB_GRID_SLOT_MS, 0);
+        slots_used[(first % 1000) / MB_GRID_SLOT_MS]++;
+        /* Another start, later: the same slot of the period. */
+        int64_t again = 5555555 + mb_device_first_slot_in(bus, 0, 1, 1000, 5555555);
+        assert_int_equal(again % 1000, first % 1000);
+    }
+    for (size_t s = 0; s < sizeof slots_used / sizeof *slots_used; s++)
+        assert_true(slots_used[s] > 0 && slots_used[s] < 60); /* about 20 each */
+    /* Four devices behind one endpoint: a quarter of the period apart. */
+    int64_t at[4];
+    for (size_t d = 0; d < 4; d++)
+        at[d] = (777 + mb_device_first_slot_in("gateway-1", d, 4, 1000, 777)) % 1000;
+    for (size_t d = 1; d < 4; d++)
+        assert_int_equal((at[d] - at[0] + 1000) % 1000, (int64_t)d * 250);
+    /* A period shorter than two slots: any phase within it. */
+    assert_true(mb_device_first_slot_in("fast", 0, 1, 60, 12345) < 60);
+    assert_int_equal(mb_device_first_slot_in("off", 0, 1, 0, 12345), 0);
+}
+
 static void test_poll_done_optional(void **state)
 {
     (void)state;
@@ -558,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_grid_never_drifts),
         cmocka_unit_test(test_grid_skips_missed_slots),
         cmocka_unit_test(test_grid_early_and_offline),
+        cmocka_unit_test(test_shared_slot_grid),
         cmocka_unit_test(test_poll_done_optional),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
