@@ -136,22 +136,6 @@ static void add_to_bucket(struct wg_core *core, uint32_t device, uint32_t point,
 }
 
 /* The uplink's telemetry: one aggregate per numeric point per interval. */
-static void add_to_telemetry(struct wg_reading_aggregate *aggregate, int64_t ts_ms, double value)
-{
-    if (aggregate->count == 0) {
-        *aggregate = (struct wg_reading_aggregate){0, 1, value, value, value, value, ts_ms};
-        return;
-    }
-    aggregate->count++;
-    aggregate->sum += value;
-    aggregate->min = value < aggregate->min ? value : aggregate->min;
-    aggregate->max = value > aggregate->max ? value : aggregate->max;
-    if (ts_ms >= aggregate->last_ms) {
-        aggregate->last = value;
-        aggregate->last_ms = ts_ms;
-    }
-}
-
 /* Closes buckets whose interval has passed (all of them when `everything`). */
 void core_close_buckets(struct wg_core *core, bool everything)
 {
@@ -185,6 +169,9 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
         return;
     }
 
+    /* Before the value changes: a re-read closes the poll that holds the old one. */
+    if (point->kind != WG_POINT_BOOL && core_telemetry_of(core->config) != CORE_TELEMETRY_OFF)
+        core_mark_fresh(core, msg->device, msg->point, msg->ts_ms);
     bool first = !state->seen[msg->point];
     double previous = state->values[msg->point];
     state->values[msg->point] = msg->value;
@@ -192,11 +179,6 @@ static void handle_reading(struct wg_core *core, const struct wg_msg *msg)
 
     if (point->kind != WG_POINT_BOOL) {
         add_to_bucket(core, msg->device, msg->point, msg->ts_ms, msg->value);
-        enum core_telemetry telemetry = core_telemetry_of(core->config);
-        if (telemetry == CORE_TELEMETRY_PER_READ)
-            core_mark_fresh(core, msg->device, msg->point, msg->ts_ms);
-        else if (telemetry == CORE_TELEMETRY_INTERVAL)
-            add_to_telemetry(&state->telemetry[msg->point], msg->ts_ms, msg->value);
     } else if (!meaning_is_heartbeat(point->meaning) && /* heartbeats: liveness only */
                (first ? msg->value != 0 : previous != msg->value)) {
         json_t *body = json_pack("{s:s, s:s, s:f}", "point", point->name, "meaning", point->meaning,

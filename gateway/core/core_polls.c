@@ -1,18 +1,23 @@
-/* The core's side of the lean telemetry path (telemetry.h): per_read, the
- * points each device read since its last record, emitted as one record
- * when its driver says the poll is done (WG_MSG_POLL_DONE) or, for
- * drivers that never do, once the batch window has passed; interval,
- * every device's aggregates at the telemetry job. */
+/* The core's side of the lean telemetry path (telemetry.h): the points each
+ * device read since its last poll ended make one poll, complete when its
+ * driver says so (WG_MSG_POLL_DONE) or, for drivers that never do, once the
+ * batch window has passed. per_read: each poll is one record; interval: a
+ * poll joins the interval's aggregates whole (a tick never takes half of
+ * one), and every device's aggregates go at the telemetry job. */
 #include "core/core_private.h"
 
-/* A numeric point was read: it goes in the device's next poll record. */
+static void emit_poll(struct wg_core *core, uint32_t device, int64_t ts_ms);
+
+/* A numeric point was read: it goes in the device's current poll. Read
+ * again before that poll ended (a driver that does not report the end of
+ * its polls, or a re-read), it starts the next one: no read is lost. */
 void core_mark_fresh(struct wg_core *core, uint32_t device, uint32_t point, int64_t ts_ms)
 {
     struct device_state *state = &core->devices[device];
+    if (state->fresh[point])
+        emit_poll(core, device, state->fresh_ms);
     if (ts_ms > state->fresh_ms)
         state->fresh_ms = ts_ms;
-    if (state->fresh[point])
-        return;
     state->fresh[point] = true;
     if (state->fresh_count++ > 0)
         return;
@@ -34,15 +39,39 @@ void core_mark_fresh(struct wg_core *core, uint32_t device, uint32_t point, int6
     core->unannounced[core->unannounced_count++] = device;
 }
 
-/* One device's poll is complete: its fresh points become one record. */
+static void add_to_telemetry(struct wg_reading_aggregate *aggregate, int64_t ts_ms, double value)
+{
+    if (aggregate->count == 0) {
+        *aggregate = (struct wg_reading_aggregate){0, 1, value, value, value, value, ts_ms};
+        return;
+    }
+    aggregate->count++;
+    aggregate->sum += value;
+    aggregate->min = value < aggregate->min ? value : aggregate->min;
+    aggregate->max = value > aggregate->max ? value : aggregate->max;
+    if (ts_ms >= aggregate->last_ms) {
+        aggregate->last = value;
+        aggregate->last_ms = ts_ms;
+    }
+}
+
+/* One device's poll is complete: its fresh points become one record
+ * (per_read) or join the interval's aggregates (interval). A point is read
+ * once a poll, so its value now is the poll's. */
 static void emit_poll(struct wg_core *core, uint32_t device, int64_t ts_ms)
 {
     struct device_state *state = &core->devices[device];
     if (state->fresh_count == 0)
         return;
-    const struct wg_device *dev = &core->config->devices[device];
-    telemetry_add_poll(core->telemetry, dev->id, ts_ms, &core->config->profiles[dev->profile],
-                       state->values, state->fresh, clock_mono_ms(core->clock));
+    if (core_telemetry_of(core->config) == CORE_TELEMETRY_INTERVAL) {
+        for (size_t p = 0; p < state->point_count; p++)
+            if (state->fresh[p])
+                add_to_telemetry(&state->telemetry[p], ts_ms, state->values[p]);
+    } else {
+        const struct wg_device *dev = &core->config->devices[device];
+        telemetry_add_poll(core->telemetry, dev->id, ts_ms, &core->config->profiles[dev->profile],
+                           state->values, state->fresh, clock_mono_ms(core->clock));
+    }
     memset(state->fresh, 0, state->point_count * sizeof *state->fresh);
     state->fresh_count = 0;
     state->fresh_ms = 0;
@@ -53,7 +82,7 @@ void core_handle_poll_done(struct wg_core *core, const struct wg_msg *msg)
     if (msg->device >= core->config->device_count)
         return;
     core->devices[msg->device].reports_polls = true;
-    if (core_telemetry_of(core->config) == CORE_TELEMETRY_PER_READ)
+    if (core_telemetry_of(core->config) != CORE_TELEMETRY_OFF)
         emit_poll(core, msg->device, msg->ts_ms);
 }
 
@@ -115,6 +144,8 @@ void core_telemetry_due(struct wg_core *core)
  * telemetry messages as fit (telemetry.h), outbox only. */
 void core_job_telemetry(struct wg_core *core)
 {
+    if (core->unannounced_count) /* polls whose batch window is over belong to this interval */
+        emit_unannounced_polls(core, clock_mono_ms(core->clock));
     int64_t now = clock_wall_ms(core->clock);
     const struct wg_config *config = core->config;
     bool interval = core_telemetry_of(config) == CORE_TELEMETRY_INTERVAL;
