@@ -103,15 +103,32 @@ static int64_t bucket_start(const struct wg_core *core, int64_t ts_ms)
     return bucket * core->bucket_ms;
 }
 
-static void close_bucket(struct wg_core *core, uint32_t device, uint32_t point)
+#define BUCKETS_PER_WRITE 64
+
+/* Closes the device's buckets that started before `before_ms`, its points
+ * in one write (BUCKETS_PER_WRITE at most). */
+static void close_device_buckets(struct wg_core *core, uint32_t device, int64_t before_ms)
 {
-    struct wg_reading_aggregate *bucket = &core->devices[device].buckets[point];
-    if (bucket->count == 0)
-        return;
+    struct device_state *state = &core->devices[device];
     const struct wg_device *dev = &core->config->devices[device];
-    journal_reading(core->journal, dev->id, core->config->profiles[dev->profile].points[point].name,
-                    bucket);
-    bucket->count = 0;
+    const struct wg_point_def *defs = core->config->profiles[dev->profile].points;
+    const char *names[BUCKETS_PER_WRITE];
+    struct wg_reading_aggregate closed[BUCKETS_PER_WRITE];
+    size_t count = 0;
+    for (size_t p = 0; p < state->point_count; p++) {
+        struct wg_reading_aggregate *bucket = &state->buckets[p];
+        if (bucket->count == 0 || bucket->bucket_ms >= before_ms)
+            continue;
+        names[count] = defs[p].name;
+        closed[count++] = *bucket;
+        bucket->count = 0;
+        if (count == BUCKETS_PER_WRITE) {
+            journal_readings(core->journal, dev->id, count, names, closed);
+            count = 0;
+        }
+    }
+    if (count > 0)
+        journal_readings(core->journal, dev->id, count, names, closed);
 }
 
 static void add_to_bucket(struct wg_core *core, uint32_t device, uint32_t point, int64_t ts_ms,
@@ -120,7 +137,9 @@ static void add_to_bucket(struct wg_core *core, uint32_t device, uint32_t point,
     struct wg_reading_aggregate *bucket = &core->devices[device].buckets[point];
     int64_t start = bucket_start(core, ts_ms);
     if (bucket->count > 0 && bucket->bucket_ms != start)
-        close_bucket(core, device, point);
+        /* A new bucket: the device's other points are past theirs too (a
+         * late reading for one merges into its row: the store adds it). */
+        close_device_buckets(core, device, bucket->bucket_ms < start ? start : INT64_MAX);
     if (bucket->count == 0) {
         *bucket = (struct wg_reading_aggregate){start, 1, value, value, value, value, ts_ms};
         return;
@@ -141,11 +160,7 @@ void core_close_buckets(struct wg_core *core, bool everything)
 {
     int64_t current = bucket_start(core, clock_wall_ms(core->clock));
     for (size_t d = 0; d < core->config->device_count; d++)
-        for (size_t p = 0; p < core->devices[d].point_count; p++) {
-            const struct wg_reading_aggregate *bucket = &core->devices[d].buckets[p];
-            if (bucket->count > 0 && (everything || bucket->bucket_ms < current))
-                close_bucket(core, (uint32_t)d, (uint32_t)p);
-        }
+        close_device_buckets(core, (uint32_t)d, everything ? INT64_MAX : current);
 }
 
 static void handle_counter(struct wg_core *core, const struct wg_msg *msg);

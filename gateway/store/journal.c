@@ -173,12 +173,12 @@ int journal_event(struct wg_journal *journal, const struct wg_event *proto, json
     return 0;
 }
 
-int journal_reading(struct wg_journal *journal, const char *device, const char *point,
-                    const struct wg_reading_aggregate *aggregate)
+int journal_readings(struct wg_journal *journal, const char *device, size_t count,
+                     const char *const *points, const struct wg_reading_aggregate *aggregates)
 {
-    struct wg_write *write = wg_write_reading(device, point, aggregate);
+    struct wg_write *write = wg_write_readings(device, count, points, aggregates);
     if (!write) {
-        wg_err("out of memory: a readings bucket of %s.%s is not kept", device, point);
+        wg_err("out of memory: %zu readings buckets of %s are not kept", count, device);
         return -1;
     }
     add_to_batch(journal, write);
@@ -254,7 +254,7 @@ static void handle_dropped(struct wg_journal *journal, struct wg_write *dropped)
     while (dropped) {
         struct wg_write *write = dropped;
         dropped = write->next;
-        journal->dropped[write->write_class]++;
+        journal->dropped[write->write_class] += wg_write_rows(write);
         if (write->write_class == WG_CLASS_ALARM) {
             alarms = true;
             if (!write->announced) {

@@ -74,8 +74,9 @@ void journal_free(struct wg_journal *journal);
  * first at the memory bound. 0, or -1 when out of memory (logged). */
 int journal_event(struct wg_journal *journal, const struct wg_event *proto, json_t *body,
                   enum wg_write_class write_class, const struct wg_journal_alarm_row *alarm_row);
-int journal_reading(struct wg_journal *journal, const char *device, const char *point,
-                    const struct wg_reading_aggregate *aggregate);
+/* A device's closed readings buckets (`count` points), as one write. */
+int journal_readings(struct wg_journal *journal, const char *device, size_t count,
+                     const char *const *points, const struct wg_reading_aggregate *aggregates);
 /* An outbox-only message (telemetry, in its final wire form; copied): it
  * is committed in order with the rest and published by the uplink, never a
  * journal event. Dropped first but for readings at the memory bound. */

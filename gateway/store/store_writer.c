@@ -163,7 +163,7 @@ static struct wg_write *drop_to_bound(struct wg_store_writer *writer)
             writer->status.held_bytes -= write->bytes;
             if (write->type == WG_WRITE_EVENT)
                 writer->status.waiting_events--;
-            writer->status.dropped[c]++;
+            writer->status.dropped[c] += wg_write_rows(write);
         }
     }
     return dropped;

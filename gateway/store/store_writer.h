@@ -64,6 +64,12 @@ const char *writer_class_name(enum wg_write_class write_class);
 
 enum wg_alarm_row_op { WG_ALARM_ROW_NONE, WG_ALARM_ROW_PUT, WG_ALARM_ROW_DELETE };
 
+/* One point's closed readings bucket, in a write of its device's. */
+struct wg_point_aggregate {
+    const char *point;
+    struct wg_reading_aggregate aggregate;
+};
+
 struct wg_write {
     struct wg_write *next;
     enum wg_write_type type;
@@ -78,8 +84,9 @@ struct wg_write {
             char alarm_kind[64];
         } event;
         struct {
-            const char *device, *point;
-            struct wg_reading_aggregate aggregate;
+            const char *device;
+            size_t count; /* one device's closed buckets: one row each */
+            struct wg_point_aggregate *points;
         } reading;
         struct {
             int64_t ts_ms;
@@ -105,6 +112,15 @@ struct wg_write {
  * An event's id is made here when proto->id is empty. */
 struct wg_write *wg_write_event(const struct wg_event *proto, const char *body,
                                 enum wg_write_class write_class);
+/* A device's closed readings buckets, `count` points, as one write (a
+ * bucket of 1,000 devices of 20 points is 1,000 writes, not 20,000). */
+struct wg_write *wg_write_readings(const char *device, size_t count, const char *const *points,
+                                   const struct wg_reading_aggregate *aggregates);
+/* The rows a write stands for: a readings write's points, else 1. */
+static inline uint64_t wg_write_rows(const struct wg_write *write)
+{
+    return write->type == WG_WRITE_READING ? write->u.reading.count : 1;
+}
 struct wg_write *wg_write_reading(const char *device, const char *point,
                                   const struct wg_reading_aggregate *aggregate);
 struct wg_write *wg_write_audit(int64_t ts_ms, const char *actor, const char *origin,

@@ -35,8 +35,12 @@ static int write_one(struct wg_store *store, struct wg_write *write)
         return 0;
     }
     case WG_WRITE_READING:
-        return store_add_aggregate(store, write->u.reading.device, write->u.reading.point,
-                                   &write->u.reading.aggregate);
+        for (size_t i = 0; i < write->u.reading.count; i++)
+            if (store_add_aggregate(store, write->u.reading.device,
+                                    write->u.reading.points[i].point,
+                                    &write->u.reading.points[i].aggregate) != 0)
+                return -1;
+        return 0;
     case WG_WRITE_AUDIT:
         return store_audit(store, write->u.audit.ts_ms, write->u.audit.actor, write->u.audit.origin,
                            write->u.audit.action, write->u.audit.target, write->u.audit.detail);

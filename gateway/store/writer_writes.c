@@ -65,18 +65,31 @@ struct wg_write *wg_write_event(const struct wg_event *proto, const char *body,
     return write;
 }
 
+struct wg_write *wg_write_readings(const char *device, size_t count, const char *const *points,
+                                   const struct wg_reading_aggregate *aggregates)
+{
+    size_t extra = count * sizeof(struct wg_point_aggregate) + text_size(device);
+    for (size_t i = 0; i < count; i++)
+        extra += text_size(points[i]);
+    char *cursor;
+    struct wg_write *write = new_write(WG_WRITE_READING, WG_CLASS_READING, extra, &cursor);
+    if (!write)
+        return NULL;
+    /* The array first: the write's tail is aligned for it. */
+    struct wg_point_aggregate *rows = (struct wg_point_aggregate *)cursor;
+    cursor += count * sizeof *rows;
+    write->u.reading.device = copy_into(&cursor, device);
+    write->u.reading.count = count;
+    write->u.reading.points = rows;
+    for (size_t i = 0; i < count; i++)
+        rows[i] = (struct wg_point_aggregate){copy_into(&cursor, points[i]), aggregates[i]};
+    return write;
+}
+
 struct wg_write *wg_write_reading(const char *device, const char *point,
                                   const struct wg_reading_aggregate *aggregate)
 {
-    char *cursor;
-    struct wg_write *write = new_write(WG_WRITE_READING, WG_CLASS_READING,
-                                       text_size(device) + text_size(point), &cursor);
-    if (!write)
-        return NULL;
-    write->u.reading.device = copy_into(&cursor, device);
-    write->u.reading.point = copy_into(&cursor, point);
-    write->u.reading.aggregate = *aggregate;
-    return write;
+    return wg_write_readings(device, 1, &point, aggregate);
 }
 
 struct wg_write *wg_write_audit(int64_t ts_ms, const char *actor, const char *origin,
