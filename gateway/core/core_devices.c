@@ -140,17 +140,23 @@ static void add_to_bucket(struct wg_core *core, uint32_t device, uint32_t point,
         /* A new bucket: the device's other points are past theirs too (a
          * late reading for one merges into its row: the store adds it). */
         close_device_buckets(core, device, bucket->bucket_ms < start ? start : INT64_MAX);
-    if (bucket->count == 0) {
-        *bucket = (struct wg_reading_aggregate){start, 1, value, value, value, value, ts_ms};
+    core_aggregate_add(bucket, start, ts_ms, value);
+}
+
+void core_aggregate_add(struct wg_reading_aggregate *aggregate, int64_t bucket_ms, int64_t ts_ms,
+                        double value)
+{
+    if (aggregate->count == 0) {
+        *aggregate = (struct wg_reading_aggregate){bucket_ms, 1, value, value, value, value, ts_ms};
         return;
     }
-    bucket->count++;
-    bucket->sum += value;
-    bucket->min = value < bucket->min ? value : bucket->min;
-    bucket->max = value > bucket->max ? value : bucket->max;
-    if (ts_ms >= bucket->last_ms) {
-        bucket->last = value;
-        bucket->last_ms = ts_ms;
+    aggregate->count++;
+    aggregate->sum += value;
+    aggregate->min = value < aggregate->min ? value : aggregate->min;
+    aggregate->max = value > aggregate->max ? value : aggregate->max;
+    if (ts_ms >= aggregate->last_ms) {
+        aggregate->last = value;
+        aggregate->last_ms = ts_ms;
     }
 }
 

@@ -39,22 +39,6 @@ void core_mark_fresh(struct wg_core *core, uint32_t device, uint32_t point, int6
     core->unannounced[core->unannounced_count++] = device;
 }
 
-static void add_to_telemetry(struct wg_reading_aggregate *aggregate, int64_t ts_ms, double value)
-{
-    if (aggregate->count == 0) {
-        *aggregate = (struct wg_reading_aggregate){0, 1, value, value, value, value, ts_ms};
-        return;
-    }
-    aggregate->count++;
-    aggregate->sum += value;
-    aggregate->min = value < aggregate->min ? value : aggregate->min;
-    aggregate->max = value > aggregate->max ? value : aggregate->max;
-    if (ts_ms >= aggregate->last_ms) {
-        aggregate->last = value;
-        aggregate->last_ms = ts_ms;
-    }
-}
-
 /* One device's poll is complete: its fresh points become one record
  * (per_read) or join the interval's aggregates (interval). A point is read
  * once a poll, so its value now is the poll's. */
@@ -66,7 +50,7 @@ static void emit_poll(struct wg_core *core, uint32_t device, int64_t ts_ms)
     if (core_telemetry_of(core->config) == CORE_TELEMETRY_INTERVAL) {
         for (size_t p = 0; p < state->point_count; p++)
             if (state->fresh[p])
-                add_to_telemetry(&state->telemetry[p], ts_ms, state->values[p]);
+                core_aggregate_add(&state->telemetry[p], 0, ts_ms, state->values[p]);
     } else {
         const struct wg_device *dev = &core->config->devices[device];
         telemetry_add_poll(core->telemetry, dev->id, ts_ms, &core->config->profiles[dev->profile],

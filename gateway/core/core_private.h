@@ -165,6 +165,10 @@ void core_carry_device_states(const struct wg_config *old_config,
                               const struct wg_config *new_config, struct device_state *new_states);
 const char *core_health_name(enum wg_health health);
 void core_close_buckets(struct wg_core *core, bool everything);
+/* One value into an aggregate (a readings bucket, an interval's
+ * telemetry); an empty one starts at `bucket_ms` with it. */
+void core_aggregate_add(struct wg_reading_aggregate *aggregate, int64_t bucket_ms, int64_t ts_ms,
+                        double value);
 void core_drain_queue(struct wg_core *core);
 
 /* core_events.c */

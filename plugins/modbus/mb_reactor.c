@@ -193,8 +193,8 @@ int mb_reactor_attach(struct mb_reactor *reactor, struct mb_endpoint *endpoint, 
         struct mb_device *device = &endpoint->devices[d];
         mb_device_schedule_first(device, now,
                                  mb_device_first_slot_in(endpoint->bus_id, d,
-                                                         endpoint->device_count,
-                                                         device->poll_ms, now));
+                                                         endpoint->device_count, device->poll_ms,
+                                                         now));
     }
     endpoint->wake_at_ms = now;
     pthread_mutex_lock(&reactor->lock);

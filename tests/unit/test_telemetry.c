@@ -281,7 +281,7 @@ static void test_interval_takes_whole_polls(void **state)
     uint32_t lel = point_by_meaning(gas, "gas_lel");
     int64_t t = clock_wall_ms(&f->clock);
     host->post_reading(host, 1, lel, 3, t + 1);
-    host->post_poll_done(host, 1, t + 1); /* a whole poll */
+    host->post_poll_done(host, 1, t + 1);          /* a whole poll */
     host->post_reading(host, 1, lel, 5, t + 9999); /* the next, not done yet */
     core_process(f->core);
     clock_advance(&f->clock, 10000);
@@ -296,8 +296,8 @@ static void test_interval_takes_whole_polls(void **state)
     int64_t null_ids;
     assert_int_equal(outbox_messages(f, kinds, payloads, 8, &null_ids), 2);
     for (size_t m = 0; m < 2; m++) {
-        json_t *points = json_object_get(json_array_get(json_object_get(payloads[m], "devices"), 0),
-                                         "points");
+        json_t *points =
+            json_object_get(json_array_get(json_object_get(payloads[m], "devices"), 0), "points");
         json_t *k = json_object_get(points, gas->points[lel].name);
         assert_int_equal(json_integer_value(json_object_get(k, "count")), 1);
         assert_true(json_number_value(json_object_get(k, "last")) == (m == 0 ? 3 : 5));
