@@ -812,7 +812,13 @@ async function main() {
         await admin.click('#confirm-cancel');
         await admin.waitForSelector('#confirm-dialog', { state: 'hidden' });
       });
-      ok(await admin.inputValue(carerRole) === 'nurse' && puts.length === 0, 'admin: cancelled, carer2 stays nurse and nothing is sent', puts.join(', '));
+      /* The old role is put back when the dialog's close event runs, a task
+       * after the dialog is hidden: wait for it (bounded), then check. */
+      const reverted = (selector, role) => admin.waitForFunction(([sel, r]) => document.querySelector(sel).value === r,
+        [selector, role], { timeout: 5000 }).catch(() => {});
+      await reverted(carerRole, 'nurse');
+      ok(await admin.inputValue(carerRole) === 'nurse' && puts.length === 0, 'admin: cancelled, carer2 stays nurse and nothing is sent',
+        `${await admin.inputValue(carerRole)}; ${puts.join(', ')}`);
       const me = '#user-table tr[data-user="admin"] select.user-role';
       puts = await apiRequestsDuring(admin, async () => {
         await admin.selectOption(me, 'manager');
@@ -823,6 +829,7 @@ async function main() {
         await admin.keyboard.press('Escape');
         await admin.waitForSelector('#confirm-dialog', { state: 'hidden' });
       });
+      await reverted(me, 'admin');
       let users = (await pageApi(admin, 'GET', '/api/v1/users')).data.users;
       ok(await admin.inputValue(me) === 'admin' && users.find((u) => u.username === 'admin').role === 'admin' && puts.length === 0,
         'admin: Escape on the self-demotion keeps the admin role');
