@@ -160,7 +160,6 @@ void core_aggregate_add(struct wg_reading_aggregate *aggregate, int64_t bucket_m
     }
 }
 
-/* The uplink's telemetry: one aggregate per numeric point per interval. */
 /* Closes buckets whose interval has passed (all of them when `everything`). */
 void core_close_buckets(struct wg_core *core, bool everything)
 {

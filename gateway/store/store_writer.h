@@ -121,8 +121,6 @@ static inline uint64_t wg_write_rows(const struct wg_write *write)
 {
     return write->type == WG_WRITE_READING ? write->u.reading.count : 1;
 }
-struct wg_write *wg_write_reading(const char *device, const char *point,
-                                  const struct wg_reading_aggregate *aggregate);
 struct wg_write *wg_write_audit(int64_t ts_ms, const char *actor, const char *origin,
                                 const char *action, const char *target, const char *detail);
 struct wg_write *wg_write_outbox_deletes(const int64_t *seqs, size_t count);

@@ -86,12 +86,6 @@ struct wg_write *wg_write_readings(const char *device, size_t count, const char 
     return write;
 }
 
-struct wg_write *wg_write_reading(const char *device, const char *point,
-                                  const struct wg_reading_aggregate *aggregate)
-{
-    return wg_write_readings(device, 1, &point, aggregate);
-}
-
 struct wg_write *wg_write_audit(int64_t ts_ms, const char *actor, const char *origin,
                                 const char *action, const char *target, const char *detail)
 {

@@ -527,7 +527,6 @@ static void test_grid_early_and_offline(void **state)
     mb_device_release(&device);
 }
 
-/* Under a host without post_poll_done (ABI 2), polls work the same. */
 /* The endpoints of a many-endpoint bus share one grid of MB_GRID_SLOT_MS
  * slots: whenever each one starts, its first slot is on that grid, within a
  * period, and the same one at every start; the devices behind one endpoint
@@ -562,6 +561,7 @@ static void test_shared_slot_grid(void **state)
     assert_int_equal(mb_device_first_slot_in("off", 0, 1, 0, 12345), 0);
 }
 
+/* Under a host without post_poll_done (ABI 2), polls work the same. */
 static void test_poll_done_optional(void **state)
 {
     (void)state;

@@ -262,9 +262,10 @@ static void test_memory_bound_drops_alarms_last(void **state)
         writes[i] = event_write(kinds[i % 4], classes[i % 4], "{}");
     assert_null(writer_submit(fx->writer, chain(writes, 80)));
     struct wg_write *readings[30];
+    const char *point = "p";
     for (size_t i = 0; i < 30; i++) {
         struct wg_reading_aggregate aggregate = {0, 1, 1, 1, 1, 1, 0};
-        readings[i] = wg_write_reading("m", "p", &aggregate);
+        readings[i] = wg_write_readings("m", 1, &point, &aggregate);
     }
     /* 110 held: down to 90 = 20 dropped, all of them readings, the oldest. */
     struct wg_write *dropped = writer_submit(fx->writer, chain(readings, 30));
