@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,10 +170,22 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
     return 1;
 }
 
+/* OpenSSL (1.1 and later) initialises itself on first use. Left to paho, it
+ * would load every algorithm and error string at start, about 3 MB of
+ * resident libcrypto pages, even when no broker is reached over TLS. */
+static void paho_global_init(void)
+{
+    MQTTAsync_init_options init = MQTTAsync_init_options_initializer;
+    init.do_openssl_init = 0;
+    MQTTAsync_global_init(&init);
+}
+
 /* Creates the paho client (no persistence: the outbox is the record) with
  * the callbacks for a lost link and arriving commands; paho's code. */
 int uplink_create_paho(struct wg_uplink_client *client)
 {
+    static pthread_once_t paho_initialised = PTHREAD_ONCE_INIT;
+    pthread_once(&paho_initialised, paho_global_init);
     MQTTAsync_createOptions create = MQTTAsync_createOptions_initializer;
     create.sendWhileDisconnected = 0; /* the outbox is our buffer, not paho's memory */
     create.maxBufferedMessages = client->window + INFLIGHT_RESERVE;
