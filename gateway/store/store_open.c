@@ -199,6 +199,7 @@ static int configure_connection(struct wg_store *store)
     snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld",
              (long long)store->wal_budget_bytes);
     if (store_pragma(store, "PRAGMA synchronous = FULL", NULL, 0) < 0 ||
+        store_pragma(store, "PRAGMA cache_size = -1024", NULL, 0) < 0 ||
         store_pragma(store, "PRAGMA foreign_keys = ON", NULL, 0) < 0 ||
         store_pragma(store, sql, NULL, 0) < 0)
         return -1;
@@ -452,7 +453,8 @@ struct wg_store *store_open_read_only(const char *path, int busy_timeout_ms, cha
     char value[32];
     if (rc != SQLITE_OK) {
         store_fail_sqlite(store, rc, "opening it to read");
-    } else if (store_pragma(store, "PRAGMA page_size", value, sizeof value) == 0) {
+    } else if (store_pragma(store, "PRAGMA cache_size = -256", NULL, 0) == 0 &&
+               store_pragma(store, "PRAGMA page_size", value, sizeof value) == 0) {
         store->page_size = atoll(value) > 0 ? atoll(value) : 4096;
         if (err && err_len)
             err[0] = '\0';
