@@ -89,6 +89,7 @@ $(foreach p,$(PLUGINS),$(if $(PLUGIN_VARIANTS_$(p)),\
 
 # Unit tests of a plugin's pure parts link those sources directly.
 MODBUS_UNIT_SRC := plugins/modbus/mb_point.c plugins/modbus/mb_plan.c plugins/modbus/mb_health.c \
+                   plugins/modbus/mb_profiles.c \
                    plugins/modbus/mb_device.c plugins/modbus/mb_link.c plugins/modbus/mb_frame.c
 $(BUILD)/tests/test_modbus: tests/unit/test_modbus.c $(MODBUS_UNIT_SRC) $(wildcard plugins/modbus/*.h) $(BUILD)/libwgcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)

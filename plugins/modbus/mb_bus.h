@@ -40,6 +40,8 @@ struct mb_bus {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool running;
+    /* Writes waiting: an RTU line's under `lock`; a TCP endpoint's, which
+     * points here, under its reactor's lock. */
     struct mb_write_queue writes;
 };
 

@@ -117,7 +117,7 @@ static bool pick_operation(struct mb_endpoint *endpoint, const struct mb_endpoin
 {
     struct mb_write_job job;
     pthread_mutex_lock(env->lock);
-    bool have_write = mb_write_queue_pop(&endpoint->writes, &job);
+    bool have_write = mb_write_queue_pop(endpoint->writes, &job);
     pthread_mutex_unlock(env->lock);
     while (have_write) {
         endpoint->device = &endpoint->devices[job.device];
@@ -127,7 +127,7 @@ static bool pick_operation(struct mb_endpoint *endpoint, const struct mb_endpoin
             return true;
         }
         pthread_mutex_lock(env->lock);
-        have_write = mb_write_queue_pop(&endpoint->writes, &job);
+        have_write = mb_write_queue_pop(endpoint->writes, &job);
         pthread_mutex_unlock(env->lock);
     }
     struct mb_device *device =

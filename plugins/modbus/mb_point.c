@@ -464,3 +464,20 @@ bool mb_point_encode(const struct mb_point *point, double value, uint8_t *bit, u
     put_raw(point, raw, registers);
     return true;
 }
+
+/* A field added to struct mb_point must be compared here as well: buses share
+ * a profile's parsed points when this says they are the same. */
+_Static_assert(sizeof(struct mb_point) == 88, "struct mb_point changed: update mb_point_same");
+
+bool mb_point_same(const struct mb_point *a, const struct mb_point *b)
+{
+    return a->scale == b->scale && a->divisor == b->divisor && a->offset == b->offset &&
+           a->mask == b->mask && a->equals == b->equals && a->write_on == b->write_on &&
+           a->write_off == b->write_off && a->type == b->type && a->bit == b->bit &&
+           a->debounce_ms == b->debounce_ms && a->address == b->address && a->count == b->count &&
+           a->function == b->function && a->write_function == b->write_function &&
+           a->byte_swap == b->byte_swap && a->word_swap == b->word_swap &&
+           a->is_bool == b->is_bool && a->has_equals == b->has_equals &&
+           a->normally_closed == b->normally_closed && a->inverted == b->inverted &&
+           a->refuse_zero == b->refuse_zero;
+}

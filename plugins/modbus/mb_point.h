@@ -18,28 +18,31 @@
 enum mb_type { MB_BIT, MB_U16, MB_I16, MB_U32, MB_I32, MB_U64, MB_F32 };
 
 struct mb_point {
-    uint8_t function; /* 1 coils, 2 discrete inputs, 3 holding, 4 input registers */
-    uint16_t address; /* 0-based */
-    uint16_t count;   /* registers (fc 3/4) or bits (fc 1/2) the raw value spans */
-    enum mb_type type;
-    bool byte_swap; /* order badc / dcba / ba: the bytes of each register swapped */
-    bool word_swap; /* order cdab / dcba: the least significant register first */
+    /* Wide fields first, then narrow ones: 88 bytes, not 112 (one per point
+     * of every profile a bus uses). */
     double scale;
-    double divisor; /* != 0: scale is 1/divisor (0.1, 0.01, ...): raw / divisor is the exact decimal */
+    double
+        divisor; /* != 0: scale is 1/divisor (0.1, 0.01, ...): raw / divisor is the exact decimal */
     double offset;
-    bool is_bool;  /* the point's kind is bool: the result is 0 or 1 */
-    int bit;       /* >= 0: bool = that bit of the raw value */
     uint64_t mask; /* != 0: bool = (raw & mask) != 0, or == equals */
-    bool has_equals;
     uint64_t equals;
-    bool normally_closed; /* the bool is inverted: an open NC contact reads 1 */
-    int debounce_ms;      /* a bool change must hold this long before it is posted */
     /* Outputs. write_function 0 = not writable. */
+    uint64_t write_on;  /* raw value written for 1 (register outputs of bool points) */
+    uint64_t write_off; /* ... for 0 */
+    enum mb_type type;
+    int bit;                /* >= 0: bool = that bit of the raw value */
+    int debounce_ms;        /* a bool change must hold this long before it is posted */
+    uint16_t address;       /* 0-based */
+    uint16_t count;         /* registers (fc 3/4) or bits (fc 1/2) the raw value spans */
+    uint8_t function;       /* 1 coils, 2 discrete inputs, 3 holding, 4 input registers */
     uint8_t write_function; /* 5 single coil, 6 single register, 15 coils, 16 registers */
-    uint64_t write_on;      /* raw value written for 1 (register outputs of bool points) */
-    uint64_t write_off;     /* ... for 0 */
-    bool inverted;          /* bool outputs: 1 is written as off (fail-safe relays) */
-    bool refuse_zero;       /* valve_command: the driver never writes 0 (no remote re-open) */
+    bool byte_swap;         /* order badc / dcba / ba: the bytes of each register swapped */
+    bool word_swap;         /* order cdab / dcba: the least significant register first */
+    bool is_bool;           /* the point's kind is bool: the result is 0 or 1 */
+    bool has_equals;
+    bool normally_closed; /* the bool is inverted: an open NC contact reads 1 */
+    bool inverted;        /* bool outputs: 1 is written as off (fail-safe relays) */
+    bool refuse_zero;     /* valve_command: the driver never writes 0 (no remote re-open) */
 };
 
 /* Validates `source` for a point of `kind` and `direction` and fills *out.
@@ -47,6 +50,9 @@ struct mb_point {
  * Returns false after reporting every problem through host->cfg_error. */
 bool mb_point_parse(const struct wg_host *host, const struct wg_point_view *view, const char *where,
                     struct mb_point *out);
+
+/* Whether two parsed points read, decode and write alike (every field). */
+bool mb_point_same(const struct mb_point *a, const struct mb_point *b);
 
 /* Bits (fc 1/2) as libmodbus returns them, one byte per bit; registers as
  * host-order uint16_t. `data` starts at the point's own address. */

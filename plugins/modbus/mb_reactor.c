@@ -113,7 +113,7 @@ static void run_entry(struct mb_reactor *reactor, uint32_t slot, int64_t now_ms)
     reactor->running_endpoint = NULL;
     pthread_cond_broadcast(&reactor->left);
     if (reactor->table[slot].endpoint == endpoint)
-        reactor->wake_at[slot] = endpoint->writes.count > 0 && endpoint->op == MB_OP_NONE
+        reactor->wake_at[slot] = endpoint->writes->count > 0 && endpoint->op == MB_OP_NONE
                                      ? now_ms /* a write came while it ran */
                                      : endpoint->wake_at_ms;
 }
@@ -264,7 +264,7 @@ bool mb_reactor_queue_write(struct mb_reactor *reactor, struct mb_endpoint *endp
                             const struct mb_write_job *job)
 {
     pthread_mutex_lock(&reactor->lock);
-    bool queued = endpoint->attached && mb_write_queue_push(&endpoint->writes, job);
+    bool queued = endpoint->attached && mb_write_queue_push(endpoint->writes, job);
     if (queued)
         reactor->wake_at[endpoint->slot] = 0; /* run it at the next turn */
     pthread_mutex_unlock(&reactor->lock);

@@ -59,7 +59,7 @@ struct mb_endpoint {
     size_t device_count;
 
     /* ---- the reactor's: writes under its lock, the rest on the I/O thread ---- */
-    struct mb_write_queue writes;
+    struct mb_write_queue *writes; /* the bus's queue (struct mb_bus), not a copy of it */
     bool attached;
     uint32_t slot; /* index in the reactor's table */
     int fd;

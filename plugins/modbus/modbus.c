@@ -22,6 +22,7 @@
 #include "mb_bus.h"
 #include "mb_plan.h"
 #include "mb_point.h"
+#include "mb_profiles.h"
 #include "mb_reactor.h"
 
 #ifndef WG_PLUGIN_VARIANT
@@ -30,12 +31,21 @@
 
 #define IS_RTU (strcmp(WG_PLUGIN_VARIANT, "modbus-rtu") == 0)
 
-/* The parsed points of one profile, shared by its devices. */
+/* The driver's context (plugin ABI 3), one per driver file: what its buses
+ * share. */
+struct modbus_context {
+    struct mb_reactor *reactor;  /* modbus-tcp: the I/O thread of every endpoint; RTU: NULL */
+    struct mb_profiles profiles; /* parsed profiles, one copy for all buses */
+};
+
+/* The parsed points of one profile, shared by its devices (and, once valid,
+ * by every bus of the driver through the context's table). */
 struct parsed_profile {
     const char *profile_id;
-    struct mb_point *points;
+    const struct mb_point *points;
     size_t count;
     bool valid;
+    bool shared; /* points are the context's, else this bus's own */
 };
 
 /* One bus. `bus` holds the parsed settings and devices of both transports;
@@ -43,9 +53,9 @@ struct parsed_profile {
  * driver's shared reactor (mb_reactor.c). */
 struct modbus_driver {
     struct mb_bus bus;
-    struct mb_endpoint endpoint;    /* TCP */
-    struct mb_reactor *reactor;     /* TCP: the driver's context, or own_reactor */
-    struct mb_reactor *own_reactor; /* TCP, under a host without driver contexts */
+    struct mb_endpoint endpoint;        /* TCP */
+    struct modbus_context *context;     /* the host's, or own_context */
+    struct modbus_context *own_context; /* under a host without driver contexts */
     struct parsed_profile *profiles;
     size_t profile_count;
     char *device_path; /* copies: config strings are only valid inside open */
@@ -62,8 +72,9 @@ static struct parsed_profile *parse_profile(struct modbus_driver *driver,
     struct parsed_profile *profile = &driver->profiles[driver->profile_count++];
     profile->profile_id = view->profile_id;
     profile->count = view->point_count;
-    profile->points = calloc(view->point_count ? view->point_count : 1, sizeof *profile->points);
-    if (!profile->points) {
+    struct mb_point *points = calloc(view->point_count ? view->point_count : 1, sizeof *points);
+    profile->points = points;
+    if (!points) {
         host->log(host, WG_PLOG_ERR, "out of memory");
         return profile;
     }
@@ -72,11 +83,11 @@ static struct parsed_profile *parse_profile(struct modbus_driver *driver,
         char where[160];
         snprintf(where, sizeof where, "profile %s point %s", view->profile_id,
                  view->points[p].name);
-        profile->valid &= mb_point_parse(host, &view->points[p], where, &profile->points[p]);
+        profile->valid &= mb_point_parse(host, &view->points[p], where, &points[p]);
     }
     size_t first, second;
-    if (profile->valid && mb_plan_find_overlap(profile->points, profile->count, &first, &second)) {
-        const struct mb_point *a = &profile->points[first], *b = &profile->points[second];
+    if (profile->valid && mb_plan_find_overlap(points, profile->count, &first, &second)) {
+        const struct mb_point *a = &points[first], *b = &points[second];
         host->cfg_error(host, view->points[second].source,
                         "profile %s: point %s (fc%d %u, %s) overlaps point %s (fc%d %u, %s); "
                         "points may share a register only to read bits of the same value",
@@ -84,6 +95,14 @@ static struct parsed_profile *parse_profile(struct modbus_driver *driver,
                         mb_type_name(b->type), view->points[first].name, a->function, a->address,
                         mb_type_name(a->type));
         profile->valid = false;
+    }
+    if (profile->valid) {
+        const struct mb_point *shared =
+            mb_profiles_share(&driver->context->profiles, points, profile->count);
+        if (shared) {
+            profile->points = shared;
+            profile->shared = true;
+        }
     }
     return profile;
 }
@@ -244,6 +263,28 @@ static bool parse_tcp(const struct wg_host *host, const wg_cfg_node *settings,
     return true;
 }
 
+static void context_free(struct modbus_context *context)
+{
+    if (!context)
+        return;
+    mb_reactor_free(context->reactor);
+    mb_profiles_destroy(&context->profiles);
+    free(context);
+}
+
+static struct modbus_context *context_new(void)
+{
+    struct modbus_context *context = calloc(1, sizeof *context);
+    if (!context)
+        return NULL;
+    mb_profiles_init(&context->profiles);
+    if (!IS_RTU && !(context->reactor = mb_reactor_new())) {
+        context_free(context);
+        return NULL;
+    }
+    return context;
+}
+
 static void driver_free(struct modbus_driver *driver)
 {
     if (!driver)
@@ -251,13 +292,17 @@ static void driver_free(struct modbus_driver *driver)
     for (size_t i = 0; i < driver->bus.device_count; i++)
         mb_device_release(&driver->bus.devices[i]);
     free(driver->bus.devices);
-    for (size_t i = 0; i < driver->profile_count; i++)
-        free(driver->profiles[i].points);
+    for (size_t i = 0; i < driver->profile_count; i++) {
+        if (driver->profiles[i].shared)
+            mb_profiles_release(&driver->context->profiles, driver->profiles[i].points);
+        else
+            free((struct mb_point *)driver->profiles[i].points);
+    }
     free(driver->profiles);
     free(driver->device_path);
     free(driver->tcp_host);
     mb_bus_destroy(&driver->bus);
-    mb_reactor_free(driver->own_reactor);
+    context_free(driver->own_context);
     free(driver);
 }
 
@@ -316,6 +361,14 @@ static int modbus_open(const struct wg_host *host, const struct wg_bus_view *vie
         driver_free(driver);
         return -1;
     }
+    driver->context = WG_HOST_HAS(host, driver_context) ? host->driver_context : NULL;
+    if (!driver->context)
+        driver->context = driver->own_context = context_new();
+    if (!driver->context) {
+        host->log(host, WG_PLOG_ERR, "out of memory, or no epoll set for the I/O thread");
+        driver_free(driver);
+        return -1;
+    }
     for (size_t d = 0; d < view->device_count; d++) {
         bool device_ok = parse_device(driver, host, &view->devices[d], (uint32_t)d, timeout_ms, gap,
                                       &bus->devices[d]);
@@ -325,15 +378,6 @@ static int modbus_open(const struct wg_host *host, const struct wg_bus_view *vie
             device_ok = false;
         }
         ok &= device_ok;
-    }
-    if (ok && !IS_RTU) {
-        driver->reactor = WG_HOST_HAS(host, driver_context) ? host->driver_context : NULL;
-        if (!driver->reactor)
-            driver->reactor = driver->own_reactor = mb_reactor_new();
-        if (!driver->reactor) {
-            host->log(host, WG_PLOG_ERR, "cannot set up the I/O thread's epoll set");
-            ok = false;
-        }
     }
     if (!ok) {
         driver_free(driver);
@@ -364,9 +408,10 @@ static int modbus_start(void *instance)
                                      .frame_pause_ms = bus->frame_pause_ms,
                                      .supervision = bus->supervision,
                                      .devices = bus->devices,
-                                     .device_count = bus->device_count};
+                                     .device_count = bus->device_count,
+                                     .writes = &bus->writes};
     char error[128];
-    if (mb_reactor_attach(driver->reactor, endpoint, error, sizeof error) != 0) {
+    if (mb_reactor_attach(driver->context->reactor, endpoint, error, sizeof error) != 0) {
         bus->host->log(bus->host, WG_PLOG_ERR, "cannot start: %s", error);
         return -1;
     }
@@ -387,8 +432,9 @@ static int modbus_write(void *instance, const struct wg_write_request *request)
                                .device = request->device,
                                .point = request->point,
                                .value = request->value};
-    bool queued = IS_RTU ? mb_bus_queue_write(bus, &job)
-                         : mb_reactor_queue_write(driver->reactor, &driver->endpoint, &job);
+    bool queued = IS_RTU
+                      ? mb_bus_queue_write(bus, &job)
+                      : mb_reactor_queue_write(driver->context->reactor, &driver->endpoint, &job);
     if (!queued) {
         bus->host->log(bus->host, WG_PLOG_ERR,
                        "write queue full (%d writes waiting): device %s refused", MB_WRITE_QUEUE,
@@ -410,7 +456,7 @@ static void modbus_stop(void *instance, enum wg_stop_reason reason)
     if (IS_RTU)
         mb_bus_stop(&driver->bus);
     else
-        mb_reactor_detach(driver->reactor, &driver->endpoint);
+        mb_reactor_detach(driver->context->reactor, &driver->endpoint);
 }
 
 static void modbus_close(void *instance)
@@ -418,21 +464,16 @@ static void modbus_close(void *instance)
     driver_free(instance);
 }
 
-/* The driver's context (plugin ABI 3): the TCP reactor every modbus-tcp bus
- * shares. modbus-rtu has none (a thread per serial line). */
+/* The driver's context (plugin ABI 3): struct modbus_context. */
 static int modbus_context_new(void **context)
 {
-    if (IS_RTU) {
-        *context = NULL;
-        return 0;
-    }
-    *context = mb_reactor_new();
+    *context = context_new();
     return *context ? 0 : -1;
 }
 
 static void modbus_context_free(void *context)
 {
-    mb_reactor_free(context);
+    context_free(context);
 }
 
 WG_PLUGIN_DEFINE(.name = WG_PLUGIN_VARIANT, .version = "3.0.0", .open = modbus_open,

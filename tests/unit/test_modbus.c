@@ -11,6 +11,7 @@
 #include "mb_health.h"
 #include "mb_plan.h"
 #include "mb_point.h"
+#include "mb_profiles.h"
 
 static struct mb_point reg_point(enum mb_type type, unsigned count, bool byte_swap, bool word_swap)
 {
@@ -577,6 +578,46 @@ static void test_poll_done_optional(void **state)
     mb_device_release(&device);
 }
 
+/* Parsed profiles are shared by content: two buses whose profile parses the
+ * same get one copy; a profile that differs in any field (a reload that
+ * changed its scale) gets its own; the copy lives until its last user. */
+static struct mb_point *parsed_copy(double scale)
+{
+    struct mb_point *points = malloc(2 * sizeof *points);
+    assert_non_null(points);
+    points[0] = reg_point(MB_U16, 1, false, false);
+    points[1] = reg_point(MB_F32, 2, false, true);
+    points[1].address = 1;
+    points[1].scale = scale;
+    return points;
+}
+
+static void test_profiles_shared_by_content(void **state)
+{
+    (void)state;
+    struct mb_profiles profiles;
+    mb_profiles_init(&profiles);
+    const struct mb_point *first = mb_profiles_share(&profiles, parsed_copy(0.1), 2);
+    const struct mb_point *second = mb_profiles_share(&profiles, parsed_copy(0.1), 2);
+    const struct mb_point *changed = mb_profiles_share(&profiles, parsed_copy(0.01), 2);
+    const struct mb_point *shorter = mb_profiles_share(&profiles, parsed_copy(0.1), 1);
+    assert_non_null(first);
+    assert_ptr_equal(first, second);
+    assert_ptr_not_equal(first, changed);
+    assert_ptr_not_equal(first, shorter);
+    assert_true(changed[1].scale == 0.01);
+    assert_int_equal(mb_profiles_count(&profiles), 3);
+    mb_profiles_release(&profiles, first);
+    assert_int_equal(mb_profiles_count(&profiles), 3); /* the second bus still uses it */
+    assert_true(second[1].scale == 0.1);
+    mb_profiles_release(&profiles, second);
+    mb_profiles_release(&profiles, changed);
+    assert_int_equal(mb_profiles_count(&profiles), 1);
+    mb_profiles_release(&profiles, shorter);
+    assert_int_equal(mb_profiles_count(&profiles), 0);
+    mb_profiles_destroy(&profiles);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_grid_skips_missed_slots),
         cmocka_unit_test(test_grid_early_and_offline),
         cmocka_unit_test(test_shared_slot_grid),
+        cmocka_unit_test(test_profiles_shared_by_content),
         cmocka_unit_test(test_poll_done_optional),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
