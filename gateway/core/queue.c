@@ -15,6 +15,12 @@ struct wg_queue {
     size_t head; /* next to pop */
     size_t depth;
     bool closed;
+    /* The eventfd holds a wake-up the consumer has not taken. Changed with
+     * the eventfd, under the lock: set by the push that finds it clear, so a
+     * burst of pushes costs one write(2), not one each; cleared by the pop
+     * that empties the queue. So the fd is readable exactly while messages
+     * wait. */
+    bool signalled;
     int event_fd;
     size_t high_water;
     uint64_t pushed;
@@ -54,12 +60,27 @@ void queue_free(struct wg_queue *queue)
     free(queue);
 }
 
-static void wake_consumer(struct wg_queue *queue)
+/* Under the lock. */
+static void signal_consumer(struct wg_queue *queue)
 {
+    if (queue->signalled)
+        return;
     uint64_t one = 1;
-    /* EAGAIN means the counter is saturated: the consumer is awake anyway. */
+    /* EAGAIN would mean a saturated counter: the consumer is awake anyway. */
     while (write(queue->event_fd, &one, sizeof one) < 0 && errno == EINTR)
         ;
+    queue->signalled = true;
+}
+
+/* Under the lock, once the queue is empty. */
+static void take_signal(struct wg_queue *queue)
+{
+    if (!queue->signalled)
+        return;
+    uint64_t drained;
+    while (read(queue->event_fd, &drained, sizeof drained) < 0 && errno == EINTR)
+        ;
+    queue->signalled = false;
 }
 
 enum wg_push_result queue_push_ex(struct wg_queue *queue, const struct wg_msg *msg, bool wait,
@@ -85,10 +106,8 @@ enum wg_push_result queue_push_ex(struct wg_queue *queue, const struct wg_msg *m
     queue->pushed++;
     if (queue->depth > queue->high_water)
         queue->high_water = queue->depth;
-    bool was_empty = queue->depth == 1;
+    signal_consumer(queue);
     pthread_mutex_unlock(&queue->lock);
-    if (was_empty)
-        wake_consumer(queue);
     return WG_PUSH_OK;
 }
 
@@ -106,21 +125,17 @@ void queue_wake_producers(struct wg_queue *queue)
 
 size_t queue_pop_batch(struct wg_queue *queue, struct wg_msg *out, size_t max)
 {
-    uint64_t drained;
-    while (read(queue->event_fd, &drained, sizeof drained) < 0 && errno == EINTR)
-        ;
     pthread_mutex_lock(&queue->lock);
     size_t count = queue->depth < max ? queue->depth : max;
     for (size_t i = 0; i < count; i++)
         out[i] = queue->ring[(queue->head + i) % queue->capacity];
     queue->head = (queue->head + count) % queue->capacity;
     queue->depth -= count;
-    bool more = queue->depth > 0;
+    if (queue->depth == 0)
+        take_signal(queue); /* else the fd stays readable for what is left */
     if (count > 0)
         pthread_cond_broadcast(&queue->not_full);
     pthread_mutex_unlock(&queue->lock);
-    if (more)
-        wake_consumer(queue); /* keep the fd readable for what is left */
     return count;
 }
 

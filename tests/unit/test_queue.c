@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "core/queue.h"
 
@@ -32,6 +33,30 @@ static void test_fifo_order_and_wakeup(void **state)
     assert_int_equal(queue_pop_batch(queue, out, 3), 2);
     assert_int_equal(out[0].device, 3);
     assert_false(readable(queue));
+    assert_int_equal(queue_pop_batch(queue, out, 3), 0); /* an empty pop changes nothing */
+    assert_false(readable(queue));
+    struct wg_msg again = {.type = WG_MSG_READING, .device = 9};
+    assert_int_equal(queue_push(queue, &again), 0);
+    assert_true(readable(queue)); /* empty, then one more: the consumer is woken again */
+    assert_int_equal(queue_pop_batch(queue, out, 3), 1);
+    assert_false(readable(queue));
+    queue_free(queue);
+}
+
+/* A burst of pushes into an empty queue is one wake-up (one write to the
+ * eventfd: its counter is 1), not one per message, while the consumer is
+ * busy elsewhere. */
+static void test_burst_is_one_wakeup(void **state)
+{
+    (void)state;
+    struct wg_queue *queue = queue_new(64);
+    for (uint32_t i = 0; i < 21; i++) {
+        struct wg_msg msg = {.type = WG_MSG_READING, .device = 1, .point = i};
+        assert_int_equal(queue_push(queue, &msg), 0);
+    }
+    uint64_t wakeups = 0;
+    assert_int_equal(read(queue_fd(queue), &wakeups, sizeof wakeups), (ssize_t)sizeof wakeups);
+    assert_int_equal(wakeups, 1);
     queue_free(queue);
 }
 
@@ -113,6 +138,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo_order_and_wakeup),
+        cmocka_unit_test(test_burst_is_one_wakeup),
         cmocka_unit_test(test_full_queue_waits_and_loses_nothing),
         cmocka_unit_test(test_close_releases_blocked_producer),
     };
