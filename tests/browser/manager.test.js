@@ -264,6 +264,9 @@ async function main() {
       await mgr.waitForSelector('#confirm-dialog[open]');
       await mgr.click('#confirm-cancel');
       await mgr.waitForSelector('#confirm-dialog', { state: 'hidden' });
+      /* The editor's URL is put back when the dialog's close event runs, a
+       * task after the dialog is hidden: wait for it (bounded), then check. */
+      await mgr.waitForFunction(() => /#devices\/edit\/meter-f1$/.test(location.hash), null, { timeout: 5000 }).catch(() => {});
       ok(await mgr.inputValue('#dev-spot') === 'hall' && /#devices\/edit\/meter-f1$/.test(mgr.url()),
         'back with unsaved edits, kept: the editor, its edit and its URL stay', mgr.url());
       await mgr.click('#device-cancel');
