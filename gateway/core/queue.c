@@ -15,12 +15,9 @@ struct wg_queue {
     size_t head; /* next to pop */
     size_t depth;
     bool closed;
-    /* The eventfd holds a wake-up the consumer has not taken. Changed with
-     * the eventfd, under the lock: set by the push that finds it clear, so a
-     * burst of pushes costs one write(2), not one each; cleared by the pop
-     * that empties the queue. So the fd is readable exactly while messages
-     * wait. */
-    bool signalled;
+    /* Readable exactly while messages wait (depth > 0): written by the push
+     * that makes the queue non-empty, read by the pop that empties it, both
+     * under the lock, so a burst costs one write(2), not one each. */
     int event_fd;
     size_t high_water;
     uint64_t pushed;
@@ -60,27 +57,21 @@ void queue_free(struct wg_queue *queue)
     free(queue);
 }
 
-/* Under the lock. */
+/* Under the lock, as the queue becomes non-empty. */
 static void signal_consumer(struct wg_queue *queue)
 {
-    if (queue->signalled)
-        return;
     uint64_t one = 1;
     /* EAGAIN would mean a saturated counter: the consumer is awake anyway. */
     while (write(queue->event_fd, &one, sizeof one) < 0 && errno == EINTR)
         ;
-    queue->signalled = true;
 }
 
-/* Under the lock, once the queue is empty. */
+/* Under the lock, as the queue becomes empty. */
 static void take_signal(struct wg_queue *queue)
 {
-    if (!queue->signalled)
-        return;
     uint64_t drained;
     while (read(queue->event_fd, &drained, sizeof drained) < 0 && errno == EINTR)
         ;
-    queue->signalled = false;
 }
 
 enum wg_push_result queue_push_ex(struct wg_queue *queue, const struct wg_msg *msg, bool wait,
@@ -106,7 +97,8 @@ enum wg_push_result queue_push_ex(struct wg_queue *queue, const struct wg_msg *m
     queue->pushed++;
     if (queue->depth > queue->high_water)
         queue->high_water = queue->depth;
-    signal_consumer(queue);
+    if (queue->depth == 1)
+        signal_consumer(queue);
     pthread_mutex_unlock(&queue->lock);
     return WG_PUSH_OK;
 }
@@ -131,7 +123,7 @@ size_t queue_pop_batch(struct wg_queue *queue, struct wg_msg *out, size_t max)
         out[i] = queue->ring[(queue->head + i) % queue->capacity];
     queue->head = (queue->head + count) % queue->capacity;
     queue->depth -= count;
-    if (queue->depth == 0)
+    if (count > 0 && queue->depth == 0)
         take_signal(queue); /* else the fd stays readable for what is left */
     if (count > 0)
         pthread_cond_broadcast(&queue->not_full);

@@ -44,8 +44,7 @@ struct parsed_profile {
     const char *profile_id;
     const struct mb_point *points;
     size_t count;
-    bool valid;
-    bool shared; /* points are the context's, else this bus's own */
+    bool valid; /* valid: points are the context's shared copy; else this bus's own */
 };
 
 /* One bus. `bus` holds the parsed settings and devices of both transports;
@@ -101,7 +100,9 @@ static struct parsed_profile *parse_profile(struct modbus_driver *driver,
             mb_profiles_share(&driver->context->profiles, points, profile->count);
         if (shared) {
             profile->points = shared;
-            profile->shared = true;
+        } else {
+            host->log(host, WG_PLOG_ERR, "out of memory");
+            profile->valid = false;
         }
     }
     return profile;
@@ -293,7 +294,7 @@ static void driver_free(struct modbus_driver *driver)
         mb_device_release(&driver->bus.devices[i]);
     free(driver->bus.devices);
     for (size_t i = 0; i < driver->profile_count; i++) {
-        if (driver->profiles[i].shared)
+        if (driver->profiles[i].valid)
             mb_profiles_release(&driver->context->profiles, driver->profiles[i].points);
         else
             free((struct mb_point *)driver->profiles[i].points);
