@@ -22,7 +22,7 @@ const char *const store_stmt_sql[ST_COUNT] = {
     [ST_READING_UPSERT] =
         "INSERT INTO readings (device, point, bucket_ms, n, min, max, sum, last, last_ms) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-        "ON CONFLICT (device, point, bucket_ms) DO UPDATE SET n = readings.n + excluded.n, "
+        "ON CONFLICT (bucket_ms, device, point) DO UPDATE SET n = readings.n + excluded.n, "
         "min = min(readings.min, excluded.min), max = max(readings.max, excluded.max), "
         "sum = readings.sum + excluded.sum, "
         "last = CASE WHEN excluded.last_ms >= readings.last_ms THEN excluded.last "
@@ -51,9 +51,10 @@ const char *const store_stmt_sql[ST_COUNT] = {
     [ST_FREELIST_COUNT] = "PRAGMA freelist_count",
     [ST_READINGS_EXPIRE] = "DELETE FROM readings WHERE bucket_ms < ?",
     [ST_READINGS_OLDEST] = "SELECT bucket_ms FROM readings ORDER BY bucket_ms LIMIT 1",
-    [ST_READINGS_EVICT] = "DELETE FROM readings WHERE (device, point, bucket_ms) IN "
-                          "(SELECT device, point, bucket_ms FROM readings "
-                          "ORDER BY bucket_ms LIMIT ?)",
+    /* The oldest rows in key order: the start of the table (migration 7). */
+    [ST_READINGS_EVICT] = "DELETE FROM readings WHERE (bucket_ms, device, point) IN "
+                          "(SELECT bucket_ms, device, point FROM readings "
+                          "ORDER BY bucket_ms, device, point LIMIT ?)",
     /* By kind, oldest first: events_by_kind (migration 5) serves these four
      * for every kind but alarm, events_alarm_by_ts (named, so that the kind
      * index cannot draw the planner away from it) the alarm four, in time

@@ -251,7 +251,10 @@ def main():
     ok(largest <= bound, f"the database and its WAL stayed within {MAX_MB} MiB (at most {largest} bytes: "
                          f"database {largest_split[0]}, WAL {largest_split[1]})")
     reached = "at its size bound" in log()
-    ok(reached and largest >= bound * 3 // 4, "the run reached the bound: the store evicted by itself",
+    # The database evicts at 90 % of its share (the bound less the WAL's
+    # eighth) down to 85 %, so with a WAL kept small the two together sit
+    # near 0.85 x 7/8 = 74 % of the bound: two thirds shows it got there.
+    ok(reached and largest >= bound * 2 // 3, "the run reached the bound: the store evicted by itself",
        [line for line in log().splitlines() if "size bound" in line][:3])
     for t, size in samples[:: max(1, len(samples) // 12)]:
         note(f"figure db+wal at {t:5.0f} s: {size / 1048576:.1f} MiB of {MAX_MB}")

@@ -222,6 +222,53 @@ static void test_reopen_applies_nothing(void **state)
     sqlite3_close(db);
 }
 
+/* A database made by version 6 (readings keyed by device first) keeps its
+ * readings through migration 7, which puts them in time order. */
+static void test_migration_7_keeps_readings_in_time_order(void **state)
+{
+    struct fixture *fx = *state;
+    size_t known = 0;
+    const struct wg_migration *migrations = migrations_list(&known);
+    assert_true(known >= 7);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA application_id = %d", WG_STORE_APPLICATION_ID);
+    raw_exec(db, pragma);
+    for (size_t i = 0; i < 6; i++) {
+        raw_exec(db, migrations[i].sql);
+        char record[128];
+        snprintf(record, sizeof record,
+                 "INSERT INTO migrations (version, name, applied_ms) VALUES (%d, 'v', 1)",
+                 migrations[i].version);
+        raw_exec(db, record);
+    }
+    raw_exec(db, "INSERT INTO readings (device, point, bucket_ms, n, min, max, sum, last, last_ms) "
+                 "VALUES ('m2', 'kw', 120000, 2, 1, 3, 4, 3, 120500), "
+                 "('m1', 'kw', 60000, 1, 5, 5, 5, 5, 60100), "
+                 "('m1', 'kwh', 0, 3, 7, 9, 24, 9, 900)");
+    sqlite3_close(db);
+
+    struct wg_store *store = open_default(fx->path);
+    assert_int_equal(store_schema_version(store), (int)known);
+    /* The upsert still finds an existing row by its key. */
+    assert_int_equal(store_add_reading(store, "m1", "kw", 60200, 1.0), 0);
+    store_close(store);
+
+    db = raw_open(fx->path);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM readings"), 3);
+    assert_int_equal(raw_int(db, "SELECT n FROM readings WHERE device = 'm1' AND point = 'kw'"), 2);
+    assert_int_equal(raw_int(db, "SELECT sum(n) FROM readings"), 7);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'readings' AND "
+                                 "sql LIKE '%PRIMARY KEY (bucket_ms, device, point)%'"),
+                     1);
+    assert_int_equal(
+        raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'readings_by_bucket'"), 0);
+    /* Stored in key order: the first row is the oldest bucket. */
+    assert_int_equal(raw_int(db, "SELECT bucket_ms FROM readings LIMIT 1"), 0);
+    sqlite3_close(db);
+}
+
 static void test_future_version_is_refused(void **state)
 {
     struct fixture *fx = *state;
@@ -701,8 +748,11 @@ static void test_size_bound_evicts_telemetry_keeps_alarms(void **state)
                   "%lld readings and %lld telemetry rows kept, %lld bytes in use\n",
                   telemetry, readings, options.max_bytes, (long long)readings_left,
                   (long long)telemetry_left, (long long)used);
-    assert_true(readings_left < readings);
+    /* Oldest first: the telemetry, days old, made the room; the readings of
+     * the last hour fit once it was gone (their eviction frees whole pages,
+     * migration 7), so none of them went. */
     assert_true(telemetry_left < telemetry);
+    assert_int_equal(readings_left, readings);
     assert_true(used <= options.max_bytes * 90 / 100);
 
     /* Now only alarms, far more than fit: never refused; once nothing else
@@ -744,6 +794,58 @@ static void test_size_bound_evicts_telemetry_keeps_alarms(void **state)
     store = open_ok(&options);
     assert_int_equal(store_outbox_count(store), alarm_rows);
     store_close(store);
+}
+
+/* Readings alone, far more than fit: the history is a ring. Each flush of
+ * a bucket makes its room by evicting the oldest buckets whole (they are
+ * the start of the table, migration 7), the database and its WAL stay
+ * within the bound after every flush, and what is left is the newest
+ * buckets, complete. */
+static void test_size_bound_keeps_the_newest_readings(void **state)
+{
+    struct fixture *fx = *state;
+    struct wg_store_options options = default_options(fx->path); /* 60 s buckets */
+    options.max_bytes = 2 * 1024 * 1024;
+    struct wg_store *store = open_ok(&options);
+    const int64_t base = 1714564800000LL;
+    const int meters = 600, buckets = 80;
+    int64_t most = 0;
+    for (int bucket = 0; bucket < buckets; bucket++) {
+        assert_int_equal(store_begin(store), 0);
+        for (int m = 0; m < meters; m++) {
+            char device[16];
+            snprintf(device, sizeof device, "meter-%03d", m);
+            if (store_add_reading(store, device, "kw", base + bucket * 60000LL, m) != 0)
+                fail_msg("bucket %d meter %d: %s", bucket, m, store_last_error(store));
+        }
+        assert_int_equal(store_commit(store), 0);
+        struct wg_store_usage usage;
+        assert_int_equal(store_usage(store, &usage), 0);
+        if (usage.file_bytes + usage.wal_bytes > most)
+            most = usage.file_bytes + usage.wal_bytes;
+        if (usage.file_bytes + usage.wal_bytes > options.max_bytes)
+            fail_msg("bucket %d: database %lld + WAL %lld bytes, over the bound of %lld", bucket,
+                     (long long)usage.file_bytes, (long long)usage.wal_bytes,
+                     (long long)options.max_bytes);
+    }
+    store_close(store);
+    sqlite3 *db = raw_open(fx->path);
+    int64_t left = raw_int(db, "SELECT count(*) FROM readings");
+    int64_t oldest = raw_int(db, "SELECT min(bucket_ms) FROM readings");
+    int64_t kept = (base + (buckets - 1) * 60000LL - oldest) / 60000 + 1;
+    int64_t partial = raw_int(db, "SELECT count(*) FROM (SELECT bucket_ms FROM readings "
+                                  "GROUP BY bucket_ms HAVING count(*) <> 600)");
+    sqlite3_close(db);
+    print_message("# size bound: %d readings in %d buckets into %lld bytes: the newest %lld "
+                  "buckets kept (%lld rows, %lld cut by eviction), at most %lld bytes with the "
+                  "WAL\n",
+                  meters * buckets, buckets, (long long)options.max_bytes, (long long)kept,
+                  (long long)left, (long long)partial, (long long)most);
+    assert_true(left < meters * buckets);
+    assert_true(kept >= 10);
+    /* Only the oldest bucket left may be cut (a chunk ends inside it). */
+    assert_true(partial <= 1);
+    assert_true(left > (kept - 1) * meters);
 }
 
 /* Alarms keep their reserved share: a flood of other rows never evicts
@@ -1072,6 +1174,8 @@ int main(void)
         cmocka_unit_test(test_event_ids_are_uuid_v4),
         cmocka_unit_test_setup_teardown(test_fresh_db_is_at_latest_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_applies_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_7_keeps_readings_in_time_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_future_version_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_and_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_forbidden_by_trigger, setup, teardown),
@@ -1081,6 +1185,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readings_aggregate_into_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readings_expire_after_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_size_bound_keeps_the_newest_readings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_bound_keeps_the_alarm_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_bound_evicts_telemetry_keeps_alarms, setup,
                                         teardown),
