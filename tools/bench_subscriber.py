@@ -9,7 +9,7 @@ Node-RED flow's topics (`nodered/<device>`), and notes for every message its
 arrival time (unix ms), and for every reading it holds: the device, the raw
 value of register 0 (the farm counts it up by one a read, so it names the
 read: tests/modbus/farm.py), how many reads the reading stands for (an
-interval aggregate's `count`, telemetry schemas 1 and 2; else 1) and the
+interval aggregate's `count`, telemetry schemas 1 to 3, a bare value 1; else 1) and the
 gateway's `ts_ms` (per-read messages). Creates the ready file once subscribed; on SIGTERM writes FILE as
 JSON {"messages": [[ms, kind, readings, partial polls]], "readings": [[ms, device, raw,
 count, ts_ms]], "errors": [...]} and exits.
@@ -31,6 +31,16 @@ def raw(value, scale):
     return int(round(value * scale))
 
 
+def last_of(point):
+    """A point's latest value: telemetry/3 sends a point read once as its bare value."""
+    return point if isinstance(point, (int, float)) else point["last"]
+
+
+def count_of(point):
+    """How many reads a point's aggregate covers (a bare value: one)."""
+    return 1 if isinstance(point, (int, float)) else int(point["count"])
+
+
 def parse(topic, payload):
     """The message's kind, its readings [(device, raw, count, ts_ms)], and how many
     polls it carries only part of (a reading without all REGISTERS points)."""
@@ -39,10 +49,10 @@ def parse(topic, payload):
         return "nodered", [(topic.split("/", 1)[1], int(values[0]), 1, None)], int(len(values) != REGISTERS)
     body = json.loads(payload)
     leaf = topic.rsplit("/", 1)[1]
-    if leaf == "telemetry" and "devices" in body:  # wardgate/telemetry/2: many devices a message
+    if leaf == "telemetry" and "devices" in body:  # wardgate/telemetry/2 and 3: many devices a message
         devices = body["devices"]
-        return ("interval", [(d["device"], raw(d["points"]["r0"]["last"], REGISTER_SCALE),
-                              int(d["points"]["r0"]["count"]), None) for d in devices if "r0" in d["points"]],
+        return ("interval", [(d["device"], raw(last_of(d["points"]["r0"]), REGISTER_SCALE),
+                              count_of(d["points"]["r0"]), None) for d in devices if "r0" in d["points"]],
                 sum(1 for d in devices if len(d["points"]) != REGISTERS))
     if leaf == "telemetry":  # wardgate/telemetry/1: one device a message, points as a list
         first = [p for p in body["points"] if p["point"] == "r0"]

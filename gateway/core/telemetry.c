@@ -80,7 +80,7 @@ static void open_message(struct wg_telemetry *telemetry, enum message_type type)
     struct wg_event id = {0};
     event_new_id(&id);
     jw_text(out, type == MESSAGE_READINGS ? "{\"schema\":\"wardgate/readings/1\""
-                                          : "{\"schema\":\"wardgate/telemetry/2\"");
+                                          : "{\"schema\":\"wardgate/telemetry/3\"");
     jw_key(out, "site", false);
     jw_string(out, telemetry->site);
     jw_key(out, "district", false);
@@ -200,6 +200,11 @@ void telemetry_add_interval(struct wg_telemetry *telemetry, const char *device,
         if (aggregate->count == 0)
             continue;
         jw_key(out, profile->points[p].name, first);
+        first = false;
+        if (aggregate->count == 1) { /* read once: its value says it all */
+            jw_double(out, aggregate->last);
+            continue;
+        }
         jw_text(out, "{\"count\":");
         jw_int(out, aggregate->count);
         jw_text(out, ",\"min\":");
@@ -211,7 +216,6 @@ void telemetry_add_interval(struct wg_telemetry *telemetry, const char *device,
         jw_text(out, ",\"last\":");
         jw_double(out, aggregate->last);
         jw_char(out, '}');
-        first = false;
     }
     jw_text(out, "}}");
     if (first) {

@@ -5,8 +5,9 @@
  * record {"device","ts_ms","values":{point: number}}; the records of the
  * polls that complete within WG_TELEMETRY_BATCH_MS go in one `readings`
  * message (schema wardgate/readings/1). interval: each device's aggregates
- * of the interval (count, min, max, avg, last per point) are records of
- * `telemetry` messages (wardgate/telemetry/2), all devices in as few
+ * of the interval (count, min, max, avg, last per point; a point read once
+ * is its bare value) are records of `telemetry` messages
+ * (wardgate/telemetry/3), all devices in as few
  * messages as fit. Either way a message is written once, compactly
  * (json_writer.h), kept under the broker's limit, and handed to the store
  * writer as an outbox-only row (journal_outbox): no journal event, no log
