@@ -104,7 +104,7 @@ struct mb_device *mb_device_next_due(struct mb_device *devices, size_t count, in
  * together and the I/O thread, the core and a per_read message serve a slot
  * at a time instead of a device at a time. The devices behind one endpoint
  * are spread evenly over the period from there, since they share its line. */
-#define MB_GRID_SLOT_MS 50
+#define MB_GRID_SLOT_MS 100
 /* Milliseconds from now_ms to the first slot of the device `index` of the
  * `count` behind an endpoint of bus `bus_id`. */
 int64_t mb_device_first_slot_in(const char *bus_id, size_t index, size_t count, int poll_ms,
