@@ -63,6 +63,11 @@ stop_daemon() {
 
 sql() { sqlite3 -cmd ".timeout 5000" "$@"; }
 
+# free_port: a TCP port the kernel says is free now.
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
 # A small valid facility for tests: two rooms, a sim bus in the quiet scenario
 # (only the script moves things). $1 = output file; $2 = extra YAML for the bus settings.
 make_config() {

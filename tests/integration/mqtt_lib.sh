@@ -3,11 +3,6 @@
 # mosquitto_sub as the independent subscriber.
 # shellcheck shell=bash
 
-# free_port: a TCP port the kernel says is free now.
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
 # start_broker NAME PORT [extra mosquitto.conf lines]: sets BROKER_PID; its
 # config, persistence and log live in $TMP/NAME.
 start_broker() {

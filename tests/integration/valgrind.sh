@@ -60,7 +60,7 @@ check "... and the scripted pull was raised and reset" grep -qE "ALARM reset .*p
 # The web server: setup of the first admin (one argon2id hash), a snapshot,
 # the history as CSV, a device edit (config file rewrite and reload), a
 # WebSocket that gets its snapshot and one that sends garbage, bad JSON.
-web_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+web_port=$(free_port)
 make_config "$TMP/web.yaml" "        - {at_ms: 0, device: call-101A, point: call, value: 1}"
 sed -i "s|^web:|rules:\n  - {id: bed-call, kind: call, meaning: call_button}\nweb:|; s|^  enabled: false|  listen: 127.0.0.1\n  port: $web_port\n  root: $ROOT/web|" "$TMP/web.yaml"
 log=$TMP/web.log
