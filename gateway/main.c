@@ -4,6 +4,7 @@
  *   wardgated -c FILE --check    validate the config (and the drivers' sections), exit 0 or 1
  *   wardgated -c FILE --response-report [--days N]   response times per shift, then exit
  *   wardgated -c FILE --add-user NAME [--role ROLE] [--password-file F]   add a web user
+ *   wardgated -c FILE --verify-audit   check the audit log's hash chain, exit 0 intact or 1
  *   wardgated --reload PID [--timeout S]   reload a running daemon and wait for its verdict
  *   wardgated --version
  *
@@ -32,6 +33,7 @@
 #include "core/core.h"
 #include "common/log.h"
 #include "drivers/plugin_host.h"
+#include "store/audit_chain.h"
 #include "store/query.h"
 #include "core/queue.h"
 #include "alarm/response.h"
@@ -55,6 +57,7 @@ struct cli_options {
     const char *log_level;
     bool check_only;
     bool response_report;
+    bool verify_audit;
     int report_days;
     const char *add_user, *role, *password_file;
     long reload_pid;   /* --reload: the daemon to reload (the unit's ExecReload=) */
@@ -69,6 +72,8 @@ static void usage(FILE *out)
             "      --check           validate the configuration and exit (0 = valid)\n"
             "      --response-report print call and alarm response times per shift and exit\n"
             "      --days N          days the report covers, up to now (default 7)\n"
+            "      --verify-audit    check the audit log's hash chain and exit (0 = intact);\n"
+            "                        names the first row that does not match\n"
             "      --add-user NAME   add a user of the web interface and exit; the password\n"
             "                        is asked twice on the terminal, or read from stdin\n"
             "      --role ROLE       station, nurse (default), manager or admin\n"
@@ -91,7 +96,7 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
 {
     enum { OPT_CHECK = 1000, OPT_DB, OPT_PLUGIN_DIR, OPT_RESPONSE_REPORT, OPT_DAYS };
     enum { OPT_ADD_USER = 1100, OPT_ROLE, OPT_PASSWORD_FILE, OPT_WEB_ROOT };
-    enum { OPT_RELOAD = 1200, OPT_TIMEOUT };
+    enum { OPT_RELOAD = 1200, OPT_TIMEOUT, OPT_VERIFY_AUDIT };
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, OPT_CHECK},
@@ -100,6 +105,7 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
         {"web-root", required_argument, NULL, OPT_WEB_ROOT},
         {"response-report", no_argument, NULL, OPT_RESPONSE_REPORT},
         {"days", required_argument, NULL, OPT_DAYS},
+        {"verify-audit", no_argument, NULL, OPT_VERIFY_AUDIT},
         {"add-user", required_argument, NULL, OPT_ADD_USER},
         {"role", required_argument, NULL, OPT_ROLE},
         {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
@@ -130,6 +136,9 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
             break;
         case OPT_RESPONSE_REPORT:
             cli->response_report = true;
+            break;
+        case OPT_VERIFY_AUDIT:
+            cli->verify_audit = true;
             break;
         case OPT_DAYS: {
             char *end = NULL;
@@ -203,17 +212,18 @@ static int parse_args(int argc, char **argv, struct cli_options *cli)
         fprintf(stderr, "wardgated: --role and --password-file go with --add-user\n");
         return 2;
     }
-    if (cli->add_user && (cli->check_only || cli->response_report)) {
-        fprintf(stderr,
-                "wardgated: --add-user goes alone, not with --check or --response-report\n");
+    if ((cli->add_user != NULL) + cli->check_only + cli->response_report + cli->verify_audit > 1) {
+        fprintf(stderr, "wardgated: --check, --response-report, --add-user and --verify-audit "
+                        "each go alone\n");
         return 2;
     }
     if (cli->reload_wait_s && !cli->reload_pid) {
         fprintf(stderr, "wardgated: --timeout goes with --reload\n");
         return 2;
     }
-    if (cli->reload_pid && (cli->config_path || cli->check_only || cli->response_report ||
-                            cli->add_user || cli->db_path || cli->plugin_dir || cli->web_root)) {
+    if (cli->reload_pid &&
+        (cli->config_path || cli->check_only || cli->response_report || cli->verify_audit ||
+         cli->add_user || cli->db_path || cli->plugin_dir || cli->web_root)) {
         fprintf(stderr,
                 "wardgated: --reload goes alone (the daemon reads its own configuration)\n");
         return 2;
@@ -466,6 +476,11 @@ int main(int argc, char **argv)
         config_free(config);
         return 1;
     }
+    if (cli.verify_audit) { /* read-only: never migrates or checkpoints */
+        int rc = audit_chain_verify_main(database_path(&cli, config), stdout);
+        config_free(config);
+        return rc;
+    }
     if (cli.response_report) {
         int rc = response_report_main(database_path(&cli, config),
                                       cli.report_days ? cli.report_days : 7, stdout);
@@ -556,8 +571,7 @@ int main(int argc, char **argv)
         if (cli.web_root)
             settings.root = cli.web_root;
         if (api)
-            web = web_start(&settings, database_path(&cli, core_config(core)), store_calls,
-                            bridge);
+            web = web_start(&settings, database_path(&cli, core_config(core)), store_calls, bridge);
         if (!web)
             wg_crit("web: not started; the display and the manager UI are unavailable");
         else if (core_supervise(core, web_liveness(web)) != 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth/auth_internal.h"
+#include "store/audit_chain.h"
 #include "common/log.h"
 
 struct auth_sql auth_sql_of(struct wg_store *store)
@@ -116,14 +117,16 @@ int auth_sql_commit(struct auth_sql *sql)
 static int insert_audit(struct auth_sql *sql, int64_t ts_ms, const char *actor, const char *origin,
                         const char *action, const char *target, const char *detail_text)
 {
-    int rc = auth_sql_run(sql, "writing an audit row",
-                          auth_sql_query(sql, "writing an audit row",
-                                         "INSERT INTO audit (ts_ms, actor, origin, action, "
-                                         "target, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                                         "ittttt", ts_ms, actor ? actor : "-", origin, action,
-                                         target, detail_text),
-                          NULL);
-    return rc < 0 ? -1 : 0;
+    /* Chained to the row before it, on the store's connection (audit_chain.h). */
+    struct wg_audit_row row = {.ts_ms = ts_ms,
+                               .actor = actor ? actor : "-",
+                               .origin = origin,
+                               .action = action,
+                               .target = target,
+                               .detail = detail_text};
+    if (audit_chain_append(sql->db, &row) != SQLITE_OK)
+        return auth_sql_failed(sql, "writing an audit row");
+    return 0;
 }
 
 int auth_sql_audit(struct auth_sql *sql, int64_t ts_ms, const char *actor, const char *origin,

@@ -1,6 +1,8 @@
 /* The store's schema, as numbered migrations; see migrations.h and docs/storage.md. */
 #include "store/migrations.h"
 
+#include "store/audit_chain.h"
+
 /* The outbox's triggers: outbox_totals kept per class on insert and delete,
  * and no update (the totals would drift). Migration 3 made them, migration 6
  * makes them again on the rebuilt table. */
@@ -255,6 +257,22 @@ static const struct wg_migration migrations[] = {
                "    FROM readings ORDER BY bucket_ms, device, point;\n"
                "DROP TABLE readings;\n"
                "ALTER TABLE readings_v7 RENAME TO readings;\n",
+    },
+    {
+        .version = 8,
+        .name = "audit rows hash-chained",
+        /* Each audit row carries the hash of its fields and of the row
+         * before it (audit_chain.h); the anchor is what the first row
+         * chains from: zeros, or the last row the size bound evicted. The
+         * rows already there are chained by `after`. */
+        .sql = "ALTER TABLE audit ADD COLUMN hash BLOB;\n"
+               "CREATE TABLE audit_anchor (\n"
+               "    id   INTEGER PRIMARY KEY CHECK (id = 1),\n"
+               "    seq  INTEGER NOT NULL,\n"
+               "    hash BLOB    NOT NULL CHECK (length(hash) = 32)\n"
+               ");\n"
+               "INSERT INTO audit_anchor (id, seq, hash) VALUES (1, 0, zeroblob(32));\n",
+        .after = audit_chain_existing_rows,
     },
 };
 

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+struct sqlite3;
+
 /* "WGAT": the SQLite application_id of a wardgate database. */
 #define WG_STORE_APPLICATION_ID 0x57474154
 
@@ -15,6 +17,9 @@ struct wg_migration {
     int version;
     const char *name;
     const char *sql; /* one or more statements, run with sqlite3_exec */
+    /* NULL, or work SQL cannot do, run after `sql` in the same transaction
+     * (an SQLite result code). */
+    int (*after)(struct sqlite3 *db);
 };
 
 /* The migrations this binary knows, in version order. */

@@ -1,7 +1,10 @@
-/* The audit log: who did what, from where. */
+/* The audit log: who did what, from where, each row chained to the one
+ * before it (audit_chain.h). */
 #include "store/store_internal.h"
 
 #include <string.h>
+
+#include "store/audit_chain.h"
 
 struct audit_job {
     int64_t ts_ms;
@@ -11,25 +14,19 @@ struct audit_job {
 static int audit_work(struct wg_store *store, void *ctx)
 {
     const struct audit_job *job = ctx;
-    sqlite3_stmt *stmt = store_prepared(store, ST_AUDIT_INSERT);
-    if (!stmt)
-        return -1;
-    int rc = sqlite3_bind_int64(stmt, 1, job->ts_ms);
-    if (rc == SQLITE_OK)
-        rc = store_bind_text(stmt, 2, job->actor);
-    if (rc == SQLITE_OK)
-        rc = store_bind_text(stmt, 3, job->origin);
-    if (rc == SQLITE_OK)
-        rc = store_bind_text(stmt, 4, job->action);
-    if (rc == SQLITE_OK)
-        rc = store_bind_text(stmt, 5, job->target);
-    if (rc == SQLITE_OK)
-        rc = store_bind_text(stmt, 6, job->detail);
-    if (rc != SQLITE_OK) {
-        store_done_with(stmt);
-        return store_fail_sqlite(store, rc, "writing an audit row");
-    }
-    return store_run_stmt(store, stmt, "writing an audit row");
+    struct wg_audit_row row = {.ts_ms = job->ts_ms,
+                               .actor = job->actor,
+                               .origin = job->origin,
+                               .action = job->action,
+                               .target = job->target,
+                               .detail = job->detail};
+    int rc = audit_chain_append(store->db, &row);
+    if (rc != SQLITE_OK)
+        return store_fail_sqlite(store, rc,
+                                 rc == SQLITE_CORRUPT
+                                     ? "writing an audit row: the audit chain's anchor is gone"
+                                     : "writing an audit row");
+    return 0;
 }
 
 int store_audit(struct wg_store *store, int64_t ts_ms, const char *actor, const char *origin,

@@ -218,8 +218,11 @@ static int64_t evict_source_chunk(struct wg_store *store, const struct evict_sou
         break;
     case SOURCE_AUDIT:
         row_wal = EVICT_AUDIT_ROW_WAL;
-        n = run_delete(store, ST_AUDIT_EVICT, NULL, chunk_rows(store, row_wal, EVICT_CHUNK_ROWS),
-                       "evicting audit rows");
+        /* The chain's anchor moves to the last row evicted (audit_chain.h). */
+        n = chunk_rows(store, row_wal, EVICT_CHUNK_ROWS);
+        if (run_delete(store, ST_AUDIT_ANCHOR_MOVE, NULL, n, "moving the audit chain's anchor") < 0)
+            return -1;
+        n = run_delete(store, ST_AUDIT_EVICT, NULL, n, "evicting audit rows");
         if (n < 0)
             return -1;
         evicted->rows[WG_EVICT_AUDIT] += n;

@@ -268,6 +268,8 @@ static int apply_migration(struct wg_store *store, const struct wg_migration *mi
     char *exec_error = NULL;
     int rc = sqlite3_exec(store->db, migration->sql, NULL, NULL, &exec_error);
     sqlite3_free(exec_error);
+    if (rc == SQLITE_OK && migration->after)
+        rc = migration->after(store->db);
     if (rc == SQLITE_OK) {
         sqlite3_stmt *record = NULL;
         rc = sqlite3_prepare_v2(store->db,

@@ -27,8 +27,6 @@ const char *const store_stmt_sql[ST_COUNT] = {
         "sum = readings.sum + excluded.sum, "
         "last = CASE WHEN excluded.last_ms >= readings.last_ms THEN excluded.last "
         "ELSE readings.last END, last_ms = max(readings.last_ms, excluded.last_ms)",
-    [ST_AUDIT_INSERT] = "INSERT INTO audit (ts_ms, actor, origin, action, target, detail) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
     [ST_ALARM_PUT] = "INSERT INTO alarms (id, update_count, state, priority, kind, body, "
                      "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                      "update_count = excluded.update_count, state = excluded.state, "
@@ -82,6 +80,10 @@ const char *const store_stmt_sql[ST_COUNT] = {
     [ST_AUDIT_OLDEST] = "SELECT ts_ms FROM audit ORDER BY seq LIMIT 1",
     [ST_AUDIT_EVICT] =
         "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit ORDER BY seq LIMIT ?)",
+    /* Before ST_AUDIT_EVICT of the same rows: the anchor becomes the last of them. */
+    [ST_AUDIT_ANCHOR_MOVE] = "UPDATE audit_anchor SET (seq, hash) = (SELECT seq, hash FROM "
+                             "(SELECT seq, hash FROM audit ORDER BY seq LIMIT ?1) "
+                             "ORDER BY seq DESC LIMIT 1) WHERE EXISTS (SELECT 1 FROM audit)",
     [ST_JOURNAL_TOTALS] = "SELECT kind, rows, bytes FROM journal_totals WHERE rows > 0",
     /* Retention, by events_by_ts: the outbox rows of the same rows first. */
     [ST_EXPIRE_OUTBOX] = "DELETE FROM outbox WHERE event_id IN (SELECT id FROM events "
