@@ -20,36 +20,6 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-struct fixture {
-    char *dir;
-    char *path;
-};
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof *fx);
-    if (!fx)
-        return -1;
-    fx->dir = test_tmpdir();
-    if (!fx->dir || asprintf(&fx->path, "%s/wardgate.db", fx->dir) < 0) {
-        free(fx->dir);
-        free(fx);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-    test_rmtree(fx->dir);
-    free(fx->dir);
-    free(fx->path);
-    free(fx);
-    return 0;
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -177,7 +147,7 @@ static void test_event_ids_are_uuid_v4(void **state)
 
 static void test_fresh_db_is_at_latest_version(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     size_t known = 0;
     const struct wg_migration *migrations = migrations_list(&known);
     assert_true(known >= 1);
@@ -204,7 +174,7 @@ static void test_fresh_db_is_at_latest_version(void **state)
 
 static void test_reopen_applies_nothing(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     store_close(store);
     sqlite3 *db = raw_open(fx->path);
@@ -226,7 +196,7 @@ static void test_reopen_applies_nothing(void **state)
  * readings through migration 7, which puts them in time order. */
 static void test_migration_7_keeps_readings_in_time_order(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     size_t known = 0;
     const struct wg_migration *migrations = migrations_list(&known);
     assert_true(known >= 7);
@@ -271,7 +241,7 @@ static void test_migration_7_keeps_readings_in_time_order(void **state)
 
 static void test_future_version_is_refused(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     store_close(open_default(fx->path));
     sqlite3 *db = raw_open(fx->path);
     raw_exec(db, "INSERT INTO migrations VALUES (999, 'from the future', 1)");
@@ -318,7 +288,7 @@ static int collect_event(const struct wg_event_row *row, void *ctx)
 
 static void test_append_and_read_back(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     struct wg_event events[10];
     char bodies[10][32];
@@ -363,7 +333,7 @@ static void test_append_and_read_back(void **state)
 
 static void test_update_forbidden_by_trigger(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     struct wg_event event = make_event("alarm", WG_UPLINK_ALARM, now_ms(), "{}");
     append_ok(store, &event);
@@ -382,7 +352,7 @@ static void test_update_forbidden_by_trigger(void **state)
 
 static void test_batch_survives_a_refused_append(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     int64_t t = now_ms();
     struct wg_event good1 = make_event("point", WG_UPLINK_TELEMETRY, t, "{\"v\":1}");
@@ -451,7 +421,7 @@ static void free_seen(struct outbox_seen *seen)
 
 static void test_outbox_for_uplink_events_only(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     int64_t ts = 1714564800250LL; /* 2024-05-01T12:00:00.250Z */
     struct wg_event journal_only = make_event("point", WG_UPLINK_NONE, ts, "{}");
@@ -570,7 +540,7 @@ static int collect_alarm(const struct wg_alarm_row *alarm, void *ctx)
 
 static void test_alarm_put_foreach_delete(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     struct wg_alarm_row rows[] = {
         {"A-1", 1, "raised", 2, "call", "{\"room\":\"101\"}", 1000},
@@ -615,7 +585,7 @@ static void test_alarm_put_foreach_delete(void **state)
 
 static void test_readings_aggregate_into_buckets(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path); /* 60 s buckets */
     int64_t base = 1714564800000LL;                  /* a whole minute */
     assert_int_equal(store_begin(store), 0);
@@ -656,7 +626,7 @@ static void test_readings_aggregate_into_buckets(void **state)
 
 static void test_readings_expire_after_retention(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path); /* 30 days */
     int64_t now = now_ms();
     assert_int_equal(store_add_reading(store, "m1", "kw", now - 31 * DAY_MS, 1.0), 0);
@@ -670,7 +640,7 @@ static void test_readings_expire_after_retention(void **state)
 
 static void test_audit_row(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     assert_int_equal(store_audit(store, 1234, "manager:li", "web 10.0.0.5", "device.update",
                                  "meter-3", "{\"field\":\"address\"}"),
@@ -692,7 +662,7 @@ static void test_audit_row(void **state)
 
 static void test_size_bound_evicts_telemetry_keeps_alarms(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store_options options = default_options(fx->path);
     options.max_bytes = 1024 * 1024;
     struct wg_store *store = open_ok(&options);
@@ -803,7 +773,7 @@ static void test_size_bound_evicts_telemetry_keeps_alarms(void **state)
  * buckets, complete. */
 static void test_size_bound_keeps_the_newest_readings(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store_options options = default_options(fx->path); /* 60 s buckets */
     options.max_bytes = 2 * 1024 * 1024;
     struct wg_store *store = open_ok(&options);
@@ -852,7 +822,7 @@ static void test_size_bound_keeps_the_newest_readings(void **state)
  * alarm events that use less than it. */
 static void test_size_bound_keeps_the_alarm_share(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store_options options = default_options(fx->path);
     options.max_bytes = 2 * 1024 * 1024;
     struct wg_store *store = open_ok(&options);
@@ -905,7 +875,7 @@ static void test_size_bound_keeps_the_alarm_share(void **state)
 
 static void test_locked_database(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path); /* busy timeout 200 ms */
     sqlite3 *other = raw_open(fx->path);
     raw_exec(other, "BEGIN IMMEDIATE");
@@ -953,7 +923,7 @@ static void expect_corrupt_and_unchanged(const char *path)
 
 static void test_garbage_file_refused_and_unchanged(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     char garbage[8192];
     for (size_t i = 0; i < sizeof garbage - 1; i++)
         garbage[i] = (char)('a' + (i * 7919) % 26);
@@ -966,7 +936,7 @@ static void test_garbage_file_refused_and_unchanged(void **state)
 
 static void test_corrupt_page_refused_and_unchanged(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     for (int batch = 0; batch < 20; batch++) {
         assert_int_equal(store_begin(store), 0);
@@ -1039,7 +1009,7 @@ static enum wg_store_status open_as_nobody(const char *path, char *err, size_t e
 
 static void test_unwritable_or_missing_directory(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     char *path = NULL;
     assert_true(asprintf(&path, "%s/missing/wardgate.db", fx->dir) > 0);
     expect_io_error(path, "No such file or directory");
@@ -1071,7 +1041,7 @@ static void test_unwritable_or_missing_directory(void **state)
  * EFBIG): a clear error, no crash, and the store works again afterwards. */
 static void test_disk_full_reported_and_recovered(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     struct rlimit saved;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
@@ -1135,7 +1105,7 @@ static void test_disk_full_reported_and_recovered(void **state)
 
 static void test_append_throughput(void **state)
 {
-    struct fixture *fx = *state;
+    struct test_db_dir *fx = *state;
     struct wg_store *store = open_default(fx->path);
     const int batches = 40, per_batch = 50;
     struct timespec start, end;
@@ -1172,29 +1142,47 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_ids_are_uuid_v4),
-        cmocka_unit_test_setup_teardown(test_fresh_db_is_at_latest_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_applies_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migration_7_keeps_readings_in_time_order, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_future_version_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_and_read_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_forbidden_by_trigger, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_survives_a_refused_append, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_outbox_for_uplink_events_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alarm_put_foreach_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readings_aggregate_into_buckets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readings_expire_after_retention, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_audit_row, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_size_bound_keeps_the_newest_readings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_size_bound_keeps_the_alarm_share, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_size_bound_evicts_telemetry_keeps_alarms, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_locked_database, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_file_refused_and_unchanged, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_page_refused_and_unchanged, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unwritable_or_missing_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disk_full_reported_and_recovered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_append_throughput, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_db_is_at_latest_version, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_applies_nothing, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_migration_7_keeps_readings_in_time_order,
+                                        test_db_dir_setup, test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_future_version_is_refused, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_append_and_read_back, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_update_forbidden_by_trigger, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_survives_a_refused_append, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_for_uplink_events_only, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_alarm_put_foreach_delete, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_readings_aggregate_into_buckets, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_readings_expire_after_retention, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_row, test_db_dir_setup, test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_size_bound_keeps_the_newest_readings,
+                                        test_db_dir_setup, test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_size_bound_keeps_the_alarm_share, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_size_bound_evicts_telemetry_keeps_alarms,
+                                        test_db_dir_setup, test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_locked_database, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_file_refused_and_unchanged, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_page_refused_and_unchanged, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_or_missing_directory, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_reported_and_recovered, test_db_dir_setup,
+                                        test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_append_throughput, test_db_dir_setup,
+                                        test_db_dir_teardown),
     };
     wg_log_set_level(WG_LOG_WARNING); /* keep "applied migration" out of the TAP stream */
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

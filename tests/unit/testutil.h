@@ -52,4 +52,36 @@ static inline void test_rmtree(const char *dir)
     free(cmd);
 }
 
+/* The fixture of the store's tests: a scratch directory and a database path
+ * in it, made before each test and removed after. */
+struct test_db_dir {
+    char *dir;
+    char *path;
+};
+
+static inline int test_db_dir_setup(void **state)
+{
+    struct test_db_dir *fx = calloc(1, sizeof *fx);
+    if (!fx)
+        return -1;
+    fx->dir = test_tmpdir();
+    if (!fx->dir || asprintf(&fx->path, "%s/wardgate.db", fx->dir) < 0) {
+        free(fx->dir);
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static inline int test_db_dir_teardown(void **state)
+{
+    struct test_db_dir *fx = *state;
+    test_rmtree(fx->dir);
+    free(fx->dir);
+    free(fx->path);
+    free(fx);
+    return 0;
+}
+
 #endif
