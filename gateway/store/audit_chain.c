@@ -158,39 +158,26 @@ static void format_time(int64_t ts_ms, char *text, size_t len)
         snprintf(text, len, "%lld ms", (long long)ts_ms);
 }
 
-/* Says what is wrong at `row`, whose recomputed hash differs from the one
- * stored. `next_consistent`: the row after it chains from its stored hash,
- * so the row itself was altered rather than something before it. */
-static void describe_break(struct wg_audit_verdict *verdict, const struct wg_audit_row *row,
-                           int64_t previous_seq, bool next_consistent)
+/* Names `row` in verdict->why: where the chain breaks (its reason follows). */
+static void name_broken_row(struct wg_audit_verdict *verdict, const struct wg_audit_row *row)
 {
     char when[40];
     format_time(row->ts_ms, when, sizeof when);
-    const char *what;
-    if (row->seq != previous_seq + 1)
-        what = "rows before it are missing (seq jumps)";
-    else if (next_consistent)
-        what = "its content was changed after it was written";
-    else
-        what = "it, or its link to the row before it, was changed";
     snprintf(verdict->why, sizeof verdict->why,
-             "audit row %lld (%s: %s%s%s by %s) does not match the chain: %s", (long long)row->seq,
+             "audit row %lld (%s: %s%s%s by %s) does not match the chain: ", (long long)row->seq,
              when, row->action ? row->action : "?", row->target ? " " : "",
-             row->target ? row->target : "", row->actor ? row->actor : "?", what);
+             row->target ? row->target : "", row->actor ? row->actor : "?");
     verdict->broken_seq = row->seq;
 }
 
-static int walk(sqlite3 *db, struct wg_audit_verdict *verdict, char *err, size_t err_len)
+/* Reads the anchor into previous / *previous_seq; names a missing one. */
+static int read_anchor(sqlite3 *db, struct wg_audit_verdict *verdict,
+                       uint8_t previous[WG_AUDIT_HASH_BYTES], int64_t *previous_seq)
 {
-    sqlite3_stmt *anchor = NULL, *rows = NULL;
+    sqlite3_stmt *anchor = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit_anchor", -1, &anchor, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "SELECT " AUDIT_ROW_COLUMNS " FROM audit ORDER BY seq", -1,
-                                &rows, NULL);
-    uint8_t previous[WG_AUDIT_HASH_BYTES] = {0};
-    int64_t previous_seq = 0;
     if (rc == SQLITE_OK && (rc = sqlite3_step(anchor)) == SQLITE_ROW) {
-        previous_seq = verdict->anchor_seq = sqlite3_column_int64(anchor, 0);
+        *previous_seq = verdict->anchor_seq = sqlite3_column_int64(anchor, 0);
         if (sqlite3_column_bytes(anchor, 1) == WG_AUDIT_HASH_BYTES)
             memcpy(previous, sqlite3_column_blob(anchor, 1), WG_AUDIT_HASH_BYTES);
         rc = SQLITE_OK;
@@ -200,64 +187,62 @@ static int walk(sqlite3 *db, struct wg_audit_verdict *verdict, char *err, size_t
         verdict->broken_seq = -1;
         rc = SQLITE_OK;
     }
-    /* A broken row waits one step: whether the next row chains from its
-     * stored hash tells a changed row from a changed link. */
-    struct wg_audit_row broken = {0};
-    char broken_text[5][256];
-    uint8_t broken_stored[WG_AUDIT_HASH_BYTES];
-    bool have_broken = false;
-    int64_t broken_previous_seq = 0;
+    sqlite3_finalize(anchor);
+    return rc;
+}
+
+/* Walks the rows in seq order from the anchor; stops at the first row whose
+ * recomputed hash differs from the one stored, and says why: rows missing
+ * before it (the seq jumps), its content changed (the next row still chains
+ * from its stored hash), or it or its link changed. */
+static int walk(sqlite3 *db, struct wg_audit_verdict *verdict, char *err, size_t err_len)
+{
+    uint8_t previous[WG_AUDIT_HASH_BYTES] = {0};
+    int64_t previous_seq = 0;
+    sqlite3_stmt *rows = NULL;
+    int rc = read_anchor(db, verdict, previous, &previous_seq);
+    if (rc == SQLITE_OK && verdict->broken_seq == 0)
+        rc = sqlite3_prepare_v2(db, "SELECT " AUDIT_ROW_COLUMNS " FROM audit ORDER BY seq", -1,
+                                &rows, NULL);
     while (rc == SQLITE_OK && verdict->broken_seq == 0 && (rc = sqlite3_step(rows)) == SQLITE_ROW) {
         rc = SQLITE_OK;
         struct wg_audit_row row;
         row_from(rows, &row);
-        uint8_t expected[WG_AUDIT_HASH_BYTES];
-        const void *stored = sqlite3_column_blob(rows, 7);
-        bool stored_ok = sqlite3_column_bytes(rows, 7) == WG_AUDIT_HASH_BYTES;
-        if (have_broken) {
-            audit_chain_hash(broken_stored, &row, expected);
-            bool next_consistent = stored_ok && memcmp(expected, stored, sizeof expected) == 0;
-            describe_break(verdict, &broken, broken_previous_seq, next_consistent);
-            have_broken = false;
-            break;
-        }
+        uint8_t expected[WG_AUDIT_HASH_BYTES], stored[WG_AUDIT_HASH_BYTES] = {0};
+        if (sqlite3_column_bytes(rows, 7) == WG_AUDIT_HASH_BYTES)
+            memcpy(stored, sqlite3_column_blob(rows, 7), sizeof stored);
         audit_chain_hash(previous, &row, expected);
-        if (!stored_ok || memcmp(expected, stored, sizeof expected) != 0) {
-            /* Keep the row's words: the statement's text goes with its next step. */
-            const char **fields[5] = {&row.actor, &row.origin, &row.action, &row.target,
-                                      &row.detail};
-            for (int i = 0; i < 5; i++)
-                if (*fields[i]) {
-                    snprintf(broken_text[i], sizeof broken_text[i], "%s", *fields[i]);
-                    *fields[i] = broken_text[i];
-                }
-            broken = row;
-            broken_previous_seq = previous_seq;
-            memset(broken_stored, 0, sizeof broken_stored);
-            if (stored_ok)
-                memcpy(broken_stored, stored, sizeof broken_stored);
-            have_broken = true;
+        if (memcmp(expected, stored, sizeof expected) == 0) {
+            memcpy(previous, expected, sizeof previous);
+            previous_seq = row.seq;
+            if (verdict->rows++ == 0) {
+                verdict->first_seq = row.seq;
+                verdict->first_ts_ms = row.ts_ms;
+            }
+            verdict->last_seq = row.seq;
+            verdict->last_ts_ms = row.ts_ms;
             continue;
         }
-        memcpy(previous, expected, sizeof previous);
-        previous_seq = row.seq;
-        if (verdict->rows++ == 0) {
-            verdict->first_seq = row.seq;
-            verdict->first_ts_ms = row.ts_ms;
+        name_broken_row(verdict, &row); /* before the next step takes the row's text */
+        const char *why = "it, or its link to the row before it, was changed";
+        if (row.seq != previous_seq + 1) {
+            why = "rows before it are missing (seq jumps)";
+        } else if ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+            rc = SQLITE_OK;
+            struct wg_audit_row next;
+            row_from(rows, &next);
+            audit_chain_hash(stored, &next, expected);
+            if (sqlite3_column_bytes(rows, 7) == WG_AUDIT_HASH_BYTES &&
+                memcmp(expected, sqlite3_column_blob(rows, 7), sizeof expected) == 0)
+                why = "its content was changed after it was written";
         }
-        verdict->last_seq = row.seq;
-        verdict->last_ts_ms = row.ts_ms;
+        size_t used = strlen(verdict->why);
+        snprintf(verdict->why + used, sizeof verdict->why - used, "%s", why);
     }
-    if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
-        if (have_broken) /* the newest row is the broken one */
-            describe_break(verdict, &broken, broken_previous_seq, false);
-    }
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
     if (rc != SQLITE_OK)
         snprintf(err, err_len, "reading the audit log: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(anchor);
     sqlite3_finalize(rows);
     return rc == SQLITE_OK ? 0 : -1;
 }
