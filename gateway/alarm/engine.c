@@ -25,6 +25,7 @@ static int by_room_id(const void *a, const void *b, void *ctx)
 
 void engine_tick(struct wg_engine *engine, int64_t now_ms)
 {
+    engine_test_mode_tick(engine, now_ms);
     engine_supervise(engine, now_ms);
     engine_rule_timers(engine, now_ms);
     alarm_run_timers(engine->alarms, now_ms, engine->level_after_s, engine->level_count);
@@ -200,8 +201,13 @@ static int build_state(struct wg_engine *engine, const struct wg_config *config,
     engine->level_count = config->escalation.level_count < WG_ALARM_MAX_LEVEL
                               ? config->escalation.level_count
                               : WG_ALARM_MAX_LEVEL;
-    for (size_t i = 0; i < engine->level_count; i++)
+    engine->fault_level = engine->level_count ? engine->level_count - 1 : 0;
+    for (size_t i = 0; i < engine->level_count; i++) {
         engine->level_after_s[i] = config->escalation.levels[i].after_s;
+        if (strcmp(config->escalation.levels[i].name, "manager") == 0)
+            engine->fault_level = i;
+    }
+    engine->fault_escalate_ms = config->escalation.fault_escalate_s * 1000LL;
     engine->started_ms = now_ms;
     engine->indicators_dirty = true; /* every output gets a defined state at start and reload */
     return 0;
@@ -243,6 +249,7 @@ int engine_set_config(struct wg_engine *engine, const struct wg_config *config, 
         json_decref(record);
     }
     free(active);
+    engine_test_mode_reconfigured(engine, now_ms);
     return rc;
 }
 

@@ -27,6 +27,39 @@
 #include "config/config.h"
 #include "drivers/plugin.h"
 
+/* ---- device test mode (engine_test_mode.c) ----
+ *
+ * A manager puts a room or a zone into test mode for a set time (JGJ/T 484:
+ * call points checked weekly). Meanwhile its call buttons, pull cords and
+ * smoke detectors are recorded as tests, not raised as calls. Never masked:
+ * a fire panel's zones, whatever room they are placed in, and gas: a gas
+ * detector raises its alarm and closes the valve as always (shutting off is
+ * part of its test), and the alarm also counts as its test. The mode ends by
+ * itself; what is still held at its end (a cord still pulled, smoke still
+ * detected, a button still pressed) is raised then as a real alarm. */
+#define WG_TEST_WINDOWS_MAX 32
+#define WG_TEST_MIN_S       60
+#define WG_TEST_MAX_S       (4 * 3600)
+
+struct wg_test_window {
+    char target[WG_ALARM_TEXT]; /* a room's id, or a zone's */
+    bool zone;                  /* target is a zone */
+    int64_t started_ms;
+    int64_t ends_ms;
+    char started_by[WG_ALARM_TEXT];
+    int64_t ended_ms;             /* 0 while it runs */
+    char ended_by[WG_ALARM_TEXT]; /* who ended it; "timer" when it ran out */
+    int tests;                    /* devices tested in it */
+};
+
+struct wg_device_test {
+    size_t device, point;
+    const char *kind; /* "call", "pull_cord", "smoke", "gas" */
+    bool masked;      /* false: raised as an alarm as well (gas) */
+    const struct wg_test_window *window;
+    int64_t ts_ms;
+};
+
 /* What the engine needs from the core. */
 struct wg_engine_host {
     void *ctx;
@@ -34,6 +67,11 @@ struct wg_engine_host {
     void (*alarm_changed)(void *ctx, const struct wg_alarm *alarm, const char *phase);
     /* Drive an output point. Returns a request id, or 0 when refused. */
     uint64_t (*write_output)(void *ctx, size_t device, size_t point, double value);
+    /* A test window started, was extended, was ended or ran out: phase
+     * "start", "extend", "end" or "expire". May be NULL. */
+    void (*test_mode_changed)(void *ctx, const struct wg_test_window *window, const char *phase);
+    /* A device was tested in a test window. May be NULL. */
+    void (*device_tested)(void *ctx, const struct wg_device_test *test);
 };
 
 struct wg_engine;
@@ -80,5 +118,25 @@ int engine_restore(struct wg_engine *engine, const json_t *record);
 struct wg_alarm_table *engine_alarms(struct wg_engine *engine);
 /* The device's health as supervision sees it. */
 enum wg_health engine_device_health(const struct wg_engine *engine, size_t device);
+
+/* Starts test mode for a room or zone id for duration_s (WG_TEST_MIN_S to
+ * WG_TEST_MAX_S), or extends it to now + duration_s when it runs already.
+ * 0, or -1 with the reason in `why`. */
+int engine_test_mode_start(struct wg_engine *engine, const char *target, int duration_s,
+                           const char *who, int64_t now_ms, char *why, size_t why_len);
+/* Ends it before its time. 0, or -1 with the reason (not in test mode). */
+int engine_test_mode_end(struct wg_engine *engine, const char *target, const char *who,
+                         int64_t now_ms, char *why, size_t why_len);
+/* Replays a window's journaled state after a restart (nothing is
+ * reported): running (ended_ms 0) it is put back, and runs out at the next
+ * tick if overdue; ended, it is taken out. -1 when the table is full or its
+ * room or zone is no longer configured. */
+int engine_test_mode_restore(struct wg_engine *engine, const struct wg_test_window *window);
+/* What a test of the device checks ("call", "pull_cord", "smoke", "gas"),
+ * or NULL when it is not a device test mode covers (no room, disabled, or
+ * none of those rules reads it): the devices a weekly test report lists. */
+const char *engine_device_test_kind(const struct wg_engine *engine, size_t device);
+/* The running windows, in start order. */
+size_t engine_test_windows(const struct wg_engine *engine, const struct wg_test_window **out);
 
 #endif

@@ -62,8 +62,12 @@ struct wg_engine {
     int level_after_s[WG_ALARM_MAX_LEVEL];
     size_t level_count;
     int64_t started_ms;
-    bool indicators_dirty;  /* an alarm or a presence changed since lamps were last set */
-    char storage_alarm[37]; /* the storage_failing alarm, "" when none */
+    bool indicators_dirty;     /* an alarm or a presence changed since lamps were last set */
+    char storage_alarm[37];    /* the storage_failing alarm, "" when none */
+    int64_t fault_escalate_ms; /* a technical alarm open this long is escalated */
+    size_t fault_level;        /* ... to this escalation level (the manager's) */
+    struct wg_test_window test_windows[WG_TEST_WINDOWS_MAX]; /* running, in start order */
+    size_t test_window_count;
 };
 
 /* ---- small lookups ---- */
@@ -166,6 +170,21 @@ int engine_technical_entry(const char *meaning);
 void engine_on_fire(struct wg_engine *engine, size_t r, size_t device, size_t point, double value,
                     double previous, bool first, int64_t ts, const char *kind);
 void engine_on_fire_component(struct wg_engine *engine, size_t device);
+
+/* A test window ended: what the device still holds (a cord still pulled,
+ * smoke, a button still pressed) is raised now, as a first reading would. */
+void engine_raise_held(struct wg_engine *engine, size_t device, int64_t now);
+
+/* ---- device test mode (engine_test_mode.c) ---- */
+
+/* When the device is in a running test window, records its test (`kind`,
+ * and whether the alarm is masked) and returns the window; else NULL. */
+const struct wg_test_window *engine_tested(struct wg_engine *engine, size_t device, size_t point,
+                                           const char *kind, bool masked, int64_t ts);
+/* Windows that ran out end (and what their devices hold is raised). */
+void engine_test_mode_tick(struct wg_engine *engine, int64_t now);
+/* After a reload: a window whose room or zone is gone ends. */
+void engine_test_mode_reconfigured(struct wg_engine *engine, int64_t now);
 
 /* ---- time (engine_timed_rules.c, engine_supervision.c) ---- */
 

@@ -6,6 +6,8 @@
  * engine_timed_rules.c. */
 #include "alarm/engine_private.h"
 
+#include <math.h>
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/meaning.h"
@@ -86,6 +88,8 @@ static void on_call(struct wg_engine *engine, size_t r, size_t device, size_t po
     struct rule_state *state = rule_state(engine, r, device);
     if (!rising(value, previous, first) || engine_alarm_in(engine, state->alarm))
         return; /* the same call point again: still the same call */
+    if (engine_tested(engine, device, point, "call", true, ts))
+        return;
     const struct wg_device *dev = &engine->config->devices[device];
     bool staff_present = dev->room != WG_NO_INDEX && engine->room_presence[dev->room];
     int priority = rule_priority(rule, WG_PRIO_NORMAL);
@@ -109,6 +113,8 @@ static void on_pull_cord(struct wg_engine *engine, size_t r, size_t device, size
     const struct wg_rule *rule = &engine->config->rules[r];
     struct rule_state *state = rule_state(engine, r, device);
     if (rising(value, previous, first) && !engine_alarm_in(engine, state->alarm)) {
+        if (engine_tested(engine, device, point, "pull_cord", true, ts))
+            return;
         struct wg_alarm proto = engine_proto_alarm(engine, device, point, "pull_cord",
                                                    rule_priority(rule, WG_PRIO_EMERGENCY),
                                                    rule->risk, rule->id, WG_RESET_AT_ORIGIN);
@@ -186,12 +192,16 @@ static void on_vital(struct wg_engine *engine, size_t r, size_t device, double v
     state->last_value = value;
 }
 
-static void on_gas(struct wg_engine *engine, size_t r, size_t device, double value, int64_t ts)
+static void on_gas(struct wg_engine *engine, size_t r, size_t device, size_t point, double value,
+                   int64_t ts)
 {
     const struct wg_rule *rule = &engine->config->rules[r];
     struct rule_state *state = rule_state(engine, r, device);
     state->last_value = value;
     if (value >= rule->low) {
+        /* Gas is never masked: in test mode it alarms as always, and is its test. */
+        if (state->since_ms == 0 && !engine_alarm_in(engine, state->alarm))
+            engine_tested(engine, device, point, "gas", false, ts);
         if (state->since_ms == 0)
             state->since_ms = ts;
     } else {
@@ -353,6 +363,33 @@ static void on_technical(struct wg_engine *engine, size_t device, size_t point, 
     }
 }
 
+void engine_raise_held(struct wg_engine *engine, size_t device, int64_t now)
+{
+    struct device_watch *watch = &engine->devices[device];
+    for (size_t p = 0; p < watch->point_count; p++) {
+        double value = watch->values[p];
+        if (isnan(value) || value == 0)
+            continue;
+        for (size_t i = 0; i < watch->point_rule_count[p]; i++) {
+            size_t r = watch->point_rules[p][i];
+            switch (engine->config->rules[r].kind) {
+            case WG_RULE_CALL:
+                on_call(engine, r, device, p, value, 0, true, now);
+                break;
+            case WG_RULE_PULL_CORD:
+                on_pull_cord(engine, r, device, p, value, 0, true, now);
+                break;
+            case WG_RULE_SMOKE:
+                engine_on_fire(engine, r, device, p, value, 0, true, now, "smoke");
+                break;
+            default:
+                break; /* what test mode never masks needs nothing */
+            }
+        }
+    }
+    engine_update_indicators(engine);
+}
+
 void engine_on_point(struct wg_engine *engine, size_t device, size_t point, double value,
                      double previous, bool first, int64_t ts_ms)
 {
@@ -403,7 +440,7 @@ void engine_on_point(struct wg_engine *engine, size_t device, size_t point, doub
             on_vital(engine, r, device, value, ts_ms);
             break;
         case WG_RULE_GAS:
-            on_gas(engine, r, device, value, ts_ms);
+            on_gas(engine, r, device, point, value, ts_ms);
             break;
         case WG_RULE_FIRE_ZONE:
             engine_on_fire(engine, r, device, point, value, previous, first, ts_ms, "fire");

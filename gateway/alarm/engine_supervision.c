@@ -1,12 +1,35 @@
 /* The alarm engine's supervision: a device that is silent too long (within
  * 100 s) or that its driver reports offline becomes a technical alarm and
  * is online again when it answers; failing storage is a technical alarm
- * too, ended when storage works again. */
+ * too, ended when storage works again; a technical alarm still open after
+ * fault_escalate_s (2 h) is escalated to the manager. */
 #include "alarm/engine_private.h"
 
 #include "drivers/health_reason.h"
 
 /* ---- health, writes, timers ---- */
+
+/* A technical alarm still open after fault_escalate_s goes to the manager's
+ * level (JGJ/T 484: remedial action for a fault not fixed within 2 h). */
+struct fault_scan {
+    struct wg_engine *engine;
+    int64_t now;
+};
+
+static bool escalate_fault(struct wg_alarm *alarm, void *ctx)
+{
+    const struct fault_scan *scan = ctx;
+    struct wg_engine *engine = scan->engine;
+    int64_t now = scan->now;
+    if (alarm->priority != WG_PRIO_TECHNICAL || alarm->state == WG_ALARM_RESET ||
+        engine->fault_level == 0 || alarm->escalation_level >= (int)engine->fault_level ||
+        now < alarm->raised_ms + engine->fault_escalate_ms)
+        return true;
+    alarm->escalation_level = (int)engine->fault_level;
+    alarm->escalated_ms[engine->fault_level] = now;
+    alarm_update(engine->alarms, alarm, "escalate");
+    return true;
+}
 
 static int64_t offline_after_ms(const struct wg_device *device)
 {
@@ -71,6 +94,7 @@ void engine_supervise(struct wg_engine *engine, int64_t now)
             watch->health = WG_HEALTH_ONLINE;
         }
     }
+    alarm_foreach(engine->alarms, escalate_fault, &(struct fault_scan){engine, now});
 }
 
 void engine_storage_alarm(struct wg_engine *engine, bool failing, const char *detail,

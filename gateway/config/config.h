@@ -205,7 +205,9 @@ struct wg_escalation_level {
 };
 
 struct wg_escalation {
-    int reannunciate_s; /* acknowledged, not attended: re-annunciate after this (default 180) */
+    int reannunciate_s;   /* acknowledged, not attended: re-annunciate after this (default 180) */
+    int fault_escalate_s; /* a technical alarm still open after this goes to the manager's
+                             level (default 7200: JGJ/T 484's 2 h) */
     struct wg_escalation_level *levels;
     size_t level_count;
 };

@@ -312,16 +312,18 @@ void load_rules(struct loader *ld, const struct wg_cfg_node *rules)
 
 void load_escalation(struct loader *ld, const struct wg_cfg_node *escalation)
 {
-    static const char *const keys[] = {"reannunciate_s", "levels", NULL};
+    static const char *const keys[] = {"reannunciate_s", "fault_escalate_s", "levels", NULL};
     static const char *const level_keys[] = {"name", "after_s", NULL};
     static const struct wg_escalation_level default_levels[] = {
         {"carer", 0}, {"floor_lead", 300}, {"manager", 900}, {"district", 1800}};
     struct wg_escalation *out = &ld->config->escalation;
     out->reannunciate_s = 180;
+    out->fault_escalate_s = 7200; /* JGJ/T 484: remedial action for a fault not fixed in 2 h */
     const struct wg_cfg_node *levels = NULL;
     if (escalation && expect_map(ld, escalation, "escalation")) {
         cfg_only_keys_in(ld->diag, escalation, keys, "escalation");
         read_int(ld, escalation, "reannunciate_s", 10, 86400, &out->reannunciate_s);
+        read_int(ld, escalation, "fault_escalate_s", 60, 7 * 86400, &out->fault_escalate_s);
         levels = cfg_get(escalation, "levels");
     }
     if (!levels) {

@@ -181,16 +181,19 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         return NULL;
     }
     core_add_listener(core, core_log_event, NULL);
-    core->engine = engine_new(
-        config, (struct wg_engine_host){core, core_alarm_changed, core_engine_write_output},
-        clock_wall_ms(core->clock));
+    core->engine =
+        engine_new(config,
+                   (struct wg_engine_host){core, core_alarm_changed, core_engine_write_output,
+                                           core_test_mode_changed, core_device_tested},
+                   clock_wall_ms(core->clock));
     if (!core->engine) {
         diag_at(diag, NULL, "out of memory");
         core_free(core);
         return NULL;
     }
-    if (restore_alarms(core, store) != 0) {
-        diag_at(diag, NULL, "storage: cannot read the active alarms: %s", store_last_error(store));
+    if (restore_alarms(core, store) != 0 || core_restore_test_modes(core, store) != 0) {
+        diag_at(diag, NULL, "storage: cannot read the active alarms or test modes: %s",
+                store_last_error(store));
         core_free(core);
         return NULL;
     }

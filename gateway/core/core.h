@@ -38,7 +38,7 @@ struct wg_core_options {
     size_t max_held_writes;  /* memory bound for unjournaled writes: 0 = 50,000 ... */
     size_t max_held_bytes;   /* ... and 0 = 16 MiB (docs/storage.md) */
     bool test_hooks; /* WARDGATE_TEST_HOOKS=1: SIGUSR1/SIGUSR2 freeze threads (tests only) */
-    struct wg_query_service *queries; /* the read workers (query.h); not owned; may be NULL */
+    struct wg_query_service *queries;   /* the read workers (query.h); not owned; may be NULL */
     struct wg_store_calls *store_calls; /* others' work on the writer (store_call.h); not owned */
 };
 
@@ -112,6 +112,17 @@ int core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who
 /* A reset asked for away from the origin: always -1, the reason in `why`. */
 int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *who,
                       const char *where, char *why, size_t why_len);
+/* Device test mode of a room or zone (alarm/engine.h). 0, or -1 with the
+ * reason in `why`. */
+struct wg_test_window;
+int core_test_mode_start(struct wg_core *core, const char *target, int duration_s, const char *who,
+                         char *why, size_t why_len);
+int core_test_mode_end(struct wg_core *core, const char *target, const char *who, char *why,
+                       size_t why_len);
+/* The running windows, valid until the core's next message. */
+size_t core_test_windows(struct wg_core *core, const struct wg_test_window **out);
+/* engine_device_test_kind of the running config's device. */
+const char *core_device_test_kind(struct wg_core *core, size_t device);
 struct wg_alarm;
 /* Active alarms in display order (priority, then age). */
 size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max);

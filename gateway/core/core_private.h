@@ -175,6 +175,12 @@ void core_drain_queue(struct wg_core *core);
 int core_emit(struct wg_core *core, const char *kind, int priority, size_t device_index,
               json_t *body, enum wg_uplink_class uplink, int64_t ts_ms);
 void core_alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *phase);
+
+/* core_test_mode.c: the engine's test-mode callbacks, and the windows
+ * restored from the journal at start (before the writer starts). */
+void core_test_mode_changed(void *ctx, const struct wg_test_window *window, const char *phase);
+void core_device_tested(void *ctx, const struct wg_device_test *test);
+int core_restore_test_modes(struct wg_core *core, struct wg_store *store);
 void core_log_event(const struct wg_event *event, void *ctx);
 int core_flush(struct wg_core *core);
 

@@ -130,6 +130,11 @@ int store_alarm_delete(struct wg_store *store, const char *id);
 int store_alarm_foreach(struct wg_store *store,
                         int (*each)(const struct wg_alarm_row *alarm, void *ctx), void *ctx);
 
+/* Calls `each` with the body of every journal event of `kind` at or after
+ * since_ms, in journal order; stops early if it returns non-zero. */
+int store_events_of_kind(struct wg_store *store, const char *kind, int64_t since_ms,
+                         int (*each)(const char *body, void *ctx), void *ctx);
+
 /* Outbox, for the uplink. Rows come oldest first. */
 struct wg_outbox_row {
     int64_t seq;

@@ -228,3 +228,27 @@ int store_events_since(struct wg_store *store, int64_t after_seq, int limit,
     return store_each_row(store, ST_EVENTS_SINCE, after_seq, limit, event_row, &since,
                           "reading the journal");
 }
+
+struct events_of_kind {
+    int (*each)(const char *body, void *ctx);
+    void *ctx;
+};
+
+static int body_row(sqlite3_stmt *stmt, void *ctx)
+{
+    const struct events_of_kind *of_kind = ctx;
+    const char *body = store_column_text(stmt, 0);
+    return of_kind->each(body ? body : "{}", of_kind->ctx);
+}
+
+int store_events_of_kind(struct wg_store *store, const char *kind, int64_t since_ms,
+                         int (*each)(const char *body, void *ctx), void *ctx)
+{
+    store->status = WG_STORE_OK;
+    if (!each || !kind)
+        return store_fail(store, WG_STORE_IO, "database %s: no callback or kind given",
+                          store->path);
+    struct events_of_kind of_kind = {each, ctx};
+    return store_each_row_of(store, ST_EVENTS_OF_KIND, kind, since_ms, 0, body_row, &of_kind,
+                             "reading the journal by kind");
+}

@@ -54,6 +54,7 @@ enum stmt_id {
     ST_OUTBOX_COUNT,
     ST_OUTBOX_BYTES,
     ST_EVENTS_SINCE,
+    ST_EVENTS_OF_KIND,
     ST_EVENT_COUNT,
     ST_EVENT_LAST_SEQ,
     ST_SCHEMA_VERSION,
@@ -155,6 +156,10 @@ int64_t store_wall_clock_ms(void);
  * error recorded. */
 int store_each_row(struct wg_store *store, enum stmt_id id, int64_t after, int limit,
                    int (*row)(sqlite3_stmt *stmt, void *ctx), void *ctx, const char *doing);
+/* The same for a statement whose first parameter is the text `key`. */
+int store_each_row_of(struct wg_store *store, enum stmt_id id, const char *key, int64_t after,
+                      int limit, int (*row)(sqlite3_stmt *stmt, void *ctx), void *ctx,
+                      const char *doing);
 
 /* ---- transactions (store_transaction.c) ---- */
 

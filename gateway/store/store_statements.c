@@ -42,6 +42,8 @@ const char *const store_stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_BYTES] = "SELECT total(bytes) FROM outbox INDEXED BY outbox_by_class",
     [ST_EVENTS_SINCE] = "SELECT seq, id, ts_ms, kind, priority, device, body FROM events "
                         "WHERE seq > ? ORDER BY seq LIMIT ?",
+    [ST_EVENTS_OF_KIND] = "SELECT body FROM events WHERE kind = ? AND ts_ms >= ? ORDER BY seq "
+                          "LIMIT ?",
     [ST_EVENT_COUNT] = "SELECT count(*) FROM events",
     [ST_EVENT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
     [ST_SCHEMA_VERSION] = "SELECT coalesce(max(version), 0) FROM migrations",
@@ -251,11 +253,11 @@ const char *store_column_text(sqlite3_stmt *stmt, int column)
 }
 
 /* Binds (after, limit) to an iteration statement; limit <= 0 means all. */
-static int bind_range(sqlite3_stmt *stmt, int64_t after, int limit)
+static int bind_range(sqlite3_stmt *stmt, int first, int64_t after, int limit)
 {
-    int rc = sqlite3_bind_int64(stmt, 1, after);
+    int rc = sqlite3_bind_int64(stmt, first, after);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(stmt, 2, limit > 0 ? limit : -1);
+        rc = sqlite3_bind_int(stmt, first + 1, limit > 0 ? limit : -1);
     return rc;
 }
 
@@ -270,13 +272,17 @@ static int end_iteration(struct wg_store *store, enum stmt_id id, sqlite3_stmt *
     return result;
 }
 
-int store_each_row(struct wg_store *store, enum stmt_id id, int64_t after, int limit,
-                   int (*row)(sqlite3_stmt *stmt, void *ctx), void *ctx, const char *doing)
+int store_each_row_of(struct wg_store *store, enum stmt_id id, const char *key, int64_t after,
+                      int limit, int (*row)(sqlite3_stmt *stmt, void *ctx), void *ctx,
+                      const char *doing)
 {
     sqlite3_stmt *stmt = store_prepared_for_iteration(store, id);
     if (!stmt)
         return -1;
-    int rc = sqlite3_bind_parameter_count(stmt) == 2 ? bind_range(stmt, after, limit) : SQLITE_OK;
+    int first = key ? 2 : 1;
+    int rc = key ? sqlite3_bind_text(stmt, 1, key, -1, SQLITE_TRANSIENT) : SQLITE_OK;
+    if (rc == SQLITE_OK && sqlite3_bind_parameter_count(stmt) == first + 1)
+        rc = bind_range(stmt, first, after, limit);
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
         if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
             break;
@@ -284,4 +290,10 @@ int store_each_row(struct wg_store *store, enum stmt_id id, int64_t after, int l
             break;
     }
     return end_iteration(store, id, stmt, rc, doing);
+}
+
+int store_each_row(struct wg_store *store, enum stmt_id id, int64_t after, int limit,
+                   int (*row)(sqlite3_stmt *stmt, void *ctx), void *ctx, const char *doing)
+{
+    return store_each_row_of(store, id, NULL, after, limit, row, ctx, doing);
 }

@@ -13,7 +13,8 @@
  * (history, CSV export, report, audit log) are checked here and answered by
  * a query worker (api_history.c, api_read.c), so the core thread never waits
  * for them. The handlers by area: api_alarms.c, api_config.c,
- * api_config_edit.c, api_history.c, api_metrics.c. See docs/api.md. */
+ * api_config_edit.c, api_history.c, api_tests.c, api_metrics.c. See
+ * docs/api.md. */
 #include "web/api_private.h"
 
 #include <errno.h>
@@ -46,6 +47,10 @@ enum route_id {
     R_HISTORY,
     R_REPORT,
     R_AUDIT,
+    R_TEST_MODES,
+    R_TEST_MODE_START,
+    R_TEST_MODE_END,
+    R_TEST_REPORT,
     R_METRICS,
 };
 
@@ -76,6 +81,10 @@ static const struct route routes[] = {
     {"GET", "/api/v1/history", WG_ROLE_NURSE, R_HISTORY, true},
     {"GET", "/api/v1/report/response", WG_ROLE_MANAGER, R_REPORT, true},
     {"GET", "/api/v1/audit", WG_ROLE_MANAGER, R_AUDIT, true},
+    {"GET", "/api/v1/test-mode", WG_ROLE_NURSE, R_TEST_MODES, false},
+    {"POST", "/api/v1/test-mode", WG_ROLE_MANAGER, R_TEST_MODE_START, false},
+    {"DELETE", "/api/v1/test-mode/*", WG_ROLE_MANAGER, R_TEST_MODE_END, false},
+    {"GET", "/api/v1/report/tests", WG_ROLE_MANAGER, R_TEST_REPORT, true},
     {"GET", "/metrics", WG_ROLE_NONE, R_METRICS, false},
 };
 
@@ -203,6 +212,19 @@ static void handle_http(struct wg_api *api, const struct wg_web_request *request
         return;
     case R_AUDIT:
         api_audit_log(api, request);
+        return;
+    case R_TEST_MODES:
+        api_reply_json(api, request->id, 200,
+                       json_pack("{s:o}", "test_modes", api_test_modes_json(api)));
+        return;
+    case R_TEST_MODE_START:
+        api_test_mode_start(api, request);
+        return;
+    case R_TEST_MODE_END:
+        api_test_mode_end(api, request, id);
+        return;
+    case R_TEST_REPORT:
+        api_test_report(api, request);
         return;
     case R_METRICS:
         api_metrics(api, request);

@@ -14,7 +14,7 @@
 
 /* ---- alarms as people read them ---- */
 
-static void add_names(const struct wg_config *config, json_t *record)
+void api_add_names(const struct wg_config *config, json_t *record)
 {
     const char *room = json_string_value(json_object_get(record, "room"));
     const char *bed = json_string_value(json_object_get(record, "bed"));
@@ -41,7 +41,7 @@ json_t *api_active_alarms_json(struct wg_api *api)
     json_t *list = core_active_alarms_json(api->core);
     size_t index;
     json_t *record;
-    json_array_foreach(list, index, record) add_names(bridge_core_config(api->core), record);
+    json_array_foreach(list, index, record) api_add_names(bridge_core_config(api->core), record);
     return list;
 }
 
@@ -57,6 +57,8 @@ json_t *api_snapshot_json(struct wg_api *api, const struct wg_web_request *reque
         status ? json_object_get(status, "devices") : json_null(), "role", role_name(request->role),
         "username", request->username);
     json_decref(status);
+    if (snapshot)
+        json_object_set_new(snapshot, "test_modes", api_test_modes_json(api));
     /* Pages show every time in the site's zone, never the browser's or the host's. */
     if (snapshot) {
         json_object_set_new(snapshot, "timezone", json_string(bridge_core_timezone(api->core)));
@@ -95,7 +97,7 @@ void api_on_event(const struct wg_event *event, void *ctx)
         bool raise = phase_text && strcmp(phase_text, "raise") == 0;
         json_object_del(record, "phase");
         json_object_set_new(record, "journaled", json_boolean(journaled));
-        add_names(bridge_core_config(api->core), record);
+        api_add_names(bridge_core_config(api->core), record);
         if (message)
             json_object_set_new(message, "alarm", record);
         else
@@ -114,6 +116,9 @@ void api_on_event(const struct wg_event *event, void *ctx)
                                  body ? json_object_get(body, "reason") : json_null(),
                                  "reason_code", code ? code : json_null()));
         json_decref(body);
+    } else if (journaled &&
+               (strcmp(event->kind, "test_mode") == 0 || strcmp(event->kind, "device_test") == 0)) {
+        api_test_event(api, event);
     }
 }
 
@@ -173,7 +178,7 @@ void api_acknowledge(struct wg_api *api, const struct wg_web_request *request, c
     }
     json_t *record = bridge_core_alarm_json(api->core, alarm_id);
     if (record)
-        add_names(bridge_core_config(api->core), record);
+        api_add_names(bridge_core_config(api->core), record);
     api_reply_json(api, request->id, 200, json_pack("{s:o*}", "alarm", record));
 }
 

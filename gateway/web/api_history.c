@@ -73,8 +73,8 @@ void api_history(struct wg_api *api, const struct wg_web_request *request)
     const char *kind = params[P_KIND].value;
     if (kind && kind[0] && !known_kind(kind)) {
         api_reply_error(api, request->id, 400, "kind",
-                        "kind: expected alarm, point, device_health, write_result, telemetry or "
-                        "system");
+                        "kind: expected alarm, point, device_health, write_result, telemetry, "
+                        "system, test_mode or device_test");
         return;
     }
     bool csv = false;

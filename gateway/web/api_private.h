@@ -49,6 +49,9 @@ void api_audit(struct wg_api *api, const struct wg_web_request *request, const c
                const char *target, json_t *detail);
 
 /* api_alarms.c */
+/* Adds room_name, zone_name, resident_label and device_label to a record
+ * with room, bed and device ids. */
+void api_add_names(const struct wg_config *config, json_t *record);
 json_t *api_active_alarms_json(struct wg_api *api);
 json_t *api_snapshot_json(struct wg_api *api, const struct wg_web_request *request);
 void api_on_event(const struct wg_event *event, void *ctx);
@@ -74,6 +77,14 @@ void api_edit_config(struct wg_api *api, const struct wg_web_request *request, e
 void api_history(struct wg_api *api, const struct wg_web_request *request);
 void api_report(struct wg_api *api, const struct wg_web_request *request);
 void api_audit_log(struct wg_api *api, const struct wg_web_request *request);
+
+/* api_tests.c */
+json_t *api_test_modes_json(struct wg_api *api);
+void api_test_event(struct wg_api *api, const struct wg_event *event);
+void api_test_mode_start(struct wg_api *api, const struct wg_web_request *request);
+void api_test_mode_end(struct wg_api *api, const struct wg_web_request *request,
+                       const char *target);
+void api_test_report(struct wg_api *api, const struct wg_web_request *request);
 
 /* api_metrics.c */
 void api_metrics(struct wg_api *api, const struct wg_web_request *request);

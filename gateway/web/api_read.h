@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "web/labels.h"
 #include "web/web_bridge.h"
 
@@ -31,6 +33,11 @@ int api_read_history(struct wg_query_service *queries, struct wg_web_bridge *bri
                      struct wg_labels *labels);
 int api_read_report(struct wg_query_service *queries, struct wg_web_bridge *bridge,
                     uint64_t request_id, int64_t from_ms, int64_t to_ms);
+/* Which of `devices` (bridge_core_testable_devices_json, with names;
+ * taken) were tested from_ms <= ts < to_ms, and how often and when last,
+ * from the journal's device_test events (docs/api.md). */
+int api_read_test_report(struct wg_query_service *queries, struct wg_web_bridge *bridge,
+                         uint64_t request_id, int64_t from_ms, int64_t to_ms, json_t *devices);
 int api_read_audit(struct wg_query_service *queries, struct wg_web_bridge *bridge,
                    uint64_t request_id, int64_t before_seq, int limit);
 

@@ -205,6 +205,18 @@ json_t *bridge_core_alarm_json(struct wg_core *core, const char *alarm_id);
 void bridge_core_audit(struct wg_core *core, const char *actor, const char *origin,
                        const char *action, const char *target, const char *detail_json);
 /* Reloads the configuration file: 0, or -1 with the refusal in `refusal`. */
+/* Device test mode (alarm/engine.h: engine_test_mode_start/end): 0, or -1
+ * with the reason in `why`. A test lasts so many minutes: */
+#define WG_TEST_MODE_MIN_MINUTES 1
+#define WG_TEST_MODE_MAX_MINUTES 240
+int bridge_core_test_mode_start(struct wg_core *core, const char *target, int duration_s,
+                                const char *who, char *why, size_t why_len);
+int bridge_core_test_mode_end(struct wg_core *core, const char *target, const char *who, char *why,
+                              size_t why_len);
+/* The running windows: [{target, scope, started_ms, ends_ms, started_by, tests}]. */
+json_t *bridge_core_test_modes_json(struct wg_core *core);
+/* The devices a test report lists: [{id, label, room, zone, test_kind}]. */
+json_t *bridge_core_testable_devices_json(struct wg_core *core);
 int bridge_core_reload(struct wg_core *core, struct wg_diag *refusal);
 
 #define WG_WEB_WRITE_CLASSES 16

@@ -8,11 +8,15 @@
 #include <stdio.h>
 
 #include "alarm/alarm.h"
+#include "alarm/engine.h"
 #include "alarm/response.h"
 #include "core/core.h"
 #include "store/store.h"
 #include "store/store_writer.h"
 
+_Static_assert(WG_TEST_MODE_MIN_MINUTES * 60 == WG_TEST_MIN_S &&
+                   WG_TEST_MODE_MAX_MINUTES * 60 == WG_TEST_MAX_S,
+               "the API's test-mode minutes are the engine's bounds");
 _Static_assert(WG_CLASS_COUNT <= WG_WEB_WRITE_CLASSES, "wg_web_core_stats.dropped is too small");
 
 const struct wg_config *bridge_core_config(struct wg_core *core)
@@ -63,6 +67,51 @@ void bridge_core_audit(struct wg_core *core, const char *actor, const char *orig
 {
     /* Through the store writer, like every write (refusals are logged there). */
     core_audit(core, actor, origin, action, target, detail_json);
+}
+
+int bridge_core_test_mode_start(struct wg_core *core, const char *target, int duration_s,
+                                const char *who, char *why, size_t why_len)
+{
+    return core_test_mode_start(core, target, duration_s, who, why, why_len);
+}
+
+int bridge_core_test_mode_end(struct wg_core *core, const char *target, const char *who, char *why,
+                              size_t why_len)
+{
+    return core_test_mode_end(core, target, who, why, why_len);
+}
+
+json_t *bridge_core_test_modes_json(struct wg_core *core)
+{
+    const struct wg_test_window *windows;
+    size_t count = core_test_windows(core, &windows);
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < count; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:s, s:i}", "target",
+                                              windows[i].target, "scope",
+                                              windows[i].zone ? "zone" : "room", "started_ms",
+                                              (json_int_t)windows[i].started_ms, "ends_ms",
+                                              (json_int_t)windows[i].ends_ms, "started_by",
+                                              windows[i].started_by, "tests", windows[i].tests));
+    return list;
+}
+
+json_t *bridge_core_testable_devices_json(struct wg_core *core)
+{
+    const struct wg_config *config = core_config(core);
+    json_t *list = json_array();
+    for (size_t d = 0; list && d < config->device_count; d++) {
+        const char *kind = core_device_test_kind(core, d);
+        if (!kind)
+            continue;
+        const struct wg_device *device = &config->devices[d];
+        const struct wg_room *room = &config->rooms[device->room];
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", device->id, "label",
+                            device->label && device->label[0] ? device->label : device->id, "room",
+                            room->id, "zone", config->zones[room->zone].id, "test_kind", kind));
+    }
+    return list;
 }
 
 int bridge_core_reload(struct wg_core *core, struct wg_diag *refusal)
