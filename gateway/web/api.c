@@ -81,7 +81,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/history", WG_ROLE_NURSE, R_HISTORY, true},
     {"GET", "/api/v1/report/response", WG_ROLE_MANAGER, R_REPORT, true},
     {"GET", "/api/v1/audit", WG_ROLE_MANAGER, R_AUDIT, true},
-    {"GET", "/api/v1/test-mode", WG_ROLE_NURSE, R_TEST_MODES, false},
+    {"GET", "/api/v1/test-mode", WG_ROLE_STATION, R_TEST_MODES, false},
     {"POST", "/api/v1/test-mode", WG_ROLE_MANAGER, R_TEST_MODE_START, false},
     {"DELETE", "/api/v1/test-mode/*", WG_ROLE_MANAGER, R_TEST_MODE_END, false},
     {"GET", "/api/v1/report/tests", WG_ROLE_MANAGER, R_TEST_REPORT, true},

@@ -18,7 +18,6 @@ call's raise before the next one's), and every uplink event reaches mosquitto.
 The fault -> display latencies are printed as "# latency" lines.
 About 40 s. WG_FAULTS="locked" (say) runs some of them."""
 import os
-import pwd
 import signal
 import sqlite3
 import statistics
@@ -34,38 +33,13 @@ from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_u
 
 from wsdisplay import Display, add_user, is_raise_of  # noqa: E402
 from storage_faults_lib import Locker, fill  # noqa: E402
+from mqtt_peers import start_broker, start_sub  # noqa: E402
 
 CHECK_MQTT = os.path.join(ROOT, "tests/integration/check_mqtt.py")
 SANITIZE = os.environ.get("SANITIZE") == "1"
 BASE = "wardgate/v1/test-district/test-home"
 CALLS = ["call-101A", "call-101B", "call-102A"]
 PASSWORD = "station-password-1"
-
-
-def start_broker(name):
-    port = free_port()
-    directory = os.path.join(TMP, name)
-    os.makedirs(os.path.join(directory, "data"), exist_ok=True)
-    conf = os.path.join(directory, "mosquitto.conf")
-    log = os.path.join(directory, "mosquitto.log")
-    with open(conf, "w") as f:
-        f.write(f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
-                f"persistence true\npersistence_location {directory}/data/\nautosave_interval 1\n"
-                f"log_dest file {log}\nlog_type all\nmax_inflight_messages 0\nmax_queued_messages 0\n"
-                f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-    proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _children.append(proc)
-    wait_until(lambda: os.path.exists(log) and "listen socket on port" in open(log).read(), 10)
-    return proc, port
-
-
-def start_sub(port, out):
-    proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-c", "-i",
-                             f"wgtest-{port}-{time.monotonic_ns()}", "-t", f"{BASE}/#", "-F", "%U %t %p"],
-                            stdout=open(out, "w"), stderr=subprocess.DEVNULL)
-    _children.append(proc)
-    time.sleep(0.3)
-    return proc
 
 
 def write_config(name, web_port, mqtt_port, fifo):
@@ -131,7 +105,7 @@ def scenario(kind, latencies):
                    ASAN_OPTIONS=env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
     broker, mqtt_port = start_broker(f"broker-{kind}")
     received = os.path.join(TMP, f"{kind}-mqtt.txt")
-    sub = start_sub(mqtt_port, received)
+    sub = start_sub(mqtt_port, received, f"{BASE}/#")
     web_port = free_port()
     fifo = os.path.join(TMP, f"{kind}.fifo")
     config = write_config(kind, web_port, mqtt_port, fifo)
