@@ -129,6 +129,7 @@
     lastTouch: 0,            /* the last time someone touched the board */
   };
   const now = () => Date.now() + state.clockOffset;
+  const testBanner = WGTestBanner.create($('test-banner'), now);
 
   /* Test hooks: read-only views of what the page shows and plays. */
   const hooks = { bursts: [], connectEvents: [] };
@@ -675,6 +676,9 @@
   function renderTime() {
     const t = now();
     const d = WG.fmtTime(t);
+    const testing = testBanner.count;
+    testBanner.render(); /* a window whose end has passed goes at once */
+    if (testBanner.count !== testing) render();
     setText($('clock').querySelector('.time'), d.slice(11));
     setText($('clock').querySelector('.date'), d.slice(0, 10));
     for (const [id, node] of cards) {
@@ -826,6 +830,7 @@
     state.role = msg.role || state.role;
     state.username = msg.username || state.username;
     state.devicesTotal = (msg.devices && msg.devices.total) || 0;
+    testBanner.setWindows(msg.test_modes);
     state.connected = true;
     state.everConnected = true;
     state.lastSnapshotAt = Date.now();
@@ -893,6 +898,8 @@
       case 'heartbeat': onHeartbeat(msg); break;
       case 'result': onResult(msg); break;
       case 'device': break; /* health shows through the device_offline alarms */
+      case 'test_modes': testBanner.setWindows(msg.test_modes); render(); break;
+      case 'device_test': testBanner.tested(msg.test); render(); break;
       default: break;
     }
   }

@@ -29,6 +29,17 @@ const WGWords = (() => {
       'system.started': '网关启动，监视 {devices} 台设备', 'system.stopped': '网关停止',
       'system.reloaded': '配置已重新加载，共 {devices} 台设备', 'system.other': '系统事件：{what}',
       'event.write_result': '输出写入', 'event.telemetry': '读数汇总',
+      'testmode.start': '{where} 进入测试模式，至 {until}', 'testmode.extend': '{where} 的测试延长至 {until}',
+      'testmode.end': '{where} 的测试结束', 'testmode.expire': '{where} 的测试到时结束',
+      'testmode.by': '由 {who} 发起', 'testmode.ended_by': '由 {who} 结束', 'testmode.tests': '共测试 {n} 次',
+      'testmode.zone': '{name}全区', 'testmode.room': '{name}',
+      'devtest.masked': '{what}测试：只记录，不产生呼叫', 'devtest.raised': '{what}测试：照常报警（燃气从不屏蔽）',
+      'devtest.window': '测试模式：{where}，由 {who} 发起',
+      'devtest.call': '呼叫按钮', 'devtest.pull_cord': '卫生间拉绳', 'devtest.smoke': '烟感', 'devtest.gas': '燃气探测器',
+      'audit.test_mode.start': '开始 {target} 的测试模式（{minutes} 分钟）', 'audit.test_mode.start_refused': '开始 {target} 的测试模式被拒绝',
+      'audit.test_mode.end': '结束 {target} 的测试模式', 'audit.test_mode.end_refused': '结束 {target} 的测试模式被拒绝',
+      'audit.test_mode.expire': '{target} 的测试模式到时结束（共测试 {n} 次）',
+      'audit.device.test': '测试设备 {target}：{what}',
       /* audit */
       'audit.cli': '命令行', 'audit.system': '网关自身', 'audit.unknown': '未知', 'audit.at': '（{where}）',
       'audit.login.ok': '登录（{role}）', 'audit.login.failed': '登录失败：{reason}', 'audit.login.locked': '登录锁定 {s} 秒（按{by}）',
@@ -84,6 +95,17 @@ const WGWords = (() => {
       'system.started': 'gateway started, supervising {devices} devices', 'system.stopped': 'gateway stopped',
       'system.reloaded': 'configuration reloaded, {devices} devices', 'system.other': 'system event: {what}',
       'event.write_result': 'output write', 'event.telemetry': 'readings',
+      'testmode.start': '{where} in test mode until {until}', 'testmode.extend': 'test of {where} extended to {until}',
+      'testmode.end': 'test of {where} ended', 'testmode.expire': 'test of {where} ran out',
+      'testmode.by': 'started by {who}', 'testmode.ended_by': 'ended by {who}', 'testmode.tests': '{n} tests',
+      'testmode.zone': 'all of {name}', 'testmode.room': 'room {name}',
+      'devtest.masked': '{what} tested: recorded, no call', 'devtest.raised': '{what} tested: alarmed as always (gas is never masked)',
+      'devtest.window': 'test mode of {where}, started by {who}',
+      'devtest.call': 'call button', 'devtest.pull_cord': 'bathroom pull cord', 'devtest.smoke': 'smoke detector', 'devtest.gas': 'gas detector',
+      'audit.test_mode.start': 'Started the test mode of {target} ({minutes} minutes)', 'audit.test_mode.start_refused': 'Test mode of {target} refused',
+      'audit.test_mode.end': 'Ended the test mode of {target}', 'audit.test_mode.end_refused': 'Ending the test mode of {target} refused',
+      'audit.test_mode.expire': 'Test mode of {target} ran out ({n} tests)',
+      'audit.device.test': 'Tested device {target}: {what}',
       'audit.cli': 'command line', 'audit.system': 'the gateway itself', 'audit.unknown': 'unknown', 'audit.at': ' ({where})',
       'audit.login.ok': 'logged in ({role})', 'audit.login.failed': 'login failed: {reason}', 'audit.login.locked': 'logins locked for {s} s (by {by})',
       'audit.login.throttled': 'too many attempts, login refused; retry in {s} s (by {by})', 'audit.logout': 'logged out',
@@ -247,6 +269,26 @@ const WGWords = (() => {
       }));
       return { html: line(esc(t('telemetry.title', { minutes })), esc(sub.join(listSep()))), title: '' };
     }
+    case 'test_mode': {
+      const name = (ctx.placeName && ctx.placeName(body.scope, body.target)) || body.target || '';
+      const where = t(body.scope === 'zone' ? 'testmode.zone' : 'testmode.room', { name });
+      const until = body.ends_ms ? WG.fmtTime(body.ends_ms).slice(11, 16) : '';
+      const main = WG.tOr(`testmode.${body.phase}`, body.phase || '', { where, until });
+      const sub = [t('testmode.by', { who: body.started_by || '' })];
+      if (body.ended_by && body.ended_by !== 'timer') sub.push(t('testmode.ended_by', { who: body.ended_by }));
+      if (body.phase === 'end' || body.phase === 'expire') sub.push(t('testmode.tests', { n: body.tests || 0 }));
+      return { html: line(esc(main), esc(joinParts(sub))), title: '' };
+    }
+    case 'device_test': {
+      const what = WG.tOr(`devtest.${body.kind}`, body.kind || '');
+      const name = (ctx.placeName && ctx.placeName(body.test_scope, body.test_target)) || body.test_target || '';
+      const where = t(body.test_scope === 'zone' ? 'testmode.zone' : 'testmode.room', { name });
+      return {
+        html: line(esc(t(body.masked === false ? 'devtest.raised' : 'devtest.masked', { what })),
+          esc(t('devtest.window', { where, who: body.started_by || '' }))),
+        title: body.point || '',
+      };
+    }
     case 'system': {
       const what = body.what;
       const known = { started: 'system.started', stopped: 'system.stopped', reloaded: 'system.reloaded' }[what];
@@ -354,6 +396,15 @@ const WGWords = (() => {
       if (a.action === 'alarm.ack_refused' && d.reason) detail = esc(t('audit.refusal', { reason: withoutPaths(d.reason) }));
       break;
     }
+    case 'test_mode.start': case 'test_mode.start_refused': case 'test_mode.end': case 'test_mode.end_refused':
+    case 'test_mode.expire':
+      what = t(`audit.${a.action}`, { target, minutes: d.minutes ?? '', n: d.tests ?? 0 });
+      refused = /_refused$/.test(a.action);
+      if (refused && d.reason) detail = esc(t('audit.refusal', { reason: withoutPaths(d.reason) }));
+      break;
+    case 'device.test':
+      what = t('audit.device.test', { target, what: WG.tOr(`devtest.${d.kind}`, d.kind || '') });
+      break;
     case 'device.add': case 'device.update': case 'device.delete':
     case 'resident.add': case 'resident.update': case 'resident.delete':
     case 'room.beds': case 'config.edit': {

@@ -14,7 +14,9 @@
     'activity_accident'];
   const PRIORITIES = ['advisory', 'technical', 'normal', 'urgent', 'emergency', 'fire'];
   const ROLES = ['station', 'nurse', 'manager', 'admin'];
-  const TAB_ROLE = { devices: 'nurse', residents: 'manager', history: 'nurse', report: 'manager', users: 'admin', audit: 'manager' };
+  const TAB_ROLE = {
+    devices: 'nurse', residents: 'manager', history: 'nurse', report: 'manager', tests: 'manager', users: 'admin', audit: 'manager',
+  };
   const POLL_MS = 2000;
   const HISTORY_PAGE = 50;
   const DEFAULT_POLL_MS = 1000;
@@ -61,6 +63,7 @@
       'history.detail': '详情', 'history.newest': '最新', 'history.newer': '较新', 'history.older': '较早',
       'history.page': '第 {n} 页',
       'event.alarm': '呼叫与报警', 'event.device_health': '设备状态', 'event.point': '测点变化', 'event.system': '系统',
+      'event.test_mode': '测试模式', 'event.device_test': '设备测试',
       'report.days': '最近天数', 'report.load': '生成', 'report.export': '导出 CSV', 'report.window': '{from} 至 {to} 发出的呼叫与报警',
       'report.shift': '班次', 'report.hours': '时间', 'report.raised': '发出', 'report.acked': '已确认',
       'report.attended': '已到场', 'report.ack_p50': '确认 P50', 'report.ack_p90': '确认 P90',
@@ -123,6 +126,7 @@
       'history.detail': 'Detail', 'history.newest': 'Newest', 'history.newer': 'Newer', 'history.older': 'Older',
       'history.page': 'page {n}',
       'event.alarm': 'call or alarm', 'event.device_health': 'device health', 'event.point': 'point change', 'event.system': 'system',
+      'event.test_mode': 'test mode', 'event.device_test': 'device test',
       'report.days': 'Last days', 'report.load': 'Show', 'report.export': 'Export CSV', 'report.window': 'Calls and alarms raised {from} to {to}',
       'report.shift': 'Shift', 'report.hours': 'Hours', 'report.raised': 'Raised', 'report.acked': 'Acknowledged',
       'report.attended': 'Attended', 'report.ack_p50': 'Ack p50', 'report.ack_p90': 'Ack p90',
@@ -168,6 +172,15 @@
   let auditEntries = [];
 
   const can = (min) => session && WG.roleAtLeast(session.role, min);
+  /* The device test tab (manage-tests.js), given what the page shares. */
+  const tests = WGTests.create({
+    call: (method, path, body) => call(method, path, body),
+    showMessage: (text, kind) => showMessage(text, kind),
+    reportFailure: (res) => reportFailure(res),
+    confirmDialog: (text, opts) => confirmDialog(text, opts),
+    meta: () => meta,
+    active: () => currentTab === 'tests',
+  });
 
   /* ---- messages ---- */
   let messageTimer = null;
@@ -343,6 +356,12 @@
     const room = (meta.rooms || []).find((r) => String(r.id) === String(id));
     return room && room.name && room.name !== room.id ? `${room.id} ${room.name}` : String(id);
   }
+  /* A test window's room (its name) or zone (its name). */
+  function placeName(scope, id) {
+    if (scope !== 'zone') return roomName(id);
+    const zone = meta && (meta.zones || []).find((z) => z.id === id);
+    return zone && zone.name ? zone.name : String(id || '');
+  }
   function bedsOfRoom(roomId) {
     if (!meta) return [];
     const beds = (meta.beds || []).filter((b) => String(b.room) === String(roomId));
@@ -452,6 +471,8 @@
       }
     } else if (tab === 'report') {
       if (entering) { await ensureResidents(); await loadReport(); }
+    } else if (tab === 'tests') {
+      if (entering) await tests.load();
     } else if (tab === 'users') {
       if (entering) await loadUsers();
     } else if (tab === 'audit') {
@@ -1084,7 +1105,7 @@
     const rows = shown.map((e) => {
       const pri = priorityName(e.priority);
       const body = eventBody(e);
-      const what = WGWords.event(e, body, { pointMeaning });
+      const what = WGWords.event(e, body, { pointMeaning, placeName });
       return `<tr data-seq="${esc(e.seq)}" class="kind-${esc(e.kind)}${pri ? ` pri-${esc(pri)}` : ''}">`
         + `<td class="time">${esc(WG.fmtTime(e.ts_ms))}</td>`
         + `<td class="kind">${esc(WG.tOr(`event.${e.kind}`, e.kind))}</td>`
@@ -1407,6 +1428,7 @@
     $('#report-long-title').textContent = t('report.long_waits', { min: 15 });
     if (currentTab === 'report') renderReport();
     $('#report-export').disabled = !report;
+    if (currentTab === 'tests') tests.retranslate();
     if (currentTab === 'users') renderUsers();
     if (currentTab === 'audit') renderAudit();
   }
@@ -1507,6 +1529,7 @@
     $('#password-cancel').addEventListener('click', () => closePasswordDialog(false));
 
     $('#audit-refresh').addEventListener('click', loadAudit);
+    tests.wire();
   }
 
   async function start() {

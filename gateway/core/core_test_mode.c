@@ -48,7 +48,7 @@ void core_test_mode_changed(void *ctx, const struct wg_test_window *window, cons
         char detail[160];
         snprintf(detail, sizeof detail, "{\"tests\":%d,\"started_by\":\"%s\"}", window->tests,
                  window->started_by);
-        journal_audit(core->journal, now, "wardgate", NULL,
+        journal_audit(core->journal, now, "wardgated", NULL,
                       strcmp(phase, "expire") == 0 ? "test_mode.expire" : "test_mode.end",
                       window->target, detail);
     }

@@ -105,25 +105,9 @@ void api_history(struct wg_api *api, const struct wg_web_request *request)
 
 void api_report(struct wg_api *api, const struct wg_web_request *request)
 {
-    struct query_param params[] = {{"days", NULL}, {"from", NULL}, {"to", NULL}};
-    char buffer[256];
-    if (!api_request_query(api, request, buffer, sizeof buffer, params, 3))
-        return;
-    long long days = 7, from = 0, to = 0;
-    if (!api_request_int(api, request->id, &params[0], 1, 92, &days) ||
-        !api_request_int(api, request->id, &params[1], 0, INT64_MAX, &from) ||
-        !api_request_int(api, request->id, &params[2], 0, INT64_MAX, &to))
-        return;
-    int64_t now = bridge_core_now_ms(api->core);
-    if (!to)
-        to = now;
-    if (!from)
-        from = to - days * 86400000LL;
-    if (from >= to) {
-        api_reply_error(api, request->id, 400, "from", "from must be before to");
-        return;
-    }
-    if (api_read_report(api->queries, api->bridge, request->id, from, to) != 0)
+    int64_t from, to;
+    if (api_request_period(api, request, &from, &to) &&
+        api_read_report(api->queries, api->bridge, request->id, from, to) != 0)
         refused_by_workers(api, request, false);
 }
 

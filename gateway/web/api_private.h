@@ -45,6 +45,10 @@ bool api_request_query(struct wg_api *api, const struct wg_web_request *request,
                        size_t buffer_len, struct query_param *params, size_t count);
 bool api_request_int(struct wg_api *api, uint64_t request_id, const struct query_param *param,
                      long long low, long long high, long long *out);
+/* A report's period from `days` (1-92, default 7) or `from`/`to` (ms);
+ * false after replying 400. */
+bool api_request_period(struct wg_api *api, const struct wg_web_request *request, int64_t *from_ms,
+                        int64_t *to_ms);
 void api_audit(struct wg_api *api, const struct wg_web_request *request, const char *action,
                const char *target, json_t *detail);
 

@@ -72,6 +72,31 @@ bool api_request_int(struct wg_api *api, uint64_t request_id, const struct query
     return false;
 }
 
+bool api_request_period(struct wg_api *api, const struct wg_web_request *request, int64_t *from_ms,
+                        int64_t *to_ms)
+{
+    struct query_param params[] = {{"days", NULL}, {"from", NULL}, {"to", NULL}};
+    char buffer[256];
+    if (!api_request_query(api, request, buffer, sizeof buffer, params, 3))
+        return false;
+    long long days = 7, from = 0, to = 0;
+    if (!api_request_int(api, request->id, &params[0], 1, 92, &days) ||
+        !api_request_int(api, request->id, &params[1], 0, INT64_MAX, &from) ||
+        !api_request_int(api, request->id, &params[2], 0, INT64_MAX, &to))
+        return false;
+    if (!to)
+        to = bridge_core_now_ms(api->core);
+    if (!from)
+        from = to - days * 86400000LL;
+    if (from >= to) {
+        api_reply_error(api, request->id, 400, "from", "from must be before to");
+        return false;
+    }
+    *from_ms = from;
+    *to_ms = to;
+    return true;
+}
+
 void api_audit(struct wg_api *api, const struct wg_web_request *request, const char *action,
                const char *target, json_t *detail)
 {

@@ -134,23 +134,9 @@ void api_test_mode_end(struct wg_api *api, const struct wg_web_request *request,
 
 void api_test_report(struct wg_api *api, const struct wg_web_request *request)
 {
-    struct query_param params[] = {{"days", NULL}, {"from", NULL}, {"to", NULL}};
-    char buffer[256];
-    if (!api_request_query(api, request, buffer, sizeof buffer, params, 3))
+    int64_t from, to;
+    if (!api_request_period(api, request, &from, &to))
         return;
-    long long days = 7, from = 0, to = 0;
-    if (!api_request_int(api, request->id, &params[0], 1, 92, &days) ||
-        !api_request_int(api, request->id, &params[1], 0, INT64_MAX, &from) ||
-        !api_request_int(api, request->id, &params[2], 0, INT64_MAX, &to))
-        return;
-    if (!to)
-        to = bridge_core_now_ms(api->core);
-    if (!from)
-        from = to - days * 86400000LL;
-    if (from >= to) {
-        api_reply_error(api, request->id, 400, "from", "from must be before to");
-        return;
-    }
     json_t *devices = bridge_core_testable_devices_json(api->core);
     size_t index;
     json_t *device;

@@ -18,8 +18,6 @@ timeout, while the session checks of a logged-in client keep being answered
 still works, the change then succeeds, and the refused login's audit row and
 the logout (its audit row, its session row gone) reached the database.
 About 40 s."""
-import http.client
-import json
 import os
 import re
 import sqlite3
@@ -31,6 +29,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import TMP, ROOT, WARDGATED, PLUGINS, Daemon, free_port, wait_until, ok, note, done  # noqa: E402
+from webclient import request  # noqa: E402  (its 60 s outlast the login worker's JOB_TIMEOUT_S)
 
 from storage_faults_lib import Locker, fill  # noqa: E402
 from wsdisplay import add_user  # noqa: E402
@@ -40,29 +39,6 @@ NURSE_PW = "nurse password 1"
 NEW_PW = "a new nurse password"
 FINAL_PW = "the final nurse password"
 JOB_TIMEOUT_S = 30  # the web's login worker answers 503 itself after this (web.c)
-
-
-def request(port, method, path, body=None, cookie=None, csrf=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=JOB_TIMEOUT_S + 30)
-    headers = {}
-    if cookie:
-        headers["Cookie"] = f"wg_session={cookie}"
-    if csrf:
-        headers["X-CSRF-Token"] = csrf
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    r = conn.getresponse()
-    payload = r.read()
-    conn.close()
-    try:
-        parsed = json.loads(payload)
-    except ValueError:
-        parsed = payload
-    cookie_out = (r.getheader("Set-Cookie") or "").split(";")[0]
-    return r.status, parsed, cookie_out.split("=", 1)[1] if cookie_out.startswith("wg_session=") else None
 
 
 def login(port, user, password):

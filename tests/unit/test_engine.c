@@ -5,6 +5,7 @@
  * fire during a device fault, supervision timing, lamps, restart recovery. */
 #include "testutil.h"
 #include "testconfig.h"
+#include "testengine.h"
 
 #include <math.h>
 #include <time.h>
@@ -37,7 +38,7 @@ struct fixture {
     struct wg_config *config;
     struct wg_engine *engine;
     int64_t now;
-    double values[64][64]; /* last value per device/point, NAN = none yet */
+    double values[TEST_ENGINE_MAX][TEST_ENGINE_MAX]; /* last value per device/point, NAN = none */
     struct change changes[MAX_RECORDED];
     size_t change_count;
     struct write writes[MAX_RECORDED];
@@ -142,11 +143,12 @@ static int setup_site(void **state, int64_t start, const char *text)
     diag_free(&diag);
     free(path);
     assert_non_null(f->config);
-    for (size_t d = 0; d < 64; d++)
-        for (size_t p = 0; p < 64; p++)
+    for (size_t d = 0; d < TEST_ENGINE_MAX; d++)
+        for (size_t p = 0; p < TEST_ENGINE_MAX; p++)
             f->values[d][p] = NAN;
     f->now = start;
-    f->engine = engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL}, f->now);
+    f->engine =
+        engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL}, f->now);
     assert_non_null(f->engine);
     *state = f;
     return 0;
@@ -226,25 +228,13 @@ static int teardown(void **state)
 static void find_point(struct fixture *f, const char *device, const char *point, size_t *d,
                        size_t *p)
 {
-    *d = config_find_device(f->config, device);
-    assert_true(*d != WG_NO_INDEX);
-    const struct wg_profile *profile = &f->config->profiles[f->config->devices[*d].profile];
-    for (*p = 0; *p < profile->point_count; (*p)++)
-        if (strcmp(profile->points[*p].name, point) == 0 ||
-            strcmp(profile->points[*p].meaning, point) == 0)
-            return;
-    fail_msg("no point %s on %s", point, device);
+    test_engine_point(f->config, device, point, d, p);
 }
 
 /* A reading, as the core would hand it over. */
 static void set(struct fixture *f, const char *device, const char *point, double value)
 {
-    size_t d, p;
-    find_point(f, device, point, &d, &p);
-    double previous = f->values[d][p];
-    bool first = isnan(previous);
-    engine_on_point(f->engine, d, p, value, first ? 0 : previous, first, f->now);
-    f->values[d][p] = value;
+    test_engine_reading(f->engine, f->config, f->values, device, point, value, f->now);
 }
 
 /* Time passes: the engine ticks every second, and every device that should
@@ -861,15 +851,16 @@ static void test_restart_keeps_active_calls(void **state)
     for (size_t i = 0; i < n; i++)
         saved[i] = alarm_to_json(active[i]);
     engine_free(f->engine);
-    f->engine = engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL}, f->now);
+    f->engine =
+        engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL}, f->now);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(engine_restore(f->engine, saved[i]), 0);
         json_decref(saved[i]);
     }
     assert_int_equal(alarm_count(engine_alarms(f->engine)), 3);
     /* The origin still resets them: presence on and off in 101, gas normal then reset in 102. */
-    for (size_t d = 0; d < 64; d++)
-        for (size_t p = 0; p < 64; p++)
+    for (size_t d = 0; d < TEST_ENGINE_MAX; d++)
+        for (size_t p = 0; p < TEST_ENGINE_MAX; p++)
             f->values[d][p] = NAN;
     set(f, "presence-101", "presence", 1);
     set(f, "presence-101", "presence", 0);
@@ -895,7 +886,8 @@ static void test_restart_redrives_interlocks(void **state)
         saved[i] = alarm_to_json(active[i]);
     engine_free(f->engine);
     f->write_count = 0;
-    f->engine = engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL}, f->now);
+    f->engine =
+        engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL}, f->now);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(engine_restore(f->engine, saved[i]), 0);
         json_decref(saved[i]);

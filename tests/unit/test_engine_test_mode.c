@@ -6,6 +6,7 @@
  * manager. */
 #include "testutil.h"
 #include "testconfig.h"
+#include "testengine.h"
 
 #include <math.h>
 
@@ -20,7 +21,7 @@ struct fixture {
     struct wg_config *config;
     struct wg_engine *engine;
     int64_t now;
-    double values[16][16];
+    double values[TEST_ENGINE_MAX][TEST_ENGINE_MAX];
     char alarms[MAX_SEEN][80]; /* "kind:phase" */
     size_t alarm_count;
     char windows[MAX_SEEN][200]; /* "phase target by tests" */
@@ -97,8 +98,8 @@ static int setup(void **state)
     f->dir = test_tmpdir();
     f->config = test_load_config(test_site_config(f->dir, site));
     assert_non_null(f->config);
-    for (size_t d = 0; d < 16; d++)
-        for (size_t p = 0; p < 16; p++)
+    for (size_t d = 0; d < TEST_ENGINE_MAX; d++)
+        for (size_t p = 0; p < TEST_ENGINE_MAX; p++)
             f->values[d][p] = NAN;
     f->now = 1795305600000LL;
     f->engine = new_engine(f);
@@ -120,17 +121,7 @@ static int teardown(void **state)
 
 static void set(struct fixture *f, const char *device, const char *point, double value)
 {
-    size_t d = config_find_device(f->config, device);
-    assert_true(d != WG_NO_INDEX);
-    const struct wg_profile *profile = &f->config->profiles[f->config->devices[d].profile];
-    size_t p = 0;
-    while (p < profile->point_count && strcmp(profile->points[p].name, point) != 0)
-        p++;
-    assert_true(p < profile->point_count);
-    double previous = f->values[d][p];
-    bool first = isnan(previous);
-    engine_on_point(f->engine, d, p, value, first ? 0 : previous, first, f->now);
-    f->values[d][p] = value;
+    test_engine_reading(f->engine, f->config, f->values, device, point, value, f->now);
 }
 
 /* Seconds pass; every device answers (no supervision alarm) and the engine ticks. */
@@ -159,7 +150,8 @@ static size_t active_of(struct fixture *f, const char *kind)
 static void start(struct fixture *f, const char *target, int seconds)
 {
     char why[256] = "";
-    int rc = engine_test_mode_start(f->engine, target, seconds, "manager1", f->now, why, sizeof why);
+    int rc =
+        engine_test_mode_start(f->engine, target, seconds, "manager1", f->now, why, sizeof why);
     if (rc != 0)
         fail_msg("test mode of %s refused: %s", target, why);
 }
