@@ -45,12 +45,14 @@ void core_test_mode_changed(void *ctx, const struct wg_test_window *window, cons
     /* A person's start and end are audited where they asked (the API); what
      * the gateway ends by itself is audited here. */
     if (strcmp(phase, "expire") == 0 || strcmp(window->ended_by, "reload") == 0) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "{\"tests\":%d,\"started_by\":\"%s\"}", window->tests,
-                 window->started_by);
+        json_t *detail =
+            json_pack("{s:i, s:s}", "tests", window->tests, "started_by", window->started_by);
+        char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
         journal_audit(core->journal, now, "wardgated", NULL,
                       strcmp(phase, "expire") == 0 ? "test_mode.expire" : "test_mode.end",
-                      window->target, detail);
+                      window->target, text);
+        free(text);
+        json_decref(detail);
     }
 }
 
