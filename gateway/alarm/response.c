@@ -56,6 +56,21 @@ static bool counted(const struct wg_response_report *report, const struct tracke
            (report->priorities & WG_RESPONSE_PRIORITY(alarm->priority));
 }
 
+bool response_window_holds(int start_min, int end_min, int minute)
+{
+    return start_min == end_min || (start_min < end_min ? minute >= start_min && minute < end_min
+                                                        : minute >= start_min || minute < end_min);
+}
+
+const char *response_shift_at(int64_t wall_ms)
+{
+    int minute = clock_minute_of_day(wall_ms);
+    for (size_t i = 0; i < sizeof default_shifts / sizeof default_shifts[0]; i++)
+        if (response_window_holds(default_shifts[i].start_min, default_shifts[i].end_min, minute))
+            return default_shifts[i].name;
+    return default_shifts[0].name;
+}
+
 static size_t shift_of(const struct wg_response_report *report, int64_t ms)
 {
     time_t seconds = (time_t)(ms / 1000);
@@ -65,11 +80,7 @@ static size_t shift_of(const struct wg_response_report *report, int64_t ms)
     int minute = local.tm_hour * 60 + local.tm_min;
     for (size_t i = 0; i < report->shift_count; i++) {
         const struct wg_response_shift *shift = &report->shifts[i];
-        bool inside = shift->start_min == shift->end_min ||
-                      (shift->start_min < shift->end_min
-                           ? minute >= shift->start_min && minute < shift->end_min
-                           : minute >= shift->start_min || minute < shift->end_min);
-        if (inside)
+        if (response_window_holds(shift->start_min, shift->end_min, minute))
             return i;
     }
     return WG_RESPONSE_NO_SHIFT;

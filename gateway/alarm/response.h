@@ -49,6 +49,10 @@ struct wg_shift {
 
 /* day 07:00-15:00, evening 15:00-23:00, night 23:00-07:00. */
 const struct wg_shift *response_default_shifts(size_t *count);
+/* Whether the daily window [start_min, end_min) holds `minute` of the day. */
+bool response_window_holds(int start_min, int end_min, int minute);
+/* The default shift at wall_ms (local time), by name ("day", "evening", "night"). */
+const char *response_shift_at(int64_t wall_ms);
 
 struct wg_response_options {
     const struct wg_shift *shifts; /* NULL = the default three; the first match wins */

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/clock.h"
 #include "core/attach.h"
 #include "config/config.h"
@@ -112,6 +114,12 @@ int core_acknowledge(struct wg_core *core, const char *alarm_id, const char *who
 /* A reset asked for away from the origin: always -1, the reason in `why`. */
 int core_reset_remote(struct wg_core *core, const char *alarm_id, const char *who,
                       const char *where, char *why, size_t why_len);
+/* An evidence record a person made (kind "handover" or "drill"): a journal
+ * event with `body` (taken) and an audit row "<kind>.add" whose detail is
+ * the record, in the hash chain. 0, or -1 when out of memory. */
+int core_record(struct wg_core *core, const char *kind, json_t *body, const char *actor,
+                const char *origin, int64_t *ts_ms);
+
 /* Device test mode of a room or zone (alarm/engine.h). 0, or -1 with the
  * reason in `why`. */
 struct wg_test_window;

@@ -13,7 +13,8 @@
  * (history, CSV export, report, audit log) are checked here and answered by
  * a query worker (api_history.c, api_read.c), so the core thread never waits
  * for them. The handlers by area: api_alarms.c, api_config.c,
- * api_config_edit.c, api_history.c, api_tests.c, api_metrics.c. See
+ * api_config_edit.c, api_history.c, api_tests.c, api_records.c,
+ * api_metrics.c. See
  * docs/api.md. */
 #include "web/api_private.h"
 
@@ -51,6 +52,8 @@ enum route_id {
     R_TEST_MODE_START,
     R_TEST_MODE_END,
     R_TEST_REPORT,
+    R_HANDOVER_ADD,
+    R_DRILL_ADD,
     R_METRICS,
 };
 
@@ -85,6 +88,8 @@ static const struct route routes[] = {
     {"POST", "/api/v1/test-mode", WG_ROLE_MANAGER, R_TEST_MODE_START, false},
     {"DELETE", "/api/v1/test-mode/*", WG_ROLE_MANAGER, R_TEST_MODE_END, false},
     {"GET", "/api/v1/report/tests", WG_ROLE_MANAGER, R_TEST_REPORT, true},
+    {"POST", "/api/v1/handovers", WG_ROLE_NURSE, R_HANDOVER_ADD, false},
+    {"POST", "/api/v1/drills", WG_ROLE_MANAGER, R_DRILL_ADD, false},
     {"GET", "/metrics", WG_ROLE_NONE, R_METRICS, false},
 };
 
@@ -225,6 +230,12 @@ static void handle_http(struct wg_api *api, const struct wg_web_request *request
         return;
     case R_TEST_REPORT:
         api_test_report(api, request);
+        return;
+    case R_HANDOVER_ADD:
+        api_handover_add(api, request);
+        return;
+    case R_DRILL_ADD:
+        api_drill_add(api, request);
         return;
     case R_METRICS:
         api_metrics(api, request);

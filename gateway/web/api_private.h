@@ -82,6 +82,10 @@ void api_history(struct wg_api *api, const struct wg_web_request *request);
 void api_report(struct wg_api *api, const struct wg_web_request *request);
 void api_audit_log(struct wg_api *api, const struct wg_web_request *request);
 
+/* api_records.c */
+void api_handover_add(struct wg_api *api, const struct wg_web_request *request);
+void api_drill_add(struct wg_api *api, const struct wg_web_request *request);
+
 /* api_tests.c */
 json_t *api_test_modes_json(struct wg_api *api);
 void api_test_event(struct wg_api *api, const struct wg_event *event);

@@ -205,6 +205,11 @@ json_t *bridge_core_alarm_json(struct wg_core *core, const char *alarm_id);
 void bridge_core_audit(struct wg_core *core, const char *actor, const char *origin,
                        const char *action, const char *target, const char *detail_json);
 /* Reloads the configuration file: 0, or -1 with the refusal in `refusal`. */
+/* An evidence record (core_record): `body` is taken. 0, or -1. */
+int bridge_core_record(struct wg_core *core, const char *kind, json_t *body, const char *actor,
+                       const char *origin, int64_t *ts_ms);
+/* The default shift now: "day", "evening" or "night" (alarm/response.h). */
+const char *bridge_core_shift_now(struct wg_core *core);
 /* Device test mode (alarm/engine.h: engine_test_mode_start/end): 0, or -1
  * with the reason in `why`. A test lasts so many minutes: */
 #define WG_TEST_MODE_MIN_MINUTES 1

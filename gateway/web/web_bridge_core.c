@@ -69,6 +69,17 @@ void bridge_core_audit(struct wg_core *core, const char *actor, const char *orig
     core_audit(core, actor, origin, action, target, detail_json);
 }
 
+int bridge_core_record(struct wg_core *core, const char *kind, json_t *body, const char *actor,
+                       const char *origin, int64_t *ts_ms)
+{
+    return core_record(core, kind, body, actor, origin, ts_ms);
+}
+
+const char *bridge_core_shift_now(struct wg_core *core)
+{
+    return response_shift_at(clock_wall_ms(core_clock(core)));
+}
+
 int bridge_core_test_mode_start(struct wg_core *core, const char *target, int duration_s,
                                 const char *who, char *why, size_t why_len)
 {
