@@ -40,6 +40,11 @@ const WGWords = (() => {
       'audit.test_mode.end': '结束 {target} 的测试模式', 'audit.test_mode.end_refused': '结束 {target} 的测试模式被拒绝',
       'audit.test_mode.expire': '{target} 的测试模式到时结束（共测试 {n} 次）',
       'audit.device.test': '测试设备 {target}：{what}',
+      'audit.handover.add': '记录交接班：{from} → {to}（未结束报警 {n} 个）', 'audit.drill.add': '记录{kind}（{minutes} 分钟，{n} 人参加）',
+      'record.handover': '交接班：{from} → {to}', 'record.handover.open': '未结束报警 {n} 个',
+      'record.drill': '{kind}：{minutes} 分钟，{n} 人参加',
+      'record.shift.day': '白班', 'record.shift.evening': '中班', 'record.shift.night': '夜班',
+      'record.drill.fire': '消防演练', 'record.drill.evacuation': '疏散演练', 'record.drill.other': '其他演练',
       /* audit */
       'audit.cli': '命令行', 'audit.system': '网关自身', 'audit.unknown': '未知', 'audit.at': '（{where}）',
       'audit.login.ok': '登录（{role}）', 'audit.login.failed': '登录失败：{reason}', 'audit.login.locked': '登录锁定 {s} 秒（按{by}）',
@@ -106,6 +111,11 @@ const WGWords = (() => {
       'audit.test_mode.end': 'Ended the test mode of {target}', 'audit.test_mode.end_refused': 'Ending the test mode of {target} refused',
       'audit.test_mode.expire': 'Test mode of {target} ran out ({n} tests)',
       'audit.device.test': 'Tested device {target}: {what}',
+      'audit.handover.add': 'Recorded a handover: {from} → {to} ({n} alarms open)', 'audit.drill.add': 'Recorded a {kind} ({minutes} min, {n} people)',
+      'record.handover': 'Handover: {from} → {to}', 'record.handover.open': '{n} alarms open',
+      'record.drill': '{kind}: {minutes} min, {n} people',
+      'record.shift.day': 'day shift', 'record.shift.evening': 'evening shift', 'record.shift.night': 'night shift',
+      'record.drill.fire': 'fire drill', 'record.drill.evacuation': 'evacuation drill', 'record.drill.other': 'other drill',
       'audit.cli': 'command line', 'audit.system': 'the gateway itself', 'audit.unknown': 'unknown', 'audit.at': ' ({where})',
       'audit.login.ok': 'logged in ({role})', 'audit.login.failed': 'login failed: {reason}', 'audit.login.locked': 'logins locked for {s} s (by {by})',
       'audit.login.throttled': 'too many attempts, login refused; retry in {s} s (by {by})', 'audit.logout': 'logged out',
@@ -289,6 +299,19 @@ const WGWords = (() => {
         title: body.point || '',
       };
     }
+    case 'handover': {
+      const sub = [WG.tOr(`record.shift.${body.shift}`, body.shift || ''), t('record.handover.open', { n: body.open_count ?? 0 })];
+      if (body.notes) sub.push(body.notes);
+      return { html: line(esc(t('record.handover', { from: body.from || '', to: body.to || '' })), esc(joinParts(sub))), title: '' };
+    }
+    case 'drill': {
+      const kind = WG.tOr(`record.drill.${body.kind}`, body.kind || '');
+      const people = Array.isArray(body.participants) ? body.participants : [];
+      return {
+        html: line(esc(t('record.drill', { kind, minutes: body.minutes ?? '', n: people.length })), esc(joinParts([body.scenario, people.join('、')]))),
+        title: '',
+      };
+    }
     case 'system': {
       const what = body.what;
       const known = { started: 'system.started', stopped: 'system.stopped', reloaded: 'system.reloaded' }[what];
@@ -404,6 +427,14 @@ const WGWords = (() => {
       break;
     case 'device.test':
       what = t('audit.device.test', { target, what: WG.tOr(`devtest.${d.kind}`, d.kind || '') });
+      break;
+    case 'handover.add':
+      what = t('audit.handover.add', { from: d.from || '', to: d.to || '', n: d.open_count ?? 0 });
+      break;
+    case 'drill.add':
+      what = t('audit.drill.add', {
+        kind: WG.tOr(`record.drill.${d.kind}`, d.kind || ''), minutes: d.minutes ?? '', n: d.participant_count ?? 0,
+      });
       break;
     case 'device.add': case 'device.update': case 'device.delete':
     case 'resident.add': case 'resident.update': case 'resident.delete':
