@@ -130,6 +130,11 @@ int store_alarm_delete(struct wg_store *store, const char *id);
 int store_alarm_foreach(struct wg_store *store,
                         int (*each)(const struct wg_alarm_row *alarm, void *ctx), void *ctx);
 
+/* Whether the size bound keeps a journal kind like alarms (evicted only
+ * when nothing else is left): "alarm" and the evidence records inspectors
+ * ask for ("test_mode", "device_test", "handover", "drill"). */
+bool store_kept_like_alarms(const char *kind);
+
 /* Calls `each` with the body of every journal event of `kind` at or after
  * since_ms, in journal order; stops early if it returns non-zero. */
 int store_events_of_kind(struct wg_store *store, const char *kind, int64_t since_ms,
@@ -227,6 +232,7 @@ enum wg_evict_class {
     WG_EVICT_POINT,
     WG_EVICT_WRITE_RESULT,
     WG_EVICT_HEALTH, /* device health, system and any other non-alarm journal kind */
+    WG_EVICT_EVIDENCE, /* records for inspectors (store_kept_like_alarms), kept like alarms */
     WG_EVICT_AUDIT,
     WG_EVICT_ALARM,
     WG_EVICT_CLASSES

@@ -1,7 +1,8 @@
 /* The size bound: when the database nears storage.max_bytes, the oldest
- * non-alarm rows go first (readings, journal kinds but alarm, with their
- * outbox rows), alarm and audit rows only when nothing else is left, a
- * chunk at a time so each transaction's WAL keeps within its share. */
+ * non-alarm rows go first (readings, journal kinds but alarm and the
+ * evidence records, with their outbox rows), alarm, evidence and audit rows
+ * only when nothing else is left, a chunk at a time so each transaction's
+ * WAL keeps within its share. */
 #include "store/store_internal.h"
 
 #include <inttypes.h>
@@ -22,9 +23,18 @@ int64_t store_used_pages(struct wg_store *store)
 static const char *const evict_class_names[WG_EVICT_CLASSES] = {
     [WG_EVICT_READINGS] = "readings",        [WG_EVICT_TELEMETRY] = "telemetry",
     [WG_EVICT_POINT] = "point changes",      [WG_EVICT_WRITE_RESULT] = "write results",
-    [WG_EVICT_HEALTH] = "health and system", [WG_EVICT_AUDIT] = "audit",
-    [WG_EVICT_ALARM] = "alarm events",
+    [WG_EVICT_HEALTH] = "health and system", [WG_EVICT_EVIDENCE] = "evidence records",
+    [WG_EVICT_AUDIT] = "audit",              [WG_EVICT_ALARM] = "alarm events",
 };
+
+bool store_kept_like_alarms(const char *kind)
+{
+    static const char *const kept[] = {"alarm", "test_mode", "device_test", "handover", "drill"};
+    for (size_t i = 0; kind && i < sizeof kept / sizeof kept[0]; i++)
+        if (strcmp(kind, kept[i]) == 0)
+            return true;
+    return false;
+}
 
 void store_eviction_text(const struct wg_store_eviction *evicted, char *text, size_t text_len)
 {
@@ -47,6 +57,8 @@ static enum wg_evict_class class_of_kind(const char *kind)
         return WG_EVICT_WRITE_RESULT;
     if (strcmp(kind, "alarm") == 0)
         return WG_EVICT_ALARM;
+    if (store_kept_like_alarms(kind))
+        return WG_EVICT_EVIDENCE;
     return WG_EVICT_HEALTH;
 }
 
@@ -80,7 +92,7 @@ int64_t store_alarm_pages_estimate(struct wg_store *store, const struct wg_store
     int64_t bytes =
         outbox->bytes[WG_UPLINK_ALARM] + outbox->rows[WG_UPLINK_ALARM] * OUTBOX_ROW_OVERHEAD;
     for (size_t i = 0; i < count; i++)
-        if (strcmp(kinds[i].kind, "alarm") == 0)
+        if (store_kept_like_alarms(kinds[i].kind))
             bytes += kinds[i].bytes + kinds[i].rows * JOURNAL_ROW_OVERHEAD;
     return bytes * 4 / 3 / store->page_size;
 }
@@ -112,8 +124,8 @@ static int oldest_row(struct wg_store *store, enum stmt_id id, const char *kind,
 }
 
 /* The source whose oldest row is the oldest: among the non-alarm ones
- * (readings and every journal kind but alarm), or among alarm and audit
- * rows. *found is false when every candidate is empty. */
+ * (readings and every journal kind not kept like alarms), or among alarm,
+ * evidence and audit rows. *found is false when every candidate is empty. */
 static int oldest_source(struct wg_store *store, bool alarm_tier,
                          const struct wg_store_kind_total *kinds, size_t kind_count,
                          struct evict_source *best, bool *found)
@@ -148,7 +160,7 @@ static int oldest_source(struct wg_store *store, bool alarm_tier,
     }
     for (size_t i = 0; i < kind_count; i++) {
         bool alarm = strcmp(kinds[i].kind, "alarm") == 0;
-        if (alarm != alarm_tier || kinds[i].rows <= 0)
+        if (store_kept_like_alarms(kinds[i].kind) != alarm_tier || kinds[i].rows <= 0)
             continue;
         if (oldest_row(store, alarm ? ST_ALARM_OLDEST : ST_KIND_OLDEST, kinds[i].kind, &oldest,
                        &has) < 0)

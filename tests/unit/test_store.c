@@ -766,6 +766,53 @@ static void test_size_bound_evicts_telemetry_keeps_alarms(void **state)
     store_close(store);
 }
 
+/* Evidence records (test windows, device tests, handovers, drills) are kept
+ * like alarms: of far more point changes than fit, all newer than the
+ * records, the oldest are evicted, the records never (retention applies). */
+static void test_size_bound_keeps_evidence_like_alarms(void **state)
+{
+    struct test_db_dir *fx = *state;
+    struct wg_store_options options = default_options(fx->path);
+    options.max_bytes = 1024 * 1024;
+    struct wg_store *store = open_ok(&options);
+    int64_t now = now_ms();
+    char body[300];
+    snprintf(body, sizeof body, "{\"pad\":\"%0200d\"}", 7);
+    static const char *const evidence[] = {"test_mode", "device_test", "handover", "drill"};
+    for (int i = 0; i < 20; i++) {
+        struct wg_event event =
+            make_event(evidence[i % 4], WG_UPLINK_HEALTH, now - 5 * DAY_MS + i, body);
+        append_ok(store, &event);
+    }
+    int points = 0;
+    for (int batch = 0; batch < 80; batch++) {
+        assert_int_equal(store_begin(store), 0);
+        for (int i = 0; i < 50; i++) {
+            struct wg_event event =
+                make_event("point", WG_UPLINK_NONE, now - 4 * DAY_MS + batch * 50 + i, body);
+            if (store_append_event(store, &event) != 0)
+                fail_msg("point %d/%d: %s", batch, i, store_last_error(store));
+            points++;
+        }
+        assert_int_equal(store_commit(store), 0);
+        struct wg_store_eviction evicted = {0};
+        assert_int_equal(store_evict(store, 0, &evicted), 0);
+        assert_int_equal(evicted.rows[WG_EVICT_EVIDENCE], 0);
+    }
+    assert_int_equal(store_maintain(store, now), 0);
+    sqlite3 *db = raw_open(fx->path);
+    int64_t points_left = raw_int(db, "SELECT count(*) FROM events WHERE kind = 'point'");
+    assert_true(points_left < points); /* the bound was reached */
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM events WHERE kind IN "
+                                 "('test_mode', 'device_test', 'handover', 'drill')"),
+                     20);
+    sqlite3_close(db);
+    print_message("# size bound: 20 evidence records 5 days old kept; %lld of %d newer point "
+                  "changes kept in %lld bytes\n",
+                  (long long)points_left, points, options.max_bytes);
+    store_close(store);
+}
+
 /* Readings alone, far more than fit: the history is a ring. Each flush of
  * a bucket makes its room by evicting the oldest buckets whole (they are
  * the start of the table, migration 7), the database and its WAL stay
@@ -1170,6 +1217,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_size_bound_keeps_the_alarm_share, test_db_dir_setup,
                                         test_db_dir_teardown),
         cmocka_unit_test_setup_teardown(test_size_bound_evicts_telemetry_keeps_alarms,
+                                        test_db_dir_setup, test_db_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_size_bound_keeps_evidence_like_alarms,
                                         test_db_dir_setup, test_db_dir_teardown),
         cmocka_unit_test_setup_teardown(test_locked_database, test_db_dir_setup,
                                         test_db_dir_teardown),
