@@ -45,6 +45,7 @@
       'd.ack.role': '需要护理员或更高权限', 'd.ack.gone': '这个呼叫已经结束', 'd.ack.attended': '这个呼叫已有人确认或已到场',
       'd.ack.refused': '网关拒绝了确认',
       'd.bed': '{b} 床', 'd.room': '{r}', 'd.since': '{t} 起', 'd.escalated': '已升级至第 {n} 级', 'd.reannounced': '再次提醒',
+      'd.fault_escalated': '超过 {h} 小时未修复，已上报主管',
       'd.logout.title': '退出登录？', 'd.logout.text': '退出后，这块屏幕将不再显示呼叫，直到有人重新登录。',
       'd.logout.cancel': '继续显示呼叫', 'd.logout.confirm': '退出登录',
       'site': '全院',
@@ -74,6 +75,7 @@
       'd.ack.role': 'needs the nurse role or higher', 'd.ack.gone': 'this call has ended',
       'd.ack.attended': 'this call is already acknowledged or attended', 'd.ack.refused': 'the gateway refused it',
       'd.bed': 'Bed {b}', 'd.room': 'Room {r}', 'd.since': 'since {t}', 'd.escalated': 'escalated to level {n}',
+      'd.fault_escalated': 'not fixed for over {h} h: the manager is told',
       'd.reannounced': 'reminder',
       'd.logout.title': 'Log out?', 'd.logout.text': 'After logging out this screen shows no calls until someone logs in again.',
       'd.logout.cancel': 'Keep showing calls', 'd.logout.confirm': 'Log out',
@@ -415,7 +417,8 @@
       node = el('div', 'tech');
       const head = el('div', 't-head');
       head.append(el('span', 't-kind'), el('span', 't-elapsed'));
-      node.append(el('div', 't-where'), head, el('div', 't-detail'), el('div', 't-actions'), el('span', 'stale-tag'));
+      node.append(el('div', 't-where'), head, el('div', 't-detail'), el('div', 't-escalated'), el('div', 't-actions'),
+        el('span', 'stale-tag'));
       cards.set(a.id, node);
     }
     setClass(node, `tech prio-${a.priority}`);
@@ -429,6 +432,9 @@
     setText(node.querySelector('.t-kind'), kindText(a));
     const detail = [WG.alarmDetail(a), fireZoneText(a)].filter(Boolean).join(' · ');
     setText(node.querySelector('.t-detail'), detail === kindText(a) ? '' : detail);
+    /* A fault left open past escalation.fault_escalate_s (2 h) went to the manager. */
+    const hours = Math.max(1, Math.floor((now() - a.raised_ms) / 3600000));
+    setText(node.querySelector('.t-escalated'), a.escalation_level > 0 ? WG.t('d.fault_escalated', { h: hours }) : '');
     setText(node.querySelector('.t-elapsed'), WG.fmtElapsed(a.raised_ms, now()));
     setText(node.querySelector('.stale-tag'), WG.t('d.stale'));
     const actions = node.querySelector('.t-actions');

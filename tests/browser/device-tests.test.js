@@ -35,6 +35,7 @@ async function main() {
     await lib.login(mgr, daemon.url, 'manager1', PW.manager, '/manage.html#tests');
     await mgr.waitForSelector('#view-tests:not([hidden]) #test-report tbody tr', { timeout: WAIT });
     const wall = await lib.newPage(browser, 'zh');
+    await wall.addInitScript(() => { window.__WG_TEST_HOOKS__ = true; });
     await lib.login(wall, daemon.url, 'station1', PW.station, '/');
     await wall.waitForSelector('body:not(.connecting)', { timeout: WAIT });
     ok(await wall.locator('#test-banner').isHidden(), 'no test banner on the display before a test');
@@ -105,6 +106,20 @@ async function main() {
     await mgr.waitForFunction(() => /开始 101 的测试模式/.test(document.querySelector('#audit-table tbody').textContent), null, { timeout: WAIT });
     const audit = await mgr.textContent('#audit-table tbody');
     ok(/测试设备 call-101A/.test(audit), 'the audit log says who started the test and which device was tested', audit.slice(0, 400));
+
+    /* ---- a fault open past 2 h, escalated: the technical strip says so ---- */
+    await wall.evaluate(() => {
+      const raised = Date.now() - 2.5 * 3600000;
+      window.WGDisplay.inject({ type: 'alarm', seq: null, phase: 'escalate', alarm: {
+        id: 'fault-1', update: 2, state: 'raised', priority: 'technical', priority_level: 1, kind: 'line_fault',
+        device: 'cord-101', device_label: '卫生间拉绳', room: '101', room_name: '101', raised_ms: raised,
+        escalation_level: 2, detail: 'supervised line open', detail_code: 'line_fault', detail_args: {}, journaled: true } });
+    });
+    await wall.waitForSelector('.tech[data-alarm-id="fault-1"] .t-escalated', { timeout: WAIT });
+    const tag = await wall.textContent('.tech[data-alarm-id="fault-1"] .t-escalated');
+    ok(/超过 2 小时未修复，已上报主管/.test(tag), 'a technical alarm escalated after 2 h says so on the wall', tag);
+    await wall.setViewportSize({ width: 1920, height: 1080 });
+    await lib.screenshot(wall, 'display-fault-escalated-1920x1080');
 
     /* ---- end it ---- */
     await mgr.evaluate(() => { location.hash = '#tests'; });
