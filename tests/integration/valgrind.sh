@@ -89,10 +89,22 @@ codes.append(json.loads(ws.recv())["type"])
 bad = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", subprotocols=["wardgate.v1"], cookie=cookie, timeout=60)
 bad.recv(); bad.send("garbage")
 print(codes)
+# device test mode, its report, a handover and a drill (issue 17), and bad ones
+import time
+records = [call("POST", "/api/v1/test-mode", json.dumps({"target": "101", "minutes": 1}), h)[0].status,
+           call("POST", "/api/v1/test-mode", json.dumps({"target": "101", "minutes": 0}), h)[0].status,
+           call("GET", "/api/v1/report/tests?days=7", headers=h)[0].status,
+           call("POST", "/api/v1/handovers", json.dumps({"to": "李护工", "notes": "交接"}), h)[0].status,
+           call("POST", "/api/v1/drills", json.dumps({"kind": "fire", "started_ms": int(time.time() * 1000) - 60000,
+                "minutes": 5, "scenario": "演练", "participants": ["王"]}), h)[0].status,
+           call("POST", "/api/v1/drills", json.dumps({"kind": "fire"}), h)[0].status,
+           call("DELETE", "/api/v1/test-mode/101", headers=h)[0].status]
+print("records", records)
 PY
 sleep 1
 stop_daemon TERM
 check "the web server's client got its answers" grep -q "\[200, 200, 200, 200, 400, 200, 'snapshot'\]" "$TMP/web-client.txt"
+check "... and for test mode, its report, a handover and a drill" grep -q "records \[200, 400, 200, 200, 200, 400, 200\]" "$TMP/web-client.txt"
 [ -s "$TMP/web-client.txt" ] && note "$(cat "$TMP/web-client.txt" | tail -5)"
 check "wardgated with the web server under memcheck: no errors or leaks (exit $DAEMON_RC)" test "$DAEMON_RC" -eq 0
 [ "$DAEMON_RC" -ne 0 ] && note "$(head -60 "$TMP/vg-web.txt")"
