@@ -63,9 +63,10 @@ void core_device_tested(void *ctx, const struct wg_device_test *test)
     const struct wg_device *device = &config->devices[test->device];
     const char *point = config->profiles[device->profile].points[test->point].name;
     json_t *body =
-        json_pack("{s:s, s:s, s:b, s:s, s:s, s:s}", "kind", test->kind, "point", point, "masked",
-                  test->masked, "test_target", test->window->target, "test_scope",
-                  test->window->zone ? "zone" : "room", "started_by", test->window->started_by);
+        json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:s}", "kind", test->kind, "point", point,
+                  "masked", test->masked, "test_target", test->window->target, "test_scope",
+                  test->window->zone ? "zone" : "room", "test_started_ms",
+                  (json_int_t)test->window->started_ms, "started_by", test->window->started_by);
     if (!body) {
         wg_crit("out of memory journaling the test of %s", device->id);
         return;
@@ -141,6 +142,25 @@ static int replay_one(const char *body_text, void *ctx)
     return 0;
 }
 
+/* Counts the device tests of one window (its target and start). */
+struct window_tests {
+    const struct wg_test_window *window;
+    int tests;
+};
+
+static int count_test(const char *body_text, void *ctx)
+{
+    struct window_tests *count = ctx;
+    json_t *body = json_loads(body_text, 0, NULL);
+    const char *target = json_string_value(json_object_get(body, "test_target"));
+    json_t *started = json_object_get(body, "test_started_ms");
+    if (target && strcmp(target, count->window->target) == 0 && json_is_integer(started) &&
+        json_integer_value(started) == count->window->started_ms)
+        count->tests++;
+    json_decref(body);
+    return 0;
+}
+
 int core_restore_test_modes(struct wg_core *core, struct wg_store *store)
 {
     int64_t since = clock_wall_ms(core->clock) - WG_TEST_MAX_S * 1000LL;
@@ -148,6 +168,16 @@ int core_restore_test_modes(struct wg_core *core, struct wg_store *store)
         return -1;
     const struct wg_test_window *running;
     size_t count = engine_test_windows(core->engine, &running);
+    /* A window's tests since its start, counted again from the journal. */
+    for (size_t i = 0; i < count; i++) {
+        struct wg_test_window window = running[i];
+        struct window_tests tests = {&window, 0};
+        if (store_events_of_kind(store, "device_test", window.started_ms, count_test, &tests) != 0)
+            return -1;
+        window.tests = tests.tests;
+        engine_test_mode_restore(core->engine, &window); /* replaces it: it runs */
+        count = engine_test_windows(core->engine, &running);
+    }
     for (size_t i = 0; i < count; i++) {
         char until[40];
         clock_format_rfc3339(running[i].ends_ms, true, until, sizeof until);

@@ -205,6 +205,10 @@ def main():
        "room 102's call is reset at its origin (presence on, off)")
     status, body = manager.call("POST", "/api/v1/test-mode", {"target": "102", "minutes": 5})
     ok(status == 200, "a manager starts room 102's test mode for 5 minutes", body)
+    press(fifo, "call-102A call 1")
+    ok(display.wait(lambda m: m.get("type") == "device_test" and m["test"]["device"] == "call-102A", 5),
+       "a press in room 102 is a test")
+    press(fifo, "call-102A call 0")
     time.sleep(0.5)
     display.close()
     daemon.send_signal(signal.SIGTERM)
@@ -217,9 +221,14 @@ def main():
     snapshot = display.wait(lambda m: m.get("type") == "snapshot", 5)
     ok(snapshot and [w["target"] for w in snapshot[1].get("test_modes", [])] == ["102"],
        "after the restart the display's snapshot shows room 102 in test mode", snapshot[1] if snapshot else "")
+    ok(snapshot and snapshot[1]["test_modes"][0].get("tests") == 1,
+       "... with the test made before the restart counted", snapshot[1] if snapshot else "")
     press(fifo, "call-102A call 1")
     ok(display.wait(lambda m: m.get("type") == "device_test" and m["test"]["device"] == "call-102A", 5),
        "a press in room 102 after the restart is a test")
+    status, body = station.call("GET", "/api/v1/test-mode")
+    ok(status == 200 and body["test_modes"][0]["tests"] == 2,
+       "room 102 has counted both tests, one before and one after the restart", body)
     manager = User(web_port, *MANAGER)
     status, body = manager.call("DELETE", "/api/v1/test-mode/102")
     ok(status == 200 and body["test_modes"] == [], "a manager ends room 102's test mode by hand", body)
