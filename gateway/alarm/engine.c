@@ -26,6 +26,7 @@ static int by_room_id(const void *a, const void *b, void *ctx)
 void engine_tick(struct wg_engine *engine, int64_t now_ms)
 {
     engine_test_mode_tick(engine, now_ms);
+    engine_rounds_tick(engine, now_ms);
     engine_supervise(engine, now_ms);
     engine_rule_timers(engine, now_ms);
     alarm_run_timers(engine->alarms, now_ms, engine->level_after_s, engine->level_count);
@@ -226,13 +227,18 @@ struct wg_engine *engine_new(const struct wg_config *config, struct wg_engine_ho
         free(engine);
         return NULL;
     }
+    if (engine_rounds_rebuild(engine, NULL, now_ms) != 0) {
+        engine_free(engine);
+        return NULL;
+    }
     return engine;
 }
 
 int engine_set_config(struct wg_engine *engine, const struct wg_config *config, int64_t now_ms)
 {
     int64_t started = engine->started_ms;
-    if (build_state(engine, config, now_ms) != 0)
+    const struct wg_config *old = engine->config;
+    if (build_state(engine, config, now_ms) != 0 || engine_rounds_rebuild(engine, old, now_ms) != 0)
         return -1;
     engine->started_ms = started;
     /* Rules' alarms are re-linked by id, as after a restart. */
@@ -273,6 +279,7 @@ void engine_free(struct wg_engine *engine)
     free(engine->combine_conditions);
     free(engine->rooms_by_id);
     free(engine->room_presence);
+    engine_rounds_free(engine);
     alarm_table_free(engine->alarms);
     free(engine);
 }

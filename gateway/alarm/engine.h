@@ -60,6 +60,29 @@ struct wg_device_test {
     int64_t ts_ms;
 };
 
+/* ---- rounds (engine_rounds.c) ----
+ *
+ * A round (config rounds:, 巡查) is due in every slot of every_min minutes
+ * of its daily window: each resident room of its zone checked in once in the
+ * slot, by the room's presence or reset button or by its QR code (the API).
+ * A slot not done grace_min after its start raises an advisory alarm
+ * (round_overdue, at the zone) that ends when the last room is checked or
+ * the slot ends. Each check-in and each slot's result are reported to the
+ * core, which journals them. */
+struct wg_round_room {
+    size_t room;            /* index into the config's rooms */
+    int64_t checked_ms;     /* 0 = not checked in this slot */
+    char by[WG_ALARM_TEXT]; /* the device whose button, or the user whose QR scan */
+};
+
+struct wg_round_slot {
+    const struct wg_round *round;
+    int64_t start_ms, end_ms, due_ms; /* due: start + grace */
+    const struct wg_round_room *rooms;
+    size_t room_count, done, late; /* late: checked after due */
+    const char *status;            /* at the end: "complete", "late" or "missed" */
+};
+
 /* What the engine needs from the core. */
 struct wg_engine_host {
     void *ctx;
@@ -72,6 +95,11 @@ struct wg_engine_host {
     void (*test_mode_changed)(void *ctx, const struct wg_test_window *window, const char *phase);
     /* A device was tested in a test window. May be NULL. */
     void (*device_tested)(void *ctx, const struct wg_device_test *test);
+    /* A room was checked in for a round's slot. May be NULL. */
+    void (*round_checked)(void *ctx, const struct wg_round_slot *slot,
+                          const struct wg_round_room *room);
+    /* A round's slot ended, with its result. May be NULL. */
+    void (*round_closed)(void *ctx, const struct wg_round_slot *slot);
 };
 
 struct wg_engine;
@@ -112,6 +140,16 @@ int engine_reset_remote(struct wg_engine *engine, const char *alarm_id, const ch
  * become detail_code storage_failing and its detail_args (contract 3). */
 void engine_storage_alarm(struct wg_engine *engine, bool failing, const char *detail,
                           const char *reason, size_t waiting, int64_t now_ms);
+
+/* A check-in by QR code at room_id by `who`: 0, or -1 with the reason (no
+ * round is due there now, or the room is checked already in this slot). */
+int engine_round_checkin(struct wg_engine *engine, const char *room_id, const char *who,
+                         int64_t now_ms, char *why, size_t why_len);
+/* A check-in journaled before a restart: counted if its slot still runs. */
+void engine_round_restore(struct wg_engine *engine, const char *round_id, const char *room_id,
+                          const char *by, int64_t slot_start_ms, int64_t checked_ms);
+/* The current slot of round `index` (config order): false when none runs now. */
+bool engine_round_slot(struct wg_engine *engine, size_t index, struct wg_round_slot *out);
 
 /* Restores an active alarm saved before a restart; lamps follow at the next tick. */
 int engine_restore(struct wg_engine *engine, const json_t *record);

@@ -68,6 +68,15 @@ struct wg_engine {
     size_t fault_level;        /* ... to this escalation level (the manager's) */
     struct wg_test_window test_windows[WG_TEST_WINDOWS_MAX]; /* running, in start order */
     size_t test_window_count;
+    struct round_state *rounds; /* per config round */
+};
+
+/* Per configured round: the slot that runs, its rooms and the overdue alarm. */
+struct round_state {
+    int64_t start_ms, end_ms; /* the running slot; start 0 = none */
+    struct wg_round_room *rooms;
+    size_t room_count;
+    char alarm[37]; /* the round_overdue alarm, "" = none */
 };
 
 /* ---- small lookups ---- */
@@ -174,6 +183,18 @@ void engine_on_fire_component(struct wg_engine *engine, size_t device);
 /* A test window ended: what the device still holds (a cord still pulled,
  * smoke, a button still pressed) is raised now, as a first reading would. */
 void engine_raise_held(struct wg_engine *engine, size_t device, int64_t now);
+
+/* ---- rounds (engine_rounds.c) ---- */
+
+/* Presence or reset pressed in the room: a check-in for its rounds. */
+void engine_rounds_room_op(struct wg_engine *engine, size_t room, const char *device, int64_t ts);
+void engine_rounds_tick(struct wg_engine *engine, int64_t now);
+/* For a new config (old: the one before, or NULL): check-ins carry over by
+ * round and room id. -1 when out of memory. */
+int engine_rounds_rebuild(struct wg_engine *engine, const struct wg_config *old, int64_t now);
+void engine_rounds_free(struct wg_engine *engine);
+/* Links a restored round_overdue alarm to its round (or ends it: the round is gone). */
+void engine_rounds_relink(struct wg_engine *engine, struct wg_alarm *alarm, int64_t now);
 
 /* ---- device test mode (engine_test_mode.c) ---- */
 

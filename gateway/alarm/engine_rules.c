@@ -139,6 +139,7 @@ static void on_presence(struct wg_engine *engine, size_t device, double value, d
         engine->room_presence[dev->room] = true;
         engine->indicators_dirty = true;
         alarm_foreach(engine->alarms, attend_in_room, &op);
+        engine_rounds_room_op(engine, dev->room, dev->id, ts); /* staff in the room: a check-in */
     } else if (falling(value, previous, first)) {
         engine->room_presence[dev->room] = false;
         engine->indicators_dirty = true;
@@ -155,6 +156,7 @@ static void on_reset_button(struct wg_engine *engine, size_t device, double valu
         return;
     struct room_op op = {engine, engine->config->rooms[dev->room].id, dev->id, ts, 0};
     alarm_foreach(engine->alarms, reset_button_in_room, &op);
+    engine_rounds_room_op(engine, dev->room, dev->id, ts);
 }
 
 static void on_bed_exit(struct wg_engine *engine, size_t r, size_t device, double value,

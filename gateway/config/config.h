@@ -199,6 +199,17 @@ struct wg_rule {
     const struct wg_cfg_node *node;
 };
 
+/* A patrol schedule (巡查, GB 38600): every resident room of `zone` is to
+ * be checked in at (its presence or reset button, or its QR code) once in
+ * every slot of every_min minutes from the window's start to its end. */
+struct wg_round {
+    const char *id;
+    size_t zone; /* index into zones */
+    struct wg_window window;
+    int every_min; /* 15..720 */
+    int grace_min; /* a slot not done this long after it starts: advisory alarm; 1..every_min */
+};
+
 struct wg_escalation_level {
     const char *name; /* "carer", "floor_lead", "manager", "district" */
     int after_s;      /* since the raise */
@@ -276,6 +287,8 @@ struct wg_config {
     struct wg_rule *rules;
     size_t rule_count;
     struct wg_escalation escalation;
+    struct wg_round *rounds;
+    size_t round_count;
     struct wg_uplink uplink;
     struct wg_web web;
     struct wg_storage storage;

@@ -77,6 +77,7 @@ void load_buses(struct loader *ld, const struct wg_cfg_node *buses);     /* conf
 void load_devices(struct loader *ld, const struct wg_cfg_node *devices); /* config_devices.c */
 void load_rules(struct loader *ld, const struct wg_cfg_node *rules);     /* config_rules.c */
 void load_escalation(struct loader *ld, const struct wg_cfg_node *escalation); /* config_rules.c */
+void load_rounds(struct loader *ld, const struct wg_cfg_node *rounds);         /* config_rounds.c */
 void load_uplink(struct loader *ld, const struct wg_cfg_node *uplink);         /* config_uplink.c */
 void load_web(struct loader *ld, const struct wg_cfg_node *web); /* config_settings.c */
 

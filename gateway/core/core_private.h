@@ -113,6 +113,7 @@ struct wg_core {
     struct wg_queue *queue;
     struct wg_plugin_host *host;
     struct wg_engine *engine;
+    unsigned char round_key[32]; /* keys the rooms' QR check-in codes (store_secret) */
     /* Not owned: the query workers, where the uplink's journal reads go. */
     struct wg_query_service *queries;
     int64_t telemetry_from_ms;      /* start of the open telemetry interval */
@@ -181,6 +182,13 @@ void core_alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *pha
 void core_test_mode_changed(void *ctx, const struct wg_test_window *window, const char *phase);
 void core_device_tested(void *ctx, const struct wg_device_test *test);
 int core_restore_test_modes(struct wg_core *core, struct wg_store *store);
+
+/* core_rounds.c: the engine's round callbacks, and at start the key of the
+ * QR codes and the check-ins of the slots that still run. */
+void core_round_checked(void *ctx, const struct wg_round_slot *slot,
+                        const struct wg_round_room *room);
+void core_round_closed(void *ctx, const struct wg_round_slot *slot);
+int core_restore_rounds(struct wg_core *core, struct wg_store *store);
 void core_log_event(const struct wg_event *event, void *ctx);
 int core_flush(struct wg_core *core);
 

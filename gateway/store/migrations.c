@@ -274,6 +274,17 @@ static const struct wg_migration migrations[] = {
                "INSERT INTO audit_anchor (id, seq, hash) VALUES (1, 0, zeroblob(32));\n",
         .after = audit_chain_existing_rows,
     },
+    {
+        .version = 9,
+        .name = "site secrets",
+        /* Random keys made once per site (store_secret): the rooms' QR
+         * check-in codes are keyed with one, so a code cannot be made
+         * without the database. */
+        .sql = "CREATE TABLE secrets (\n"
+               "    name  TEXT PRIMARY KEY,\n"
+               "    value BLOB NOT NULL CHECK (length(value) BETWEEN 16 AND 64)\n"
+               ") WITHOUT ROWID;\n",
+    },
 };
 
 const struct wg_migration *migrations_list(size_t *count)

@@ -130,9 +130,14 @@ int store_alarm_delete(struct wg_store *store, const char *id);
 int store_alarm_foreach(struct wg_store *store,
                         int (*each)(const struct wg_alarm_row *alarm, void *ctx), void *ctx);
 
+/* The site's secret `name` (len 16..64 bytes), made at random and kept the
+ * first time it is asked for (migration 9). 0, or -1 with the error. */
+int store_secret(struct wg_store *store, const char *name, unsigned char *out, size_t len);
+
 /* Whether the size bound keeps a journal kind like alarms (evicted only
  * when nothing else is left): "alarm" and the evidence records inspectors
- * ask for ("test_mode", "device_test", "handover", "drill"). */
+ * ask for ("test_mode", "device_test", "handover", "drill", "round",
+ * "round_checkin"). */
 bool store_kept_like_alarms(const char *kind);
 
 /* Calls `each` with the body of every journal event of `kind` at or after

@@ -29,7 +29,9 @@ static const char *const evict_class_names[WG_EVICT_CLASSES] = {
 
 bool store_kept_like_alarms(const char *kind)
 {
-    static const char *const kept[] = {"alarm", "test_mode", "device_test", "handover", "drill"};
+    static const char *const kept[] = {"alarm",    "test_mode", "device_test",
+                                       "handover", "drill",     "round",
+                                       "round_checkin"};
     for (size_t i = 0; kind && i < sizeof kept / sizeof kept[0]; i++)
         if (strcmp(kind, kept[i]) == 0)
             return true;
