@@ -25,7 +25,7 @@ SANFLAGS    :=
 endif
 
 CC          ?= cc
-PKGS        := libmodbus libgpiod libwebsockets sqlite3 libsystemd yaml-0.1 jansson libsodium
+PKGS        := libmodbus libgpiod libwebsockets sqlite3 libsystemd yaml-0.1 jansson libsodium libqrencode
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN        := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2

@@ -6,6 +6,9 @@ packages=(
   build-essential pkg-config
   libmodbus-dev libpaho-mqtt-dev libgpiod-dev libwebsockets-dev libsqlite3-dev
   libyaml-dev libjansson-dev libsystemd-dev libsodium-dev libcmocka-dev
+  # the rooms' QR check-in codes, drawn as SVG by the daemon (api_rounds.c), and
+  # read back in the test by tools nobody here wrote (rsvg-convert, zbarimg)
+  libqrencode-dev librsvg2-bin zbar-tools
   sqlite3 mosquitto mosquitto-clients openssl python3 python3-jsonschema python3-pymodbus python3-serial-asyncio socat
   # the counting subscriber of `make bench` (tools/bench_subscriber.py)
   python3-paho-mqtt

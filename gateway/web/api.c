@@ -14,7 +14,7 @@
  * a query worker (api_history.c, api_read.c), so the core thread never waits
  * for them. The handlers by area: api_alarms.c, api_config.c,
  * api_config_edit.c, api_history.c, api_tests.c, api_records.c,
- * api_metrics.c. See
+ * api_rounds.c, api_metrics.c. See
  * docs/api.md. */
 #include "web/api_private.h"
 
@@ -54,6 +54,10 @@ enum route_id {
     R_TEST_REPORT,
     R_HANDOVER_ADD,
     R_DRILL_ADD,
+    R_ROUNDS,
+    R_ROUND_CHECKIN,
+    R_ROUND_ROOMS,
+    R_ROUND_QR,
     R_METRICS,
 };
 
@@ -90,6 +94,10 @@ static const struct route routes[] = {
     {"GET", "/api/v1/report/tests", WG_ROLE_MANAGER, R_TEST_REPORT, true},
     {"POST", "/api/v1/handovers", WG_ROLE_NURSE, R_HANDOVER_ADD, false},
     {"POST", "/api/v1/drills", WG_ROLE_MANAGER, R_DRILL_ADD, false},
+    {"GET", "/api/v1/rounds", WG_ROLE_NURSE, R_ROUNDS, false},
+    {"POST", "/api/v1/rounds/checkin", WG_ROLE_NURSE, R_ROUND_CHECKIN, false},
+    {"GET", "/api/v1/rounds/rooms", WG_ROLE_MANAGER, R_ROUND_ROOMS, false},
+    {"GET", "/api/v1/rounds/qr/*", WG_ROLE_MANAGER, R_ROUND_QR, true},
     {"GET", "/metrics", WG_ROLE_NONE, R_METRICS, false},
 };
 
@@ -236,6 +244,18 @@ static void handle_http(struct wg_api *api, const struct wg_web_request *request
         return;
     case R_DRILL_ADD:
         api_drill_add(api, request);
+        return;
+    case R_ROUNDS:
+        api_rounds(api, request);
+        return;
+    case R_ROUND_CHECKIN:
+        api_round_checkin(api, request);
+        return;
+    case R_ROUND_ROOMS:
+        api_round_rooms(api, request);
+        return;
+    case R_ROUND_QR:
+        api_round_qr(api, request, id);
         return;
     case R_METRICS:
         api_metrics(api, request);

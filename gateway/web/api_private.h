@@ -82,6 +82,12 @@ void api_history(struct wg_api *api, const struct wg_web_request *request);
 void api_report(struct wg_api *api, const struct wg_web_request *request);
 void api_audit_log(struct wg_api *api, const struct wg_web_request *request);
 
+/* api_rounds.c */
+void api_rounds(struct wg_api *api, const struct wg_web_request *request);
+void api_round_checkin(struct wg_api *api, const struct wg_web_request *request);
+void api_round_rooms(struct wg_api *api, const struct wg_web_request *request);
+void api_round_qr(struct wg_api *api, const struct wg_web_request *request, const char *room);
+
 /* api_records.c */
 void api_handover_add(struct wg_api *api, const struct wg_web_request *request);
 void api_drill_add(struct wg_api *api, const struct wg_web_request *request);

@@ -205,6 +205,16 @@ json_t *bridge_core_alarm_json(struct wg_core *core, const char *alarm_id);
 void bridge_core_audit(struct wg_core *core, const char *actor, const char *origin,
                        const char *action, const char *target, const char *detail_json);
 /* Reloads the configuration file: 0, or -1 with the refusal in `refusal`. */
+/* Rounds (alarm/engine.h, core.h): every configured round with its running
+ * slot and rooms; a check-in by QR code; the rooms the rounds cover, each
+ * with its check-in code. */
+json_t *bridge_core_rounds_json(struct wg_core *core);
+int bridge_core_round_checkin(struct wg_core *core, const char *room_id, const char *code,
+                              const char *who, char *why, size_t why_len);
+json_t *bridge_core_round_rooms_json(struct wg_core *core);
+/* The room's check-in code (22 characters): false when no round covers it. */
+bool bridge_core_round_code(struct wg_core *core, const char *room_id, char code[23]);
+
 /* An evidence record (core_record): `body` is taken. 0, or -1. */
 int bridge_core_record(struct wg_core *core, const char *kind, json_t *body, const char *actor,
                        const char *origin, int64_t *ts_ms);

@@ -6,6 +6,7 @@
 #include "web/web_bridge.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "alarm/alarm.h"
 #include "alarm/engine.h"
@@ -67,6 +68,89 @@ void bridge_core_audit(struct wg_core *core, const char *actor, const char *orig
 {
     /* Through the store writer, like every write (refusals are logged there). */
     core_audit(core, actor, origin, action, target, detail_json);
+}
+
+/* ---- rounds ---- */
+
+static bool resident_room_of(const struct wg_config *config, size_t room, size_t zone)
+{
+    return config->rooms[room].zone == zone && config->rooms[room].kind &&
+           strcmp(config->rooms[room].kind, "resident") == 0;
+}
+
+json_t *bridge_core_rounds_json(struct wg_core *core)
+{
+    const struct wg_config *config = core_config(core);
+    json_t *list = json_array();
+    for (size_t r = 0; list && r < config->round_count; r++) {
+        const struct wg_round *round = &config->rounds[r];
+        char window[48];
+        snprintf(window, sizeof window, "%02d:%02d-%02d:%02d", round->window.start_min / 60,
+                 round->window.start_min % 60, round->window.end_min / 60,
+                 round->window.end_min % 60);
+        json_t *item = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "id", round->id, "zone",
+                                 config->zones[round->zone].id, "zone_name",
+                                 config->zones[round->zone].name, "window", window, "every_min",
+                                 round->every_min, "grace_min", round->grace_min);
+        struct wg_round_slot slot;
+        json_t *slot_json = json_null();
+        if (item && core_round_slot(core, r, &slot)) {
+            json_t *rooms = json_array();
+            for (size_t i = 0; rooms && i < slot.room_count; i++) {
+                const struct wg_room *room = &config->rooms[slot.rooms[i].room];
+                json_array_append_new(rooms, json_pack("{s:s, s:s, s:o, s:s}", "room", room->id,
+                                                       "room_name", room->name, "checked_ms",
+                                                       slot.rooms[i].checked_ms
+                                                           ? json_integer(slot.rooms[i].checked_ms)
+                                                           : json_null(),
+                                                       "by", slot.rooms[i].by));
+            }
+            slot_json =
+                json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:o*}", "start_ms",
+                          (json_int_t)slot.start_ms, "end_ms", (json_int_t)slot.end_ms, "due_ms",
+                          (json_int_t)slot.due_ms, "planned", (int)slot.room_count, "done",
+                          (int)slot.done, "late", (int)slot.late, "rooms", rooms);
+        }
+        if (item)
+            json_object_set_new(item, "slot", slot_json ? slot_json : json_null());
+        json_array_append_new(list, item);
+    }
+    return list;
+}
+
+int bridge_core_round_checkin(struct wg_core *core, const char *room_id, const char *code,
+                              const char *who, char *why, size_t why_len)
+{
+    return core_round_checkin(core, room_id, code, who, why, why_len);
+}
+
+bool bridge_core_round_code(struct wg_core *core, const char *room_id, char code[23])
+{
+    const struct wg_config *config = core_config(core);
+    size_t room = config_find_room(config, room_id);
+    for (size_t r = 0; room != WG_NO_INDEX && r < config->round_count; r++)
+        if (resident_room_of(config, room, config->rounds[r].zone)) {
+            core_round_code(core, room_id, code);
+            return true;
+        }
+    return false;
+}
+
+json_t *bridge_core_round_rooms_json(struct wg_core *core)
+{
+    const struct wg_config *config = core_config(core);
+    json_t *list = json_array();
+    for (size_t room = 0; list && room < config->room_count; room++) {
+        char code[23];
+        if (!bridge_core_round_code(core, config->rooms[room].id, code))
+            continue;
+        const struct wg_zone *zone = &config->zones[config->rooms[room].zone];
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s}", "room", config->rooms[room].id,
+                                        "room_name", config->rooms[room].name, "zone", zone->id,
+                                        "zone_name", zone->name, "code", code));
+    }
+    return list;
 }
 
 int bridge_core_record(struct wg_core *core, const char *kind, json_t *body, const char *actor,
