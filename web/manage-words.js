@@ -42,6 +42,10 @@ const WGWords = (() => {
       'audit.device.test': '测试设备 {target}：{what}',
       'audit.handover.add': '记录交接班：{from} → {to}（未结束报警 {n} 个）', 'audit.drill.add': '记录{kind}（{minutes} 分钟，{n} 人参加）',
       'record.handover': '交接班：{from} → {to}', 'record.handover.open': '未结束报警 {n} 个',
+      'record.round': '巡查 {round}：{status}，已查 {done}/{planned} 间', 'record.round.missing': '未查：{rooms}',
+      'record.round.complete': '按时完成', 'record.round.late': '超时完成', 'record.round.missed': '漏查',
+      'audit.round.add': '巡查 {round}：{status}（{done}/{planned}）', 'audit.round.checkin': '扫码签到 {target}',
+      'audit.round.checkin_refused': '扫码签到 {target} 被拒绝',
       'record.drill': '{kind}：{minutes} 分钟，{n} 人参加',
       'record.shift.day': '白班', 'record.shift.evening': '中班', 'record.shift.night': '夜班',
       'record.drill.fire': '消防演练', 'record.drill.evacuation': '疏散演练', 'record.drill.other': '其他演练',
@@ -113,6 +117,10 @@ const WGWords = (() => {
       'audit.device.test': 'Tested device {target}: {what}',
       'audit.handover.add': 'Recorded a handover: {from} → {to} ({n} alarms open)', 'audit.drill.add': 'Recorded a {kind} ({minutes} min, {n} people)',
       'record.handover': 'Handover: {from} → {to}', 'record.handover.open': '{n} alarms open',
+      'record.round': 'Round {round}: {status}, {done} of {planned} rooms', 'record.round.missing': 'not checked: {rooms}',
+      'record.round.complete': 'complete', 'record.round.late': 'late', 'record.round.missed': 'missed',
+      'audit.round.add': 'Round {round}: {status} ({done}/{planned})', 'audit.round.checkin': 'Checked in {target} by QR code',
+      'audit.round.checkin_refused': 'QR check-in at {target} refused',
       'record.drill': '{kind}: {minutes} min, {n} people',
       'record.shift.day': 'day shift', 'record.shift.evening': 'evening shift', 'record.shift.night': 'night shift',
       'record.drill.fire': 'fire drill', 'record.drill.evacuation': 'evacuation drill', 'record.drill.other': 'other drill',
@@ -304,6 +312,15 @@ const WGWords = (() => {
       if (body.notes) sub.push(body.notes);
       return { html: line(esc(t('record.handover', { from: body.from || '', to: body.to || '' })), esc(joinParts(sub))), title: '' };
     }
+    case 'round': {
+      const status = WG.tOr(`record.round.${body.status}`, body.status || '');
+      const missing = (Array.isArray(body.rooms) ? body.rooms : []).filter((r) => !r.checked_ms).map((r) => r.room);
+      return {
+        html: line(esc(t('record.round', { round: body.round || '', status, done: body.done ?? '', planned: body.planned ?? '' })),
+          missing.length ? esc(t('record.round.missing', { rooms: missing.join('、') })) : ''),
+        title: '',
+      };
+    }
     case 'drill': {
       const kind = WG.tOr(`record.drill.${body.kind}`, body.kind || '');
       const people = Array.isArray(body.participants) ? body.participants : [];
@@ -427,6 +444,16 @@ const WGWords = (() => {
       break;
     case 'device.test':
       what = t('audit.device.test', { target, what: WG.tOr(`devtest.${d.kind}`, d.kind || '') });
+      break;
+    case 'round.add':
+      what = t('audit.round.add', {
+        round: d.round || '', status: WG.tOr(`record.round.${d.status}`, d.status || ''), done: d.done ?? '', planned: d.planned ?? '',
+      });
+      break;
+    case 'round.checkin': case 'round.checkin_refused':
+      what = t(`audit.${a.action}`, { target });
+      refused = a.action === 'round.checkin_refused';
+      if (refused && d.reason) detail = esc(t('audit.refusal', { reason: withoutPaths(d.reason) }));
       break;
     case 'handover.add':
       what = t('audit.handover.add', { from: d.from || '', to: d.to || '', n: d.open_count ?? 0 });

@@ -54,11 +54,15 @@ void api_round_checkin(struct wg_api *api, const struct wg_web_request *request)
                             : unknown  ? 404
                                        : 409,
                             NULL, "%s", why);
-        else
+        else {
+            /* The phone shows the time in the site's zone, not its own. */
+            int64_t now = bridge_core_now_ms(api->core);
             api_reply_json(api, request->id, 200,
-                           json_pack("{s:s, s:I, s:o}", "room", room, "checked_ms",
-                                     (json_int_t)bridge_core_now_ms(api->core), "rounds",
+                           json_pack("{s:s, s:I, s:s, s:i, s:o}", "room", room, "checked_ms",
+                                     (json_int_t)now, "timezone", bridge_core_timezone(api->core),
+                                     "utc_offset_min", clock_utc_offset_min(now), "rounds",
                                      bridge_core_rounds_json(api->core)));
+        }
     }
     json_decref(body);
 }
