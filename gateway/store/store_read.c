@@ -263,6 +263,42 @@ int store_read_events(struct wg_store_reader *reader, const struct wg_event_filt
     return each_event(reader, stmt, bind_filter(stmt, filter), "searching the journal", each, ctx);
 }
 
+/* Counts the rows of a page and remembers the oldest seq, then hands each on. */
+struct kind_pages {
+    int (*each)(const struct wg_event_row *row, void *ctx);
+    void *ctx;
+    int64_t last_seq;
+    int rows;
+};
+
+static int page_row(const struct wg_event_row *row, void *ctx)
+{
+    struct kind_pages *pages = ctx;
+    pages->last_seq = row->seq;
+    pages->rows++;
+    return pages->each(row, pages->ctx);
+}
+
+int store_read_kind(struct wg_store_reader *reader, const char *kind, int64_t from_ms,
+                    int64_t to_ms, int (*each)(const struct wg_event_row *row, void *ctx),
+                    void *ctx)
+{
+    enum { PAGE = 1000 };
+    struct wg_event_filter filter = {
+        .from_ms = from_ms, .to_ms = to_ms, .kind = kind, .min_priority = -1, .limit = PAGE};
+    bool empty = false;
+    if (store_read_narrow(reader, &filter, &empty) != 0)
+        return -1;
+    struct kind_pages pages = {each, ctx, 0, PAGE};
+    while (!empty && pages.rows == PAGE) {
+        pages.rows = 0;
+        if (store_read_events(reader, &filter, page_row, &pages) != 0)
+            return -1;
+        filter.before_seq = pages.last_seq;
+    }
+    return 0;
+}
+
 static int explain(struct wg_store_reader *reader, const char *sql,
                    void (*line)(const char *sql, const char *step, void *ctx), void *ctx)
 {

@@ -74,6 +74,12 @@ int store_read_narrow(struct wg_store_reader *reader, struct wg_event_filter *fi
 int store_read_events(struct wg_store_reader *reader, const struct wg_event_filter *filter,
                       int (*each)(const struct wg_event_row *row, void *ctx), void *ctx);
 
+/* Every row of `kind` with from_ms <= ts_ms < to_ms, newest first, a page
+ * at a time (store_read_narrow, then store_read_events). */
+int store_read_kind(struct wg_store_reader *reader, const char *kind, int64_t from_ms,
+                    int64_t to_ms, int (*each)(const struct wg_event_row *row, void *ctx),
+                    void *ctx);
+
 /* The query plans SQLite will use for `filter` (store_read_narrow's and
  * store_read_events'), one line per step as EXPLAIN QUERY PLAN gives them,
  * for the test that no filter scans the journal. */

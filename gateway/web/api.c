@@ -14,7 +14,7 @@
  * a query worker (api_history.c, api_read.c), so the core thread never waits
  * for them. The handlers by area: api_alarms.c, api_config.c,
  * api_config_edit.c, api_history.c, api_tests.c, api_records.c,
- * api_rounds.c, api_metrics.c. See
+ * api_rounds.c, api_monthly.c, api_metrics.c. See
  * docs/api.md. */
 #include "web/api_private.h"
 
@@ -58,6 +58,7 @@ enum route_id {
     R_ROUND_CHECKIN,
     R_ROUND_ROOMS,
     R_ROUND_QR,
+    R_MONTHLY,
     R_METRICS,
 };
 
@@ -98,6 +99,7 @@ static const struct route routes[] = {
     {"POST", "/api/v1/rounds/checkin", WG_ROLE_NURSE, R_ROUND_CHECKIN, false},
     {"GET", "/api/v1/rounds/rooms", WG_ROLE_MANAGER, R_ROUND_ROOMS, false},
     {"GET", "/api/v1/rounds/qr/*", WG_ROLE_MANAGER, R_ROUND_QR, true},
+    {"GET", "/api/v1/report/monthly", WG_ROLE_MANAGER, R_MONTHLY, true},
     {"GET", "/metrics", WG_ROLE_NONE, R_METRICS, false},
 };
 
@@ -256,6 +258,9 @@ static void handle_http(struct wg_api *api, const struct wg_web_request *request
         return;
     case R_ROUND_QR:
         api_round_qr(api, request, id);
+        return;
+    case R_MONTHLY:
+        api_monthly_report(api, request);
         return;
     case R_METRICS:
         api_metrics(api, request);

@@ -82,6 +82,9 @@ void api_history(struct wg_api *api, const struct wg_web_request *request);
 void api_report(struct wg_api *api, const struct wg_web_request *request);
 void api_audit_log(struct wg_api *api, const struct wg_web_request *request);
 
+/* api_monthly.c */
+void api_monthly_report(struct wg_api *api, const struct wg_web_request *request);
+
 /* api_rounds.c */
 void api_rounds(struct wg_api *api, const struct wg_web_request *request);
 void api_round_checkin(struct wg_api *api, const struct wg_web_request *request);

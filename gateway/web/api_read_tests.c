@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEST_REPORT_PAGE 1000
-
 struct test_report_job {
     struct wg_query_job job; /* first: the service hands this back */
     struct wg_web_bridge *bridge;
@@ -24,8 +22,6 @@ struct test_report_job {
 static int count_test(const struct wg_event_row *row, void *ctx)
 {
     struct test_report_job *job = ctx;
-    job->last_seq = row->seq;
-    job->page_rows++;
     if (!row->device)
         return 0;
     json_t *seen = json_object_get(job->by_device, row->device);
@@ -88,26 +84,11 @@ static json_t *finish(struct test_report_job *job)
 static enum wg_query_step test_report_run(struct wg_query_job *base, struct wg_store_reader *reader)
 {
     struct test_report_job *job = (struct test_report_job *)base;
-    struct wg_event_filter filter = {.from_ms = job->from_ms,
-                                     .to_ms = job->to_ms,
-                                     .kind = "device_test",
-                                     .min_priority = -1,
-                                     .limit = TEST_REPORT_PAGE};
-    bool empty = false;
-    if (store_read_narrow(reader, &filter, &empty) != 0) {
+    if (store_read_kind(reader, "device_test", job->from_ms, job->to_ms, count_test, job) != 0) {
         bridge_reply_error(job->bridge, job->request_id, 503, NULL, "test report: %s",
                            store_reader_error(reader));
         return WG_QUERY_DONE;
     }
-    do {
-        job->page_rows = 0;
-        if (!empty && store_read_events(reader, &filter, count_test, job) != 0) {
-            bridge_reply_error(job->bridge, job->request_id, 503, NULL, "test report: %s",
-                               store_reader_error(reader));
-            return WG_QUERY_DONE;
-        }
-        filter.before_seq = job->last_seq;
-    } while (!empty && job->page_rows == TEST_REPORT_PAGE);
     json_t *report = finish(job);
     if (!report)
         bridge_reply_error(job->bridge, job->request_id, 500, NULL, "out of memory");

@@ -269,6 +269,10 @@ void bridge_core_stats(struct wg_core *core, struct wg_web_core_stats *stats);
 /* A worker: the response figures for alarms raised in [from_ms, to_ms) as
  * new JSON in *json (docs/response.md; NULL when out of memory): 0, or -1
  * with the reason in `err` (alarm/response.h). */
+/* Query worker: the monthly report (alarm/monthly.h); `testable` borrowed. */
+int bridge_monthly_report_json(struct wg_store_reader *reader, const char *month, int64_t from_ms,
+                               int64_t to_ms, const json_t *testable, json_t **json, char *err,
+                               size_t err_len);
 int bridge_response_report_json(struct wg_store_reader *reader, int64_t from_ms, int64_t to_ms,
                                 json_t **json, char *err, size_t err_len);
 

@@ -10,6 +10,7 @@
 
 #include "alarm/alarm.h"
 #include "alarm/engine.h"
+#include "alarm/monthly.h"
 #include "alarm/response.h"
 #include "core/core.h"
 #include "store/store.h"
@@ -240,6 +241,13 @@ void bridge_core_stats(struct wg_core *core, struct wg_web_core_stats *out)
         if (c != WG_CLASS_KEEP) /* outbox deletes are never dropped */
             out->dropped[out->dropped_classes++] = (typeof(out->dropped[0])){
                 writer_class_name((enum wg_write_class)c), storage->dropped[c]};
+}
+
+int bridge_monthly_report_json(struct wg_store_reader *reader, const char *month, int64_t from_ms,
+                               int64_t to_ms, const json_t *testable, json_t **json, char *err,
+                               size_t err_len)
+{
+    return monthly_compute(reader, month, from_ms, to_ms, testable, json, err, err_len);
 }
 
 int bridge_response_report_json(struct wg_store_reader *reader, int64_t from_ms, int64_t to_ms,

@@ -1,0 +1,238 @@
+#!/usr/bin/python3
+"""The monthly report over a month of generated history (issue 17, item 5).
+
+A month (October 2026, the site's time: Asia/Shanghai) of journal rows is
+written straight into a real wardgate database: 400 alarms with their
+raise, acknowledge, attend and reset rows (calls, pull cords, bed exits of
+fall-risk residents, some ended by the resident before anyone came, device
+faults of all lengths), alarms just before and after the month, 60 round
+results and device tests in some weeks. The daemon's report for the month
+(GET /api/v1/report/monthly?month=2026-10) is compared, figure by figure,
+with the same figures worked out here from the rows written: calls by hour
+of day, the acknowledge, attend and reset times (count, p50, p90, bands),
+alarms by risk, bed exits and nuisance ones per bed, device faults and their
+open hours, rounds done against planned, tests done against due. Bad months
+are refused. About 15 s."""
+import datetime
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import uuid
+import zoneinfo
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_until, ok,  # noqa: E402
+                     note, done)
+
+from wsdisplay import add_user  # noqa: E402
+from webclient import User  # noqa: E402
+
+ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
+FROM = int(datetime.datetime(2026, 10, 1, tzinfo=ZONE).timestamp() * 1000)
+TO = int(datetime.datetime(2026, 11, 1, tzinfo=ZONE).timestamp() * 1000)
+BANDS = [60, 180, 300, 600, 900, 1800]
+PRIORITY = {"technical": 1, "normal": 2, "urgent": 3, "emergency": 4}
+TESTABLE = ["call-101A", "call-101B", "call-102A", "cord-101"]
+
+
+def write_config(web_port):
+    with open(os.path.join(ROOT, "tests/integration/fixtures/small.yaml.in"), encoding="utf-8") as f:
+        text = f.read()
+    text = text.replace("@ROOT@", ROOT).replace("@SCRIPT@\n", "")
+    text = text.replace("web:\n  enabled: false\n", f"""rules:
+  - {{id: call, kind: call}}
+  - {{id: cord, kind: pull_cord}}
+  - {{id: presence, kind: presence}}
+web:
+  listen: 127.0.0.1
+  port: {web_port}
+""")
+    path = os.path.join(TMP, "monthly.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def make_alarms(rng):
+    """The alarms: dicts with every time (0 = never), in the month and around it."""
+    alarms = []
+    beds = ["101-A", "101-B", "102-A"]
+    for i in range(400):
+        raised = rng.randrange(FROM - 3 * 86400_000 if i < 10 else FROM, TO + 3 * 86400_000 if i >= 390 else TO)
+        kind, priority, risk, bed, device = rng.choice([
+            ("call", "normal", None, "101-A", "call-101A"), ("call", "normal", None, "102-A", "call-102A"),
+            ("pull_cord", "emergency", None, "", "cord-101"), ("bed_exit", "urgent", "fall", None, "bed-101A"),
+            ("wandering", "urgent", "wandering", "", "door-102"), ("device_offline", "technical", None, "", "meter-f1"),
+            ("line_fault", "technical", None, "", "cord-101")])
+        if kind == "bed_exit":
+            bed = rng.choice(beds)
+        ack = raised + rng.randrange(5_000, 1_500_000) if rng.random() < 0.85 else 0
+        attend = (ack or raised) + rng.randrange(10_000, 1_200_000) if rng.random() < 0.8 else 0
+        reset = (attend or ack or raised) + rng.randrange(20_000, 2_400_000) if rng.random() < 0.9 else 0
+        if kind == "bed_exit" and rng.random() < 0.4:  # back in bed before anyone came
+            ack, attend, reset = 0, 0, raised + rng.randrange(5_000, 120_000)
+        if priority == "technical":
+            ack = attend = 0
+            reset = raised + rng.randrange(60_000, 30 * 3600_000) if rng.random() < 0.8 else 0
+        alarms.append(dict(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), kind=kind, priority=priority,
+                           risk=risk, bed=bed or "", device=device, raised=raised, ack=ack, attend=attend, reset=reset))
+    return alarms
+
+
+def journal_rows(alarms):
+    """(ts, kind, priority, alarm_id, device, bed, body) of every alarm change, in time order."""
+    rows = []
+    for a in alarms:
+        record = {"id": a["id"], "kind": a["kind"], "priority": a["priority"], "priority_level": PRIORITY[a["priority"]],
+                  "risk": a["risk"], "bed": a["bed"], "device": a["device"], "raised_ms": a["raised"],
+                  "acknowledged_ms": None, "attended_ms": None, "reset_ms": None}
+        for phase, key, at in (("raise", None, a["raised"]), ("ack", "acknowledged_ms", a["ack"]),
+                               ("attend", "attended_ms", a["attend"]), ("reset", "reset_ms", a["reset"])):
+            if not at:
+                continue
+            if key:
+                record[key] = at
+            rows.append((at, "alarm", PRIORITY[a["priority"]], a["id"], a["device"], a["bed"] or None,
+                         json.dumps({**record, "phase": phase})))
+    return rows
+
+
+def expected(alarms, rounds, tests):
+    inside = [a for a in alarms if FROM <= a["raised"] < TO]
+    calls = [a for a in inside if PRIORITY[a["priority"]] >= 2]
+    hours = [0] * 24
+    for a in calls:
+        hours[datetime.datetime.fromtimestamp(a["raised"] / 1000, ZONE).hour] += 1
+
+    def dist(key):
+        # changes after the month's end are not in the month's journal
+        waits = sorted(a[key] - a["raised"] for a in calls if a[key] and a[key] < TO)
+        bands = [0] * (len(BANDS) + 1)
+        for w in waits:
+            bands[next((i for i, limit in enumerate(BANDS) if w <= limit * 1000), len(BANDS))] += 1
+        n = len(waits)
+        return {"count": n, "p50_s": waits[(n - 1) // 2] / 1000 if n else None,
+                "p90_s": waits[(n * 9 - 1) // 10] / 1000 if n else None, "bands": bands}
+    risks = {}
+    for a in inside:
+        if a["risk"]:
+            risks[a["risk"]] = risks.get(a["risk"], 0) + 1
+    beds = {}
+    for a in inside:
+        if a["kind"] == "bed_exit":
+            entry = beds.setdefault(a["bed"], {"bed": a["bed"], "total": 0, "nuisance": 0})
+            entry["total"] += 1
+            reset = a["reset"] if a["reset"] and a["reset"] < TO else 0
+            attend = a["attend"] if a["attend"] and a["attend"] < TO else 0
+            entry["nuisance"] += bool(reset and not attend)
+    faults = [a for a in inside if a["priority"] == "technical"]
+    open_hours = sum(((a["reset"] if a["reset"] and a["reset"] < TO else TO) - a["raised"]) / 3600_000 for a in faults)
+    weeks = -(-(TO - FROM) // (7 * 86400_000))
+    tested = {(d, (ts - FROM) // (7 * 86400_000)) for ts, d in tests if FROM <= ts < TO}
+    return {
+        "alarms": len(inside), "calls_by_hour": hours, "calls": len(calls),
+        "acknowledge": dist("ack"), "attend": dist("attend"), "reset": dist("reset"),
+        "alarms_by_risk": risks, "bed_exits": sorted(beds.values(), key=lambda e: e["bed"]),
+        "faults": len(faults), "open_hours": open_hours,
+        "rounds": {"slots": len(rounds), "complete": sum(r["status"] == "complete" for r in rounds),
+                   "late": sum(r["status"] == "late" for r in rounds), "missed": sum(r["status"] == "missed" for r in rounds),
+                   "rooms_planned": sum(r["planned"] for r in rounds), "rooms_checked": sum(r["done"] for r in rounds)},
+        "tests": {"devices": len(TESTABLE), "weeks": weeks, "due": len(TESTABLE) * weeks,
+                  "done": sum(1 for d, w in tested if d in TESTABLE)},
+    }
+
+
+def fill(db, alarms, rounds, tests):
+    rows = journal_rows(alarms)
+    for r in rounds:
+        rows.append((r["ts"], "round", -1, None, None, None, json.dumps(r["body"])))
+    for ts, device in tests:
+        rows.append((ts, "device_test", -1, None, device, None, json.dumps({"kind": "call", "point": "call", "masked": True,
+                                                                            "test_target": "101", "test_scope": "room",
+                                                                            "started_by": "manager1"})))
+    rows.sort(key=lambda r: r[0])
+    con = sqlite3.connect(db)
+    con.executemany("INSERT INTO events (id, ts_ms, kind, priority, alarm_id, device, bed, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(str(uuid.uuid4()), *r) for r in rows])
+    con.commit()
+    con.close()
+    return len(rows)
+
+
+def close(a, b):
+    return a is None and b is None or (a is not None and b is not None and abs(a - b) < 0.0015)
+
+
+def main():
+    rng = random.Random(20261004)
+    alarms = make_alarms(rng)
+    rounds = []
+    for i in range(70):
+        ts = rng.randrange(FROM - 86400_000 if i < 5 else FROM, TO)
+        planned = 2
+        status = rng.choice(["complete", "complete", "late", "missed"])
+        checked = planned if status != "missed" else rng.randrange(0, planned)
+        rounds.append({"ts": ts, "status": status, "planned": planned, "done": checked,
+                       "body": {"round": "night-f1", "zone": "f1", "status": status, "planned": planned, "done": checked,
+                                "late": 1 if status == "late" else 0}})
+    tests = [(rng.randrange(FROM - 86400_000, TO + 86400_000), rng.choice(TESTABLE + ["presence-101"])) for _ in range(25)]
+    web_port = free_port()
+    config = write_config(web_port)
+    db = os.path.join(TMP, "monthly.db")
+    add_user(WARDGATED, config, db, PLUGINS, TMP, "manager1", "manager-password-1", role="manager")
+    add_user(WARDGATED, config, db, PLUGINS, TMP, "nurse1", "nurse-password-1", role="nurse")
+    written = fill(db, alarms, [r for r in rounds], tests)
+    in_month_rounds = [r for r in rounds if FROM <= r["ts"] < TO]
+    want = expected(alarms, in_month_rounds, tests)
+    note(f"{written} journal rows written; {want['alarms']} alarms raised in the month, {want['calls']} calls")
+    log_path = os.path.join(TMP, "monthly.log")
+    daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
+                               "--web-root", os.path.join(ROOT, "web")], stdout=open(log_path, "w"),
+                              stderr=subprocess.STDOUT)
+    _children.append(daemon)
+    ok(wait_until(lambda: "web: serving" in open(log_path).read(), 20), "the daemon runs")
+    manager, nurse = User(web_port, "manager1", "manager-password-1"), User(web_port, "nurse1", "nurse-password-1")
+    status, got = manager.call("GET", "/api/v1/report/monthly?month=2026-10")
+    ok(status == 200 and got.get("schema") == "wardgate/monthly_report/1" and got.get("month") == "2026-10"
+       and got.get("from_ms") == FROM and got.get("to_ms") == TO, "the report of October 2026, from its first to its last moment in Shanghai",
+       {k: got.get(k) for k in ("schema", "month", "from_ms", "to_ms")} if isinstance(got, dict) else got)
+    got = got if isinstance(got, dict) else {}
+    ok(got.get("alarms") == want["alarms"], f"alarms raised in the month: {got.get('alarms')} (journal: {want['alarms']})")
+    ok(got.get("calls_by_hour") == want["calls_by_hour"], "calls by hour of day match the journal",
+       f"{got.get('calls_by_hour')} != {want['calls_by_hour']}")
+    response = got.get("response", {})
+    ok(response.get("calls") == want["calls"], f"calls: {response.get('calls')} (journal: {want['calls']})")
+    for step, key in (("acknowledge", "acknowledge"), ("attend", "attend"), ("reset", "reset")):
+        g, w = response.get(step, {}), want[key]
+        ok(g.get("count") == w["count"] and close(g.get("p50_s"), w["p50_s"]) and close(g.get("p90_s"), w["p90_s"])
+           and g.get("bands") == w["bands"],
+           f"{step} times: {w['count']} calls, p50 {w['p50_s']} s, p90 {w['p90_s']} s, bands {w['bands']}", g)
+    ok(response.get("band_limits_s") == BANDS, "the bands are 1, 3, 5, 10, 15 and 30 minutes", response.get("band_limits_s"))
+    ok(got.get("alarms_by_risk") == want["alarms_by_risk"], f"alarms by risk: {want['alarms_by_risk']}", got.get("alarms_by_risk"))
+    ok(sorted(got.get("bed_exits", []), key=lambda e: e["bed"]) == want["bed_exits"],
+       f"bed exits and nuisance ones per bed: {want['bed_exits']}", got.get("bed_exits"))
+    faults = got.get("device_faults", {})
+    ok(faults.get("count") == want["faults"] and abs(faults.get("open_hours", -1) - want["open_hours"]) < 0.01
+       and len(faults.get("longest", [])) == want["faults"]
+       and all(faults["longest"][i]["open_s"] >= faults["longest"][i + 1]["open_s"] for i in range(len(faults.get("longest", [])) - 1)),
+       f"device faults: {want['faults']}, open {want['open_hours']:.2f} h in all, longest first", faults.get("count"))
+    ok(got.get("rounds") == want["rounds"], f"rounds done against planned: {want['rounds']}", got.get("rounds"))
+    ok(got.get("tests") == want["tests"], f"tests done against due: {want['tests']}", got.get("tests"))
+    status, reply = manager.call("GET", "/api/v1/report/monthly?month=2026-13")
+    ok(status == 400 and reply.get("field") == "month", "month 13 is refused (400)", reply)
+    status, reply = manager.call("GET", "/api/v1/report/monthly?month=26-10")
+    ok(status == 400, "a month not written YYYY-MM is refused (400)", reply)
+    status, reply = nurse.call("GET", "/api/v1/report/monthly?month=2026-10")
+    ok(status == 403, "a nurse may not read the monthly report (403)", reply)
+    status, reply = manager.call("GET", "/api/v1/report/monthly")
+    ok(status == 200 and len(reply.get("month", "")) == 7, f"without a month: the last month ({reply.get('month')})")
+    daemon.terminate()
+    daemon.wait(20)
+    done()
+
+
+main()
