@@ -193,7 +193,7 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         return NULL;
     }
     if (restore_alarms(core, store) != 0 || core_restore_test_modes(core, store) != 0 ||
-        core_restore_rounds(core, store) != 0) {
+        core_restore_rounds(core, store) != 0 || core_restore_monthly(core, store) != 0) {
         diag_at(diag, NULL, "storage: cannot read the active alarms, test modes or rounds: %s",
                 store_last_error(store));
         core_free(core);

@@ -137,6 +137,11 @@ static void job_engine(struct wg_core *core)
     core_flush(core);
 }
 
+static void job_monthly(struct wg_core *core)
+{
+    core_monthly_tick(core);
+}
+
 static void job_buckets(struct wg_core *core)
 {
     core_close_buckets(core, false);
@@ -157,6 +162,7 @@ void core_init_jobs(struct wg_core *core)
     int64_t bucket_ms = (int64_t)core->config->storage.readings_bucket_s * 1000;
     core->jobs[JOB_BUCKETS] =
         (struct periodic_job){"buckets", bucket_ms, now + bucket_ms, job_buckets};
+    core->jobs[JOB_MONTHLY] = (struct periodic_job){"monthly", 60000, now + 5000, job_monthly};
     core_init_telemetry_job(core);
 }
 

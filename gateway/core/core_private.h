@@ -99,7 +99,16 @@ struct periodic_job {
     void (*run)(struct wg_core *core);
 };
 
-enum { JOB_ENGINE, JOB_STORAGE, JOB_WATCHDOG, JOB_STATUS, JOB_BUCKETS, JOB_TELEMETRY, JOB_COUNT };
+enum {
+    JOB_ENGINE,
+    JOB_STORAGE,
+    JOB_WATCHDOG,
+    JOB_STATUS,
+    JOB_BUCKETS,
+    JOB_TELEMETRY,
+    JOB_MONTHLY,
+    JOB_COUNT
+};
 
 struct wg_core {
     char *config_path;
@@ -114,6 +123,9 @@ struct wg_core {
     struct wg_plugin_host *host;
     struct wg_engine *engine;
     unsigned char round_key[32]; /* keys the rooms' QR check-in codes (store_secret) */
+    char monthly_sent[16];       /* the last month whose report was recorded, "" = none */
+    bool monthly_running;        /* its report is with a query worker */
+    int64_t monthly_tried_ms;    /* mono: the last try, to wait an hour after a failure */
     /* Not owned: the query workers, where the uplink's journal reads go. */
     struct wg_query_service *queries;
     int64_t telemetry_from_ms;      /* start of the open telemetry interval */
@@ -189,6 +201,11 @@ void core_round_checked(void *ctx, const struct wg_round_slot *slot,
                         const struct wg_round_room *room);
 void core_round_closed(void *ctx, const struct wg_round_slot *slot);
 int core_restore_rounds(struct wg_core *core, struct wg_store *store);
+
+/* core_monthly.c: the month last reported, from the journal at start; each
+ * minute, the report of a month that has ended and is not reported yet. */
+int core_restore_monthly(struct wg_core *core, struct wg_store *store);
+void core_monthly_tick(struct wg_core *core);
 void core_log_event(const struct wg_event *event, void *ctx);
 int core_flush(struct wg_core *core);
 

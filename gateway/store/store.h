@@ -137,7 +137,7 @@ int store_secret(struct wg_store *store, const char *name, unsigned char *out, s
 /* Whether the size bound keeps a journal kind like alarms (evicted only
  * when nothing else is left): "alarm" and the evidence records inspectors
  * ask for ("test_mode", "device_test", "handover", "drill", "round",
- * "round_checkin"). */
+ * "round_checkin", "monthly_report"). */
 bool store_kept_like_alarms(const char *kind);
 
 /* Calls `each` with the body of every journal event of `kind` at or after

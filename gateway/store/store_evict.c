@@ -21,17 +21,20 @@ int64_t store_used_pages(struct wg_store *store)
 }
 
 static const char *const evict_class_names[WG_EVICT_CLASSES] = {
-    [WG_EVICT_READINGS] = "readings",        [WG_EVICT_TELEMETRY] = "telemetry",
-    [WG_EVICT_POINT] = "point changes",      [WG_EVICT_WRITE_RESULT] = "write results",
-    [WG_EVICT_HEALTH] = "health and system", [WG_EVICT_EVIDENCE] = "evidence records",
-    [WG_EVICT_AUDIT] = "audit",              [WG_EVICT_ALARM] = "alarm events",
+    [WG_EVICT_READINGS] = "readings",
+    [WG_EVICT_TELEMETRY] = "telemetry",
+    [WG_EVICT_POINT] = "point changes",
+    [WG_EVICT_WRITE_RESULT] = "write results",
+    [WG_EVICT_HEALTH] = "health and system",
+    [WG_EVICT_EVIDENCE] = "evidence records",
+    [WG_EVICT_AUDIT] = "audit",
+    [WG_EVICT_ALARM] = "alarm events",
 };
 
 bool store_kept_like_alarms(const char *kind)
 {
-    static const char *const kept[] = {"alarm",    "test_mode", "device_test",
-                                       "handover", "drill",     "round",
-                                       "round_checkin"};
+    static const char *const kept[] = {"alarm", "test_mode", "device_test",   "handover",
+                                       "drill", "round",     "round_checkin", "monthly_report"};
     for (size_t i = 0; kind && i < sizeof kept / sizeof kept[0]; i++)
         if (strcmp(kind, kept[i]) == 0)
             return true;

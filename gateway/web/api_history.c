@@ -74,7 +74,8 @@ void api_history(struct wg_api *api, const struct wg_web_request *request)
     if (kind && kind[0] && !known_kind(kind)) {
         api_reply_error(api, request->id, 400, "kind",
                         "kind: expected alarm, point, device_health, write_result, telemetry, "
-                        "system, test_mode, device_test, handover, drill, round or round_checkin");
+                        "system, test_mode, device_test, handover, drill, round, round_checkin or "
+                        "monthly_report");
         return;
     }
     bool csv = false;

@@ -14,10 +14,10 @@
 #define EXPORT_PAGE_ROWS 1000  /* rows an export reads in one turn */
 #define CHUNK_BYTES      16384 /* an export's chunks, about */
 
-const char *const wg_event_kinds[] = {"alarm",     "point",  "device_health", "write_result",
-                                      "telemetry", "system", "test_mode",     "device_test",
-                                      "handover",  "drill",  "round",         "round_checkin",
-                                      NULL};
+const char *const wg_event_kinds[] = {"alarm",          "point",  "device_health", "write_result",
+                                      "telemetry",      "system", "test_mode",     "device_test",
+                                      "handover",       "drill",  "round",         "round_checkin",
+                                      "monthly_report", NULL};
 
 /* ---- text that grows ---- */
 

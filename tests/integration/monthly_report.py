@@ -20,8 +20,11 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 import zoneinfo
+
+import jsonschema
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +33,10 @@ from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_u
 
 from wsdisplay import add_user  # noqa: E402
 from webclient import User  # noqa: E402
+from mqtt_peers import start_broker, start_sub  # noqa: E402
+
+BASE = "wardgate/v1/test-district/test-home"
+SCHEMA = json.load(open(os.path.join(ROOT, "docs/schemas/monthly_report.json"), encoding="utf-8"))
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 FROM = int(datetime.datetime(2026, 10, 1, tzinfo=ZONE).timestamp() * 1000)
@@ -39,7 +46,7 @@ PRIORITY = {"technical": 1, "normal": 2, "urgent": 3, "emergency": 4}
 TESTABLE = ["call-101A", "call-101B", "call-102A", "cord-101"]
 
 
-def write_config(web_port):
+def write_config(web_port, mqtt_port):
     with open(os.path.join(ROOT, "tests/integration/fixtures/small.yaml.in"), encoding="utf-8") as f:
         text = f.read()
     text = text.replace("@ROOT@", ROOT).replace("@SCRIPT@\n", "")
@@ -50,6 +57,10 @@ def write_config(web_port):
 web:
   listen: 127.0.0.1
   port: {web_port}
+uplink:
+  enabled: true
+  brokers: [tcp://127.0.0.1:{mqtt_port}]
+  keepalive_s: 5
 """)
     path = os.path.join(TMP, "monthly.yaml")
     with open(path, "w", encoding="utf-8") as f:
@@ -180,8 +191,11 @@ def main():
                        "body": {"round": "night-f1", "zone": "f1", "status": status, "planned": planned, "done": checked,
                                 "late": 1 if status == "late" else 0}})
     tests = [(rng.randrange(FROM - 86400_000, TO + 86400_000), rng.choice(TESTABLE + ["presence-101"])) for _ in range(25)]
+    broker, mqtt_port = start_broker("broker-monthly")
+    received = os.path.join(TMP, "monthly-mqtt.txt")
+    start_sub(mqtt_port, received, f"{BASE}/event")
     web_port = free_port()
-    config = write_config(web_port)
+    config = write_config(web_port, mqtt_port)
     db = os.path.join(TMP, "monthly.db")
     add_user(WARDGATED, config, db, PLUGINS, TMP, "manager1", "manager-password-1", role="manager")
     add_user(WARDGATED, config, db, PLUGINS, TMP, "nurse1", "nurse-password-1", role="nurse")
@@ -201,6 +215,12 @@ def main():
        and got.get("from_ms") == FROM and got.get("to_ms") == TO, "the report of October 2026, from its first to its last moment in Shanghai",
        {k: got.get(k) for k in ("schema", "month", "from_ms", "to_ms")} if isinstance(got, dict) else got)
     got = got if isinstance(got, dict) else {}
+    try:
+        jsonschema.validate(got, SCHEMA)
+        valid = ""
+    except jsonschema.ValidationError as e:
+        valid = str(e)[:400]
+    ok(not valid, "the report is valid against docs/schemas/monthly_report.json", valid)
     ok(got.get("alarms") == want["alarms"], f"alarms raised in the month: {got.get('alarms')} (journal: {want['alarms']})")
     ok(got.get("calls_by_hour") == want["calls_by_hour"], "calls by hour of day match the journal",
        f"{got.get('calls_by_hour')} != {want['calls_by_hour']}")
@@ -230,8 +250,35 @@ def main():
     ok(status == 403, "a nurse may not read the monthly report (403)", reply)
     status, reply = manager.call("GET", "/api/v1/report/monthly")
     ok(status == 200 and len(reply.get("month", "")) == 7, f"without a month: the last month ({reply.get('month')})")
+    # The month before this one ended: its report is recorded and sent by itself.
+    now = datetime.datetime.now(ZONE)
+    last = f"{now.year - (now.month == 1):04d}-{12 if now.month == 1 else now.month - 1:02d}"
+    sent = wait_until(lambda: f'"month":"{last}"' in open(received).read(), 30)
+    lines = [line.split(" ", 2)[2] for line in open(received).read().splitlines() if '"monthly_report"' in line]
+    message = json.loads(lines[0]) if lines else {}
+    ok(sent and message.get("kind") == "monthly_report" and message.get("schema") == "wardgate/event/1",
+       f"the report of {last}, the month just ended, reaches the district by itself", lines[:1])
+    try:
+        jsonschema.validate(message.get("data"), SCHEMA)
+        valid = ""
+    except jsonschema.ValidationError as e:
+        valid = str(e)[:400]
+    ok(message and not valid, "... its data valid against the schema", valid)
+    status, audit = manager.call("GET", "/api/v1/audit")
+    ok(any(e["action"] == "monthly_report.add" and e["actor"] == "wardgated" for e in audit.get("entries", [])),
+       "... and in the audit log (the hash chain)")
     daemon.terminate()
     daemon.wait(20)
+    daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
+                               "--web-root", os.path.join(ROOT, "web")], stdout=open(log_path, "a"),
+                              stderr=subprocess.STDOUT)
+    _children.append(daemon)
+    ok(wait_until(lambda: open(log_path).read().count("web: serving") >= 2, 20), "the daemon is started again")
+    time.sleep(8)
+    ok(open(received).read().count('"monthly_report"') == 1, "after a restart the month's report is not sent again")
+    daemon.terminate()
+    daemon.wait(20)
+    broker.terminate()
     done()
 
 
