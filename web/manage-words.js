@@ -45,7 +45,8 @@ const WGWords = (() => {
       'record.round': '巡查 {round}：{status}，已查 {done}/{planned} 间', 'record.round.missing': '未查：{rooms}',
       'record.round.complete': '按时完成', 'record.round.late': '超时完成', 'record.round.missed': '漏查',
       'audit.round.add': '巡查 {round}：{status}（{done}/{planned}）', 'audit.round.checkin': '扫码签到 {target}',
-      'audit.round.checkin_refused': '扫码签到 {target} 被拒绝',
+      'audit.round.checkin_refused': '扫码签到 {target} 被拒绝', 'audit.monthly_report.add': '生成并上报 {month} 月报',
+      'record.monthly': '{month} 月报：呼叫和报警 {n} 个', 
       'record.drill': '{kind}：{minutes} 分钟，{n} 人参加',
       'record.shift.day': '白班', 'record.shift.evening': '中班', 'record.shift.night': '夜班',
       'record.drill.fire': '消防演练', 'record.drill.evacuation': '疏散演练', 'record.drill.other': '其他演练',
@@ -120,7 +121,8 @@ const WGWords = (() => {
       'record.round': 'Round {round}: {status}, {done} of {planned} rooms', 'record.round.missing': 'not checked: {rooms}',
       'record.round.complete': 'complete', 'record.round.late': 'late', 'record.round.missed': 'missed',
       'audit.round.add': 'Round {round}: {status} ({done}/{planned})', 'audit.round.checkin': 'Checked in {target} by QR code',
-      'audit.round.checkin_refused': 'QR check-in at {target} refused',
+      'audit.round.checkin_refused': 'QR check-in at {target} refused', 'audit.monthly_report.add': 'Made and sent the report of {month}',
+      'record.monthly': 'Report of {month}: {n} calls and alarms',
       'record.drill': '{kind}: {minutes} min, {n} people',
       'record.shift.day': 'day shift', 'record.shift.evening': 'evening shift', 'record.shift.night': 'night shift',
       'record.drill.fire': 'fire drill', 'record.drill.evacuation': 'evacuation drill', 'record.drill.other': 'other drill',
@@ -312,6 +314,8 @@ const WGWords = (() => {
       if (body.notes) sub.push(body.notes);
       return { html: line(esc(t('record.handover', { from: body.from || '', to: body.to || '' })), esc(joinParts(sub))), title: '' };
     }
+    case 'monthly_report':
+      return { html: esc(t('record.monthly', { month: body.month || '', n: body.alarms ?? '' })), title: '' };
     case 'round': {
       const status = WG.tOr(`record.round.${body.status}`, body.status || '');
       const missing = (Array.isArray(body.rooms) ? body.rooms : []).filter((r) => !r.checked_ms).map((r) => r.room);
@@ -444,6 +448,9 @@ const WGWords = (() => {
       break;
     case 'device.test':
       what = t('audit.device.test', { target, what: WG.tOr(`devtest.${d.kind}`, d.kind || '') });
+      break;
+    case 'monthly_report.add':
+      what = t('audit.monthly_report.add', { month: d.month || '' });
       break;
     case 'round.add':
       what = t('audit.round.add', {

@@ -15,7 +15,8 @@
   const PRIORITIES = ['advisory', 'technical', 'normal', 'urgent', 'emergency', 'fire'];
   const ROLES = ['station', 'nurse', 'manager', 'admin'];
   const TAB_ROLE = {
-    devices: 'nurse', residents: 'manager', history: 'nurse', report: 'manager', rounds: 'nurse', records: 'nurse', tests: 'manager',
+    devices: 'nurse', residents: 'manager', history: 'nurse', report: 'manager', monthly: 'manager', rounds: 'nurse', records: 'nurse',
+    tests: 'manager',
     users: 'admin', audit: 'manager',
   };
   const POLL_MS = 2000;
@@ -64,7 +65,7 @@
       'history.detail': '详情', 'history.newest': '最新', 'history.newer': '较新', 'history.older': '较早',
       'history.page': '第 {n} 页',
       'event.alarm': '呼叫与报警', 'event.device_health': '设备状态', 'event.point': '测点变化', 'event.system': '系统',
-      'event.test_mode': '测试模式', 'event.device_test': '设备测试', 'event.handover': '交接班', 'event.drill': '演练', 'event.round': '巡查',
+      'event.test_mode': '测试模式', 'event.device_test': '设备测试', 'event.handover': '交接班', 'event.drill': '演练', 'event.round': '巡查', 'event.monthly_report': '月报',
       'report.days': '最近天数', 'report.load': '生成', 'report.export': '导出 CSV', 'report.window': '{from} 至 {to} 发出的呼叫与报警',
       'report.shift': '班次', 'report.hours': '时间', 'report.raised': '发出', 'report.acked': '已确认',
       'report.attended': '已到场', 'report.ack_p50': '确认 P50', 'report.ack_p90': '确认 P90',
@@ -127,7 +128,7 @@
       'history.detail': 'Detail', 'history.newest': 'Newest', 'history.newer': 'Newer', 'history.older': 'Older',
       'history.page': 'page {n}',
       'event.alarm': 'call or alarm', 'event.device_health': 'device health', 'event.point': 'point change', 'event.system': 'system',
-      'event.test_mode': 'test mode', 'event.device_test': 'device test', 'event.handover': 'handover', 'event.drill': 'drill', 'event.round': 'round',
+      'event.test_mode': 'test mode', 'event.device_test': 'device test', 'event.handover': 'handover', 'event.drill': 'drill', 'event.round': 'round', 'event.monthly_report': 'monthly report',
       'report.days': 'Last days', 'report.load': 'Show', 'report.export': 'Export CSV', 'report.window': 'Calls and alarms raised {from} to {to}',
       'report.shift': 'Shift', 'report.hours': 'Hours', 'report.raised': 'Raised', 'report.acked': 'Acknowledged',
       'report.attended': 'Attended', 'report.ack_p50': 'Ack p50', 'report.ack_p90': 'Ack p90',
@@ -181,6 +182,12 @@
     confirmDialog: (text, opts) => confirmDialog(text, opts),
     meta: () => meta,
     active: () => currentTab === 'tests',
+  });
+  /* The monthly report tab (manage-monthly.js). */
+  const monthly = WGMonthly.create({
+    call: (method, path, body) => call(method, path, body),
+    reportFailure: (res) => reportFailure(res),
+    siteName: () => (meta && meta.site && meta.site.name) || '',
   });
   /* The rounds tab (manage-rounds.js). */
   const rounds = WGRounds.create({
@@ -486,6 +493,8 @@
       }
     } else if (tab === 'report') {
       if (entering) { await ensureResidents(); await loadReport(); }
+    } else if (tab === 'monthly') {
+      if (entering) await monthly.load();
     } else if (tab === 'rounds') {
       if (entering) await rounds.load();
     } else if (tab === 'records') {
@@ -1450,6 +1459,7 @@
     if (currentTab === 'tests') tests.retranslate();
     if (currentTab === 'records') records.retranslate();
     if (currentTab === 'rounds') rounds.retranslate();
+    if (currentTab === 'monthly') monthly.retranslate();
     if (currentTab === 'users') renderUsers();
     if (currentTab === 'audit') renderAudit();
   }
@@ -1553,6 +1563,7 @@
     tests.wire();
     records.wire();
     rounds.wire();
+    monthly.wire();
   }
 
   async function start() {

@@ -21,7 +21,7 @@ const lib = require('./lib');
 const { ok, note } = lib;
 const PW = { station: 'station-pass-1', manager: 'manager-pass-1', nurse: 'nurse-pass-01', admin: 'admin-pass-01', carer: 'carer2-pass-1', carer2: 'carer2-pass-2' };
 const WAIT = 15000;
-const TABS = ['devices', 'residents', 'history', 'report', 'rounds', 'records', 'tests', 'users', 'audit'];
+const TABS = ['devices', 'residents', 'history', 'report', 'monthly', 'rounds', 'records', 'tests', 'users', 'audit'];
 
 /* The call point rings, the pull cord's unit goes silent and the bed sensor
  * flickers shortly after start, so the history has alarm, health and point
@@ -878,6 +878,7 @@ async function main() {
         devices: '#device-table tbody tr', residents: '#room-table tbody tr', history: '#history-table tbody tr',
         report: '#report-table tbody tr[data-shift="all"]', users: '#user-table tbody tr', audit: '#audit-table tbody tr',
         tests: '#test-report tbody tr', records: '#drill-since li', rounds: '#rounds-none:not([hidden])',
+        monthly: '#monthly-body:not([hidden]) #monthly-title',
       };
       const checkAxe = async (where) => {
         const found = await lib.axeSerious(look);
