@@ -113,8 +113,17 @@ const WGRecords = (() => {
       return [];
     }
 
-    async function load() {
+    /* `just`: a record the gateway has just taken ({kind, record}). Its reply
+     * may come before the journal's commit reaches the history, so it is
+     * listed from the reply until the history has it. */
+    async function load(just) {
       [handovers, drills] = await Promise.all([loadKind('handover', 30), loadKind('drill', 366)]);
+      if (just) {
+        const list = just.kind === 'handover' ? handovers : drills;
+        const keys = just.kind === 'handover' ? ['from', 'to', 'notes', 'shift', 'open_count'] : ['kind', 'started_ms', 'minutes', 'scenario'];
+        const same = (e) => e.body && keys.every((k) => e.body[k] === just.record[k]);
+        if (!list.some(same)) list.unshift({ seq: 0, ts_ms: just.record.ts_ms, body: just.record });
+      }
       drills.sort((a, b) => (b.body.started_ms || 0) - (a.body.started_ms || 0));
       renderHandovers();
       renderDrills();
@@ -149,7 +158,7 @@ const WGRecords = (() => {
       form.reset();
       const h = res.data.handover;
       page.showMessage(t('handover.saved', { from: h.from, to: h.to, n: h.open_count }), 'ok');
-      await load();
+      await load({ kind: 'handover', record: h });
     }
 
     async function saveDrill(event) {
@@ -171,7 +180,7 @@ const WGRecords = (() => {
       form.reset();
       const d = res.data.drill;
       page.showMessage(t('drill.saved', { kind: drillKind(d.kind), n: d.participant_count }), 'ok');
-      await load();
+      await load({ kind: 'drill', record: d });
     }
 
     return {
@@ -179,7 +188,7 @@ const WGRecords = (() => {
         $('#handover-form').addEventListener('submit', saveHandover);
         $('#drill-form').addEventListener('submit', saveDrill);
       },
-      load,
+      load: () => load(),
       retranslate() { renderHandovers(); renderDrills(); },
     };
   }

@@ -162,17 +162,10 @@ static void handle_http(struct wg_api *api, const struct wg_web_request *request
                        json_pack("{s:o*}", "alarms", api_active_alarms_json(api)));
         return;
     case R_ACK: {
-        json_t *body = api_request_body(api, request);
+        static const char *const none[] = {NULL};
+        json_t *body = api_request_body_only(api, request, none);
         if (!body)
             return;
-        const char *unknown = NULL;
-        json_t *value;
-        json_object_foreach(body, unknown, value) break;
-        if (unknown) {
-            api_reply_error(api, request->id, 400, unknown, "unknown field \"%s\"", unknown);
-            json_decref(body);
-            return;
-        }
         json_decref(body);
         api_acknowledge(api, request, id, false);
         return;

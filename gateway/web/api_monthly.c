@@ -59,7 +59,8 @@ void api_monthly_report(struct wg_api *api, const struct wg_web_request *request
     if (params[0].value && params[0].value[0]) {
         if (sscanf(params[0].value, "%4d-%2d%n", &year, &month, &used) != 2 || used != 7 ||
             year < 2000 || year > 2100 || month < 1 || month > 12) {
-            api_reply_error(api, request->id, 400, "month", "month: expected YYYY-MM, e.g. 2026-11");
+            api_reply_error(api, request->id, 400, "month",
+                            "month: expected YYYY-MM, e.g. 2026-11");
             return;
         }
     } else {

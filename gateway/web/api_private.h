@@ -41,6 +41,8 @@ void api_reply_json(struct wg_api *api, uint64_t request_id, int status, json_t 
 void api_reply_error(struct wg_api *api, uint64_t request_id, int status, const char *field,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 json_t *api_request_body(struct wg_api *api, const struct wg_web_request *request);
+json_t *api_request_body_only(struct wg_api *api, const struct wg_web_request *request,
+                              const char *const *allowed);
 bool api_request_query(struct wg_api *api, const struct wg_web_request *request, char *buffer,
                        size_t buffer_len, struct query_param *params, size_t count);
 bool api_request_int(struct wg_api *api, uint64_t request_id, const struct query_param *param,

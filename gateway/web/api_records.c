@@ -57,27 +57,6 @@ static const char *text_field(struct wg_api *api, uint64_t request_id, const jso
     return text;
 }
 
-/* The body with only `allowed` keys; NULL after replying 400. */
-static json_t *record_body(struct wg_api *api, const struct wg_web_request *request,
-                           const char *const *allowed)
-{
-    json_t *body = api_request_body(api, request);
-    const char *key;
-    json_t *value;
-    json_object_foreach(body, key, value)
-    {
-        bool known = false;
-        for (size_t i = 0; allowed[i] && !known; i++)
-            known = strcmp(allowed[i], key) == 0;
-        if (!known) {
-            api_reply_error(api, request->id, 400, key, "unknown field \"%s\"", key);
-            json_decref(body);
-            return NULL;
-        }
-    }
-    return body;
-}
-
 /* Hands a copy of `record` (taken) to the core and replies with it and its time. */
 static void reply_recorded(struct wg_api *api, const struct wg_web_request *request,
                            const char *kind, json_t *record)
@@ -117,7 +96,7 @@ static json_t *open_alarm(const json_t *alarm)
 void api_handover_add(struct wg_api *api, const struct wg_web_request *request)
 {
     static const char *const allowed[] = {"to", "notes", NULL};
-    json_t *body = record_body(api, request, allowed);
+    json_t *body = api_request_body_only(api, request, allowed);
     if (!body)
         return;
     bool bad = false;
@@ -151,7 +130,7 @@ void api_drill_add(struct wg_api *api, const struct wg_web_request *request)
     static const char *const allowed[] = {"kind",         "started_ms", "minutes", "scenario",
                                           "participants", "notes",      NULL};
     static const char *const kinds[] = {"fire", "evacuation", "other", NULL};
-    json_t *body = record_body(api, request, allowed);
+    json_t *body = api_request_body_only(api, request, allowed);
     if (!body)
         return;
     bool bad = false;

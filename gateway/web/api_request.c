@@ -49,6 +49,28 @@ json_t *api_request_body(struct wg_api *api, const struct wg_web_request *reques
     return value;
 }
 
+/* The body as a JSON object with only the keys in `allowed` (NULL-ended):
+ * NULL after replying 400 (not JSON, or the first unknown key named). */
+json_t *api_request_body_only(struct wg_api *api, const struct wg_web_request *request,
+                              const char *const *allowed)
+{
+    json_t *body = api_request_body(api, request);
+    const char *key;
+    json_t *value;
+    json_object_foreach(body, key, value)
+    {
+        bool known = false;
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = strcmp(allowed[i], key) == 0;
+        if (!known) {
+            api_reply_error(api, request->id, 400, key, "unknown field \"%s\"", key);
+            json_decref(body);
+            return NULL;
+        }
+    }
+    return body;
+}
+
 /* Splits the query into the allowed parameters (api_parse.h); values point
  * into `buffer`. Returns false after replying 400. */
 bool api_request_query(struct wg_api *api, const struct wg_web_request *request, char *buffer,

@@ -20,19 +20,10 @@ void api_rounds(struct wg_api *api, const struct wg_web_request *request)
 
 void api_round_checkin(struct wg_api *api, const struct wg_web_request *request)
 {
-    json_t *body = api_request_body(api, request);
+    static const char *const allowed[] = {"room", "code", NULL};
+    json_t *body = api_request_body_only(api, request, allowed);
     if (!body)
         return;
-    const char *key;
-    json_t *value;
-    json_object_foreach(body, key, value)
-    {
-        if (strcmp(key, "room") != 0 && strcmp(key, "code") != 0) {
-            api_reply_error(api, request->id, 400, key, "unknown field \"%s\"", key);
-            json_decref(body);
-            return;
-        }
-    }
     const char *room = json_string_value(json_object_get(body, "room"));
     const char *code = json_string_value(json_object_get(body, "code"));
     if (!room || !room[0] || strlen(room) > 63) {

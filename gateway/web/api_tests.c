@@ -71,19 +71,10 @@ void api_test_event(struct wg_api *api, const struct wg_event *event)
 
 void api_test_mode_start(struct wg_api *api, const struct wg_web_request *request)
 {
-    json_t *body = api_request_body(api, request);
+    static const char *const allowed[] = {"target", "minutes", NULL};
+    json_t *body = api_request_body_only(api, request, allowed);
     if (!body)
         return;
-    const char *key;
-    json_t *value;
-    json_object_foreach(body, key, value)
-    {
-        if (strcmp(key, "target") != 0 && strcmp(key, "minutes") != 0) {
-            api_reply_error(api, request->id, 400, key, "unknown field \"%s\"", key);
-            json_decref(body);
-            return;
-        }
-    }
     const char *target = json_string_value(json_object_get(body, "target"));
     json_t *minutes = json_object_get(body, "minutes");
     if (!target || !target[0]) {

@@ -264,7 +264,22 @@ async function screenshot(page, name) {
   return file;
 }
 
+/* A JSON request from inside the page, with the page's session and CSRF
+ * token: {status, data} (data null when the reply is not JSON). */
+async function pageApi(page, method, url, body) {
+  return page.evaluate(async ([m, u, b]) => {
+    const s = await (await fetch('/api/v1/session')).json().catch(() => ({}));
+    const headers = { Accept: 'application/json' };
+    if (b !== null) headers['Content-Type'] = 'application/json';
+    if (m !== 'GET' && s.csrf) headers['X-CSRF-Token'] = s.csrf;
+    const r = await fetch(u, { method: m, headers, body: b === null ? undefined : JSON.stringify(b) });
+    let data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    return { status: r.status, data };
+  }, [method, url, body === undefined ? null : body]);
+}
+
 module.exports = {
   ROOT, BUILD, WARDGATED, ok, note, skip, doneTesting, scratchDir, freePort, sleep, writeConfig, writeBusyConfig,
-  fifoWriter, addUser, Daemon, launchBrowser, newPage, login, screenshot, axeSerious, VIEWPORTS,
+  fifoWriter, addUser, Daemon, launchBrowser, newPage, login, screenshot, axeSerious, VIEWPORTS, pageApi,
 };

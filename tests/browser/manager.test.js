@@ -34,19 +34,7 @@ const SCRIPT = [
   '        - {at_ms: 1300, device: bed-101A, point: in_bed, value: 1, repeat: 70, every_ms: 10}',
 ].join('\n');
 
-/* A JSON request from inside the page, with the page's session and CSRF token. */
-async function pageApi(page, method, url, body) {
-  return page.evaluate(async ([m, u, b]) => {
-    const s = await (await fetch('/api/v1/session')).json().catch(() => ({}));
-    const headers = { Accept: 'application/json' };
-    if (b !== null) headers['Content-Type'] = 'application/json';
-    if (m !== 'GET' && s.csrf) headers['X-CSRF-Token'] = s.csrf;
-    const r = await fetch(u, { method: m, headers, body: b === null ? undefined : JSON.stringify(b) });
-    let data = null;
-    try { data = await r.json(); } catch (e) { data = null; }
-    return { status: r.status, data };
-  }, [method, url, body === undefined ? null : body]);
-}
+const { pageApi } = lib;
 
 /* Console errors other than the browser's own line for a 4xx answer (which
  * several steps provoke on purpose). */

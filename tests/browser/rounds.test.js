@@ -25,16 +25,7 @@ function siteMinute() {
 }
 const hhmm = (m) => { const x = ((m % 1440) + 1440) % 1440; return `${String(Math.floor(x / 60)).padStart(2, '0')}:${String(x % 60).padStart(2, '0')}`; };
 
-async function pageApi(page, method, url, body) {
-  return page.evaluate(async ([m, u, b]) => {
-    const s = await (await fetch('/api/v1/session')).json().catch(() => ({}));
-    const headers = { Accept: 'application/json' };
-    if (b !== null) headers['Content-Type'] = 'application/json';
-    if (m !== 'GET' && s.csrf) headers['X-CSRF-Token'] = s.csrf;
-    const r = await fetch(u, { method: m, headers, body: b === null ? undefined : JSON.stringify(b) });
-    return { status: r.status, data: await r.json().catch(() => null) };
-  }, [method, url, body === undefined ? null : body]);
-}
+const { pageApi } = lib;
 
 async function main() {
   const dir = lib.scratchDir('rounds');

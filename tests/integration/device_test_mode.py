@@ -20,55 +20,25 @@ control FIFO, and the uplink to a real mosquitto counted with mosquitto_sub.
 About 90 s."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_until, ok,  # noqa: E402
-                     note, done)
+from harness import TMP, ROOT, WARDGATED, PLUGINS, free_port, wait_until, ok, done  # noqa: E402
 
 from wsdisplay import Display, add_user, is_raise_of  # noqa: E402
 from mqtt_peers import start_broker, start_sub  # noqa: E402
 from webclient import User  # noqa: E402
+from small_site import Wardgated, press, small_config  # noqa: E402
+
+RULES = ("  - {id: call, kind: call}\n  - {id: cord, kind: pull_cord}\n  - {id: presence, kind: presence}\n"
+         "  - {id: fire, kind: fire_zone}\n")
+PANEL = '  - {id: panel, bus: sim1, address: 11, profile: fire-panel-gb26875, room: "101"}\n'
 
 BASE = "wardgate/v1/test-district/test-home"
 MANAGER, STATION = ("manager1", "manager-password-1"), ("station1", "station-password-1")
-
-
-def write_config(web_port, mqtt_port, fifo):
-    with open(os.path.join(ROOT, "tests/integration/fixtures/small.yaml.in"), encoding="utf-8") as f:
-        text = f.read()
-    text = text.replace("@ROOT@", ROOT).replace("@SCRIPT@\n", "")
-    text = text.replace("      seed: 7\n", f"      seed: 7\n      control: {fifo}\n")
-    text = text.replace("  - {id: presence-102,", "  - {id: panel, bus: sim1, address: 11, profile: fire-panel-gb26875,"
-                        " room: \"101\"}\n  - {id: presence-102,")
-    text = text.replace("web:\n  enabled: false\n", f"""rules:
-  - {{id: call, kind: call}}
-  - {{id: cord, kind: pull_cord}}
-  - {{id: presence, kind: presence}}
-  - {{id: fire, kind: fire_zone}}
-web:
-  listen: 127.0.0.1
-  port: {web_port}
-uplink:
-  enabled: true
-  brokers: [tcp://127.0.0.1:{mqtt_port}]
-  keepalive_s: 5
-  reconnect_min_s: 1
-  reconnect_max_s: 2
-""")
-    path = os.path.join(TMP, "test_mode.yaml")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
-
-
-def press(fifo, line):
-    with open(fifo, "w") as f:
-        f.write(line + "\n")
 
 
 def main():
@@ -77,25 +47,14 @@ def main():
     start_sub(mqtt_port, received, f"{BASE}/event")
     web_port = free_port()
     fifo = os.path.join(TMP, "test-mode.fifo")
-    config = write_config(web_port, mqtt_port, fifo)
+    config = small_config("test_mode", web_port, RULES, mqtt_port, fifo, devices=PANEL,
+                          uplink="  reconnect_min_s: 1\n  reconnect_max_s: 2\n")
     db = os.path.join(TMP, "test-mode.db")
     add_user(WARDGATED, config, db, PLUGINS, TMP, MANAGER[0], MANAGER[1], role="manager")
     add_user(WARDGATED, config, db, PLUGINS, TMP, STATION[0], STATION[1])
-    log_path = os.path.join(TMP, "test-mode.log")
-
-    def start_daemon():
-        daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
-                                   "--web-root", os.path.join(ROOT, "web")],
-                                  stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
-        _children.append(daemon)
-        return daemon
-
-    def log():
-        with open(log_path, errors="replace") as f:
-            return f.read()
-
-    daemon = start_daemon()
-    ok(wait_until(lambda: "uplink: connected" in log() and "web: serving" in log(), 20),
+    daemon = Wardgated(config, db, "test-mode")
+    log = daemon.log
+    ok(daemon.start(("uplink: connected", "web: serving")),
        "the daemon runs, serves the web and is connected to mosquitto", log()[-2000:])
     display = Display(web_port, *STATION)
     snapshot = display.wait(lambda m: m.get("type") == "snapshot", 5)
@@ -211,10 +170,8 @@ def main():
     press(fifo, "call-102A call 0")
     time.sleep(0.5)
     display.close()
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(20)
-    daemon = start_daemon()
-    ok(wait_until(lambda: log().count("web: serving") >= 2, 20), "the daemon is started again")
+    daemon.stop()
+    ok(daemon.start(), "the daemon is started again")
     ok("restored test mode of room 102" in log(), "its log says the test mode of room 102 was restored",
        log()[-1500:])
     display = Display(web_port, *STATION)
@@ -237,8 +194,7 @@ def main():
     status, body = manager.call("DELETE", "/api/v1/test-mode/102")
     ok(status == 404, "ending it again is 404", body)
     display.close()
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(20)
+    daemon.stop()
     verify = subprocess.run([WARDGATED, "-c", config, "--db", db, "--verify-audit"], capture_output=True,
                             text=True)
     ok(verify.returncode == 0 and "intact" in verify.stdout,

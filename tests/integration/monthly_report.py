@@ -16,7 +16,6 @@ are refused. About 15 s."""
 import datetime
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -24,38 +23,18 @@ import jsonschema
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_until, ok,  # noqa: E402
-                     note, done)
+from harness import TMP, ROOT, WARDGATED, PLUGINS, free_port, wait_until, ok, note, done  # noqa: E402
 
 from wsdisplay import add_user  # noqa: E402
 from webclient import User  # noqa: E402
 from mqtt_peers import start_broker, start_sub  # noqa: E402
 from monthly_history import BANDS, FROM, TO, ZONE, expected, fill, generate  # noqa: E402
+from small_site import Wardgated, small_config  # noqa: E402
+
+RULES = "  - {id: call, kind: call}\n  - {id: cord, kind: pull_cord}\n  - {id: presence, kind: presence}\n"
 
 BASE = "wardgate/v1/test-district/test-home"
 SCHEMA = json.load(open(os.path.join(ROOT, "docs/schemas/monthly_report.json"), encoding="utf-8"))
-
-def write_config(web_port, mqtt_port):
-    with open(os.path.join(ROOT, "tests/integration/fixtures/small.yaml.in"), encoding="utf-8") as f:
-        text = f.read()
-    text = text.replace("@ROOT@", ROOT).replace("@SCRIPT@\n", "")
-    text = text.replace("web:\n  enabled: false\n", f"""rules:
-  - {{id: call, kind: call}}
-  - {{id: cord, kind: pull_cord}}
-  - {{id: presence, kind: presence}}
-web:
-  listen: 127.0.0.1
-  port: {web_port}
-uplink:
-  enabled: true
-  brokers: [tcp://127.0.0.1:{mqtt_port}]
-  keepalive_s: 5
-""")
-    path = os.path.join(TMP, "monthly.yaml")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
-
 
 def close(a, b):
     return a is None and b is None or (a is not None and b is not None and abs(a - b) < 0.0015)
@@ -67,7 +46,7 @@ def main():
     received = os.path.join(TMP, "monthly-mqtt.txt")
     start_sub(mqtt_port, received, f"{BASE}/event")
     web_port = free_port()
-    config = write_config(web_port, mqtt_port)
+    config = small_config("monthly", web_port, RULES, mqtt_port)
     db = os.path.join(TMP, "monthly.db")
     add_user(WARDGATED, config, db, PLUGINS, TMP, "manager1", "manager-password-1", role="manager")
     add_user(WARDGATED, config, db, PLUGINS, TMP, "nurse1", "nurse-password-1", role="nurse")
@@ -75,12 +54,8 @@ def main():
     in_month_rounds = [r for r in rounds if FROM <= r["ts"] < TO]
     want = expected(alarms, in_month_rounds, tests)
     note(f"{written} journal rows written; {want['alarms']} alarms raised in the month, {want['calls']} calls")
-    log_path = os.path.join(TMP, "monthly.log")
-    daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
-                               "--web-root", os.path.join(ROOT, "web")], stdout=open(log_path, "w"),
-                              stderr=subprocess.STDOUT)
-    _children.append(daemon)
-    ok(wait_until(lambda: "web: serving" in open(log_path).read(), 20), "the daemon runs")
+    daemon = Wardgated(config, db, "monthly")
+    ok(daemon.start(), "the daemon runs")
     manager, nurse = User(web_port, "manager1", "manager-password-1"), User(web_port, "nurse1", "nurse-password-1")
     status, got = manager.call("GET", "/api/v1/report/monthly?month=2026-10")
     ok(status == 200 and got.get("schema") == "wardgate/monthly_report/1" and got.get("month") == "2026-10"
@@ -139,17 +114,11 @@ def main():
     status, audit = manager.call("GET", "/api/v1/audit")
     ok(any(e["action"] == "monthly_report.add" and e["actor"] == "wardgated" for e in audit.get("entries", [])),
        "... and in the audit log (the hash chain)")
-    daemon.terminate()
-    daemon.wait(20)
-    daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
-                               "--web-root", os.path.join(ROOT, "web")], stdout=open(log_path, "a"),
-                              stderr=subprocess.STDOUT)
-    _children.append(daemon)
-    ok(wait_until(lambda: open(log_path).read().count("web: serving") >= 2, 20), "the daemon is started again")
+    daemon.stop()
+    ok(daemon.start(), "the daemon is started again")
     time.sleep(8)
     ok(open(received).read().count('"monthly_report"') == 1, "after a restart the month's report is not sent again")
-    daemon.terminate()
-    daemon.wait(20)
+    daemon.stop()
     broker.terminate()
     done()
 

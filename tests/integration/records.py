@@ -16,7 +16,6 @@ and the uplink to a real mosquitto counted with mosquitto_sub.
 About 20 s."""
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -24,44 +23,18 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_until, ok,  # noqa: E402
-                     note, done)
+from harness import TMP, WARDGATED, PLUGINS, free_port, wait_until, ok, done  # noqa: E402
 
 from wsdisplay import add_user  # noqa: E402
 from mqtt_peers import start_broker, start_sub  # noqa: E402
 from webclient import User, request  # noqa: E402
+from small_site import Wardgated, press, small_config  # noqa: E402
+
+RULES = "  - {id: call, kind: call}\n  - {id: cord, kind: pull_cord}\n  - {id: presence, kind: presence}\n"
 
 BASE = "wardgate/v1/test-district/test-home"
 USERS = {"nurse1": ("nurse", "nurse-password-1"), "manager1": ("manager", "manager-password-1"),
          "station1": ("station", "station-password-1")}
-
-
-def write_config(web_port, mqtt_port, fifo):
-    with open(os.path.join(ROOT, "tests/integration/fixtures/small.yaml.in"), encoding="utf-8") as f:
-        text = f.read()
-    text = text.replace("@ROOT@", ROOT).replace("@SCRIPT@\n", "")
-    text = text.replace("      seed: 7\n", f"      seed: 7\n      control: {fifo}\n")
-    text = text.replace("web:\n  enabled: false\n", f"""rules:
-  - {{id: call, kind: call}}
-  - {{id: cord, kind: pull_cord}}
-  - {{id: presence, kind: presence}}
-web:
-  listen: 127.0.0.1
-  port: {web_port}
-uplink:
-  enabled: true
-  brokers: [tcp://127.0.0.1:{mqtt_port}]
-  keepalive_s: 5
-""")
-    path = os.path.join(TMP, "records.yaml")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
-
-
-def press(fifo, line):
-    with open(fifo, "w") as f:
-        f.write(line + "\n")
 
 
 def refused(user, path, body, field, what):
@@ -76,21 +49,13 @@ def main():
     start_sub(mqtt_port, received, f"{BASE}/event")
     web_port = free_port()
     fifo = os.path.join(TMP, "records.fifo")
-    config = write_config(web_port, mqtt_port, fifo)
+    config = small_config("records", web_port, RULES, mqtt_port, fifo)
     db = os.path.join(TMP, "records.db")
     for name, (role, password) in USERS.items():
         add_user(WARDGATED, config, db, PLUGINS, TMP, name, password, role=role)
-    log_path = os.path.join(TMP, "records.log")
-    daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
-                               "--web-root", os.path.join(ROOT, "web")],
-                              stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-    _children.append(daemon)
-
-    def log():
-        with open(log_path, errors="replace") as f:
-            return f.read()
-
-    ok(wait_until(lambda: "uplink: connected" in log() and "web: serving" in log(), 20),
+    daemon = Wardgated(config, db, "records")
+    log = daemon.log
+    ok(daemon.start(("uplink: connected", "web: serving")),
        "the daemon runs, serves the web and is connected to mosquitto", log()[-2000:])
     nurse, manager, station = (User(web_port, n, USERS[n][1]) for n in ("nurse1", "manager1", "station1"))
 
@@ -170,8 +135,7 @@ def main():
     ok(any(e["action"] == "drill.add" and e["actor"] == "manager1" for e in entries), "the drill is audited")
     got = wait_until(lambda: '"kind":"handover"' in open(received).read() and '"kind":"drill"' in open(received).read(), 10)
     ok(got, "the district receives both records", open(received).read()[-1500:])
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(20)
+    daemon.stop()
     verify = subprocess.run([WARDGATED, "-c", config, "--db", db, "--verify-audit"], capture_output=True, text=True)
     ok(verify.returncode == 0 and "intact" in verify.stdout, "--verify-audit: the chain with both records is intact",
        verify.stdout + verify.stderr)

@@ -22,7 +22,6 @@ About 70 s."""
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -31,12 +30,14 @@ import zoneinfo
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modbus"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_until, ok,  # noqa: E402
-                     note, done)
+from harness import TMP, WARDGATED, PLUGINS, free_port, wait_until, ok, done  # noqa: E402
 
 from wsdisplay import Display, add_user  # noqa: E402
 from mqtt_peers import start_broker, start_sub  # noqa: E402
 from webclient import User, request  # noqa: E402
+from small_site import Wardgated, press, small_config  # noqa: E402
+
+RULES = "  - {id: call, kind: call}\n  - {id: presence, kind: presence}\n"
 
 BASE = "wardgate/v1/test-district/test-home"
 SITE_ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -47,36 +48,6 @@ USERS = {"nurse1": ("nurse", "nurse-password-1"), "manager1": ("manager", "manag
 def hhmm(minute):
     minute %= 1440
     return f"{minute // 60:02d}:{minute % 60:02d}"
-
-
-def write_config(web_port, mqtt_port, fifo, start_min):
-    with open(os.path.join(ROOT, "tests/integration/fixtures/small.yaml.in"), encoding="utf-8") as f:
-        text = f.read()
-    text = text.replace("@ROOT@", ROOT).replace("@SCRIPT@\n", "")
-    text = text.replace("      seed: 7\n", f"      seed: 7\n      control: {fifo}\n")
-    text = text.replace("web:\n  enabled: false\n", f"""rules:
-  - {{id: call, kind: call}}
-  - {{id: presence, kind: presence}}
-rounds:
-  - {{id: test-f1, zone: f1, window: "{hhmm(start_min)}-{hhmm(start_min + 30)}", every_min: 15, grace_min: 1}}
-web:
-  listen: 127.0.0.1
-  port: {web_port}
-uplink:
-  enabled: true
-  brokers: [tcp://127.0.0.1:{mqtt_port}]
-  keepalive_s: 5
-""")
-    path = os.path.join(TMP, "rounds.yaml")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
-
-
-def press(fifo, *lines):
-    with open(fifo, "w") as f:
-        for line in lines:
-            f.write(line + "\n")
 
 
 def overdue(phase, missing=None):
@@ -108,25 +79,16 @@ def main():
     start_sub(mqtt_port, received, f"{BASE}/event")
     web_port = free_port()
     fifo = os.path.join(TMP, "rounds.fifo")
-    config = write_config(web_port, mqtt_port, fifo, minute - 14)
+    start = minute - 14
+    config = small_config("rounds", web_port, RULES, mqtt_port, fifo, sections=(
+        f'rounds:\n  - {{id: test-f1, zone: f1, window: "{hhmm(start)}-{hhmm(start + 30)}", every_min: 15, '
+        'grace_min: 1}\n'))
     db = os.path.join(TMP, "rounds.db")
     for name, (role, password) in USERS.items():
         add_user(WARDGATED, config, db, PLUGINS, TMP, name, password, role=role)
-    log_path = os.path.join(TMP, "rounds.log")
-
-    def start_daemon():
-        daemon = subprocess.Popen([WARDGATED, "-c", config, "--db", db, "--plugin-dir", PLUGINS,
-                                   "--web-root", os.path.join(ROOT, "web")],
-                                  stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
-        _children.append(daemon)
-        return daemon
-
-    def log():
-        with open(log_path, errors="replace") as f:
-            return f.read()
-
-    daemon = start_daemon()
-    ok(wait_until(lambda: "uplink: connected" in log() and "web: serving" in log(), 20),
+    daemon = Wardgated(config, db, "rounds")
+    log = daemon.log
+    ok(daemon.start(("uplink: connected", "web: serving")),
        "the daemon runs, serves the web and is connected to mosquitto", log()[-2000:])
     display = Display(web_port, "station1", USERS["station1"][1])
     nurse, manager = User(web_port, "nurse1", USERS["nurse1"][1]), User(web_port, "manager1", USERS["manager1"][1])
@@ -188,10 +150,8 @@ def main():
     ok(slot and {r["room"]: r["by"] for r in slot["rooms"]} == {"101": "presence-101", "102": "nurse1"},
        "... 101 by its presence button, 102 by nurse1", slot)
     display.close()
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(20)
-    daemon = start_daemon()
-    ok(wait_until(lambda: log().count("web: serving") >= 2, 20), "the daemon is started again")
+    daemon.stop()
+    ok(daemon.start(), "the daemon is started again")
     status, reply = nurse.call("GET", "/api/v1/rounds")
     slot = reply["rounds"][0]["slot"] if status == 200 else None
     ok(slot and slot["done"] == 2, "after the restart the slot still has both check-ins", reply)
@@ -200,8 +160,7 @@ def main():
     ok(("round.checkin", "102", "nurse1") in actions and actions.count(("round.checkin_refused", "102", "nurse1")) == 2
        and any(a[0] == "round.add" and a[2] == "wardgated" for a in actions),
        "the audit log has the check-in, the two refused codes and the round's result", actions)
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait(20)
+    daemon.stop()
     verify = subprocess.run([WARDGATED, "-c", config, "--db", db, "--verify-audit"], capture_output=True, text=True)
     ok(verify.returncode == 0 and "intact" in verify.stdout, "--verify-audit: the chain with the round is intact",
        verify.stdout + verify.stderr)

@@ -34,6 +34,7 @@ from harness import (TMP, ROOT, WARDGATED, PLUGINS, _children, free_port, wait_u
 from wsdisplay import Display, add_user, is_raise_of  # noqa: E402
 from storage_faults_lib import Locker, fill  # noqa: E402
 from mqtt_peers import start_broker, start_sub  # noqa: E402
+from small_site import small_config  # noqa: E402
 
 CHECK_MQTT = os.path.join(ROOT, "tests/integration/check_mqtt.py")
 SANITIZE = os.environ.get("SANITIZE") == "1"
@@ -43,28 +44,8 @@ PASSWORD = "station-password-1"
 
 
 def write_config(name, web_port, mqtt_port, fifo):
-    with open(os.path.join(ROOT, "tests/integration/fixtures/small.yaml.in"), encoding="utf-8") as f:
-        text = f.read()
-    text = text.replace("@ROOT@", ROOT).replace("@SCRIPT@\n", "")
-    text = text.replace("      seed: 7\n", f"      seed: 7\n      control: {fifo}\n")
-    text = text.replace("web:\n  enabled: false\n", f"""rules:
-  - {{id: call, kind: call}}
-  - {{id: presence, kind: presence}}
-web:
-  listen: 127.0.0.1
-  port: {web_port}
-uplink:
-  enabled: true
-  brokers: [tcp://127.0.0.1:{mqtt_port}]
-  keepalive_s: 5
-  reconnect_min_s: 1
-  reconnect_max_s: 2
-  heartbeat_s: 2
-""")
-    path = os.path.join(TMP, f"{name}.yaml")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
+    return small_config(name, web_port, "  - {id: call, kind: call}\n  - {id: presence, kind: presence}\n", mqtt_port,
+                        fifo, uplink="  reconnect_min_s: 1\n  reconnect_max_s: 2\n  heartbeat_s: 2\n")
 
 
 def press(fifo, device):

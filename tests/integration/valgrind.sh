@@ -62,7 +62,7 @@ check "... and the scripted pull was raised and reset" grep -qE "ALARM reset .*p
 # WebSocket that gets its snapshot and one that sends garbage, bad JSON.
 web_port=$(free_port)
 make_config "$TMP/web.yaml" "        - {at_ms: 0, device: call-101A, point: call, value: 1}"
-sed -i "s|^web:|rules:\n  - {id: bed-call, kind: call, meaning: call_button}\nweb:|; s|^  enabled: false|  listen: 127.0.0.1\n  port: $web_port\n  root: $ROOT/web|" "$TMP/web.yaml"
+sed -i "s|^web:|rules:\n  - {id: bed-call, kind: call, meaning: call_button}\nrounds:\n  - {id: day, zone: f1, window: \"00:00-23:59\", every_min: 60}\nweb:|; s|^  enabled: false|  listen: 127.0.0.1\n  port: $web_port\n  root: $ROOT/web|" "$TMP/web.yaml"
 log=$TMP/web.log
 "${vg[@]}" --log-file="$TMP/vg-web.txt" "$WARDGATED" -c "$TMP/web.yaml" --db "$TMP/web.db" --plugin-dir "$PLUGINS" >"$log" 2>&1 &
 DAEMON_PID=$!; _pids+=("$DAEMON_PID")
@@ -100,11 +100,21 @@ records = [call("POST", "/api/v1/test-mode", json.dumps({"target": "101", "minut
            call("POST", "/api/v1/drills", json.dumps({"kind": "fire"}), h)[0].status,
            call("DELETE", "/api/v1/test-mode/101", headers=h)[0].status]
 print("records", records)
+# rounds and the monthly report (issue 17)
+codes = json.loads(call("GET", "/api/v1/rounds/rooms", headers=h)[1])["rooms"]
+rounds = [call("GET", "/api/v1/rounds", headers=h)[0].status,
+          call("GET", "/api/v1/rounds/qr/101?origin=http://10.0.0.1:8080", headers=h)[0].status,
+          call("POST", "/api/v1/rounds/checkin", json.dumps({"room": "101", "code": "x" * 22}), h)[0].status,
+          call("POST", "/api/v1/rounds/checkin", json.dumps({"room": "101", "code": codes[0]["code"]}), h)[0].status,
+          call("GET", "/api/v1/report/monthly?month=2026-10", headers=h)[0].status,
+          call("GET", "/api/v1/report/monthly?month=bad", headers=h)[0].status]
+print("rounds", rounds)
 PY
 sleep 1
 stop_daemon TERM
 check "the web server's client got its answers" grep -q "\[200, 200, 200, 200, 400, 200, 'snapshot'\]" "$TMP/web-client.txt"
 check "... and for test mode, its report, a handover and a drill" grep -q "records \[200, 400, 200, 200, 200, 400, 200\]" "$TMP/web-client.txt"
+check "... and for rounds, a room's QR code, check-ins and the monthly report" grep -q "rounds \[200, 200, 403, 200, 200, 400\]" "$TMP/web-client.txt"
 [ -s "$TMP/web-client.txt" ] && note "$(cat "$TMP/web-client.txt" | tail -5)"
 check "wardgated with the web server under memcheck: no errors or leaks (exit $DAEMON_RC)" test "$DAEMON_RC" -eq 0
 [ "$DAEMON_RC" -ne 0 ] && note "$(head -60 "$TMP/vg-web.txt")"
@@ -166,7 +176,8 @@ check "... and the abandoned export was let go" grep -q "abandoned by its client
 check "wardgated with exports and an abandoned one under memcheck: no errors or leaks (exit $DAEMON_RC)" test "$DAEMON_RC" -eq 0
 [ "$DAEMON_RC" -ne 0 ] && note "$(head -60 "$TMP/vg-q.txt")"
 
-for t in test_core test_plugin_host test_queue test_config test_store test_modbus test_gpio test_config_edit; do
+for t in test_core test_plugin_host test_queue test_config test_store test_modbus test_gpio test_config_edit \
+         test_engine_test_mode test_engine_rounds test_audit_chain; do
   "${vg[@]}" --log-file="$TMP/vg-$t.txt" "$BUILD/tests/$t" >"$TMP/$t.out" 2>&1; rc=$?
   check "$t under memcheck: no errors or leaks (exit $rc)" test $rc -eq 0
   [ $rc -ne 0 ] && note "$(head -30 "$TMP/vg-$t.txt")"

@@ -241,20 +241,8 @@ static void set(struct fixture *f, const char *device, const char *point, double
  * be polled answers (so supervision stays quiet) unless `silent` names it. */
 static void advance(struct fixture *f, int seconds, const char *silent)
 {
-    for (int s = 0; s < seconds; s++) {
-        f->now += 1000;
-        for (size_t d = 0; d < f->config->device_count; d++) {
-            const struct wg_device *device = &f->config->devices[d];
-            if ((silent && strcmp(device->id, silent) == 0) ||
-                (f->now / 1000) % (device->poll_ms / 1000 ? device->poll_ms / 1000 : 1) != 0)
-                continue;
-            /* a heartbeat reading keeps the device alive without changing anything */
-            double v = isnan(f->values[d][0]) ? 0 : f->values[d][0];
-            engine_on_point(f->engine, d, 0, v, v, false, f->now);
-            f->values[d][0] = v;
-        }
-        engine_tick(f->engine, f->now);
-    }
+    for (int s = 0; s < seconds; s++)
+        test_engine_second(f->engine, f->config, f->values, &f->now, silent);
 }
 
 /* "kind:phase" of the recorded changes from `from` on, joined by spaces. */

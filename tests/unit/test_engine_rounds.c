@@ -126,15 +126,8 @@ static void until(struct fixture *f, int hour, int minute)
     int64_t target = utc(hour, minute);
     while (target <= f->now - 12 * 3600000LL)
         target += 86400000LL;
-    while (f->now < target) {
-        f->now += 1000;
-        for (size_t d = 0; d < f->config->device_count; d++) {
-            double v = isnan(f->values[d][0]) ? 0 : f->values[d][0];
-            engine_on_point(f->engine, d, 0, v, v, isnan(f->values[d][0]), f->now);
-            f->values[d][0] = v;
-        }
-        engine_tick(f->engine, f->now);
-    }
+    while (f->now < target)
+        test_engine_second(f->engine, f->config, f->values, &f->now, NULL);
 }
 
 /* Staff presence logged in the room and ended: a check-in. */

@@ -127,15 +127,8 @@ static void set(struct fixture *f, const char *device, const char *point, double
 /* Seconds pass; every device answers (no supervision alarm) and the engine ticks. */
 static void advance(struct fixture *f, int seconds)
 {
-    for (int s = 0; s < seconds; s++) {
-        f->now += 1000;
-        for (size_t d = 0; d < f->config->device_count; d++) {
-            double v = isnan(f->values[d][0]) ? 0 : f->values[d][0];
-            engine_on_point(f->engine, d, 0, v, v, isnan(f->values[d][0]), f->now);
-            f->values[d][0] = v;
-        }
-        engine_tick(f->engine, f->now);
-    }
+    for (int s = 0; s < seconds; s++)
+        test_engine_second(f->engine, f->config, f->values, &f->now, NULL);
 }
 
 static size_t active_of(struct fixture *f, const char *kind)

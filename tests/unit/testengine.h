@@ -39,4 +39,24 @@ static inline void test_engine_reading(struct wg_engine *engine, const struct wg
     values[d][p] = value;
 }
 
+/* One second passes: every device but `silent` (NULL: none) whose poll is
+ * due answers (its first point, unchanged: supervision stays quiet), then
+ * the engine ticks. */
+static inline void test_engine_second(struct wg_engine *engine, const struct wg_config *config,
+                                      double (*values)[TEST_ENGINE_MAX], int64_t *now,
+                                      const char *silent)
+{
+    *now += 1000;
+    for (size_t d = 0; d < config->device_count; d++) {
+        const struct wg_device *device = &config->devices[d];
+        if ((silent && strcmp(device->id, silent) == 0) ||
+            (*now / 1000) % (device->poll_ms / 1000 ? device->poll_ms / 1000 : 1) != 0)
+            continue;
+        double v = isnan(values[d][0]) ? 0 : values[d][0];
+        engine_on_point(engine, d, 0, v, v, false, *now);
+        values[d][0] = v;
+    }
+    engine_tick(engine, *now);
+}
+
 #endif
