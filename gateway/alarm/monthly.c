@@ -156,8 +156,8 @@ static json_t *distribution(int64_t *waits, size_t count)
     qsort(waits, count, sizeof *waits, by_value);
     json_t *p50 = count ? json_real((double)waits[(count - 1) / 2] / 1000.0) : json_null();
     json_t *p90 = count ? json_real((double)waits[(count * 9 - 1) / 10] / 1000.0) : json_null();
-    return json_pack("{s:I, s:o, s:o, s:o}", "count", (json_int_t)count, "p50_s", p50, "p90_s",
-                     p90, "bands", bands);
+    return json_pack("{s:I, s:o, s:o, s:o}", "count", (json_int_t)count, "p50_s", p50, "p90_s", p90,
+                     "bands", bands);
 }
 
 static bool is_call(const struct tracked *alarm)
@@ -183,8 +183,9 @@ static json_t *response_json(const struct month *month)
             if (!is_call(alarm))
                 continue;
             calls += s == 0;
-            int64_t at = s == 0 ? alarm->acknowledged_ms : s == 1 ? alarm->attended_ms
-                                                                   : alarm->reset_ms;
+            int64_t at = s == 0   ? alarm->acknowledged_ms
+                         : s == 1 ? alarm->attended_ms
+                                  : alarm->reset_ms;
             if (at >= alarm->raised_ms && at)
                 waits[n++] = at - alarm->raised_ms;
         }
@@ -276,8 +277,7 @@ static json_t *faults_json(const struct month *month)
         int64_t end = alarm->reset_ms ? alarm->reset_ms : month->to_ms;
         hours += (double)(end - alarm->raised_ms) / 3600000.0;
         faults[n++] = json_pack("{s:s, s:s, s:I, s:o, s:I}", "device", alarm->device, "kind",
-                                alarm->kind, "raised_ms", (json_int_t)alarm->raised_ms,
-                                "reset_ms",
+                                alarm->kind, "raised_ms", (json_int_t)alarm->raised_ms, "reset_ms",
                                 alarm->reset_ms ? json_integer(alarm->reset_ms) : json_null(),
                                 "open_s", (json_int_t)((end - alarm->raised_ms) / 1000));
     }
@@ -290,8 +290,8 @@ static json_t *faults_json(const struct month *month)
             json_decref(faults[i]);
     }
     free(faults);
-    return json_pack("{s:I, s:f, s:o*}", "count", (json_int_t)count, "open_hours", hours,
-                     "longest", list);
+    return json_pack("{s:I, s:f, s:o*}", "count", (json_int_t)count, "open_hours", hours, "longest",
+                     list);
 }
 
 static json_t *tests_json(const struct month *month)
@@ -299,7 +299,8 @@ static json_t *tests_json(const struct month *month)
     int64_t weeks = (month->to_ms - month->from_ms + WEEK_MS - 1) / WEEK_MS;
     size_t devices = json_array_size(month->testable), done = 0;
     for (size_t d = 0; d < devices; d++) {
-        const char *id = json_string_value(json_object_get(json_array_get(month->testable, d), "id"));
+        const char *id =
+            json_string_value(json_object_get(json_array_get(month->testable, d), "id"));
         for (int64_t w = 0; id && w < weeks; w++) {
             char key[160];
             snprintf(key, sizeof key, "%s\x1f%lld", id, (long long)w);
@@ -339,8 +340,8 @@ int monthly_compute(struct wg_store_reader *reader, const char *month_name, int6
             "to_ms", (json_int_t)to_ms, "alarms", (json_int_t)month.count, "calls_by_hour",
             hours_json(&month), "response", response_json(&month), "alarms_by_risk",
             risks_json(&month), "bed_exits", bed_exits_json(&month), "device_faults",
-            faults_json(&month), "rounds", "slots", month.slots, "complete", month.complete,
-            "late", month.late, "missed", month.missed, "rooms_planned", month.rooms_planned,
+            faults_json(&month), "rounds", "slots", month.slots, "complete", month.complete, "late",
+            month.late, "missed", month.missed, "rooms_planned", month.rooms_planned,
             "rooms_checked", month.rooms_checked, "tests", tests_json(&month));
         if (*report)
             rc = 0;

@@ -115,9 +115,9 @@ static const struct wg_cfg_node *section(const struct wg_cfg_node *root, const c
 
 struct wg_config *config_load(const char *path, struct wg_diag *diag)
 {
-    static const char *const keys[] = {"site",       "plugins",   "log",   "storage", "profiles",
-                                       "zones",      "residents", "buses", "devices", "rules",
-                                       "escalation", "rounds",    "uplink", "web",   NULL};
+    static const char *const keys[] = {"site",       "plugins",   "log",    "storage", "profiles",
+                                       "zones",      "residents", "buses",  "devices", "rules",
+                                       "escalation", "rounds",    "uplink", "web",     NULL};
     size_t first_message = diag->count;
     struct wg_config *config = calloc(1, sizeof *config);
     struct config_owned *owned = calloc(1, sizeof *owned);

@@ -123,8 +123,8 @@ int core_record(struct wg_core *core, const char *kind, json_t *body, const char
 /* Rounds (alarm/engine.h). A check-in by a room's QR code: `code` must be
  * the room's (core_round_code). 0, or -1 with the reason in `why`. */
 struct wg_round_slot;
-int core_round_checkin(struct wg_core *core, const char *room_id, const char *code,
-                       const char *who, char *why, size_t why_len);
+int core_round_checkin(struct wg_core *core, const char *room_id, const char *code, const char *who,
+                       char *why, size_t why_len);
 /* The room's check-in code (base64url, 22 characters), for its QR code. */
 void core_round_code(struct wg_core *core, const char *room_id, char code[23]);
 /* The running slot of round `index`: false when none runs now. */

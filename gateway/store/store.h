@@ -236,7 +236,7 @@ enum wg_evict_class {
     WG_EVICT_TELEMETRY,
     WG_EVICT_POINT,
     WG_EVICT_WRITE_RESULT,
-    WG_EVICT_HEALTH, /* device health, system and any other non-alarm journal kind */
+    WG_EVICT_HEALTH,   /* device health, system and any other non-alarm journal kind */
     WG_EVICT_EVIDENCE, /* records for inspectors (store_kept_like_alarms), kept like alarms */
     WG_EVICT_AUDIT,
     WG_EVICT_ALARM,

@@ -147,8 +147,8 @@ static int setup_site(void **state, int64_t start, const char *text)
         for (size_t p = 0; p < TEST_ENGINE_MAX; p++)
             f->values[d][p] = NAN;
     f->now = start;
-    f->engine =
-        engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
+    f->engine = engine_new(
+        f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
     assert_non_null(f->engine);
     *state = f;
     return 0;
@@ -839,8 +839,8 @@ static void test_restart_keeps_active_calls(void **state)
     for (size_t i = 0; i < n; i++)
         saved[i] = alarm_to_json(active[i]);
     engine_free(f->engine);
-    f->engine =
-        engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
+    f->engine = engine_new(
+        f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(engine_restore(f->engine, saved[i]), 0);
         json_decref(saved[i]);
@@ -874,8 +874,8 @@ static void test_restart_redrives_interlocks(void **state)
         saved[i] = alarm_to_json(active[i]);
     engine_free(f->engine);
     f->write_count = 0;
-    f->engine =
-        engine_new(f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
+    f->engine = engine_new(
+        f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(engine_restore(f->engine, saved[i]), 0);
         json_decref(saved[i]);
@@ -958,8 +958,9 @@ static void test_two_thousand_active_alarms(void **state)
     for (size_t d = 0; d < config->device_count; d++)
         house.lamp[d] = NAN;
     int64_t now = utc(3, 0);
-    struct wg_engine *engine =
-        engine_new(config, (struct wg_engine_host){&house, big_change, big_write, NULL, NULL, NULL, NULL}, now);
+    struct wg_engine *engine = engine_new(
+        config, (struct wg_engine_host){&house, big_change, big_write, NULL, NULL, NULL, NULL},
+        now);
     assert_non_null(engine);
     for (int r = 1; r <= BIG_ROOMS; r++) {
         char id[32];
