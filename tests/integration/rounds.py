@@ -143,6 +143,10 @@ def main():
     ok(status == 403, "a nurse may not print the codes (403)", reply)
     query = urllib.parse.parse_qs(urllib.parse.urlparse(text).query)
     press(fifo, "presence-101 presence 1", "presence-101 presence 0")
+    # The sim reads its FIFO on its own thread: wait for the press to reach the round.
+    ok(wait_until(lambda: any(r["room"] == "101" and r["checked_ms"] for r in
+                              (nurse.call("GET", "/api/v1/rounds")[1]["rounds"][0].get("slot") or {}).get("rooms", [])), 10),
+       "room 101's presence checks it in for the new slot")
     status, reply = nurse.call("POST", "/api/v1/rounds/checkin", {"room": query.get("room", [""])[0],
                                                                    "code": query.get("code", [""])[0]})
     slot = reply.get("rounds", [{}])[0].get("slot") if status == 200 else None
