@@ -35,39 +35,50 @@
   });
   const $ = (id) => document.getElementById(id);
 
-  function show(kind, text, detail) {
+  /* What is shown, as keys, so that switching the language says it again
+   * without sending the check-in a second time. */
+  let shown = null;
+
+  function show(kind, key, params, detailKey, detailParams) {
+    shown = { kind, key, params, detailKey, detailParams };
     $('checkin-state').className = `checkin-state ${kind}`;
     $('checkin-mark').textContent = kind === 'ok' ? '✓' : kind === 'error' ? '✗' : '…';
-    $('checkin-text').textContent = text;
-    $('checkin-detail').textContent = detail || '';
+    $('checkin-text').textContent = WG.t(key, params);
+    $('checkin-detail').textContent = detailKey ? WG.t(detailKey, detailParams) : '';
   }
 
   async function start() {
     document.documentElement.lang = WG.lang() === 'zh' ? 'zh-CN' : 'en';
     WG.translatePage();
-    $('lang-toggle').addEventListener('click', () => { WG.setLang(WG.lang() === 'zh' ? 'en' : 'zh'); location.reload(); });
+    $('lang-toggle').addEventListener('click', () => {
+      WG.setLang(WG.lang() === 'zh' ? 'en' : 'zh');
+      document.documentElement.lang = WG.lang() === 'zh' ? 'zh-CN' : 'en';
+      WG.translatePage();
+      if (shown) show(shown.kind, shown.key, shown.params, shown.detailKey, shown.detailParams);
+      if (WG.session) $('checkin-user').textContent = WG.t('checkin.user', { user: WG.session.username });
+    });
     const params = new URLSearchParams(location.search);
     const room = params.get('room') || '';
     const code = params.get('code') || '';
-    if (!room || !code) { show('error', WG.t('checkin.bad_link')); return; }
+    if (!room || !code) { show('error', 'checkin.bad_link'); return; }
     let session;
     try {
       session = await WG.requireRole('nurse');
     } catch (e) {
-      show('error', WG.t('checkin.network'));
+      show('error', 'checkin.network');
       return;
     }
     if (!session) {
-      if (WG.session) show('error', WG.t('checkin.role', { user: WG.session.username }));
+      if (WG.session) show('error', 'checkin.role', { user: WG.session.username });
       return; /* otherwise on the way to the login page, which comes back here */
     }
     $('checkin-user').textContent = WG.t('checkin.user', { user: session.username });
-    show('busy', WG.t('checkin.sending'));
+    show('busy', 'checkin.sending');
     let res;
     try {
       res = await WG.api('POST', '/api/v1/rounds/checkin', { room, code });
     } catch (e) {
-      show('error', WG.t('checkin.network'));
+      show('error', 'checkin.network');
       return;
     }
     const data = res.data && typeof res.data === 'object' ? res.data : {};
@@ -76,19 +87,18 @@
       const round = (data.rounds || []).find((r) => r.slot && r.slot.rooms.some((x) => x.room === room));
       const slot = round ? round.slot : null;
       const name = slot ? (slot.rooms.find((x) => x.room === room).room_name || room) : room;
-      show('ok', WG.t('checkin.ok', { room: name }), slot ? WG.t('checkin.ok.detail', {
-        time: WG.fmtTime(data.checked_ms).slice(11, 16),
-        done: slot.done, planned: slot.planned,
-      }) : '');
+      show('ok', 'checkin.ok', { room: name }, slot ? 'checkin.ok.detail' : null, slot ? {
+        time: WG.fmtTime(data.checked_ms).slice(11, 16), done: slot.done, planned: slot.planned,
+      } : null);
       if (navigator.vibrate) navigator.vibrate(200);
     } else if (res.status === 403) {
-      show('error', WG.t('checkin.wrong_code'));
+      show('error', 'checkin.wrong_code');
     } else if (res.status === 409) {
-      show('error', WG.t('checkin.not_due', { room }));
+      show('error', 'checkin.not_due', { room });
     } else if (res.status === 404) {
-      show('error', WG.t('checkin.unknown', { room }));
+      show('error', 'checkin.unknown', { room });
     } else {
-      show('error', WG.t('checkin.failed', { status: res.status }));
+      show('error', 'checkin.failed', { status: res.status });
     }
   }
 

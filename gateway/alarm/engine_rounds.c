@@ -271,16 +271,14 @@ int engine_rounds_rebuild(struct wg_engine *engine, const struct wg_config *old,
         const struct wg_round *round = &config->rounds[r];
         size_t count = 0;
         for (size_t room = 0; room < config->room_count; room++)
-            count += config->rooms[room].zone == round->zone && config->rooms[room].kind &&
-                     strcmp(config->rooms[room].kind, "resident") == 0;
+            count += config_resident_room_in(config, room, round->zone);
         states[r].rooms = calloc(count ? count : 1, sizeof *states[r].rooms);
         if (!states[r].rooms) {
             free_states(states, config->round_count);
             return -1;
         }
         for (size_t room = 0; room < config->room_count; room++)
-            if (config->rooms[room].zone == round->zone && config->rooms[room].kind &&
-                strcmp(config->rooms[room].kind, "resident") == 0)
+            if (config_resident_room_in(config, room, round->zone))
                 states[r].rooms[states[r].room_count++].room = room;
         /* The same round before a reload: its slot, check-ins and alarm carry over. */
         for (size_t o = 0; old && engine->rounds && o < old->round_count; o++) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "config/config.h"
@@ -40,6 +41,24 @@ struct month {
     json_t *tested;
     const json_t *testable;
 };
+
+int64_t monthly_start_ms(int year, int month)
+{
+    struct tm local = {.tm_year = year - 1900 + (month - 1) / 12,
+                       .tm_mon = (month - 1) % 12,
+                       .tm_mday = 1,
+                       .tm_isdst = -1};
+    return (int64_t)mktime(&local) * 1000;
+}
+
+void monthly_previous(int64_t now_ms, int *year, int *month)
+{
+    time_t now = (time_t)(now_ms / 1000);
+    struct tm local = {0};
+    localtime_r(&now, &local);
+    *year = local.tm_year + 1900 - (local.tm_mon == 0);
+    *month = local.tm_mon == 0 ? 12 : local.tm_mon;
+}
 
 static void copy(char *out, size_t len, const json_t *value)
 {

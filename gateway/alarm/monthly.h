@@ -24,6 +24,12 @@
 
 #define WG_MONTHLY_SCHEMA "wardgate/monthly_report/1"
 
+/* The first moment of `month` (1-12; 13 is January of the next year) of
+ * `year`, in local time (the daemon's TZ is the site's zone). */
+int64_t monthly_start_ms(int year, int month);
+/* The month before the one holding now_ms, local time. */
+void monthly_previous(int64_t now_ms, int *year, int *month);
+
 /* The report of from_ms <= t < to_ms for the `month` ("2026-11") named in
  * it. `testable` is the list of devices a test covers ([{id, ...}], as the
  * test report has it; borrowed). 0 with *report set, or -1 with the reason. */

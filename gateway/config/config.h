@@ -310,6 +310,8 @@ size_t config_find_bed(const struct wg_config *config, const char *id);
 size_t config_find_bus(const struct wg_config *config, const char *id);
 size_t config_find_profile(const struct wg_config *config, const char *id);
 size_t config_find_zone(const struct wg_config *config, const char *id);
+/* Whether room is a resident room of zone: the rooms a round of the zone checks. */
+bool config_resident_room_in(const struct wg_config *config, size_t room, size_t zone);
 /* The place a fire-panel device maps this zone (fire_zone > 0) or this loop
  * and address (loop > 0) to, or NULL. By loop and address first, then zone. */
 const struct wg_place *config_fire_place(const struct wg_device *device, int fire_zone, int loop,

@@ -9,11 +9,16 @@
 #define ROUND_EVERY_MIN_LOW  15
 #define ROUND_EVERY_MIN_HIGH 720
 
+bool config_resident_room_in(const struct wg_config *config, size_t room, size_t zone)
+{
+    return room < config->room_count && config->rooms[room].zone == zone &&
+           config->rooms[room].kind && strcmp(config->rooms[room].kind, "resident") == 0;
+}
+
 static bool zone_has_resident_room(const struct wg_config *config, size_t zone)
 {
     for (size_t r = 0; r < config->room_count; r++)
-        if (config->rooms[r].zone == zone && config->rooms[r].kind &&
-            strcmp(config->rooms[r].kind, "resident") == 0)
+        if (config_resident_room_in(config, r, zone))
             return true;
     return false;
 }

@@ -7,8 +7,6 @@
  * again an hour later. */
 #include "core/core_private.h"
 
-#include <time.h>
-
 #include "alarm/monthly.h"
 #include "store/query.h"
 
@@ -27,20 +25,10 @@ struct monthly_job {
 /* "YYYY-MM" of the month before the one holding now, and its bounds. */
 static void previous_month(int64_t now_ms, char month[16], int64_t *from_ms, int64_t *to_ms)
 {
-    time_t now = (time_t)(now_ms / 1000);
-    struct tm local;
-    localtime_r(&now, &local);
-    struct tm first = {
-        .tm_year = local.tm_year, .tm_mon = local.tm_mon, .tm_mday = 1, .tm_isdst = -1};
-    *to_ms = (int64_t)mktime(&first) * 1000;
-    first = (struct tm){.tm_year = local.tm_year - (local.tm_mon == 0),
-                        .tm_mon = local.tm_mon == 0 ? 11 : local.tm_mon - 1,
-                        .tm_mday = 1,
-                        .tm_isdst = -1};
-    *from_ms = (int64_t)mktime(&first) * 1000;
-    int year = first.tm_year + 1900, mon = first.tm_mon + 1;
-    if (year < 1000 || year > 9999)
-        year = 1970; /* a clock that far off names no real month */
+    int year, mon;
+    monthly_previous(now_ms, &year, &mon);
+    *from_ms = monthly_start_ms(year, mon);
+    *to_ms = monthly_start_ms(year, mon + 1);
     snprintf(month, 16, "%04d-%02d", year % 10000, mon % 100);
 }
 

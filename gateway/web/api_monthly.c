@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct monthly_job {
     struct wg_query_job job; /* first: the service hands this back */
@@ -39,16 +38,6 @@ static void monthly_free(struct wg_query_job *base)
     free(job);
 }
 
-/* Local midnight of the first of the month (month 13 = January next year). */
-static int64_t month_start_ms(int year, int month)
-{
-    struct tm local = {.tm_year = year - 1900 + (month - 1) / 12,
-                       .tm_mon = (month - 1) % 12,
-                       .tm_mday = 1,
-                       .tm_isdst = -1};
-    return (int64_t)mktime(&local) * 1000;
-}
-
 void api_monthly_report(struct wg_api *api, const struct wg_web_request *request)
 {
     struct query_param params[] = {{"month", NULL}};
@@ -64,12 +53,7 @@ void api_monthly_report(struct wg_api *api, const struct wg_web_request *request
             return;
         }
     } else {
-        /* The month before this one, in the site's time. */
-        time_t now = (time_t)(bridge_core_now_ms(api->core) / 1000);
-        struct tm local;
-        localtime_r(&now, &local);
-        year = local.tm_year + 1900 - (local.tm_mon == 0);
-        month = local.tm_mon == 0 ? 12 : local.tm_mon;
+        bridge_previous_month(bridge_core_now_ms(api->core), &year, &month);
     }
     struct monthly_job *job = calloc(1, sizeof *job);
     json_t *testable = bridge_core_testable_devices_json(api->core);
@@ -82,8 +66,8 @@ void api_monthly_report(struct wg_api *api, const struct wg_web_request *request
     *job = (struct monthly_job){.job = {.run = monthly_run, .free = monthly_free},
                                 .bridge = api->bridge,
                                 .request_id = request->id,
-                                .from_ms = month_start_ms(year, month),
-                                .to_ms = month_start_ms(year, month + 1),
+                                .from_ms = bridge_month_start_ms(year, month),
+                                .to_ms = bridge_month_start_ms(year, month + 1),
                                 .testable = testable};
     snprintf(job->month, sizeof job->month, "%04d-%02d", year, month);
     if (query_submit(api->queries, &job->job) != 0) /* it frees the job */

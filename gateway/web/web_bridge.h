@@ -269,6 +269,9 @@ void bridge_core_stats(struct wg_core *core, struct wg_web_core_stats *stats);
 /* A worker: the response figures for alarms raised in [from_ms, to_ms) as
  * new JSON in *json (docs/response.md; NULL when out of memory): 0, or -1
  * with the reason in `err` (alarm/response.h). */
+/* A month's first moment, and the month before now (alarm/monthly.h). */
+int64_t bridge_month_start_ms(int year, int month);
+void bridge_previous_month(int64_t now_ms, int *year, int *month);
 /* Query worker: the monthly report (alarm/monthly.h); `testable` borrowed. */
 int bridge_monthly_report_json(struct wg_store_reader *reader, const char *month, int64_t from_ms,
                                int64_t to_ms, const json_t *testable, json_t **json, char *err,

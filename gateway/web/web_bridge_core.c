@@ -73,12 +73,6 @@ void bridge_core_audit(struct wg_core *core, const char *actor, const char *orig
 
 /* ---- rounds ---- */
 
-static bool resident_room_of(const struct wg_config *config, size_t room, size_t zone)
-{
-    return config->rooms[room].zone == zone && config->rooms[room].kind &&
-           strcmp(config->rooms[room].kind, "resident") == 0;
-}
-
 json_t *bridge_core_rounds_json(struct wg_core *core)
 {
     const struct wg_config *config = core_config(core);
@@ -130,7 +124,7 @@ bool bridge_core_round_code(struct wg_core *core, const char *room_id, char code
     const struct wg_config *config = core_config(core);
     size_t room = config_find_room(config, room_id);
     for (size_t r = 0; room != WG_NO_INDEX && r < config->round_count; r++)
-        if (resident_room_of(config, room, config->rounds[r].zone)) {
+        if (config_resident_room_in(config, room, config->rounds[r].zone)) {
             core_round_code(core, room_id, code);
             return true;
         }
@@ -241,6 +235,16 @@ void bridge_core_stats(struct wg_core *core, struct wg_web_core_stats *out)
         if (c != WG_CLASS_KEEP) /* outbox deletes are never dropped */
             out->dropped[out->dropped_classes++] = (typeof(out->dropped[0])){
                 writer_class_name((enum wg_write_class)c), storage->dropped[c]};
+}
+
+int64_t bridge_month_start_ms(int year, int month)
+{
+    return monthly_start_ms(year, month);
+}
+
+void bridge_previous_month(int64_t now_ms, int *year, int *month)
+{
+    monthly_previous(now_ms, year, month);
 }
 
 int bridge_monthly_report_json(struct wg_store_reader *reader, const char *month, int64_t from_ms,

@@ -71,6 +71,11 @@ async function main() {
     const siteNow = hhmm(siteMinute());
     ok(done.includes(siteNow) || done.includes(hhmm(siteMinute() - 1)), `... at the home's time (${siteNow}), not the phone's`, done);
     await lib.screenshot(phone, 'checkin-ok-390x844');
+    await phone.click('#lang-toggle');
+    const english = await phone.textContent('#checkin-state');
+    ok(/102 checked in/.test(english) && /1 of 2 rooms/.test(english),
+      'switching the language says it again in English, without checking in twice', english);
+    await phone.click('#lang-toggle');
     await phone.goto(`${daemon.url}/checkin.html?room=101&code=${code['102']}`);
     await phone.waitForSelector('.checkin-state.error', { timeout: WAIT });
     const refused = await phone.textContent('#checkin-state');
