@@ -205,7 +205,8 @@
   }
   function stateText(a) {
     if (a.state === 'acknowledged') {
-      return a.acknowledged_by ? WG.t('state.acknowledged', { who: a.acknowledged_by }) : WG.t('state.acknowledged.anon');
+      return a.acknowledged_by ? WG.t('state.acknowledged', { who: WGPaging.nameOf(a.acknowledged_by) })
+        : WG.t('state.acknowledged.anon');
     }
     return WG.t(`state.${a.state}`);
   }
@@ -368,7 +369,7 @@
       where.append(el('span', 'room'), el('span', 'bed'));
       const what = el('div', 'what');
       const sub = el('div', 'sub');
-      sub.append(el('span', 'resident'), el('span', 'flags'));
+      sub.append(el('span', 'resident'), el('span', 'flags'), el('span', 'paging'));
       what.append(el('span', 'kind'), sub);
       const time = el('div', 'time');
       time.append(el('span', 'elapsed'), el('span', 'since'), el('span', 'stale-tag'));
@@ -388,6 +389,9 @@
     setText(node.querySelector('.bed'), a.place ? '' : bedText(a));
     setText(node.querySelector('.kind'), kindText(a));
     setText(node.querySelector('.resident'), subText(a));
+    const paging = node.querySelector('.paging');
+    setText(paging, WGPaging.summary(a, now()));
+    paging.classList.toggle('coming', !!(a.paging && a.paging.accepted_by));
     const flags = node.querySelector('.flags');
     const escalated = a.escalation_level > 0 && a.state !== 'attended' ? WG.t('d.escalated', { n: a.escalation_level }) : '';
     const reannounced = a.reannunciations > 0 && a.state === 'raised' ? WG.t('d.reannounced') : '';
@@ -427,7 +431,9 @@
     setAttr(node, 'data-state', a.state);
     setAttr(node, 'data-kind', a.kind);
     setAttr(node, 'data-journaled', a.journaled === false ? 'false' : 'true');
-    const where = a.kind === 'storage_failing' ? [WG.t('site')] : [a.device_label || a.device, a.place || a.room_name || a.room];
+    const where = a.kind === 'storage_failing' ? [WG.t('site')]
+      : a.kind === 'phone_offline' ? [a.detail_args && a.detail_args.name, a.zone_name]
+        : [a.device_label || a.device, a.place || a.room_name || a.room];
     setText(node.querySelector('.t-where'), [...new Set(where.filter(Boolean))].join(' · ') || WG.t('site'));
     setText(node.querySelector('.t-kind'), kindText(a));
     const detail = [WG.alarmDetail(a), fireZoneText(a)].filter(Boolean).join(' · ');
@@ -824,6 +830,15 @@
     }
   }
 
+  /* The staff view (paging): people's names, and the zones nobody covers. */
+  function setStaff(staff) {
+    WGPaging.setStaff(staff);
+    const text = WGPaging.uncoveredText(staff);
+    const banner = $('cover-banner');
+    banner.classList.toggle('hidden', !text);
+    setText(banner.querySelector('.cover-text'), text);
+  }
+
   function onSnapshot(msg) {
     state.alarms.clear();
     state.gone.clear();
@@ -837,6 +852,7 @@
     state.username = msg.username || state.username;
     state.devicesTotal = (msg.devices && msg.devices.total) || 0;
     testBanner.setWindows(msg.test_modes);
+    setStaff(msg.staff);
     state.connected = true;
     state.everConnected = true;
     state.lastSnapshotAt = Date.now();
@@ -905,6 +921,7 @@
       case 'result': onResult(msg); break;
       case 'device': break; /* health shows through the device_offline alarms */
       case 'test_modes': testBanner.setWindows(msg.test_modes); render(); break;
+      case 'staff': setStaff(msg.staff); render(); break;
       case 'device_test': testBanner.tested(msg.test); render(); break;
       default: break;
     }

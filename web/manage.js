@@ -15,7 +15,7 @@
   const PRIORITIES = ['advisory', 'technical', 'normal', 'urgent', 'emergency', 'fire'];
   const ROLES = ['station', 'nurse', 'manager', 'admin'];
   const TAB_ROLE = {
-    devices: 'nurse', residents: 'manager', history: 'nurse', report: 'manager', monthly: 'manager', rounds: 'nurse', records: 'nurse',
+    devices: 'nurse', residents: 'manager', history: 'nurse', report: 'manager', monthly: 'manager', rounds: 'nurse', staff: 'nurse', records: 'nurse',
     tests: 'manager',
     users: 'admin', audit: 'manager',
   };
@@ -196,6 +196,14 @@
     can: (role) => can(role),
     meta: () => meta,
   });
+  /* The staff tab (manage-staff.js): refreshed every 10 s while open. */
+  const staff = WGStaff.create({
+    call: (method, path, body) => call(method, path, body),
+    reportFailure: (res) => reportFailure(res),
+    can: (role) => can(role),
+    meta: () => meta,
+  });
+  setInterval(() => { if (currentTab === 'staff' && !document.hidden) staff.load(); }, 10000);
   /* The handovers and drills tab (manage-records.js). */
   const records = WGRecords.create({
     call: (method, path, body) => call(method, path, body),
@@ -497,6 +505,8 @@
       if (entering) await monthly.load();
     } else if (tab === 'rounds') {
       if (entering) await rounds.load();
+    } else if (tab === 'staff') {
+      if (entering) await staff.load();
     } else if (tab === 'records') {
       if (entering) await records.load();
     } else if (tab === 'tests') {
@@ -1459,6 +1469,7 @@
     if (currentTab === 'tests') tests.retranslate();
     if (currentTab === 'records') records.retranslate();
     if (currentTab === 'rounds') rounds.retranslate();
+    if (currentTab === 'staff') staff.retranslate();
     if (currentTab === 'monthly') monthly.retranslate();
     if (currentTab === 'users') renderUsers();
     if (currentTab === 'audit') renderAudit();
