@@ -847,6 +847,93 @@ static void test_relative_paths_and_minimal_defaults(void **state)
     free(profile);
 }
 
+/* The staff: section (paging carers' phones): a good one, and each mistake
+ * named where it is. */
+static void test_staff_section(void **state)
+{
+    struct scratch *scratch = *state;
+    static const char *const head =
+        "devices:\n"
+        "  - {id: p1, bus: b, address: 1, profile: presence-reset, room: R1}\n"
+        "  - {id: p2, bus: b, address: 2, profile: presence-reset, room: R2}\n"
+        "rules: [{id: presence, kind: presence}]\n"
+        "staff:\n"
+        "  shifts:\n"
+        "    - {id: day, name: 白班, window: \"07:00-19:00\"}\n"
+        "    - {id: night, window: \"19:00-07:00\"}\n";
+    static const struct {
+        const char *rest;
+        const char *message; /* "" = loads */
+    } cases[] = {
+        {"  accept_s: 30\n  delivery_s: 3\n  phone_offline_s: 30\n"
+         "  people:\n    - {user: li, name: 李护工, role: carer}\n"
+         "    - {user: zhao.1, name: 赵组长, role: floor_lead}\n"
+         "  cover:\n    day: [{user: li, rooms: [R1, R2]}, {user: zhao.1, zones: [Z]}]\n"
+         "    night: [{user: li, zones: [Z]}]\n",
+         ""},
+        {"  people: [{user: li, role: cook}]\n",
+         "role: expected carer, nurse, floor_lead or manager, got \"cook\""},
+        {"  people: [{user: Li Wei, role: carer}]\n", "user: \"Li Wei\" is not a login name"},
+        {"  people: [{user: li, role: carer}, {user: li, role: nurse}]\n",
+         "user: \"li\" is listed twice"},
+        {"  people: [{user: li, role: carer}]\n  cover:\n    day: [{user: wang, rooms: [R1]}]\n",
+         "user: \"wang\" is not in staff.people"},
+        {"  people: [{user: li, role: carer}]\n  cover:\n    evening: [{user: li, rooms: [R1]}]\n",
+         "cover: \"evening\" is not one of staff.shifts"},
+        {"  people: [{user: li, role: carer}]\n  cover:\n    day: [{user: li, rooms: [R9]}]\n",
+         "rooms: \"R9\" is not in the rooms of zones"},
+        {"  people: [{user: li, role: carer}]\n  cover:\n    day: [{user: li}]\n",
+         "cover: \"li\" covers no zone and no room"},
+        {"  people: [{user: li, role: carer}]\n  cover:\n"
+         "    day: [{user: li, rooms: [R1]}, {user: li, zones: [Z]}]\n",
+         "user: \"li\" is listed twice in shift \"day\""},
+        {"  accept_s: 10\n  delivery_s: 10\n  people: [{user: li, role: carer}]\n",
+         "delivery_s: must be shorter than accept_s (10 s)"},
+        {"  accept_s: 2\n  people: [{user: li, role: carer}]\n",
+         "accept_s: expected an integer from 5 to 600"},
+        {"  people: [{user: li, role: carer, phone: 123}]\n",
+         "unknown key \"phone\" in staff member"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = NULL;
+        assert_true(asprintf(&text, "%s%s", head, cases[i].rest) > 0);
+        const char *verdict = latching_verdict(scratch, text);
+        if (cases[i].message[0] ? !strstr(verdict, cases[i].message) : verdict[0] != '\0')
+            fail_msg("case %zu: expected \"%s\", got \"%s\"", i, cases[i].message, verdict);
+        free(text);
+    }
+    /* The good one, read back. */
+    char *text = NULL;
+    assert_true(asprintf(&text,
+                         "site: {id: s1, name: S, district: d1}\n"
+                         "profiles: [\"%s/config/profiles/*.yaml\"]\n"
+                         "zones: [{id: Z, rooms: [{id: R1, beds: [A]}, {id: R2, beds: [A]}]}]\n"
+                         "buses: [{id: b, driver: sim}]\n%s%s",
+                         repo_root(), head, cases[0].rest) > 0);
+    char *path = test_write_file(scratch->dir, "staff.yaml", text);
+    free(text);
+    struct wg_diag diag;
+    diag_init(&diag);
+    struct wg_config *config = config_load(path, &diag);
+    free(path);
+    assert_non_null(config);
+    const struct wg_staffing *staff = &config->staff;
+    assert_true(staff->enabled);
+    assert_int_equal(staff->accept_s, 30);
+    assert_int_equal(staff->delivery_s, 3);
+    assert_int_equal(staff->shift_count, 2);
+    assert_string_equal(staff->shifts[1].name, "night"); /* the id when no name */
+    assert_int_equal(staff->shifts[0].window.start_min, 7 * 60);
+    assert_int_equal(staff->people_count, 2);
+    assert_int_equal(staff->people[1].care_role, WG_CARE_FLOOR_LEAD);
+    assert_int_equal(staff->cover_count, 3);
+    assert_int_equal(staff->covers[0].room_count, 2);
+    assert_int_equal(staff->covers[1].zone_count, 1);
+    assert_int_equal(staff->covers[2].shift, 1);
+    config_free(config);
+    diag_free(&diag);
+}
+
 /* ---- bad configs ---------------------------------------------------------------------------- */
 
 struct bad_case {
@@ -987,6 +1074,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_latching_rules_need_an_end, scratch_setup,
                                         scratch_teardown),
         cmocka_unit_test_setup_teardown(test_fire_panel_places, scratch_setup, scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_staff_section, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths_and_minimal_defaults, scratch_setup,
                                         scratch_teardown),
     };
