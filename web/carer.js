@@ -378,6 +378,7 @@
     setText($('rest-count'), rest.length ? WG.t('c.count', { n: rest.length }) : '');
     renderDuty();
     renderStatus();
+    document.body.classList.toggle('ringing', mine.some(ringing));
     document.title = mine.some(ringing) ? `(${mine.filter(ringing).length}) ${WG.t('c.title')}` : WG.t('c.title');
   }
 

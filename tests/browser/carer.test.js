@@ -163,7 +163,8 @@ async function main() {
     await phoneA.waitForFunction((id) => /李护工（我） 已通知 \d+:\d\d 未接受/.test(document.querySelector(`.card[data-alarm-id="${id}"] .c-pages`).textContent),
       alarmId, { timeout: 5000 });
     ok(true, 'its paging line says 李护工（我） 已通知 m:ss 未接受');
-    ok(await phoneB.locator(`${card(alarmId)} .accept`).count() === 0, 'phone B sees the call (its zone) without buttons: not paged yet');
+    await phoneB.waitForSelector(`#mine ${card(alarmId)}`, { timeout: WAIT });
+    ok(await phoneB.locator(`${card(alarmId)} .accept`).count() === 0, 'phone B lists the call under my calls (its zone) without buttons: not paged yet');
     ok(await phoneA.locator('button', { hasText: '复位' }).count() === 0, 'there is no reset button');
     await lib.screenshot(phoneA, 'carer-paged-390x844');
     const axePaged = await lib.axeSerious(phoneA);
