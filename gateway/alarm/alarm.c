@@ -134,6 +134,7 @@ void alarm_attend(struct wg_alarm_table *table, struct wg_alarm *alarm, int64_t 
     alarm->state = WG_ALARM_ATTENDED;
     if (alarm->attended_ms == 0)
         alarm->attended_ms = now_ms;
+    paging_stand_down(&alarm->paging, now_ms);
     alarm->reannunciate_due_ms = 0;
     alarm->update++;
     report(table, alarm, "attend");
@@ -144,6 +145,7 @@ void alarm_reset(struct wg_alarm_table *table, struct wg_alarm *alarm, const cha
 {
     alarm->state = WG_ALARM_RESET;
     alarm->reset_ms = now_ms;
+    paging_stand_down(&alarm->paging, now_ms);
     snprintf(alarm->reset_by, sizeof alarm->reset_by, "%s", who ? who : "");
     snprintf(alarm->reset_from, sizeof alarm->reset_from, "%s", where ? where : "");
     alarm->condition_active = false;
@@ -323,6 +325,7 @@ json_t *alarm_to_json(const struct wg_alarm *alarm)
     json_object_set_new(record, "escalations", escalations);
     json_object_set_new(record, "reannunciations", json_integer(alarm->reannunciations));
     json_object_set_new(record, "reannunciate_due_ms", ms_or_null(alarm->reannunciate_due_ms));
+    json_object_set_new(record, "paging", paging_to_json(&alarm->paging));
     return record;
 }
 
@@ -398,6 +401,7 @@ int alarm_restore(struct wg_alarm_table *table, const json_t *record)
     }
     alarm.reannunciations = (int)json_integer_value(json_object_get(record, "reannunciations"));
     alarm.reannunciate_due_ms = read_ms(record, "reannunciate_due_ms");
+    paging_from_json(&alarm.paging, json_object_get(record, "paging"));
     if (alarm_find(table, alarm.id))
         return 0;
     return insert(table, &alarm) ? 0 : -1;

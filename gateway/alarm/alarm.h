@@ -35,6 +35,65 @@ enum wg_alarm_reset_mode {
     WG_RESET_ON_NORMAL = 1, /* by itself when its device returns to normal */
 };
 
+/* Paging to carers' phones (issue 16; engine_paging.c decides, this file
+ * keeps the record): each person notified about the alarm, in order, and
+ * what became of it. Journaled with the alarm, so a restart keeps it. */
+#define WG_ALARM_MAX_PAGES 16
+#define WG_PAGE_USER       33  /* a login name, with the NUL */
+#define WG_PAGE_NAME       64  /* the name the wall shows */
+#define WG_PAGE_REASON     244 /* a decline's reason: 60 characters of UTF-8 */
+
+enum wg_page_outcome {
+    WG_PAGE_WAITING = 0,     /* sent; receipt not yet confirmed */
+    WG_PAGE_RECEIVED = 1,    /* the phone confirmed receipt */
+    WG_PAGE_ACCEPTED = 2,    /* "on my way" */
+    WG_PAGE_DECLINED = 3,    /* with a reason */
+    WG_PAGE_NOT_REACHED = 4, /* no phone connected, or no receipt within delivery_s */
+    WG_PAGE_TIMED_OUT = 5,   /* received, not accepted within accept_s */
+    WG_PAGE_STOOD_DOWN = 6,  /* someone else accepted, or the call was attended or reset */
+};
+const char *page_outcome_name(int outcome);
+
+/* The kind of a step in the chain. */
+enum wg_page_step {
+    WG_STEP_ROOM = 0,       /* the carers who cover the room */
+    WG_STEP_ZONE = 1,       /* the next carer who covers something in the zone */
+    WG_STEP_EVERYONE = 2,   /* nobody covers the room: everyone on duty */
+    WG_STEP_FLOOR_LEAD = 3, /* the escalation levels' people */
+    WG_STEP_MANAGER = 4,
+    WG_STEP_DISTRICT = 5, /* no phone: the district's escalation event */
+    WG_STEP_DONE = 6,     /* nothing further: attended, reset, or the chain has run out */
+};
+const char *page_step_name(int step_kind);
+
+struct wg_page {
+    char user[WG_PAGE_USER];
+    char name[WG_PAGE_NAME];
+    int care_role; /* enum wg_care_role (config.h) */
+    int step;      /* the step (0-based) that notified them */
+    int64_t notified_ms, received_ms, accepted_ms, declined_ms; /* 0 = not (yet) */
+    char reason[WG_PAGE_REASON];
+    int outcome; /* enum wg_page_outcome */
+};
+
+struct wg_paging {
+    bool active;     /* paging was configured when the alarm was raised */
+    int step;        /* the current step, 0-based */
+    int step_kind;   /* enum wg_page_step */
+    int64_t step_ms; /* when the current step began */
+    bool no_cover;   /* nobody covers the room: everyone on duty was notified */
+    int accepted;    /* index into pages of who accepted, -1 = nobody */
+    size_t page_count;
+    struct wg_page pages[WG_ALARM_MAX_PAGES];
+};
+
+/* Pages still waiting or received are stood down (accepted, attended, reset). */
+void paging_stand_down(struct wg_paging *paging, int64_t now_ms);
+/* The "paging" member of an alarm record: null when inactive. */
+json_t *paging_to_json(const struct wg_paging *paging);
+/* From an alarm record's "paging" (absent or null: inactive). */
+void paging_from_json(struct wg_paging *paging, const json_t *json);
+
 struct wg_alarm {
     char id[37];
     int64_t update; /* 1 at raise, +1 on every change */
@@ -76,11 +135,13 @@ struct wg_alarm {
     int reannunciations;
     int64_t reannunciate_due_ms; /* 0 = none pending */
     int64_t journaled_update;    /* kept by the core: the last update committed to the journal */
+    struct wg_paging paging;
 };
 
 /* Where changes go: the core journals them (event + alarm row in one
  * transaction) before showing or sending. `phase` is one of "raise", "ack",
- * "attend", "reset", "escalate", "reannunciate", "update". */
+ * "attend", "reset", "escalate", "reannunciate", "update", and for paging
+ * "notify", "received", "accept", "decline". */
 struct wg_alarm_sink {
     void *ctx;
     void (*changed)(void *ctx, const struct wg_alarm *alarm, const char *phase);

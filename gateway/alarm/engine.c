@@ -4,7 +4,8 @@
  * once-a-second tick, and what the core reads back. The engine's parts:
  * engine_rules.c and engine_fire.c (readings), engine_timed_rules.c,
  * engine_supervision.c (silent devices, storage), engine_outputs.c (lamps,
- * buzzers, valve, doors), engine_alarm_lifecycle.c (raise to reset). */
+ * buzzers, valve, doors), engine_alarm_lifecycle.c (raise to reset),
+ * engine_paging.c (carers' phones). */
 #include "alarm/engine_private.h"
 
 #include <math.h>
@@ -14,6 +15,14 @@ static void alarm_changed(void *ctx, const struct wg_alarm *alarm, const char *p
 {
     struct wg_engine *engine = ctx;
     engine->indicators_dirty = true;
+    if (strcmp(phase, "raise") == 0) {
+        /* The first step is paged before anybody is told, so the raise carries it. */
+        struct wg_alarm *stored = alarm_find(engine->alarms, alarm->id);
+        if (stored)
+            engine_paging_start(engine, stored, stored->raised_ms);
+    } else if (strcmp(phase, "reset") == 0) {
+        engine_paging_ended(engine, alarm);
+    }
     engine->host.alarm_changed(engine->host.ctx, alarm, phase);
 }
 
@@ -30,6 +39,7 @@ void engine_tick(struct wg_engine *engine, int64_t now_ms)
     engine_supervise(engine, now_ms);
     engine_rule_timers(engine, now_ms);
     alarm_run_timers(engine->alarms, now_ms, engine->level_after_s, engine->level_count);
+    engine_paging_tick(engine, now_ms);
     engine_update_indicators(engine);
 }
 
@@ -227,7 +237,8 @@ struct wg_engine *engine_new(const struct wg_config *config, struct wg_engine_ho
         free(engine);
         return NULL;
     }
-    if (engine_rounds_rebuild(engine, NULL, now_ms) != 0) {
+    if (engine_rounds_rebuild(engine, NULL, now_ms) != 0 ||
+        engine_paging_rebuild(engine, NULL, now_ms) != 0) {
         engine_free(engine);
         return NULL;
     }
@@ -238,7 +249,9 @@ int engine_set_config(struct wg_engine *engine, const struct wg_config *config, 
 {
     int64_t started = engine->started_ms;
     const struct wg_config *old = engine->config;
-    if (build_state(engine, config, now_ms) != 0 || engine_rounds_rebuild(engine, old, now_ms) != 0)
+    if (build_state(engine, config, now_ms) != 0 ||
+        engine_rounds_rebuild(engine, old, now_ms) != 0 ||
+        engine_paging_rebuild(engine, old, now_ms) != 0)
         return -1;
     engine->started_ms = started;
     /* Rules' alarms are re-linked by id, as after a restart. */
@@ -280,6 +293,7 @@ void engine_free(struct wg_engine *engine)
     free(engine->rooms_by_id);
     free(engine->room_presence);
     engine_rounds_free(engine);
+    engine_paging_free(engine);
     alarm_table_free(engine->alarms);
     free(engine);
 }

@@ -100,6 +100,11 @@ struct wg_engine_host {
                           const struct wg_round_room *room);
     /* A round's slot ended, with its result. May be NULL. */
     void (*round_closed)(void *ctx, const struct wg_round_slot *slot);
+    /* Paging: `user` was notified of the alarm now (their phones get a
+     * notify message at once, before the journal). May be NULL. */
+    void (*paged)(void *ctx, const struct wg_alarm *alarm, const char *user);
+    /* Who is on duty, what they cover, or a phone's connection changed. May be NULL. */
+    void (*staff_changed)(void *ctx);
 };
 
 struct wg_engine;
@@ -176,5 +181,66 @@ int engine_test_mode_restore(struct wg_engine *engine, const struct wg_test_wind
 const char *engine_device_test_kind(const struct wg_engine *engine, size_t device);
 /* The running windows, in start order. */
 size_t engine_test_windows(const struct wg_engine *engine, const struct wg_test_window **out);
+
+/* ---- paging carers' phones (engine_paging.c) ----
+ *
+ * With a staff: section, every call and safety alarm (not technical or
+ * advisory) is paged along a chain: the carers on duty who cover its room
+ * (by room, zone or a claim made on the phone), or everyone on duty when
+ * nobody does (no_cover); then, one at a time, the other carers covering
+ * its zone; then the floor leads; then the managers; then the district.
+ * A step ends when everyone paged in it declined, was not reached (no phone
+ * connected, or no receipt within delivery_s) or let accept_s pass; an
+ * acceptance ends the chain (the time-based escalation levels still run
+ * until the call is attended). Reaching the floor lead, manager or district
+ * step escalates the alarm to that level, and a level reached by time
+ * brings the chain to it. Attendance or reset stands every page down. */
+
+/* Refusals of a phone's action (the HTTP status is in the name). */
+enum wg_page_refusal {
+    WG_PAGE_REFUSED_BAD = -400,       /* a bad reason */
+    WG_PAGE_REFUSED_NOT_YOURS = -403, /* the call was not sent to this person */
+    WG_PAGE_REFUSED_UNKNOWN = -404,   /* no such call */
+    WG_PAGE_REFUSED_CONFLICT = -409,  /* reset or attended already, or accepted by another */
+};
+/* `user`'s phone confirms it received the notification: 0 or a refusal. */
+int engine_page_received(struct wg_engine *engine, const char *alarm_id, const char *user,
+                         int64_t now_ms, char *why, size_t why_len);
+/* "On my way": ends the chain; acknowledges the call if it was not. */
+int engine_page_accept(struct wg_engine *engine, const char *alarm_id, const char *user,
+                       int64_t now_ms, char *why, size_t why_len);
+/* Declines with a reason (1..60 characters). */
+int engine_page_decline(struct wg_engine *engine, const char *alarm_id, const char *user,
+                        const char *reason, int64_t now_ms, char *why, size_t why_len);
+/* `user` has `phones` WebSockets connected now (the web thread counts them). */
+void engine_phones(struct wg_engine *engine, const char *user, int phones, int64_t now_ms);
+/* `user` claims these rooms (indexes) for the running shift, replacing any
+ * claim of theirs; none releases. 0, or -1 with the reason (not staff, no
+ * shift runs). `restoring`: replayed from the journal (nothing reported). */
+int engine_claim_rooms(struct wg_engine *engine, const char *user, const size_t *rooms,
+                       size_t room_count, int64_t now_ms, bool restoring, char *why,
+                       size_t why_len);
+
+/* The running shift (index into staff.shifts and when this occurrence
+ * began), or -1 when none runs; and the next one to begin. */
+int engine_shift_now(const struct wg_engine *engine, int64_t now_ms, int64_t *start_ms);
+int engine_shift_next(const struct wg_engine *engine, int64_t now_ms, int64_t *start_ms);
+/* A staff member's state (index into staff.people). */
+struct wg_duty {
+    bool on_duty;
+    int phones; /* connected WebSockets */
+    const size_t *claims;
+    size_t claim_count;
+    bool phone_alarm; /* a phone_offline alarm is open for them */
+};
+void engine_duty(const struct wg_engine *engine, size_t member, int64_t now_ms,
+                 struct wg_duty *out);
+/* Does `member` cover `room` in `shift` (its config cover, or a claim when
+ * it is the running shift)? */
+bool engine_covers(const struct wg_engine *engine, size_t member, size_t shift, size_t room,
+                   int64_t now_ms);
+/* Zones nobody on duty covers now (any room of theirs, the zone, a claim). */
+size_t engine_uncovered_zones(const struct wg_engine *engine, int64_t now_ms, size_t *out,
+                              size_t max);
 
 #endif

@@ -141,6 +141,10 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
         memcpy(engine->storage_alarm, alarm->id, 37);
         return 0;
     }
+    if (strcmp(alarm->kind, "phone_offline") == 0) {
+        engine_paging_relink(engine, alarm, engine->started_ms);
+        return 0;
+    }
     if (strcmp(alarm->kind, "round_overdue") == 0) {
         engine_rounds_relink(engine, alarm, engine->started_ms);
         return 0;

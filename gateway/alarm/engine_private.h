@@ -11,6 +11,8 @@
 
 #include "alarm/engine.h"
 
+#define ENDED_KEPT 64 /* recently reset alarms remembered for the phones' late answers */
+
 /* Per (rule, device): timers and the alarm the rule raised for the device. */
 struct rule_state {
     int64_t since_ms;    /* condition started (0 = not pending) */
@@ -69,6 +71,22 @@ struct wg_engine {
     struct wg_test_window test_windows[WG_TEST_WINDOWS_MAX]; /* running, in start order */
     size_t test_window_count;
     struct round_state *rounds; /* per config round */
+    struct staff_state *staff;  /* per staff.people */
+    size_t staff_count;
+    int last_shift;             /* the shift seen at the last tick (-2 = none yet) */
+    char ended[ENDED_KEPT][37]; /* alarms recently reset: a late accept is refused as such */
+    size_t ended_next;
+};
+
+/* Per staff member (config staff.people): their phones and claims. */
+struct staff_state {
+    int phones;               /* connected WebSockets */
+    bool seen;                /* a phone of theirs connected while on duty */
+    int64_t offline_since_ms; /* on duty, last phone gone at; 0 = not offline */
+    char offline_alarm[37];   /* the phone_offline alarm, "" = none */
+    size_t *claims;           /* rooms claimed for the running shift */
+    size_t claim_count;
+    int64_t claim_shift_ms; /* the start of the shift occurrence they were claimed in */
 };
 
 /* Per configured round: the slot that runs, its rooms and the overdue alarm. */
@@ -206,6 +224,20 @@ const struct wg_test_window *engine_tested(struct wg_engine *engine, size_t devi
 void engine_test_mode_tick(struct wg_engine *engine, int64_t now);
 /* After a reload: a window whose room or zone is gone ends. */
 void engine_test_mode_reconfigured(struct wg_engine *engine, int64_t now);
+
+/* ---- paging (engine_paging.c) ---- */
+
+/* A call was raised: its first step is paged before anybody is told. */
+void engine_paging_start(struct wg_engine *engine, struct wg_alarm *alarm, int64_t now);
+/* Deliveries, acceptance timeouts, the next steps, phones offline, shifts. */
+void engine_paging_tick(struct wg_engine *engine, int64_t now);
+/* For a new config (old: NULL at start): phones and claims carry over by user. -1 out of memory. */
+int engine_paging_rebuild(struct wg_engine *engine, const struct wg_config *old, int64_t now);
+void engine_paging_free(struct wg_engine *engine);
+/* A restored phone_offline alarm is linked to its person (or ended). */
+void engine_paging_relink(struct wg_engine *engine, struct wg_alarm *alarm, int64_t now);
+/* An alarm was reset: remembered for late answers. */
+void engine_paging_ended(struct wg_engine *engine, const struct wg_alarm *alarm);
 
 /* ---- time (engine_timed_rules.c, engine_supervision.c) ---- */
 

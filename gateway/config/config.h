@@ -210,6 +210,53 @@ struct wg_round {
     int grace_min; /* a slot not done this long after it starts: advisory alarm; 1..every_min */
 };
 
+/* Staff and paging to carers' phones (config staff:, issue 16). The care
+ * role decides a person's step in a call's chain: carers and nurses first
+ * (the room's, then the zone's), then floor leads, then managers. */
+enum wg_care_role {
+    WG_CARE_CARER = 0,
+    WG_CARE_NURSE = 1,
+    WG_CARE_FLOOR_LEAD = 2,
+    WG_CARE_MANAGER = 3,
+};
+const char *care_role_name(int care_role); /* "carer", ...; "?" */
+int care_role_from_name(const char *name); /* -1 if unknown */
+
+struct wg_staff_member {
+    const char *user; /* the login name of their account */
+    const char *name; /* as the wall and the phones show them, e.g. "李护工" */
+    int care_role;    /* enum wg_care_role */
+};
+
+struct wg_shift_def {
+    const char *id;   /* "day", "night" ... */
+    const char *name; /* "白班" */
+    struct wg_window window;
+};
+
+/* One person's cover in one shift: zones and rooms (indexes). */
+struct wg_cover {
+    size_t shift;  /* index into shifts */
+    size_t member; /* index into people */
+    size_t *zones;
+    size_t zone_count;
+    size_t *rooms;
+    size_t room_count;
+};
+
+struct wg_staffing {
+    bool enabled;        /* a staff: section with people */
+    int accept_s;        /* no one accepts within this: the next step (default 40) */
+    int delivery_s;      /* a phone that has not confirmed receipt within this: not reached (5) */
+    int phone_offline_s; /* on duty, no phone connected this long: technical alarm (60) */
+    struct wg_shift_def *shifts;
+    size_t shift_count;
+    struct wg_staff_member *people;
+    size_t people_count;
+    struct wg_cover *covers;
+    size_t cover_count;
+};
+
 struct wg_escalation_level {
     const char *name; /* "carer", "floor_lead", "manager", "district" */
     int after_s;      /* since the raise */
@@ -289,6 +336,7 @@ struct wg_config {
     struct wg_escalation escalation;
     struct wg_round *rounds;
     size_t round_count;
+    struct wg_staffing staff;
     struct wg_uplink uplink;
     struct wg_web web;
     struct wg_storage storage;

@@ -44,6 +44,11 @@ struct wg_core_attachment {
     /* A reload was applied: `next` is the running config now; `previous` is
      * still valid during the call. */
     void (*reloaded)(void *ctx, const struct wg_config *previous, const struct wg_config *next);
+    /* Paging (alarm/engine.h): `user` was notified of the alarm now; their
+     * phones are told at once, before the journal. */
+    void (*paged)(void *ctx, const char *alarm_id, const char *user, int64_t ts_ms);
+    /* Who is on duty, what they cover, or a phone's connection changed. */
+    void (*staff_changed)(void *ctx);
     /* The core stops: the drivers are stopped and what was held is
      * committed (as far as storage allows); the journal is still open. */
     void (*stopping)(void *ctx);

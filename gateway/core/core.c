@@ -185,7 +185,8 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         engine_new(config,
                    (struct wg_engine_host){core, core_alarm_changed, core_engine_write_output,
                                            core_test_mode_changed, core_device_tested,
-                                           core_round_checked, core_round_closed},
+                                           core_round_checked, core_round_closed, core_paged,
+                                           core_staff_changed},
                    clock_wall_ms(core->clock));
     if (!core->engine) {
         diag_at(diag, NULL, "out of memory");
@@ -193,7 +194,8 @@ struct wg_core *core_new(const struct wg_core_options *options, struct wg_config
         return NULL;
     }
     if (restore_alarms(core, store) != 0 || core_restore_test_modes(core, store) != 0 ||
-        core_restore_rounds(core, store) != 0 || core_restore_monthly(core, store) != 0) {
+        core_restore_rounds(core, store) != 0 || core_restore_monthly(core, store) != 0 ||
+        core_restore_claims(core, store) != 0) {
         diag_at(diag, NULL, "storage: cannot read the active alarms, test modes or rounds: %s",
                 store_last_error(store));
         core_free(core);

@@ -141,6 +141,21 @@ int core_test_mode_end(struct wg_core *core, const char *target, const char *who
 size_t core_test_windows(struct wg_core *core, const struct wg_test_window **out);
 /* engine_device_test_kind of the running config's device. */
 const char *core_device_test_kind(struct wg_core *core, size_t device);
+struct wg_engine;
+/* Paging carers' phones (alarm/engine.h). A phone's answer to a
+ * notification: `action` "received", "accept" or "decline" (with `reason`):
+ * 0, or an enum wg_page_refusal with the reason in `why`. */
+int core_page_answer(struct wg_core *core, const char *alarm_id, const char *user,
+                     const char *action, const char *reason, char *why, size_t why_len);
+/* `user` has `phones` WebSockets connected now. */
+void core_phones(struct wg_core *core, const char *user, int phones);
+/* `user` claims rooms (ids, checked by the caller) for the running shift:
+ * journaled ("claim") and audited. 0, or -1 with the reason. */
+int core_claim_rooms(struct wg_core *core, const char *user, const char *const *room_ids,
+                     size_t room_count, const char *origin, char *why, size_t why_len);
+/* The engine, for the read-only staff views (engine_duty, engine_shift_now
+ * ...): valid until the core's next message or reload. */
+const struct wg_engine *core_engine_view(struct wg_core *core);
 struct wg_alarm;
 /* Active alarms in display order (priority, then age). */
 size_t core_active_alarms(struct wg_core *core, const struct wg_alarm **out, size_t max);

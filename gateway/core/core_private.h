@@ -202,6 +202,12 @@ void core_round_checked(void *ctx, const struct wg_round_slot *slot,
 void core_round_closed(void *ctx, const struct wg_round_slot *slot);
 int core_restore_rounds(struct wg_core *core, struct wg_store *store);
 
+/* core_paging.c: the engine's paging callbacks, and at start the rooms
+ * claimed in the running shift. */
+void core_paged(void *ctx, const struct wg_alarm *alarm, const char *user);
+void core_staff_changed(void *ctx);
+int core_restore_claims(struct wg_core *core, struct wg_store *store);
+
 /* core_monthly.c: the month last reported, from the journal at start; each
  * minute, the report of a month that has ended and is not reported yet. */
 int core_restore_monthly(struct wg_core *core, struct wg_store *store);

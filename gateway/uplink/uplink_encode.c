@@ -73,6 +73,32 @@ static json_t *count_or_null(const json_t *object, const char *key)
     return value > 0 ? json_integer(value) : json_null();
 }
 
+/* Who was paged about the alarm and what each did (issue 16), with times
+ * as RFC 3339; null when paging is not configured. */
+static json_t *paging_object(const json_t *paging)
+{
+    if (!json_is_object(paging))
+        return json_null();
+    json_t *pages = json_array();
+    size_t index;
+    const json_t *page;
+    json_array_foreach(json_object_get(paging, "pages"), index, page) json_array_append_new(
+        pages,
+        json_pack("{s:o, s:o, s:o, s:O, s:o, s:o, s:o, s:o, s:o, s:o}", "user",
+                  text_or_null(page, "user"), "name", text_or_null(page, "name"), "care_role",
+                  text_or_null(page, "care_role"), "step", json_object_get(page, "step"),
+                  "notified_at", time_or_null(json_object_get(page, "notified_ms")), "received_at",
+                  time_or_null(json_object_get(page, "received_ms")), "accepted_at",
+                  time_or_null(json_object_get(page, "accepted_ms")), "declined_at",
+                  time_or_null(json_object_get(page, "declined_ms")), "reason",
+                  text_or_null(page, "reason"), "outcome", text_or_null(page, "outcome")));
+    return json_pack("{s:o, s:b, s:o, s:o, s:o}", "step_kind", text_or_null(paging, "step_kind"),
+                     "no_cover", json_is_true(json_object_get(paging, "no_cover")), "accepted_by",
+                     text_or_null(paging, "accepted_by"), "accepted_at",
+                     time_or_null(json_object_get(paging, "accepted_ms")), "pages",
+                     pages ? pages : json_array());
+}
+
 json_t *uplink_alarm_object(const json_t *record, const char *phase)
 {
     json_t *escalations = json_array();
@@ -128,6 +154,7 @@ json_t *uplink_alarm_object(const json_t *record, const char *phase)
     rc |= json_object_set_new(alarm, "fire_zone", count_or_null(record, "fire_zone"));
     rc |= json_object_set_new(alarm, "fire_loop", count_or_null(record, "fire_loop"));
     rc |= json_object_set_new(alarm, "fire_address", count_or_null(record, "fire_address"));
+    rc |= json_object_set_new(alarm, "paging", paging_object(json_object_get(record, "paging")));
     if (rc != 0) {
         json_decref(alarm);
         return NULL;

@@ -14,7 +14,7 @@
  * a query worker (api_history.c, api_read.c), so the core thread never waits
  * for them. The handlers by area: api_alarms.c, api_config.c,
  * api_config_edit.c, api_history.c, api_tests.c, api_records.c,
- * api_rounds.c, api_monthly.c, api_metrics.c. See
+ * api_rounds.c, api_monthly.c, api_paging.c, api_metrics.c. See
  * docs/api.md. */
 #include "web/api_private.h"
 
@@ -59,6 +59,11 @@ enum route_id {
     R_ROUND_ROOMS,
     R_ROUND_QR,
     R_MONTHLY,
+    R_PAGE_RECEIVED,
+    R_PAGE_ACCEPT,
+    R_PAGE_DECLINE,
+    R_STAFF,
+    R_STAFF_CLAIM,
     R_METRICS,
 };
 
@@ -100,6 +105,11 @@ static const struct route routes[] = {
     {"GET", "/api/v1/rounds/rooms", WG_ROLE_MANAGER, R_ROUND_ROOMS, false},
     {"GET", "/api/v1/rounds/qr/*", WG_ROLE_MANAGER, R_ROUND_QR, true},
     {"GET", "/api/v1/report/monthly", WG_ROLE_MANAGER, R_MONTHLY, true},
+    {"POST", "/api/v1/alarms/*/received", WG_ROLE_NURSE, R_PAGE_RECEIVED, false},
+    {"POST", "/api/v1/alarms/*/accept", WG_ROLE_NURSE, R_PAGE_ACCEPT, false},
+    {"POST", "/api/v1/alarms/*/decline", WG_ROLE_NURSE, R_PAGE_DECLINE, false},
+    {"GET", "/api/v1/staff", WG_ROLE_STATION, R_STAFF, false},
+    {"POST", "/api/v1/staff/claim", WG_ROLE_NURSE, R_STAFF_CLAIM, false},
     {"GET", "/metrics", WG_ROLE_NONE, R_METRICS, false},
 };
 
@@ -255,6 +265,21 @@ static void handle_http(struct wg_api *api, const struct wg_web_request *request
     case R_MONTHLY:
         api_monthly_report(api, request);
         return;
+    case R_PAGE_RECEIVED:
+        api_page_answer(api, request, id, "received");
+        return;
+    case R_PAGE_ACCEPT:
+        api_page_answer(api, request, id, "accept");
+        return;
+    case R_PAGE_DECLINE:
+        api_page_answer(api, request, id, "decline");
+        return;
+    case R_STAFF:
+        api_staff(api, request);
+        return;
+    case R_STAFF_CLAIM:
+        api_staff_claim(api, request);
+        return;
     case R_METRICS:
         api_metrics(api, request);
         return;
@@ -279,6 +304,9 @@ static void handle(struct wg_api *api, const struct wg_web_request *request)
             return;
         }
         api_acknowledge(api, request, request->alarm_id, true);
+        return;
+    case WG_WEB_WS_PHONES:
+        bridge_core_phones(api->core, request->username, (int)request->ref);
         return;
     }
 }
@@ -332,12 +360,15 @@ struct wg_api *api_new(struct wg_core *core, struct wg_web_bridge *bridge,
     struct itimerspec period = {.it_interval = {HEARTBEAT_MS / 1000, 0},
                                 .it_value = {HEARTBEAT_MS / 1000, 0}};
     if (api->heartbeat_fd < 0 || timerfd_settime(api->heartbeat_fd, 0, &period, NULL) != 0 ||
-        bridge_core_attach(core, &(struct wg_core_attachment){.name = "web",
-                                                              .ctx = api,
-                                                              .committed = api_on_event,
-                                                              .unjournaled = api_on_event,
-                                                              .fds = watched_fds,
-                                                              .ready = fd_ready}) != 0) {
+        bridge_core_attach(core,
+                           &(struct wg_core_attachment){.name = "web",
+                                                        .ctx = api,
+                                                        .committed = api_on_event,
+                                                        .unjournaled = api_on_event,
+                                                        .fds = watched_fds,
+                                                        .ready = fd_ready,
+                                                        .paged = api_paged,
+                                                        .staff_changed = api_staff_changed}) != 0) {
         wg_crit("web: cannot attach the API to the core: %s", strerror(errno));
         if (api->heartbeat_fd >= 0)
             close(api->heartbeat_fd);

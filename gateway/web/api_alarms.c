@@ -59,6 +59,14 @@ json_t *api_snapshot_json(struct wg_api *api, const struct wg_web_request *reque
     json_decref(status);
     if (snapshot)
         json_object_set_new(snapshot, "test_modes", api_test_modes_json(api));
+    if (snapshot) {
+        json_t *staff = api_staff_json(api, request->username, false);
+        json_object_set_new(snapshot, "me",
+                            staff ? json_incref(json_object_get(staff, "me")) : json_null());
+        if (staff)
+            json_object_del(staff, "me");
+        json_object_set_new(snapshot, "staff", staff ? staff : json_null());
+    }
     /* Pages show every time in the site's zone, never the browser's or the host's. */
     if (snapshot) {
         json_object_set_new(snapshot, "timezone", json_string(bridge_core_timezone(api->core)));

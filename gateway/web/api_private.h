@@ -87,6 +87,16 @@ void api_audit_log(struct wg_api *api, const struct wg_web_request *request);
 /* api_monthly.c */
 void api_monthly_report(struct wg_api *api, const struct wg_web_request *request);
 
+/* api_paging.c */
+void api_page_answer(struct wg_api *api, const struct wg_web_request *request, const char *alarm_id,
+                     const char *action);
+/* The staff view with "me" (and the rooms of the home): NULL when paging is off. */
+json_t *api_staff_json(struct wg_api *api, const char *user, bool with_rooms);
+void api_staff(struct wg_api *api, const struct wg_web_request *request);
+void api_staff_claim(struct wg_api *api, const struct wg_web_request *request);
+void api_paged(void *ctx, const char *alarm_id, const char *user, int64_t ts_ms);
+void api_staff_changed(void *ctx);
+
 /* api_rounds.c */
 void api_rounds(struct wg_api *api, const struct wg_web_request *request);
 void api_round_checkin(struct wg_api *api, const struct wg_web_request *request);

@@ -29,9 +29,9 @@
  * every file of gateway/web/ reaches the core, the store and the alarm
  * engine only through this header (its last sections: the web thread's
  * liveness, the core as the API sees it, the JSON views, and the query
- * workers). They are implemented by web_bridge.c and web_bridge_core.c, the
- * only files of gateway/web/ that include headers of core/, store/ or
- * alarm/. Each function says on which thread it may be called. */
+ * workers). They are implemented by web_bridge.c, web_bridge_core.c and
+ * web_bridge_staff.c, the only files of gateway/web/ that include headers of
+ * core/, store/ or alarm/. Each function says on which thread it may be called. */
 #ifndef WG_WEB_BRIDGE_H
 #define WG_WEB_BRIDGE_H
 
@@ -52,6 +52,7 @@ enum wg_web_request_kind {
     WG_WEB_HTTP,        /* an /api/v1 call or /metrics */
     WG_WEB_WS_SNAPSHOT, /* a WebSocket client needs its first snapshot */
     WG_WEB_WS_ACK,      /* a WebSocket client acknowledges an alarm */
+    WG_WEB_WS_PHONES,   /* how many WebSockets `username` has open now (in `ref`) */
 };
 
 struct wg_web_request {
@@ -78,7 +79,8 @@ enum wg_reply_part {
 };
 
 struct wg_web_reply {
-    uint64_t request_id; /* 0: a broadcast to every WebSocket client */
+    uint64_t request_id; /* 0: a broadcast to every WebSocket client ... */
+    char to_user[40];    /* ... or, when set, to this user's WebSockets only */
     enum wg_reply_part part;
     int status; /* HTTP status; WS_ACK: 200 ok or the refusal's status */
     char content_type[48];
@@ -233,6 +235,23 @@ json_t *bridge_core_test_modes_json(struct wg_core *core);
 /* The devices a test report lists: [{id, label, room, zone, test_kind}]. */
 json_t *bridge_core_testable_devices_json(struct wg_core *core);
 int bridge_core_reload(struct wg_core *core, struct wg_diag *refusal);
+
+/* Paging carers' phones (core.h, alarm/engine.h; web_bridge_staff.c). A
+ * phone's answer ("received", "accept", "decline" with a reason): 0, or a
+ * negative HTTP status (400, 403, 404, 409) with the reason in `why`. */
+int bridge_core_page_answer(struct wg_core *core, const char *alarm_id, const char *user,
+                            const char *action, const char *reason, char *why, size_t why_len);
+/* `user` has `phones` WebSockets open now. */
+void bridge_core_phones(struct wg_core *core, const char *user, int phones);
+/* Rooms claimed by `user` for the running shift (ids, each a known room). */
+int bridge_core_claim_rooms(struct wg_core *core, const char *user, const char *const *room_ids,
+                            size_t room_count, const char *origin, char *why, size_t why_len);
+/* The staff view (docs/api.md "Staff and paging"): shifts now and next,
+ * each person's duty, phone and cover, the zones nobody covers. NULL when
+ * paging is not configured. */
+json_t *bridge_core_staff_json(struct wg_core *core);
+/* The entry of `user` in a staff view, new reference, or null. */
+json_t *bridge_staff_member_json(const json_t *staff, const char *user);
 
 #define WG_WEB_WRITE_CLASSES 16
 

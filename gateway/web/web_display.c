@@ -15,6 +15,8 @@
 #include "common/log.h"
 #include "web/ws_message.h"
 
+static void post_phones(struct wg_web_server *web, const char *user, const struct ws_client *gone);
+
 /* ---- WebSocket clients ---- */
 
 void web_msg_release(struct ws_msg *msg)
@@ -83,6 +85,7 @@ int web_ws_writable(struct ws_client *client)
 
 void web_ws_free(struct wg_web_server *web, struct ws_client *client)
 {
+    post_phones(web, client->session.username, client);
     for (struct ws_client **p = &web->clients; *p; p = &(*p)->next)
         if (*p == client) {
             *p = client->next;
@@ -150,6 +153,7 @@ void web_ws_request_snapshot(struct wg_web_server *web, struct ws_client *client
     client->snapshot_request = bridge_post_request(web->bridge, &request);
     if (!client->snapshot_request)
         web_ws_close(client, WS_CLOSE_TRY_AGAIN_LATER, "gateway busy");
+    post_phones(web, client->session.username, NULL);
 }
 
 /* One complete frame from a client: only an acknowledgement (ws_message.h). */
@@ -229,7 +233,52 @@ void web_broadcast(struct wg_web_server *web, struct wg_web_reply *reply)
     if (!msg)
         return;
     for (struct ws_client *c = web->clients; c; c = c->next)
-        if (c->ready)
+        if (c->ready && (!reply->to_user[0] || strcmp(reply->to_user, c->session.username) == 0))
             web_ws_enqueue(c, msg);
     web_msg_release(msg);
+    if (reply->heartbeat)
+        web_ws_phones_retry(web);
+}
+
+/* ---- how many WebSockets each user has open (paging's phones) ---- */
+
+static int sockets_of(const struct wg_web_server *web, const char *user,
+                      const struct ws_client *gone)
+{
+    int count = 0;
+    for (const struct ws_client *c = web->clients; c; c = c->next)
+        if (c != gone && strcmp(c->session.username, user) == 0)
+            count++;
+    return count;
+}
+
+/* Tells the core how many WebSockets `user` has now. A count that cannot
+ * be posted (the request queue is full) is posted again at the next
+ * heartbeat; the count is absolute, so a late one is still right. */
+static void post_phones(struct wg_web_server *web, const char *user, const struct ws_client *gone)
+{
+    struct wg_web_request request = {.kind = WG_WEB_WS_PHONES, .ref = sockets_of(web, user, gone)};
+    snprintf(request.method, sizeof request.method, "POST");
+    snprintf(request.path, sizeof request.path, "/ws");
+    snprintf(request.username, sizeof request.username, "%s", user);
+    if (bridge_post_request(web->bridge, &request))
+        return;
+    for (size_t i = 0; i < web->phones_retry_count; i++)
+        if (strcmp(web->phones_retry[i], user) == 0)
+            return;
+    if (web->phones_retry_count < WS_PHONES_RETRY_MAX)
+        snprintf(web->phones_retry[web->phones_retry_count++], sizeof web->phones_retry[0], "%s",
+                 user);
+    else
+        wg_warn("web: cannot tell the core how many displays %s has open; the list is full", user);
+}
+
+void web_ws_phones_retry(struct wg_web_server *web)
+{
+    size_t count = web->phones_retry_count;
+    char users[WS_PHONES_RETRY_MAX][WG_AUTH_NAME_MAX + 1];
+    memcpy(users, web->phones_retry, sizeof users);
+    web->phones_retry_count = 0;
+    for (size_t i = 0; i < count; i++)
+        post_phones(web, users[i], NULL);
 }

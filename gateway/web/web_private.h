@@ -147,6 +147,8 @@ struct job {
     int retry_after;
 };
 
+#define WS_PHONES_RETRY_MAX 64
+
 struct wg_web_server {
     int port;
     char *listen, *root, *tls_cert, *tls_key; /* owned copies of the settings */
@@ -179,6 +181,10 @@ struct wg_web_server {
 
     bool core_stale;   /* the core's heartbeat is late (logged once) */
     int64_t ticked_ms; /* the last tick */
+
+    /* Users whose count of open WebSockets the core has still to be told. */
+    char phones_retry[WS_PHONES_RETRY_MAX][WG_AUTH_NAME_MAX + 1];
+    size_t phones_retry_count;
 };
 
 /* web.c */
@@ -240,6 +246,8 @@ void web_ws_request_snapshot(struct wg_web_server *web, struct ws_client *client
 void web_ws_receive(struct wg_web_server *web, struct ws_client *client, const void *in,
                     size_t len);
 void web_broadcast(struct wg_web_server *web, struct wg_web_reply *reply);
+/* Posts the counts of open WebSockets that could not be posted before. */
+void web_ws_phones_retry(struct wg_web_server *web);
 
 /* web_replies.c */
 void web_take_replies(struct wg_web_server *web);

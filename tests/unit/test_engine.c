@@ -148,7 +148,9 @@ static int setup_site(void **state, int64_t start, const char *text)
             f->values[d][p] = NAN;
     f->now = start;
     f->engine = engine_new(
-        f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
+        f->config,
+        (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL, NULL, NULL},
+        f->now);
     assert_non_null(f->engine);
     *state = f;
     return 0;
@@ -840,7 +842,9 @@ static void test_restart_keeps_active_calls(void **state)
         saved[i] = alarm_to_json(active[i]);
     engine_free(f->engine);
     f->engine = engine_new(
-        f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
+        f->config,
+        (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL, NULL, NULL},
+        f->now);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(engine_restore(f->engine, saved[i]), 0);
         json_decref(saved[i]);
@@ -875,7 +879,9 @@ static void test_restart_redrives_interlocks(void **state)
     engine_free(f->engine);
     f->write_count = 0;
     f->engine = engine_new(
-        f->config, (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL}, f->now);
+        f->config,
+        (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL, NULL, NULL},
+        f->now);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(engine_restore(f->engine, saved[i]), 0);
         json_decref(saved[i]);
@@ -959,7 +965,8 @@ static void test_two_thousand_active_alarms(void **state)
         house.lamp[d] = NAN;
     int64_t now = utc(3, 0);
     struct wg_engine *engine = engine_new(
-        config, (struct wg_engine_host){&house, big_change, big_write, NULL, NULL, NULL, NULL},
+        config,
+        (struct wg_engine_host){&house, big_change, big_write, NULL, NULL, NULL, NULL, NULL, NULL},
         now);
     assert_non_null(engine);
     for (int r = 1; r <= BIG_ROOMS; r++) {

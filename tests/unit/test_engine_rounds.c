@@ -80,9 +80,10 @@ static void on_closed(void *ctx, const struct wg_round_slot *slot)
 
 static struct wg_engine *new_engine(struct fixture *f)
 {
-    return engine_new(
-        f->config,
-        (struct wg_engine_host){f, on_alarm, on_write, NULL, NULL, on_checked, on_closed}, f->now);
+    return engine_new(f->config,
+                      (struct wg_engine_host){f, on_alarm, on_write, NULL, NULL, on_checked,
+                                              on_closed, NULL, NULL},
+                      f->now);
 }
 
 static int setup(void **state)

@@ -88,9 +88,10 @@ static void on_tested(void *ctx, const struct wg_device_test *test)
 
 static struct wg_engine *new_engine(struct fixture *f)
 {
-    return engine_new(
-        f->config, (struct wg_engine_host){f, on_alarm, on_write, on_window, on_tested, NULL, NULL},
-        f->now);
+    return engine_new(f->config,
+                      (struct wg_engine_host){f, on_alarm, on_write, on_window, on_tested, NULL,
+                                              NULL, NULL, NULL},
+                      f->now);
 }
 
 static int setup(void **state)
