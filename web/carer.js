@@ -128,7 +128,7 @@
     rooms: [],                /* [{id, name, zone}] from GET /api/v1/staff */
     zoneNames: new Map(), roomNames: new Map(),
     clockOffset: 0, connected: false, everConnected: false, lastDataAt: 0, attempts: 0,
-    duty: false, wakeLock: null, notifyAllowed: false,
+    duty: false, wakeLock: null,
     busy: new Map(),          /* alarm id -> 'accept' | 'decline' in flight */
     errors: new Map(),        /* alarm id -> {key, params, until} */
     receiving: new Set(),     /* alarm ids with a receipt in flight */
@@ -502,20 +502,19 @@
     renderStatus();
   }
 
-  async function startDuty() {
+  /* The gesture: sound and the wake lock at once; the notification question
+   * after (a phone may leave it open for a while). */
+  function startDuty() {
     state.duty = true;
     unlockAudio();
-    if ('Notification' in window && window.isSecureContext) {
-      try {
-        const p = Notification.permission === 'default' ? await Notification.requestPermission() : Notification.permission;
-        state.notifyAllowed = p === 'granted';
-      } catch (e) { state.notifyAllowed = false; }
-    }
-    await takeWakeLock();
+    takeWakeLock();
     if (navigator.vibrate) navigator.vibrate(60);
     hooks.dutyStarted = Date.now();
     renderStatus();
     render();
+    if ('Notification' in window && window.isSecureContext && Notification.permission === 'default') {
+      Promise.resolve(Notification.requestPermission()).catch(() => {}).then(renderStatus);
+    }
   }
 
   function renderStatus() {
@@ -988,6 +987,7 @@
     state.session = session;
     state.username = session.username;
     state.role = session.role;
+    $('duty').classList.remove('hidden');
     $('logout').addEventListener('click', () => { if (window.confirm(WG.t('c.logout.ask'))) WG.logout(); });
     $('start-duty').addEventListener('click', startDuty);
     document.addEventListener('pointerdown', () => { if (state.duty && !audioOn()) unlockAudio(); }, true);
