@@ -35,12 +35,6 @@
       'c.accept': '我去处理', 'c.decline': '不能去', 'c.sending': '正在发送…',
       'c.onway.me': '我正在赶来', 'c.reset.hint': '请到房间内按复位键', 'c.onway': '{name} 正在赶来',
       'c.attended': '护理员已到位', 'c.name.me': '{name}（我）', 'c.stale': '可能已过期',
-      'p.waiting': '{name} 已通知 {t}，等待手机确认', 'p.received': '{name} 已通知 {t} 未接受',
-      'p.accepted': '{name} 正在赶来', 'p.declined': '{name} 拒绝：{reason}', 'p.declined.bare': '{name} 拒绝',
-      'p.not_reached': '{name} 未送达', 'p.timed_out': '{name} 已通知 {t} 未接受（超时）', 'p.stood_down': '{name} 无需前往',
-      'step.room': '正在通知房间负责人', 'step.zone': '正在通知区域护工', 'step.everyone': '正在通知全体在班人员',
-      'step.floor_lead': '已通知组长', 'step.manager': '已通知主管', 'step.district': '已上报区域中心',
-      'step.done': '所有人都已通知', 'c.no_cover': '这个房间无人负责：已通知全体在班人员',
       'c.decline.title': '不能去 {room}？', 'c.decline.why': '原因', 'c.reason.busy': '正在处理另一呼叫',
       'c.reason.far': '不在附近', 'c.reason.other': '其他', 'c.reason.text': '说明（选“其他”时必填，最多 60 字）',
       'c.reason.empty': '请写明原因', 'c.decline.send': '发送', 'c.cancel': '取消',
@@ -59,7 +53,7 @@
       'c.claim.none': '全部放弃', 'c.claim.save': '保存', 'c.claim.saved': '已认领：{rooms}', 'c.claim.released': '已放弃认领的房间',
       'c.claim.loading': '正在读取房间…', 'c.claim.unavailable': '网关没有提供房间列表',
       'c.n.title': '{room} {kind}', 'c.logout.ask': '退出后这部手机不再收到呼叫。确定退出吗？',
-      'kind.phone_offline': '手机离线', 'site': '全院',
+      'site': '全院',
     },
     en: {
       'c.title': 'Calls', 'c.forbidden': 'This page needs a nurse account; logged in: {user}',
@@ -78,12 +72,6 @@
       'c.accept': 'On my way', 'c.decline': 'Cannot go', 'c.sending': 'Sending…',
       'c.onway.me': 'I am on my way', 'c.reset.hint': 'Press the reset button in the room', 'c.onway': '{name} is on the way',
       'c.attended': 'staff in the room', 'c.name.me': '{name} (me)', 'c.stale': 'may be out of date',
-      'p.waiting': '{name} paged {t} ago, waiting for the phone', 'p.received': '{name} paged {t} ago, not accepted',
-      'p.accepted': '{name} on the way', 'p.declined': '{name} declined: {reason}', 'p.declined.bare': '{name} declined',
-      'p.not_reached': '{name} not reached', 'p.timed_out': '{name} paged {t} ago, not accepted (timed out)', 'p.stood_down': '{name} stood down',
-      'step.room': 'paging the room\'s carer', 'step.zone': 'paging the zone\'s carers', 'step.everyone': 'paging everyone on duty',
-      'step.floor_lead': 'floor lead paged', 'step.manager': 'manager paged', 'step.district': 'district centre told',
-      'step.done': 'everyone paged', 'c.no_cover': 'Nobody covers this room: everyone on duty was paged',
       'c.decline.title': 'Cannot go to {room}?', 'c.decline.why': 'Why', 'c.reason.busy': 'Busy with another call',
       'c.reason.far': 'Not nearby', 'c.reason.other': 'Other', 'c.reason.text': 'Details (needed for "Other"; up to 60 characters)',
       'c.reason.empty': 'Say why', 'c.decline.send': 'Send', 'c.cancel': 'Cancel',
@@ -102,7 +90,7 @@
       'c.claim.none': 'Release all', 'c.claim.save': 'Save', 'c.claim.saved': 'Claimed: {rooms}', 'c.claim.released': 'Claimed rooms released',
       'c.claim.loading': 'Loading rooms…', 'c.claim.unavailable': 'The gateway gave no room list',
       'c.n.title': '{room} {kind}', 'c.logout.ask': 'After logging out this phone gets no calls. Log out?',
-      'kind.phone_offline': 'Phone offline', 'site': 'Site',
+      'site': 'Site',
     },
   });
 
@@ -222,25 +210,11 @@
   }
 
   /* ---- the paging lines ---- */
-  function pageLine(p) {
-    const name = personName(p);
-    const t = p.notified_ms ? WG.fmtElapsed(p.notified_ms, now()) : '';
-    switch (p.outcome) {
-      case 'waiting': return WG.t('p.waiting', { name, t });
-      case 'received': return WG.t('p.received', { name, t });
-      case 'accepted': return WG.t('p.accepted', { name });
-      case 'declined': return p.reason ? WG.t('p.declined', { name, reason: p.reason }) : WG.t('p.declined.bare', { name });
-      case 'not_reached': return WG.t('p.not_reached', { name });
-      case 'timed_out': return WG.t('p.timed_out', { name, t });
-      case 'stood_down': return WG.t('p.stood_down', { name });
-      default: return name;
-    }
-  }
+  function pageLine(p) { return WGPaging.pageText(p, now(), personName(p)); }
   function stepText(a) {
     const pg = a.paging;
     if (!pg || pg.accepted_by || a.state === 'attended') return '';
-    if (pg.no_cover) return WG.t('c.no_cover');
-    return WG.tOr(`step.${pg.step_kind}`, '');
+    return WGPaging.stepText(pg);
   }
   /* What the card says about who is going. */
   function statusText(a) {

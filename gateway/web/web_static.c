@@ -21,6 +21,7 @@ static const char *mime_type(const char *path)
         {".css", "text/css; charset=utf-8"},
         {".json", "application/json"},
         {".svg", "image/svg+xml"},
+        {".webmanifest", "application/manifest+json"},
         {".png", "image/png"},
         {".ico", "image/x-icon"},
         {".woff2", "font/woff2"},

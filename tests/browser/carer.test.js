@@ -108,12 +108,9 @@ async function main() {
       const r = await fetch(document.querySelector('link[rel=manifest]').href);
       return { status: r.status, type: r.headers.get('content-type'), body: r.status === 200 ? await r.json().catch(() => null) : null };
     });
-    if (manifest.status === 200) {
-      ok(manifest.body && manifest.body.name === '护理呼叫' && manifest.body.display === 'standalone' && manifest.body.start_url === 'carer.html',
-        'carer.webmanifest: 护理呼叫, standalone, start_url carer.html', JSON.stringify(manifest));
-    } else {
-      lib.skip('carer.webmanifest is served', `the gateway answers ${manifest.status}: its static types have no .webmanifest yet`);
-    }
+    ok(manifest.status === 200 && /application\/manifest\+json/.test(manifest.type || '') && manifest.body
+      && manifest.body.name === '护理呼叫' && manifest.body.display === 'standalone' && manifest.body.start_url === 'carer.html',
+    'carer.webmanifest is served as a manifest: 护理呼叫, standalone, start_url carer.html', JSON.stringify(manifest));
 
     /* ---- start duty (the gesture that unlocks sound), both phones ---- */
     for (const phone of [phoneA, phoneB]) {
@@ -201,14 +198,9 @@ async function main() {
     ok(/李护工 .*超时/.test(acceptedB), '... and the rest of the chain stays visible', acceptedB);
     await phoneA.waitForFunction((id) => /王护工 正在赶来/.test(document.querySelector(`.card[data-alarm-id="${id}"]`).textContent), alarmId, { timeout: WAIT });
     ok(await phoneA.locator(`${card(alarmId)} .accept`).count() === 0, 'phone A: 王护工 正在赶来, and A\'s buttons are gone');
-    /* The wall's line for who is on the way comes with display.js's paging words. */
-    if (fs.readFileSync(path.join(lib.ROOT, 'web/display.js'), 'utf8').includes('paging')) {
-      const seen = await wall.waitForFunction((id) => /王护工/.test((document.querySelector(`.call[data-alarm-id="${id}"]`) || {}).textContent || ''),
-        alarmId, { timeout: WAIT }).then(() => true, () => false);
-      ok(seen, 'the wall shows that 王护工 is on the way', await text(wall, `.call[data-alarm-id="${alarmId}"]`));
-    } else {
-      lib.skip('the wall shows that 王护工 is on the way', `display.js does not show paging yet (the wall says "${await text(wall, `.call[data-alarm-id="${alarmId}"] .badge`)}")`);
-    }
+    const seen = await wall.waitForFunction((id) => /王护工 正在赶来/.test((document.querySelector(`.call[data-alarm-id="${id}"] .paging`) || {}).textContent || ''),
+      alarmId, { timeout: WAIT }).then(() => true, () => false);
+    ok(seen, 'the wall shows that 王护工 is on the way', await text(wall, `.call[data-alarm-id="${alarmId}"]`));
     ok(await phoneB.locator('button', { hasText: '复位' }).count() === 0, 'still no reset button anywhere');
     await lib.screenshot(phoneB, 'carer-accepted-390x844');
     for (const vp of lib.VIEWPORTS) {

@@ -4,7 +4,7 @@
  * added here) is covered by nobody. Each carer is "on duty with a phone"
  * through a display page of their own (its WebSocket is what the gateway
  * counts). The wall shows the zone nobody covers; a call in 101 shows
- * "李护工 已通知 … 未接受"; carer_b's acceptance shows "王护工 正在赶来" and
+ * "李护工 已通知 …，等待手机确认"; carer_b's acceptance shows "王护工 正在赶来" and
  * the acknowledgement with 王护工's name; a call in 201 says nobody covers
  * the room; carer_b's page closing raises the phone_offline technical card
  * in words. The manager's staff tab shows who covers what now and next
@@ -75,12 +75,13 @@ async function main() {
 
     await wall.waitForSelector('#cover-banner:not(.hidden)', { timeout: WAIT });
     const banner = await wall.textContent('#cover-banner');
-    ok(/无人负责：二层/.test(banner) && /通知全部在岗人员/.test(banner), 'the wall says zone 二层 is covered by nobody, in words', banner);
+    ok(/无人负责：二层/.test(banner) && /通知全体在班人员/.test(banner), 'the wall says zone 二层 is covered by nobody, in words', banner);
 
     press('call-101A call 1');
     await wall.waitForSelector('.call[data-kind="call"] .paging:not(:empty)', { timeout: WAIT });
     const waiting = await wall.textContent('.call[data-kind="call"] .paging');
-    ok(/^李护工 已通知 \d+:\d\d 未接受$/.test(waiting.trim()), 'the call card says 李护工 was notified, how long ago, not accepted', waiting);
+    ok(/^李护工 已通知 \d+:\d\d，等待手机确认$/.test(waiting.trim()),
+      'the call card says 李护工 was notified, how long ago, and that the phone has not confirmed yet', waiting);
     for (const vp of lib.VIEWPORTS) {
       await wall.setViewportSize({ width: vp.width, height: vp.height });
       await lib.sleep(300);
@@ -105,10 +106,10 @@ async function main() {
       'the wall shows 李护工 on the way, and the acknowledgement in 李护工\'s name', coming);
 
     press('call-201A call 1');
-    await wall.waitForFunction(() => [...document.querySelectorAll('.call .paging')].some((n) => /无人负责此房间/.test(n.textContent)),
+    await wall.waitForFunction(() => [...document.querySelectorAll('.call .paging')].some((n) => /这个房间无人负责/.test(n.textContent)),
       null, { timeout: WAIT });
-    const nobody = await wall.evaluate(() => [...document.querySelectorAll('.call .paging')].map((n) => n.textContent).find((t) => /无人负责此房间/.test(t)));
-    ok(/已通知全部在岗人员/.test(nobody) && /李护工/.test(nobody) && /王护工/.test(nobody),
+    const nobody = await wall.evaluate(() => [...document.querySelectorAll('.call .paging')].map((n) => n.textContent).find((t) => /这个房间无人负责/.test(t)));
+    ok(/已通知全体在班人员/.test(nobody) && /李护工/.test(nobody) && /王护工/.test(nobody),
       'a call in room 201 says nobody covers the room and both carers were notified', nobody);
 
     await phoneB.close();
