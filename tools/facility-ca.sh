@@ -1,7 +1,7 @@
 #!/bin/sh
-# facility-ca.sh: the facility's own certificate authority (CA) and the
-# gateway's HTTPS certificate, made with Debian's openssl command
-# (docs/https.md). Phones trust the CA once (they fetch it from /ca.crt);
+# facility-ca.sh (installed as wardgate-facility-ca): the facility's own
+# certificate authority (CA) and the gateway's HTTPS certificate, made with
+# Debian's openssl command (docs/https.md). Phones trust the CA once (they fetch it from /ca.crt);
 # the gateway's certificate is then accepted without warnings, which the
 # carer app needs (notifications, wake lock and working offline are only
 # allowed to pages in a secure context).
@@ -25,7 +25,7 @@ days=825
 ca_days=3650
 daemon_user=wardgate
 
-me=facility-ca.sh
+me=$(basename "$0") # facility-ca.sh here, wardgate-facility-ca once installed
 die() { echo "$me: $*" >&2; exit 1; }
 usage() {
   cat >&2 <<EOF
