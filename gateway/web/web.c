@@ -1,7 +1,9 @@
 /* The web server thread (see web.h and docs/api.md): libwebsockets' service
  * loop and its two protocols ("http": pages, /api/v1, /healthz, /metrics;
- * "wardgate.v1": the displays' WebSocket), the once-a-second tick, and
- * starting and stopping the thread and the login worker.
+ * "wardgate.v1": the displays' WebSocket), on one or two vhosts (plain HTTP
+ * on web.port, and HTTPS on web.tls_port beside it: docs/https.md) with the
+ * WebSocket keepalive policy, the once-a-second tick, and starting and
+ * stopping the thread and the login worker.
  *
  * Everything in gateway/web/web*.c runs on the web thread except the login
  * worker (web_login_worker.c: it only calls auth_* and hands results back

@@ -340,6 +340,9 @@ def main():
     check = subprocess.run([WARDGATED, "-c", same, "--plugin-dir", PLUGINS, "--check"], capture_output=True, text=True)
     ok(check.returncode == 1 and re.search(rf"https-same\.yaml:\d+:\d+: tls_port: {port2} is also port", check.stderr),
        "tls_port equal to port is an error at its line", check.stderr)
+    reports = [line for d in (daemon, daemon2) for line in d.log().splitlines()
+               if re.search(r"AddressSanitizer|LeakSanitizer|runtime error", line)]
+    ok(not reports, "no sanitizer report in either daemon's log", reports[:10])
     done()
 
 
