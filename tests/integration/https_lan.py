@@ -17,7 +17,8 @@ Python's ssl module, curl and python3-websocket talk to it.
    connected, one that stops answering them is closed within about 25 s.
 5. A wrong tls_key path: --check warns naming the file, the daemon says so
    at start and plain HTTP still serves; tls_port equal to port is an error.
-About 45 s."""
+6. Without tls_port, tls_cert and tls_key make the one port HTTPS, as before.
+About 50 s."""
 import http.client
 import json
 import os
@@ -340,7 +341,21 @@ def main():
     check = subprocess.run([WARDGATED, "-c", same, "--plugin-dir", PLUGINS, "--check"], capture_output=True, text=True)
     ok(check.returncode == 1 and re.search(rf"https-same\.yaml:\d+:\d+: tls_port: {port2} is also port", check.stderr),
        "tls_port equal to port is an error at its line", check.stderr)
-    reports = [line for d in (daemon, daemon2) for line in d.log().splitlines()
+
+    # ---- 6. without tls_port: the one port speaks HTTPS, as before ----
+    single = small_config("https-single", port2, RULES)
+    with open(single, "a", encoding="utf-8") as f:
+        f.write(f"  tls_cert: {tls_dir}/server.crt\n  tls_key: {tls_dir}/server.key\n")
+    single_db = os.path.join(TMP, "single.db")
+    add_user(WARDGATED, single, single_db, PLUGINS, TMP, "nurse1", PASSWORD, role="nurse")
+    daemon3 = Wardgated(single, single_db, "https-single")
+    ok(daemon3.start() and f"on https://127.0.0.1:{port2}/" in daemon3.log(),
+       "without tls_port, tls_cert and tls_key make the one port HTTPS, as before", daemon3.log()[-1500:])
+    status, headers, _, _ = fetch(port2, "/api/v1/login", trusting, "POST", {"username": "nurse1", "password": PASSWORD})
+    ok(status == 200 and "; Secure" in headers.get("set-cookie", ""), "... and its cookie carries Secure",
+       headers.get("set-cookie"))
+    daemon3.stop()
+    reports = [line for d in (daemon, daemon2, daemon3) for line in d.log().splitlines()
                if re.search(r"AddressSanitizer|LeakSanitizer|runtime error", line)]
     ok(not reports, "no sanitizer report in either daemon's log", reports[:10])
     done()
