@@ -172,6 +172,7 @@ install: all
 	    $(DESTDIR)$(STATEDIR) $(DESTDIR)$(WEBDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(DOCDIR)/docs
 	install -m 0755 $(BUILD)/wardgated $(DESTDIR)$(SBINDIR)/wardgated
+	install -m 0755 tools/facility-ca.sh $(DESTDIR)$(SBINDIR)/wardgate-facility-ca
 	install -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGINDIR)/
 	chmod 1770 $(DESTDIR)$(SYSCONFDIR)
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/wardgate.yaml ]; then \

@@ -301,7 +301,11 @@ struct wg_web {
     int port;
     const char *root;               /* static files; "" = the compiled-in default */
     const char *tls_cert, *tls_key; /* "" = plain HTTP */
-    const char *language;           /* "zh" (default) or "en" */
+    int tls_port;                   /* 0: `port` speaks HTTPS when tls_cert is given, else HTTP;
+                                       set: HTTP on `port` and HTTPS on tls_port */
+    const char *tls_ca;      /* the facility CA's certificate (PEM) served at /ca.crt; "" none */
+    const char *public_host; /* the host name phones reach the gateway by; "" = the request's */
+    const char *language;    /* "zh" (default) or "en" */
 };
 
 struct wg_storage {

@@ -1,7 +1,9 @@
 /* The web server thread (see web.h and docs/api.md): libwebsockets' service
  * loop and its two protocols ("http": pages, /api/v1, /healthz, /metrics;
- * "wardgate.v1": the displays' WebSocket), the once-a-second tick, and
- * starting and stopping the thread and the login worker.
+ * "wardgate.v1": the displays' WebSocket), on one or two vhosts (plain HTTP
+ * on web.port, and HTTPS on web.tls_port beside it: docs/https.md) with the
+ * WebSocket keepalive policy, the once-a-second tick, and starting and
+ * stopping the thread and the login worker.
  *
  * Everything in gateway/web/web*.c runs on the web thread except the login
  * worker (web_login_worker.c: it only calls auth_* and hands results back
@@ -39,6 +41,8 @@ void web_wake(void *ctx)
         lws_cancel_service(web->context);
     pthread_mutex_unlock(&web->context_lock);
 }
+
+static void add_tls_vhost(struct wg_web_server *web, struct lws_context *context);
 
 /* Once a second: requests the core has not answered, sessions of open
  * sockets, the core's heartbeat. Also keeps the loop turning when idle, so
@@ -81,6 +85,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (!auth_session(web->auth, c->token, clock_wall_ms(&web->clock), &c->session))
             web_ws_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session ended");
     }
+    if (web->tls_port && !web->tls_vhost && now - web->tls_tried_ms >= RETRY_TLS_S * 1000)
+        add_tls_vhost(web, web->context);
     lws_sul_schedule(web->context, 0, &web->tick, tick, LWS_US_PER_SEC);
 }
 
@@ -229,25 +235,90 @@ static void lws_log(int level, const char *line)
         wg_warn("web (lws): %.*s", (int)len, line);
 }
 
-static struct lws_context *create_context(struct wg_web_server *web)
+/* WebSockets (and h2 connections) are pinged after 10 s without a sign of
+ * life and closed 15 s later: a phone that left the Wi-Fi without a word is
+ * gone within 25 s (browsers answer pings by themselves). HTTP/1.1
+ * connections have no keepalive in lws and are not touched. */
+static const lws_retry_bo_t keepalive = {
+    .secs_since_valid_ping = WS_PING_S,
+    .secs_since_valid_hangup = WS_HANGUP_S,
+};
+
+/* A vhost on `port`, speaking TLS with the configured files when `tls`. */
+static struct lws_vhost *create_vhost(struct wg_web_server *web, struct lws_context *context,
+                                      int port, bool tls)
 {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = web->port;
+    info.port = port;
     info.iface = web->listen[0] ? web->listen : NULL;
     info.protocols = protocols;
     info.mounts = &mount;
     info.user = web;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
-    info.timeout_secs = 10;
-    info.max_http_header_data = 4096;
-    info.vhost_name = "wardgate";
-    if (web->tls_cert[0]) {
+    info.vhost_name = tls ? "wardgate-tls" : "wardgate";
+    info.retry_and_idle_policy = &keepalive;
+    if (tls) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = web->tls_cert;
         info.ssl_private_key_filepath = web->tls_key;
     }
-    return lws_create_context(&info);
+    return lws_create_vhost(context, &info);
+}
+
+/* The HTTPS vhost beside the plain one (web.tls_port); when it cannot be
+ * made, plain HTTP serves on and it is tried again every RETRY_TLS_S. */
+static void add_tls_vhost(struct wg_web_server *web, struct lws_context *context)
+{
+    web->tls_vhost = create_vhost(web, context, web->tls_port, true);
+    web->tls_tried_ms = clock_mono_ms(&web->clock);
+    if (web->tls_vhost) {
+        if (web->tls_failed)
+            wg_notice("web: HTTPS serves again on https://%s:%d/",
+                      web->listen[0] ? web->listen : "*", web->tls_port);
+        web->tls_failed = false;
+    } else if (!web->tls_failed) {
+        wg_crit("web: HTTPS on port %d is not served: the certificate %s or the key %s cannot be "
+                "used, or the port is taken (lws says which above); plain HTTP on port %d still "
+                "serves; tried again every %d s",
+                web->tls_port, web->tls_cert, web->tls_key, web->port, RETRY_TLS_S);
+        web->tls_failed = true;
+    }
+}
+
+/* One context with its vhosts made explicitly: the one on web.port (HTTPS
+ * when tls_cert is given and tls_port is not), and with tls_port an HTTPS
+ * one beside it. NULL when the one on web.port cannot be made. */
+static struct lws_context *create_context(struct wg_web_server *web)
+{
+    bool tls_only = web->tls_cert[0] && !web->tls_port;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.user = web;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (web->tls_cert[0])
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.timeout_secs = 10;
+    info.max_http_header_data = 4096;
+    info.retry_and_idle_policy = &keepalive;
+    struct lws_context *context = lws_create_context(&info);
+    if (!context)
+        return NULL;
+    struct lws_vhost *main_vhost = create_vhost(web, context, web->port, tls_only);
+    if (!main_vhost) {
+        if (tls_only)
+            wg_err("web: HTTPS on port %d cannot start with the certificate %s and the key %s, or "
+                   "the port is taken (lws says which above)",
+                   web->port, web->tls_cert, web->tls_key);
+        lws_context_destroy(context);
+        return NULL;
+    }
+    web->tls_vhost = tls_only ? main_vhost : NULL;
+    if (web->tls_port)
+        add_tls_vhost(web, context);
+    return context;
 }
 
 static void *web_main(void *arg)
@@ -271,9 +342,13 @@ static void *web_main(void *arg)
         pthread_mutex_lock(&web->context_lock);
         web->context = context;
         pthread_mutex_unlock(&web->context_lock);
-        wg_notice("web: serving %s on %s://%s:%d/", web->root_real,
-                  web->tls_cert[0] ? "https" : "http", web->listen[0] ? web->listen : "*",
-                  web->port);
+        const char *address = web->listen[0] ? web->listen : "*";
+        if (web->tls_vhost && web->tls_port)
+            wg_notice("web: serving %s on http://%s:%d/ and https://%s:%d/", web->root_real,
+                      address, web->port, address, web->tls_port);
+        else
+            wg_notice("web: serving %s on %s://%s:%d/", web->root_real,
+                      web->tls_vhost ? "https" : "http", address, web->port);
         lws_sul_schedule(context, 0, &web->tick, tick, LWS_US_PER_SEC);
         if (!web->heartbeat_ms)
             web->heartbeat_ms =
@@ -289,6 +364,7 @@ static void *web_main(void *arg)
         web->context = NULL;
         pthread_mutex_unlock(&web->context_lock);
         lws_context_destroy(context);
+        web->tls_vhost = NULL;
     }
     return NULL;
 }
@@ -310,6 +386,8 @@ static void free_server(struct wg_web_server *web)
     free(web->root);
     free(web->tls_cert);
     free(web->tls_key);
+    free(web->tls_ca);
+    free(web->public_host);
     free(web);
 }
 
@@ -332,10 +410,14 @@ struct wg_web_server *web_start(const struct wg_web *settings, const char *db_pa
     web->root = copy_or_empty(settings->root && settings->root[0] ? settings->root : WG_WEB_ROOT);
     web->tls_cert = copy_or_empty(settings->tls_cert);
     web->tls_key = copy_or_empty(settings->tls_key);
+    web->tls_port = settings->tls_port;
+    web->tls_ca = copy_or_empty(settings->tls_ca);
+    web->public_host = copy_or_empty(settings->public_host);
     web->bridge = bridge;
     web->next_local_id = LOCAL_ID_BASE;
     bridge_web_turned(bridge, clock_mono_ms(&web->clock)); /* the thread starts now */
-    if (!web->listen || !web->root || !web->tls_cert || !web->tls_key) {
+    if (!web->listen || !web->root || !web->tls_cert || !web->tls_key || !web->tls_ca ||
+        !web->public_host) {
         free_server(web);
         return NULL;
     }

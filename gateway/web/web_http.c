@@ -291,6 +291,8 @@ int web_http_begin(struct wg_web_server *web, struct lws *wsi, struct pss *pss)
     }
     if (strcmp(conn->path, "/healthz") == 0)
         return healthz(web, conn);
+    if (strcmp(conn->path, "/ca.crt") == 0)
+        return web_serve_ca(web, conn);
     bool api = strncmp(conn->path, "/api/", 5) == 0 || strcmp(conn->path, "/metrics") == 0;
     if (!api) {
         if (conn->method != LWSHUMETH_GET && conn->method != LWSHUMETH_HEAD) {

@@ -28,7 +28,10 @@
 #define WS_RECHECK_MS            30000
 #define HEARTBEAT_STALE_MS       3000
 #define RETRY_BIND_S             5
-#define STOP_WAIT_S              5 /* for the thread to stop, then it is left behind */
+#define RETRY_TLS_S              60 /* the HTTPS vhost beside plain HTTP, when it failed */
+#define WS_PING_S                10 /* a WebSocket quiet this long is pinged */
+#define WS_HANGUP_S              25 /* ... and closed when nothing came back by then */
+#define STOP_WAIT_S              5  /* for the thread to stop, then it is left behind */
 #define CHUNK                    16384
 #define STATIC_FILE_MAX          (16 * 1024 * 1024)
 #define WS_CLOSE_TRY_AGAIN_LATER 1013         /* RFC 6455 registry: try again later */
@@ -150,8 +153,12 @@ struct job {
 #define WS_PHONES_RETRY_MAX 64
 
 struct wg_web_server {
-    int port;
-    char *listen, *root, *tls_cert, *tls_key; /* owned copies of the settings */
+    int port, tls_port;
+    /* owned copies of the settings */
+    char *listen, *root, *tls_cert, *tls_key, *tls_ca, *public_host;
+    struct lws_vhost *tls_vhost; /* the vhost speaking HTTPS, if any */
+    bool tls_failed;             /* the tls_port vhost could not be made (logged once) */
+    int64_t tls_tried_ms;        /* when it was last tried */
     struct wg_clock clock;
     char root_real[PATH_MAX];
     struct wg_web_bridge *bridge;
@@ -221,8 +228,14 @@ bool web_read_session(struct wg_web_server *web, struct lws *wsi, char *token,
                       struct wg_session *session);
 bool web_origin_ok(struct lws *wsi);
 bool web_csrf_ok(struct lws *wsi, const struct wg_session *session);
+int web_request_host(struct lws *wsi, char *out, int len);
+bool web_conn_tls(const struct wg_web_server *web, struct lws *wsi);
 void web_session_cookie(struct wg_web_server *web, struct http_conn *conn, const char *token,
                         int64_t max_age_s);
+
+/* web_phone.c */
+int web_serve_ca(struct wg_web_server *web, struct http_conn *conn);
+void web_phone_api(struct wg_web_server *web, struct http_conn *conn);
 
 /* web_login_worker.c */
 void web_post_job(struct wg_web_server *web, struct http_conn *conn, enum job_kind kind,

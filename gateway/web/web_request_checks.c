@@ -1,6 +1,8 @@
 /* What the web thread checks of every request before acting on it: the
  * session cookie, the Origin against the Host (fails closed), the CSRF
- * header; and the session cookie it sets. */
+ * header; the Host a request names, whether it came over HTTPS; and the
+ * session cookie it sets (Secure over HTTPS only: the same gateway serves
+ * plain HTTP beside it, web.tls_port). */
 #include "web/web_private.h"
 
 #include <sodium.h>
@@ -80,6 +82,24 @@ bool web_origin_ok(struct lws *wsi)
     return authority && authority_ok(authority) && strcasecmp(authority, host) == 0;
 }
 
+/* The Host header (or :authority in h2) as the client sent it: 1 when
+ * present and it fits `out`, 0 when absent, -1 when too long. Not checked:
+ * host_name_parse is the caller's. */
+int web_request_host(struct lws *wsi, char *out, int len)
+{
+    int has_host = header_value(wsi, WSI_TOKEN_HOST, out, len);
+    if (has_host == 0)
+        has_host = header_value(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY, out, len);
+    return has_host;
+}
+
+/* Whether this connection came in on the vhost that speaks HTTPS (an h2
+ * stream belongs to its connection's vhost). */
+bool web_conn_tls(const struct wg_web_server *web, struct lws *wsi)
+{
+    return web->tls_vhost && lws_get_vhost(wsi) == web->tls_vhost;
+}
+
 bool web_csrf_ok(struct lws *wsi, const struct wg_session *session)
 {
     char token[WG_AUTH_CSRF_LEN + 8];
@@ -94,5 +114,5 @@ void web_session_cookie(struct wg_web_server *web, struct http_conn *conn, const
 {
     snprintf(conn->set_cookie, sizeof conn->set_cookie,
              "wg_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", token,
-             (long long)max_age_s, web->tls_cert[0] ? "; Secure" : "");
+             (long long)max_age_s, web_conn_tls(web, conn->wsi) ? "; Secure" : "");
 }

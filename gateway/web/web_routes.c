@@ -1,7 +1,7 @@
 /* The API's routing on the web thread: the endpoints the web thread answers
- * itself (setup, login, session, logout, users: docs/api.md), the Origin and
- * CSRF checks of a change, and everything else forwarded to the core through
- * the bridge. */
+ * itself (setup, login, session, logout, users, the phone setup:
+ * docs/api.md), the Origin and CSRF checks of a change, and everything else
+ * forwarded to the core through the bridge. */
 #include "web/web_private.h"
 
 #include <stdio.h>
@@ -86,6 +86,10 @@ static void handle_api(struct wg_web_server *web, struct http_conn *conn)
             json_decref(body);
         return;
     }
+    if (strcmp(path, "/api/v1/phone") == 0 || strncmp(path, "/api/v1/phone/", 14) == 0) {
+        web_phone_api(web, conn); /* public: what a phone needs before it trusts anything */
+        return;
+    }
     if (strcmp(path, "/metrics") == 0) {
         conn->is_metrics = true;
         forward_to_core(web, conn);
@@ -115,7 +119,7 @@ static void handle_api(struct wg_web_server *web, struct http_conn *conn)
         auth_logout(web->auth, conn->token);
         snprintf(conn->set_cookie, sizeof conn->set_cookie,
                  "wg_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
-                 web->tls_cert[0] ? "; Secure" : "");
+                 web_conn_tls(web, conn->wsi) ? "; Secure" : "");
         web_respond_json(conn, 200, json_object());
         return;
     }

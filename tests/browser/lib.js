@@ -203,9 +203,11 @@ class Daemon {
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-async function launchBrowser() {
+/* `extraArgs`: more Chromium switches (phone-setup.test.js trusts its test
+ * certificate and maps a host name with them). */
+async function launchBrowser(extraArgs = []) {
   const { chromium } = require('playwright-core');
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /* A new page at 1920x1080 (the wall display's screen) or `viewport`, in its

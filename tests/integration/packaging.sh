@@ -32,7 +32,7 @@ dest=$TMP/root
 outside_before=$(ls -l --time-style=full-iso /usr/sbin/wardgated /etc/wardgate /lib/systemd/system/wardgated.service 2>&1)
 make --no-print-directory -s install DESTDIR="$dest" BUILD="$BUILD" >"$TMP/install.log" 2>&1
 check "make install DESTDIR=... succeeds" test $? -eq 0
-for path in usr/sbin/wardgated usr/lib/wardgate/plugins/sim.so etc/wardgate/wardgate.yaml \
+for path in usr/sbin/wardgated usr/sbin/wardgate-facility-ca usr/lib/wardgate/plugins/sim.so etc/wardgate/wardgate.yaml \
             etc/wardgate/profiles/call-point.yaml var/lib/wardgate usr/share/wardgate/web \
             lib/systemd/system/wardgated.service usr/lib/sysusers.d/wardgate.conf \
             usr/lib/wardgate/wardgate-setup usr/share/doc/wardgate/README.md \
@@ -42,7 +42,7 @@ done
 mode() { stat -c %a "$dest/$1"; }
 for want in "etc/wardgate 1770" "etc/wardgate/wardgate.yaml 640" "etc/wardgate/profiles 750" \
             "etc/wardgate/profiles/call-point.yaml 644" "var/lib/wardgate 750" \
-            "usr/sbin/wardgated 755" "usr/lib/wardgate/wardgate-setup 755" \
+            "usr/sbin/wardgated 755" "usr/sbin/wardgate-facility-ca 755" "usr/lib/wardgate/wardgate-setup 755" \
             "lib/systemd/system/wardgated.service 644" "usr/lib/sysusers.d/wardgate.conf 644"; do
   check "mode of /${want% *} is ${want#* } (got $(mode "${want% *}"))" test "$(mode "${want% *}")" = "${want#* }"
 done

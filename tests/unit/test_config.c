@@ -934,6 +934,52 @@ static void test_staff_section(void **state)
     diag_free(&diag);
 }
 
+/* web.tls_port beside port; the TLS files are read at load and a wrong one
+ * is a warning naming it (plain HTTP still serves); public_host and tls_ca. */
+static void test_web_tls_settings(void **state)
+{
+    struct scratch *scratch = *state;
+    char *profile = test_write_file(scratch->dir, "p.yaml",
+                                    "id: p\nvendor: v\nmodel: m\n"
+                                    "points: [{name: c, meaning: call_button}]\n");
+    char *cert = test_write_file(scratch->dir, "server.crt",
+                                 "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    char *ca = test_write_file(scratch->dir, "ca.crt", "not a certificate\n");
+    char *path = test_write_file(scratch->dir, "site.yaml",
+                                 "site: {id: s1, name: S, district: d1}\n"
+                                 "profiles: [p.yaml]\n"
+                                 "zones: [{id: Z, rooms: [{id: R1, beds: [A]}]}]\n"
+                                 "buses: [{id: b, driver: sim}]\n"
+                                 "devices: [{id: d, bus: b, address: 3, profile: p, room: R1}]\n"
+                                 "web:\n"
+                                 "  port: 8080\n"
+                                 "  tls_port: 8443\n"
+                                 "  tls_cert: server.crt\n"
+                                 "  tls_key: missing.key\n"
+                                 "  tls_ca: ca.crt\n"
+                                 "  public_host: gateway.home.lan\n");
+    struct wg_config *config = config_load(path, &scratch->diag);
+    print_messages(&scratch->diag);
+    assert_non_null(config);
+    assert_int_equal(config->web.port, 8080);
+    assert_int_equal(config->web.tls_port, 8443);
+    assert_string_equal(config->web.public_host, "gateway.home.lan");
+    assert_non_null(strstr(config->web.tls_ca, "/ca.crt"));
+    assert_int_equal(config->warnings.count, 2);
+    assert_non_null(
+        strstr(config->warnings.messages[0], "site.yaml:10:12: warning: tls_key: cannot read \""));
+    assert_non_null(strstr(config->warnings.messages[0],
+                           "missing.key\": No such file or directory; HTTPS on port 8443 will not "
+                           "start; plain HTTP on port 8080 still serves"));
+    assert_non_null(strstr(config->warnings.messages[1], "site.yaml:11:11: warning: tls_ca: \""));
+    assert_non_null(strstr(config->warnings.messages[1], "ca.crt\" holds no certificate in PEM"));
+    config_free(config);
+    free(path);
+    free(ca);
+    free(cert);
+    free(profile);
+}
+
 /* ---- bad configs ---------------------------------------------------------------------------- */
 
 struct bad_case {
@@ -1006,6 +1052,11 @@ static const struct bad_case bad_cases[] = {
     {"41-reset-at-unknown.yaml", NULL, 16, "reset_at: no room or device \"nurse-station\"", 1},
     {"42-reset-at-and-on-normal.yaml", NULL, 16,
      "reset_at: an alarm that ends by itself (reset_on_normal: true) is not reset anywhere", 1},
+    {"43-web-tls-port-same.yaml", NULL, 21,
+     "tls_port: 8080 is also port: plain HTTP and HTTPS need a port each", 1},
+    {"44-web-tls-port-no-cert.yaml", NULL, 19, "tls_port: HTTPS on port 8443 needs tls_cert", 1},
+    {"45-web-public-host.yaml", NULL, 19,
+     "public_host: expected the host name or address phones reach the gateway by", 1},
     {"35-rule-point-missing.yaml", NULL, 17,
      "meaning: rule \"heart\" needs a point meaning \"heart_rate\", but no device has one", 1},
 };
@@ -1077,6 +1128,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_staff_section, scratch_setup, scratch_teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths_and_minimal_defaults, scratch_setup,
                                         scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_web_tls_settings, scratch_setup, scratch_teardown),
     };
     enum { FIXED = sizeof tests / sizeof tests[0], BAD = sizeof bad_cases / sizeof bad_cases[0] };
     struct CMUnitTest all[FIXED + BAD];

@@ -1,6 +1,7 @@
 /* Unit tests of what the web checks before acting on a request: the query
- * string and JSON bodies (api_parse.c) and the display's WebSocket message
- * (ws_message.c). The same functions are fuzzed in tests/fuzz/. */
+ * string and JSON bodies (api_parse.c), the display's WebSocket message
+ * (ws_message.c) and a Host header (common/host_name.c). The same functions
+ * but the last are fuzzed in tests/fuzz/. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "common/host_name.h"
 #include "web/api_parse.h"
 #include "web/ws_message.h"
 
@@ -157,12 +159,72 @@ static void test_ws_ack(void **state)
             fail_msg("accepted: %s", bad[i]);
 }
 
+static void test_host_names(void **state)
+{
+    (void)state;
+    size_t host = 0;
+    int port = -1;
+    assert_true(host_name_parse("192.168.1.10:8080", true, &host, &port));
+    assert_int_equal(host, 12);
+    assert_int_equal(port, 8080);
+    assert_true(host_name_parse("gateway.home.lan", true, &host, &port));
+    assert_int_equal(host, 16);
+    assert_int_equal(port, 0);
+    assert_true(host_name_parse("[fd00::10]:443", true, &host, &port));
+    assert_int_equal(host, 10);
+    assert_int_equal(port, 443);
+    assert_true(host_name_parse("[::ffff:10.0.0.1]", false, &host, &port));
+    assert_true(host_name_parse("localhost.", false, &host, &port));
+    static const char *const bad[] = {"",
+                                      "evil.example/x",
+                                      "a b",
+                                      "[::1",
+                                      "::1",
+                                      "user@host",
+                                      "host:99999",
+                                      "host:0",
+                                      "host:080",
+                                      "host:",
+                                      "host:80:80",
+                                      "-bad.example",
+                                      "bad-.example",
+                                      "a..b",
+                                      ".a",
+                                      "%2e",
+                                      "h\xc3\xa9.example",
+                                      "host,other",
+                                      "[fd00::g]",
+                                      "[1]",
+                                      "[::1]x",
+                                      "a_b",
+                                      NULL};
+    for (const char *const *b = bad; *b; b++)
+        if (host_name_parse(*b, true, &host, &port))
+            fail_msg("\"%s\" was taken for a host name", *b);
+    assert_false(host_name_parse("gateway.lan:8080", false, &host, &port)); /* no port here */
+    char label[80], name[300];
+    memset(label, 'a', 64);
+    label[64] = '\0';
+    assert_false(host_name_parse(label, true, &host, &port)); /* a label of 64 */
+    label[63] = '\0';
+    assert_true(host_name_parse(label, true, &host, &port));
+    memset(name, 'a', sizeof name);
+    for (size_t i = 50; i < sizeof name; i += 51)
+        name[i] = '.';
+    name[253] = '\0';
+    assert_true(host_name_parse(name, false, &host, &port));
+    name[253] = 'a';
+    name[254] = '\0';
+    assert_false(host_name_parse(name, false, &host, &port)); /* 254 characters */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_params),
         cmocka_unit_test(test_bodies),
         cmocka_unit_test(test_ws_ack),
+        cmocka_unit_test(test_host_names),
     };
     return cmocka_run_group_tests_name("web_parse", tests, NULL, NULL);
 }
