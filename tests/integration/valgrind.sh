@@ -63,6 +63,12 @@ check "... and the scripted pull was raised and reset" grep -qE "ALARM reset .*p
 web_port=$(free_port)
 make_config "$TMP/web.yaml" "        - {at_ms: 0, device: call-101A, point: call, value: 1}"
 sed -i "s|^web:|rules:\n  - {id: bed-call, kind: call, meaning: call_button}\nrounds:\n  - {id: day, zone: f1, window: \"00:00-23:59\", every_min: 60}\nweb:|; s|^  enabled: false|  listen: 127.0.0.1\n  port: $web_port\n  root: $ROOT/web|" "$TMP/web.yaml"
+cat >>"$TMP/web.yaml" <<'YAML'
+staff:
+  shifts: [{id: am, window: "00:00-12:00"}, {id: pm, window: "12:00-00:00"}]
+  people: [{user: admin1, name: 管理员, role: carer}]
+  cover: {am: [{user: admin1, rooms: ["101"]}], pm: [{user: admin1, rooms: ["101"]}]}
+YAML
 log=$TMP/web.log
 "${vg[@]}" --log-file="$TMP/vg-web.txt" "$WARDGATED" -c "$TMP/web.yaml" --db "$TMP/web.db" --plugin-dir "$PLUGINS" >"$log" 2>&1 &
 DAEMON_PID=$!; _pids+=("$DAEMON_PID")
@@ -85,7 +91,8 @@ codes.append(call("PUT", "/api/v1/devices/meter-f1", json.dumps({"bus": "sim1", 
 codes.append(call("PUT", "/api/v1/devices/meter-f1", "{bad", h)[0].status)
 codes.append(call("GET", "/metrics")[0].status)
 ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", subprotocols=["wardgate.v1"], cookie=cookie, timeout=60)
-codes.append(json.loads(ws.recv())["type"])
+snapshot = json.loads(ws.recv())
+codes.append(snapshot["type"])
 bad = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", subprotocols=["wardgate.v1"], cookie=cookie, timeout=60)
 bad.recv(); bad.send("garbage")
 print(codes)
@@ -109,12 +116,23 @@ rounds = [call("GET", "/api/v1/rounds", headers=h)[0].status,
           call("GET", "/api/v1/report/monthly?month=2026-10", headers=h)[0].status,
           call("GET", "/api/v1/report/monthly?month=bad", headers=h)[0].status]
 print("rounds", rounds)
+# paging to phones (issue 16): the staff view, claims, a phone's answers, bad ones
+alarm = snapshot["alarms"][0]["id"]
+paging = [call("GET", "/api/v1/staff", headers=h)[0].status,
+          call("POST", "/api/v1/staff/claim", json.dumps({"rooms": ["102"]}), h)[0].status,
+          call("POST", "/api/v1/staff/claim", json.dumps({"rooms": ["nope"]}), h)[0].status,
+          call("POST", f"/api/v1/alarms/{alarm}/received", "{}", h)[0].status,
+          call("POST", f"/api/v1/alarms/{alarm}/accept", "{}", h)[0].status,
+          call("POST", f"/api/v1/alarms/{alarm}/decline", json.dumps({"reason": ""}), h)[0].status,
+          call("POST", f"/api/v1/alarms/{alarm}/decline", json.dumps({"reason": "测试"}), h)[0].status]
+print("paging", paging)
 PY
 sleep 1
 stop_daemon TERM
 check "the web server's client got its answers" grep -q "\[200, 200, 200, 200, 400, 200, 'snapshot'\]" "$TMP/web-client.txt"
 check "... and for test mode, its report, a handover and a drill" grep -q "records \[200, 400, 200, 200, 200, 400, 200\]" "$TMP/web-client.txt"
 check "... and for rounds, a room's QR code, check-ins and the monthly report" grep -q "rounds \[200, 200, 403, 200, 200, 400\]" "$TMP/web-client.txt"
+check "... and for paging: the staff view, claims, a receipt, an accept, declines" grep -q "paging \[200, 200, 400, 200, 200, 400, 200\]" "$TMP/web-client.txt"
 [ -s "$TMP/web-client.txt" ] && note "$(cat "$TMP/web-client.txt" | tail -5)"
 check "wardgated with the web server under memcheck: no errors or leaks (exit $DAEMON_RC)" test "$DAEMON_RC" -eq 0
 [ "$DAEMON_RC" -ne 0 ] && note "$(head -60 "$TMP/vg-web.txt")"
