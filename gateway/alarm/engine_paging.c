@@ -604,9 +604,12 @@ int engine_page_accept(struct wg_engine *engine, const char *alarm_id, const cha
     return 0;
 }
 
-/* 1..60 characters of valid UTF-8 without control characters. */
+/* 1..60 characters of valid UTF-8 (no overlong form, surrogate or code
+ * point past U+10FFFF, which JSON cannot carry) without control characters
+ * (C0, DEL and C1). */
 static bool reason_ok(const char *reason)
 {
+    static const uint32_t shortest[] = {0, 0x80, 0x800, 0x10000};
     size_t chars = 0;
     const unsigned char *p = (const unsigned char *)reason;
     while (p && *p) {
@@ -615,11 +618,17 @@ static bool reason_ok(const char *reason)
                     : (*p & 0xf0) == 0xe0 ? 2
                     : (*p & 0xf8) == 0xf0 ? 3
                                           : -1;
-        if (extra < 0 || *p < 0x20 || *p == 0x7f)
+        if (extra < 0)
             return false;
-        for (int i = 1; i <= extra; i++)
+        uint32_t code = extra ? *p & (0x3fu >> extra) : *p;
+        for (int i = 1; i <= extra; i++) {
             if ((p[i] & 0xc0) != 0x80)
                 return false;
+            code = code << 6 | (p[i] & 0x3fu);
+        }
+        if (code < shortest[extra] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff) ||
+            code < 0x20 || (code >= 0x7f && code <= 0x9f))
+            return false;
         p += extra + 1;
         chars++;
     }
