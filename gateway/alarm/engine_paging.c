@@ -647,6 +647,10 @@ int engine_page_decline(struct wg_engine *engine, const char *alarm_id, const ch
     struct wg_alarm *alarm = answered_alarm(engine, alarm_id, user, &page, why, why_len);
     if (is_refusal(alarm))
         return answer_refusal(alarm);
+    if (alarm->state == WG_ALARM_ATTENDED) {
+        snprintf(why, why_len, "call %s is attended already: someone is in the room", alarm_id);
+        return WG_PAGE_REFUSED_CONFLICT;
+    }
     if (page->outcome == WG_PAGE_DECLINED || page->outcome == WG_PAGE_STOOD_DOWN) {
         snprintf(why, why_len, "call %s: %s", alarm_id,
                  page->outcome == WG_PAGE_DECLINED ? "declined already"
@@ -678,6 +682,12 @@ int engine_claim_rooms(struct wg_engine *engine, const char *user, const size_t 
         snprintf(why, why_len, "no shift runs now (config staff.shifts)");
         return -1;
     }
+    for (size_t i = 0; i < room_count; i++)
+        if (rooms[i] >= engine->config->room_count) {
+            snprintf(why, why_len, "claim of %s: room index %zu is not a room of this config",
+                     user, rooms[i]);
+            return -1;
+        }
     struct staff_state *state = &engine->staff[member];
     size_t *claims = room_count ? malloc(room_count * sizeof *claims) : NULL;
     if (room_count && !claims) {
