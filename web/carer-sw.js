@@ -11,7 +11,7 @@
 'use strict';
 
 const CACHE = 'wardgate-carer-1';
-const SHELL = ['carer.html', 'carer.js', 'carer.css', 'common.js', 'paging.js', 'style.css', 'carer.webmanifest',
+const SHELL = ['carer.html', 'carer.js', 'carer.css', 'common.js', 'paging.js', 'display-sound.js', 'feed.js', 'style.css', 'carer.webmanifest',
   'icons/carer.svg', 'icons/carer-192.png', 'icons/carer-512.png'];
 const NETWORK_TIMEOUT_MS = 4000;
 const base = new URL('./', self.location.href);

@@ -96,10 +96,6 @@
 
   const $ = (id) => document.getElementById(id);
   const PRIORITY_RANK = { advisory: 0, technical: 1, normal: 2, urgent: 3, emergency: 4, fire: 5 };
-  const HEARTBEAT_TIMEOUT_MS = 3500;
-  const CONNECT_TIMEOUT_MS = 5000;
-  const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 5000;
   const ERROR_MS = 8000;
   const MOVED_GUARD_MS = 450;    /* a press on a card that just moved is not taken */
   const REMIND_MS = 15000;       /* a page not answered rings again */
@@ -144,12 +140,7 @@
     if (node.textContent !== value) node.textContent = value;
   }
   function rank(a) { return a.priority_level ?? PRIORITY_RANK[a.priority] ?? 0; }
-  function level(priority) {
-    if (priority === 'fire' || priority === 'emergency') return 'high';
-    if (priority === 'urgent') return 'medium';
-    if (priority === 'normal') return 'low';
-    return 'technical';
-  }
+  const level = WGSound.level; /* IEC: fire and emergency high, urgent medium, normal low */
   function byOrder(a, b) {
     return rank(b) - rank(a) || (a.raised_ms || 0) - (b.raised_ms || 0) || String(a.id).localeCompare(String(b.id));
   }
@@ -416,13 +407,8 @@
   /* ---- starting duty: sound, notifications, wake lock ---- */
   const AC = window.AudioContext || window.webkitAudioContext;
   let audio = null;
-  /* Pulses (s) like the station display's (display-sound.js): high 10,
-   * medium 3, low 2; fire and emergency the longest. */
-  const BURSTS = {
-    high: { f: 587, pulse: 0.15, starts: [0, 0.25, 0.5, 1.0, 1.25, 2.1, 2.35, 2.6, 3.1, 3.35] },
-    medium: { f: 523, pulse: 0.2, starts: [0, 0.35, 0.7] },
-    low: { f: 440, pulse: 0.2, starts: [0, 0.35] },
-  };
+  /* Bursts as the station display's (display-sound.js): fire and emergency
+   * the longest; vibration patterns to match. */
   const VIBRATE = {
     high: [400, 100, 400, 100, 400, 300, 400, 100, 400, 100, 400],
     medium: [400, 150, 400, 150, 400],
@@ -437,30 +423,13 @@
     }
     if (audio.state !== 'running') audio.resume().catch(() => {});
   }
+  /* The wall's bursts (display-sound.js), on the phone's own context. */
   function playBurst(lvl) {
     if (!audioOn()) return false;
-    const burst = BURSTS[lvl] || BURSTS.low;
     const master = audio.createGain();
     master.gain.value = 0.6;
     master.connect(audio.destination);
-    const wave = audio.createPeriodicWave(new Float32Array([0, 0, 0, 0, 0, 0]), new Float32Array([0, 1, 0.6, 0.45, 0.35, 0.25]));
-    const t0 = audio.currentTime + 0.03;
-    for (const start of burst.starts) {
-      const osc = audio.createOscillator();
-      osc.setPeriodicWave(wave);
-      osc.frequency.value = burst.f;
-      const env = audio.createGain();
-      const t = t0 + start;
-      const rise = burst.pulse * 0.15;
-      env.gain.setValueAtTime(0, t);
-      env.gain.linearRampToValueAtTime(1, t + rise);
-      env.gain.setValueAtTime(1, t + burst.pulse - rise);
-      env.gain.linearRampToValueAtTime(0, t + burst.pulse);
-      osc.connect(env);
-      env.connect(master);
-      osc.start(t);
-      osc.stop(t + burst.pulse + 0.02);
-    }
+    WGSound.scheduleBurst(audio, WGSound.harmonicWave(audio), lvl, master);
     return true;
   }
 
@@ -746,53 +715,17 @@
     }
   }
 
-  /* ---- the connection ---- */
-  let socket = null;
-  let backoff = BACKOFF_MIN_MS;
-  let reconnectTimer = null;
-  let openedAt = 0;
-
-  function wsUrl() { return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`; }
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    state.attempts++;
-    let sock;
-    try { sock = new WebSocket(wsUrl(), 'wardgate.v1'); } catch (e) { connectionLost('cannot open'); return; }
-    socket = sock;
-    openedAt = Date.now();
-    sock.onmessage = (event) => {
-      if (sock !== socket) return;
-      state.lastDataAt = Date.now();
-      let msg;
-      try { msg = JSON.parse(event.data); } catch (e) { return; }
-      if (msg && typeof msg === 'object') onMessage(msg);
-    };
-    sock.onclose = () => {
-      if (sock !== socket) return;
-      socket = null;
-      connectionLost('closed');
-    };
-  }
-
-  function connectionLost(why) {
-    hooks.connectEvents.push({ what: 'lost', why, at: Date.now() });
-    if (socket) { const s = socket; socket = null; try { s.close(); } catch (e) { /* closing */ } }
-    state.connected = false;
-    document.body.classList.toggle('stale', state.everConnected);
-    document.body.classList.add('connecting');
-    renderConnLost();
-    if (!reconnectTimer) {
-      reconnectTimer = setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-    }
-    if (state.attempts % 4 === 3) {
-      fetch('/api/v1/session', { credentials: 'same-origin' }).then((r) => {
-        if (r.status === 401) location.href = WG.loginUrl();
-      }).catch(() => { /* the gateway is down: keep trying */ });
-    }
-  }
+  /* ---- the connection (feed.js) ---- */
+  const feed = WGFeed.create({
+    state,
+    onMessage: (msg) => onMessage(msg),
+    onLost: (why) => {
+      hooks.connectEvents.push({ what: 'lost', why, at: Date.now() });
+      document.body.classList.toggle('stale', state.everConnected);
+      document.body.classList.add('connecting');
+      renderConnLost();
+    },
+  });
 
   function renderConnLost() {
     const banner = $('conn-lost');
@@ -805,16 +738,6 @@
     } else {
       setText(banner.querySelector('.conn-title'), WG.t('c.conn.lost', { t: clock(state.lastDataAt + state.clockOffset) }));
       setText(banner.querySelector('.conn-detail'), WG.t('c.conn.detail', { n: Math.max(1, state.attempts) }));
-    }
-  }
-
-  function watchdog() {
-    if (!socket) return;
-    const t = Date.now();
-    if (socket.readyState === WebSocket.OPEN && state.connected && t - state.lastDataAt > HEARTBEAT_TIMEOUT_MS) {
-      connectionLost('no heartbeat');
-    } else if (!state.connected && t - openedAt > CONNECT_TIMEOUT_MS) {
-      connectionLost('connect timeout');
     }
   }
 
@@ -834,8 +757,7 @@
     }
     state.connected = true;
     state.everConnected = true;
-    state.attempts = 0;
-    backoff = BACKOFF_MIN_MS;
+    feed.snapshotTaken();
     hooks.connectEvents.push({ what: 'snapshot', at: Date.now() });
     document.body.classList.remove('stale', 'connecting');
     renderHeader();
@@ -923,20 +845,6 @@
   }
 
   /* ---- start ---- */
-  async function gatewayReachable() {
-    for (let delay = BACKOFF_MIN_MS; ; delay = Math.min(delay * 2, BACKOFF_MAX_MS)) {
-      try {
-        await fetch('/api/v1/session', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-        return;
-      } catch (e) {
-        state.attempts++;
-        renderConnLost();
-        renderOffline();
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-  }
-
   async function start() {
     document.documentElement.lang = WG.lang() === 'zh' ? 'zh-CN' : 'en';
     WG.translatePage();
@@ -947,7 +855,7 @@
     renderOffline();
     setUpSecure();
     renderStatus();
-    await gatewayReachable();
+    await WGFeed.reachable(() => { state.attempts++; renderConnLost(); renderOffline(); });
     state.attempts = 0;
     const session = await WG.requireRole('nurse');
     if (!session) {
@@ -985,8 +893,7 @@
     renderStatus();
     render();
     setTimeout(() => { tick(); setInterval(tick, 1000); }, 1000 - (Date.now() % 1000));
-    setInterval(watchdog, 250);
-    connect();
+    feed.start();
   }
 
   start();

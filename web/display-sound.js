@@ -26,6 +26,35 @@ const WGSound = (() => {
   };
   const AC = window.AudioContext || window.webkitAudioContext;
 
+  /* A fundamental with 4 harmonics (IEC: at least 4 in 300-4000 Hz). */
+  function harmonicWave(ctx) {
+    return ctx.createPeriodicWave(new Float32Array([0, 0, 0, 0, 0, 0]), new Float32Array([0, 1, 0.6, 0.45, 0.35, 0.25]));
+  }
+
+  /* Schedules one burst of `lvl` ("high", "medium", "low") into `out`, each
+   * pulse with a 15 % rise and fall; returns the burst's length and pause in ms. */
+  function scheduleBurst(ctx, wave, lvl, out) {
+    const burst = BURSTS[lvl] || BURSTS.low;
+    const t0 = ctx.currentTime + 0.03;
+    for (const start of burst.starts) {
+      const osc = ctx.createOscillator();
+      osc.setPeriodicWave(wave);
+      osc.frequency.value = burst.f;
+      const env = ctx.createGain();
+      const t = t0 + start;
+      const rise = burst.pulse * 0.15;
+      env.gain.setValueAtTime(0, t);
+      env.gain.linearRampToValueAtTime(1, t + rise);
+      env.gain.setValueAtTime(1, t + burst.pulse - rise);
+      env.gain.linearRampToValueAtTime(0, t + burst.pulse);
+      osc.connect(env);
+      env.connect(out);
+      osc.start(t);
+      osc.stop(t + burst.pulse + 0.02);
+    }
+    return (burst.starts[burst.starts.length - 1] + burst.pulse + burst.pause) * 1000;
+  }
+
   /* enableButton, silenceButton: the page's two buttons; onBurst(level) is
    * told of every burst played (the test hooks). */
   function create({ enableButton, silenceButton, onBurst }) {
@@ -50,10 +79,7 @@ const WGSound = (() => {
       analyser.fftSize = 1024;
       master.connect(analyser);
       analyser.connect(ctx.destination);
-      /* A fundamental with 4 harmonics (IEC: at least 4 in 300-4000 Hz). */
-      const real = new Float32Array([0, 0, 0, 0, 0, 0]);
-      const imag = new Float32Array([0, 1, 0.6, 0.45, 0.35, 0.25]);
-      wave = ctx.createPeriodicWave(real, imag);
+      wave = harmonicWave(ctx);
       ctx.onstatechange = () => { renderButton(); schedule(unlocked()); };
       return ctx;
     }
@@ -71,31 +97,13 @@ const WGSound = (() => {
     }
 
     function playBurst(lvl) {
-      const burst = BURSTS[lvl];
       stopBurst();
       const gain = ctx.createGain();
       gain.connect(master);
       burstGain = gain;
-      const t0 = ctx.currentTime + 0.03;
-      for (const start of burst.starts) {
-        const osc = ctx.createOscillator();
-        osc.setPeriodicWave(wave);
-        osc.frequency.value = burst.f;
-        const env = ctx.createGain();
-        const t = t0 + start;
-        const rise = burst.pulse * 0.15;
-        env.gain.setValueAtTime(0, t);
-        env.gain.linearRampToValueAtTime(1, t + rise);
-        env.gain.setValueAtTime(1, t + burst.pulse - rise);
-        env.gain.linearRampToValueAtTime(0, t + burst.pulse);
-        osc.connect(env);
-        env.connect(gain);
-        osc.start(t);
-        osc.stop(t + burst.pulse + 0.02);
-      }
+      const ms = scheduleBurst(ctx, wave, lvl, gain);
       onBurst(lvl);
-      const length = burst.starts[burst.starts.length - 1] + burst.pulse;
-      return (length + burst.pause) * 1000;
+      return ms;
     }
 
     /* Plays the wanted level now (restart) or at its next repetition. */
@@ -193,5 +201,5 @@ const WGSound = (() => {
     return { init, update, renderButton, rms, silenced, unlocked, state: () => document.body.dataset.sound };
   }
 
-  return { level, create };
+  return { level, create, harmonicWave, scheduleBurst };
 })();

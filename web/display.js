@@ -89,10 +89,6 @@
   /* Detail codes that only repeat what the kind already says on a card. */
   const REPEATS_KIND = new Set(['call', 'pull_cord', 'smoke', 'fire_zone']);
   const level = WGSound.level;
-  const HEARTBEAT_TIMEOUT_MS = 3500;
-  const CONNECT_TIMEOUT_MS = 5000;
-  const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 5000;
   const ACK_TIMEOUT_MS = 5000;
   const ACK_ERROR_MS = 8000;
   /* The server closes a socket that sends over 20 frames in 10 s: at most
@@ -229,7 +225,6 @@
   }
 
   /* ---- acknowledging ---- */
-  let socket = null;
 
   function ackFailed(id, key, params) {
     state.ackErrors.set(id, { key, params, until: Date.now() + ACK_ERROR_MS });
@@ -237,7 +232,8 @@
   }
 
   function acknowledge(id) {
-    if (!socket || socket.readyState !== WebSocket.OPEN || !state.connected) {
+    const socket = feed.open();
+    if (!socket || !state.connected) {
       ackFailed(id, 'd.ack.failed', { e: WG.t('d.ack.offline') });
       return;
     }
@@ -745,60 +741,18 @@
   hooks.layout = () => layout && { ...layout, offscreen: offscreenCalls().map((a) => a.id) };
   hooks.turnScreen = () => turnScreen(); /* what the wall does every 10 s when nobody touches it */
 
-  /* ---- the connection ---- */
-  let backoff = BACKOFF_MIN_MS;
-  let reconnectTimer = null;
-  let openedAt = 0;
-
-  function wsUrl() { return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`; }
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    state.attempts++;
-    let sock;
-    try {
-      sock = new WebSocket(wsUrl(), 'wardgate.v1');
-    } catch (e) {
-      connectionLost('cannot open');
-      return;
-    }
-    socket = sock;
-    openedAt = Date.now();
-    sock.onopen = () => { if (sock === socket) state.lastDataAt = Date.now(); };
-    sock.onmessage = (event) => {
-      if (sock !== socket) return;
-      state.lastDataAt = Date.now();
-      let msg;
-      try { msg = JSON.parse(event.data); } catch (e) { return; }
-      if (msg && typeof msg === 'object') onMessage(msg);
-    };
-    sock.onclose = (event) => {
-      if (sock !== socket) return;
-      socket = null;
-      connectionLost(`closed ${event.code}`);
-    };
-  }
-
-  function connectionLost(why) {
-    hooks.connectEvents.push({ what: 'lost', why, at: Date.now(), lastDataAt: state.lastDataAt });
-    if (socket) { const s = socket; socket = null; try { s.close(); } catch (e) { /* closing */ } }
-    state.connected = false;
-    for (const [ref, p] of state.pendingAcks) { clearTimeout(p.timer); state.pendingAcks.delete(ref); }
-    document.body.classList.toggle('stale', state.everConnected);
-    renderConnLost();
-    render();
-    if (!reconnectTimer) {
-      reconnectTimer = setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-    }
-    /* After a few failures, see whether the session is gone (then: the login page). */
-    if (state.attempts % 4 === 3) {
-      fetch('/api/v1/session', { credentials: 'same-origin' }).then((r) => {
-        if (r.status === 401) location.href = WG.loginUrl();
-      }).catch(() => { /* the gateway is down: keep trying */ });
-    }
-  }
+  /* ---- the connection (feed.js) ---- */
+  const feed = WGFeed.create({
+    state,
+    onMessage: (msg) => onMessage(msg),
+    onLost: (why) => {
+      hooks.connectEvents.push({ what: 'lost', why, at: Date.now(), lastDataAt: state.lastDataAt });
+      for (const [ref, p] of state.pendingAcks) { clearTimeout(p.timer); state.pendingAcks.delete(ref); }
+      document.body.classList.toggle('stale', state.everConnected);
+      renderConnLost();
+      render();
+    },
+  });
 
   function renderConnLost() {
     const banner = $('conn-lost');
@@ -815,18 +769,6 @@
       setText(banner.querySelector('.conn-detail'), WG.t('d.conn.detail', {
         n: Math.max(1, state.attempts), t: state.lastSnapshotAt ? clockText(state.lastDataAt + state.clockOffset) : '—',
       }));
-    }
-  }
-
-  /* The watchdog: no frame for 3.5 s (heartbeats come every second), or a
-   * handshake hanging for 5 s, counts as a lost connection. */
-  function watchdog() {
-    if (!socket) return;
-    const t = Date.now();
-    if (socket.readyState === WebSocket.OPEN && state.connected && t - state.lastDataAt > HEARTBEAT_TIMEOUT_MS) {
-      connectionLost('no heartbeat');
-    } else if (!state.connected && t - openedAt > CONNECT_TIMEOUT_MS) {
-      connectionLost('connect timeout');
     }
   }
 
@@ -856,8 +798,7 @@
     state.connected = true;
     state.everConnected = true;
     state.lastSnapshotAt = Date.now();
-    state.attempts = 0;
-    backoff = BACKOFF_MIN_MS;
+    feed.snapshotTaken();
     hooks.connectEvents.push({ what: 'snapshot', at: Date.now() });
     document.body.classList.remove('stale');
     renderHeader();
@@ -965,25 +906,10 @@
   }
 
   /* ---- start ---- */
-  /* Waits until the gateway answers at all: a display that comes up before
-   * the gateway (after a power cut) must not end on the browser's error page. */
-  async function gatewayReachable() {
-    for (let delay = BACKOFF_MIN_MS; ; delay = Math.min(delay * 2, BACKOFF_MAX_MS)) {
-      try {
-        await fetch('/api/v1/session', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-        return;
-      } catch (e) {
-        state.attempts++;
-        renderConnLost();
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-  }
-
   async function start() {
     document.documentElement.lang = WG.lang() === 'zh' ? 'zh-CN' : 'en';
     WG.translatePage();
-    await gatewayReachable();
+    await WGFeed.reachable(() => { state.attempts++; renderConnLost(); });
     state.attempts = 0;
     const session = await WG.requireRole('station');
     if (!session) {
@@ -1022,9 +948,8 @@
     renderTime();
     /* The clock and the elapsed times tick on the second. */
     setTimeout(() => { renderTime(); setInterval(renderTime, 1000); }, 1000 - (Date.now() % 1000));
-    setInterval(watchdog, 250);
     setInterval(autoScroll, AUTO_SCROLL_MS);
-    connect();
+    feed.start();
   }
 
   start();
