@@ -44,6 +44,7 @@
 #include "web/web_bridge.h"
 #include "web/web_bridge_json.h"
 #include "uplink/uplink_attach.h"
+#include "espa/espa_attach.h"
 
 /* Query workers (query.h): two, so a history page is answered while an
  * export runs on the other (and exports take turns). */
@@ -561,12 +562,15 @@ int main(int argc, char **argv)
                       &(struct wg_uplink_views){.status = core_status_json,
                                                 .active_alarms = core_active_alarms_json,
                                                 .devices = core_device_summaries_json});
+    /* Calls to pagers over an ESPA 4.4.4 line (espa:), on its own thread. */
+    struct wg_espa_attachment *espa = espa_attach(core);
     struct wg_web_bridge *bridge = NULL;
     struct wg_api *api = NULL;
     struct wg_web_server *web = NULL;
     if (core_config(core)->web.enabled) {
         bridge = bridge_new(256, 8192, NULL, NULL);
         api = bridge ? api_new(core, bridge, queries) : NULL;
+        api_set_extra_metrics(api, espa_write_metrics, espa);
         struct wg_web settings = core_config(core)->web;
         if (cli.web_root)
             settings.root = cli.web_root;
@@ -582,6 +586,7 @@ int main(int argc, char **argv)
         web_stop(web);
         core_free(core);
         uplink_attachment_free(uplink);
+        espa_attachment_free(espa);
         query_service_free(queries);
         api_free(api);
         bridge_free(bridge);
@@ -598,6 +603,7 @@ int main(int argc, char **argv)
     bool web_stopped = web_stop(web);
     core_free(core);
     uplink_attachment_free(uplink);
+    espa_attachment_free(espa);
     /* Before the bridge (a worker may still be replying), and only when the
      * web thread is gone (a stream's client leaving wakes its worker). */
     if (web_stopped)

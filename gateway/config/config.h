@@ -223,9 +223,10 @@ const char *care_role_name(int care_role); /* "carer", ...; "?" */
 int care_role_from_name(const char *name); /* -1 if unknown */
 
 struct wg_staff_member {
-    const char *user; /* the login name of their account */
-    const char *name; /* as the wall and the phones show them, e.g. "李护工" */
-    int care_role;    /* enum wg_care_role */
+    const char *user;  /* the login name of their account */
+    const char *name;  /* as the wall and the phones show them, e.g. "李护工" */
+    int care_role;     /* enum wg_care_role */
+    const char *pager; /* their ESPA 4.4.4 call number (1..16 digits), NULL when none */
 };
 
 struct wg_shift_def {
@@ -295,6 +296,31 @@ struct wg_uplink {
     unsigned commands;       /* allow-list: WG_COMMAND_BIT()s (uplink_command.h) */
 };
 
+/* ESPA 4.4.4 output to a DECT or pager system over a serial line (config
+ * espa:, docs/espa.md): a person with a pager is called there when paged. */
+struct wg_espa_coding {
+    char priority; /* record 6, '1'..'9' */
+    char beep;     /* record 3, '1'..'9' */
+};
+
+struct wg_espa {
+    bool enabled;         /* an espa: section */
+    const char *device;   /* the serial tty, e.g. /dev/ttyUSB0 */
+    int baud;             /* 1200 .. 115200 (default 9600) */
+    int data_bits;        /* 7 (default) or 8 */
+    char parity;          /* 'E' (default), 'O' or 'N' */
+    int stop_bits;        /* 1 (default) or 2 */
+    char address;         /* the paging system's address, '0'..'9' (default '2') */
+    char own_address;     /* ours, the control station's (default '1') */
+    const char *encoding; /* "ascii" (default) or "gbk" */
+    int response_ms;      /* wait this long for ACK/NAK/EOT (default 3000) */
+    int retries;          /* attempts of a selection or a block (default 3) */
+    int poll_s;           /* poll the paging system this often when idle; 0 = never (30) */
+    char call_type;       /* record 4, '1'..'9', or 0 = not sent (default) */
+    char transmissions;   /* record 5, '1'..'9', or 0 = not sent (default) */
+    struct wg_espa_coding coding[WG_PRIO_FIRE + 1]; /* by enum wg_priority */
+};
+
 struct wg_web {
     bool enabled;
     const char *listen; /* address, e.g. "0.0.0.0" or "127.0.0.1" */
@@ -342,6 +368,7 @@ struct wg_config {
     size_t round_count;
     struct wg_staffing staff;
     struct wg_uplink uplink;
+    struct wg_espa espa;
     struct wg_web web;
     struct wg_storage storage;
     /* What is valid but probably not meant ("file:line:col: warning: ..."), e.g. fire

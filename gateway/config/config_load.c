@@ -117,7 +117,8 @@ struct wg_config *config_load(const char *path, struct wg_diag *diag)
 {
     static const char *const keys[] = {"site",       "plugins",   "log",    "storage", "profiles",
                                        "zones",      "residents", "buses",  "devices", "rules",
-                                       "escalation", "rounds",    "uplink", "web",     "staff", NULL};
+                                       "escalation", "rounds",    "uplink", "web",     "staff",
+                                       "espa",       NULL};
     size_t first_message = diag->count;
     struct wg_config *config = calloc(1, sizeof *config);
     struct config_owned *owned = calloc(1, sizeof *owned);
@@ -175,6 +176,8 @@ struct wg_config *config_load(const char *path, struct wg_diag *diag)
         load_rounds(ld, section(root, "rounds"));
     if (!ld->out_of_memory)
         load_staff(ld, section(root, "staff"));
+    if (!ld->out_of_memory)
+        load_espa(ld, section(root, "espa"));
     if (!ld->out_of_memory)
         load_uplink(ld, section(root, "uplink"));
     if (!ld->out_of_memory)

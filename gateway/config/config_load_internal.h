@@ -79,7 +79,8 @@ void load_rules(struct loader *ld, const struct wg_cfg_node *rules);     /* conf
 void load_escalation(struct loader *ld, const struct wg_cfg_node *escalation); /* config_rules.c */
 void load_rounds(struct loader *ld, const struct wg_cfg_node *rounds);         /* config_rounds.c */
 void load_uplink(struct loader *ld, const struct wg_cfg_node *uplink);         /* config_uplink.c */
-void load_staff(struct loader *ld, const struct wg_cfg_node *staff); /* config_staff.c */
+void load_staff(struct loader *ld, const struct wg_cfg_node *staff);           /* config_staff.c */
+void load_espa(struct loader *ld, const struct wg_cfg_node *espa);             /* config_espa.c */
 void load_web(struct loader *ld, const struct wg_cfg_node *web); /* config_settings.c */
 
 /* ---- checks across sections (config_checks.c) ---------------------------------------------- */

@@ -1,13 +1,15 @@
 /* The config's staff: section (issue 16): who the carers are (their login
  * name, the name the wall shows, their care role), the shifts, and per
  * shift who covers which zones and rooms; and the timings of paging their
- * phones (accept_s, delivery_s, phone_offline_s). Claims made on a phone
+ * phones (accept_s, delivery_s, phone_offline_s); a person's pager (the
+ * call number the espa: output calls, config_espa.c). Claims made on a phone
  * at the start of a shift are not configuration: the core journals them. */
 #include "config/config_load_internal.h"
 
 #include <string.h>
 
-#define STAFF_NAME_MAX 32 /* a login name's characters, as auth.h allows */
+#define STAFF_NAME_MAX   32 /* a login name's characters, as auth.h allows */
+#define PAGER_DIGITS_MAX 16 /* an ESPA 4.4.4 call number's digits */
 
 static const char *const care_roles[] = {"carer", "nurse", "floor_lead", "manager"};
 #define CARE_ROLE_COUNT (sizeof care_roles / sizeof care_roles[0])
@@ -31,6 +33,26 @@ static bool user_name_ok(const char *name)
     for (size_t i = 0; i < len; i++)
         if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", name[i]))
             return false;
+    return true;
+}
+
+/* pager: their ESPA 4.4.4 call number, 1..16 digits (docs/espa.md). */
+static bool read_pager(struct loader *ld, const struct wg_cfg_node *item,
+                       struct wg_staff_member *member)
+{
+    const struct wg_cfg_node *node = cfg_get(item, "pager");
+    if (!node)
+        return true;
+    const char *text = cfg_scalar(node);
+    size_t len = text ? strlen(text) : 0;
+    bool ok = len >= 1 && len <= PAGER_DIGITS_MAX && strspn(text, "0123456789") == len;
+    if (!ok) {
+        diag_at(ld->diag, node,
+                "pager: expected the call number, 1 to %d digits (e.g. \"1234\"), got %s%s%s",
+                PAGER_DIGITS_MAX, text ? "\"" : "", text ? text : "a structure", text ? "\"" : "");
+        return false;
+    }
+    member->pager = text;
     return true;
 }
 
@@ -61,7 +83,7 @@ static bool load_member(struct loader *ld, const struct wg_cfg_node *item,
                         struct wg_staff_member *member, const struct wg_staff_member *before,
                         size_t before_count)
 {
-    static const char *const keys[] = {"user", "name", "role", NULL};
+    static const char *const keys[] = {"user", "name", "role", "pager", NULL};
     cfg_only_keys_in(ld->diag, item, keys, "staff member");
     bool ok = cfg_require_in(ld->diag, item, "user", "staff member") &&
               read_text(ld, item, "user", false, &member->user) && member->user;
@@ -88,7 +110,7 @@ static bool load_member(struct loader *ld, const struct wg_cfg_node *item,
                 "role: expected carer, nurse, floor_lead or manager, got \"%s\"", role);
         ok = false;
     }
-    return ok;
+    return read_pager(ld, item, member) && ok;
 }
 
 /* A list of zone or room ids (`key` "zones" or "rooms") into indexes. */

@@ -1,7 +1,8 @@
 /* /metrics in the Prometheus text format, on the core thread: device health
  * and error counters, alarms active and raised, the outbox, the queue, the
  * journal and storage, the core loop, the query workers and the displays'
- * dropped deltas. The web thread adds its own counters (web_replies.c). */
+ * dropped deltas, and what an attachment adds (the ESPA line's). The web thread adds its own
+ * counters (web_replies.c). */
 #include "web/api_private.h"
 
 #include <stdio.h>
@@ -9,6 +10,14 @@
 #include <string.h>
 
 /* ---- /metrics ---- */
+
+void api_set_extra_metrics(struct wg_api *api, void (*write)(FILE *out, void *ctx), void *ctx)
+{
+    if (!api)
+        return;
+    api->extra_metrics = write;
+    api->extra_metrics_ctx = ctx;
+}
 
 static void metric_help(FILE *out, const char *name, const char *type, const char *help)
 {
@@ -139,6 +148,8 @@ void api_metrics(struct wg_api *api, const struct wg_web_request *request)
                 "display deltas dropped because the web thread fell behind");
     fprintf(out, "wardgate_ws_broadcasts_dropped_total %llu\n",
             (unsigned long long)bridge_dropped_broadcasts(api->bridge));
+    if (api->extra_metrics)
+        api->extra_metrics(out, api->extra_metrics_ctx);
     fclose(out);
     api_post(api, request->id, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
 }

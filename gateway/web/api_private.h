@@ -32,6 +32,8 @@ struct wg_api {
     int heartbeat_fd;
     int64_t last_seq;
     uint64_t raised[WG_PRIO_FIRE + 1];
+    void (*extra_metrics)(FILE *out, void *ctx); /* api_set_extra_metrics */
+    void *extra_metrics_ctx;
 };
 
 /* api_request.c */
