@@ -29,6 +29,14 @@ static size_t member_of(const struct wg_engine *engine, const char *user)
     return WG_NO_INDEX;
 }
 
+/* Called on a pager through the ESPA line (config espa:): reached without
+ * a phone, though no receipt ever comes back from a pager. */
+static bool has_pager(const struct wg_engine *engine, size_t member)
+{
+    const char *pager = staffing(engine)->people[member].pager;
+    return engine->config->espa.enabled && pager && pager[0];
+}
+
 static bool first_line(int care_role)
 {
     return care_role == WG_CARE_CARER || care_role == WG_CARE_NURSE;
@@ -210,8 +218,11 @@ static bool page_member(struct wg_engine *engine, struct wg_alarm *alarm, size_t
     page->care_role = person->care_role;
     page->step = paging->step;
     page->notified_ms = now;
-    /* No phone connected: not reached, now; the step does not wait for it. */
-    page->outcome = engine->staff[member].phones > 0 ? WG_PAGE_WAITING : WG_PAGE_NOT_REACHED;
+    /* No phone connected and no pager: not reached, now; the step does not
+     * wait for it. A pager alone gets accept_s (it cannot confirm receipt). */
+    page->outcome = engine->staff[member].phones > 0 || has_pager(engine, member)
+                        ? WG_PAGE_WAITING
+                        : WG_PAGE_NOT_REACHED;
     return true;
 }
 
@@ -378,11 +389,15 @@ static bool tick_alarm(struct wg_alarm *alarm, void *ctx)
     bool changed = false;
     for (size_t i = 0; i < paging->page_count; i++) {
         struct wg_page *page = &paging->pages[i];
-        if (page->outcome == WG_PAGE_WAITING &&
+        size_t member = member_of(engine, page->user);
+        bool pager_only = member != WG_NO_INDEX && engine->staff[member].phones == 0 &&
+                          has_pager(engine, member);
+        if (page->outcome == WG_PAGE_WAITING && !pager_only &&
             scan->now >= page->notified_ms + staff->delivery_s * 1000LL) {
             page->outcome = WG_PAGE_NOT_REACHED;
             changed = true;
-        } else if (page->outcome == WG_PAGE_RECEIVED && paging->accepted < 0 &&
+        } else if ((page->outcome == WG_PAGE_RECEIVED || page->outcome == WG_PAGE_WAITING) &&
+                   paging->accepted < 0 &&
                    scan->now >= page->notified_ms + staff->accept_s * 1000LL) {
             page->outcome = WG_PAGE_TIMED_OUT;
             changed = true;

@@ -216,6 +216,15 @@ def main():
     with pager.lock:
         delay = next((t for t, raw, v in pager.blocks if v == "ack" and b"1234" in raw), t0 + 99) - t0
     ok(delay < 2.0, f"... {delay * 1000:.0f} ms after the press")
+    # A pager cannot confirm receipt: carer_a's page waits accept_s (40 s), not
+    # delivery_s (5 s), so the call does not go on to carer_b's pager meanwhile.
+    time.sleep(6.5)
+    status, reply = wall.call("GET", "/api/v1/alarms")
+    call101 = next((a for a in reply.get("alarms", []) if a.get("device") == "call-101A"), {})
+    page_a = next((p for p in (call101.get("paging") or {}).get("pages", []) if p["user"] == "carer_a"), {})
+    ok(page_a.get("outcome") == "waiting" and not call_to(pager, "5678", b"101A CALL"),
+       "past delivery_s carer_a's page still waits (a pager gives no receipt) and carer_b's pager is not called",
+       (page_a, [c.get("1") for c in pager.calls()]))
     press(fifo, "cord-101 cord 1")
     ok(wait_until(lambda: call_to(pager, "1234", b"101 PULL CORD"), 5),
        "the pull cord in 101 pages carer_a with \"101 PULL CORD\"", pager.calls())
