@@ -116,10 +116,28 @@ async function main() {
     for (const { p, tag } of nurses) await axe(p, `the empty display at ${tag}`);
     ok(await wall.locator('h1').count() === 1 && (await wall.locator('h1').textContent()) === '测试养老院', 'the display has one level-one heading: the site');
 
-    /* A press on a card that has only just appeared is refused, kindly. */
+    /* A press on a card that has only just appeared is refused, kindly. The
+     * press is made inside the page the moment the card is placed (its
+     * data-moved-at set), so the guard is measured on the page's own clock:
+     * a press from the test process could arrive after the guard's 450 ms
+     * on a loaded machine, and then it is rightly taken. */
+    await wall.evaluate(() => {
+      window.__pressedFresh = new Promise((resolve) => {
+        const watch = new MutationObserver(() => {
+          const button = document.querySelector('.call[data-kind="call"] button.ack');
+          const card = button && button.closest('[data-alarm-id]');
+          if (!card || !card.dataset.movedAt) return;
+          watch.disconnect();
+          button.dispatchEvent(new PointerEvent('pointerdown', { bubbles: true }));
+          button.click();
+          resolve(Date.now() - Number(card.dataset.movedAt));
+        });
+        watch.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-moved-at'] });
+      });
+    });
     send('call-101A call 1');
-    const fresh = await wall.waitForSelector('.call[data-kind="call"] button.ack', { timeout: WAIT });
-    await fresh.click();
+    const pressedAfter = await wall.evaluate(() => window.__pressedFresh);
+    note(`the fresh card was pressed ${pressedAfter} ms after it was placed`);
     const moved = await wall.waitForSelector('.call[data-kind="call"] .ack-error', { timeout: WAIT });
     ok((await moved.textContent()).includes('卡片刚刚移动过') && await wall.locator('.call[data-kind="call"]').getAttribute('data-state') === 'raised',
       'a press on a card that appeared a moment ago is not taken: the card says it just moved', await moved.textContent());

@@ -195,7 +195,7 @@ check "wardgated with exports and an abandoned one under memcheck: no errors or 
 [ "$DAEMON_RC" -ne 0 ] && note "$(head -60 "$TMP/vg-q.txt")"
 
 for t in test_core test_plugin_host test_queue test_config test_store test_modbus test_gpio test_config_edit \
-         test_engine_test_mode test_engine_rounds test_engine_paging test_audit_chain; do
+         test_engine_test_mode test_engine_rounds test_espa test_engine_paging test_audit_chain; do
   "${vg[@]}" --log-file="$TMP/vg-$t.txt" "$BUILD/tests/$t" >"$TMP/$t.out" 2>&1; rc=$?
   check "$t under memcheck: no errors or leaks (exit $rc)" test $rc -eq 0
   [ $rc -ne 0 ] && note "$(head -30 "$TMP/vg-$t.txt")"
