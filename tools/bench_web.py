@@ -11,8 +11,12 @@ arrival (wall clock) - raised_ms (the core's wall clock when it raised the
 alarm, before the journal commit), so the figure includes the SQLite commit
 (synchronous=FULL), the bridge, the web thread and the socket.
 
-Prints medians and p99 over all raises and clients. Usage:
-  tools/bench_web.py [CYCLES] [CLIENTS]"""
+Prints medians and p99 over all raises and clients. With --paging the
+clients are carers' phones (a staff: section, each carer covering room 101,
+so every raise pages them all at once) and the notify message each phone
+gets is timed too, from the core's clock when it paged (its ts_ms): that
+message goes out at once, before the journal. Usage:
+  tools/bench_web.py [CYCLES] [CLIENTS] [--paging]"""
 import http.client
 import json
 import os
@@ -27,8 +31,10 @@ import websocket
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
-CYCLES = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-CLIENTS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+PAGING = "--paging" in sys.argv
+CYCLES = int(ARGS[0]) if len(ARGS) > 0 else 100
+CLIENTS = int(ARGS[1]) if len(ARGS) > 1 else 5
 
 
 def main():
@@ -47,6 +53,12 @@ web:
   port: {port}
   root: {ROOT}/web
 """)
+    users = [f"carer{i}" for i in range(CLIENTS)] if PAGING else ["station1"]
+    if PAGING:
+        people = "".join(f"    - {{user: {u}, name: 护工{i}, role: carer}}\n" for i, u in enumerate(users))
+        cover = "".join(f"      - {{user: {u}, rooms: [\"101\"]}}\n" for u in users)
+        text += ("staff:\n  shifts:\n    - {id: am, window: \"00:00-12:00\"}\n    - {id: pm, window: \"12:00-00:00\"}\n"
+                 f"  people:\n{people}  cover:\n    am:\n{cover}    pm:\n{cover}")
     config = os.path.join(tmp, "site.yaml")
     with open(config, "w", encoding="utf-8") as f:
         f.write(text)
@@ -55,29 +67,33 @@ web:
     pw = os.path.join(tmp, "pw")
     with open(pw, "w") as f:
         f.write("bench-password-1\n")
-    subprocess.run([wardgated, "-c", config, "--db", db, "--add-user", "station1", "--role", "station",
-                    "--password-file", pw], check=True, capture_output=True)
+    for user in users:
+        subprocess.run([wardgated, "-c", config, "--db", db, "--add-user", user,
+                        "--role", "nurse" if PAGING else "station", "--password-file", pw],
+                       check=True, capture_output=True)
     log = open(os.path.join(tmp, "log"), "w")
     daemon = subprocess.Popen([wardgated, "-c", config, "--db", db, "--plugin-dir", os.path.join(BUILD, "plugins")],
                               stdout=log, stderr=log)
     try:
-        for _ in range(100):
-            time.sleep(0.1)
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("POST", "/api/v1/login", json.dumps({"username": "station1", "password": "bench-password-1"}),
-                          {"Content-Type": "application/json"})
-                r = c.getresponse()
-                r.read()
-                cookie = r.getheader("Set-Cookie").split(";")[0]
-                break
-            except (OSError, AttributeError):
-                continue
-        latencies = []
+        cookies = []
+        for user in users:
+            for _ in range(100):
+                time.sleep(0.1)
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    c.request("POST", "/api/v1/login", json.dumps({"username": user, "password": "bench-password-1"}),
+                              {"Content-Type": "application/json"})
+                    r = c.getresponse()
+                    r.read()
+                    cookies.append(r.getheader("Set-Cookie").split(";")[0])
+                    break
+                except (OSError, AttributeError):
+                    continue
+        latencies, notify_latencies = [], []
         lock = threading.Lock()
         stop = threading.Event()
 
-        def listen():
+        def listen(cookie):
             ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", subprotocols=["wardgate.v1"],
                                              cookie=cookie, timeout=1)
             while not stop.is_set():
@@ -91,9 +107,13 @@ web:
                     arrived = time.time() * 1000
                     with lock:
                         latencies.append(arrived - m["alarm"]["raised_ms"])
+                elif m["type"] == "notify":
+                    arrived = time.time() * 1000
+                    with lock:
+                        notify_latencies.append(arrived - m["ts_ms"])
             ws.close()
 
-        threads = [threading.Thread(target=listen) for _ in range(CLIENTS)]
+        threads = [threading.Thread(target=listen, args=(cookies[i % len(cookies)],)) for i in range(CLIENTS)]
         for th in threads:
             th.start()
         time.sleep(1.0)
@@ -118,6 +138,14 @@ web:
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"raise -> WebSocket frame, {len(latencies)} frames ({CYCLES} raises x {CLIENTS} displays): "
           f"median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms")
+    if PAGING:
+        notify_latencies.sort()
+        if len(notify_latencies) < CYCLES * CLIENTS:
+            print(f"only {len(notify_latencies)} of {CYCLES * CLIENTS} notifications arrived; see", tmp)
+            return 1
+        p99 = notify_latencies[min(len(notify_latencies) - 1, int(len(notify_latencies) * 0.99))]
+        print(f"paged -> notify at the phone, {len(notify_latencies)} messages ({CYCLES} raises x {CLIENTS} phones): "
+              f"median {statistics.median(notify_latencies):.1f} ms, p99 {p99:.1f} ms, max {notify_latencies[-1]:.1f} ms")
     return 0
 
 
