@@ -480,6 +480,8 @@ static void test_json_and_print(void **state)
     assert_non_null(out);
     assert_int_equal(response_report_print(&r, out), 0);
     fclose(out);
+    if (getenv("WG_SHOW_TABLE"))
+        fputs(text, stderr);
     assert_non_null(strstr(text, "Paged to phones: 4, accepted 3; page to accept p50 0:30, p90 "
                                  "1:00; accept to attend p50 1:25, p90 2:55.\n"));
     assert_non_null(strstr(text, "Reset: 5; raise to reset p50 3:20, p90 20:00.\n"));
