@@ -232,7 +232,8 @@ static int room_table(struct wg_response_report *report, const struct collector 
         rooms = max_rooms;
         report->rooms_truncated = true;
     }
-    qsort(all, rooms, sizeof *all, by_room);
+    if (rooms > 1)
+        qsort(all, rooms, sizeof *all, by_room);
     report->rooms = all;
     report->room_count = rooms;
     return 0;
