@@ -1,5 +1,7 @@
 /* The response report's durations, charts and export, for manage.js:
- * durations in words down to tenths of a second; the figures of each day of
+ * durations in words down to tenths of a second; the paging split (per
+ * shift: notified, accepted, reset; a table per carer and per room); the
+ * figures of each day of
  * the window (one /api/v1/report/response request per day, in the site's
  * time zone); two charts drawn by uPlot (web/vendor/uplot, served by the
  * daemon: no CDN) of calls per day and response times per day against the
@@ -24,6 +26,14 @@ const WGReport = (() => {
       'chart.date': '{m}月{d}日',
       'csv.title': 'wardgate 响应时间报告', 'csv.window': '{from} 至 {to}', 'csv.day': '日期', 'csv.seconds': '（秒）',
       'csv.place': '位置', 'csv.resident': '住户',
+      'split.paging_title': '通知到手机：接受、到场与复位', 'split.paging_note': '“通知→接受”从第一次通知手机算起到有人接受；“接受→到场”从接受到有人到场；“复位”从发出算起。',
+      'split.paged': '已通知手机', 'split.accepted': '已接受', 'split.accept_p50': '通知→接受 P50', 'split.accept_p90': '通知→接受 P90',
+      'split.accept_attend_p50': '接受→到场 P50', 'split.accept_attend_p90': '接受→到场 P90', 'split.reset_p50': '复位 P50', 'split.reset_p90': '复位 P90',
+      'split.carers_title': '每位护理人员', 'split.carer': '姓名', 'split.own_accept_p50': '本人通知→接受 P50', 'split.own_accept_p90': '本人通知→接受 P90',
+      'split.paged_to': '收到通知', 'split.declined': '拒绝', 'split.not_reached': '未送达', 'split.timed_out': '超时未接受',
+      'split.no_carers': '这段时间没有呼叫通知到手机', 'split.rooms_title': '每个房间', 'split.room': '房间', 'split.no_rooms': '这段时间没有呼叫或报警',
+      'split.no_room': '未指定房间', 'split.carer_name': '{name}（{user}）', 'split.count': '（{n}）',
+      'split.carers_truncated': '（只列出接受最多的 {n} 位）', 'split.rooms_truncated': '（只列出呼叫最多的 {n} 个房间）',
     },
     en: {
       'dur.tenths': '{s} s', 'dur.s': '{s} s', 'dur.ms': '{m} min {s} s', 'dur.hm': '{h} h {m} min',
@@ -36,6 +46,14 @@ const WGReport = (() => {
       'chart.date': '{mon} {d}',
       'csv.title': 'wardgate response report', 'csv.window': '{from} to {to}', 'csv.day': 'Date', 'csv.seconds': ' (s)',
       'csv.place': 'Place', 'csv.resident': 'Resident',
+      'split.paging_title': 'Paged to phones: accepted, attended, reset', 'split.paging_note': '"Notified → accepted" runs from the first phone notified to the acceptance; "accepted → attended" from the acceptance to someone in the room; "reset" from the raise.',
+      'split.paged': 'Paged', 'split.accepted': 'Accepted', 'split.accept_p50': 'Notified → accepted p50', 'split.accept_p90': 'Notified → accepted p90',
+      'split.accept_attend_p50': 'Accepted → attended p50', 'split.accept_attend_p90': 'Accepted → attended p90', 'split.reset_p50': 'Reset p50', 'split.reset_p90': 'Reset p90',
+      'split.carers_title': 'Per carer', 'split.carer': 'Name', 'split.own_accept_p50': 'Own page → accepted p50', 'split.own_accept_p90': 'Own page → accepted p90',
+      'split.paged_to': 'Pages received', 'split.declined': 'Declined', 'split.not_reached': 'Not reached', 'split.timed_out': 'Not accepted in time',
+      'split.no_carers': 'No calls were paged to phones in this window', 'split.rooms_title': 'Per room', 'split.room': 'Room', 'split.no_rooms': 'No calls or alarms in this window',
+      'split.no_room': 'No room', 'split.carer_name': '{name} ({user})', 'split.count': '({n})',
+      'split.carers_truncated': '(only the {n} who accepted most)', 'split.rooms_truncated': '(only the {n} rooms with the most calls)',
     },
   });
 
@@ -188,6 +206,49 @@ const WGReport = (() => {
     }
   }
 
+  /* ---- the paging split ---- */
+
+  const count = (v) => (typeof v === 'number' ? v : 0);
+  const cell = (s, limit, attrs = '') => `<td${typeof s === 'number' && limit > 0 && s > limit ? ' class="late"' : ''}${attrs}>${WG.escape(duration(s))}</td>`;
+  function carerName(c) {
+    return c.name && c.name !== c.user ? t('split.carer_name', { name: c.name, user: c.user }) : c.user || '';
+  }
+
+  /* Fills the paging table per shift and the per-carer and per-room
+   * tables. names: {shift(name), room(id)}. */
+  function renderSplit(report, names) {
+    const esc = WG.escape;
+    const $ = (sel) => document.querySelector(sel);
+    const limit = typeof report.long_wait_s === 'number' ? report.long_wait_s : 900;
+    const shifts = (Array.isArray(report.shifts) ? report.shifts : []).map((s) => [s.name, s, 'shift']);
+    if (report.overall) shifts.push(['all', report.overall, 'overall']);
+    $('#report-paging-table tbody').innerHTML = shifts.map(([name, f, cls]) => `<tr class="${cls}" data-shift="${esc(name)}">`
+      + `<td>${esc(names.shift(name))}</td><td>${esc(count(f.raised))}</td><td>${esc(count(f.paged))}</td><td>${esc(count(f.accepted))}</td>`
+      + `${cell(f.accept_p50_s, 0, ` data-s="${esc(f.accept_p50_s)}"`)}${cell(f.accept_p90_s, 0)}`
+      + `${cell(f.accept_attend_p50_s, 0)}${cell(f.accept_attend_p90_s, 0)}${cell(f.reset_p50_s, 0)}${cell(f.reset_p90_s, 0)}</tr>`).join('');
+
+    const carers = Array.isArray(report.carers) ? report.carers : [];
+    $('#report-carers tbody').innerHTML = carers.map((c) => `<tr data-user="${esc(c.user)}"><td>${esc(carerName(c))}</td>`
+      + `<td>${esc(count(c.accepted))}</td>${cell(c.accept_p50_s, 0, ` data-s="${esc(c.accept_p50_s)}"`)}${cell(c.accept_p90_s, 0)}`
+      + `${cell(c.accept_attend_p50_s, 0)}${cell(c.accept_attend_p90_s, 0)}<td>${esc(count(c.paged))}</td>`
+      + `<td>${esc(count(c.declined))}</td><td${count(c.not_reached) > 0 ? ' class="late"' : ''}>${esc(count(c.not_reached))}</td>`
+      + `<td>${esc(count(c.timed_out))}</td></tr>`).join('');
+    $('#report-carers').closest('.table-box').hidden = carers.length === 0;
+    $('#report-carers-empty').hidden = carers.length > 0;
+    $('#report-carers-count').textContent = carers.length
+      ? `${t('split.count', { n: carers.length })}${report.carers_truncated ? t('split.carers_truncated', { n: carers.length }) : ''}` : '';
+
+    const rooms = Array.isArray(report.rooms) ? report.rooms : [];
+    $('#report-rooms tbody').innerHTML = rooms.map((r) => `<tr data-room="${esc(r.room || '')}">`
+      + `<td>${esc(r.room ? names.room(r.room) : t('split.no_room'))}</td><td>${esc(count(r.raised))}</td>`
+      + `<td${count(r.long_waits) > 0 ? ' class="late"' : ''}>${esc(count(r.long_waits))}</td>`
+      + `${cell(r.ack_p50_s, limit)}${cell(r.attend_p50_s, limit, ` data-s="${esc(r.attend_p50_s)}"`)}${cell(r.accept_p50_s, 0)}${cell(r.reset_p50_s, 0)}</tr>`).join('');
+    $('#report-rooms').closest('.table-box').hidden = rooms.length === 0;
+    $('#report-rooms-empty').hidden = rooms.length > 0;
+    $('#report-rooms-count').textContent = rooms.length
+      ? `${t('split.count', { n: rooms.length })}${report.rooms_truncated ? t('split.rooms_truncated', { n: rooms.length }) : ''}` : '';
+  }
+
   /* ---- CSV ---- */
 
   /* A field: quoted when needed; a leading = + - @ is defused so a
@@ -201,7 +262,8 @@ const WGReport = (() => {
   const seconds = (v) => (typeof v === 'number' && v >= 0 ? (Math.round(v * 10) / 10).toFixed(1) : '');
 
   /* The report (and the days, when loaded) as CSV text with a BOM.
-   * names: {shift(name), outcome(o), priority(p), kind(k), place(w)}. */
+   * names: {shift(name), outcome(o), priority(p), kind(k), place(w), room(id)};
+   * then the carers and the rooms when there are any. */
   function csv(report, list, names) {
     const figureHeads = [t('report.raised'), t('report.acked'), t('report.attended'),
       `${t('report.ack_p50')}${t('csv.seconds')}`, `${t('report.ack_p90')}${t('csv.seconds')}`,
@@ -220,6 +282,27 @@ const WGReport = (() => {
       lines.push('');
       lines.push(csvLine([t('csv.day')].concat(figureHeads)));
       for (const d of withFigures) lines.push(csvLine([dateText(d.midnight)].concat(figures(d.figures))));
+    }
+    const carers = report.carers || [];
+    if (carers.length) {
+      lines.push('');
+      lines.push(csvLine([t('split.carer'), t('split.accepted')].concat(['split.own_accept_p50', 'split.own_accept_p90',
+        'split.accept_attend_p50', 'split.accept_attend_p90'].map((k) => `${t(k)}${t('csv.seconds')}`),
+      [t('split.paged_to'), t('split.declined'), t('split.not_reached'), t('split.timed_out')])));
+      for (const c of carers) {
+        lines.push(csvLine([carerName(c), c.accepted, seconds(c.accept_p50_s), seconds(c.accept_p90_s), seconds(c.accept_attend_p50_s),
+          seconds(c.accept_attend_p90_s), c.paged, c.declined, c.not_reached, c.timed_out]));
+      }
+    }
+    const rooms = report.rooms || [];
+    if (rooms.length) {
+      lines.push('');
+      lines.push(csvLine([t('split.room'), t('report.raised'), t('report.long')].concat(['report.ack_p50', 'report.attend_p50',
+        'split.accept_p50', 'split.reset_p50'].map((k) => `${t(k)}${t('csv.seconds')}`))));
+      for (const r of rooms) {
+        lines.push(csvLine([r.room ? (names.room ? names.room(r.room) : r.room) : t('split.no_room'), r.raised, r.long_waits,
+          seconds(r.ack_p50_s), seconds(r.attend_p50_s), seconds(r.accept_p50_s), seconds(r.reset_p50_s)]));
+      }
     }
     lines.push('');
     lines.push(csvLine([t('report.raised_at'), t('report.shift'), t('csv.place'), t('history.kind'), t('history.priority_col'),
@@ -249,5 +332,5 @@ const WGReport = (() => {
     setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
-  return { duration, days, loadDays, drawCharts, destroyCharts, csv, csvName, download, dayLabel };
+  return { duration, days, loadDays, drawCharts, destroyCharts, renderSplit, csv, csvName, download, dayLabel };
 })();

@@ -1227,7 +1227,7 @@
   function exportReport() {
     if (!report) return;
     const text = WGReport.csv(report, reportDays, {
-      shift: shiftWord, outcome: outcomeWord, kind: kindWord, place: waitPlace,
+      shift: shiftWord, outcome: outcomeWord, kind: kindWord, place: waitPlace, room: roomName,
       priority: (p) => priorityWord(typeof p === 'number' ? priorityName(p) : p),
     });
     WGReport.download(WGReport.csvName(report), text);
@@ -1266,6 +1266,7 @@
     if (WG.lang() === 'en') $('#report-long-count').textContent = `(${count})${report.long_waits_truncated ? ` ${t('report.truncated', { n: waits.length })}` : ''}`;
     $('#report-long-count').classList.toggle('late', count > 0);
     $('#report-long-title').textContent = t('report.long_waits', { min: Math.round(limit / 60) });
+    WGReport.renderSplit(report, { shift: shiftWord, room: roomName });
     $('#report-export').disabled = false;
     drawReportCharts();
   }

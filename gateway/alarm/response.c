@@ -1,8 +1,10 @@
-/* Response-time figures from the alarm journal: raise -> first acknowledge
- * and raise -> first attend per shift, p50/p90 by nearest rank, long waits
- * (see response.h and docs/response.md). The journal is folded into one
- * record per alarm by response_journal.c; the report goes out as JSON
- * (response_json.c) and as a printed table (response_print.c). */
+/* Response-time figures from the alarm journal: raise -> first acknowledge,
+ * raise -> first attend, page -> accept, accept -> attend and raise -> reset
+ * per shift, p50/p90 by nearest rank, long waits (see response.h and
+ * docs/response.md). The journal is folded into one record per alarm by
+ * response_journal.c; the per-carer and per-room tables are
+ * response_breakdown.c's; the report goes out as JSON (response_json.c) and
+ * as a printed table (response_print.c). */
 #include "alarm/response_private.h"
 
 #include <stdio.h>
@@ -50,7 +52,7 @@ const char *response_priority_name(int priority)
     return priority >= 0 && priority < PRIORITY_LEVELS ? priority_names[priority] : "unknown";
 }
 
-static bool counted(const struct wg_response_report *report, const struct tracked *alarm)
+bool response_counted(const struct wg_response_report *report, const struct tracked *alarm)
 {
     return alarm->priority >= 0 && alarm->priority < PRIORITY_LEVELS &&
            (report->priorities & WG_RESPONSE_PRIORITY(alarm->priority));
@@ -102,7 +104,7 @@ static int64_t wait_of(const struct wg_response_report *report, const struct tra
     return end > alarm->raised_ms ? end - alarm->raised_ms : 0;
 }
 
-static bool is_long_wait(const struct wg_response_report *report, const struct tracked *alarm)
+bool response_is_long_wait(const struct wg_response_report *report, const struct tracked *alarm)
 {
     enum wg_wait_outcome outcome;
     return wait_of(report, alarm, &outcome) > report->long_wait_ms;
@@ -120,8 +122,42 @@ static void count_alarm(const struct wg_response_report *report, const struct tr
         figures->reset_unattended++;
     else
         figures->open_unattended++;
-    if (is_long_wait(report, alarm))
+    if (response_is_long_wait(report, alarm))
         figures->long_waits++;
+    if (alarm->paged)
+        figures->paged++;
+    if (alarm->accepted_ms)
+        figures->accepted++;
+    if (alarm->reset_ms)
+        figures->reset++;
+}
+
+/* to - from (0 if to came first); -1 when `to` never happened. */
+static int64_t span(int64_t from, int64_t to)
+{
+    if (!to)
+        return -1;
+    return to > from ? to - from : 0;
+}
+
+int64_t response_measure(const struct tracked *alarm, enum measure measure)
+{
+    switch (measure) {
+    case MEASURE_ACK:
+        return span(alarm->raised_ms, alarm->ack_ms);
+    case MEASURE_ATTEND:
+        return span(alarm->raised_ms, alarm->attend_ms);
+    case MEASURE_ACCEPT:
+        return alarm->notified_ms ? span(alarm->notified_ms, alarm->accepted_ms) : -1;
+    case MEASURE_ACCEPT_ATTEND:
+        return alarm->accepted_ms ? span(alarm->accepted_ms, alarm->attend_ms) : -1;
+    case MEASURE_RESET:
+        return span(alarm->raised_ms, alarm->reset_ms);
+    case MEASURE_OWN_ACCEPT:
+        return alarm->accepter_notified_ms ? span(alarm->accepter_notified_ms, alarm->accepted_ms)
+                                           : -1;
+    }
+    return -1;
 }
 
 static int compare_int64(const void *a, const void *b)
@@ -130,8 +166,13 @@ static int compare_int64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+void response_sort_ms(int64_t *values, size_t n)
+{
+    qsort(values, n, sizeof *values, compare_int64);
+}
+
 /* Nearest rank: the value at rank ceil(p/100 * n) of the sorted values. */
-static double percentile_s(const int64_t *sorted, size_t n, unsigned p)
+double response_percentile_s(const int64_t *sorted, size_t n, unsigned p)
 {
     if (n == 0)
         return -1;
@@ -141,31 +182,35 @@ static double percentile_s(const int64_t *sorted, size_t n, unsigned p)
     return (double)sorted[rank - 1] / 1000.0;
 }
 
-/* p50 and p90 of raise -> ack (or attend) for the alarms of one shift
- * (`shift`), or of all of them (WG_RESPONSE_NO_SHIFT with all = true). */
-static void rank_group(const struct wg_response_report *report, const struct collector *c,
-                       size_t shift, bool all, int64_t *buffer, struct wg_response_figures *figures)
+/* p50 and p90 of one measure over the alarms of one shift (`shift`), or of
+ * all of them (all = true). */
+static void rank_measure(const struct wg_response_report *report, const struct collector *c,
+                         size_t shift, bool all, enum measure measure, int64_t *buffer, double *p50,
+                         double *p90)
 {
-    size_t acks = 0, attends = 0;
+    size_t n = 0;
     for (size_t i = 0; i < c->count; i++) {
         const struct tracked *alarm = &c->alarms[i];
-        if (!counted(report, alarm) || (!all && alarm->shift != shift) || !alarm->ack_ms)
+        if (!response_counted(report, alarm) || (!all && alarm->shift != shift))
             continue;
-        buffer[acks++] = alarm->ack_ms > alarm->raised_ms ? alarm->ack_ms - alarm->raised_ms : 0;
+        int64_t ms = response_measure(alarm, measure);
+        if (ms >= 0)
+            buffer[n++] = ms;
     }
-    qsort(buffer, acks, sizeof *buffer, compare_int64);
-    figures->ack_p50_s = percentile_s(buffer, acks, 50);
-    figures->ack_p90_s = percentile_s(buffer, acks, 90);
-    for (size_t i = 0; i < c->count; i++) {
-        const struct tracked *alarm = &c->alarms[i];
-        if (!counted(report, alarm) || (!all && alarm->shift != shift) || !alarm->attend_ms)
-            continue;
-        buffer[attends++] =
-            alarm->attend_ms > alarm->raised_ms ? alarm->attend_ms - alarm->raised_ms : 0;
-    }
-    qsort(buffer, attends, sizeof *buffer, compare_int64);
-    figures->attend_p50_s = percentile_s(buffer, attends, 50);
-    figures->attend_p90_s = percentile_s(buffer, attends, 90);
+    response_sort_ms(buffer, n);
+    *p50 = response_percentile_s(buffer, n, 50);
+    *p90 = response_percentile_s(buffer, n, 90);
+}
+
+static void rank_group(const struct wg_response_report *report, const struct collector *c,
+                       size_t shift, bool all, int64_t *buffer, struct wg_response_figures *f)
+{
+    rank_measure(report, c, shift, all, MEASURE_ACK, buffer, &f->ack_p50_s, &f->ack_p90_s);
+    rank_measure(report, c, shift, all, MEASURE_ATTEND, buffer, &f->attend_p50_s, &f->attend_p90_s);
+    rank_measure(report, c, shift, all, MEASURE_ACCEPT, buffer, &f->accept_p50_s, &f->accept_p90_s);
+    rank_measure(report, c, shift, all, MEASURE_ACCEPT_ATTEND, buffer, &f->accept_attend_p50_s,
+                 &f->accept_attend_p90_s);
+    rank_measure(report, c, shift, all, MEASURE_RESET, buffer, &f->reset_p50_s, &f->reset_p90_s);
 }
 
 /* qsort context is not portable; long-wait candidates carry what they sort by. */
@@ -207,7 +252,7 @@ static int list_long_waits(struct wg_response_report *report, const struct colle
         const struct tracked *alarm = &c->alarms[i];
         enum wg_wait_outcome outcome;
         int64_t wait = wait_of(report, alarm, &outcome);
-        if (counted(report, alarm) && wait > report->long_wait_ms)
+        if (response_counted(report, alarm) && wait > report->long_wait_ms)
             candidates[n++] = (struct candidate){i, alarm->raised_ms, wait};
     }
     if (n > max_list) {
@@ -304,6 +349,10 @@ int response_compute(struct wg_store_reader *reader, int64_t from_ms, int64_t to
         return -1;
     size_t max_list =
         options && options->max_long_waits ? options->max_long_waits : WG_RESPONSE_DEFAULT_LIST;
+    size_t max_carers =
+        options && options->max_carers ? options->max_carers : WG_RESPONSE_DEFAULT_CARERS;
+    size_t max_rooms =
+        options && options->max_rooms ? options->max_rooms : WG_RESPONSE_DEFAULT_ROOMS;
     struct collector c = {
         .from_ms = from_ms,
         .to_ms = to_ms,
@@ -329,7 +378,7 @@ int response_compute(struct wg_store_reader *reader, int64_t from_ms, int64_t to
     for (size_t i = 0; i < c.count; i++) {
         struct tracked *alarm = &c.alarms[i];
         alarm->shift = shift_of(report, alarm->raised_ms);
-        if (!counted(report, alarm))
+        if (!response_counted(report, alarm))
             continue;
         count_alarm(report, alarm, &report->overall);
         if (alarm->shift == WG_RESPONSE_NO_SHIFT)
@@ -338,7 +387,8 @@ int response_compute(struct wg_store_reader *reader, int64_t from_ms, int64_t to
             count_alarm(report, alarm, &report->shifts[alarm->shift].figures);
     }
     int64_t *buffer = malloc((c.count ? c.count : 1) * sizeof *buffer);
-    if (!buffer || list_long_waits(report, &c, max_list) < 0) {
+    if (!buffer || list_long_waits(report, &c, max_list) < 0 ||
+        response_breakdowns(report, &c, max_carers, max_rooms, buffer) < 0) {
         snprintf(err, err_len, "response figures: out of memory");
         free(buffer);
         response_collector_free(&c);
@@ -360,4 +410,10 @@ void response_report_free(struct wg_response_report *report)
     free(report->long_waits);
     report->long_waits = NULL;
     report->long_wait_count = 0;
+    free(report->carers);
+    report->carers = NULL;
+    report->carer_count = 0;
+    free(report->rooms);
+    report->rooms = NULL;
+    report->room_count = 0;
 }

@@ -1,5 +1,6 @@
 /* Response-time figures: how fast calls and alarms were acknowledged at the
- * station and attended in the room, per shift, from the alarm journal.
+ * station, accepted on a carer's phone and attended in the room, per shift,
+ * per carer and per room, from the alarm journal.
  *
  * Every change of an alarm is a journal row (kind "alarm") whose body is the
  * full alarm record. For each alarm RAISED in [from_ms, to_ms) this counts
@@ -11,8 +12,12 @@
  * chosen by the local time of the raise. Alarms raised before from_ms are not
  * counted, even if their later phases fall in the window.
  *
- * Memory is about 150 bytes per alarm raised in the window (a month of a
- * 60-bed home, ~20,000 alarms, is ~3 MB) and is capped by max_alarms.
+ * Paged alarms (the record's "paging") add first page notified -> accepted,
+ * accepted -> attend, and per carer what became of their pages.
+ *
+ * Memory is about 190 bytes per alarm raised in the window, plus 4 bytes a
+ * page and an allocation for a paged alarm (a month of a 60-bed home,
+ * ~20,000 alarms, is ~5 MB), and is capped by max_alarms.
  * The web UI and the uplink take the JSON (computed on a query worker's
  * read-only connection, query.h); `wardgated --response-report` prints the
  * table. See docs/response.md. */
@@ -27,13 +32,17 @@
 
 struct wg_store_reader;
 
-#define WG_RESPONSE_MAX_SHIFTS    8
-#define WG_RESPONSE_NAME          32 /* shift names, bytes with the NUL */
-#define WG_RESPONSE_TEXT          64 /* alarm fields in a long wait; as WG_ALARM_TEXT */
-#define WG_RESPONSE_NO_SHIFT      SIZE_MAX
-#define WG_RESPONSE_DEFAULT_WAIT  (15LL * 60 * 1000)
-#define WG_RESPONSE_DEFAULT_LIST  500
-#define WG_RESPONSE_DEFAULT_LIMIT 500000
+#define WG_RESPONSE_MAX_SHIFTS     8
+#define WG_RESPONSE_NAME           32 /* shift names, bytes with the NUL */
+#define WG_RESPONSE_TEXT           64 /* alarm fields in a long wait; as WG_ALARM_TEXT */
+#define WG_RESPONSE_NO_SHIFT       SIZE_MAX
+#define WG_RESPONSE_DEFAULT_WAIT   (15LL * 60 * 1000)
+#define WG_RESPONSE_DEFAULT_LIST   500
+#define WG_RESPONSE_DEFAULT_LIMIT  500000
+#define WG_RESPONSE_USER           33   /* a carer's login name, with the NUL; as WG_PAGE_USER */
+#define WG_RESPONSE_DEFAULT_CARERS 256  /* carers listed */
+#define WG_RESPONSE_DEFAULT_ROOMS  2000 /* rooms listed */
+#define WG_RESPONSE_MAX_CARER_IDS  1024 /* distinct carers followed through the journal */
 /* Bit of a priority (enum wg_priority) in wg_response_options.priorities. */
 #define WG_RESPONSE_PRIORITY(p) (1u << (p))
 /* normal, urgent, emergency, fire: calls and safety alarms, not technical or advisory. */
@@ -61,6 +70,8 @@ struct wg_response_options {
     int64_t long_wait_ms;  /* a wait longer than this is listed; 0 = 15 min */
     size_t max_long_waits; /* longest kept in the list (all are counted); 0 = 500 */
     size_t max_alarms;     /* alarms raised in the window before refusing; 0 = 500,000 */
+    size_t max_carers;     /* carers listed (the most accepted first); 0 = 256 */
+    size_t max_rooms;      /* rooms listed (the most raised); 0 = 2,000 */
 };
 
 /* The figures for one shift, or for the whole window. Seconds are exact to
@@ -74,6 +85,34 @@ struct wg_response_figures {
     int64_t long_waits;                /* ... listed as long waits (before any truncation) */
     double ack_p50_s, ack_p90_s;       /* raise -> first acknowledge */
     double attend_p50_s, attend_p90_s; /* raise -> first attend */
+    /* Paging to carers' phones (the alarm record's "paging"). */
+    int64_t paged;                                   /* ... with a paging record */
+    int64_t accepted;                                /* ... accepted on a phone before to_ms */
+    int64_t reset;                                   /* ... reset before to_ms */
+    double accept_p50_s, accept_p90_s;               /* first page notified -> accepted */
+    double accept_attend_p50_s, accept_attend_p90_s; /* accepted -> first attend */
+    double reset_p50_s, reset_p90_s;                 /* raise -> reset */
+};
+
+/* One carer: the alarms they accepted, and what became of the pages sent
+ * to them (the outcome in the last record of each alarm before to_ms). */
+struct wg_response_carer {
+    char user[WG_RESPONSE_USER];                     /* login name */
+    char name[WG_RESPONSE_TEXT];                     /* the name the wall shows, the latest seen */
+    int64_t accepted;                                /* alarms they accepted */
+    double accept_p50_s, accept_p90_s;               /* their page notified -> they accepted */
+    double accept_attend_p50_s, accept_attend_p90_s; /* they accepted -> first attend */
+    int64_t paged;                                   /* pages sent to them */
+    int64_t declined;                                /* ... that they declined */
+    int64_t not_reached;                             /* ... that never reached their phone */
+    int64_t timed_out;                               /* ... received, not accepted in time */
+};
+
+/* One room (the alarm record's "room"; "" for alarms with no room). */
+struct wg_response_room {
+    char room[WG_RESPONSE_TEXT];
+    int64_t raised, long_waits;
+    double ack_p50_s, attend_p50_s, accept_p50_s, reset_p50_s;
 };
 
 struct wg_response_shift {
@@ -117,7 +156,13 @@ struct wg_response_report {
     int64_t skipped_rows;            /* journal rows whose body was not an alarm record */
     struct wg_long_wait *long_waits; /* chronological by raise; owned by the report */
     size_t long_wait_count;
-    bool long_waits_truncated; /* more than max_long_waits: the longest were kept */
+    bool long_waits_truncated;        /* more than max_long_waits: the longest were kept */
+    struct wg_response_carer *carers; /* the most accepted first; owned by the report */
+    size_t carer_count;
+    bool carers_truncated;          /* more than max_carers (or too many to follow) */
+    struct wg_response_room *rooms; /* by room; owned by the report */
+    size_t room_count;
+    bool rooms_truncated; /* more than max_rooms: those with the most alarms were kept */
 };
 
 /* Computes the figures for alarms raised in [from_ms, to_ms). Returns 0, or

@@ -1,15 +1,19 @@
 /* Folds the alarm journal into one record per alarm raised in the window:
  * an open-addressing table on the alarm id, the first acknowledge, attend
- * and reset seen before the window's end, and the highest priority. */
+ * and reset seen before the window's end, the highest priority, and from
+ * the paging record the first page, the acceptance and (from the latest
+ * record) to whom each page went and how it ended; carers are interned. */
 #include "alarm/response_private.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store_read.h"
 
-#define MIN_SLOTS 64
+#define MIN_SLOTS   64
+#define CARER_SLOTS (2 * WG_RESPONSE_MAX_CARER_IDS) /* a power of two */
 
 static const char *const text_keys[TEXT_FIELDS] = {"id", "kind", "zone", "room", "bed", "resident"};
 
@@ -108,13 +112,125 @@ static struct tracked *find_or_add(struct collector *c, const char *id, const js
     if (!text)
         goto oom;
     struct tracked *alarm = &c->alarms[c->count];
-    *alarm = (struct tracked){.text = text, .raised_ms = raised_ms, .priority = -1};
+    *alarm = (struct tracked){
+        .text = text, .raised_ms = raised_ms, .priority = -1, .accepted_by = NO_CARER};
     c->count++;
     *slot_for(c->slots, c->slot_count, c->alarms, id) = c->count;
     return alarm;
 oom:
     c->out_of_memory = true;
     return NULL;
+}
+
+/* The index of carer `user` (login), added when new; NO_CARER when the
+ * table is full or out of memory (then the carer is not followed). */
+static uint16_t carer_index(struct collector *c, const char *user, const char *name)
+{
+    if (!c->carer_slots) {
+        c->carer_slots = calloc(CARER_SLOTS, sizeof *c->carer_slots);
+        if (!c->carer_slots) {
+            c->out_of_memory = true;
+            return NO_CARER;
+        }
+    }
+    size_t mask = CARER_SLOTS - 1;
+    size_t i = (size_t)hash_id(user) & mask;
+    while (c->carer_slots[i] && strcmp(c->carers[c->carer_slots[i] - 1].user, user) != 0)
+        i = (i + 1) & mask;
+    if (c->carer_slots[i]) {
+        struct carer_id *known = &c->carers[c->carer_slots[i] - 1];
+        if (name[0])
+            snprintf(known->name, sizeof known->name, "%s", name);
+        return (uint16_t)(c->carer_slots[i] - 1);
+    }
+    if (c->carer_count >= WG_RESPONSE_MAX_CARER_IDS) {
+        c->carers_overflow = true;
+        return NO_CARER;
+    }
+    if (c->carer_count == c->carer_capacity) {
+        size_t capacity = c->carer_capacity ? c->carer_capacity * 2 : 16;
+        struct carer_id *carers = realloc(c->carers, capacity * sizeof *carers);
+        if (!carers) {
+            c->out_of_memory = true;
+            return NO_CARER;
+        }
+        c->carers = carers;
+        c->carer_capacity = capacity;
+    }
+    struct carer_id *carer = &c->carers[c->carer_count];
+    snprintf(carer->user, sizeof carer->user, "%s", user);
+    snprintf(carer->name, sizeof carer->name, "%s", name);
+    c->carer_slots[i] = (uint16_t)(++c->carer_count);
+    return (uint16_t)(c->carer_count - 1);
+}
+
+static enum mark_outcome mark_of(const char *outcome)
+{
+    static const char *const names[] = {[MARK_ACCEPTED] = "accepted",
+                                        [MARK_DECLINED] = "declined",
+                                        [MARK_NOT_REACHED] = "not_reached",
+                                        [MARK_TIMED_OUT] = "timed_out"};
+    for (int m = MARK_ACCEPTED; outcome && m <= MARK_TIMED_OUT; m++)
+        if (strcmp(names[m], outcome) == 0)
+            return (enum mark_outcome)m;
+    return MARK_OTHER;
+}
+
+static int64_t positive_ms(const json_t *object, const char *key)
+{
+    const json_t *value = json_object_get(object, key);
+    int64_t ms = json_is_integer(value) ? json_integer_value(value) : 0;
+    return ms > 0 ? ms : 0;
+}
+
+/* Folds the record's "paging": the earliest page, the first acceptance
+ * before to_ms, and the pages of this (the latest) record. -1 when out of
+ * memory. */
+static int fold_paging(struct collector *c, struct tracked *alarm, const json_t *paging)
+{
+    if (!json_is_object(paging))
+        return 0;
+    alarm->paged = true;
+    const json_t *pages = json_object_get(paging, "pages");
+    size_t count = json_array_size(pages);
+    if (count > UINT8_MAX)
+        count = UINT8_MAX;
+    const char *accepted_by = json_string_value(json_object_get(paging, "accepted_by"));
+    int64_t accepted_ms = positive_ms(paging, "accepted_ms");
+    bool accept = accepted_by && accepted_by[0] && accepted_ms && accepted_ms < c->to_ms &&
+                  (!alarm->accepted_ms || accepted_ms < alarm->accepted_ms);
+    if (count > alarm->page_count) {
+        struct page_mark *marks = realloc(alarm->pages, count * sizeof *marks);
+        if (!marks)
+            return -1;
+        alarm->pages = marks;
+    }
+    alarm->page_count = (uint8_t)count;
+    for (size_t i = 0; i < count; i++) {
+        const json_t *page = json_array_get(pages, i);
+        const char *user = json_string_value(json_object_get(page, "user"));
+        const char *name = json_string_value(json_object_get(page, "name"));
+        int64_t notified = positive_ms(page, "notified_ms");
+        if (notified && notified < c->to_ms &&
+            (!alarm->notified_ms || notified < alarm->notified_ms))
+            alarm->notified_ms = notified;
+        alarm->pages[i].carer = user && user[0] ? carer_index(c, user, name ? name : "") : NO_CARER;
+        alarm->pages[i].outcome =
+            (uint8_t)mark_of(json_string_value(json_object_get(page, "outcome")));
+        if (accept && user && strcmp(user, accepted_by) == 0 &&
+            alarm->pages[i].outcome == MARK_ACCEPTED)
+            alarm->accepter_notified_ms = notified;
+    }
+    if (c->out_of_memory)
+        return -1;
+    if (accept) {
+        const char *name = json_string_value(json_object_get(paging, "accepted_name"));
+        alarm->accepted_ms = accepted_ms;
+        alarm->accepted_by = carer_index(c, accepted_by, name ? name : "");
+        if (c->out_of_memory)
+            return -1;
+    }
+    return 0;
 }
 
 /* Keeps the earliest time of `key` seen before to_ms. */
@@ -156,14 +272,23 @@ int response_collect_row(const struct wg_event_row *row, void *ctx)
     fold_first(&alarm->ack_ms, body, "acknowledged_ms", c->to_ms);
     fold_first(&alarm->attend_ms, body, "attended_ms", c->to_ms);
     fold_first(&alarm->reset_ms, body, "reset_ms", c->to_ms);
+    int rc = fold_paging(c, alarm, json_object_get(body, "paging"));
     json_decref(body);
+    if (rc < 0) {
+        c->out_of_memory = true;
+        return 1;
+    }
     return 0;
 }
 
 void response_collector_free(struct collector *c)
 {
-    for (size_t i = 0; i < c->count; i++)
+    for (size_t i = 0; i < c->count; i++) {
         free(c->alarms[i].text);
+        free(c->alarms[i].pages);
+    }
     free(c->alarms);
     free(c->slots);
+    free(c->carers);
+    free(c->carer_slots);
 }

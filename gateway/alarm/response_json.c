@@ -1,5 +1,6 @@
 /* The response report as JSON (shape in docs/response.md): figures per
- * shift and overall, the long waits, times in the site's local time. */
+ * shift and overall, per carer and per room, the long waits, times in the
+ * site's local time. */
 #include "alarm/response_private.h"
 
 #include "common/clock.h"
@@ -48,6 +49,15 @@ static json_t *figures_json(const struct wg_response_figures *f, json_t *object)
     put(object, "ack_p90_s", seconds_or_null(f->ack_p90_s), &ok);
     put(object, "attend_p50_s", seconds_or_null(f->attend_p50_s), &ok);
     put(object, "attend_p90_s", seconds_or_null(f->attend_p90_s), &ok);
+    put(object, "paged", json_integer(f->paged), &ok);
+    put(object, "accepted", json_integer(f->accepted), &ok);
+    put(object, "reset", json_integer(f->reset), &ok);
+    put(object, "accept_p50_s", seconds_or_null(f->accept_p50_s), &ok);
+    put(object, "accept_p90_s", seconds_or_null(f->accept_p90_s), &ok);
+    put(object, "accept_attend_p50_s", seconds_or_null(f->accept_attend_p50_s), &ok);
+    put(object, "accept_attend_p90_s", seconds_or_null(f->accept_attend_p90_s), &ok);
+    put(object, "reset_p50_s", seconds_or_null(f->reset_p50_s), &ok);
+    put(object, "reset_p90_s", seconds_or_null(f->reset_p90_s), &ok);
     if (!ok) {
         json_decref(object);
         return NULL;
@@ -111,6 +121,50 @@ static json_t *long_wait_json(const struct wg_response_report *report,
     return object;
 }
 
+static json_t *carer_json(const struct wg_response_carer *carer)
+{
+    json_t *object = json_object();
+    if (!object)
+        return NULL;
+    bool ok = true;
+    put(object, "user", json_string(carer->user), &ok);
+    put(object, "name", text_or_null(carer->name), &ok);
+    put(object, "accepted", json_integer(carer->accepted), &ok);
+    put(object, "accept_p50_s", seconds_or_null(carer->accept_p50_s), &ok);
+    put(object, "accept_p90_s", seconds_or_null(carer->accept_p90_s), &ok);
+    put(object, "accept_attend_p50_s", seconds_or_null(carer->accept_attend_p50_s), &ok);
+    put(object, "accept_attend_p90_s", seconds_or_null(carer->accept_attend_p90_s), &ok);
+    put(object, "paged", json_integer(carer->paged), &ok);
+    put(object, "declined", json_integer(carer->declined), &ok);
+    put(object, "not_reached", json_integer(carer->not_reached), &ok);
+    put(object, "timed_out", json_integer(carer->timed_out), &ok);
+    if (!ok) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+static json_t *room_json(const struct wg_response_room *room)
+{
+    json_t *object = json_object();
+    if (!object)
+        return NULL;
+    bool ok = true;
+    put(object, "room", text_or_null(room->room), &ok);
+    put(object, "raised", json_integer(room->raised), &ok);
+    put(object, "long_waits", json_integer(room->long_waits), &ok);
+    put(object, "ack_p50_s", seconds_or_null(room->ack_p50_s), &ok);
+    put(object, "attend_p50_s", seconds_or_null(room->attend_p50_s), &ok);
+    put(object, "accept_p50_s", seconds_or_null(room->accept_p50_s), &ok);
+    put(object, "reset_p50_s", seconds_or_null(room->reset_p50_s), &ok);
+    if (!ok) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
 static json_t *priorities_json(unsigned priorities)
 {
     json_t *array = json_array();
@@ -128,7 +182,9 @@ json_t *response_report_to_json(const struct wg_response_report *report)
     json_t *root = json_object();
     json_t *shifts = json_array();
     json_t *waits = json_array();
-    bool ok = root && shifts && waits;
+    json_t *carers = json_array();
+    json_t *rooms = json_array();
+    bool ok = root && shifts && waits && carers && rooms;
     for (size_t i = 0; ok && i < report->shift_count; i++) {
         json_t *shift = shift_json(&report->shifts[i]);
         ok = shift && json_array_append_new(shifts, shift) == 0;
@@ -137,10 +193,20 @@ json_t *response_report_to_json(const struct wg_response_report *report)
         json_t *wait = long_wait_json(report, &report->long_waits[i]);
         ok = wait && json_array_append_new(waits, wait) == 0;
     }
+    for (size_t i = 0; ok && i < report->carer_count; i++) {
+        json_t *carer = carer_json(&report->carers[i]);
+        ok = carer && json_array_append_new(carers, carer) == 0;
+    }
+    for (size_t i = 0; ok && i < report->room_count; i++) {
+        json_t *room = room_json(&report->rooms[i]);
+        ok = room && json_array_append_new(rooms, room) == 0;
+    }
     if (!ok) {
         json_decref(root);
         json_decref(shifts);
         json_decref(waits);
+        json_decref(carers);
+        json_decref(rooms);
         return NULL;
     }
     put(root, "from_ms", json_integer(report->from_ms), &ok);
@@ -156,6 +222,10 @@ json_t *response_report_to_json(const struct wg_response_report *report)
     put(root, "shifts", shifts, &ok);
     put(root, "long_waits", waits, &ok);
     put(root, "long_waits_truncated", json_boolean(report->long_waits_truncated), &ok);
+    put(root, "carers", carers, &ok);
+    put(root, "carers_truncated", json_boolean(report->carers_truncated), &ok);
+    put(root, "rooms", rooms, &ok);
+    put(root, "rooms_truncated", json_boolean(report->rooms_truncated), &ok);
     if (!ok) {
         json_decref(root);
         return NULL;

@@ -1,6 +1,6 @@
-/* The response report as a printed table (per shift, then the long waits,
- * local time), and `wardgated --response-report`, which opens the database
- * and prints the last days. */
+/* The response report as a printed table (per shift, paging to phones, per
+ * carer, then the long waits, local time), and `wardgated
+ * --response-report`, which opens the database and prints the last days. */
 #include "alarm/response_private.h"
 
 #include <errno.h>
@@ -50,6 +50,42 @@ static void print_figures(FILE *out, const char *name, const char *hours,
         duration_text(f->attend_p90_s, t90, sizeof t90), f->long_waits);
 }
 
+/* Paging overall, and a line per carer who accepted or was paged. */
+static void print_carers(const struct wg_response_report *report, FILE *out)
+{
+    const struct wg_response_figures *f = &report->overall;
+    char a50[32], a90[32], t50[32], t90[32], r50[32], r90[32];
+    fprintf(out,
+            "\nPaged to phones: %" PRId64 ", accepted %" PRId64
+            "; page to accept p50 %s, p90 %s; accept to attend p50 %s, p90 %s.\n",
+            f->paged, f->accepted, duration_text(f->accept_p50_s, a50, sizeof a50),
+            duration_text(f->accept_p90_s, a90, sizeof a90),
+            duration_text(f->accept_attend_p50_s, t50, sizeof t50),
+            duration_text(f->accept_attend_p90_s, t90, sizeof t90));
+    fprintf(out, "Reset: %" PRId64 "; raise to reset p50 %s, p90 %s.\n", f->reset,
+            duration_text(f->reset_p50_s, r50, sizeof r50),
+            duration_text(f->reset_p90_s, r90, sizeof r90));
+    if (!report->carer_count)
+        return;
+    fprintf(out, "\nPer carer%s (accept: from their page; attend: from their accept)\n",
+            report->carers_truncated ? " (those who accepted most)" : "");
+    fprintf(out, "%-16s %-20s %8s %10s %10s %10s %10s %6s %8s %11s %9s\n", "carer", "name",
+            "accepted", "accept p50", "accept p90", "attend p50", "attend p90", "paged", "declined",
+            "not reached", "timed out");
+    for (size_t i = 0; i < report->carer_count; i++) {
+        const struct wg_response_carer *c = &report->carers[i];
+        fprintf(out,
+                "%-16s %-20s %8" PRId64 " %10s %10s %10s %10s %6" PRId64 " %8" PRId64 " %11" PRId64
+                " %9" PRId64 "\n",
+                c->user, c->name[0] ? c->name : "-", c->accepted,
+                duration_text(c->accept_p50_s, a50, sizeof a50),
+                duration_text(c->accept_p90_s, a90, sizeof a90),
+                duration_text(c->accept_attend_p50_s, t50, sizeof t50),
+                duration_text(c->accept_attend_p90_s, t90, sizeof t90), c->paged, c->declined,
+                c->not_reached, c->timed_out);
+    }
+}
+
 int response_report_print(const struct wg_response_report *report, FILE *out)
 {
     char from[32], to[32], wait[32];
@@ -79,6 +115,7 @@ int response_report_print(const struct wg_response_report *report, FILE *out)
     if (report->skipped_rows)
         fprintf(out, "%" PRId64 " journal row(s) skipped: body is not an alarm record.\n",
                 report->skipped_rows);
+    print_carers(report, out);
 
     fprintf(out,
             "\nLong waits (raise to attend over %s, or never attended and open that long): %" PRId64

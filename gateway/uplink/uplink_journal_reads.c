@@ -77,11 +77,17 @@ static json_t *time_range(const struct wg_command *command)
     return json_pack("{s:s, s:s}", "from", from, "to", to);
 }
 
+#define UPLINK_FIGURE_ROOMS  500
+#define UPLINK_FIGURE_CARERS 256
+
 static json_t *response_figures(struct wg_store_reader *reader, int64_t from_ms, int64_t to_ms,
                                 char *why, size_t why_len)
 {
     struct wg_response_report report;
-    struct wg_response_options options = {0};
+    /* Rooms and carers bounded so the figures stay well inside the default
+     * 256 KiB message (~170 bytes a room, ~250 a carer). */
+    struct wg_response_options options = {.max_rooms = UPLINK_FIGURE_ROOMS,
+                                          .max_carers = UPLINK_FIGURE_CARERS};
     if (response_compute(reader, from_ms, to_ms, &options, &report, why, why_len) != 0)
         return NULL;
     json_t *figures = response_report_to_json(&report);
