@@ -191,7 +191,28 @@ def main():
         p["outcome"] in ("timed_out", "accepted") for p in pages(a).values())), 5),
        "presence attends it; the pages keep their outcomes")
     press(fifo, "presence-101 presence 0")
-    ok(wall.wait(alarm_of("call-101A", "reset"), 5), "the room's presence resets it at its origin")
+    reset = wall.wait(alarm_of("call-101A", "reset"), 5)
+    ok(reset, "the room's presence resets it at its origin")
+    # The response figures match this timeline, to the millisecond.
+    done_call = reset[1]["alarm"] if reset else {}
+    page_b = pages(done_call).get("carer_b", {})
+    status, report = manager.call("GET", "/api/v1/report/response?days=1")
+    carer_b = next((c for c in report.get("carers", []) if c["user"] == "carer_b"), {}) if status == 200 else {}
+    room = next((r for r in report.get("rooms", []) if r["room"] == "101"), {}) if status == 200 else {}
+    first_page = min((p["notified_ms"] for p in pages(done_call).values()), default=0)
+    want = {"accept": (page_b.get("accepted_ms", 0) - page_b.get("notified_ms", 0)) / 1000,
+            "attend": (done_call.get("attended_ms") or 0) / 1000 - page_b.get("accepted_ms", 0) / 1000,
+            "overall_accept": (page_b.get("accepted_ms", 0) - first_page) / 1000,
+            "reset": ((done_call.get("reset_ms") or 0) - done_call.get("raised_ms", 0)) / 1000}
+    ok(carer_b.get("accepted") == 1 and abs(carer_b.get("accept_p50_s", -9) - want["accept"]) < 0.002
+       and abs(carer_b.get("accept_attend_p50_s", -9) - want["attend"]) < 0.002
+       and carer_b.get("paged") == 1 and report["overall"].get("paged") == 1
+       and abs(report["overall"].get("accept_p50_s", -9) - want["overall_accept"]) < 0.002
+       and abs(room.get("reset_p50_s", -9) - want["reset"]) < 0.002
+       and {c["user"]: c.get("timed_out") for c in report.get("carers", [])}.get("carer_a") == 1,
+       f"the response report matches the timeline: carer_b accepted {want['accept']:.3f} s after their page, "
+       f"attended {want['attend']:.3f} s later; {want['overall_accept']:.3f} s from the first page; "
+       f"reset after {want['reset']:.3f} s; carer_a timed out once", (carer_b, room, report.get("overall")))
     status, reply = phone_b.user.call("POST", f"/api/v1/alarms/{call['id']}/accept", {})
     ok(status == 409 and "reset" in reply.get("error", ""), "an accept of a call already reset: 409", reply)
     status, reply = phone_b.user.call("POST", f"/api/v1/alarms/{'0' * 8}-0000-0000-0000-{'0' * 12}/accept", {})
