@@ -129,16 +129,7 @@
   window.WGCarer = hooks;
 
   /* ---- small helpers ---- */
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function setText(node, text) {
-    const value = String(text ?? '');
-    if (node.textContent !== value) node.textContent = value;
-  }
+  const { el, setText } = WG;
   function rank(a) { return a.priority_level ?? PRIORITY_RANK[a.priority] ?? 0; }
   const level = WGSound.level; /* IEC: fire and emergency high, urgent medium, normal low */
   function byOrder(a, b) {

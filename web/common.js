@@ -305,6 +305,19 @@ const WG = (() => {
     location.href = loginUrl();
   }
 
+  /* A new element with a class and text; text replaced only when it differs
+   * (no needless layout work on pages that redraw every second). */
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function setText(node, text) {
+    const value = String(text ?? '');
+    if (node.textContent !== value) node.textContent = value;
+  }
+
   function escape(text) {
     return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
   }
@@ -410,7 +423,7 @@ const WG = (() => {
 
   return {
     t, tOr, has, lang, setLang, addStrings, translatePage, api, loadSession, requireRole, logout, roleAtLeast,
-    escape, fmtTime, fmtElapsed, loginUrl, setTimeZone, timeZone: () => timeZone, wallParts, wallToMs,
+    el, setText, escape, fmtTime, fmtElapsed, loginUrl, setTimeZone, timeZone: () => timeZone, wallParts, wallToMs,
     reasonText, storageText, alarmDetail,
     get session() { return session; },
   };

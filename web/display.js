@@ -141,16 +141,7 @@
   function isCall(a) { return !TECHNICAL.has(a.priority); }
 
   /* ---- small DOM helpers ---- */
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function setText(node, text) {
-    const value = String(text ?? '');
-    if (node.textContent !== value) node.textContent = value;
-  }
+  const { el, setText } = WG;
   function setAttr(node, name, value) {
     if (node.getAttribute(name) !== value) node.setAttribute(name, value);
   }

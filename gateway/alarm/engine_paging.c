@@ -390,8 +390,8 @@ static bool tick_alarm(struct wg_alarm *alarm, void *ctx)
     for (size_t i = 0; i < paging->page_count; i++) {
         struct wg_page *page = &paging->pages[i];
         size_t member = member_of(engine, page->user);
-        bool pager_only = member != WG_NO_INDEX && engine->staff[member].phones == 0 &&
-                          has_pager(engine, member);
+        bool pager_only =
+            member != WG_NO_INDEX && engine->staff[member].phones == 0 && has_pager(engine, member);
         if (page->outcome == WG_PAGE_WAITING && !pager_only &&
             scan->now >= page->notified_ms + staff->delivery_s * 1000LL) {
             page->outcome = WG_PAGE_NOT_REACHED;
@@ -526,47 +526,37 @@ void engine_paging_tick(struct wg_engine *engine, int64_t now)
 
 /* ---- the phones' answers ---- */
 
-static struct wg_alarm *answered_alarm(struct wg_engine *engine, const char *alarm_id,
-                                       const char *user, struct wg_page **page, char *why,
-                                       size_t why_len)
+/* The active alarm and `user`'s page in it: 0, or a refusal with the reason. */
+static int answered_alarm(struct wg_engine *engine, const char *alarm_id, const char *user,
+                          struct wg_alarm **alarm, struct wg_page **page, char *why, size_t why_len)
 {
-    struct wg_alarm *alarm = alarm_find(engine->alarms, alarm_id);
-    if (!alarm) {
+    *alarm = alarm_find(engine->alarms, alarm_id);
+    *page = NULL;
+    if (!*alarm) {
         for (size_t i = 0; i < ENDED_KEPT; i++)
             if (strcmp(engine->ended[i], alarm_id) == 0) {
                 snprintf(why, why_len, "call %s has been reset already", alarm_id);
-                return (void *)-1;
+                return WG_PAGE_REFUSED_CONFLICT;
             }
         snprintf(why, why_len, "no active call %s", alarm_id);
-        return NULL;
+        return WG_PAGE_REFUSED_UNKNOWN;
     }
-    *page = alarm->paging.active ? page_of(alarm, user) : NULL;
+    *page = (*alarm)->paging.active ? page_of(*alarm, user) : NULL;
     if (!*page) {
         snprintf(why, why_len, "call %s was not sent to %s", alarm_id, user);
-        return (void *)-2;
+        return WG_PAGE_REFUSED_NOT_YOURS;
     }
-    return alarm;
-}
-
-static int answer_refusal(struct wg_alarm *alarm)
-{
-    return !alarm                ? WG_PAGE_REFUSED_UNKNOWN
-           : alarm == (void *)-1 ? WG_PAGE_REFUSED_CONFLICT
-                                 : WG_PAGE_REFUSED_NOT_YOURS;
-}
-
-static bool is_refusal(struct wg_alarm *alarm)
-{
-    return !alarm || alarm == (void *)-1 || alarm == (void *)-2;
+    return 0;
 }
 
 int engine_page_received(struct wg_engine *engine, const char *alarm_id, const char *user,
                          int64_t now_ms, char *why, size_t why_len)
 {
-    struct wg_page *page = NULL;
-    struct wg_alarm *alarm = answered_alarm(engine, alarm_id, user, &page, why, why_len);
-    if (is_refusal(alarm))
-        return answer_refusal(alarm);
+    struct wg_alarm *alarm;
+    struct wg_page *page;
+    int refused = answered_alarm(engine, alarm_id, user, &alarm, &page, why, why_len);
+    if (refused)
+        return refused;
     if (page->received_ms)
         return 0;
     page->received_ms = now_ms;
@@ -579,10 +569,11 @@ int engine_page_received(struct wg_engine *engine, const char *alarm_id, const c
 int engine_page_accept(struct wg_engine *engine, const char *alarm_id, const char *user,
                        int64_t now_ms, char *why, size_t why_len)
 {
-    struct wg_page *page = NULL;
-    struct wg_alarm *alarm = answered_alarm(engine, alarm_id, user, &page, why, why_len);
-    if (is_refusal(alarm))
-        return answer_refusal(alarm);
+    struct wg_alarm *alarm;
+    struct wg_page *page;
+    int refused = answered_alarm(engine, alarm_id, user, &alarm, &page, why, why_len);
+    if (refused)
+        return refused;
     struct wg_paging *paging = &alarm->paging;
     if (page->outcome == WG_PAGE_ACCEPTED)
         return 0;
@@ -658,10 +649,11 @@ int engine_page_decline(struct wg_engine *engine, const char *alarm_id, const ch
                  REASON_CHARS_MAX);
         return WG_PAGE_REFUSED_BAD;
     }
-    struct wg_page *page = NULL;
-    struct wg_alarm *alarm = answered_alarm(engine, alarm_id, user, &page, why, why_len);
-    if (is_refusal(alarm))
-        return answer_refusal(alarm);
+    struct wg_alarm *alarm;
+    struct wg_page *page;
+    int refused = answered_alarm(engine, alarm_id, user, &alarm, &page, why, why_len);
+    if (refused)
+        return refused;
     if (alarm->state == WG_ALARM_ATTENDED) {
         snprintf(why, why_len, "call %s is attended already: someone is in the room", alarm_id);
         return WG_PAGE_REFUSED_CONFLICT;
@@ -699,8 +691,8 @@ int engine_claim_rooms(struct wg_engine *engine, const char *user, const size_t 
     }
     for (size_t i = 0; i < room_count; i++)
         if (rooms[i] >= engine->config->room_count) {
-            snprintf(why, why_len, "claim of %s: room index %zu is not a room of this config",
-                     user, rooms[i]);
+            snprintf(why, why_len, "claim of %s: room index %zu is not a room of this config", user,
+                     rooms[i]);
             return -1;
         }
     struct staff_state *state = &engine->staff[member];
