@@ -29,7 +29,7 @@ const WG = (() => {
       'kind.gas_detector_fault': '燃气探测器故障', 'kind.valve_fault': '阀门故障',
       'kind.fire_zone_fault': '火警分区故障', 'kind.fire_zone_disabled': '火警分区被屏蔽',
       'kind.fire_supervisory': '火警监管信号', 'kind.fire_panel_power_fault': '火警控制器电源故障',
-      'kind.action_failed': '联动动作失败', 'kind.storage_failing': '存储故障', 'kind.round_overdue': '巡查超时', 'kind.phone_offline': '护理员手机离线',
+      'kind.action_failed': '联动动作失败', 'kind.storage_failing': '存储故障', 'kind.round_overdue': '巡查超时', 'kind.phone_offline': '护理员手机离线', 'kind.pager_line_down': '寻呼系统无应答',
       /* Device health reasons (reason_code of a device and of a device_offline alarm). */
       'reason.answering': '设备应答正常', 'reason.timeout': '设备无应答（超时）', 'reason.crc': '通信校验错误',
       'reason.exception': '设备返回错误码', 'reason.bad_reply': '设备应答无法识别', 'reason.connection': '通信连接中断',
@@ -47,6 +47,7 @@ const WG = (() => {
       'detail.storage_failing': '{reason}，{waiting} 条事件等待写入',
       'detail.round_overdue': '还有 {missing} 间未查：{rooms}',
       'detail.phone_offline': '{name} 在岗，手机已 {seconds} 秒以上未连接',
+      'detail.pager_line_down': '呼叫发不到寻呼机（手机和显示屏照常收到）',
       'detail.smoke': '探测到烟雾', 'detail.fire_zone': '火警分区 {zone} 报警', 'detail.pull_cord': '卫生间拉绳',
       'detail.presence_call': '护理员在房间时发出的呼叫', 'detail.bed_exit_night': '夜间离床',
       'detail.not_back_in_bed': '离床 {min} 分钟未回床', 'detail.vital_range': '{meaning} {value}，超出 {low}–{high}',
@@ -123,7 +124,7 @@ const WG = (() => {
       'kind.gas_detector_fault': 'Gas detector fault', 'kind.valve_fault': 'Valve fault',
       'kind.fire_zone_fault': 'Fire zone fault', 'kind.fire_zone_disabled': 'Fire zone disabled',
       'kind.fire_supervisory': 'Fire supervisory', 'kind.fire_panel_power_fault': 'Fire panel power fault',
-      'kind.action_failed': 'Action failed', 'kind.storage_failing': 'Storage failing', 'kind.round_overdue': 'Round overdue', 'kind.phone_offline': 'Carer\'s phone offline',
+      'kind.action_failed': 'Action failed', 'kind.storage_failing': 'Storage failing', 'kind.round_overdue': 'Round overdue', 'kind.phone_offline': 'Carer\'s phone offline', 'kind.pager_line_down': 'Pager system not answering',
       /* Device health reasons (reason_code of a device and of a device_offline alarm). */
       'reason.answering': 'answering', 'reason.timeout': 'no reply (timeout)', 'reason.crc': 'checksum errors',
       'reason.exception': 'the device returns an error code', 'reason.bad_reply': 'replies that make no sense',
@@ -143,6 +144,7 @@ const WG = (() => {
       'detail.storage_failing': '{reason}; {waiting} events waiting to be saved',
       'detail.round_overdue': '{missing} rooms not checked yet: {rooms}',
       'detail.phone_offline': '{name} is on duty; their phone has not been connected for over {seconds} s',
+      'detail.pager_line_down': 'calls do not reach the pagers (phones and the wall still get them)',
       'detail.smoke': 'smoke detected', 'detail.fire_zone': 'fire zone {zone} in alarm', 'detail.pull_cord': 'bathroom pull cord',
       'detail.presence_call': 'call while staff are in the room', 'detail.bed_exit_night': 'out of bed at night',
       'detail.not_back_in_bed': 'not back in bed after {min} min', 'detail.vital_range': '{meaning} {value}, outside {low}–{high}',

@@ -146,6 +146,15 @@ int engine_reset_remote(struct wg_engine *engine, const char *alarm_id, const ch
 void engine_storage_alarm(struct wg_engine *engine, bool failing, const char *detail,
                           const char *reason, size_t waiting, int64_t now_ms);
 
+/* A part of the gateway that is not a device failing (the ESPA line to
+ * the pagers): a technical alarm of `kind` (also its detail code, with
+ * `where` as its argument and its device) raised while `failing`, ended
+ * by itself once it works again, like storage_failing. At most
+ * WG_SITE_FAULTS_MAX kinds are open at once (more are logged). */
+#define WG_SITE_FAULTS_MAX 8
+void engine_site_fault(struct wg_engine *engine, const char *kind, const char *where, bool failing,
+                       const char *detail, int64_t now_ms);
+
 /* A check-in by QR code at room_id by `who`: 0, or -1 with the reason (no
  * round is due there now, or the room is checked already in this slot). */
 int engine_round_checkin(struct wg_engine *engine, const char *room_id, const char *who,

@@ -141,6 +141,18 @@ int engine_restore(struct wg_engine *engine, const json_t *record)
         memcpy(engine->storage_alarm, alarm->id, 37);
         return 0;
     }
+    if (strcmp(alarm->rule, "site") == 0) {
+        /* A gateway fault (engine_site_fault): its part says again whether it works. */
+        for (size_t i = 0; i < WG_SITE_FAULTS_MAX; i++)
+            if (!engine->site_faults[i].kind[0] ||
+                strcmp(engine->site_faults[i].kind, alarm->kind) == 0) {
+                alarm_copy_text(engine->site_faults[i].kind, sizeof engine->site_faults[i].kind,
+                                alarm->kind);
+                memcpy(engine->site_faults[i].alarm, alarm->id, 37);
+                break;
+            }
+        return 0;
+    }
     if (strcmp(alarm->kind, "phone_offline") == 0) {
         engine_paging_relink(engine, alarm, engine->started_ms);
         return 0;

@@ -75,6 +75,10 @@ struct wg_engine {
     size_t staff_count;
     int last_shift;             /* the shift seen at the last tick (-2 = none yet) */
     char ended[ENDED_KEPT][37]; /* alarms recently reset: a late accept is refused as such */
+    struct {
+        char kind[WG_ALARM_TEXT];
+        char alarm[37];
+    } site_faults[WG_SITE_FAULTS_MAX]; /* engine_site_fault's open alarms, "" = free */
     size_t ended_next;
 };
 

@@ -5,6 +5,8 @@
  * fault_escalate_s (2 h) is escalated to the manager. */
 #include "alarm/engine_private.h"
 
+#include "common/log.h"
+
 #include "drivers/health_reason.h"
 
 /* ---- health, writes, timers ---- */
@@ -95,6 +97,47 @@ void engine_supervise(struct wg_engine *engine, int64_t now)
         }
     }
     alarm_foreach(engine->alarms, escalate_fault, &(struct fault_scan){engine, now});
+}
+
+void engine_site_fault(struct wg_engine *engine, const char *kind, const char *where, bool failing,
+                       const char *detail, int64_t now_ms)
+{
+    size_t slot = WG_SITE_FAULTS_MAX, free_slot = WG_SITE_FAULTS_MAX;
+    for (size_t i = 0; i < WG_SITE_FAULTS_MAX; i++) {
+        if (strcmp(engine->site_faults[i].kind, kind) == 0)
+            slot = i;
+        else if (!engine->site_faults[i].kind[0] && free_slot == WG_SITE_FAULTS_MAX)
+            free_slot = i;
+    }
+    if (!failing) {
+        if (slot == WG_SITE_FAULTS_MAX)
+            return;
+        struct wg_alarm *alarm = engine_alarm_in(engine, engine->site_faults[slot].alarm);
+        if (alarm)
+            alarm_reset(engine->alarms, alarm, "site", "working again", now_ms);
+        memset(&engine->site_faults[slot], 0, sizeof engine->site_faults[slot]);
+        engine_update_indicators(engine);
+        return;
+    }
+    if (slot != WG_SITE_FAULTS_MAX && engine_alarm_in(engine, engine->site_faults[slot].alarm))
+        return; /* raised already */
+    if (slot == WG_SITE_FAULTS_MAX)
+        slot = free_slot;
+    if (slot == WG_SITE_FAULTS_MAX) {
+        wg_crit("%s (%s): more than %d gateway faults at once; this one is not on the wall", kind,
+                detail ? detail : "", WG_SITE_FAULTS_MAX);
+        return;
+    }
+    struct wg_alarm proto = {
+        .priority = WG_PRIO_TECHNICAL, .reset_mode = WG_RESET_ON_NORMAL, .condition_active = true};
+    alarm_copy_text(proto.kind, sizeof proto.kind, kind);
+    snprintf(proto.rule, sizeof proto.rule, "site");
+    alarm_copy_text(proto.device, sizeof proto.device, where ? where : "");
+    alarm_copy_text(proto.detail, sizeof proto.detail, detail ? detail : kind);
+    alarm_set_code(&proto, kind, "{s:s}", "where", where ? where : "");
+    alarm_copy_text(engine->site_faults[slot].kind, sizeof engine->site_faults[slot].kind, kind);
+    engine_raise_into(engine, engine->site_faults[slot].alarm, &proto, now_ms);
+    engine_update_indicators(engine);
 }
 
 void engine_storage_alarm(struct wg_engine *engine, bool failing, const char *detail,

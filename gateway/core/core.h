@@ -153,6 +153,10 @@ void core_phones(struct wg_core *core, const char *user, int phones);
  * journaled ("claim") and audited. 0, or -1 with the reason. */
 int core_claim_rooms(struct wg_core *core, const char *user, const char *const *room_ids,
                      size_t room_count, const char *origin, char *why, size_t why_len);
+/* A part of the gateway that is not a device failing or working again
+ * (engine_site_fault): a technical alarm on the wall while it fails. */
+void core_site_fault(struct wg_core *core, const char *kind, const char *where, bool failing,
+                     const char *detail);
 /* The engine, for the read-only staff views (engine_duty, engine_shift_now
  * ...): valid until the core's next message or reload. */
 const struct wg_engine *core_engine_view(struct wg_core *core);

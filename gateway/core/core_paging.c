@@ -2,7 +2,9 @@
  * notifications handed to the attachments at once (the web API tells the
  * phones, before the journal), a phone's answers and connections handed to
  * the engine, rooms claimed on a phone journaled ("claim", with an audit
- * row) and replayed after a restart while their shift still runs. */
+ * row) and replayed after a restart while their shift still runs; and a
+ * fault of a part of the gateway that is not a device (the ESPA line to the
+ * pagers) as a technical alarm (core_site_fault). */
 #include "core/core_private.h"
 
 #define CLAIM_REPLAY_MS (24LL * 3600 * 1000) /* no shift is longer than a day */
@@ -43,6 +45,13 @@ int core_page_answer(struct wg_core *core, const char *alarm_id, const char *use
 void core_phones(struct wg_core *core, const char *user, int phones)
 {
     engine_phones(core->engine, user, phones, clock_wall_ms(core->clock));
+    core_flush(core);
+}
+
+void core_site_fault(struct wg_core *core, const char *kind, const char *where, bool failing,
+                     const char *detail)
+{
+    engine_site_fault(core->engine, kind, where, failing, detail, clock_wall_ms(core->clock));
     core_flush(core);
 }
 

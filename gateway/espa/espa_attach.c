@@ -16,7 +16,10 @@ struct wg_espa_attachment {
     /* What earlier lines (replaced by reloads) counted, so /metrics keeps rising. */
     struct espa_line_counters before;
     uint64_t unknown; /* pages about an alarm no longer active: nothing sent */
+    int reported;     /* what the wall was told of the line: -1 nothing yet, 0 down, 1 up */
 };
+
+#define ESPA_FAULT_KIND "pager_line_down"
 
 bool espa_same_settings(const struct wg_config *a, const struct wg_config *b)
 {
@@ -95,6 +98,27 @@ static void on_paged(void *ctx, const char *alarm_id, const char *user, int64_t 
     espa_line_push(espa->line, &call);
 }
 
+/* Every loop turn: a paging system that stopped answering is a technical
+ * alarm on the wall (it ends when it answers again, or espa: is removed). */
+static int64_t on_tick(void *ctx, int64_t now_mono_ms)
+{
+    (void)now_mono_ms;
+    struct wg_espa_attachment *espa = ctx;
+    struct espa_line_counters now = {0};
+    if (espa->line)
+        espa_line_counters(espa->line, &now);
+    int state = !espa->line ? 1 : now.known ? (int)now.up : espa->reported;
+    if (state != espa->reported && state >= 0) {
+        const struct wg_config *config = core_config(espa->core);
+        const char *device = config->espa.enabled ? config->espa.device : "";
+        char detail[128];
+        snprintf(detail, sizeof detail, "the paging system on %s does not answer", device);
+        core_site_fault(espa->core, ESPA_FAULT_KIND, device, state == 0, detail);
+        espa->reported = state;
+    }
+    return 1000;
+}
+
 static void on_reloaded(void *ctx, const struct wg_config *previous, const struct wg_config *next)
 {
     struct wg_espa_attachment *espa = ctx;
@@ -127,7 +151,9 @@ struct wg_espa_attachment *espa_attach(struct wg_core *core)
         return NULL;
     }
     espa->core = core;
+    espa->reported = -1;
     struct wg_core_attachment attachment = {.name = "espa",
+                                            .tick = on_tick,
                                             .ctx = espa,
                                             .paged = on_paged,
                                             .reloaded = on_reloaded,

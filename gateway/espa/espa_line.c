@@ -69,6 +69,7 @@ static void set_up(struct espa_line *line, bool up)
 {
     pthread_mutex_lock(&line->lock);
     line->counters.up = up;
+    line->counters.known = true;
     pthread_mutex_unlock(&line->lock);
     if (line->state == (int)up)
         return;

@@ -31,6 +31,7 @@ struct espa_line_counters {
     uint64_t retries; /* selections and blocks sent again (NAK or no answer) */
     uint64_t garbage; /* bytes from the line that were not what was expected */
     bool up;          /* the paging system answered the last selection or poll */
+    bool known;       /* ... and `up` says so (false before the first selection or poll) */
     size_t queued;
 };
 

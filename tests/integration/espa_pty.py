@@ -280,6 +280,15 @@ def main():
                   and metrics(web_port).get("wardgate_espa_line_up") == 0, 8),
        "/metrics: the call failed after its retries, the line is down", metrics(web_port))
 
+    def line_fault(phase):
+        status, reply = wall.call("GET", "/api/v1/alarms")
+        return [a for a in reply.get("alarms", []) if a.get("kind") == "pager_line_down"] if phase == "open" \
+            else status == 200 and not [a for a in reply.get("alarms", []) if a.get("kind") == "pager_line_down"]
+    fault = wait_until(lambda: line_fault("open"), 5)
+    ok(fault and fault[0]["priority"] == "technical" and fault[0]["detail_code"] == "pager_line_down"
+       and fault[0]["device"] == fault[0]["detail_args"].get("where"),
+       "... and the wall has a technical alarm: the paging system does not answer", fault)
+
     # ---- 5. the paging system restarts ----
     pager.stop()
     ok(wait_until(lambda: "reopening it" in log(), 5), "its tty goes away: logged, and it is reopened",
@@ -289,6 +298,7 @@ def main():
                   and metrics(web_port).get("wardgate_espa_line_up") == 1, 8),
        "it is back: the daemon reopens the tty, logs that it answers, /metrics says the line is up",
        [line for line in log().splitlines() if "espa" in line][-6:])
+    ok(wait_until(lambda: line_fault("gone"), 5), "... and the technical alarm ends by itself")
     press(fifo, "call-102A call 0", "presence-102 presence 1", "presence-102 presence 0")
     time.sleep(0.5)
     press(fifo, "call-102A call 1")

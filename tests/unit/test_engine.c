@@ -861,6 +861,36 @@ static void test_restart_keeps_active_calls(void **state)
     assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
 }
 
+/* A part of the gateway failing (the ESPA line): one technical alarm while
+ * it fails, whatever how often it is told; ended when it works again;
+ * relinked after a restart, so working again still ends it. */
+static void test_site_fault(void **state)
+{
+    struct fixture *f = *state;
+    engine_site_fault(f->engine, "pager_line_down", "/dev/ttyUSB0", true, "no answer", f->now);
+    engine_site_fault(f->engine, "pager_line_down", "/dev/ttyUSB0", true, "no answer", f->now);
+    const struct wg_alarm *active[4];
+    assert_int_equal(alarm_active(engine_alarms(f->engine), active, 4), 1);
+    assert_string_equal(active[0]->kind, "pager_line_down");
+    assert_int_equal(active[0]->priority, WG_PRIO_TECHNICAL);
+    assert_string_equal(active[0]->device, "/dev/ttyUSB0");
+    assert_string_equal(active[0]->detail_code, "pager_line_down");
+    json_t *saved = alarm_to_json(active[0]);
+    engine_free(f->engine);
+    f->engine = engine_new(
+        f->config,
+        (struct wg_engine_host){f, on_change, on_write, NULL, NULL, NULL, NULL, NULL, NULL},
+        f->now);
+    assert_int_equal(engine_restore(f->engine, saved), 0);
+    json_decref(saved);
+    engine_site_fault(f->engine, "pager_line_down", "/dev/ttyUSB0", true, "no answer", f->now);
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 1); /* not raised twice */
+    engine_site_fault(f->engine, "pager_line_down", "/dev/ttyUSB0", false, NULL, f->now + 1000);
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
+    engine_site_fault(f->engine, "pager_line_down", "/dev/ttyUSB0", false, NULL, f->now + 2000);
+    assert_int_equal(alarm_count(engine_alarms(f->engine)), 0);
+}
+
 /* A fire or gas alarm restored after a restart drives its interlock again:
  * doors re-held by hand during a fire still burning are released again. */
 static void test_restart_redrives_interlocks(void **state)
@@ -1049,6 +1079,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restart_keeps_active_calls, setup_night, teardown),
         cmocka_unit_test_setup_teardown(test_restart_redrives_interlocks, setup_night, teardown),
+        cmocka_unit_test_setup_teardown(test_site_fault, setup_night, teardown),
         cmocka_unit_test(test_two_thousand_active_alarms),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
