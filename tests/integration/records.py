@@ -118,6 +118,12 @@ def main():
         refused(manager, "/api/v1/drills", bad, field, what)
 
     # ---- 4. evidence ----
+    # The reply comes before the store writer commits (milliseconds; longer
+    # under SANITIZE beside another suite): wait for the rows, then check them.
+    wait_until(lambda: len(nurse.call("GET", "/api/v1/history?kind=handover")[1].get("events", [])) >= 1
+               and len(nurse.call("GET", "/api/v1/history?kind=drill")[1].get("events", [])) >= 1
+               and any(e["action"] == "drill.add"
+                       for e in manager.call("GET", "/api/v1/audit")[1].get("entries", [])), 10)
     status, reply = nurse.call("GET", "/api/v1/history?kind=handover")
     rows = reply.get("events", []) if status == 200 else []
     ok(len(rows) == 1 and rows[0]["body"]["open_count"] == 2, "the history holds the one handover", reply)
