@@ -6,7 +6,7 @@
 # minutes; BENCH_NODERED=1 adds Node-RED on the same load, installed from the
 # npm registry by tools/bench_nodered.py: about 10 minutes more),
 # tools/bench_uplink.sh (MQTT latency and backlog drain), tools/bench_web.py
-# (raise -> WebSocket frame),
+# (raise -> WebSocket frame; with --paging also the notify at carers' phones),
 # tools/bench_config.py (config loading with 100,000 keys in one mapping),
 # tools/bench_query.py (history and CSV export on a 1,000,000-row journal
 # while calls are raised), then the 10-minute soak at the storage bound
@@ -20,6 +20,7 @@ here=$(dirname "$0")
 /usr/bin/python3 "$here/bench_modbus.py"
 "$here/bench_uplink.sh"
 /usr/bin/python3 "$here/bench_web.py"
+/usr/bin/python3 "$here/bench_web.py" 100 5 --paging
 /usr/bin/python3 "$here/bench_config.py"
 /usr/bin/python3 "$here/bench_query.py"
 SOAK_S=${SOAK_S:-600} /usr/bin/python3 "$here/../tests/integration/soak_bound.py"
