@@ -134,7 +134,7 @@ void alarm_attend(struct wg_alarm_table *table, struct wg_alarm *alarm, int64_t 
     alarm->state = WG_ALARM_ATTENDED;
     if (alarm->attended_ms == 0)
         alarm->attended_ms = now_ms;
-    paging_stand_down(&alarm->paging, now_ms);
+    paging_stand_down(&alarm->paging);
     alarm->reannunciate_due_ms = 0;
     alarm->update++;
     report(table, alarm, "attend");
@@ -145,7 +145,7 @@ void alarm_reset(struct wg_alarm_table *table, struct wg_alarm *alarm, const cha
 {
     alarm->state = WG_ALARM_RESET;
     alarm->reset_ms = now_ms;
-    paging_stand_down(&alarm->paging, now_ms);
+    paging_stand_down(&alarm->paging);
     snprintf(alarm->reset_by, sizeof alarm->reset_by, "%s", who ? who : "");
     snprintf(alarm->reset_from, sizeof alarm->reset_from, "%s", where ? where : "");
     alarm->condition_active = false;

@@ -88,7 +88,7 @@ struct wg_paging {
 };
 
 /* Pages still waiting or received are stood down (accepted, attended, reset). */
-void paging_stand_down(struct wg_paging *paging, int64_t now_ms);
+void paging_stand_down(struct wg_paging *paging);
 /* The "paging" member of an alarm record: null when inactive. */
 json_t *paging_to_json(const struct wg_paging *paging);
 /* From an alarm record's "paging" (absent or null: inactive). */

@@ -34,9 +34,8 @@ static int index_of(const char *const *names, size_t count, const char *name, in
     return fallback;
 }
 
-void paging_stand_down(struct wg_paging *paging, int64_t now_ms)
+void paging_stand_down(struct wg_paging *paging)
 {
-    (void)now_ms;
     if (!paging->active)
         return;
     for (size_t i = 0; i < paging->page_count; i++)

@@ -44,22 +44,15 @@ static bool first_line(int care_role)
 
 /* ---- shifts and cover ---- */
 
-static int64_t minute_floor(int64_t now)
-{
-    return now - ((now % 60000) + 60000) % 60000;
-}
-
 int engine_shift_now(const struct wg_engine *engine, int64_t now_ms, int64_t *start_ms)
 {
     const struct wg_staffing *staff = staffing(engine);
-    int minute = clock_minute_of_day(now_ms);
     for (size_t s = 0; s < staff->shift_count; s++) {
-        const struct wg_window *window = &staff->shifts[s].window;
-        if (!window_contains(window, minute))
+        int64_t began = window_began_ms(&staff->shifts[s].window, now_ms);
+        if (began < 0)
             continue;
-        int into = (minute - window->start_min + DAY_MIN) % DAY_MIN;
         if (start_ms)
-            *start_ms = minute_floor(now_ms) - (int64_t)into * 60000;
+            *start_ms = began;
         return (int)s;
     }
     return -1;
@@ -82,7 +75,7 @@ int engine_shift_next(const struct wg_engine *engine, int64_t now_ms, int64_t *s
         }
     }
     if (best >= 0 && start_ms)
-        *start_ms = minute_floor(now_ms) + (int64_t)best_in * 60000;
+        *start_ms = minute_start_ms(now_ms) + (int64_t)best_in * 60000;
     return best;
 }
 
@@ -270,9 +263,8 @@ static size_t page_step(struct wg_engine *engine, struct wg_alarm *alarm, int ki
                 break;
             }
             if (take && page_member(engine, alarm, m, now)) {
-                engine->host.paged
-                    ? engine->host.paged(engine->host.ctx, alarm, staffing(engine)->people[m].user)
-                    : (void)0;
+                if (engine->host.paged)
+                    engine->host.paged(engine->host.ctx, alarm, staffing(engine)->people[m].user);
                 paged++;
                 if (kind == WG_STEP_ZONE)
                     return paged; /* the next carer: one at a time */
@@ -716,7 +708,6 @@ int engine_claim_rooms(struct wg_engine *engine, const char *user, const size_t 
 
 int engine_paging_rebuild(struct wg_engine *engine, const struct wg_config *old, int64_t now)
 {
-    (void)now;
     const struct wg_staffing *staff = staffing(engine);
     struct staff_state *states =
         calloc(staff->people_count ? staff->people_count : 1, sizeof *states);

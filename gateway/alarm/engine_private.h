@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alarm/engine.h"
+#include "common/clock.h"
 
 #define ENDED_KEPT 64 /* recently reset alarms remembered for the phones' late answers */
 
@@ -102,6 +103,24 @@ struct round_state {
 };
 
 /* ---- small lookups ---- */
+
+/* The minute `now` is in (ms since the epoch, floored to the minute). */
+static inline int64_t minute_start_ms(int64_t now)
+{
+    return now - ((now % 60000) + 60000) % 60000;
+}
+
+/* When the occurrence of the daily window that holds `now` began (whole
+ * minutes of the site's time: a night window began yesterday evening), or
+ * -1 when `now` is outside it. Rounds' slots and shifts both count from it. */
+static inline int64_t window_began_ms(const struct wg_window *window, int64_t now)
+{
+    int minute = clock_minute_of_day(now);
+    if (!window_contains(window, minute))
+        return -1;
+    int into = (minute - window->start_min + 1440) % 1440;
+    return minute_start_ms(now) - (int64_t)into * 60000;
+}
 
 static inline const struct wg_point_def *point_def(const struct wg_engine *engine, size_t device,
                                                    size_t point)

@@ -15,15 +15,14 @@
 /* The slot of the round that holds `now`: false outside its window. */
 static bool slot_at(const struct wg_round *round, int64_t now, int64_t *start, int64_t *end)
 {
-    int minute = clock_minute_of_day(now);
-    if (!window_contains(&round->window, minute))
+    int64_t began = window_began_ms(&round->window, now);
+    if (began < 0)
         return false;
     int length = (round->window.end_min - round->window.start_min + DAY_MIN) % DAY_MIN;
-    int into_window = (minute - round->window.start_min + DAY_MIN) % DAY_MIN;
+    int into_window = (int)((minute_start_ms(now) - began) / 60000);
     int slot_from = into_window / round->every_min * round->every_min;
     int slot_length = length - slot_from < round->every_min ? length - slot_from : round->every_min;
-    int64_t minute_start = now - ((now % 60000) + 60000) % 60000;
-    *start = minute_start - (int64_t)(into_window - slot_from) * 60000;
+    *start = began + (int64_t)slot_from * 60000;
     *end = *start + (int64_t)slot_length * 60000;
     return true;
 }

@@ -83,19 +83,23 @@ void api_staff(struct wg_api *api, const struct wg_web_request *request)
 void api_staff_claim(struct wg_api *api, const struct wg_web_request *request)
 {
     static const char *const fields[] = {"rooms", NULL};
+    const struct wg_config *config = bridge_core_config(api->core);
+    if (!config->staff.enabled) {
+        api_reply_error(api, request->id, 404, NULL,
+                        "paging to phones is not configured (the config has no staff: section)");
+        return;
+    }
     json_t *body = api_request_body_only(api, request, fields);
     if (!body)
         return;
-    const struct wg_config *config = bridge_core_config(api->core);
     json_t *list = json_object_get(body, "rooms");
     const char *ids[CLAIM_ROOMS_MAX];
     size_t count = 0, index;
     json_t *item;
-    const char *problem = NULL;
-    if (!json_is_array(list))
-        problem = "rooms: a list of room ids ([] releases your rooms)";
-    else if (json_array_size(list) > CLAIM_ROOMS_MAX)
-        problem = "rooms: at most 64 rooms";
+    const char *problem = !json_is_array(list)
+                              ? "rooms: a list of room ids ([] releases your rooms)"
+                          : json_array_size(list) > CLAIM_ROOMS_MAX ? "rooms: at most 64 rooms"
+                                                                    : NULL;
     json_array_foreach(problem ? NULL : list, index, item)
     {
         const char *id = json_string_value(item);
@@ -108,8 +112,6 @@ void api_staff_claim(struct wg_api *api, const struct wg_web_request *request)
                 problem = "rooms: a room is listed twice";
         ids[count++] = id;
     }
-    if (!config->staff.enabled)
-        problem = NULL;
     if (problem) {
         api_reply_error(api, request->id, 400, "rooms", "%s", problem);
         json_decref(body);
@@ -117,21 +119,12 @@ void api_staff_claim(struct wg_api *api, const struct wg_web_request *request)
     }
     char why[256] = "", origin[96];
     snprintf(origin, sizeof origin, "api %s", request->client);
-    int rc = config->staff.enabled ? bridge_core_claim_rooms(api->core, request->username, ids,
-                                                             count, origin, why, sizeof why)
-                                   : -1;
-    if (!config->staff.enabled)
-        snprintf(why, sizeof why,
-                 "paging to phones is not configured (the config has no staff: section)");
-    if (rc != 0) {
+    if (bridge_core_claim_rooms(api->core, request->username, ids, count, origin, why,
+                                sizeof why) != 0) {
         api_audit(api, request, "staff.claim_refused", request->username,
                   json_pack("{s:s, s:O}", "reason", why, "rooms", list));
-        bool not_staff = strstr(why, "not in the staff list") != NULL;
-        api_reply_error(api, request->id,
-                        not_staff                ? 403
-                        : !config->staff.enabled ? 404
-                                                 : 409,
-                        NULL, "%s", why);
+        api_reply_error(api, request->id, strstr(why, "not in the staff list") ? 403 : 409, NULL,
+                        "%s", why);
         json_decref(body);
         return;
     }
